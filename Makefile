@@ -1,0 +1,41 @@
+# A thin front over standard tools: a local virtual environment, pip,
+# pytest, the examples and the benchmarks.  Every target sets itself up.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CORE   := $(wildcard csrc/*.c csrc/*.h) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
+CC     ?= gcc
+CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-DSHMCP_BUILD_VERSION='"test"' -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all -Icsrc
+CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
+CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
+
+.PHONY: test demo stress csrc-test example-core clean
+
+$(STAMP): $(CORE)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) examples/core_demo.py
+
+example-core: demo
+
+stress: $(STAMP)
+	SHMCP_STRESS=1 $(PY) -m pytest -q -m stress tests
+
+csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) $(CORE_C) $< -o $@ -lpthread
+
+csrc-test: $(CTESTS)
+	@for t in $(CTESTS); do echo "== $$t"; $$t || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info csrc/build-tests shmcp/_core*.so shmcp/_core.c

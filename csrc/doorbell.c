@@ -1,0 +1,250 @@
+/*
+ * doorbell.c - waking a VM, and a VM waiting to be woken.
+ *
+ * The queue carries the data; a signal (SIGUSR1 for IUCV, SIGUSR2 for
+ * VMCF) only rings the bell, and signals coalesce.  Two words per
+ * facility queue decide whether a producer rings:
+ *
+ *   awake  the consumer is polling its queue and will see the record:
+ *          no signal (set only while it spins in shmcp_wait);
+ *   bell   a signal is already in flight: no second one.  The consumer
+ *          clears it before it looks at the queue.
+ *
+ * Producer: publish record; full fence; if !awake && xchg(bell, 1) == 0:
+ * signal.  Consumer: clear awake or bell; full fence; look at the queue.
+ * Either the producer sees the consumer's store or the consumer sees the
+ * record (the Dekker pattern), so no wake-up is ever lost.
+ *
+ * Signals go through a pidfd opened after checking the process's start
+ * time, so a recycled pid can never receive SIGUSR1 (whose default action
+ * kills).  They are directed at the VM's main thread, where Python runs
+ * its handlers and where shmcp_wait sleeps in sigtimedwait.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef PIDFD_SIGNAL_THREAD
+#define PIDFD_SIGNAL_THREAD (1UL << 0)  /* Linux 6.9 */
+#endif
+
+/**
+ * shmcp_signal_of - the signal that rings facility @f's bell.
+ */
+int shmcp_signal_of(int facility)
+{
+	return facility == SHMCP_VMCF ? SIGUSR2 : SIGUSR1;
+}
+
+/* A pidfd for the process of VM @slot at logon @gen, checked against the
+ * start time recorded at logon; -1 if that process is gone.
+ * Caller holds cache_lock. */
+static int pidfd_for(shmcp_sys *sys, int32_t slot, uint32_t gen)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	if (sys->pidfd[slot] >= 0 && sys->pidfd_gen[slot] == gen)
+		return sys->pidfd[slot];
+	if (sys->pidfd[slot] >= 0)
+		close(sys->pidfd[slot]);
+	sys->pidfd[slot] = -1;
+	int32_t pid = vm->pid;
+	uint64_t start = vm->starttime;
+	if (atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen)
+		return -1;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -1;
+	/* the pidfd now pins one process; make sure it is the VM's */
+	if (!shmcp_proc_alive(pid, start)) {
+		close(fd);
+		return -1;
+	}
+	sys->pidfd[slot] = fd;
+	sys->pidfd_gen[slot] = gen;
+	return fd;
+}
+
+static int send_signal(int fd, int sig)
+{
+	static int thread_flag = PIDFD_SIGNAL_THREAD;
+	int rc = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, thread_flag);
+	if (rc < 0 && errno == EINVAL && thread_flag) {
+		thread_flag = 0;  /* kernel before 6.9: the process, not the thread */
+		rc = (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
+	}
+	return rc;
+}
+
+/**
+ * shmcp_ring_bell - after a record was published for facility @f of VM
+ * @slot (logon @gen), signal its process unless it is polling or a
+ * signal is already on its way.  Takes no lock of the segment.
+ */
+void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
+{
+	struct shmcp_fq *q = &sys->vms[slot].fq[f];
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&q->awake))
+		return;
+	if (atomic_exchange(&q->bell, 1))
+		return;
+	pthread_mutex_lock(&sys->cache_lock);
+	int fd = pidfd_for(sys, slot, gen);
+	if (fd >= 0 && send_signal(fd, shmcp_signal_of(f)) < 0) {
+		/* gone: the watchdog logs it off; forget the stale pidfd */
+		close(fd);
+		sys->pidfd[slot] = -1;
+	}
+	pthread_mutex_unlock(&sys->cache_lock);
+}
+
+/**
+ * shmcp_pidfd_forget - drop the cached pidfd of @slot (after its logoff).
+ */
+void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot)
+{
+	pthread_mutex_lock(&sys->cache_lock);
+	if (sys->pidfd[slot] >= 0)
+		close(sys->pidfd[slot]);
+	sys->pidfd[slot] = -1;
+	pthread_mutex_unlock(&sys->cache_lock);
+}
+
+/**
+ * shmcp_bell_clear - the consumer took the doorbell of facility @f: clear
+ * the in-flight mark before looking at the queue, so that any record
+ * published after the look rings again.
+ */
+int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility)
+{
+	if (!shmcp_slot_ok(sys, slot) || facility < 0 || facility >= SHMCP_NFAC)
+		return SHMCP_E_BADARG;
+	atomic_exchange(&sys->vms[slot].fq[facility].bell, 0);
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static void set_awake(shmcp_sys *sys, int32_t slot, int fmask, uint32_t v)
+{
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			atomic_store(&sys->vms[slot].fq[f].awake, v);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* Spin on the queue for up to @spin_ns, if a core is free for it: with as
+ * many spinners as cores less one, spinning would only steal the core
+ * the producer needs, so we go straight to sleep. */
+static int spin(shmcp_sys *sys, int32_t slot, int fmask, int64_t until)
+{
+	static long cores;
+	if (!cores)
+		cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long allowed = cores > 1 ? cores - 1 : 0;
+	_Atomic uint32_t *spinners = &sys->hdr->spinners;
+	if (atomic_fetch_add(spinners, 1) >= (uint32_t)allowed) {
+		atomic_fetch_sub(spinners, 1);
+		return 0;
+	}
+	set_awake(sys, slot, fmask, 1);
+	int found = 0;
+	for (unsigned n = 0;; n++) {
+		if (shmcp_pending(sys, slot, fmask) > 0) {
+			found = 1;
+			break;
+		}
+		if ((n & 63) == 0 && now_ns() >= until)
+			break;
+		cpu_relax();
+	}
+	set_awake(sys, slot, fmask, 0);
+	atomic_fetch_sub(spinners, 1);
+	return found || shmcp_pending(sys, slot, fmask) > 0;
+}
+
+/**
+ * shmcp_wait - wait until a record is queued for VM @slot (logon @gen) in
+ * the facilities of @fmask, @timeout_ns passes (< 0: no limit), or another
+ * signal arrives.  Spins first for up to @spin_ns, then sleeps in
+ * sigtimedwait with the facilities' signals blocked in this thread (the
+ * doorbell is consumed there, never by a handler).  The sleep is sliced
+ * so a shut-down system is noticed.  Call with the GIL released.
+ * Returns SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler
+ * is due: return to Python, then wait again) / _DOWN, or SHMCP_E_*.
+ */
+int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
+	       int64_t timeout_ns, int64_t spin_ns)
+{
+	if (!shmcp_slot_ok(sys, slot) || !(fmask & ((1 << SHMCP_NFAC) - 1)))
+		return SHMCP_E_BADARG;
+	if (shmcp_pending(sys, slot, fmask) > 0)
+		return SHMCP_WAIT_READY;
+	int64_t start = now_ns();
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	if (spin_ns > 0 && timeout_ns != 0) {
+		int64_t until = start + spin_ns < deadline ? start + spin_ns : deadline;
+		if (spin(sys, slot, fmask, until))
+			return SHMCP_WAIT_READY;
+	}
+	/* Block both doorbells: ours are taken by sigtimedwait, the other
+	 * facility's stays pending for its handler after the wait, so EINTR
+	 * means some other signal. */
+	sigset_t set, both, old;
+	sigemptyset(&set);
+	sigemptyset(&both);
+	for (int f = 0; f < SHMCP_NFAC; f++) {
+		sigaddset(&both, shmcp_signal_of(f));
+		if (fmask & (1 << f))
+			sigaddset(&set, shmcp_signal_of(f));
+	}
+	pthread_sigmask(SIG_BLOCK, &both, &old);
+	struct shmcp_vm *vm = &sys->vms[slot];
+	int rc;
+	for (;;) {
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (fmask & (1 << f))
+				atomic_exchange(&vm->fq[f].bell, 0);
+		if (shmcp_pending(sys, slot, fmask) > 0) {
+			rc = SHMCP_WAIT_READY;
+			break;
+		}
+		if (shmcp_is_down(sys) || atomic_load(&vm->state) != SHMCP_VM_ACTIVE ||
+		    vm->gen != gen) {
+			rc = SHMCP_WAIT_DOWN;
+			break;
+		}
+		int64_t now = now_ns();
+		if (now >= deadline) {
+			rc = SHMCP_WAIT_TIMEOUT;
+			break;
+		}
+		int64_t slice = deadline - now < 500000000 ? deadline - now : 500000000;
+		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
+		int sig = sigtimedwait(&set, NULL, &ts);
+		if (sig < 0 && errno == EINTR) {
+			rc = SHMCP_WAIT_INTR;
+			break;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}

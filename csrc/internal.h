@@ -1,0 +1,147 @@
+/*
+ * internal.h - the system segment's layout and the helpers the core's C
+ * files share.  Not read by cffi.
+ *
+ * The segment (CP's storage), in order, every region 4 KiB aligned:
+ *
+ *   header   magic, layout version, limits, region offsets, the control
+ *            lock, counters, pool bookkeeping
+ *   vm table max_vms entries: state, userid, process identity, and per
+ *            facility the doorbell words and two ring headers
+ *   rings    max_vms x NFAC x 2 classes x queue_size slots of 64 bytes
+ *   tags     the pool's block tags (pool.h)
+ *   pool     message storage
+ *
+ * Nothing in it is a pointer; every offset and index read from it is
+ * checked against the layout recomputed from the limits.
+ */
+#ifndef SHMCP_INTERNAL_H
+#define SHMCP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shmcp.h"
+#include "pool.h"
+
+#define SHMCP_MAGIC 0x53595350434d4853ULL   /* "SHMCPSYS" little-endian */
+#define SHMCP_ALIGN 4096
+#define SHMCP_CACHELINE 64
+#define SHMCP_PRIO 0            /* ring class index: priority first */
+#define SHMCP_NORMAL 1
+
+#define SHMCP_STATE_UP 1
+#define SHMCP_STATE_DOWN 2
+
+/* A queue slot: Vyukov's bounded queue, one sequence word per slot. */
+struct shmcp_slot {
+	_Atomic uint64_t seq;
+	uint8_t kind;
+	uint8_t _pad[3];
+	uint32_t ext_len;
+	uint64_t ext_off;
+	uint8_t data[SHMCP_RECORD_LEN];
+};
+_Static_assert(sizeof(struct shmcp_slot) == 64, "slot is one cache line");
+
+/* Ring header: producers' ticket counter and the consumer's on their own
+ * cache lines. */
+struct shmcp_ring {
+	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t tail;
+	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t head;
+};
+
+/* Per-facility interrupt queue of one VM. */
+struct shmcp_fq {
+	_Alignas(SHMCP_CACHELINE) _Atomic uint32_t awake; /* consumer polls: no bell */
+	_Atomic uint32_t bell;   /* a doorbell signal is in flight */
+	_Atomic uint64_t seq;    /* records posted, ever */
+	struct shmcp_ring ring[2];
+};
+
+struct shmcp_vm {
+	_Atomic uint32_t state;  /* SHMCP_VM_* */
+	uint32_t gen;            /* bumped at each logon of the slot */
+	char userid[SHMCP_USERID_LEN];
+	int32_t pid;
+	uint32_t hooked_gen;     /* logon whose logoff hook has completed */
+	uint64_t starttime;      /* /proc/PID/stat field 22: pid + this = identity */
+	struct shmcp_fq fq[SHMCP_NFAC];
+};
+
+struct shmcp_header {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t header_size;
+	uint64_t total_size;
+	uint32_t owner_uid;
+	_Atomic uint32_t state;  /* SHMCP_STATE_* */
+	char name[SHMCP_SYSNAME_MAX];
+	struct shmcp_limits limits;
+	uint64_t vm_off, ring_off, tag_off, pool_off;
+	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
+	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
+	_Atomic uint32_t spinners;     /* consumers spinning right now */
+	uint32_t _pad;
+	struct shmcp_pool_hdr pool;
+	_Alignas(SHMCP_CACHELINE) pthread_mutex_t lock;
+};
+
+/* The process-local handle. */
+struct shmcp_sys {
+	uint8_t *base;
+	uint64_t size;
+	struct shmcp_header *hdr;
+	struct shmcp_vm *vms;
+	struct shmcp_slot *slots;
+	struct shmcp_pool pool;
+	uint32_t max_vms, qsize;
+	/* pidfd cache, by slot: valid while pidfd_gen matches the slot's gen */
+	int *pidfd;
+	uint32_t *pidfd_gen;
+	pthread_mutex_t cache_lock;
+	/* watchdog thread */
+	pthread_t watchdog;
+	int watchdog_on;
+	_Atomic int watchdog_stop;
+	uint32_t watchdog_ms;
+	char name[SHMCP_SYSNAME_MAX];
+};
+
+struct shmcp_layout {
+	uint64_t vm_off, ring_off, tag_off, pool_off, total, pool_size;
+};
+
+/* segment.c */
+int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *out);
+int shmcp_lock(shmcp_sys *sys);
+void shmcp_unlock(shmcp_sys *sys);
+void shmcp_fault(const char *point);
+
+/* ring access: the slots of ring @cls of facility @f of VM @slot */
+static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
+						  int f, int cls)
+{
+	size_t idx = ((size_t)slot * SHMCP_NFAC + (size_t)f) * 2 + (size_t)cls;
+	return sys->slots + idx * sys->qsize;
+}
+
+/* queue.c */
+int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
+		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);
+void shmcp_ring_repair(shmcp_sys *sys);
+void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
+
+/* vm.c */
+int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);
+
+/* logoff.c */
+void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot);
+
+/* doorbell.c */
+void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
+void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * logoff.c - what LOGOFF does to CP's tables, whatever caused it:
+ * logoff(), normal exit, an uncaught exception, SIGKILL, or FORCE.
+ *
+ * This is the one place the facilities hook in: IUCV severs the VM's
+ * paths here and VMCF answers its waiting senders.  It runs with the
+ * control lock held, exactly once per logon: the caller marks the slot
+ * CLOSING first, and if the caller dies inside, the lock's repair runs the
+ * hook again, so every step must be idempotent.
+ */
+#include "internal.h"
+
+/**
+ * shmcp_logoff_hook - release everything VM @slot holds in CP's storage.
+ * Lock held; slot state is SHMCP_VM_CLOSING.
+ */
+void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	/* interrupts nobody will take: free their trailing data */
+	shmcp_queue_drain(sys, slot);
+	/* storage staged on behalf of the VM */
+	shmcp_pool_free_owner(&sys->pool, (uint16_t)(slot + 1));
+	if (vm->hooked_gen != vm->gen) {
+		vm->hooked_gen = vm->gen;
+		atomic_fetch_add(&sys->hdr->logoffs, 1);
+	}
+}

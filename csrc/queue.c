@@ -1,0 +1,258 @@
+/*
+ * queue.c - per-VM interrupt queues.
+ *
+ * Each VM has, per facility, two bounded rings: priority and non-priority.
+ * The consumer (the VM's own process) takes priority records first and
+ * keeps FIFO order within each class.  A ring is Vyukov's bounded queue:
+ * producers claim a ticket with a CAS on `tail`, write the slot, then
+ * publish it with a release store of the slot's sequence word; the single
+ * consumer reads the sequence with acquire, copies the record and frees
+ * the slot with a release store.  The stored sequence is kept relative to
+ * the slot's index, so zero-filled memory is an empty ring and IPL need
+ * not touch the rings at all.
+ *
+ * A producer killed between claiming and publishing would stall the
+ * consumer at that slot; producers post under the control lock, so the
+ * lock's EOWNERDEAD repair (shmcp_ring_repair) finds such slots and
+ * publishes them as void records.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define REL memory_order_release
+#define ACQ memory_order_acquire
+#define RLX memory_order_relaxed
+
+/* effective sequence of slot @i, stored relative to its index */
+static inline uint64_t seq_get(struct shmcp_slot *s, uint64_t i, memory_order mo)
+{
+	return atomic_load_explicit(&s->seq, mo) + i;
+}
+
+static inline void seq_set(struct shmcp_slot *s, uint64_t i, uint64_t v)
+{
+	atomic_store_explicit(&s->seq, v - i, REL);
+}
+
+/**
+ * shmcp_ring_push - append one record to ring @cls of facility @f of VM
+ * @slot.  Lock-free and safe for concurrent producers.
+ * Returns 0, or SHMCP_E_QFULL when every slot holds an unconsumed record.
+ */
+int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
+		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
+	uint64_t mask = sys->qsize - 1;
+	uint64_t pos = atomic_load_explicit(&r->tail, RLX);
+	struct shmcp_slot *s;
+	for (;;) {
+		s = &slots[pos & mask];
+		int64_t dif = (int64_t)(seq_get(s, pos & mask, ACQ) - pos);
+		if (dif == 0) {
+			if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
+								  RLX, RLX))
+				break;
+		} else if (dif < 0) {
+			return SHMCP_E_QFULL;
+		} else {
+			pos = atomic_load_explicit(&r->tail, RLX);
+		}
+	}
+	shmcp_fault("post");  /* tests: die holding a claimed, unpublished slot */
+	s->kind = SHMCP_REC_INTERRUPT;
+	s->ext_len = ext_len;
+	s->ext_off = ext_off;
+	memcpy(s->data, data, SHMCP_RECORD_LEN);
+	seq_set(s, pos & mask, pos + 1);
+	return 0;
+}
+
+/* Take the next published record of one ring; 1 if one was taken. */
+static int ring_take(shmcp_sys *sys, int32_t slot, int f, int cls,
+		     struct shmcp_record *out, uint8_t *kind)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
+	uint64_t mask = sys->qsize - 1;
+	uint64_t pos = atomic_load_explicit(&r->head, RLX);
+	struct shmcp_slot *s = &slots[pos & mask];
+	if (seq_get(s, pos & mask, ACQ) != pos + 1)
+		return 0;
+	*kind = s->kind;
+	out->facility = f;
+	out->priority = cls == SHMCP_PRIO;
+	out->ext_len = s->ext_len;
+	out->ext_off = s->ext_off;
+	memcpy(out->data, s->data, SHMCP_RECORD_LEN);
+	atomic_store_explicit(&r->head, pos + 1, RLX);
+	seq_set(s, pos & mask, pos + sys->qsize);
+	return 1;
+}
+
+static uint64_t ring_count(shmcp_sys *sys, int32_t slot, int f, int cls)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	uint64_t t = atomic_load_explicit(&r->tail, ACQ);
+	uint64_t h = atomic_load_explicit(&r->head, RLX);
+	return t - h > sys->qsize ? sys->qsize : t - h;
+}
+
+/**
+ * shmcp_post - the core's queueing call: queue one interrupt @data (40
+ * bytes) for facility @f of the VM in @slot (which must still be logon
+ * generation @gen), with @ext_len bytes of trailing data staged in the
+ * pool, then ring the VM's doorbell if it needs one.  A non-@must record
+ * leaves SHMCP_QUEUE_RESERVE slots free for must-deliver ones (severs).
+ * Takes the control lock.  Returns 0, SHMCP_E_QFULL, _NOTLOGGED,
+ * _NOSTORAGE, _DOWN, _BADARG or _LOCK.  A full queue is reported, never
+ * dropped silently.
+ */
+int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int f, int priority,
+	       int must, const uint8_t *data, const uint8_t *ext, uint32_t ext_len)
+{
+	if (!shmcp_slot_ok(sys, slot) || f < 0 || f >= SHMCP_NFAC || !data ||
+	    (ext_len && !ext))
+		return SHMCP_E_BADARG;
+	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct shmcp_vm *vm = &sys->vms[slot];
+	uint64_t off = 0;
+	if (shmcp_is_down(sys)) {
+		rc = SHMCP_E_DOWN;
+	} else if (atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen) {
+		rc = SHMCP_E_NOTLOGGED;
+	} else if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >=
+		   sys->qsize) {
+		rc = SHMCP_E_QFULL;
+	} else if (ext_len &&
+		   (off = shmcp_pool_alloc(&sys->pool, ext_len, (uint16_t)(slot + 1))) ==
+			   SHMCP_POOL_NIL) {
+		rc = SHMCP_E_NOSTORAGE;
+	} else {
+		if (ext_len)
+			memcpy(sys->pool.base + off, ext, ext_len);
+		rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
+		if (rc && ext_len)
+			shmcp_pool_free(&sys->pool, off);
+		if (!rc)
+			atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
+	}
+	shmcp_unlock(sys);
+	if (rc == 0)
+		shmcp_ring_bell(sys, slot, gen, f);
+	return rc;
+}
+
+/**
+ * shmcp_pop - take the next interrupt of VM @slot for the facilities in
+ * @fmask (bit 1 << facility): priority records of any facility first,
+ * then non-priority, FIFO within each.  Only the VM's own process calls
+ * this (single consumer); it takes no lock.
+ * Returns 1 with *out filled, 0 if nothing is queued, SHMCP_E_BADARG.
+ */
+int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
+{
+	if (!shmcp_slot_ok(sys, slot))
+		return SHMCP_E_BADARG;
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
+		for (int f = 0; f < SHMCP_NFAC; f++) {
+			if (!(fmask & (1 << f)))
+				continue;
+			uint8_t kind;
+			while (ring_take(sys, slot, f, cls, out, &kind)) {
+				if (kind == SHMCP_REC_INTERRUPT)
+					return 1;
+				/* a void record: its producer died; skip it */
+			}
+		}
+	return 0;
+}
+
+/**
+ * shmcp_pending - how many records wait for VM @slot in the facilities of
+ * @fmask (void fillers included; exact when no producer is active).
+ */
+int shmcp_pending(shmcp_sys *sys, int32_t slot, int fmask)
+{
+	if (!shmcp_slot_ok(sys, slot))
+		return SHMCP_E_BADARG;
+	uint64_t n = 0;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			n += ring_count(sys, slot, f, SHMCP_PRIO) +
+			     ring_count(sys, slot, f, SHMCP_NORMAL);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
+/**
+ * shmcp_take_ext - copy the trailing data of a popped record into @buf
+ * and free its storage.  @off/@len come from the record and are checked
+ * against the pool (a corrupt record gives SHMCP_E_CORRUPT).  Takes the
+ * control lock.
+ */
+int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
+		   uint8_t *buf)
+{
+	if (!shmcp_slot_ok(sys, slot) || (len && !buf))
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	uint64_t have = shmcp_pool_block_len(&sys->pool, off);
+	if (have == 0 || have < len) {
+		rc = SHMCP_E_CORRUPT;
+	} else {
+		memcpy(buf, sys->pool.base + off, len);
+		shmcp_pool_free(&sys->pool, off);
+	}
+	shmcp_unlock(sys);
+	return rc;
+}
+
+/**
+ * shmcp_ring_repair - with the lock held after its holder died, publish
+ * every claimed but unpublished slot as a void record.  Producers only
+ * claim under the lock, so none is active while this runs.
+ */
+void shmcp_ring_repair(shmcp_sys *sys)
+{
+	uint64_t mask = sys->qsize - 1;
+	for (uint32_t v = 0; v < sys->max_vms; v++)
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			for (int cls = 0; cls < 2; cls++) {
+				struct shmcp_ring *r = &sys->vms[v].fq[f].ring[cls];
+				struct shmcp_slot *slots = shmcp_ring_slots(sys, (int32_t)v, f, cls);
+				uint64_t h = atomic_load(&r->head), t = atomic_load(&r->tail);
+				if (t - h > sys->qsize)  /* corrupt counters: start afresh */
+					h = t - sys->qsize;
+				for (uint64_t p = h; p != t; p++) {
+					struct shmcp_slot *s = &slots[p & mask];
+					if (seq_get(s, p & mask, ACQ) == p) {
+						s->kind = SHMCP_REC_VOID;
+						s->ext_len = 0;
+						seq_set(s, p & mask, p + 1);
+					}
+				}
+			}
+}
+
+/**
+ * shmcp_queue_drain - with the lock held, discard every record queued for
+ * VM @slot and free their trailing data: the slot is being logged off and
+ * its process no longer consumes.
+ */
+void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
+{
+	struct shmcp_record rec;
+	uint8_t kind;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		for (int cls = 0; cls < 2; cls++)
+			while (ring_take(sys, slot, f, cls, &rec, &kind))
+				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
+					shmcp_pool_free(&sys->pool, rec.ext_off);
+}

@@ -1,0 +1,370 @@
+/*
+ * segment.c - the system segment: its layout, formatting a new one,
+ * attaching to an existing one (with every check a corrupt or foreign
+ * segment must fail), and the robust control lock.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#ifndef SHMCP_BUILD_VERSION
+#error "the build passes SHMCP_BUILD_VERSION (the package version)"
+#endif
+
+/**
+ * shmcp_version - the package version this core was compiled for.
+ * The Python side compares it with its own at import.
+ */
+const char *shmcp_version(void)
+{
+	return SHMCP_BUILD_VERSION;
+}
+
+static const char *const messages[] = {
+	[0] = "ok",
+	[1] = "the system segment is corrupt",
+	[2] = "the target's interrupt queue is full",
+	[3] = "no such virtual machine is logged on",
+	[4] = "that userid is logged on by a live process",
+	[5] = "the VM table is full",
+	[6] = "not enough free storage in the system",
+	[7] = "the control lock cannot be recovered",
+	[8] = "a system call failed",
+	[9] = "the system has been shut down",
+	[10] = "an argument is out of range",
+	[11] = "this virtual machine has been logged off",
+	[12] = "the segment belongs to another user",
+	[13] = "the segment was written by an incompatible shmcp layout",
+	[14] = "virtual machines are still logged on",
+};
+
+/**
+ * shmcp_strerror - text for a core return code.
+ */
+const char *shmcp_strerror(int rc)
+{
+	int i = -rc;
+	if (i < 0 || i >= (int)(sizeof messages / sizeof messages[0]) || !messages[i])
+		return "unknown error";
+	return messages[i];
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+static int limits_ok(const struct shmcp_limits *lim)
+{
+	return lim->max_vms >= 1 && lim->max_vms <= SHMCP_MAX_VMS_LIMIT &&
+	       lim->queue_size >= SHMCP_QUEUE_MIN &&
+	       lim->queue_size <= SHMCP_QUEUE_LIMIT &&
+	       (lim->queue_size & (lim->queue_size - 1)) == 0 &&
+	       lim->storage >= SHMCP_STORAGE_MIN &&
+	       lim->storage <= SHMCP_STORAGE_LIMIT &&
+	       (lim->storage & (lim->storage - 1)) == 0 &&
+	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT;
+}
+
+/**
+ * shmcp_compute_layout - where each region of a segment with limits @lim
+ * starts.  The limits must already be normalised (powers of two).
+ * Returns 0, or SHMCP_E_BADARG for limits out of range.
+ */
+int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *out)
+{
+	if (!limits_ok(lim))
+		return SHMCP_E_BADARG;
+	uint64_t off = round_up(sizeof(struct shmcp_header), SHMCP_ALIGN);
+	out->vm_off = off;
+	off += round_up((uint64_t)lim->max_vms * sizeof(struct shmcp_vm), SHMCP_ALIGN);
+	out->ring_off = off;
+	off += round_up((uint64_t)lim->max_vms * SHMCP_NFAC * 2 * lim->queue_size *
+				sizeof(struct shmcp_slot), SHMCP_ALIGN);
+	out->tag_off = off;
+	out->pool_size = lim->storage;
+	off += round_up(shmcp_pool_tag_bytes(lim->storage), SHMCP_ALIGN);
+	out->pool_off = off;
+	out->total = off + lim->storage;
+	return 0;
+}
+
+/**
+ * shmcp_layout_size - total bytes of a segment with limits @lim.
+ */
+int shmcp_layout_size(const struct shmcp_limits *lim, uint64_t *size)
+{
+	struct shmcp_layout l;
+	int rc = shmcp_compute_layout(lim, &l);
+	if (rc == 0)
+		*size = l.total;
+	return rc;
+}
+
+static int init_lock(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	int rc = -1;
+	if (pthread_mutexattr_init(&a))
+		return -1;
+	if (!pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) &&
+	    !pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) &&
+	    !pthread_mutex_init(m, &a))
+		rc = 0;
+	pthread_mutexattr_destroy(&a);
+	return rc;
+}
+
+/**
+ * shmcp_format - size the fresh, empty shared-memory object @fd for limits
+ * @lim and write a new system into it.  The object must be new (zero
+ * filled): the rings, VM table and pool tags rely on zero being their
+ * empty state, so IPL touches only the header.
+ * Returns 0 or a negative SHMCP_E_* code (errno kept for SHMCP_E_SYS).
+ */
+int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
+{
+	struct shmcp_layout l;
+	int rc = shmcp_compute_layout(lim, &l);
+	if (rc)
+		return rc;
+	if (!name || strlen(name) >= SHMCP_SYSNAME_MAX)
+		return SHMCP_E_BADARG;
+	if (ftruncate(fd, (off_t)l.total))
+		return SHMCP_E_SYS;
+	uint8_t *base = mmap(NULL, l.total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return SHMCP_E_SYS;
+	struct shmcp_header *h = (struct shmcp_header *)base;
+	h->layout_version = SHMCP_LAYOUT_VERSION;
+	h->header_size = sizeof *h;
+	h->total_size = l.total;
+	h->owner_uid = (uint32_t)geteuid();
+	strncpy(h->name, name, SHMCP_SYSNAME_MAX - 1);
+	h->limits = *lim;
+	h->vm_off = l.vm_off;
+	h->ring_off = l.ring_off;
+	h->tag_off = l.tag_off;
+	h->pool_off = l.pool_off;
+	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + l.tag_off),
+				base + l.pool_off };
+	shmcp_pool_format(&p, l.pool_size);
+	rc = init_lock(&h->lock) ? SHMCP_E_LOCK : 0;
+	if (rc == 0) {
+		atomic_store(&h->state, SHMCP_STATE_UP);
+		/* the magic goes last: a half-written segment is never valid */
+		atomic_thread_fence(memory_order_release);
+		h->magic = SHMCP_MAGIC;
+		if (msync(base, SHMCP_ALIGN, MS_SYNC))
+			rc = SHMCP_E_SYS;
+	}
+	munmap(base, l.total);
+	return rc;
+}
+
+static int header_ok(const struct shmcp_header *h, uint64_t size, const char *name,
+		     int *rc)
+{
+	struct shmcp_layout l;
+	*rc = SHMCP_E_CORRUPT;
+	if (size < sizeof *h || h->magic != SHMCP_MAGIC)
+		return 0;
+	if (h->layout_version != SHMCP_LAYOUT_VERSION) {
+		*rc = SHMCP_E_VERSION;
+		return 0;
+	}
+	if (h->header_size != sizeof *h || h->total_size != size)
+		return 0;
+	if (h->owner_uid != (uint32_t)geteuid()) {
+		*rc = SHMCP_E_OWNER;
+		return 0;
+	}
+	if (memchr(h->name, 0, SHMCP_SYSNAME_MAX) == NULL || strcmp(h->name, name))
+		return 0;
+	if (shmcp_compute_layout(&h->limits, &l) || l.total != size ||
+	    l.vm_off != h->vm_off || l.ring_off != h->ring_off ||
+	    l.tag_off != h->tag_off || l.pool_off != h->pool_off)
+		return 0;
+	uint32_t st = atomic_load(&h->state);
+	if (st != SHMCP_STATE_UP && st != SHMCP_STATE_DOWN)
+		return 0;
+	*rc = 0;
+	return 1;
+}
+
+/**
+ * shmcp_attach - map the system in @fd (named @name) and check it.
+ * The object must belong to this user and carry a header consistent with
+ * its size and the layout its limits imply.  Returns the handle, or NULL
+ * with *rc = SHMCP_E_CORRUPT / _VERSION / _OWNER / _SYS.
+ */
+shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
+{
+	struct stat st;
+	if (fstat(fd, &st)) {
+		*rc = SHMCP_E_SYS;
+		return NULL;
+	}
+	if (st.st_uid != geteuid()) {
+		*rc = SHMCP_E_OWNER;
+		return NULL;
+	}
+	if (st.st_size < (off_t)sizeof(struct shmcp_header)) {
+		*rc = SHMCP_E_CORRUPT;
+		return NULL;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	uint8_t *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED) {
+		*rc = SHMCP_E_SYS;
+		return NULL;
+	}
+	struct shmcp_header *h = (struct shmcp_header *)base;
+	shmcp_sys *sys = NULL;
+	if (!header_ok(h, size, name, rc))
+		goto fail;
+	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + h->tag_off),
+				base + h->pool_off };
+	if (shmcp_pool_check(&p, h->limits.storage)) {
+		*rc = SHMCP_E_CORRUPT;
+		goto fail;
+	}
+	sys = calloc(1, sizeof *sys);
+	if (!sys)
+		goto nomem;
+	sys->base = base;
+	sys->size = size;
+	sys->hdr = h;
+	sys->vms = (struct shmcp_vm *)(base + h->vm_off);
+	sys->slots = (struct shmcp_slot *)(base + h->ring_off);
+	sys->pool = p;
+	sys->max_vms = h->limits.max_vms;
+	sys->qsize = h->limits.queue_size;
+	strcpy(sys->name, name);
+	sys->pidfd = malloc(sys->max_vms * sizeof *sys->pidfd);
+	sys->pidfd_gen = calloc(sys->max_vms, sizeof *sys->pidfd_gen);
+	if (!sys->pidfd || !sys->pidfd_gen || pthread_mutex_init(&sys->cache_lock, NULL))
+		goto nomem;
+	for (uint32_t i = 0; i < sys->max_vms; i++)
+		sys->pidfd[i] = -1;
+	*rc = 0;
+	return sys;
+nomem:
+	errno = ENOMEM;
+	*rc = SHMCP_E_SYS;
+	if (sys) {
+		free(sys->pidfd);
+		free(sys->pidfd_gen);
+		free(sys);
+	}
+fail:
+	munmap(base, size);
+	return NULL;
+}
+
+/**
+ * shmcp_detach - stop this process's watchdog for the system, close its
+ * cached pidfds and unmap it.  The segment itself is untouched.
+ */
+void shmcp_detach(shmcp_sys *sys)
+{
+	if (!sys)
+		return;
+	shmcp_watchdog_stop(sys);
+	for (uint32_t i = 0; i < sys->max_vms; i++)
+		if (sys->pidfd[i] >= 0)
+			close(sys->pidfd[i]);
+	pthread_mutex_destroy(&sys->cache_lock);
+	munmap(sys->base, sys->size);
+	free(sys->pidfd);
+	free(sys->pidfd_gen);
+	free(sys);
+}
+
+/**
+ * shmcp_read_limits - the limits the system was IPLed with.
+ */
+int shmcp_read_limits(shmcp_sys *sys, struct shmcp_limits *lim)
+{
+	*lim = sys->hdr->limits;
+	return 0;
+}
+
+int shmcp_is_down(shmcp_sys *sys)
+{
+	return atomic_load(&sys->hdr->state) != SHMCP_STATE_UP;
+}
+
+/**
+ * shmcp_mark_down - mark the system shut down (under the lock), so that
+ * every waiter and every later call sees SHMCP_E_DOWN.
+ */
+int shmcp_mark_down(shmcp_sys *sys)
+{
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	atomic_store(&sys->hdr->state, SHMCP_STATE_DOWN);
+	shmcp_unlock(sys);
+	return 0;
+}
+
+uint64_t shmcp_lock_repairs(shmcp_sys *sys)
+{
+	return atomic_load(&sys->hdr->lock_repairs);
+}
+
+/* Put the control tables right after a holder of the lock died: publish
+ * claimed-but-unfinished queue slots as void records, rebuild the pool's
+ * free lists from its tags, and finish interrupted logoffs. */
+static void repair(shmcp_sys *sys)
+{
+	shmcp_ring_repair(sys);
+	shmcp_pool_rebuild(&sys->pool);
+	for (uint32_t i = 0; i < sys->max_vms; i++)
+		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
+			shmcp_logoff_hook(sys, (int32_t)i);
+			atomic_store(&sys->vms[i].state, SHMCP_VM_FREE);
+		}
+	atomic_fetch_add(&sys->hdr->lock_repairs, 1);
+}
+
+/**
+ * shmcp_lock - take the control lock.  If its previous holder died inside
+ * it (EOWNERDEAD), repair the tables and mark the lock consistent, so a
+ * kill -9 at any point leaves nothing stuck.
+ * Returns 0 or SHMCP_E_LOCK.
+ */
+int shmcp_lock(shmcp_sys *sys)
+{
+	int rc = pthread_mutex_lock(&sys->hdr->lock);
+	if (rc == EOWNERDEAD) {
+		repair(sys);
+		rc = pthread_mutex_consistent(&sys->hdr->lock);
+	}
+	return rc ? SHMCP_E_LOCK : 0;
+}
+
+void shmcp_unlock(shmcp_sys *sys)
+{
+	pthread_mutex_unlock(&sys->hdr->lock);
+}
+
+/**
+ * shmcp_fault - test-only fault injection: if the environment variable
+ * SHMCP_FAULT names @point, the process kills itself with SIGKILL here.
+ */
+void shmcp_fault(const char *point)
+{
+	static const char *want = (const char *)1;
+	if (want == (const char *)1)
+		want = getenv("SHMCP_FAULT");
+	if (want && strcmp(want, point) == 0)
+		raise(SIGKILL);
+}

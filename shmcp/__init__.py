@@ -1,0 +1,34 @@
+"""shmcp: IBM VM/370's inter-virtual-machine communication for Python processes.
+
+Each OS process logs on as a virtual machine; CP's storage lives in POSIX
+shared memory; external interrupts arrive as real signals (SIGIUCV =
+SIGUSR1, SIGVMCF = SIGUSR2).  See README.md and docs/.
+"""
+from ._version import __version__
+from .errors import (
+    AlreadyLoggedOn,
+    CorruptSegment,
+    IUCVError,
+    NotLoggedOn,
+    ProgramCheck,
+    QueueFull,
+    ShmcpError,
+    StorageExhausted,
+    SystemDown,
+    SystemNotUp,
+    VMCFError,
+)
+from .interrupt import IUCV, VMCF, Interrupt
+from .machine import VirtualMachine, current, logon, userid_bytes
+from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
+from .system import System, ipl, shutdown
+
+__all__ = [
+    "__version__",
+    "AlreadyLoggedOn", "CorruptSegment", "IUCVError", "NotLoggedOn", "ProgramCheck",
+    "QueueFull", "ShmcpError", "StorageExhausted", "SystemDown", "SystemNotUp", "VMCFError",
+    "IUCV", "VMCF", "Interrupt",
+    "VirtualMachine", "current", "logon", "userid_bytes",
+    "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
+    "System", "ipl", "shutdown",
+]

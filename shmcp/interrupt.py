@@ -1,0 +1,48 @@
+"""An external interrupt as the core delivers it: 40 bytes and trailing data."""
+from __future__ import annotations
+
+from ._native import lib
+
+IUCV = lib.SHMCP_IUCV
+VMCF = lib.SHMCP_VMCF
+FACILITY_NAMES = {IUCV: "IUCV", VMCF: "VMCF"}
+
+
+class Interrupt:
+    """One external interrupt: ``raw`` is its 40-byte image (an IPARML for
+    IUCV, a VMCMHDR for VMCF), ``buf`` the data that followed it (VMCF's
+    SENDX and SMSG text), ``facility`` IUCV or VMCF, ``priority`` whether it
+    came from the priority queue."""
+
+    __slots__ = ("facility", "priority", "raw", "buf")
+
+    def __init__(self, facility: int, priority: bool, raw: bytes, buf: bytes = b"") -> None:
+        self.facility = facility
+        self.priority = priority
+        self.raw = raw
+        self.buf = buf
+
+    @property
+    def type(self) -> int:
+        """Byte 3 of the image: IPTYPE for IUCV."""
+        return self.raw[3]
+
+    def __bytes__(self) -> bytes:
+        return self.raw
+
+    def __repr__(self) -> str:
+        prio = " priority" if self.priority else ""
+        return (f"<Interrupt {FACILITY_NAMES.get(self.facility, self.facility)}{prio} "
+                f"type={self.type} raw={self.raw.hex()}{' +%d bytes' % len(self.buf) if self.buf else ''}>")
+
+
+def facility_of(name: int | str) -> int:
+    """IUCV / VMCF given as the constant or its name."""
+    if isinstance(name, str):
+        for code, text in FACILITY_NAMES.items():
+            if name.upper() == text:
+                return code
+        raise ValueError(f"facility {name!r} is not 'IUCV' or 'VMCF'")
+    if name not in FACILITY_NAMES:
+        raise ValueError(f"facility {name!r} is not IUCV ({IUCV}) or VMCF ({VMCF})")
+    return name

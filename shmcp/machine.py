@@ -1,0 +1,285 @@
+"""Virtual machines: this OS process logs on to a system with a userid.
+
+One VM per process.  LOGOFF happens on ``logoff()``, on leaving the ``with``
+block, at interpreter exit (also after an uncaught exception), and -- when
+the process is killed -- by the watchdog of any other VM within a second.
+"""
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+from . import signals
+from ._native import ffi, lib
+from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
+from .interrupt import IUCV, VMCF, Interrupt, facility_of
+from .system import WATCHDOG_MS, System, ipl, system_name
+
+_USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
+ALL_FACILITIES = (1 << IUCV) | (1 << VMCF)
+
+
+def userid_bytes(userid: str | bytes) -> bytes:
+    """A userid as CP keeps it: 1-8 of ``A-Z 0-9 @ # $``, folded to upper case,
+    blank-padded to 8 bytes.  Raises TypeError / ValueError saying what is wrong."""
+    if isinstance(userid, (bytes, bytearray, memoryview)):
+        try:
+            userid = bytes(userid).decode("ascii")
+        except UnicodeDecodeError:
+            raise ValueError(f"userid {bytes(userid)!r} is not ASCII") from None
+    if not isinstance(userid, str):
+        raise TypeError(f"userid must be str or bytes, not {type(userid).__name__}")
+    text = userid.rstrip(" ").upper()
+    if not text:
+        raise ValueError("userid is empty")
+    if len(text) > 8:
+        raise ValueError(f"userid {userid!r} is longer than 8 characters")
+    if not _USERID_CHARS.fullmatch(text):
+        bad = "".join(sorted({c for c in text if not _USERID_CHARS.fullmatch(c)}))
+        raise ValueError(f"userid {userid!r} has characters {bad!r}; allowed are A-Z 0-9 @ # $")
+    return text.encode("ascii").ljust(8)
+
+
+def _timeout_ns(timeout: float | None) -> int:
+    if timeout is None:
+        return -1
+    if not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
+    return int(timeout * 1e9)
+
+
+_current: "VirtualMachine | None" = None
+_logon_lock = threading.Lock()
+
+
+class VirtualMachine:
+    """A logged-on virtual machine: this process, as ``userid`` on ``system``."""
+
+    def __init__(self, system: System, userid8: bytes, slot: int, gen: int) -> None:
+        self._sys = system
+        self.userid8 = userid8
+        self.userid = userid8.decode().rstrip()
+        self.system = system.name
+        self._slot = slot
+        self._gen = gen
+        self._pid = os.getpid()
+        self._rec = ffi.new("struct shmcp_record *")
+        self._slot_of: dict[bytes, tuple[int, int]] = {}
+
+    # -- lifecycle ---------------------------------------------------------
+
+    @property
+    def logged_on(self) -> bool:
+        return self._slot >= 0 and self._pid == os.getpid()
+
+    def _handle(self) -> "ffi.CData":
+        if not self.logged_on:
+            raise NotLoggedOn(f"{self.userid} is not logged on to system {self.system}")
+        return self._sys.handle
+
+    def logoff(self) -> None:
+        """LOGOFF: the logoff hook runs, the slot and storage are freed, the
+        userid can log on again at once.  Idempotent."""
+        global _current
+        if not self.logged_on:
+            return
+        lib.shmcp_logoff(self._sys.handle, self._slot, self._gen)  # stale: already off
+        self._forget()
+
+    def _forget(self) -> None:
+        global _current
+        self._slot = -1
+        signals._unbind(self)
+        self._sys.detach()
+        if _current is self:
+            _current = None
+
+    def _lost(self, rc: int) -> NotLoggedOn | SystemDown:
+        """The core says this VM ended (forced off, or the system went down)."""
+        down = lib.shmcp_is_down(self._sys.handle)
+        self._forget()
+        if down:
+            return SystemDown(f"system {self.system} was shut down; {self.userid} is logged off")
+        return NotLoggedOn(f"{self.userid} was logged off (forced) on system {self.system}")
+
+    def __enter__(self) -> "VirtualMachine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.logoff()
+
+    def __repr__(self) -> str:
+        state = "logged on" if self.logged_on else "logged off"
+        return f"<VirtualMachine {self.userid} on {self.system}, {state}>"
+
+    # -- interrupts --------------------------------------------------------
+
+    def _target(self, userid: str | bytes) -> tuple[int, int]:
+        uid = userid_bytes(userid)
+        slot = ffi.new("int32_t *")
+        gen = ffi.new("uint32_t *")
+        rc = lib.shmcp_find(self._handle(), uid, slot, gen)
+        if rc < 0:
+            raise NotLoggedOn(f"{uid.decode().rstrip()} is not logged on to system {self.system}")
+        return slot[0], gen[0]
+
+    def queue_interrupt(self, userid: str | bytes, record: bytes, *, facility: int | str = IUCV,
+                        priority: bool = False, data: bytes = b"", must: bool = False) -> None:
+        """Queue one external interrupt for VM ``userid`` -- CP's own queueing
+        call, on which IUCV and VMCF are built.  ``record`` is the 40-byte
+        image, ``data`` trailing bytes (VMCF), ``priority`` puts it ahead of
+        non-priority interrupts.  Raises QueueFull / StorageExhausted (nothing
+        queued) or NotLoggedOn."""
+        fac = facility_of(facility)
+        rec = bytes(record)
+        if len(rec) != lib.SHMCP_RECORD_LEN:
+            raise ValueError(f"record must be {lib.SHMCP_RECORD_LEN} bytes, not {len(rec)}")
+        ext = bytes(data)
+        if len(ext) > 0xFFFFFFFF:
+            raise ValueError("trailing data is longer than 4 GiB")
+        slot, gen = self._target(userid)
+        rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)), int(bool(must)),
+                            rec, ext, len(ext))
+        if rc < 0:
+            if rc == lib.SHMCP_E_DOWN:
+                raise self._lost(rc)
+            raise core_error(rc, f"queueing an interrupt for {userid_bytes(userid).decode().rstrip()}")
+
+    def _pop(self, fmask: int) -> Interrupt | None:
+        h = self._handle()
+        rec = self._rec
+        if lib.shmcp_pop(h, self._slot, fmask, rec) != 1:
+            return None
+        raw = bytes(ffi.buffer(rec.data))
+        buf = b""
+        if rec.ext_len:
+            out = bytearray(rec.ext_len)
+            check(lib.shmcp_take_ext(h, self._slot, rec.ext_off, rec.ext_len,
+                                     ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
+            buf = bytes(out)
+        return Interrupt(rec.facility, bool(rec.priority), raw, buf)
+
+    def _sleep(self, fmask: int, timeout_ns: int) -> int:
+        """One core wait; returns READY / TIMEOUT / INTR, raises if the VM ended."""
+        rc = lib.shmcp_wait(self._handle(), self._slot, self._gen, fmask, timeout_ns,
+                            self._sys.spin_ns)
+        if rc == lib.SHMCP_WAIT_DOWN:
+            raise self._lost(rc)
+        return check(rc, f"{self.userid}: wait")
+
+    def pending(self, facility: int | str | None = None) -> int:
+        """How many interrupts are queued for this VM (of one facility, or all)."""
+        fmask = ALL_FACILITIES if facility is None else 1 << facility_of(facility)
+        return check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
+
+    def wait(self, timeout: float | None = None) -> Interrupt | None:
+        """The next external interrupt, or None after ``timeout`` seconds.
+
+        For handler-free programs: interrupts of a facility whose signal has a
+        handler go to that handler instead.  Interrupted system calls are
+        retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt."""
+        fmask = signals.unhandled_facilities()
+        if not fmask:
+            raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
+                             "not to wait(); use sigpause()")
+        left = _timeout_ns(timeout)
+        deadline = None if left < 0 else time.monotonic_ns() + left
+        while True:
+            got = self._pop(fmask)
+            if got is not None:
+                return got
+            if deadline is not None:
+                left = max(0, deadline - time.monotonic_ns())
+            rc = self._sleep(fmask, left)
+            if rc == lib.SHMCP_WAIT_TIMEOUT:
+                return self._pop(fmask)
+
+    def events(self, timeout: float | None = None) -> Iterator[Interrupt]:
+        """Iterate over external interrupts; stops when none came for ``timeout``
+        seconds (None: never stops)."""
+        while True:
+            got = self.wait(timeout)
+            if got is None:
+                return
+            yield got
+
+
+def current() -> VirtualMachine | None:
+    """The VM this process is logged on as, or None."""
+    vm = _current
+    return vm if vm is not None and vm.logged_on else None
+
+
+def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
+    """This process becomes virtual machine ``userid``.  IPLs the system with
+    the default directory when it is not up (the embedded default).  Raises
+    AlreadyLoggedOn if a live process holds the userid or this process is
+    already logged on."""
+    global _current
+    uid = userid_bytes(userid)
+    name = system_name(system)
+    with _logon_lock:
+        if current() is not None:
+            raise ShmcpError(f"this process is already logged on as {_current.userid} "
+                             f"to system {_current.system}; one VM per process")
+        sysobj = _attach_or_ipl(name)
+        try:
+            slot = ffi.new("int32_t *")
+            gen = ffi.new("uint32_t *")
+            pid = os.getpid()
+            start = lib.shmcp_proc_starttime(pid)
+            rc = lib.shmcp_logon(sysobj.handle, uid, pid, start, slot, gen)
+            check(rc, f"logon {uid.decode().rstrip()} to system {name}")
+            lib.shmcp_reap(sysobj.handle)  # recover VMs that died unnoticed
+            check(lib.shmcp_watchdog_start(sysobj.handle, WATCHDOG_MS), f"system {name}")
+        except BaseException:
+            sysobj.detach()
+            raise
+        vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
+        _current = vm
+        signals._bind(vm)
+        return vm
+
+
+def _attach_or_ipl(name: str) -> System:
+    for _ in range(5):
+        try:
+            sysobj = System.attach(name)
+        except SystemNotUp:
+            try:
+                ipl(name)
+            except ShmcpError:
+                pass  # another process IPLed it first
+            continue
+        if not sysobj.down:
+            return sysobj
+        sysobj.detach()  # shut down but not yet removed: wait for it to go
+        time.sleep(0.01)
+    raise SystemNotUp(f"system {name} could not be attached or IPLed")
+
+
+def _system_going_down(name: str) -> None:
+    vm = current()
+    if vm is not None and vm.system == name:
+        vm.logoff()
+
+
+@atexit.register
+def _logoff_at_exit() -> None:
+    vm = current()
+    if vm is not None:
+        vm.logoff()
+
+
+def _forget_in_child() -> None:
+    # the child of a fork is another process: it is not the VM
+    global _current
+    _current = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

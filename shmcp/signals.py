@@ -1,0 +1,252 @@
+"""SIGIUCV and SIGVMCF: real signals, one handler call per external interrupt.
+
+The program establishes its handler with Python's own
+``signal.signal(shmcp.SIGIUCV, handler)``.  Signals coalesce, so shmcp keeps
+the handler itself and installs a dispatcher in its place: on each doorbell
+the dispatcher takes interrupts off the VM's queue one by one and calls the
+program's handler once for each, ``siginfo()`` returning that interrupt.
+To do that, importing shmcp wraps ``signal.signal`` and ``signal.getsignal``
+for these two signals (every other signal passes straight through).
+
+``sigblock``, ``sigsetmask`` and ``sigpause`` keep SAS/C's semantics.  For
+SIGIUCV and SIGVMCF the blocked set is the library's own (interrupts stay on
+the queue; the OS mask is untouched, so nothing else is held up); bits of
+other signals go to the thread's OS signal mask.
+"""
+from __future__ import annotations
+
+import signal as _signal_module
+import sys
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from ._native import lib
+from .errors import ShmcpError
+from .interrupt import IUCV, VMCF, Interrupt
+
+if TYPE_CHECKING:
+    from .machine import VirtualMachine
+
+SIGIUCV = _signal_module.SIGUSR1
+SIGVMCF = _signal_module.SIGUSR2
+_FACILITY = {int(SIGIUCV): IUCV, int(SIGVMCF): VMCF}
+_SIGNAL = {IUCV: SIGIUCV, VMCF: SIGVMCF}
+
+_os_signal = _signal_module.signal
+_os_getsignal = _signal_module.getsignal
+
+_handler: dict[int, Any] = {int(SIGIUCV): _signal_module.SIG_DFL, int(SIGVMCF): _signal_module.SIG_DFL}
+_established: set[int] = set()   # signals that ever had a handler (SAS/C's rc -1 rule)
+_blocked = 0                     # library mask: bits of SIGIUCV / SIGVMCF
+_OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
+_info: list[Interrupt] = []      # interrupts being handled, innermost last
+_vm: "VirtualMachine | None" = None
+
+
+def sigmask(sig: int) -> int:
+    """The mask bit of signal ``sig``: ``1 << (sig - 1)``."""
+    sig = int(sig)
+    if not 1 <= sig < _signal_module.NSIG:
+        raise ValueError(f"signal number {sig} is out of range 1..{_signal_module.NSIG - 1}")
+    return 1 << (sig - 1)
+
+
+def siginfo() -> Interrupt | None:
+    """In a SIGIUCV / SIGVMCF handler: the interrupt being handled (of the
+    innermost handler when nested).  Outside any handler: None."""
+    return _info[-1] if _info else None
+
+
+def handler_established(sig: int) -> bool:
+    """Whether a handler was ever established for ``sig`` (SIGIUCV/SIGVMCF)."""
+    return int(sig) in _established
+
+
+def unhandled_facilities() -> int:
+    """Facility mask of the facilities whose signal has no handler."""
+    return sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)]))
+
+
+# -- the wrapped signal.signal / signal.getsignal ---------------------------
+
+def _wrapped_signal(signalnum: Any, handler: Any) -> Any:
+    num = int(signalnum)
+    if num not in _handler:
+        return _os_signal(signalnum, handler)
+    if not (callable(handler) or handler in (_signal_module.SIG_DFL, _signal_module.SIG_IGN)):
+        raise TypeError("signal handler must be signal.SIG_IGN, signal.SIG_DFL, or a callable object")
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError("signal only works in main thread of the main interpreter")
+    _os_signal(signalnum, _dispatch)
+    old = _handler[num]
+    _handler[num] = handler
+    if callable(handler):
+        _established.add(num)
+        _deliver(num, sys._getframe(1))  # interrupts that waited for a handler
+    return old
+
+
+def _wrapped_getsignal(signalnum: Any) -> Any:
+    num = int(signalnum)
+    if num in _handler:
+        return _handler[num]
+    return _os_getsignal(signalnum)
+
+
+def _adopt() -> None:
+    """Install the dispatcher; adopt a handler established before shmcp's
+    wrapper was in place (e.g. through a ``from signal import signal``)."""
+    for num in _handler:
+        cur = _os_getsignal(num)
+        if cur is not _dispatch:
+            if callable(cur):
+                _handler[num] = cur
+                _established.add(num)
+            _os_signal(num, _dispatch)
+
+
+_signal_module.signal = _wrapped_signal
+_signal_module.getsignal = _wrapped_getsignal
+
+
+# -- delivery ----------------------------------------------------------------
+
+def _dispatch(signum: int, frame: Any) -> None:
+    """The real Python handler of SIGUSR1/SIGUSR2: a doorbell rang."""
+    vm = _vm
+    if vm is None or not vm.logged_on:
+        return
+    lib.shmcp_bell_clear(vm._sys.handle, vm._slot, _FACILITY[signum])
+    _deliver(signum, frame)
+
+
+def _call(signum: int, frame: Any, interrupt: Interrupt) -> None:
+    _info.append(interrupt)
+    try:
+        _handler[signum](signum, frame)
+    finally:
+        _info.pop()
+
+
+def _deliver(signum: int, frame: Any, limit: int | None = None) -> int:
+    """Call the handler of ``signum`` once per queued interrupt while it is
+    unblocked (at most ``limit`` times); return how many were handled."""
+    vm = _vm
+    done = 0
+    fac = _FACILITY[signum]
+    while vm is not None and vm.logged_on and (limit is None or done < limit):
+        if not callable(_handler[signum]) or _blocked & (1 << (signum - 1)):
+            break
+        got = vm._pop(1 << fac)
+        if got is None:
+            break
+        _call(signum, frame, got)
+        done += 1
+    return done
+
+
+def _deliver_all(frame: Any) -> None:
+    for sig in _SIGNAL.values():
+        _deliver(int(sig), frame)
+
+
+def _bind(vm: "VirtualMachine") -> None:
+    global _vm
+    _vm = vm
+    _adopt()
+    _deliver_all(None)
+
+
+def _unbind(vm: "VirtualMachine") -> None:
+    global _vm
+    if _vm is vm:
+        _vm = None
+
+
+# -- SAS/C's mask functions ----------------------------------------------------
+
+def _os_mask() -> int:
+    blocked = _signal_module.pthread_sigmask(_signal_module.SIG_BLOCK, [])
+    return sum(1 << (int(s) - 1) for s in blocked)
+
+
+def _set_os_mask(mask: int) -> None:
+    sigs = {n for n in range(1, _signal_module.NSIG) if mask >> (n - 1) & 1} - set(_handler)
+    sigs -= {int(_signal_module.SIGKILL), int(_signal_module.SIGSTOP)}
+    _signal_module.pthread_sigmask(_signal_module.SIG_SETMASK, sigs)
+
+
+def _current_mask() -> int:
+    return _blocked | (_os_mask() & ~_OURS)
+
+
+def _check_mask(mask: int) -> int:
+    if not isinstance(mask, int) or isinstance(mask, bool):
+        raise TypeError(f"signal mask must be an int, not {type(mask).__name__}")
+    if mask < 0 or mask >> (_signal_module.NSIG - 1):
+        raise ValueError(f"signal mask {mask:#x} has bits outside signals 1..{_signal_module.NSIG - 1}")
+    return mask
+
+
+def sigblock(mask: int) -> int:
+    """Add ``mask`` to the blocked set; return the previous set.
+    ``sigblock(0)`` only asks."""
+    global _blocked
+    old = _current_mask()
+    mask = _check_mask(mask)
+    _blocked |= mask & _OURS
+    if mask & ~_OURS:
+        _set_os_mask(old | mask)
+    return old
+
+
+def sigsetmask(mask: int) -> int:
+    """Replace the blocked set with ``mask``; return the previous one.
+    Interrupts that waited while blocked are handled at once, one handler
+    call each."""
+    global _blocked
+    old = _current_mask()
+    mask = _check_mask(mask)
+    _blocked = mask & _OURS
+    if (old ^ mask) & ~_OURS:
+        _set_os_mask(mask)
+    _deliver_all(sys._getframe(1))
+    return old
+
+
+def sigpause(mask: int = 0) -> None:
+    """Install ``mask``, wait until one unblocked signal has been handled,
+    restore the previous mask and return.  An interrupt that arrived while
+    SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
+    wake-up is lost).  Handles one interrupt even if several are queued."""
+    global _blocked
+    mask = _check_mask(mask)
+    vm = _vm
+    if vm is None or not vm.logged_on:
+        raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
+    frame = sys._getframe(1)
+    old_lib, old_os = _blocked, _os_mask()
+    _blocked = mask & _OURS
+    if (old_os ^ mask) & ~_OURS:
+        _set_os_mask(mask)
+    try:
+        fmask = sum(1 << f for f, s in _SIGNAL.items()
+                    if callable(_handler[int(s)]) and not _blocked & sigmask(s))
+        while True:
+            got = vm._pop(fmask) if fmask else None
+            if got is not None:
+                break
+            if not fmask:
+                _signal_module.pause()  # only other signals can end this pause
+                return
+            if vm._sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
+                return  # another signal's handler runs as we return
+    finally:
+        _blocked = old_lib
+        if (old_os ^ mask) & ~_OURS:
+            _set_os_mask(old_os)
+    _call(_SIGNAL[got.facility], frame, got)
+
+
+__all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",
+           "handler_established"]
