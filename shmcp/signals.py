@@ -40,6 +40,7 @@ _established: set[int] = set()   # signals that ever had a handler (SAS/C's rc -
 _blocked = 0                     # library mask: bits of SIGIUCV / SIGVMCF
 _OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
 _info: list[Interrupt] = []      # interrupts being handled, innermost last
+_active: set[int] = set()        # signals whose delivery loop is running
 _vm: "VirtualMachine | None" = None
 
 
@@ -128,21 +129,33 @@ def _call(signum: int, frame: Any, interrupt: Interrupt) -> None:
         _info.pop()
 
 
-def _deliver(signum: int, frame: Any, limit: int | None = None) -> int:
+def _deliver(signum: int, frame: Any) -> None:
     """Call the handler of ``signum`` once per queued interrupt while it is
-    unblocked (at most ``limit`` times); return how many were handled."""
-    vm = _vm
-    done = 0
+    unblocked.  As with a POSIX handler, a signal is not nested into its own
+    handler: a doorbell that rings meanwhile is left to the running loop,
+    which looks at the queue once more after it ends so nothing is stranded.
+    (Handlers of the other signal may nest.)"""
+    if signum in _active:
+        return
     fac = _FACILITY[signum]
-    while vm is not None and vm.logged_on and (limit is None or done < limit):
-        if not callable(_handler[signum]) or _blocked & (1 << (signum - 1)):
-            break
-        got = vm._pop(1 << fac)
-        if got is None:
-            break
-        _call(signum, frame, got)
-        done += 1
-    return done
+
+    def eligible() -> bool:
+        vm = _vm
+        return (vm is not None and vm.logged_on and callable(_handler[signum])
+                and not _blocked & (1 << (signum - 1)))
+
+    while eligible():
+        _active.add(signum)
+        try:
+            while eligible():
+                got = _vm._pop(1 << fac)
+                if got is None:
+                    break
+                _call(signum, frame, got)
+        finally:
+            _active.discard(signum)
+        if not (eligible() and _vm.pending(fac)):
+            return
 
 
 def _deliver_all(frame: Any) -> None:
@@ -219,12 +232,29 @@ def sigpause(mask: int = 0) -> None:
     restore the previous mask and return.  An interrupt that arrived while
     SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
     wake-up is lost).  Handles one interrupt even if several are queued."""
-    global _blocked
     mask = _check_mask(mask)
     vm = _vm
     if vm is None or not vm.logged_on:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
+    # The pause delivers by itself: a doorbell handled meanwhile must not
+    # slip the next interrupt in ahead of the one the pause took.
+    added = {int(s) for s in _SIGNAL.values()} - _active
+    _active.update(added)
+    try:
+        got = _pause(vm, mask)
+        if got is not None:
+            _call(_SIGNAL[got.facility], frame, got)
+    finally:
+        _active.difference_update(added)
+    for sig in added:
+        _deliver(sig, frame)  # what the restored mask lets through
+
+
+def _pause(vm: "VirtualMachine", mask: int) -> Interrupt | None:
+    """sigpause's wait under ``mask``: the interrupt to handle, or None when
+    another signal ended it.  The previous mask is back on return."""
+    global _blocked
     old_lib, old_os = _blocked, _os_mask()
     _blocked = mask & _OURS
     if (old_os ^ mask) & ~_OURS:
@@ -235,17 +265,16 @@ def sigpause(mask: int = 0) -> None:
         while True:
             got = vm._pop(fmask) if fmask else None
             if got is not None:
-                break
+                return got
             if not fmask:
                 _signal_module.pause()  # only other signals can end this pause
-                return
+                return None
             if vm._sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
-                return  # another signal's handler runs as we return
+                return None  # another signal's handler runs as we return
     finally:
         _blocked = old_lib
         if (old_os ^ mask) & ~_OURS:
             _set_os_mask(old_os)
-    _call(_SIGNAL[got.facility], frame, got)
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

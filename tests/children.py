@@ -1,0 +1,172 @@
+"""Virtual machines for the tests, each run as a real child process.
+
+``python tests/children.py ROLE ARGS...`` logs on (system from
+$SHMCP_SYSTEM), prints ``READY`` once it can take interrupts, does its
+role, and prints one JSON line with its findings.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import struct
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import shmcp  # noqa: E402
+
+
+def say(*parts: object) -> None:
+    print(*parts, flush=True)
+
+
+def record(sender: int, seq: int) -> bytes:
+    """A 40-byte interrupt image carrying the sender's number and a sequence."""
+    return struct.pack(">II", sender, seq).ljust(40, b"\0")
+
+
+def unpack(raw: bytes) -> tuple[int, int]:
+    return struct.unpack(">II", raw[:8])
+
+
+def send(me: str, target: str, sender: int, count: int, priority: str = "no") -> None:
+    """Queue ``count`` interrupts for ``target``, retrying while its queue is full."""
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # go
+    full = 0
+    for seq in range(count):
+        while True:
+            try:
+                vm.queue_interrupt(target, record(sender, seq), priority=priority == "yes")
+                break
+            except shmcp.QueueFull:
+                full += 1
+                time.sleep(0.0005)
+    say(json.dumps({"sent": count, "full": full}))
+    sys.stdin.readline()  # stay logged on until told
+    vm.logoff()
+
+
+class Counter:
+    """A SIGIUCV handler that checks every sender's sequence."""
+
+    def __init__(self, senders: int) -> None:
+        self.next = [0] * senders
+        self.calls = 0
+        self.errors: list[str] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        info = shmcp.siginfo()
+        self.calls += 1
+        if info is None:
+            self.errors.append("siginfo() is None inside the handler")
+            return
+        sender, seq = unpack(info.raw)
+        if seq != self.next[sender]:
+            if len(self.errors) < 5:
+                self.errors.append(f"sender {sender}: got {seq}, expected {self.next[sender]}")
+        self.next[sender] = seq + 1
+
+    def result(self) -> dict:
+        return {"calls": self.calls, "next": self.next, "errors": self.errors}
+
+
+def receive(me: str, senders: int, total: int, mode: str) -> None:
+    """Count ``total`` interrupts in a SIGIUCV handler.  mode "sigpause": the
+    SAS/C way, blocked except in sigpause(0); mode "async": unblocked, the
+    handler runs whenever a doorbell interrupts the main line."""
+    counter = Counter(senders)
+    signal.signal(shmcp.SIGIUCV, counter)
+    if mode == "sigpause":
+        shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon(me)
+    say("READY")
+    if mode == "sigpause":
+        while counter.calls < total:
+            shmcp.sigpause(0)
+    else:
+        spins = 0
+        while counter.calls < total:
+            spins += 1  # plain Python work, interrupted by the doorbell
+            if spins % 1000 == 0:
+                time.sleep(0.0001)
+    extra = vm.wait(timeout=0.2)  # nothing may be left over or doubled
+    out = counter.result()
+    out["outside"] = shmcp.siginfo() is None
+    out["left"] = extra is not None
+    say(json.dumps(out))
+    vm.logoff()
+
+
+def blocked(me: str, count: int) -> None:
+    """Block SIGIUCV, let ``count`` interrupts queue, then one sigsetmask(0)."""
+    counter = Counter(1)
+    signal.signal(shmcp.SIGIUCV, counter)
+    shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # the sender has queued everything
+    before = counter.calls
+    queued = vm.pending()
+    shmcp.sigsetmask(0)
+    say(json.dumps({"before": before, "queued": queued, **counter.result()}))
+    vm.logoff()
+
+
+def order(me: str) -> None:
+    """Blocked; report the order in which queued interrupts are handled."""
+    seen: list[list] = []
+    signal.signal(shmcp.SIGIUCV,
+                  lambda s, f: seen.append([shmcp.siginfo().priority, *unpack(shmcp.siginfo().raw)]))
+    shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()
+    shmcp.sigsetmask(0)
+    say(json.dumps({"seen": seen}))
+    vm.logoff()
+
+
+def idle(me: str, how: str = "logoff") -> None:
+    """Log on, say READY, wait for a line, then end as ``how`` says:
+    logoff, exit (normal exit, atexit), raise (uncaught exception),
+    hang (wait to be killed)."""
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()
+    if how == "logoff":
+        vm.logoff()
+        say("DONE")
+    elif how == "exit":
+        say("DONE")
+        sys.exit(0)
+    elif how == "raise":
+        say("DONE")
+        raise RuntimeError("uncaught, on purpose")
+    elif how == "hang":
+        while True:
+            time.sleep(1)
+
+
+def fault(me: str, target: str, point: str) -> None:
+    """Die by SIGKILL at fault-injection point ``point`` (SHMCP_FAULT is set
+    by the parent): post -> inside the lock with a claimed queue slot;
+    logoff -> inside the lock in the logoff hook; logon -> inside the lock
+    while taking a VM slot."""
+    if point == "logon":
+        shmcp.logon(me)  # dies in here
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()
+    if point == "post":
+        vm.queue_interrupt(target, record(9, 9))
+    elif point == "logoff":
+        vm.logoff()
+    say("SURVIVED")  # must not be reached
+
+
+if __name__ == "__main__":
+    role, *args = sys.argv[1:]
+    globals()[role](*[int(a) if a.isdigit() else a for a in args])

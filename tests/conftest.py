@@ -1,0 +1,45 @@
+"""Shared fixtures: a fresh system per test, and the /dev/shm check."""
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+import shmcp
+from shmcp.system import shm_name
+
+_count = itertools.count()
+
+
+def shm_left() -> set[str]:
+    """This test process's systems in /dev/shm (other runs may share the machine)."""
+    return {n for n in os.listdir("/dev/shm") if n.startswith(f"shmcp.test-{os.getpid()}-")}
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_in_dev_shm():
+    """Every test must leave /dev/shm as it found it."""
+    before = shm_left()
+    yield
+    vm = shmcp.current()
+    if vm is not None:
+        vm.logoff()
+    left = shm_left() - before
+    for name in left:  # clean up so one failure does not cascade
+        try:
+            os.unlink(f"/dev/shm/{name}")
+        except FileNotFoundError:
+            pass
+    assert not left, f"left in /dev/shm: {sorted(left)}"
+
+
+@pytest.fixture
+def system(monkeypatch):
+    """A unique system name for this test, set as $SHMCP_SYSTEM for the
+    children too; shut down afterwards."""
+    name = f"test-{os.getpid()}-{next(_count)}"
+    monkeypatch.setenv("SHMCP_SYSTEM", name)
+    yield name
+    shmcp.shutdown(name)
+    assert not os.path.exists("/dev/shm" + shm_name(name))

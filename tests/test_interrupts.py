@@ -1,0 +1,90 @@
+"""Interrupt queues and SIGIUCV delivery, between real processes."""
+from __future__ import annotations
+
+import pytest
+
+from vms import Child
+
+N = 100_000
+
+
+def _run(system: str, senders: int, per_sender: int, mode: str) -> dict:
+    rx = Child("receive", "RX", senders, senders * per_sender, mode)
+    tx = [Child("send", f"TX{i}", "RX", i, per_sender) for i in range(senders)]
+    try:
+        rx.expect("READY")
+        for t in tx:
+            t.expect("READY")
+        for t in tx:
+            t.tell()
+        for t in tx:
+            assert t.json()["sent"] == per_sender
+        result = rx.json()
+        for t in tx:
+            t.tell()
+            assert t.wait() == 0
+        assert rx.wait() == 0
+        return result
+    finally:
+        for c in [rx, *tx]:
+            c.kill()
+
+
+@pytest.mark.parametrize("mode", ["sigpause", "async"])
+def test_100k_interrupts_one_sender_none_lost_doubled_or_reordered(system, mode):
+    got = _run(system, 1, N, mode)
+    assert got["errors"] == []
+    assert got["calls"] == N
+    assert got["next"] == [N]
+    assert not got["left"], "an interrupt was left over after the count"
+    assert got["outside"], "siginfo() must be None outside a handler"
+
+
+def test_8_senders_to_one_receiver(system):
+    per = N // 8
+    got = _run(system, 8, per, "sigpause")
+    assert got["errors"] == []
+    assert got["calls"] == 8 * per
+    assert got["next"] == [per] * 8
+    assert not got["left"]
+
+
+def test_blocked_200_then_one_sigsetmask_gives_200_handler_calls(system):
+    rx = Child("blocked", "RX", 200)
+    tx = Child("send", "TX", "RX", 0, 200)
+    try:
+        rx.expect("READY")
+        tx.expect("READY")
+        tx.tell()
+        assert tx.json()["sent"] == 200
+        rx.tell()
+        got = rx.json()
+        assert got["before"] == 0, "a blocked SIGIUCV must not run the handler"
+        assert got["queued"] == 200
+        assert got["calls"] == 200
+        assert got["errors"] == []
+        tx.tell()
+    finally:
+        rx.kill()
+        tx.kill()
+
+
+def test_priority_interrupts_overtake_queued_non_priority_ones(system):
+    rx = Child("order", "RX")
+    normal = Child("send", "TXN", "RX", 0, 10, "no")
+    prio = Child("send", "TXP", "RX", 1, 5, "yes")
+    try:
+        for c in (rx, normal, prio):
+            c.expect("READY")
+        normal.tell()
+        assert normal.json()["sent"] == 10
+        prio.tell()
+        assert prio.json()["sent"] == 5
+        rx.tell()
+        seen = rx.json()["seen"]
+        assert seen == [[True, 1, s] for s in range(5)] + [[False, 0, s] for s in range(10)]
+        normal.tell()
+        prio.tell()
+    finally:
+        for c in (rx, normal, prio):
+            c.kill()
