@@ -41,10 +41,11 @@ static int proc_stat(int32_t pid, char *state, uint64_t *start)
 	char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ' || !p[2])
 		return -1;
-	*state = p[2];
-	p += 3;
-	/* p is at field 4; start time is field 22 */
-	for (int field = 4; field < 22; field++) {
+	*state = p[2];          /* field 3 */
+	if (p[3] != ' ')
+		return -1;
+	p += 4;                 /* the start of field 4 */
+	for (int field = 4; field < 22; field++) {  /* on to field 22 */
 		p = strchr(p, ' ');
 		if (!p)
 			return -1;

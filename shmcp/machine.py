@@ -14,11 +14,13 @@ import threading
 import time
 from collections.abc import Iterator
 
+import posix_ipc
+
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
 from .interrupt import IUCV, VMCF, Interrupt, facility_of
-from .system import WATCHDOG_MS, System, ipl, system_name
+from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
 ALL_FACILITIES = (1 << IUCV) | (1 << VMCF)
@@ -247,14 +249,17 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
 
 
 def _attach_or_ipl(name: str) -> System:
-    for _ in range(5):
+    """The embedded default: attach, or IPL with the default directory.
+    Never replaces an existing segment (that is ipl()'s recovery): a system
+    another process has just IPLed has no VMs yet, and is not stale."""
+    for _ in range(50):
         try:
             sysobj = System.attach(name)
         except SystemNotUp:
             try:
-                ipl(name)
-            except ShmcpError:
-                pass  # another process IPLed it first
+                create(name, make_limits({}))
+            except posix_ipc.ExistentialError:
+                pass  # another process IPLed it first: attach to that
             continue
         if not sysobj.down:
             return sysobj

@@ -18,6 +18,7 @@ from .errors import CorruptSegment, ShmcpError, SystemNotUp, check, core_error
 DEFAULT_SYSTEM = "SHMCP"
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
 _NAME_MAX = lib.SHMCP_SYSNAME_MAX - 1
+_SHM_DIR = "/dev/shm"  # where Linux keeps POSIX shared-memory objects
 WATCHDOG_MS = 250  # a dead VM is logged off within this (and well under 1 s)
 
 
@@ -165,8 +166,9 @@ class System:
 
 def ipl(system: str | None = None, *, directory: str | None = None, **limits: int) -> None:
     """IPL a system: create its segment with ``limits`` (max_vms, queue_size,
-    storage, spin_us).  A system that is up is an error, unless every VM of
-    it is dead, in which case the stale segment is recovered (replaced)."""
+    storage, spin_us).  A system that is up is an error, unless no VM of it
+    is alive (all died, or none logged on), in which case the stale segment
+    is recovered: replaced by the new one."""
     name = system_name(system)
     if directory is not None:
         raise ShmcpError(
@@ -176,7 +178,7 @@ def ipl(system: str | None = None, *, directory: str | None = None, **limits: in
     lim = make_limits(limits)
     for _ in range(3):
         try:
-            _create(name, lim)
+            create(name, lim)
             return
         except posix_ipc.ExistentialError:
             pass
@@ -192,15 +194,24 @@ def ipl(system: str | None = None, *, directory: str | None = None, **limits: in
     raise ShmcpError(f"system {name}: IPL raced with another IPL three times; try again")
 
 
-def _create(name: str, lim: "ffi.CData") -> None:
-    shm = posix_ipc.SharedMemory(shm_name(name), posix_ipc.O_CREX, mode=0o600, size=0)
+def create(name: str, lim: "ffi.CData") -> None:
+    """Format a new segment under a private name, then link it into place:
+    the system appears whole or not at all, so a VM attaching while another
+    IPLs never sees a half-written header (it would be refused as corrupt).
+    Raises posix_ipc.ExistentialError if the system exists."""
+    private = f"{shm_name(name)}.ipl{os.getpid()}"
+    shm = posix_ipc.SharedMemory(private, posix_ipc.O_CREX, mode=0o600, size=0)
     try:
         rc = lib.shmcp_format(shm.fd, lim, name.encode())
         if rc:
-            shm.unlink()
             raise core_error(rc, f"system {name}: IPL")
+        try:
+            os.link(_SHM_DIR + private, _SHM_DIR + shm_name(name))
+        except FileExistsError:
+            raise posix_ipc.ExistentialError(f"system {name} exists") from None
     finally:
         shm.close_fd()
+        shm.unlink()
 
 
 def _unlink(name: str) -> None:

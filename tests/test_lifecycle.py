@@ -179,3 +179,20 @@ def test_forced_logoff_is_seen_by_the_vm(system):
     assert main(["force", "lee", "--system", system]) == 0
     with pytest.raises(shmcp.NotLoggedOn, match="forced"):
         vm.wait(timeout=5)
+
+
+def test_vms_logging_on_at_once_share_one_embedded_ipl(system):
+    """Several processes find the system down and IPL it at the same time:
+    all end up on the one system (none is refused, none replaced)."""
+    kids = [Child("idle", f"VM{i}", "logoff") for i in range(6)]
+    try:
+        for k in kids:
+            k.expect("READY")
+        assert sorted(names(system)) == [f"VM{i}" for i in range(6)]
+        for k in kids:
+            k.tell()
+            k.expect("DONE")
+            assert k.wait() == 0
+    finally:
+        for k in kids:
+            k.kill()

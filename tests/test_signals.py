@@ -1,0 +1,210 @@
+"""SIGIUCV / SIGVMCF semantics: SAS/C's mask functions, siginfo, nesting,
+other signals unaffected, EINTR never visible, handler-free waiting."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import shmcp
+
+IUCV_BIT = shmcp.sigmask(shmcp.SIGIUCV)
+
+
+@pytest.fixture
+def vm(system):
+    saved = {s: signal.getsignal(s) for s in (shmcp.SIGIUCV, shmcp.SIGVMCF)}
+    old_mask = shmcp.sigsetmask(0)
+    with shmcp.logon("me") as machine:
+        yield machine
+    shmcp.sigsetmask(old_mask)
+    for s, h in saved.items():
+        signal.signal(s, h)
+
+
+def rec(n: int) -> bytes:
+    return n.to_bytes(4, "big").ljust(40, b"\0")
+
+
+def num(info: shmcp.Interrupt) -> int:
+    return int.from_bytes(info.raw[:4], "big")
+
+
+def test_constants():
+    assert shmcp.SIGIUCV == signal.SIGUSR1 and shmcp.SIGVMCF == signal.SIGUSR2
+    assert shmcp.sigmask(shmcp.SIGIUCV) == 1 << (signal.SIGUSR1 - 1)
+    with pytest.raises(ValueError):
+        shmcp.sigmask(0)
+
+
+def test_signal_signal_and_getsignal_see_the_programs_handler(vm):
+    def h(s, f):
+        pass
+    signal.signal(shmcp.SIGIUCV, h)
+    assert signal.getsignal(shmcp.SIGIUCV) is h
+    assert signal.signal(shmcp.SIGIUCV, signal.SIG_DFL) is h
+    with pytest.raises(TypeError):
+        signal.signal(shmcp.SIGIUCV, 42)
+
+
+def test_block_provoke_pause_loses_no_wakeup(vm):
+    seen = []
+    signal.signal(shmcp.SIGIUCV, lambda s, f: seen.append(num(shmcp.siginfo())))
+    shmcp.sigblock(IUCV_BIT)
+    vm.queue_interrupt("me", rec(1))   # provoke: it arrives before the pause
+    vm.queue_interrupt("me", rec(2))
+    assert seen == []
+    shmcp.sigpause(0)                  # returns at once, one handled
+    assert seen == [1]
+    assert shmcp.sigblock(0) & IUCV_BIT, "sigpause restores the mask"
+    shmcp.sigpause(0)
+    assert seen == [1, 2]
+    assert shmcp.siginfo() is None
+
+
+def test_sigblock_and_sigsetmask_return_the_previous_mask(vm):
+    assert shmcp.sigblock(0) & IUCV_BIT == 0
+    assert shmcp.sigblock(IUCV_BIT) & IUCV_BIT == 0
+    assert shmcp.sigblock(0) & IUCV_BIT
+    alrm = shmcp.sigmask(signal.SIGALRM)
+    prev = shmcp.sigsetmask(alrm)
+    assert prev & IUCV_BIT
+    assert signal.SIGALRM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    assert shmcp.sigsetmask(0) == alrm
+    assert signal.SIGALRM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with pytest.raises(TypeError):
+        shmcp.sigblock("all")
+    with pytest.raises(ValueError):
+        shmcp.sigblock(-1)
+
+
+def test_blocking_sigiucv_never_blocks_other_signals(vm):
+    shmcp.sigblock(IUCV_BIT)
+    assert signal.SIGUSR1 not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+
+
+def test_ctrl_c_interrupts_sigpause(vm):
+    signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        shmcp.sigpause(0)
+    timer.join()
+    assert shmcp.sigblock(0) & IUCV_BIT == 0, "the mask is restored"
+
+
+def test_sigterm_still_terminates_a_vm_with_sigiucv_blocked(system):
+    code = ("import shmcp, signal, sys\n"
+            "signal.signal(shmcp.SIGIUCV, lambda s, f: None)\n"
+            "shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))\n"
+            "vm = shmcp.logon('term')\n"
+            "print('READY', flush=True)\n"
+            "shmcp.sigpause(shmcp.sigmask(shmcp.SIGIUCV))\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "READY"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(30) == -signal.SIGTERM
+
+
+def test_sigpause_returns_after_another_signal_was_handled(vm):
+    alarms = []
+    old = signal.signal(signal.SIGALRM, lambda s, f: alarms.append(s))
+    try:
+        signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        shmcp.sigpause(0)
+        assert alarms == [signal.SIGALRM]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def test_eintr_is_never_visible_and_the_deadline_holds(vm):
+    alarms = []
+    old = signal.signal(signal.SIGALRM, lambda s, f: alarms.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+        t0 = time.monotonic()
+        assert vm.wait(timeout=0.3) is None
+        assert time.monotonic() - t0 >= 0.3
+        threading.Timer(0.1, vm.queue_interrupt, ("me", rec(7))).start()
+        got = vm.wait(timeout=30)
+        assert got is not None and num(got) == 7
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(alarms) >= 5
+
+
+def test_handlers_of_the_two_signals_nest_and_siginfo_follows(vm):
+    trace = []
+
+    def on_vmcf(s, f):
+        trace.append(("vmcf", shmcp.siginfo().facility, num(shmcp.siginfo())))
+
+    def on_iucv(s, f):
+        trace.append(("iucv in", num(shmcp.siginfo())))
+        vm.queue_interrupt("me", rec(2), facility="VMCF")  # its doorbell interrupts us
+        for _ in range(100000):
+            if len(trace) > 1:
+                break
+        trace.append(("iucv out", num(shmcp.siginfo())))
+
+    signal.signal(shmcp.SIGVMCF, on_vmcf)
+    signal.signal(shmcp.SIGIUCV, on_iucv)
+    vm.queue_interrupt("me", rec(1))
+    for _ in range(100000):
+        if len(trace) == 3:
+            break
+    assert trace == [("iucv in", 1), ("vmcf", shmcp.VMCF, 2), ("iucv out", 1)]
+    assert shmcp.siginfo() is None
+
+
+def test_interrupts_queued_before_the_handler_reach_it_once_established(vm):
+    vm.queue_interrupt("me", rec(5))
+    vm.queue_interrupt("me", rec(6))
+    seen = []
+    signal.signal(shmcp.SIGIUCV, lambda s, f: seen.append(num(shmcp.siginfo())))
+    assert seen == [5, 6]
+
+
+def test_handler_free_wait_and_events(vm):
+    assert vm.wait(timeout=0) is None
+    for i in range(3):
+        vm.queue_interrupt("me", rec(i))
+    vm.queue_interrupt("me", rec(9), facility="VMCF", priority=True, data=b"smsg text")
+    got = list(vm.events(timeout=0.05))
+    assert [(g.facility, num(g)) for g in got] == [(shmcp.VMCF, 9), (shmcp.IUCV, 0),
+                                                    (shmcp.IUCV, 1), (shmcp.IUCV, 2)]
+    assert got[0].priority and got[0].buf == b"smsg text"
+
+
+def test_wait_refuses_when_every_signal_has_a_handler(vm):
+    signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+    signal.signal(shmcp.SIGVMCF, lambda s, f: None)
+    with pytest.raises(shmcp.ShmcpError, match="handlers"):
+        vm.wait(0)
+
+
+def test_wait_skips_the_facility_that_has_a_handler(vm):
+    seen = []
+    signal.signal(shmcp.SIGIUCV, lambda s, f: seen.append(num(shmcp.siginfo())))
+    vm.queue_interrupt("me", rec(1), facility="VMCF")
+    vm.queue_interrupt("me", rec(2))
+    got = vm.wait(timeout=5)
+    assert got.facility == shmcp.VMCF and num(got) == 1
+    time.sleep(0.05)
+    assert seen == [2]
+
+
+def test_sigpause_outside_a_vm_is_an_error():
+    with pytest.raises(shmcp.ShmcpError, match="not logged on"):
+        shmcp.sigpause(0)
