@@ -19,7 +19,7 @@ $(STAMP): $(CORE)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	touch $@
 
-test: $(STAMP)
+test: csrc-test $(STAMP)
 	$(PY) -m pytest -q
 
 demo: $(STAMP)
