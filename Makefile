@@ -28,7 +28,7 @@ demo: $(STAMP)
 example-core: demo
 
 stress: $(STAMP)
-	SHMCP_STRESS=1 $(PY) -m pytest -q -m stress tests
+	$(PY) -m pytest -q -m stress tests
 
 csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)
