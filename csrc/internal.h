@@ -80,7 +80,7 @@ struct shmcp_header {
 	_Atomic uint32_t state;  /* SHMCP_STATE_* */
 	char name[SHMCP_SYSNAME_MAX];
 	struct shmcp_limits limits;
-	uint64_t vm_off, ring_off, tag_off, pool_off;
+	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off;
 	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
 	_Atomic uint32_t spinners;     /* consumers spinning right now */
@@ -97,6 +97,8 @@ struct shmcp_sys {
 	struct shmcp_vm *vms;
 	struct shmcp_slot *slots;
 	struct shmcp_pool pool;
+	uint8_t *iucv;           /* the facilities' regions */
+	uint8_t *vmcf;
 	uint32_t max_vms, qsize;
 	/* pidfd cache, by slot: valid while pidfd_gen matches the slot's gen */
 	int *pidfd;
@@ -111,7 +113,17 @@ struct shmcp_sys {
 };
 
 struct shmcp_layout {
-	uint64_t vm_off, ring_off, tag_off, pool_off, total, pool_size;
+	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off, total, pool_size;
+};
+
+/* Doorbells to ring once the control lock is released (kill() costs ~20 us:
+ * never under the lock).  A facility function collects them while it
+ * queues interrupts and rings them after shmcp_unlock(). */
+#define SHMCP_BELLS_MAX 16
+struct shmcp_bells {
+	int n;
+	int overflow;            /* more than fit: ring every VM's bell */
+	struct { int32_t slot; uint32_t gen; int f; } b[SHMCP_BELLS_MAX];
 };
 
 /* segment.c */
@@ -129,6 +141,10 @@ static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
 }
 
 /* queue.c */
+int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
+		       struct shmcp_bells *bells);
+void shmcp_bells_ring(shmcp_sys *sys, struct shmcp_bells *bells);
 int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);
 void shmcp_ring_repair(shmcp_sys *sys);
@@ -137,8 +153,17 @@ void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);
 
+/* iucv.c, vmcf.c: each facility's tables in the segment.  region_size
+ * gives the bytes its region needs for limits @lim (0 allowed); the region
+ * starts zero-filled, which must be its empty state.  logoff is called by
+ * the logoff hook with the lock held and must be idempotent. */
+uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
+void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
+uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim);
+void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
+
 /* logoff.c */
-void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot);
+void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);

@@ -11,12 +11,17 @@
 #include "internal.h"
 
 /**
- * shmcp_logoff_hook - release everything VM @slot holds in CP's storage.
+ * shmcp_logoff_hook - release everything VM @slot holds in CP's storage
+ * and tell its partners (the doorbells to ring go into @bells).
  * Lock held; slot state is SHMCP_VM_CLOSING.
  */
-void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot)
+void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	struct shmcp_vm *vm = &sys->vms[slot];
+	/* the facilities first: they may queue interrupts for partners
+	 * (path severed, VMCF error code 5), rung by the caller after unlock */
+	shmcp_iucv_logoff(sys, slot, bells);
+	shmcp_vmcf_logoff(sys, slot, bells);
 	/* interrupts nobody will take: free their trailing data */
 	shmcp_queue_drain(sys, slot);
 	/* storage staged on behalf of the VM */

@@ -101,14 +101,69 @@ static uint64_t ring_count(shmcp_sys *sys, int32_t slot, int f, int cls)
 }
 
 /**
- * shmcp_post - the core's queueing call: queue one interrupt @data (40
- * bytes) for facility @f of the VM in @slot (which must still be logon
- * generation @gen), with @ext_len bytes of trailing data staged in the
- * pool, then ring the VM's doorbell if it needs one.  A non-@must record
+ * shmcp_queue_locked - with the control lock held, queue one interrupt
+ * @data (40 bytes) for facility @f of the active VM in @slot, with @ext_len
+ * bytes of trailing data staged in the pool, and note its doorbell in
+ * @bells (rung after the unlock by shmcp_bells_ring).  A non-@must record
  * leaves SHMCP_QUEUE_RESERVE slots free for must-deliver ones (severs).
- * Takes the control lock.  Returns 0, SHMCP_E_QFULL, _NOTLOGGED,
- * _NOSTORAGE, _DOWN, _BADARG or _LOCK.  A full queue is reported, never
- * dropped silently.
+ * Returns 0, SHMCP_E_QFULL or SHMCP_E_NOSTORAGE; nothing is queued then.
+ */
+int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
+		       struct shmcp_bells *bells)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
+	uint64_t off = 0;
+	if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >= sys->qsize)
+		return SHMCP_E_QFULL;
+	if (ext_len) {
+		off = shmcp_pool_alloc(&sys->pool, ext_len, (uint16_t)(slot + 1));
+		if (off == SHMCP_POOL_NIL)
+			return SHMCP_E_NOSTORAGE;
+		memcpy(sys->pool.base + off, ext, ext_len);
+	}
+	int rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
+	if (rc) {
+		if (ext_len)
+			shmcp_pool_free(&sys->pool, off);
+		return rc;
+	}
+	atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
+	for (int i = 0; i < bells->n; i++)
+		if (bells->b[i].slot == slot && bells->b[i].f == f)
+			return 0;
+	if (bells->n < SHMCP_BELLS_MAX)
+		bells->b[bells->n++] = (typeof(bells->b[0])){ slot, vm->gen, f };
+	else
+		bells->overflow = 1;
+	return 0;
+}
+
+/**
+ * shmcp_bells_ring - ring the doorbells noted in @bells (lock not held).
+ * On overflow every active VM's bells are rung: a spurious doorbell costs
+ * a look at an empty queue, a missing one a lost wake-up.
+ */
+void shmcp_bells_ring(shmcp_sys *sys, struct shmcp_bells *bells)
+{
+	for (int i = 0; i < bells->n; i++)
+		shmcp_ring_bell(sys, bells->b[i].slot, bells->b[i].gen, bells->b[i].f);
+	if (bells->overflow)
+		for (uint32_t v = 0; v < sys->max_vms; v++)
+			if (atomic_load(&sys->vms[v].state) == SHMCP_VM_ACTIVE)
+				for (int f = 0; f < SHMCP_NFAC; f++)
+					shmcp_ring_bell(sys, (int32_t)v, sys->vms[v].gen, f);
+	bells->n = 0;
+	bells->overflow = 0;
+}
+
+/**
+ * shmcp_post - the core's queueing call: queue one interrupt for facility
+ * @f of the VM in @slot, which must still be logon generation @gen, then
+ * ring its doorbell if it needs one.  Takes the control lock.  Returns 0,
+ * SHMCP_E_QFULL, _NOTLOGGED, _NOSTORAGE, _DOWN, _BADARG or _LOCK.  A full
+ * queue is reported, never dropped silently.
  */
 int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int f, int priority,
 	       int must, const uint8_t *data, const uint8_t *ext, uint32_t ext_len)
@@ -116,35 +171,19 @@ int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int f, int priority,
 	if (!shmcp_slot_ok(sys, slot) || f < 0 || f >= SHMCP_NFAC || !data ||
 	    (ext_len && !ext))
 		return SHMCP_E_BADARG;
-	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
 	struct shmcp_vm *vm = &sys->vms[slot];
-	uint64_t off = 0;
-	if (shmcp_is_down(sys)) {
+	if (shmcp_is_down(sys))
 		rc = SHMCP_E_DOWN;
-	} else if (atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen) {
+	else if (atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen)
 		rc = SHMCP_E_NOTLOGGED;
-	} else if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >=
-		   sys->qsize) {
-		rc = SHMCP_E_QFULL;
-	} else if (ext_len &&
-		   (off = shmcp_pool_alloc(&sys->pool, ext_len, (uint16_t)(slot + 1))) ==
-			   SHMCP_POOL_NIL) {
-		rc = SHMCP_E_NOSTORAGE;
-	} else {
-		if (ext_len)
-			memcpy(sys->pool.base + off, ext, ext_len);
-		rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
-		if (rc && ext_len)
-			shmcp_pool_free(&sys->pool, off);
-		if (!rc)
-			atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
-	}
+	else
+		rc = shmcp_queue_locked(sys, slot, f, priority, must, data, ext, ext_len, &bells);
 	shmcp_unlock(sys);
-	if (rc == 0)
-		shmcp_ring_bell(sys, slot, gen, f);
+	shmcp_bells_ring(sys, &bells);
 	return rc;
 }
 

@@ -84,6 +84,10 @@ int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *ou
 	uint64_t off = round_up(sizeof(struct shmcp_header), SHMCP_ALIGN);
 	out->vm_off = off;
 	off += round_up((uint64_t)lim->max_vms * sizeof(struct shmcp_vm), SHMCP_ALIGN);
+	out->iucv_off = off;
+	off += round_up(shmcp_iucv_region_size(lim), SHMCP_ALIGN);
+	out->vmcf_off = off;
+	off += round_up(shmcp_vmcf_region_size(lim), SHMCP_ALIGN);
 	out->ring_off = off;
 	off += round_up((uint64_t)lim->max_vms * SHMCP_NFAC * 2 * lim->queue_size *
 				sizeof(struct shmcp_slot), SHMCP_ALIGN);
@@ -149,6 +153,8 @@ int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
 	strncpy(h->name, name, SHMCP_SYSNAME_MAX - 1);
 	h->limits = *lim;
 	h->vm_off = l.vm_off;
+	h->iucv_off = l.iucv_off;
+	h->vmcf_off = l.vmcf_off;
 	h->ring_off = l.ring_off;
 	h->tag_off = l.tag_off;
 	h->pool_off = l.pool_off;
@@ -188,7 +194,8 @@ static int header_ok(const struct shmcp_header *h, uint64_t size, const char *na
 	if (memchr(h->name, 0, SHMCP_SYSNAME_MAX) == NULL || strcmp(h->name, name))
 		return 0;
 	if (shmcp_compute_layout(&h->limits, &l) || l.total != size ||
-	    l.vm_off != h->vm_off || l.ring_off != h->ring_off ||
+	    l.vm_off != h->vm_off || l.iucv_off != h->iucv_off ||
+	    l.vmcf_off != h->vmcf_off || l.ring_off != h->ring_off ||
 	    l.tag_off != h->tag_off || l.pool_off != h->pool_off)
 		return 0;
 	uint32_t st = atomic_load(&h->state);
@@ -243,6 +250,8 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	sys->hdr = h;
 	sys->vms = (struct shmcp_vm *)(base + h->vm_off);
 	sys->slots = (struct shmcp_slot *)(base + h->ring_off);
+	sys->iucv = base + h->iucv_off;
+	sys->vmcf = base + h->vmcf_off;
 	sys->pool = p;
 	sys->max_vms = h->limits.max_vms;
 	sys->qsize = h->limits.queue_size;
@@ -323,13 +332,13 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 /* Put the control tables right after a holder of the lock died: publish
  * claimed-but-unfinished queue slots as void records, rebuild the pool's
  * free lists from its tags, and finish interrupted logoffs. */
-static void repair(shmcp_sys *sys)
+static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	shmcp_ring_repair(sys);
 	shmcp_pool_rebuild(&sys->pool);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
-			shmcp_logoff_hook(sys, (int32_t)i);
+			shmcp_logoff_hook(sys, (int32_t)i, bells);
 			atomic_store(&sys->vms[i].state, SHMCP_VM_FREE);
 		}
 	atomic_fetch_add(&sys->hdr->lock_repairs, 1);
@@ -345,8 +354,16 @@ int shmcp_lock(shmcp_sys *sys)
 {
 	int rc = pthread_mutex_lock(&sys->hdr->lock);
 	if (rc == EOWNERDEAD) {
-		repair(sys);
+		/* partners of a VM whose LOGOFF is finished here are told at
+		 * once: ring every bell after the lock (rare path) */
+		struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+		repair(sys, &bells);
 		rc = pthread_mutex_consistent(&sys->hdr->lock);
+		if (rc == 0 && (bells.n || bells.overflow)) {
+			pthread_mutex_unlock(&sys->hdr->lock);
+			shmcp_bells_ring(sys, &bells);
+			return shmcp_lock(sys);
+		}
 	}
 	return rc ? SHMCP_E_LOCK : 0;
 }

@@ -97,13 +97,14 @@ static int userid_ok(const char *u)
 	return 1;
 }
 
-/* With the lock held: LOGOFF of an active slot, the hook run once. */
-static void logoff_locked(shmcp_sys *sys, int32_t slot)
+/* With the lock held: LOGOFF of an active slot, the hook run once; the
+ * partners' doorbells go into @bells, rung by the caller after unlock. */
+static void logoff_locked(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	struct shmcp_vm *vm = &sys->vms[slot];
 	atomic_store(&vm->state, SHMCP_VM_CLOSING);
 	shmcp_fault("logoff");
-	shmcp_logoff_hook(sys, slot);
+	shmcp_logoff_hook(sys, slot, bells);
 	atomic_store(&vm->state, SHMCP_VM_FREE);
 }
 
@@ -128,6 +129,7 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 {
 	if (!userid || !userid_ok(userid) || pid <= 0)
 		return SHMCP_E_BADARG;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
@@ -142,7 +144,7 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 			rc = SHMCP_E_ALREADY;
 			goto out;
 		}
-		logoff_locked(sys, i);
+		logoff_locked(sys, i, &bells);
 	}
 	for (uint32_t j = 0; j < sys->max_vms; j++) {
 		struct shmcp_vm *vm = &sys->vms[j];
@@ -165,6 +167,7 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 	rc = SHMCP_E_TABLEFULL;
 out:
 	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
 	return rc;
 }
 
@@ -178,15 +181,17 @@ int shmcp_logoff(shmcp_sys *sys, int32_t slot, uint32_t gen)
 {
 	if (!shmcp_slot_ok(sys, slot))
 		return SHMCP_E_BADARG;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
 	struct shmcp_vm *vm = &sys->vms[slot];
 	if (atomic_load(&vm->state) == SHMCP_VM_ACTIVE && vm->gen == gen)
-		logoff_locked(sys, slot);
+		logoff_locked(sys, slot, &bells);
 	else
 		rc = SHMCP_E_STALE;
 	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
 	shmcp_pidfd_forget(sys, slot);
 	return rc;
 }
@@ -235,14 +240,16 @@ int shmcp_reap(shmcp_sys *sys)
 		if (atomic_load(&vm->state) != SHMCP_VM_ACTIVE ||
 		    shmcp_proc_alive(vm->pid, vm->starttime))
 			continue;
+		struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 		if (shmcp_lock(sys))
 			return SHMCP_E_LOCK;
 		if (atomic_load(&vm->state) == SHMCP_VM_ACTIVE &&
 		    !shmcp_proc_alive(vm->pid, vm->starttime)) {
-			logoff_locked(sys, (int32_t)i);
+			logoff_locked(sys, (int32_t)i, &bells);
 			n++;
 		}
 		shmcp_unlock(sys);
+		shmcp_bells_ring(sys, &bells);
 		shmcp_pidfd_forget(sys, (int32_t)i);
 	}
 	return n;

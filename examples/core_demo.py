@@ -19,11 +19,11 @@ ROUNDS = 5
 
 
 def record(kind: bytes, n: int) -> bytes:
-    return struct.pack(">4sI", kind, n).ljust(40, b"\0")
+    return bytes(4) + struct.pack(">4sI", kind, n).ljust(36, b"\0")
 
 
 def show(who: str, info: shmcp.Interrupt) -> tuple[bytes, int]:
-    kind, n = struct.unpack(">4sI", info.raw[:8])
+    kind, n = struct.unpack(">4sI", info.raw[4:12])
     print(f"{who}: interrupt {kind.decode()} #{n} ({'priority' if info.priority else 'normal'})",
           flush=True)
     return kind, n

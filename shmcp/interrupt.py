@@ -1,6 +1,8 @@
 """An external interrupt as the core delivers it: 40 bytes and trailing data."""
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ._native import lib
 
 IUCV = lib.SHMCP_IUCV
@@ -46,3 +48,20 @@ def facility_of(name: int | str) -> int:
     if name not in FACILITY_NAMES:
         raise ValueError(f"facility {name!r} is not IUCV ({IUCV}) or VMCF ({VMCF})")
     return name
+
+
+_views: dict[int, Callable[[Interrupt], Any]] = {}
+
+
+def register_view(facility: int, convert: Callable[[Interrupt], Any]) -> None:
+    """A facility says how its interrupts are shown to programs (IUCV: the
+    parameter-list classes; VMCF: Vmcmhdr).  ``convert`` returns the
+    Interrupt itself for a record that is not one of its interrupt types
+    (the core's own callers queue arbitrary records)."""
+    _views[facility] = convert
+
+
+def view(interrupt: Interrupt) -> Any:
+    """What siginfo() and wait() give the program for ``interrupt``."""
+    convert = _views.get(interrupt.facility)
+    return convert(interrupt) if convert is not None else interrupt

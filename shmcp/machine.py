@@ -13,13 +13,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import posix_ipc
 
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -179,8 +180,9 @@ class VirtualMachine:
         fmask = ALL_FACILITIES if facility is None else 1 << facility_of(facility)
         return check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
 
-    def wait(self, timeout: float | None = None) -> Interrupt | None:
-        """The next external interrupt, or None after ``timeout`` seconds.
+    def wait(self, timeout: float | None = None) -> Any:
+        """The next external interrupt (as its facility shows it: a parameter
+        list class, or an Interrupt), or None after ``timeout`` seconds.
 
         For handler-free programs: interrupts of a facility whose signal has a
         handler go to that handler instead.  Interrupted system calls are
@@ -194,14 +196,15 @@ class VirtualMachine:
         while True:
             got = self._pop(fmask)
             if got is not None:
-                return got
+                return view(got)
             if deadline is not None:
                 left = max(0, deadline - time.monotonic_ns())
             rc = self._sleep(fmask, left)
             if rc == lib.SHMCP_WAIT_TIMEOUT:
-                return self._pop(fmask)
+                got = self._pop(fmask)
+                return None if got is None else view(got)
 
-    def events(self, timeout: float | None = None) -> Iterator[Interrupt]:
+    def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``
         seconds (None: never stops)."""
         while True:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ._native import lib
 from .errors import ShmcpError
-from .interrupt import IUCV, VMCF, Interrupt
+from .interrupt import IUCV, VMCF, Interrupt, view
 
 if TYPE_CHECKING:
     from .machine import VirtualMachine
@@ -39,7 +39,7 @@ _handler: dict[int, Any] = {int(SIGIUCV): _signal_module.SIG_DFL, int(SIGVMCF): 
 _established: set[int] = set()   # signals that ever had a handler (SAS/C's rc -1 rule)
 _blocked = 0                     # library mask: bits of SIGIUCV / SIGVMCF
 _OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
-_info: list[Interrupt] = []      # interrupts being handled, innermost last
+_info: list[Any] = []            # interrupts being handled (as viewed), innermost last
 _active: set[int] = set()        # signals whose delivery loop is running
 _vm: "VirtualMachine | None" = None
 
@@ -52,7 +52,7 @@ def sigmask(sig: int) -> int:
     return 1 << (sig - 1)
 
 
-def siginfo() -> Interrupt | None:
+def siginfo() -> Any:
     """In a SIGIUCV / SIGVMCF handler: the interrupt being handled (of the
     innermost handler when nested).  Outside any handler: None."""
     return _info[-1] if _info else None
@@ -122,7 +122,7 @@ def _dispatch(signum: int, frame: Any) -> None:
 
 
 def _call(signum: int, frame: Any, interrupt: Interrupt) -> None:
-    _info.append(interrupt)
+    _info.append(view(interrupt))
     try:
         _handler[signum](signum, frame)
     finally:

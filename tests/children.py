@@ -22,12 +22,13 @@ def say(*parts: object) -> None:
 
 
 def record(sender: int, seq: int) -> bytes:
-    """A 40-byte interrupt image carrying the sender's number and a sequence."""
-    return struct.pack(">II", sender, seq).ljust(40, b"\0")
+    """A 40-byte interrupt image carrying the sender's number and a sequence
+    (type byte 3 zero: no facility's interrupt type, so it stays raw)."""
+    return struct.pack(">4xII", sender, seq).ljust(40, b"\0")
 
 
 def unpack(raw: bytes) -> tuple[int, int]:
-    return struct.unpack(">II", raw[:8])
+    return struct.unpack(">II", raw[4:12])
 
 
 def send(me: str, target: str, sender: int, count: int, priority: str = "no") -> None:

@@ -28,11 +28,12 @@ def vm(system):
 
 
 def rec(n: int) -> bytes:
-    return n.to_bytes(4, "big").ljust(40, b"\0")
+    """A record of no facility's interrupt type (byte 3 zero), carrying n."""
+    return bytes(4) + n.to_bytes(4, "big") + bytes(32)
 
 
 def num(info: shmcp.Interrupt) -> int:
-    return int.from_bytes(info.raw[:4], "big")
+    return int.from_bytes(info.raw[4:8], "big")
 
 
 def test_constants():

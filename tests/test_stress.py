@@ -63,7 +63,7 @@ def test_kill_storm_leaves_nothing_stuck(system):
         while len(seq) < 10_000:
             got = watcher.wait(timeout=30)
             assert got is not None, "the final sender's interrupts stopped arriving"
-            seq.append(int.from_bytes(got.raw[4:8], "big"))
+            seq.append(int.from_bytes(got.raw[8:12], "big"))
         assert seq == list(range(10_000))
         last.tell()
     finally:
