@@ -1,27 +1,559 @@
 /*
- * iucv.c - the IUCV facility's tables in the system segment.
- *
- * The region is empty until the IUCV functions arrive (issue 3); the
- * layout and the logoff hook already reserve its place.
+ * iucv.c - IUCV: the region, the directory, path ends, and the functions
+ * that make and end connections (CONNECT, ACCEPT, SEVER, QUIESCE, RESUME,
+ * DECLARE BUFFER, RETRIEVE BUFFER, SET MASK, SET CONTROL MASK), plus
+ * shmcp_iucv_call, the one entry point for the IUCV instruction.
+ * Message functions are in iucv_msg.c.  See IUCV.md and docs/decisions.md.
  */
-#include "internal.h"
+#include <string.h>
+
+#include "iucv.h"
+
+static uint64_t al64(uint64_t v)
+{
+	return (v + 63) & ~(uint64_t)63;
+}
+
+static uint32_t npaths_for(const struct shmcp_limits *lim)
+{
+	/* every path has two ends: at most max_vms * max_conn / 2 paths */
+	return (uint32_t)(((uint64_t)lim->max_vms * lim->max_conn + 1) / 2);
+}
 
 /**
  * shmcp_iucv_region_size - bytes of IUCV tables for limits @lim.
  */
 uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim)
 {
-	(void)lim;
+	return al64(sizeof(struct shmcp_iucv_hdr)) +
+	       al64((uint64_t)lim->max_vms * sizeof(struct shmcp_iucv_vm)) +
+	       al64((uint64_t)lim->max_vms * lim->max_conn * sizeof(uint32_t)) +
+	       al64((uint64_t)npaths_for(lim) * sizeof(struct shmcp_path)) +
+	       al64((uint64_t)lim->max_msgs * sizeof(struct shmcp_msgblok));
+}
+
+/**
+ * shmcp_iucv_tables - where the IUCV tables of @sys are mapped.
+ */
+void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t)
+{
+	const struct shmcp_limits *lim = &sys->hdr->limits;
+	uint8_t *p = sys->iucv;
+	t->max_vms = lim->max_vms;
+	t->max_conn = lim->max_conn;
+	t->npaths = npaths_for(lim);
+	t->nmsgs = lim->max_msgs;
+	t->hdr = (struct shmcp_iucv_hdr *)p;
+	p += al64(sizeof(struct shmcp_iucv_hdr));
+	t->vm = (struct shmcp_iucv_vm *)p;
+	p += al64((uint64_t)t->max_vms * sizeof(struct shmcp_iucv_vm));
+	t->pathmap = (uint32_t *)p;
+	p += al64((uint64_t)t->max_vms * t->max_conn * sizeof(uint32_t));
+	t->path = (struct shmcp_path *)p;
+	p += al64((uint64_t)t->npaths * sizeof(struct shmcp_path));
+	t->msg = (struct shmcp_msgblok *)p;
+}
+
+/* ---- the directory ------------------------------------------------------ */
+
+static const struct shmcp_dir_entry builtin_default = {
+	"        ", SHMCP_DIR_ANY | SHMCP_DIR_PRIORITY | SHMCP_DIR_DEFAULT,
+	SHMCP_DIR_MSGLIMIT_DEFAULT, SHMCP_MAXCONN_DEFAULT, 0, 0
+};
+
+static const struct shmcp_dir_entry *dir_entries(shmcp_sys *sys, struct shmcp_iucv *t)
+{
+	if (!t->hdr->dir_n)
+		return NULL;
+	return (const struct shmcp_dir_entry *)(sys->pool.base + t->hdr->dir_off);
+}
+
+/* The directory entry of @userid: its own, the [default] one, or the
+ * embedded default. */
+static const struct shmcp_dir_entry *dir_lookup(shmcp_sys *sys, struct shmcp_iucv *t,
+						const char *userid)
+{
+	const struct shmcp_dir_entry *e = dir_entries(sys, t), *dflt = &builtin_default;
+	for (uint32_t i = 0; e && i < t->hdr->dir_n; i++) {
+		if (e[i].flags & SHMCP_DIR_DEFAULT)
+			dflt = &e[i];
+		else if (memcmp(e[i].userid, userid, 8) == 0)
+			return &e[i];
+	}
+	return dflt;
+}
+
+static int dir_authorized(shmcp_sys *sys, struct shmcp_iucv *t, const char *from, const char *to)
+{
+	const struct shmcp_dir_entry *a = dir_lookup(sys, t, from), *b = dir_lookup(sys, t, to);
+	if ((a->flags & SHMCP_DIR_ANY) || (b->flags & SHMCP_DIR_ALLOW))
+		return 1;
+	const struct shmcp_dir_entry *base = dir_entries(sys, t);
+	if (!base)
+		return 0;
+	const char *names = (const char *)(base + t->hdr->dir_n);
+	for (uint32_t i = 0; i < a->ntargets; i++)
+		if (memcmp(names + 8 * (size_t)(a->first_target + i), to, 8) == 0)
+			return 1;
 	return 0;
 }
 
 /**
- * shmcp_iucv_logoff - LOGOFF's IUCV part for VM @slot (lock held):
- * sever its paths, notify partners through @bells.  Idempotent.
+ * shmcp_iucv_set_directory - install the directory (entries and the
+ * target names they index) in the pool of a freshly IPLed system.  Every
+ * index is checked here, once.  Takes the control lock.
+ * Returns 0, SHMCP_E_DIRECTORY, SHMCP_E_NOSTORAGE.
+ */
+int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entries,
+			     uint32_t nentries, const char *targets, uint32_t ntargets)
+{
+	for (uint32_t i = 0; i < nentries; i++) {
+		const struct shmcp_dir_entry *e = &entries[i];
+		if ((uint64_t)e->first_target + e->ntargets > ntargets ||
+		    e->maxconn == 0 || e->maxconn > sys->hdr->limits.max_conn ||
+		    e->msglimit == 0 || e->msglimit > SHMCP_MSGLIM_MAX)
+			return SHMCP_E_DIRECTORY;
+	}
+	uint64_t bytes = (uint64_t)nentries * sizeof *entries + (uint64_t)ntargets * 8;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	if (t.hdr->dir_n) {
+		shmcp_pool_free(&sys->pool, t.hdr->dir_off);
+		t.hdr->dir_n = 0;
+	}
+	if (nentries) {
+		uint64_t off = shmcp_pool_alloc(&sys->pool, bytes, 0);
+		if (off == SHMCP_POOL_NIL) {
+			rc = SHMCP_E_NOSTORAGE;
+		} else {
+			memcpy(sys->pool.base + off, entries, (size_t)nentries * sizeof *entries);
+			memcpy(sys->pool.base + off + (size_t)nentries * sizeof *entries, targets,
+			       (size_t)ntargets * 8);
+			t.hdr->dir_off = off;
+			t.hdr->dir_ntargets = ntargets;
+			t.hdr->dir_n = nentries;
+		}
+	}
+	shmcp_unlock(sys);
+	return rc;
+}
+
+/* ---- path ends -------------------------------------------------------- */
+
+int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen)
+{
+	return atomic_load(&sys->vms[slot].state) == SHMCP_VM_ACTIVE && sys->vms[slot].gen == gen &&
+	       t->vm[slot].declared_gen == gen && gen != 0;
+}
+
+/**
+ * shmcp_iucv_path_of - the path behind path id @pathid of VM @slot, and
+ * which end is the VM's; NULL if the id is not in use.
+ */
+struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
+				      int *end)
+{
+	if (pathid >= t->max_conn)
+		return NULL;
+	uint32_t v = t->pathmap[(size_t)slot * t->max_conn + pathid];
+	if (!v || (v >> 1) > t->npaths)
+		return NULL;
+	struct shmcp_path *p = &t->path[(v >> 1) - 1];
+	*end = (int)(v & 1);
+	if (!p->in_use || p->e[*end].slot != slot || p->e[*end].pathid != pathid ||
+	    p->e[*end].state == END_NONE)
+		return NULL;
+	return p;
+}
+
+static int alloc_pathid(struct shmcp_iucv *t, int32_t slot, uint16_t maxconn, uint32_t pidx,
+			int end)
+{
+	uint32_t *map = &t->pathmap[(size_t)slot * t->max_conn];
+	for (uint32_t id = 0; id < maxconn && id < t->max_conn; id++)
+		if (!map[id]) {
+			map[id] = (pidx + 1) << 1 | (uint32_t)end;
+			t->vm[slot].npaths++;
+			return (int)id;
+		}
+	return -1;
+}
+
+static void free_end(struct shmcp_iucv *t, struct shmcp_path *p, int end)
+{
+	struct shmcp_path_end *e = &p->e[end];
+	if (e->state == END_NONE)
+		return;
+	if (e->pathid < t->max_conn) {
+		uint32_t *slotmap = &t->pathmap[(size_t)e->slot * t->max_conn];
+		if (slotmap[e->pathid]) {
+			slotmap[e->pathid] = 0;
+			t->vm[e->slot].npaths--;
+		}
+	}
+	e->state = END_NONE;
+}
+
+static struct shmcp_path *alloc_path(struct shmcp_iucv *t, uint32_t *idx)
+{
+	uint32_t i;
+	if (t->hdr->free_paths && t->hdr->free_paths <= t->npaths) {
+		i = t->hdr->free_paths - 1;
+		t->hdr->free_paths = t->path[i].next_free;
+	} else if (t->hdr->paths_used < t->npaths) {
+		i = t->hdr->paths_used++;
+	} else {
+		return NULL;
+	}
+	struct shmcp_path *p = &t->path[i];
+	memset(p, 0, sizeof *p);
+	p->in_use = 1;
+	*idx = i;
+	return p;
+}
+
+static void release_path(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p)
+{
+	shmcp_iucv_destroy_path_messages(sys, t, p);
+	uint32_t i = (uint32_t)(p - t->path);
+	memset(p, 0, sizeof *p);
+	p->next_free = t->hdr->free_paths;
+	t->hdr->free_paths = i + 1;
+}
+
+/* Queue a control interrupt (types 01-05) for end @end of path @p. */
+static int control(shmcp_sys *sys, struct shmcp_path *p, int end, int type, uint8_t flags,
+		   uint16_t msglim, const uint8_t *vmid, const uint8_t *user,
+		   struct shmcp_bells *bells)
+{
+	uint8_t rec[SHMCP_RECORD_LEN] = { 0 };
+	put16(rec, SHMCP_IP_PATHID, p->e[end].pathid);
+	rec[SHMCP_IP_FLAGS1] = flags;
+	rec[SHMCP_IP_RCODE] = (uint8_t)type;
+	if (type <= SHMCP_IPTYPE_CONNECTION_COMPLETE)
+		put16(rec, SHMCP_IP_MSGLIM, msglim);
+	if (vmid)
+		memcpy(rec + SHMCP_IP_VMID, vmid, 8);
+	if (user)
+		memcpy(rec + SHMCP_IP_USER, user, 16);
+	/* severs must arrive: they may use the queue's reserve */
+	return shmcp_queue_locked(sys, p->e[end].slot, SHMCP_IUCV, 0,
+				  type == SHMCP_IPTYPE_PATH_SEVERED, rec, NULL, 0, bells);
+}
+
+/**
+ * shmcp_iucv_sever_end - SEVER end @end of path @p (lock held): the
+ * partner gets a type 03 with @user (16 bytes) and must sever too; the
+ * messages follow docs/decisions.md.  When both ends are severed the path
+ * and every message left on it are destroyed.
+ */
+void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int end,
+			  const uint8_t *user, struct shmcp_bells *bells)
+{
+	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
+	if (me->state == END_NONE)
+		return;
+	if (other->state == END_OUT_PENDING || other->state == END_IN_PENDING ||
+	    other->state == END_ACTIVE) {
+		if (me->state == END_ACTIVE)
+			shmcp_iucv_sever_messages(sys, t, p, end, bells);
+		if (other->state == END_IN_PENDING)
+			other->_pad = 1;  /* its ACCEPT will get rc 20 */
+		other->state = END_PARTNER_SEVERED;
+		control(sys, p, 1 - end, SHMCP_IPTYPE_PATH_SEVERED, 0, 0, NULL, user, bells);
+	}
+	free_end(t, p, end);
+	if (other->state == END_NONE)
+		release_path(sys, t, p);
+}
+
+/* With IPALL or one path id: apply @fn to each path end of @slot. */
+static int for_paths(struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		     int (*fn)(void *ctx, struct shmcp_path *p, int end), void *ctx)
+{
+	if (pl[SHMCP_IP_FLAGS1] & SHMCP_IPALL) {
+		for (uint32_t id = 0; id < t->max_conn; id++) {
+			int end;
+			struct shmcp_path *p = shmcp_iucv_path_of(t, slot, (uint16_t)id, &end);
+			if (p)
+				fn(ctx, p, end);
+		}
+		return 0;
+	}
+	int end;
+	struct shmcp_path *p = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+	if (!p)
+		return SHMCP_IPRC_INVALID_PATHID;
+	return fn(ctx, p, end);
+}
+
+struct ctx {
+	shmcp_sys *sys;
+	struct shmcp_iucv *t;
+	const uint8_t *user;
+	int type;
+	struct shmcp_bells *bells;
+};
+
+static int sever_one(void *c, struct shmcp_path *p, int end)
+{
+	struct ctx *x = c;
+	shmcp_iucv_sever_end(x->sys, x->t, p, end, x->user, x->bells);
+	return 0;
+}
+
+static int quiesce_one(void *c, struct shmcp_path *p, int end)
+{
+	struct ctx *x = c;
+	if (p->e[end].state != END_ACTIVE)
+		return SHMCP_IPRC_INVALID_PATHID;
+	int rc = control(x->sys, p, 1 - end, x->type, 0, 0, NULL, x->user, x->bells);
+	if (rc)
+		return rc;
+	p->e[1 - end].quiesced = x->type == SHMCP_IPTYPE_PATH_QUIESCED;
+	return 0;
+}
+
+static uint16_t effective_limit(uint16_t asked, uint16_t ceiling)
+{
+	uint16_t v = asked ? asked : SHMCP_MSGLIM_DEFAULT;
+	return v < ceiling ? v : ceiling;
+}
+
+static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		      struct shmcp_bells *bells)
+{
+	uint8_t flags = pl[SHMCP_IP_FLAGS1];
+	if (flags & ~(SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY))
+		return SHMCP_E_PCSPEC;
+	const char *vmid = (const char *)pl + SHMCP_IP_VMID;
+	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
+	if (msglim > SHMCP_MSGLIM_MAX)
+		return SHMCP_IPRC_MSGLIM_TOO_BIG;
+	if (vmid[0] == '*')
+		return SHMCP_IPRC_INVALID_SERVICE;  /* no CP service in this build */
+	if (pl[SHMCP_IP_FCNCD])
+		return SHMCP_IPRC_INVALID_FCNCD;
+	int32_t target, dummy_slot;
+	uint32_t tgen;
+	if (shmcp_find(sys, vmid, &target, &tgen))
+		return SHMCP_IPRC_NOT_LOGGED_ON;
+	(void)dummy_slot;
+	if (!shmcp_iucv_declared(sys, t, target, tgen))
+		return SHMCP_IPRC_NOT_DECLARED;
+	const char *me = sys->vms[slot].userid;
+	if (!dir_authorized(sys, t, me, vmid))
+		return SHMCP_IPRC_NOT_AUTHORIZED;
+	struct shmcp_iucv_vm *a = &t->vm[slot], *b = &t->vm[target];
+	if (a->npaths + 1 + (target == slot) > a->maxconn)
+		return SHMCP_IPRC_MAXCONN_SELF;
+	if (b->npaths + 1 > b->maxconn)
+		return SHMCP_IPRC_MAXCONN_TARGET;
+	uint32_t pidx;
+	struct shmcp_path *p = alloc_path(t, &pidx);
+	if (!p)
+		return SHMCP_IPRC_MAXCONN_TARGET;
+	const struct shmcp_dir_entry *da = dir_lookup(sys, t, me), *db = dir_lookup(sys, t, vmid);
+	int ida = alloc_pathid(t, slot, a->maxconn, pidx, 0);
+	int idb = alloc_pathid(t, target, b->maxconn, pidx, 1);
+	p->e[0] = (struct shmcp_path_end){ .slot = slot, .gen = sys->vms[slot].gen,
+					   .pathid = (uint16_t)ida, .state = END_OUT_PENDING,
+					   .flags = flags, .msglim_asked = msglim,
+					   .dir_msglimit = da->msglimit,
+					   .dir_priority = !!(da->flags & SHMCP_DIR_PRIORITY) };
+	p->e[1] = (struct shmcp_path_end){ .slot = target, .gen = tgen, .pathid = (uint16_t)idb,
+					   .state = END_IN_PENDING, .dir_msglimit = db->msglimit,
+					   .dir_priority = !!(db->flags & SHMCP_DIR_PRIORITY) };
+	int rc = control(sys, p, 1, SHMCP_IPTYPE_PENDING_CONNECTION, flags,
+			 effective_limit(msglim, da->msglimit), (const uint8_t *)me,
+			 pl + SHMCP_IP_USER, bells);
+	if (rc) {
+		free_end(t, p, 0);
+		free_end(t, p, 1);
+		release_path(sys, t, p);
+		return rc;
+	}
+	put16(pl, SHMCP_IP_PATHID, (uint16_t)ida);
+	return 0;
+}
+
+static int do_accept(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		     struct shmcp_bells *bells)
+{
+	uint8_t flags = pl[SHMCP_IP_FLAGS1];
+	if (flags & ~(SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY))
+		return SHMCP_E_PCSPEC;
+	int end;
+	struct shmcp_path *p = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+	if (!p || end != 1)
+		return SHMCP_IPRC_INVALID_PATHID;
+	struct shmcp_path_end *o = &p->e[0], *me = &p->e[1];
+	if (me->state == END_PARTNER_SEVERED && me->_pad)
+		return SHMCP_IPRC_ORIGINATOR_SEVERED;
+	if (me->state != END_IN_PENDING)
+		return SHMCP_IPRC_INVALID_PATHID;
+	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
+	if (msglim > SHMCP_MSGLIM_MAX)
+		return SHMCP_IPRC_MSGLIM_TOO_BIG;
+	uint16_t lim = effective_limit(o->msglim_asked, o->dir_msglimit);
+	if (msglim && msglim < lim)
+		lim = msglim;
+	if (me->dir_msglimit < lim)
+		lim = me->dir_msglimit;
+	int prio = (o->flags & SHMCP_IPPRTY) && (flags & SHMCP_IPPRTY) && o->dir_priority &&
+		   me->dir_priority;
+	uint8_t shown = (uint8_t)((flags & (SHMCP_IPRMDATA | SHMCP_IPQUSCE)) |
+				  (prio ? SHMCP_IPPRTY : 0));
+	int rc = control(sys, p, 0, SHMCP_IPTYPE_CONNECTION_COMPLETE, shown, lim, NULL,
+			 pl + SHMCP_IP_USER, bells);
+	if (rc)
+		return rc;
+	p->msglim = lim;
+	p->priority = (uint8_t)prio;
+	me->flags = flags;
+	me->quiesced = !!(o->flags & SHMCP_IPQUSCE);  /* the originator quiesced us */
+	o->quiesced = !!(flags & SHMCP_IPQUSCE);
+	o->state = END_ACTIVE;
+	me->state = END_ACTIVE;
+	put16(pl, SHMCP_IP_MSGLIM, lim);
+	pl[SHMCP_IP_FLAGS1] = (uint8_t)((flags & ~SHMCP_IPPRTY) | (prio ? SHMCP_IPPRTY : 0));
+	return 0;
+}
+
+/* RETRIEVE BUFFER, and LOGOFF's IUCV part: sever everything, undeclare. */
+static void retrieve(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
+		     struct shmcp_bells *bells)
+{
+	static const uint8_t zeros[16];
+	uint8_t all[SHMCP_RECORD_LEN] = { 0 };
+	all[SHMCP_IP_FLAGS1] = SHMCP_IPALL;
+	struct ctx x = { sys, t, zeros, 0, bells };
+	for_paths(t, slot, all, sever_one, &x);
+	t->vm[slot].declared_gen = 0;
+}
+
+/**
+ * shmcp_iucv_connection - the path functions of @func for VM @slot
+ * (lock held, VM declared).  Returns the IPRCODE (0: CC0), or a negative
+ * SHMCP_E_* (program check, queue full).
+ */
+int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
+			  uint8_t *pl, struct shmcp_bells *bells)
+{
+	struct ctx x = { sys, t, pl + SHMCP_IP_USER, 0, bells };
+	switch (func) {
+	case SHMCP_IUCV_CONNECT:
+		return do_connect(sys, t, slot, pl, bells);
+	case SHMCP_IUCV_ACCEPT:
+		return do_accept(sys, t, slot, pl, bells);
+	case SHMCP_IUCV_SEVER:
+		return for_paths(t, slot, pl, sever_one, &x);
+	case SHMCP_IUCV_QUIESCE:
+	case SHMCP_IUCV_RESUME:
+		x.type = func == SHMCP_IUCV_QUIESCE ? SHMCP_IPTYPE_PATH_QUIESCED
+						    : SHMCP_IPTYPE_PATH_RESUMED;
+		return for_paths(t, slot, pl, quiesce_one, &x);
+	case SHMCP_IUCV_RTRVBFR:
+		retrieve(sys, t, slot, bells);
+		return 0;
+	case SHMCP_IUCV_SETMASK:
+	case SHMCP_IUCV_SETCMASK:
+		return (pl[SHMCP_IP_MASK] & 7) ? SHMCP_E_PCSPEC : 0;
+	}
+	return SHMCP_E_BADARG;
+}
+
+/**
+ * shmcp_iucv_call - the IUCV instruction: function @func for VM @slot
+ * (logon @gen) with the 40-byte IPARML @plist (updated in place).  @in is
+ * the data a SEND or REPLY moves (IPBFLN1F / IPBFLN2F bytes), @out the
+ * RECEIVE buffer (IPBFLN1F bytes); the caller checked they are that long.
+ * Takes the control lock; doorbells are rung after it.
+ * Returns 0 with the condition code in *cc (IPRCODE in plist[3] for CC1),
+ * or SHMCP_E_PCSPEC / _PCOPER (program checks), _NOSTORAGE, _QFULL,
+ * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.
+ */
+int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *plist,
+		    const uint8_t *in, uint8_t *out, int32_t *cc)
+{
+	if (!shmcp_slot_ok(sys, slot) || !plist || !cc || func < 0 || func > SHMCP_IUCV_SETCMASK)
+		return SHMCP_E_BADARG;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	struct shmcp_iucv t;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	shmcp_iucv_tables(sys, &t);
+	*cc = 0;
+	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
+		rc = SHMCP_E_NOTLOGGED;
+	} else if (func == SHMCP_IUCV_DCLBFR) {
+		if (t.vm[slot].declared_gen == gen) {
+			rc = SHMCP_IPRC_ALREADY_DECLARED;
+		} else {
+			const struct shmcp_dir_entry *d = dir_lookup(sys, &t, sys->vms[slot].userid);
+			t.vm[slot].declared_gen = gen;
+			t.vm[slot].maxconn = d->maxconn;
+			rc = 0;
+		}
+	} else if (func == SHMCP_IUCV_RTRVBFR) {
+		retrieve(sys, &t, slot, &bells);
+	} else if (func == SHMCP_IUCV_QUERY) {
+		rc = 0;
+	} else if (!shmcp_iucv_declared(sys, &t, slot, gen)) {
+		rc = SHMCP_E_PCOPER;
+	} else if (func >= SHMCP_IUCV_ACCEPT || func == SHMCP_IUCV_RTRVBFR) {
+		rc = shmcp_iucv_connection(sys, &t, slot, func, plist, &bells);
+	} else {
+		rc = shmcp_iucv_message(sys, &t, slot, func, plist, in, out, &bells);
+	}
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	if (rc > 0) {  /* an IPRCODE, or a CC2/CC3 encoded as 256 + cc */
+		if (rc >= 256) {
+			*cc = rc - 256;
+		} else {
+			*cc = 1;
+			plist[SHMCP_IP_RCODE] = (uint8_t)rc;
+		}
+		return 0;
+	}
+	if (rc == 0)
+		plist[SHMCP_IP_RCODE] = 0;
+	return rc;
+}
+
+/**
+ * shmcp_iucv_maxconn - QUERY's register 1 for VM @slot: its maxconn
+ * (from the directory).
+ */
+int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen)
+{
+	if (!shmcp_slot_ok(sys, slot))
+		return SHMCP_E_BADARG;
+	struct shmcp_iucv t;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	shmcp_iucv_tables(sys, &t);
+	if (sys->vms[slot].gen != gen)
+		rc = SHMCP_E_NOTLOGGED;
+	else
+		rc = dir_lookup(sys, &t, sys->vms[slot].userid)->maxconn;
+	shmcp_unlock(sys);
+	return rc;
+}
+
+/**
+ * shmcp_iucv_logoff - LOGOFF's IUCV part for VM @slot (lock held): sever
+ * every path and pending connection, undeclare.  Idempotent.
  */
 void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
-	(void)sys;
-	(void)slot;
-	(void)bells;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	retrieve(sys, &t, slot, bells);
 }

@@ -69,7 +69,9 @@ static int limits_ok(const struct shmcp_limits *lim)
 	       lim->storage >= SHMCP_STORAGE_MIN &&
 	       lim->storage <= SHMCP_STORAGE_LIMIT &&
 	       (lim->storage & (lim->storage - 1)) == 0 &&
-	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT;
+	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT &&
+	       lim->max_conn >= 1 && lim->max_conn <= SHMCP_MAX_CONN_LIMIT &&
+	       lim->max_msgs >= 1 && lim->max_msgs <= SHMCP_MAX_MSGS_LIMIT;
 }
 
 /**

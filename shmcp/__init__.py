@@ -20,6 +20,8 @@ from .errors import (
 )
 from .interrupt import IUCV, VMCF, Interrupt
 from .machine import VirtualMachine, current, logon, userid_bytes
+from .plist import CompPlist, MsgPlist, PathPlist
+from . import iucv  # noqa: E402  (registers how IUCV interrupts are presented)
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
 from .system import System, ipl, shutdown
 
@@ -27,7 +29,7 @@ __all__ = [
     "__version__",
     "AlreadyLoggedOn", "CorruptSegment", "IUCVError", "NotLoggedOn", "ProgramCheck",
     "QueueFull", "ShmcpError", "StorageExhausted", "SystemDown", "SystemNotUp", "VMCFError",
-    "IUCV", "VMCF", "Interrupt",
+    "IUCV", "VMCF", "Interrupt", "PathPlist", "MsgPlist", "CompPlist", "iucv",
     "VirtualMachine", "current", "logon", "userid_bytes",
     "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
     "System", "ipl", "shutdown",

@@ -65,3 +65,18 @@ def view(interrupt: Interrupt) -> Any:
     """What siginfo() and wait() give the program for ``interrupt``."""
     convert = _views.get(interrupt.facility)
     return convert(interrupt) if convert is not None else interrupt
+
+
+_presenters: dict[int, Callable[[Any, Interrupt], "Interrupt | None"]] = {}
+
+
+def register_presenter(facility: int, present: Callable[[Any, Interrupt], "Interrupt | None"]) -> None:
+    """A facility's last word before one of its interrupts reaches the
+    program, in the VM's own process: ``present(vm, interrupt)`` returns the
+    interrupt to present (possibly with its image completed), or None when
+    it is withdrawn (its message is gone) or held (masked)."""
+    _presenters[facility] = present
+
+
+def presenter(facility: int) -> Callable[[Any, Interrupt], "Interrupt | None"] | None:
+    return _presenters.get(facility)

@@ -7,6 +7,7 @@ the process is killed -- by the watchdog of any other VM within a second.
 from __future__ import annotations
 
 import atexit
+import collections
 import math
 import os
 import re
@@ -20,7 +21,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, view
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenter, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -72,7 +73,10 @@ class VirtualMachine:
         self._gen = gen
         self._pid = os.getpid()
         self._rec = ffi.new("struct shmcp_record *")
-        self._slot_of: dict[bytes, tuple[int, int]] = {}
+        # interrupts taken off the ring but not presented yet (released by
+        # SET MASK, or stashed by TEST MESSAGE): they go before the ring
+        self._released: collections.deque[Interrupt] = collections.deque()
+        self.facility_state: dict[int, Any] = {}  # per facility, process-local
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -153,7 +157,8 @@ class VirtualMachine:
                 raise self._lost(rc)
             raise core_error(rc, f"queueing an interrupt for {userid_bytes(userid).decode().rstrip()}")
 
-    def _pop(self, fmask: int) -> Interrupt | None:
+    def _pop_ring(self, fmask: int) -> Interrupt | None:
+        """The next record on this VM's interrupt queue, as the core has it."""
         h = self._handle()
         rec = self._rec
         if lib.shmcp_pop(h, self._slot, fmask, rec) != 1:
@@ -167,6 +172,31 @@ class VirtualMachine:
             buf = bytes(out)
         return Interrupt(rec.facility, bool(rec.priority), raw, buf)
 
+    def _pop_raw(self, fmask: int) -> Interrupt | None:
+        for i, got in enumerate(self._released):
+            if fmask & (1 << got.facility):
+                del self._released[i]
+                return got
+        return self._pop_ring(fmask)
+
+    def _pop(self, fmask: int) -> Interrupt | None:
+        """The next interrupt to present, after its facility's last word."""
+        while True:
+            got = self._pop_raw(fmask)
+            if got is None:
+                return None
+            present = presenter(got.facility)
+            if present is not None:
+                got = present(self, got)
+            if got is not None:
+                return got
+
+    def _stash(self, fmask: int) -> None:
+        """Move what the ring holds into the process-local queue, in order
+        (for a wait that must block until something new arrives)."""
+        while (got := self._pop_ring(fmask)) is not None:
+            self._released.append(got)
+
     def _sleep(self, fmask: int, timeout_ns: int) -> int:
         """One core wait; returns READY / TIMEOUT / INTR, raises if the VM ended."""
         rc = lib.shmcp_wait(self._handle(), self._slot, self._gen, fmask, timeout_ns,
@@ -178,7 +208,8 @@ class VirtualMachine:
     def pending(self, facility: int | str | None = None) -> int:
         """How many interrupts are queued for this VM (of one facility, or all)."""
         fmask = ALL_FACILITIES if facility is None else 1 << facility_of(facility)
-        return check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
+        local = sum(1 for i in self._released if fmask & (1 << i.facility))
+        return local + check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
 
     def wait(self, timeout: float | None = None) -> Any:
         """The next external interrupt (as its facility shows it: a parameter

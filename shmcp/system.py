@@ -58,6 +58,8 @@ _LIMITS = {
     "queue_size": (lib.SHMCP_QUEUE_DEFAULT, lib.SHMCP_QUEUE_MIN, lib.SHMCP_QUEUE_LIMIT),
     "storage": (lib.SHMCP_STORAGE_DEFAULT, lib.SHMCP_STORAGE_MIN, lib.SHMCP_STORAGE_LIMIT),
     "spin_us": (lib.SHMCP_SPIN_NS_DEFAULT // 1000, 0, lib.SHMCP_SPIN_NS_LIMIT // 1000),
+    "max_conn": (lib.SHMCP_MAX_CONN_DEFAULT, 1, lib.SHMCP_MAX_CONN_LIMIT),
+    "max_msgs": (lib.SHMCP_MAX_MSGS_DEFAULT, 1, lib.SHMCP_MAX_MSGS_LIMIT),
 }
 
 
@@ -80,6 +82,8 @@ def make_limits(limits: dict) -> "ffi.CData":
     lim.queue_size = _pow2(get("queue_size"))
     lim.storage = _pow2(get("storage"))
     lim.spin_ns = get("spin_us") * 1000
+    lim.max_conn = get("max_conn")
+    lim.max_msgs = get("max_msgs")
     return lim
 
 

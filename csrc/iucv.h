@@ -1,0 +1,157 @@
+/*
+ * iucv.h - the IUCV facility's tables in the system segment (internal).
+ *
+ * Region layout (all indexes, never pointers; index 0 means "none", so a
+ * zero-filled region is empty):
+ *
+ *   struct shmcp_iucv_hdr
+ *   struct shmcp_iucv_vm      [max_vms]           declared?, queues
+ *   uint32_t pathmap          [max_vms][max_conn] path id -> path end
+ *   struct shmcp_path         [npaths]            both ends of a path
+ *   struct shmcp_msgblok      [max_msgs]          MSGBLOKs
+ *
+ * Everything here is read and written with the control lock held.
+ */
+#ifndef SHMCP_IUCV_H
+#define SHMCP_IUCV_H
+
+#include "internal.h"
+
+/* path end states (IUCV.md section 8.1) */
+#define END_NONE 0
+#define END_OUT_PENDING 1     /* originator, CONNECT done, not accepted */
+#define END_IN_PENDING 2      /* target, pending connection */
+#define END_ACTIVE 3
+#define END_PARTNER_SEVERED 4 /* partner severed; this end must too */
+
+/* message queues */
+#define Q_NONE 0
+#define Q_SEND 1              /* target's send queue */
+#define Q_RECV 2              /* target's receive queue */
+#define Q_REPLY 3             /* source's reply queue */
+
+struct shmcp_qhead {
+	uint32_t head, tail;  /* msgblok index + 1 */
+};
+
+struct shmcp_iucv_hdr {
+	uint32_t msgid;       /* last message id assigned */
+	uint32_t free_msgs;   /* free list of MSGBLOKs: index + 1 */
+	uint32_t msgs_used;   /* high-water mark: blocks above are untouched */
+	uint32_t paths_used;
+	uint32_t free_paths;
+	uint32_t dir_n, dir_ntargets;
+	uint32_t _pad;
+	uint64_t dir_off;     /* directory entries + names in the pool */
+};
+
+struct shmcp_iucv_vm {
+	uint32_t declared_gen;  /* logon generation that did DECLARE BUFFER, or 0 */
+	uint16_t maxconn;       /* from the directory at DECLARE BUFFER */
+	uint16_t npaths;        /* path ids in use */
+	struct shmcp_qhead q[4];  /* indexed by Q_SEND, Q_RECV, Q_REPLY */
+};
+
+struct shmcp_path_end {
+	int32_t slot;
+	uint32_t gen;
+	uint16_t pathid;
+	uint8_t state;          /* END_* */
+	uint8_t flags;          /* options at CONNECT/ACCEPT: IPRMDATA, IPPRTY, IPQUSCE */
+	uint8_t quiesced;       /* the partner quiesced this end: no SEND */
+	uint8_t _pad;
+	uint16_t outstanding;   /* messages this end sent, not yet destroyed */
+	uint16_t msglim_asked;  /* the limit this end asked for (0 = default) */
+	uint16_t dir_msglimit;  /* its directory ceiling */
+	uint8_t dir_priority;   /* its directory permits priority */
+	uint8_t _pad2[3];
+};
+
+struct shmcp_path {
+	uint32_t in_use;
+	uint32_t next_free;     /* free list: index + 1 */
+	uint16_t msglim;        /* in force, after ACCEPT */
+	uint8_t priority;       /* priority messages allowed */
+	uint8_t _pad[5];
+	struct shmcp_path_end e[2];  /* 0: originator, 1: target */
+};
+
+struct shmcp_msgblok {
+	uint32_t in_use;
+	uint32_t msgid;
+	uint32_t path;          /* index + 1 */
+	uint8_t src;            /* which end of the path sent it */
+	uint8_t q;              /* Q_* */
+	uint8_t flags;          /* IPNORPY, IPPRTY, IPRMDATA of the message */
+	uint8_t rflags;         /* IPRMDATA, IPPRTY of the reply; done marks */
+	int32_t qslot;          /* VM whose queue holds it */
+	uint32_t next, prev;    /* queue links: index + 1 */
+	uint32_t trgcls, srccls, msgtag;
+	uint16_t audit;
+	uint8_t cprio;          /* completion is priority (06) */
+	uint8_t partial;        /* partly received */
+	uint8_t prm[8];         /* parameter-list data */
+	uint8_t rprm[8];        /* parameter-list reply */
+	uint64_t data_off;      /* staged message data in the pool */
+	uint32_t data_len, received;
+	uint32_t ans_len;       /* size of the source's answer area */
+	uint32_t residual;      /* answer residual, for completion */
+	uint64_t reply_off;     /* staged reply in the pool */
+	uint32_t reply_len;
+	uint32_t _pad;
+};
+
+#define NO_OFF UINT64_MAX
+
+struct shmcp_iucv {
+	struct shmcp_iucv_hdr *hdr;
+	struct shmcp_iucv_vm *vm;
+	uint32_t *pathmap;
+	struct shmcp_path *path;
+	struct shmcp_msgblok *msg;
+	uint32_t max_vms, max_conn, npaths, nmsgs;
+};
+
+/* iucv.c */
+void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t);
+int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
+struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
+				      int *end);
+void shmcp_iucv_put_user(uint8_t *rec, const uint8_t *user);
+int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
+			  uint8_t *pl, struct shmcp_bells *bells);
+void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int end,
+			  const uint8_t *user, struct shmcp_bells *bells);
+
+/* iucv_msg.c */
+int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
+		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells);
+void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
+			       int end, struct shmcp_bells *bells);
+void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
+				      struct shmcp_path *p);
+
+/* big-endian fields of an IPARML image */
+static inline uint16_t ip16(const uint8_t *p, int off)
+{
+	return (uint16_t)(p[off] << 8 | p[off + 1]);
+}
+static inline uint32_t ip32(const uint8_t *p, int off)
+{
+	return (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 |
+	       p[off + 3];
+}
+static inline void put16(uint8_t *p, int off, uint16_t v)
+{
+	p[off] = (uint8_t)(v >> 8);
+	p[off + 1] = (uint8_t)v;
+}
+static inline void put32(uint8_t *p, int off, uint32_t v)
+{
+	p[off] = (uint8_t)(v >> 24);
+	p[off + 1] = (uint8_t)(v >> 16);
+	p[off + 2] = (uint8_t)(v >> 8);
+	p[off + 3] = (uint8_t)v;
+}
+
+#endif

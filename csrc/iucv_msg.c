@@ -1,0 +1,691 @@
+/*
+ * iucv_msg.c - IUCV messages: MSGBLOKs on the three queues of IUCV.md
+ * section 1.1 (the target's send and receive queues, the source's reply
+ * queue) and the functions that move them: SEND, RECEIVE, REPLY, REJECT,
+ * PURGE, DESCRIBE, TEST COMPLETION, TEST MESSAGE.  Data is staged in the
+ * pool at SEND and REPLY (docs/decisions.md).  Lock held throughout.
+ */
+#include <string.h>
+
+#include "iucv.h"
+
+#define CC2 (256 + 2)
+#define CC3 (256 + 3)
+#define Q_TAKEN 4              /* TEST COMPLETION took it; the reply is copied next */
+#define HINT_OFF 36            /* reserved word of 06-09: the MSGBLOK index + 1 */
+
+static struct shmcp_msgblok *msg_at(struct shmcp_iucv *t, uint32_t idx1)
+{
+	if (!idx1 || idx1 > t->nmsgs || idx1 > t->hdr->msgs_used)
+		return NULL;
+	struct shmcp_msgblok *m = &t->msg[idx1 - 1];
+	return m->in_use ? m : NULL;
+}
+
+static uint32_t idx1_of(struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	return (uint32_t)(m - t->msg) + 1;
+}
+
+static struct shmcp_path *path_at(struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	if (!m->path || m->path > t->npaths || !t->path[m->path - 1].in_use)
+		return NULL;
+	return &t->path[m->path - 1];
+}
+
+static struct shmcp_msgblok *msg_alloc(struct shmcp_iucv *t)
+{
+	uint32_t i;
+	struct shmcp_msgblok *m = msg_at(t, 0);
+	if (t->hdr->free_msgs && t->hdr->free_msgs <= t->nmsgs &&
+	    t->hdr->free_msgs <= t->hdr->msgs_used) {
+		i = t->hdr->free_msgs - 1;
+		t->hdr->free_msgs = t->msg[i].next;
+	} else if (t->hdr->msgs_used < t->nmsgs) {
+		i = t->hdr->msgs_used++;
+	} else {
+		return NULL;
+	}
+	m = &t->msg[i];
+	memset(m, 0, sizeof *m);
+	m->in_use = 1;
+	m->data_off = NO_OFF;
+	m->reply_off = NO_OFF;
+	m->qslot = -1;
+	return m;
+}
+
+/* ---- queues --------------------------------------------------------------- */
+
+static struct shmcp_qhead *qhead(struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	return &t->vm[m->qslot].q[m->q];
+}
+
+static int is_prio(struct shmcp_msgblok *m)
+{
+	return m->q == Q_REPLY ? m->cprio : (m->flags & SHMCP_IPPRTY) != 0;
+}
+
+static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	if (m->q == Q_NONE || m->q == Q_TAKEN) {
+		m->q = Q_NONE;
+		return;
+	}
+	struct shmcp_qhead *h = qhead(t, m);
+	struct shmcp_msgblok *prev = msg_at(t, m->prev), *next = msg_at(t, m->next);
+	if (prev)
+		prev->next = m->next;
+	else
+		h->head = m->next;
+	if (next)
+		next->prev = m->prev;
+	else
+		h->tail = m->prev;
+	m->next = m->prev = 0;
+	m->q = Q_NONE;
+	m->qslot = -1;
+}
+
+/* Queue @m on queue @q of VM @slot: priority ones after the last priority
+ * one, the rest at the end (IUCV.md section 9). */
+static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msgblok *m)
+{
+	m->q = (uint8_t)q;
+	m->qslot = slot;
+	struct shmcp_qhead *h = qhead(t, m);
+	uint32_t me = idx1_of(t, m);
+	struct shmcp_msgblok *after = msg_at(t, h->tail);
+	if (q != Q_RECV && is_prio(m)) {
+		after = NULL;
+		for (struct shmcp_msgblok *c = msg_at(t, h->head); c && is_prio(c);
+		     c = msg_at(t, c->next))
+			after = c;
+	}
+	struct shmcp_msgblok *before = after ? msg_at(t, after->next) : msg_at(t, h->head);
+	m->prev = after ? idx1_of(t, after) : 0;
+	m->next = before ? idx1_of(t, before) : 0;
+	if (after)
+		after->next = me;
+	else
+		h->head = me;
+	if (before)
+		before->prev = me;
+	else
+		h->tail = me;
+}
+
+static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	q_remove(t, m);
+	struct shmcp_path *p = path_at(t, m);
+	if (p && p->e[m->src].outstanding)
+		p->e[m->src].outstanding--;
+	if (m->data_off != NO_OFF)
+		shmcp_pool_free(&sys->pool, m->data_off);
+	if (m->reply_off != NO_OFF)
+		shmcp_pool_free(&sys->pool, m->reply_off);
+	uint32_t i = idx1_of(t, m);
+	memset(m, 0, sizeof *m);
+	m->next = t->hdr->free_msgs;
+	t->hdr->free_msgs = i;
+}
+
+/* ---- interrupts ------------------------------------------------------------- */
+
+/* The pending-message image (type 08/09 interrupt, DESCRIBE output). */
+static void pending_image(struct shmcp_path *p, struct shmcp_msgblok *m, uint8_t *rec)
+{
+	memset(rec, 0, SHMCP_RECORD_LEN);
+	put16(rec, SHMCP_IP_PATHID, p->e[1 - m->src].pathid);
+	rec[SHMCP_IP_FLAGS1] = m->flags & (SHMCP_IPRMDATA | SHMCP_IPPRTY | SHMCP_IPNORPY);
+	rec[SHMCP_IP_RCODE] = (m->flags & SHMCP_IPPRTY) ? SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING
+							 : SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING;
+	put32(rec, SHMCP_IP_MSGID, m->msgid);
+	put32(rec, SHMCP_IP_TRGCLS, m->trgcls);
+	if (m->flags & SHMCP_IPRMDATA)
+		memcpy(rec + SHMCP_IP_RMMSG, m->prm, 8);
+	else
+		put32(rec, SHMCP_IP_BFLN1F, m->data_len - m->received);
+	put32(rec, SHMCP_IP_BFLN2F, m->ans_len);
+}
+
+/* The message-complete image (type 06/07 interrupt, TEST COMPLETION). */
+static void complete_image(struct shmcp_path *p, struct shmcp_msgblok *m, uint8_t *rec)
+{
+	memset(rec, 0, SHMCP_RECORD_LEN);
+	put16(rec, SHMCP_IP_PATHID, p ? p->e[m->src].pathid : 0);
+	rec[SHMCP_IP_FLAGS1] = (uint8_t)((m->rflags & SHMCP_IPRMDATA) |
+					 (m->cprio ? SHMCP_IPPRTY : 0) |
+					 (m->flags & SHMCP_IPNORPY));
+	rec[SHMCP_IP_RCODE] = m->cprio ? SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE
+				       : SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE;
+	put32(rec, SHMCP_IP_MSGID, m->msgid);
+	put16(rec, SHMCP_IP_AUDIT, m->audit);
+	if (m->rflags & SHMCP_IPRMDATA)
+		memcpy(rec + SHMCP_IP_RMMSG, m->rprm, 8);
+	put32(rec, SHMCP_IP_SRCCLS, m->srccls);
+	put32(rec, SHMCP_IP_MSGTAG, m->msgtag);
+	put32(rec, SHMCP_IP_BFLN2F, m->residual);
+}
+
+/* The message is complete: to the source's reply queue, with its
+ * message-complete interrupt; destroyed if the source end is gone. */
+static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m,
+		     struct shmcp_bells *bells)
+{
+	struct shmcp_path *p = path_at(t, m);
+	q_remove(t, m);
+	if (!p || (p->e[m->src].state != END_ACTIVE &&
+		   p->e[m->src].state != END_PARTNER_SEVERED)) {
+		msg_destroy(sys, t, m);
+		return;
+	}
+	if (m->data_off != NO_OFF) {
+		shmcp_pool_free(&sys->pool, m->data_off);
+		m->data_off = NO_OFF;
+	}
+	q_insert(t, p->e[m->src].slot, Q_REPLY, m);
+	uint8_t rec[SHMCP_RECORD_LEN];
+	complete_image(p, m, rec);
+	put32(rec, HINT_OFF, idx1_of(t, m));
+	/* completion must not fail: it may use the queue's reserve; if even
+	 * that is full, TEST COMPLETION still finds the message */
+	shmcp_queue_locked(sys, p->e[m->src].slot, SHMCP_IUCV, m->cprio, 1, rec, NULL, 0, bells);
+}
+
+/* ---- selection ---------------------------------------------------------------- */
+
+/* Find a message on queue @q of @slot by the selectors of @pl (RECEIVE,
+ * TEST COMPLETION): IPFGPID path id, IPFGMID message id, IPFGMCL class
+ * (@cls_off: target or source class).  *rc: 0, IPRCODE 1 or 8, CC2. */
+static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int q,
+					const uint8_t *pl, int cls_off, int mine, int *rc)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	uint16_t pathid = ip16(pl, SHMCP_IP_PATHID);
+	uint32_t msgid = ip32(pl, SHMCP_IP_MSGID), cls = ip32(pl, cls_off);
+	int end;
+	struct shmcp_path *want = NULL;
+	*rc = 0;
+	if (f & SHMCP_IPFGPID) {
+		want = shmcp_iucv_path_of(t, slot, pathid, &end);
+		if (!want) {
+			*rc = SHMCP_IPRC_INVALID_PATHID;
+			return NULL;
+		}
+	}
+	for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
+	     m = msg_at(t, m->next)) {
+		struct shmcp_path *p = path_at(t, m);
+		int path_ok = !want || (p == want && (mine ? m->src == end : m->src != end));
+		uint32_t mcls = cls_off == SHMCP_IP_TRGCLS ? m->trgcls : m->srccls;
+		int cls_ok = !(f & SHMCP_IPFGMCL) || mcls == cls;
+		if (f & SHMCP_IPFGMID) {
+			if (m->msgid != msgid)
+				continue;
+			if (!path_ok || !cls_ok)
+				*rc = SHMCP_IPRC_MSGID_MISMATCH;
+			return *rc ? NULL : m;
+		}
+		if (path_ok && cls_ok && !m->partial)
+			return m;
+	}
+	*rc = CC2;
+	return NULL;
+}
+
+/* Find a message by all three of path id, message id and target class
+ * (REPLY, REJECT) on the queues in @qmask of @slot. */
+static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qmask,
+				      const uint8_t *pl, int *rc)
+{
+	int end;
+	struct shmcp_path *want = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+	*rc = 0;
+	if (!want) {
+		*rc = SHMCP_IPRC_INVALID_PATHID;
+		return NULL;
+	}
+	uint32_t msgid = ip32(pl, SHMCP_IP_MSGID), cls = ip32(pl, SHMCP_IP_TRGCLS);
+	for (int q = Q_SEND; q <= Q_RECV; q++) {
+		if (!(qmask & (1 << q)))
+			continue;
+		for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
+		     m = msg_at(t, m->next))
+			if (m->msgid == msgid) {
+				if (path_at(t, m) != want || m->src == end || m->trgcls != cls) {
+					*rc = SHMCP_IPRC_MSGID_MISMATCH;
+					return NULL;
+				}
+				return m;
+			}
+	}
+	*rc = CC2;
+	return NULL;
+}
+
+/* ---- the functions ---------------------------------------------------------------- */
+
+static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		   const uint8_t *in, struct shmcp_bells *bells)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	if (f & ~(SHMCP_IPRMDATA | SHMCP_IPPRTY | SHMCP_IPNORPY))
+		return SHMCP_E_PCSPEC;  /* buffer lists, IPSYNC: later releases */
+	int end;
+	struct shmcp_path *p = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+	if (!p || p->e[end].state != END_ACTIVE)
+		return SHMCP_IPRC_INVALID_PATHID;
+	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
+	if (me->quiesced)
+		return SHMCP_IPRC_QUIESCED;
+	if (me->outstanding >= p->msglim)
+		return SHMCP_IPRC_MSGLIM_EXCEEDED;
+	if ((f & SHMCP_IPPRTY) && !p->priority)
+		return SHMCP_IPRC_PRIORITY_NOT_ALLOWED;
+	int32_t len = (f & SHMCP_IPRMDATA) ? 0 : (int32_t)ip32(pl, SHMCP_IP_BFLN1F);
+	int32_t ans = (f & SHMCP_IPNORPY) ? 0 : (int32_t)ip32(pl, SHMCP_IP_BFLN2F);
+	if (len < 0 || ans < 0)
+		return SHMCP_IPRC_NEGATIVE_LENGTH;
+	if ((f & SHMCP_IPRMDATA) && !(other->flags & SHMCP_IPRMDATA))
+		return SHMCP_IPRC_PRMDATA_NOT_ALLOWED;
+	struct shmcp_msgblok *m = msg_alloc(t);
+	if (!m)
+		return SHMCP_E_NOSTORAGE;
+	if (len > 0) {
+		m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)len, (uint16_t)(slot + 1));
+		if (m->data_off == SHMCP_POOL_NIL) {
+			m->data_off = NO_OFF;
+			msg_destroy(sys, t, m);
+			return SHMCP_E_NOSTORAGE;
+		}
+		memcpy(sys->pool.base + m->data_off, in, (size_t)len);
+	}
+	m->msgid = ++t->hdr->msgid ? t->hdr->msgid : ++t->hdr->msgid;
+	m->path = (uint32_t)(p - t->path) + 1;
+	m->src = (uint8_t)end;
+	m->flags = f;
+	m->trgcls = ip32(pl, SHMCP_IP_TRGCLS);
+	m->srccls = ip32(pl, SHMCP_IP_SRCCLS);
+	m->msgtag = ip32(pl, SHMCP_IP_MSGTAG);
+	if (f & SHMCP_IPRMDATA)
+		memcpy(m->prm, pl + SHMCP_IP_RMMSG, 8);
+	m->data_len = (uint32_t)len;
+	m->ans_len = (uint32_t)ans;
+	uint8_t rec[SHMCP_RECORD_LEN];
+	pending_image(p, m, rec);
+	put32(rec, HINT_OFF, idx1_of(t, m));
+	int rc = shmcp_queue_locked(sys, other->slot, SHMCP_IUCV, (f & SHMCP_IPPRTY) != 0, 0, rec,
+				    NULL, 0, bells);
+	if (rc) {
+		msg_destroy(sys, t, m);
+		return rc;
+	}
+	q_insert(t, other->slot, Q_SEND, m);
+	me->outstanding++;
+	put32(pl, SHMCP_IP_MSGID, m->msgid);
+	return 0;
+}
+
+static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		      uint8_t *out, struct shmcp_bells *bells)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	if ((f & SHMCP_IPFGMID) && (f & (SHMCP_IPFGPID | SHMCP_IPFGMCL)) !=
+				       (SHMCP_IPFGPID | SHMCP_IPFGMCL))
+		return SHMCP_E_PCSPEC;
+	int32_t buflen = (int32_t)ip32(pl, SHMCP_IP_BFLN1F);
+	int rc;
+	struct shmcp_msgblok *m = select_msg(t, slot, Q_SEND, pl, SHMCP_IP_TRGCLS, 0, &rc);
+	if (!m)
+		return rc;
+	struct shmcp_path *p = path_at(t, m);
+	if (!(m->flags & SHMCP_IPRMDATA) && buflen < 0)
+		return SHMCP_IPRC_NEGATIVE_LENGTH;
+	uint8_t oflags = m->flags & (SHMCP_IPRMDATA | SHMCP_IPPRTY | SHMCP_IPNORPY);
+	put16(pl, SHMCP_IP_PATHID, p->e[1 - m->src].pathid);
+	put32(pl, SHMCP_IP_MSGID, m->msgid);
+	put32(pl, SHMCP_IP_TRGCLS, m->trgcls);
+	put32(pl, SHMCP_IP_BFLN2F, m->ans_len);
+	rc = 0;
+	if (m->flags & SHMCP_IPRMDATA) {
+		memcpy(pl + SHMCP_IP_RMMSG, m->prm, 8);
+	} else {
+		uint32_t rem = m->data_len - m->received;
+		uint32_t n = rem < (uint32_t)buflen ? rem : (uint32_t)buflen;
+		if (n)
+			memcpy(out, sys->pool.base + m->data_off + m->received, n);
+		m->received += n;
+		if ((uint32_t)buflen >= rem) {
+			put32(pl, SHMCP_IP_BFLN1F, (uint32_t)buflen - rem);
+		} else {
+			put32(pl, SHMCP_IP_BFLN1F, rem - (uint32_t)buflen);
+			m->partial = 1;
+			oflags |= SHMCP_IPFGMID | SHMCP_IPFGPID | SHMCP_IPFGMCL;
+			rc = SHMCP_IPRC_BUFFER_TOO_SHORT;
+		}
+	}
+	pl[SHMCP_IP_FLAGS1] = oflags;
+	if (rc)
+		return rc;
+	q_remove(t, m);
+	if (m->flags & SHMCP_IPNORPY) {
+		m->residual = 0;
+		complete(sys, t, m, bells);
+	} else {
+		q_insert(t, slot, Q_RECV, m);
+	}
+	return 0;
+}
+
+static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		    const uint8_t *in, struct shmcp_bells *bells)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	int rc;
+	struct shmcp_msgblok *m = identify(t, slot, 1 << Q_RECV, pl, &rc);
+	if (!m)
+		return rc;
+	struct shmcp_path *p = path_at(t, m);
+	int32_t len = (f & SHMCP_IPRMDATA) ? 8 : (int32_t)ip32(pl, SHMCP_IP_BFLN2F);
+	if (len < 0)
+		return SHMCP_IPRC_NEGATIVE_LENGTH;
+	if (p->e[m->src].state != END_ACTIVE) {  /* the source severed: nobody to tell */
+		msg_destroy(sys, t, m);
+		return 0;
+	}
+	rc = 0;
+	if (f & SHMCP_IPRMDATA) {
+		if (p->e[m->src].flags & SHMCP_IPRMDATA) {
+			memcpy(m->rprm, pl + SHMCP_IP_RMMSG, 8);
+			m->rflags |= SHMCP_IPRMDATA;
+		} else {
+			m->audit |= SHMCP_IPADPRMD;
+		}
+		m->residual = m->ans_len;
+	} else {
+		uint32_t stored = (uint32_t)len < m->ans_len ? (uint32_t)len : m->ans_len;
+		if (stored) {
+			m->reply_off = shmcp_pool_alloc(&sys->pool, stored, (uint16_t)(slot + 1));
+			if (m->reply_off == SHMCP_POOL_NIL) {
+				m->reply_off = NO_OFF;
+				return SHMCP_E_NOSTORAGE;
+			}
+			memcpy(sys->pool.base + m->reply_off, in, stored);
+		}
+		m->reply_len = stored;
+		if ((uint32_t)len > m->ans_len) {
+			m->audit |= SHMCP_IPADRPLE;
+			m->residual = (uint32_t)len - m->ans_len;
+			rc = SHMCP_IPRC_BUFFER_TOO_SHORT;
+		} else {
+			m->residual = m->ans_len - (uint32_t)len;
+		}
+		put32(pl, SHMCP_IP_BFLN2F, m->residual);
+	}
+	m->cprio = ((f & SHMCP_IPPRTY) && p->priority) || (m->flags & SHMCP_IPPRTY);
+	complete(sys, t, m, bells);
+	return rc;
+}
+
+static int do_reject(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		     struct shmcp_bells *bells)
+{
+	int rc;
+	struct shmcp_msgblok *m = identify(t, slot, 1 << Q_SEND | 1 << Q_RECV, pl, &rc);
+	if (!m)
+		return rc;
+	m->audit |= SHMCP_IPADRJCT;
+	m->residual = m->ans_len;
+	m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
+	complete(sys, t, m, bells);
+	return 0;
+}
+
+/* The source's own messages, oldest first, for PURGE. */
+static struct shmcp_msgblok *find_own(struct shmcp_iucv *t, int32_t slot, const uint8_t *pl,
+				      int *rc)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	int end;
+	struct shmcp_path *want = NULL;
+	*rc = 0;
+	if (f & SHMCP_IPFGPID) {
+		want = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+		if (!want) {
+			*rc = SHMCP_IPRC_INVALID_PATHID;
+			return NULL;
+		}
+	}
+	uint32_t msgid = ip32(pl, SHMCP_IP_MSGID), cls = ip32(pl, SHMCP_IP_SRCCLS);
+	struct shmcp_msgblok *best = NULL;
+	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		struct shmcp_path *p = m ? path_at(t, m) : NULL;
+		if (!p || p->e[m->src].slot != slot || p->e[m->src].state == END_NONE ||
+		    m->q == Q_TAKEN)
+			continue;
+		int path_ok = !want || (p == want && m->src == end);
+		int cls_ok = !(f & SHMCP_IPFGMCL) || m->srccls == cls;
+		if (f & SHMCP_IPFGMID) {
+			if (m->msgid != msgid)
+				continue;
+			if (!path_ok || !cls_ok) {
+				*rc = SHMCP_IPRC_MSGID_MISMATCH;
+				return NULL;
+			}
+			return m;
+		}
+		if (path_ok && cls_ok && (!best || m->msgid < best->msgid))
+			best = m;
+	}
+	if (!best)
+		*rc = CC2;
+	return best;
+}
+
+static int do_purge(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	if ((f & SHMCP_IPFGMID) && !(f & SHMCP_IPFGPID))
+		return SHMCP_E_PCSPEC;
+	int rc;
+	struct shmcp_msgblok *m = find_own(t, slot, pl, &rc);
+	if (!m)
+		return rc;
+	struct shmcp_path *p = path_at(t, m);
+	put16(pl, SHMCP_IP_PATHID, p->e[m->src].pathid);
+	pl[SHMCP_IP_FLAGS1] = m->flags & (SHMCP_IPNORPY | SHMCP_IPPRTY);
+	put32(pl, SHMCP_IP_MSGID, m->msgid);
+	memset(pl + SHMCP_IP_AUDIT, 0, 4);
+	put16(pl, SHMCP_IP_AUDIT, m->audit);
+	put32(pl, SHMCP_IP_SRCCLS, m->srccls);
+	put32(pl, SHMCP_IP_MSGTAG, m->msgtag);
+	msg_destroy(sys, t, m);
+	return 0;
+}
+
+static int do_testcmpl(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
+{
+	uint8_t f = pl[SHMCP_IP_FLAGS1];
+	if ((f & SHMCP_IPFGMID) && (f & (SHMCP_IPFGPID | SHMCP_IPFGMCL)) !=
+				       (SHMCP_IPFGPID | SHMCP_IPFGMCL))
+		return SHMCP_E_PCSPEC;
+	int rc;
+	struct shmcp_msgblok *m = select_msg(t, slot, Q_REPLY, pl, SHMCP_IP_SRCCLS, 1, &rc);
+	if (!m)
+		return rc;
+	complete_image(path_at(t, m), m, pl);
+	put32(pl, HINT_OFF, idx1_of(t, m));  /* for shmcp_iucv_take_reply */
+	q_remove(t, m);
+	m->q = Q_TAKEN;
+	m->qslot = slot;
+	return m->audit ? CC3 : 0;
+}
+
+static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
+{
+	struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[Q_SEND].head);
+	if (!m)
+		return CC2;
+	pending_image(path_at(t, m), m, pl);
+	pl[SHMCP_IP_RCODE] = 0;
+	pl[SHMCP_IP_FLAGS1] |= SHMCP_IPFGMID | SHMCP_IPFGPID | SHMCP_IPFGMCL;
+	return 0;
+}
+
+/**
+ * shmcp_iucv_message - the message functions of @func for VM @slot (lock
+ * held, VM declared).  Returns the IPRCODE (0: CC0), 256 + CC for CC2/CC3,
+ * or a negative SHMCP_E_* code.
+ */
+int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
+		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells)
+{
+	switch (func) {
+	case SHMCP_IUCV_SEND:
+		return do_send(sys, t, slot, pl, in, bells);
+	case SHMCP_IUCV_RECEIVE:
+		return do_receive(sys, t, slot, pl, out, bells);
+	case SHMCP_IUCV_REPLY:
+		return do_reply(sys, t, slot, pl, in, bells);
+	case SHMCP_IUCV_REJECT:
+		return do_reject(sys, t, slot, pl, bells);
+	case SHMCP_IUCV_PURGE:
+		return do_purge(sys, t, slot, pl);
+	case SHMCP_IUCV_TESTCMPL:
+		return do_testcmpl(t, slot, pl);
+	case SHMCP_IUCV_DESCRIBE:
+		return do_describe(t, slot, pl);
+	case SHMCP_IUCV_TESTMSG: {
+		int s = t->vm[slot].q[Q_SEND].head != 0, r = t->vm[slot].q[Q_REPLY].head != 0;
+		return s || r ? 256 + (s | r << 1) : 0;
+	}
+	}
+	return SHMCP_E_BADARG;
+}
+
+/**
+ * shmcp_iucv_sever_messages - end @end of path @p severs (lock held):
+ * its partner's uncompleted messages to it come back to the partner
+ * completed with IPADSVRD; its own completions not yet taken are
+ * destroyed; its own messages still queued at the partner stay there.
+ */
+void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
+			       int end, struct shmcp_bells *bells)
+{
+	uint32_t pidx = (uint32_t)(p - t->path) + 1;
+	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		if (!m || m->path != pidx)
+			continue;
+		if (m->src == end) {
+			if (m->q == Q_REPLY || m->q == Q_TAKEN)
+				msg_destroy(sys, t, m);
+		} else if (m->q == Q_SEND || m->q == Q_RECV) {
+			m->audit |= SHMCP_IPADSVRD;
+			m->residual = m->ans_len;
+			m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
+			complete(sys, t, m, bells);
+		}
+	}
+}
+
+/**
+ * shmcp_iucv_destroy_path_messages - both ends severed: destroy every
+ * message left on path @p (lock held).
+ */
+void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
+				      struct shmcp_path *p)
+{
+	uint32_t pidx = (uint32_t)(p - t->path) + 1;
+	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		if (m && m->path == pidx)
+			msg_destroy(sys, t, m);
+	}
+}
+
+/* The MSGBLOK an interrupt or TEST COMPLETION output names, checked. */
+static struct shmcp_msgblok *hinted(struct shmcp_iucv *t, const uint8_t *rec)
+{
+	struct shmcp_msgblok *m = msg_at(t, ip32(rec, HINT_OFF));
+	return m && m->msgid == ip32(rec, SHMCP_IP_MSGID) ? m : NULL;
+}
+
+/**
+ * shmcp_iucv_present - may the interrupt @rec still be presented to VM
+ * @slot?  A message-pending interrupt only while its message waits on the
+ * send queue (docs/decisions.md).  Returns 1 or 0.  Takes the lock.
+ */
+int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
+{
+	int type = rec[SHMCP_IP_RCODE];
+	if (type != SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING &&
+	    type != SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+		return 1;
+	if (!shmcp_slot_ok(sys, slot) || shmcp_lock(sys))
+		return 0;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	struct shmcp_msgblok *m = hinted(&t, rec);
+	int ok = sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot;
+	shmcp_unlock(sys);
+	return ok;
+}
+
+/**
+ * shmcp_iucv_take_reply - the source VM @slot takes a completed message:
+ * from its reply queue when presenting the message-complete interrupt
+ * @rec, or the one TEST COMPLETION just took (@rec = its output).  The
+ * reply is written into @answer (at most @answer_len bytes), then the
+ * message is destroyed.  Returns the bytes written, or SHMCP_E_NOTFOUND
+ * (the interrupt is withdrawn: TEST COMPLETION or PURGE took it).
+ */
+int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec,
+			  uint8_t *answer, uint32_t answer_len)
+{
+	if (!shmcp_slot_ok(sys, slot) || !rec)
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	struct shmcp_msgblok *m = hinted(&t, rec);
+	if (sys->vms[slot].gen != gen || !m || m->qslot != slot ||
+	    (m->q != Q_REPLY && m->q != Q_TAKEN)) {
+		rc = SHMCP_E_NOTFOUND;
+	} else {
+		uint32_t n = m->reply_len < answer_len ? m->reply_len : answer_len;
+		if (n && answer && m->reply_off != NO_OFF)
+			memcpy(answer, sys->pool.base + m->reply_off, n);
+		rc = (int)n;
+		msg_destroy(sys, &t, m);
+	}
+	shmcp_unlock(sys);
+	return rc;
+}
+
+/**
+ * shmcp_iucv_waiting - TEST MESSAGE's answer for VM @slot: bit 0 messages
+ * on the send queue, bit 1 completions on the reply queue.
+ */
+int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen)
+{
+	if (!shmcp_slot_ok(sys, slot))
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	rc = sys->vms[slot].gen != gen ? SHMCP_E_NOTLOGGED
+				       : (t.vm[slot].q[Q_SEND].head != 0) |
+						 (t.vm[slot].q[Q_REPLY].head != 0) << 1;
+	shmcp_unlock(sys);
+	return rc;
+}

@@ -1,0 +1,223 @@
+"""IUCV parameter lists: PathPlist, MsgPlist, CompPlist (SASC.md section 3).
+
+Three views of the same 40-byte IPARML: ``bytes(p)`` is the big-endian image
+at the offsets of IUCV.md section 3 (read from the core), ``Cls.from_bytes``
+reads one back, and any class can be passed to any IUCV function.  ``bf1`` /
+``bf2`` hold Python buffers (data out: bytes-like; data in: a writable
+buffer); their address fields are not meaningful in a Python process.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ._native import lib
+
+_SIZE = lib.SHMCP_RECORD_LEN
+
+
+class _Field:
+    """An unsigned big-endian integer field of ``size`` bytes at ``off``."""
+
+    def __init__(self, off: int, size: int) -> None:
+        self.off, self.size = off, size
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return int.from_bytes(obj._b[self.off:self.off + self.size], "big")
+
+    def __set__(self, obj: Any, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{type(obj).__name__}.{self.name} must be an int, "
+                            f"not {type(value).__name__}")
+        top = 1 << (8 * self.size)
+        if not 0 <= value < top:
+            raise ValueError(f"{type(obj).__name__}.{self.name}={value} is out of range "
+                             f"0..{top - 1}")
+        obj._b[self.off:self.off + self.size] = value.to_bytes(self.size, "big")
+
+
+class _Name(_Field):
+    """A blank-padded name field (userid, program name, user data)."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return bytes(obj._b[self.off:self.off + self.size])
+
+    def __set__(self, obj: Any, value: str | bytes) -> None:
+        if isinstance(value, str):
+            try:
+                value = value.encode("ascii")
+            except UnicodeEncodeError:
+                raise ValueError(f"{type(obj).__name__}.{self.name} {value!r} is not ASCII") from None
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{type(obj).__name__}.{self.name} must be str or bytes, "
+                            f"not {type(value).__name__}")
+        value = bytes(value)
+        if len(value) > self.size:
+            raise ValueError(f"{type(obj).__name__}.{self.name} {value!r} is longer than "
+                             f"{self.size} bytes")
+        obj._b[self.off:self.off + self.size] = value.ljust(self.size, b" ")
+
+
+class _Userid(_Name):
+    """A userid field: folded to upper case like every userid (API.md §1)."""
+
+    def __set__(self, obj: Any, value: str | bytes) -> None:
+        if isinstance(value, str):
+            value = value.upper()
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value).upper()
+        super().__set__(obj, value)
+
+
+class _Data(_Field):
+    """Raw bytes of fixed size (parameter-list data): shorter input is zero-padded."""
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return bytes(obj._b[self.off:self.off + self.size])
+
+    def __set__(self, obj: Any, value: bytes) -> None:
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{type(obj).__name__}.{self.name} must be bytes, "
+                            f"not {type(value).__name__}")
+        value = bytes(value)
+        if len(value) > self.size:
+            raise ValueError(f"{type(obj).__name__}.{self.name} is {len(value)} bytes; "
+                             f"at most {self.size}")
+        obj._b[self.off:self.off + self.size] = value.ljust(self.size, b"\0")
+
+
+class Iparml:
+    """The 40 bytes every IUCV parameter list and interrupt buffer is."""
+
+    __slots__ = ("_b", "bf1", "bf2")
+    _fields: tuple[str, ...] = ()
+
+    pathid = _Field(lib.SHMCP_IP_PATHID, 2)
+    flags1 = _Field(lib.SHMCP_IP_FLAGS1, 1)
+    rcode = _Field(lib.SHMCP_IP_RCODE, 1)
+    type = _Field(lib.SHMCP_IP_RCODE, 1)   # the same byte, in interrupt data
+
+    def __init__(self, **fields: Any) -> None:
+        self._b = bytearray(_SIZE)
+        self.bf1: Any = None
+        self.bf2: Any = None
+        lengths = {k: fields.pop(k) for k in ("bf1len", "bf2len") if k in fields}
+        for name, value in fields.items():
+            if name not in self._fields and name not in ("bf1", "bf2"):
+                raise TypeError(f"{type(self).__name__} has no field {name!r}; "
+                                f"fields: {', '.join(self._fields)}")
+            setattr(self, name, value)
+        for name, value in lengths.items():
+            setattr(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        # a buffer's length is the default of its length field
+        if name in ("bf1", "bf2") and value is not None and hasattr(self, "_b"):
+            off = lib.SHMCP_IP_BFLN1F if name == "bf1" else lib.SHMCP_IP_BFLN2F
+            size = memoryview(value).nbytes
+            if size > 0x7FFFFFFF:
+                raise ValueError(f"{name} is larger than 2 GiB")
+            self._b[off:off + 4] = size.to_bytes(4, "big")
+
+    @classmethod
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> "Iparml":
+        """The parameter list whose 40-byte image is ``data``."""
+        data = bytes(data)
+        if len(data) != _SIZE:
+            raise ValueError(f"an IPARML is {_SIZE} bytes, not {len(data)}")
+        obj = cls()
+        obj._b[:] = data
+        return obj
+
+    def __bytes__(self) -> bytes:
+        return bytes(self._b)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Iparml) and self._b == other._b
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields
+                          if getattr(self, n) not in (0, b"", bytes(8), b" " * 8))
+        return f"{type(self).__name__}({shown})"
+
+
+class PathPlist(Iparml):
+    """CONNECT, ACCEPT, QUIESCE, RESUME, SEVER; interrupt types 1-5
+    (SAS/C ``struct iucv_path_plist``)."""
+
+    __slots__ = ()
+    _fields = ("pathid", "flags1", "rcode", "type", "msglim", "fcncd", "vmid", "pgm", "user")
+    msglim = _Field(lib.SHMCP_IP_MSGLIM, 2)
+    fcncd = _Field(lib.SHMCP_IP_FCNCD, 1)
+    vmid = _Userid(lib.SHMCP_IP_VMID, 8)
+    pgm = _Name(lib.SHMCP_IP_USER, 8)
+    user = _Name(lib.SHMCP_IP_USER + 8, 8)
+
+    @property
+    def ipuser(self) -> bytes:
+        """All 16 bytes of IPUSER (pgm + user)."""
+        return bytes(self._b[lib.SHMCP_IP_USER:lib.SHMCP_IP_USER + 16])
+
+    @ipuser.setter
+    def ipuser(self, value: bytes) -> None:
+        value = bytes(value)
+        if len(value) > 16:
+            raise ValueError(f"PathPlist.ipuser is {len(value)} bytes; at most 16")
+        self._b[lib.SHMCP_IP_USER:lib.SHMCP_IP_USER + 16] = value.ljust(16, b"\0")
+
+
+class MsgPlist(Iparml):
+    """SEND, RECEIVE, REPLY, REJECT, DESCRIBE; interrupt types 8-9
+    (SAS/C ``struct iucv_msg_plist``; ``tgrcls`` is an alias of ``trgcls``)."""
+
+    __slots__ = ()
+    _fields = ("pathid", "flags1", "rcode", "type", "msgid", "trgcls", "data", "bf1len",
+               "srccls", "msgtag", "bf2len")
+    msgid = _Field(lib.SHMCP_IP_MSGID, 4)
+    trgcls = _Field(lib.SHMCP_IP_TRGCLS, 4)
+    tgrcls = trgcls
+    data = _Data(lib.SHMCP_IP_RMMSG, 8)
+    bf1len = _Field(lib.SHMCP_IP_BFLN1F, 4)
+    srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)
+    msgtag = _Field(lib.SHMCP_IP_MSGTAG, 4)
+    bf2len = _Field(lib.SHMCP_IP_BFLN2F, 4)
+
+
+class CompPlist(Iparml):
+    """PURGE, TEST COMPLETION; interrupt types 6-7
+    (SAS/C ``struct iucv_comp_plist``).  ``audit`` is IPAUDIT's 16 bits."""
+
+    __slots__ = ()
+    _fields = ("pathid", "flags1", "rcode", "type", "msgid", "audit", "data", "srccls",
+               "msgtag", "bf2len")
+    msgid = _Field(lib.SHMCP_IP_MSGID, 4)
+    audit = _Field(lib.SHMCP_IP_AUDIT, 2)
+    data = _Data(lib.SHMCP_IP_RMMSG, 8)
+    srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)
+    msgtag = _Field(lib.SHMCP_IP_MSGTAG, 4)
+    bf2len = _Field(lib.SHMCP_IP_BFLN2F, 4)
+
+
+_BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist,
+            6: CompPlist, 7: CompPlist, 8: MsgPlist, 9: MsgPlist}
+
+
+def for_interrupt(image: bytes) -> Iparml | None:
+    """The class SAS/C's siginfo() would be cast to for this interrupt image,
+    read from it; None if byte 3 is not an IUCV interrupt type."""
+    cls = _BY_TYPE.get(image[lib.SHMCP_IP_RCODE])
+    return None if cls is None else cls.from_bytes(image)
+
+
+__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt"]
