@@ -12,7 +12,7 @@ CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
-.PHONY: test demo stress csrc-test example-core clean
+.PHONY: test demo stress csrc-test example-core example-sasc clean
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,17 @@ $(STAMP): $(CORE)
 test: csrc-test $(STAMP)
 	$(PY) -m pytest -q
 
+# SASC.md section 5: the SENDER and RECEIVER programs, two processes, scripted
 demo: $(STAMP)
-	$(PY) examples/core_demo.py
+	$(PY) examples/sasc_demo.py
 
-example-core: demo
+# the same, the sender reading the lines to send from the terminal
+example-sasc: $(STAMP)
+	$(PY) examples/sasc_demo.py --interactive
+
+# two VMs exchanging interrupts through the core's queueing call
+example-core: $(STAMP)
+	$(PY) examples/core_demo.py
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests

@@ -22,6 +22,8 @@ from .interrupt import IUCV, VMCF, Interrupt
 from .machine import VirtualMachine, current, logon, userid_bytes
 from .plist import CompPlist, MsgPlist, PathPlist
 from . import iucv  # noqa: E402  (registers how IUCV interrupts are presented)
+from .sasc import (iucvacc, iucvclr, iucvconn, iucvpurg, iucvqs, iucvrecv, iucvrej, iucvresm,
+                   iucvrply, iucvsend, iucvset, iucvsevr, iucvtcmp)
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
 from .system import System, ipl, shutdown
 
@@ -33,4 +35,6 @@ __all__ = [
     "VirtualMachine", "current", "logon", "userid_bytes",
     "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
     "System", "ipl", "shutdown",
+    "iucvset", "iucvclr", "iucvconn", "iucvacc", "iucvsevr", "iucvsend", "iucvrecv", "iucvrply",
+    "iucvrej", "iucvpurg", "iucvtcmp", "iucvqs", "iucvresm",
 ]

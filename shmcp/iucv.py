@@ -29,6 +29,7 @@ MSGLIM_DEFAULT = lib.SHMCP_MSGLIM_DEFAULT
 MSGLIM_MAX = lib.SHMCP_MSGLIM_MAX
 _HINT = slice(36, 40)  # reserved word: the core's MSGBLOK hint, never shown
 _PROGRAM_CHECKS = {lib.SHMCP_E_PCSPEC: "specification", lib.SHMCP_E_PCOPER: "operation"}
+_router: Any = None  # the SAS/C layer's routing of pending connections (sasc.py)
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
 
@@ -317,6 +318,9 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if not st.enabled(itype):
         st.held.append(it)
         return None
+    if itype == lib.SHMCP_IPTYPE_PENDING_CONNECTION and _router is not None \
+            and not _router(vm, it.raw):
+        return None  # CMS severed it: no program by that name
     if itype >= 8 and not lib.shmcp_iucv_present(vm._handle(), vm._slot, vm._gen, it.raw):
         return None  # received or purged meanwhile: withdrawn
     if itype in (6, 7) and not _take_reply(vm, it.raw):
