@@ -170,19 +170,26 @@ class System:
 
 def ipl(system: str | None = None, *, directory: str | None = None, **limits: int) -> None:
     """IPL a system: create its segment with ``limits`` (max_vms, queue_size,
-    storage, spin_us).  A system that is up is an error, unless no VM of it
-    is alive (all died, or none logged on), in which case the stale segment
-    is recovered: replaced by the new one."""
+    storage, spin_us, max_conn, max_msgs) and the directory file
+    ``directory`` (TOML, see shmcp.directory; None: the embedded default).
+    A system that is up is an error, unless no VM of it is alive (all died,
+    or none logged on), in which case the stale segment is recovered:
+    replaced by the new one."""
+    from . import directory as _directory
+
     name = system_name(system)
+    if directory is not None and not isinstance(directory, (str, os.PathLike)):
+        raise TypeError(f"directory must be a path, not {type(directory).__name__}")
+    entries = None
     if directory is not None:
-        raise ShmcpError(
-            f"system {name}: directory files are read by the IUCV facility, "
-            "which this build does not have yet; IPL without one (the default directory)"
-        )
+        entries = _directory.load(os.fspath(directory),
+                                  limits.get("max_conn", lib.SHMCP_MAX_CONN_LIMIT))
+        if "max_conn" not in limits:  # room for the largest maxconn it grants
+            limits["max_conn"] = max([lib.SHMCP_MAX_CONN_DEFAULT] + [e.maxconn for e in entries])
     lim = make_limits(limits)
     for _ in range(3):
         try:
-            create(name, lim)
+            create(name, lim, entries)
             return
         except posix_ipc.ExistentialError:
             pass
@@ -198,17 +205,28 @@ def ipl(system: str | None = None, *, directory: str | None = None, **limits: in
     raise ShmcpError(f"system {name}: IPL raced with another IPL three times; try again")
 
 
-def create(name: str, lim: "ffi.CData") -> None:
-    """Format a new segment under a private name, then link it into place:
-    the system appears whole or not at all, so a VM attaching while another
-    IPLs never sees a half-written header (it would be refused as corrupt).
+def create(name: str, lim: "ffi.CData", directory: list | None = None) -> None:
+    """Format a new segment under a private name, install the directory,
+    then link it into place: the system appears whole or not at all, so a VM
+    attaching while another IPLs never sees a half-written one.
     Raises posix_ipc.ExistentialError if the system exists."""
+    from . import directory as _directory
+
     private = f"{shm_name(name)}.ipl{os.getpid()}"
     shm = posix_ipc.SharedMemory(private, posix_ipc.O_CREX, mode=0o600, size=0)
     try:
         rc = lib.shmcp_format(shm.fd, lim, name.encode())
         if rc:
             raise core_error(rc, f"system {name}: IPL")
+        if directory:
+            rc_p = ffi.new("int *")
+            handle = lib.shmcp_attach(shm.fd, name.encode(), rc_p)
+            if handle == ffi.NULL:
+                raise core_error(rc_p[0], f"system {name}: IPL")
+            try:
+                _directory.install(handle, directory)
+            finally:
+                lib.shmcp_detach(handle)
         try:
             os.link(_SHM_DIR + private, _SHM_DIR + shm_name(name))
         except FileExistsError:
