@@ -27,6 +27,8 @@ for _name in dir(lib):
 BUFFER_SIZE = lib.SHMCP_IUCV_BUFFER_SIZE
 MSGLIM_DEFAULT = lib.SHMCP_MSGLIM_DEFAULT
 MSGLIM_MAX = lib.SHMCP_MSGLIM_MAX
+_FUNCTION = {getattr(lib, n): n[len("SHMCP_IUCV_"):].replace("_", " ")
+             for n in dir(lib) if n.startswith("SHMCP_IUCV_") and n[11:].isalpha()}
 _HINT = slice(36, 40)  # reserved word: the core's MSGBLOK hint, never shown
 _PROGRAM_CHECKS = {lib.SHMCP_E_PCSPEC: "specification", lib.SHMCP_E_PCOPER: "operation"}
 _router: Any = None  # the SAS/C layer's routing of pending connections (sasc.py)
@@ -111,11 +113,12 @@ def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
     rc = lib.shmcp_iucv_call(vm._handle(), vm._slot, vm._gen, func,
                              ffi.from_buffer("uint8_t[]", plist._b), inbuf, outbuf, cc)
     if rc < 0:
+        name = _FUNCTION.get(func, str(func))
         if rc in _PROGRAM_CHECKS:
-            raise ProgramCheck(_PROGRAM_CHECKS[rc], f"IUCV function {func}")
+            raise ProgramCheck(_PROGRAM_CHECKS[rc], f"IUCV {name} by {vm.userid}")
         if rc == lib.SHMCP_E_NOTLOGGED:
             raise vm._lost(rc)
-        raise core_error(rc, f"IUCV function {func} for {vm.userid}")
+        raise core_error(rc, f"IUCV {name} by {vm.userid}")
     return cc[0]
 
 

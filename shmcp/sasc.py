@@ -31,6 +31,17 @@ ROUTING_SEVER_USER = b"\xff" * 16
 
 _names: dict[bytes, None] = {}      # registered program names, in order
 _owner: dict[int, bytes] = {}       # path id -> the program that owns it
+_for_vm: Any = None                 # the logon these belong to
+
+
+def _current_names() -> None:
+    """Names and paths belong to one logon: a new logon starts afresh."""
+    global _for_vm
+    vm = current()
+    if vm is not _for_vm:
+        _names.clear()
+        _owner.clear()
+        _for_vm = vm
 
 
 def _name8(name: Any) -> bytes | None:
@@ -42,6 +53,7 @@ def _name8(name: Any) -> bytes | None:
 
 
 def _check(name: Any) -> tuple[int, bytes | None]:
+    _current_names()
     if not handler_established(SIGIUCV):
         return NO_HANDLER, None
     n = _name8(name)
@@ -60,6 +72,7 @@ def _typed(plist: Any, cls: type, fn: str) -> Any:
 
 def iucvset(name: str | bytes) -> tuple[int, int]:
     """Identify this program to CMS as ``name``: (rc, maxconns)."""
+    _current_names()
     if not handler_established(SIGIUCV):
         return NO_HANDLER, 0
     n = _name8(name)
@@ -187,6 +200,7 @@ def _route(vm: Any, image: bytes) -> bool:
     """CMS's routing of a pending connection (IUCV.md section 14): to the
     program named by the originator's ``pgm``; none -> severed with X'FF's.
     Returns whether the interrupt is presented."""
+    _current_names()
     if not _names:
         return True  # no CMS IUCV programs: the faithful layer sees everything
     pathid = int.from_bytes(image[0:2], "big")
