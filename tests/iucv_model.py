@@ -444,7 +444,7 @@ class CP:
 
     # -- functions ---------------------------------------------------------------
 
-    def query(self, userid: str) -> Result:
+    def query(self, userid: str, p: dict | None = None) -> Result:
         vm = self.vms[userid]
         return Result(0, extra=(BUFFER_SIZE, vm.maxconn))
 
@@ -469,7 +469,7 @@ class CP:
         vm.cmask = mask
         return Result(0)
 
-    def testmsg(self, userid: str) -> Result:
+    def testmsg(self, userid: str, p: dict | None = None) -> Result:
         """CC1 send queue, CC2 reply queue, CC3 both; None: it would wait."""
         vm = self.vm(userid)
         cc = (1 if vm.sendq else 0) | (2 if vm.replyq else 0)
