@@ -93,6 +93,11 @@ CHOICES = {
     "accept.rc_order": "ACCEPT checks in the order rc 1, 18, 20",
     "pathid.ids_at_connect": "the target's path id is assigned at CONNECT (masks cannot change it)",
     "type0809.bf2len": "type 08/09 IPBFLN2F of a one-way message is 0",
+    "audit.bytes": "the 16 audit bits are image bytes 08-09 (high halfword of IPAUDIT), 0A-0B zero",
+    "reply.no_fg": "the stateful test never sets IPFG* bits on REPLY (section 3.1 does not "
+                   "define them for REPLY; decisions.md makes undefined bits a program check)",
+    "outputs.on_error": "a function ending with CC1 (other than RECEIVE/REPLY rc 5) or CC2 "
+                        "stores nothing but IPRCODE",
 }
 
 

@@ -295,9 +295,8 @@ class IUCVMachine(RuleBasedStateMachine):
     user16 = st.one_of(st.just(bytes(16)), st.binary(min_size=16, max_size=16))
     cls3 = st.integers(0, 2)
     options = st.sampled_from([0, IPPRTY, IPRMDATA | IPPRTY, IPRMDATA, 0, IPPRTY, IPRMDATA | IPPRTY,
-                               IPQUSCE, IPPRTY | IPQUSCE, IPRMDATA | IPPRTY | IPQUSCE])
+                               IPRMDATA, 0, IPPRTY | IPQUSCE, IPRMDATA | IPPRTY | IPQUSCE])
 
-    @rule(src=vm, data=st.data())
     def connect(self, src, data):
         kind = data.draw(st.sampled_from(["ok"] * 6 + ["nologon", "service", "msglim"]))
         target = {"nologon": "NOBODY", "service": "*FOO"}.get(kind) or data.draw(self.vm)
@@ -321,9 +320,11 @@ class IUCVMachine(RuleBasedStateMachine):
         self.call(user, "accept", "path", {"pathid": pid, "msglim": data.draw(st.sampled_from(limits)),
                                            "flags1": flags, "user": data.draw(self.user16)})
 
-    @precondition(lambda self: self.any_vm(lambda vm: vm.paths))
     @rule(data=st.data())
-    def sever(self, data):
+    def sever_or_connect(self, data):
+        """SEVER or CONNECT (one rule: each half as likely as the others)."""
+        if not self.any_vm(lambda vm: vm.paths) or data.draw(st.booleans()):
+            return self.connect(data.draw(self.vm), data)
         user = self.user_with(data, lambda vm: vm.paths)
         vm = self.cp.vms[user]
         self_path = any(e.partner is not None and e.partner.vm is vm for e in vm.paths.values())
@@ -407,7 +408,8 @@ class IUCVMachine(RuleBasedStateMachine):
         inp: dict = {}
         ref = None
         if mode == "full":
-            ref = self.pick(data, vm.sendq, st.sampled_from(
+            partial = [q for q in vm.sendq if q.moved]
+            ref = self.pick(data, partial or vm.sendq, st.sampled_from(
                 self.targeted(user, []) or [None]), 0.1)
             if ref is None:
                 mode = "any"
@@ -423,10 +425,13 @@ class IUCVMachine(RuleBasedStateMachine):
         if mode in ("class", "both"):
             inp["flags1"] = inp.get("flags1", 0) | IPFGMCL
             inp["trgcls"] = data.draw(self.cls3)
-        if ref is None and vm.sendq:
-            ref = data.draw(st.sampled_from(vm.sendq))
+        if ref is None:  # the message the selectors will find, if any
+            f = inp.get("flags1", 0)
+            ref = next((q for q in vm.sendq if q.moved == 0
+                        and (not f & IPFGPID or q.tgt.pathid == inp["pathid"])
+                        and (not f & IPFGMCL or q.trgcls == inp["trgcls"])), None)
         left = 0 if ref is None or ref.prm else len(ref.data) - ref.moved
-        size = data.draw(st.sampled_from([left, left, left + 1, left + 7, max(left - 1, 0),
+        size = data.draw(st.sampled_from([left, left, left + 1, left, left + 7, max(left - 1, 0),
                                           left // 2, 0]))
         slack = data.draw(st.sampled_from([0, 0, 0, 3]))
         inp["bf1len"] = size
@@ -440,8 +445,24 @@ class IUCVMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.cp.messages)
     @rule(data=st.data())
     def receive_more(self, data):
-        """(RECEIVE again: a second rule doubles its weight.)"""
+        """(RECEIVE again: more rules, more weight.)"""
         self.receive(data)
+
+    @precondition(lambda self: self.cp.messages)
+    @rule(data=st.data())
+    def receive_even_more(self, data):
+        self.receive(data)
+
+    @precondition(lambda self: self.any_vm(lambda vm: vm.recvq))
+    @rule(data=st.data())
+    def reply_more(self, data):
+        """(REPLY again: more rules, more weight.)"""
+        self.reply(data)
+
+    @precondition(lambda self: self.any_vm(lambda vm: vm.recvq))
+    @rule(data=st.data())
+    def reply_even_more(self, data):
+        self.reply(data)
 
     @precondition(lambda self: self.any_vm(lambda vm: vm.recvq))
     @rule(data=st.data())
