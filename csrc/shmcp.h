@@ -153,6 +153,7 @@ void shmcp_watchdog_stop(shmcp_sys *sys);
 #define SHMCP_VMCF_HDR_LEN 40         /* VMCMHDR, data follows at +40 */
 #define SHMCP_VMCF_MSG_LIMIT 50       /* active messages per source */
 #define SHMCP_VMCF_TAG_LEN 24         /* core's tag before an interrupt's data */
+#define SHMCP_VMCF_TAG_MAGIC 1447904070 /* its first word, native order: "VMCF" */
 /* VMCPFUNC subfunction codes */
 #define SHMCP_VMCPAUTH 0
 #define SHMCP_VMCPUAUT 1

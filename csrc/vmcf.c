@@ -36,7 +36,7 @@
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
 #define HDR SHMCP_VMCF_HDR_LEN
-#define TAG_MAGIC 0x564d4346u /* "VMCF" */
+#define TAG_MAGIC ((uint32_t)SHMCP_VMCF_TAG_MAGIC)
 
 /* message states (VMCF.md section 9) */
 enum { M_FREE = 0, M_QUEUED, M_NOTIFIED, M_RECEIVED, M_DONE };

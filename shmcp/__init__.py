@@ -18,10 +18,12 @@ from .errors import (
     SystemNotUp,
     VMCFError,
 )
+from .errors import NotReceiving
 from .interrupt import IUCV, VMCF, Interrupt
 from .machine import VirtualMachine, current, logon, userid_bytes
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
 from .system import System, ipl, shutdown
+from .vmcf import Vmcmhdr, Vmcparm, smsg
 
 __all__ = [
     "__version__",
@@ -32,3 +34,4 @@ __all__ = [
     "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
     "System", "ipl", "shutdown",
 ]
+__all__ += ["NotReceiving", "Vmcparm", "Vmcmhdr", "smsg"]

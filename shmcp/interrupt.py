@@ -65,3 +65,20 @@ def view(interrupt: Interrupt) -> Any:
     """What siginfo() and wait() give the program for ``interrupt``."""
     convert = _views.get(interrupt.facility)
     return convert(interrupt) if convert is not None else interrupt
+
+
+_presenters: dict[int, Callable[[Any, Interrupt], bool]] = {}
+
+
+def register_presenter(facility: int, present: Callable[[Any, Interrupt], bool]) -> None:
+    """A facility's step between taking a record off the queue and showing
+    it: ``present(vm, interrupt)`` does what presentation means to CP (VMCF:
+    data into the interrupt buffer, the message "given") and returns False
+    for a record whose message was withdrawn meanwhile (it is skipped)."""
+    _presenters[facility] = present
+
+
+def present(vm: Any, interrupt: Interrupt) -> bool:
+    """Whether ``interrupt``, just taken by ``vm``, is to be shown."""
+    fn = _presenters.get(interrupt.facility)
+    return True if fn is None else fn(vm, interrupt)

@@ -20,7 +20,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, view
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, present, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -154,6 +154,12 @@ class VirtualMachine:
             raise core_error(rc, f"queueing an interrupt for {userid_bytes(userid).decode().rstrip()}")
 
     def _pop(self, fmask: int) -> Interrupt | None:
+        while True:
+            got = self._take(fmask)
+            if got is None or present(self, got):
+                return got
+
+    def _take(self, fmask: int) -> Interrupt | None:
         h = self._handle()
         rec = self._rec
         if lib.shmcp_pop(h, self._slot, fmask, rec) != 1:
