@@ -39,7 +39,7 @@ class Driven:
     def diag(self, c: dict) -> dict:
         func = c["func"]
         parm = vmcf.Vmcparm(flg1=c.get("flg1", 0), func=func, mid=c.get("mid", 0),
-                            user=c.get("user"), use=bytes.fromhex(c.get("use", "")))
+                            user=c.get("user") or None, use=bytes.fromhex(c.get("use", "")))
         data = bytes.fromhex(c.get("data", ""))
         area = None
         if func == vmcf.VMCPAUTH:
