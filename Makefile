@@ -13,6 +13,7 @@ CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
 .PHONY: test demo stress csrc-test example-core clean
+.PHONY: example-vmcf example-smsg
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ demo: $(STAMP)
 	$(PY) examples/core_demo.py
 
 example-core: demo
+
+example-vmcf: $(STAMP)
+	$(PY) examples/vmcf/pair.py
+
+example-smsg: $(STAMP)
+	$(PY) examples/smsg/server.py
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests
