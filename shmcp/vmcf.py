@@ -108,6 +108,18 @@ def _size(value: Any) -> int:
     return 0 if isinstance(value, int) else memoryview(value).nbytes
 
 
+def _length(name: str, attr: str, area: str) -> property:
+    """lena / lenb: as set, else the size of the buffer in vada / vadb."""
+    def get(self: Any) -> int:
+        value = getattr(self, attr)
+        return _size(getattr(self, area)) if value is None else value
+
+    def put(self: Any, v: int | None) -> None:
+        object.__setattr__(self, attr, None if v is None else _uint(name, v, 32))
+
+    return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
+
+
 class _Block:
     """Common part of VMCPARM and VMCMHDR: the ten fields of the 40 bytes."""
 
@@ -150,23 +162,8 @@ class _Block:
     vadb = property(lambda self: self._vadb,
                     lambda self, v: object.__setattr__(self, "_vadb", _area("vadb", v)))
 
-    @property
-    def lena(self) -> int:
-        """Length belonging to vada (default: its buffer's size)."""
-        return _size(self._vada) if self._lena is None else self._lena
-
-    @lena.setter
-    def lena(self, v: int | None) -> None:
-        object.__setattr__(self, "_lena", None if v is None else _uint("lena", v, 32))
-
-    @property
-    def lenb(self) -> int:
-        """Length belonging to vadb (default: its buffer's size)."""
-        return _size(self._vadb) if self._lenb is None else self._lenb
-
-    @lenb.setter
-    def lenb(self, v: int | None) -> None:
-        object.__setattr__(self, "_lenb", None if v is None else _uint("lenb", v, 32))
+    lena = _length("lena", "_lena", "_vada")
+    lenb = _length("lenb", "_lenb", "_vadb")
 
     def __bytes__(self) -> bytes:
         a = self._vada if isinstance(self._vada, int) else 0

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -21,39 +23,49 @@ def lines_of(out: list[str], who: str) -> list[str]:
     return [line for line in out if line.startswith(who + ":")]
 
 
-def test_example_vmcf(system):
-    out = run("vmcf/pair.py")
-    assert lines_of(out, "CLIENT") == [
-        "CLIENT: SERVER identified itself: READY",
-        "CLIENT: reply to 1: 'HELLO' (OK)",
-        "CLIENT: reply to 2: 'VIRTUAL MACHINE' (OK)",
-        "CLIENT: reply to 3: 'COMMUNICATION FACILITY' (OK)",
-        "CLIENT: reply to 4: 'BYE' (OK)",
-    ]
-    assert lines_of(out, "SERVER") == [
-        "SERVER: available, IDENTIFY sent to CLIENT",
-        "SERVER: request 1 from CLIENT: 'hello'",
-        "SERVER: request 2 from CLIENT: 'virtual machine'",
-        "SERVER: request 3 from CLIENT: 'communication facility'",
-        "SERVER: request 4 from CLIENT: 'QUIT'",
-    ]
-    assert out[-1] == "example-vmcf: done"
+EXPECTED = {
+    "vmcf/pair.py": {
+        "CLIENT": [
+            "CLIENT: SERVER identified itself: READY",
+            "CLIENT: reply to 1: 'HELLO' (OK)",
+            "CLIENT: reply to 2: 'VIRTUAL MACHINE' (OK)",
+            "CLIENT: reply to 3: 'COMMUNICATION FACILITY' (OK)",
+            "CLIENT: reply to 4: 'BYE' (OK)",
+        ],
+        "SERVER": [
+            "SERVER: available, IDENTIFY sent to CLIENT",
+            "SERVER: request 1 from CLIENT: 'hello'",
+            "SERVER: request 2 from CLIENT: 'virtual machine'",
+            "SERVER: request 3 from CLIENT: 'communication facility'",
+            "SERVER: request 4 from CLIENT: 'QUIT'",
+        ],
+        "last": "example-vmcf: done",
+    },
+    "smsg/server.py": {
+        "USER1": [
+            "USER1: SRVMACH answered: SUM 42",
+            "USER1: SRVMACH answered: Hello from USER1",
+            "USER1: SRVMACH answered: UNKNOWN COMMAND FROB",
+            "USER1: SRVMACH answered: 4 COMMANDS SERVED",
+        ],
+        "SRVMACH": [
+            "SRVMACH: from USER1: ADD 2 40",
+            "SRVMACH: from USER1: ECHO Hello from USER1",
+            "SRVMACH: from USER1: FROB",
+            "SRVMACH: from USER1: COUNT",
+            "SRVMACH: from OPERATOR: STOP",
+            "SRVMACH: stopped by OPERATOR",
+        ],
+        "last": "example-smsg: done",
+    },
+}
 
 
-def test_example_smsg(system):
-    out = run("smsg/server.py")
-    assert lines_of(out, "USER1") == [
-        "USER1: SRVMACH answered: SUM 42",
-        "USER1: SRVMACH answered: Hello from USER1",
-        "USER1: SRVMACH answered: UNKNOWN COMMAND FROB",
-        "USER1: SRVMACH answered: 4 COMMANDS SERVED",
-    ]
-    assert lines_of(out, "SRVMACH") == [
-        "SRVMACH: from USER1: ADD 2 40",
-        "SRVMACH: from USER1: ECHO Hello from USER1",
-        "SRVMACH: from USER1: FROB",
-        "SRVMACH: from USER1: COUNT",
-        "SRVMACH: from OPERATOR: STOP",
-        "SRVMACH: stopped by OPERATOR",
-    ]
-    assert out[-1] == "example-smsg: done"
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_example(system, script):
+    out = run(script)
+    want = EXPECTED[script]
+    for who, lines in want.items():
+        if who != "last":
+            assert lines_of(out, who) == lines, "\n".join(out)
+    assert out[-1] == want["last"]

@@ -12,15 +12,7 @@
 
 #include "internal.h"
 
-static int failures;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "check.h"
 
 static void parm(uint8_t *p, uint8_t flg1, uint16_t func, uint32_t mid,
 		 const char *user, uint32_t lena, uint32_t lenb)

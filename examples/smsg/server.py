@@ -9,16 +9,26 @@ it with the command line: ``shmcp smsg SRVMACH STOP``.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import shmcp
 from shmcp import vmcf
 
 COMMANDS = ["ADD 2 40", "ECHO Hello from USER1", "FROB", "COUNT"]
+
+
+def say(line: str) -> None:
+    """Print one whole line with one write: the VMs share stdout, and with
+    PYTHONUNBUFFERED print() writes the text and its newline separately."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
 
 
 def answer(command: str, served: int) -> str:
@@ -36,13 +46,22 @@ def answer(command: str, served: int) -> str:
     return f"UNKNOWN COMMAND {verb}"
 
 
-def srvmach(system: str, ready) -> None:
+@contextlib.contextmanager
+def smsg_vm(userid: str, system: str) -> Iterator[list[vmcf.Vmcmhdr]]:
+    """Log on ``userid`` taking special messages: a 169-byte interrupt
+    buffer, VMCF authorized with the SMSG option; yields the inbox the
+    SIGVMCF handler fills (SIGVMCF blocked outside sigpause)."""
     ib = bytearray(vmcf.SMSG_BUFFER)
     inbox: list[vmcf.Vmcmhdr] = []
     signal.signal(shmcp.SIGVMCF, lambda s, f: inbox.append(shmcp.siginfo()))
     shmcp.sigblock(shmcp.sigmask(shmcp.SIGVMCF))
-    with shmcp.logon("SRVMACH", system=system):
+    with shmcp.logon(userid, system=system):
         vmcf.authorize(ib, smsg=True)
+        yield inbox
+
+
+def srvmach(system: str, ready) -> None:
+    with smsg_vm("SRVMACH", system) as inbox:
         ready.set()
         served = 0
         while True:
@@ -52,30 +71,25 @@ def srvmach(system: str, ready) -> None:
                 continue                      # only special messages here
             issuer = h.use.decode().strip()
             command = h.buf.decode()
-            print(f"SRVMACH: from {issuer}: {command}", flush=True)
+            say(f"SRVMACH: from {issuer}: {command}")
             if command == "STOP":
-                print(f"SRVMACH: stopped by {issuer}", flush=True)
+                say(f"SRVMACH: stopped by {issuer}")
                 break
             served += 1
             try:
                 shmcp.smsg(issuer, answer(command, served))
             except shmcp.ShmcpError as exc:   # issuer gone or not receiving
-                print(f"SRVMACH: cannot answer: {exc}", flush=True)
+                say(f"SRVMACH: cannot answer: {exc}")
         vmcf.unauthorize()
 
 
 def user1(system: str) -> None:
-    ib = bytearray(vmcf.SMSG_BUFFER)
-    inbox: list[vmcf.Vmcmhdr] = []
-    signal.signal(shmcp.SIGVMCF, lambda s, f: inbox.append(shmcp.siginfo()))
-    shmcp.sigblock(shmcp.sigmask(shmcp.SIGVMCF))
-    with shmcp.logon("USER1", system=system):
-        vmcf.authorize(ib, smsg=True)
+    with smsg_vm("USER1", system) as inbox:
         for command in COMMANDS:
             shmcp.smsg("SRVMACH", command)
             shmcp.sigpause(0)
             h = inbox.pop(0)
-            print(f"USER1: {h.use.decode().strip()} answered: {h.buf.decode()}", flush=True)
+            say(f"USER1: {h.use.decode().strip()} answered: {h.buf.decode()}")
 
 
 def main() -> int:
@@ -96,7 +110,7 @@ def main() -> int:
         stop = subprocess.run(cmd, env=dict(os.environ))
         srv.join(60)
         ok = usr.exitcode == 0 and srv.exitcode == 0 and stop.returncode == 0
-        print("example-smsg: " + ("done" if ok else "FAILED"))
+        say("example-smsg: " + ("done" if ok else "FAILED"))
         return 0 if ok else 1
     finally:
         shmcp.shutdown(system)

@@ -18,6 +18,14 @@ from shmcp import vmcf
 REQUESTS = ["hello", "virtual machine", "communication facility"]
 
 
+def say(line: str) -> None:
+    """Print one whole line with one write: the VMs share stdout, and with
+    PYTHONUNBUFFERED print() writes the text and its newline separately."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+
 def server(system: str) -> None:
     ib = bytearray(64)                       # the external interrupt buffer
     done: list[bool] = []
@@ -29,7 +37,7 @@ def server(system: str) -> None:
         request = bytearray(h.lena)
         vmcf.receive(h.user, h.mid, request)
         text = request.decode()
-        print(f"SERVER: request {h.mid} from {h.user.decode().strip()}: {text!r}", flush=True)
+        say(f"SERVER: request {h.mid} from {h.user.decode().strip()}: {text!r}")
         if text == "QUIT":
             done.append(True)
             answer = b"BYE"
@@ -42,7 +50,7 @@ def server(system: str) -> None:
     with shmcp.logon("SERVER", system=system):
         vmcf.authorize(ib)
         vmcf.identify("CLIENT", use=b"READY")
-        print("SERVER: available, IDENTIFY sent to CLIENT", flush=True)
+        say("SERVER: available, IDENTIFY sent to CLIENT")
         while not done:
             shmcp.sigpause(0)
         vmcf.unauthorize()
@@ -59,8 +67,8 @@ def client(system: str, ready) -> None:
         shmcp.sigpause(0)
         h = got.pop()
         assert h.func == vmcf.VMCPIDEN and h.stat & vmcf.VMCMRESP
-        print(f"CLIENT: {h.user.decode().strip()} identified itself: "
-              f"{h.use.rstrip(bytes(1)).decode()}", flush=True)
+        say(f"CLIENT: {h.user.decode().strip()} identified itself: "
+            f"{h.use.rstrip(bytes(1)).decode()}")
         for mid, text in enumerate([*REQUESTS, "QUIT"], start=1):
             answer = bytearray(64)
             rc = vmcf.send_recv("SERVER", mid, text.encode(), answer)
@@ -70,8 +78,7 @@ def client(system: str, ready) -> None:
             r = got.pop()
             assert r.response and r.mid == mid and r.eflg == 0, r
             reply = bytes(answer[:len(answer) - r.lenb]).decode()
-            print(f"CLIENT: reply to {mid}: {reply!r} ({r.use.rstrip(bytes(1)).decode()})",
-                  flush=True)
+            say(f"CLIENT: reply to {mid}: {reply!r} ({r.use.rstrip(bytes(1)).decode()})")
 
 
 def main() -> int:
@@ -90,7 +97,7 @@ def main() -> int:
         c.join(60)
         s.join(60)
         ok = c.exitcode == 0 and s.exitcode == 0
-        print("example-vmcf: " + ("done" if ok else "FAILED"))
+        say("example-vmcf: " + ("done" if ok else "FAILED"))
         return 0 if ok else 1
     finally:
         shmcp.shutdown(system)
