@@ -501,3 +501,14 @@ def test_constants_exported():
     assert V.RC_MESSAGE_LIMIT == 10 and V.RC_PRIORITY_NOT_AUTHORIZED == 18
     assert shmcp.Vmcparm is vmcf.Vmcparm and shmcp.Vmcmhdr is vmcf.Vmcmhdr
     assert os.path.basename(vmcf.__file__) == "vmcf.py"
+
+
+def test_query_vmcf_command(ab, system):
+    a, b = ab
+    auth(b, size=169, flg1=V.VMCPSMSG | V.VMCPAUTS, user="A")
+    done = subprocess.run([sys.executable, "-m", "shmcp", "query", "vmcf", "--system", system],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    lines = sorted(done.stdout.splitlines())
+    assert lines == ["A        VMCF not authorized",
+                     "B        VMCF authorized buffer 169 SPECIFIC=A SMSG out 0 in 0"]
