@@ -13,6 +13,7 @@ CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
 .PHONY: test demo stress csrc-test example-core example-sasc clean
+.PHONY: example-vmcf example-smsg
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +34,12 @@ example-sasc: $(STAMP)
 # two VMs exchanging interrupts through the core's queueing call
 example-core: $(STAMP)
 	$(PY) examples/core_demo.py
+
+example-vmcf: $(STAMP)
+	$(PY) examples/vmcf/pair.py
+
+example-smsg: $(STAMP)
+	$(PY) examples/smsg/server.py
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests

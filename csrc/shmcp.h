@@ -298,5 +298,83 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 			  uint8_t *answer, uint32_t answer_len);
 int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen);
 int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen);
+/* --- VMCF (VMCF.md): DIAGNOSE X'68', external interrupt X'4001' --------- */
+#define SHMCP_VMCF_PARM_LEN 40        /* VMCPARM */
+#define SHMCP_VMCF_HDR_LEN 40         /* VMCMHDR, data follows at +40 */
+#define SHMCP_VMCF_MSG_LIMIT 50       /* active messages per source */
+#define SHMCP_VMCF_TAG_LEN 24         /* core's tag before an interrupt's data */
+#define SHMCP_VMCF_TAG_MAGIC 1447904070 /* its first word, native order: "VMCF" */
+/* VMCPFUNC subfunction codes */
+#define SHMCP_VMCPAUTH 0
+#define SHMCP_VMCPUAUT 1
+#define SHMCP_VMCPSEND 2
+#define SHMCP_VMCPSENR 3
+#define SHMCP_VMCPSENX 4
+#define SHMCP_VMCPRECV 5
+#define SHMCP_VMCPCANC 6
+#define SHMCP_VMCPREPL 7
+#define SHMCP_VMCPQUIE 8
+#define SHMCP_VMCPRESM 9
+#define SHMCP_VMCPIDEN 10
+#define SHMCP_VMCPRJCT 11
+/* VMCPFLG1 bits */
+#define SHMCP_VMCPAUTS 128
+#define SHMCP_VMCPPRTY 64
+#define SHMCP_VMCPSMSG 32
+/* VMCMSTAT bits */
+#define SHMCP_VMCMRESP 128
+#define SHMCP_VMCMRJCT 64
+#define SHMCP_VMCMPRTY 32
+/* DIAGNOSE X'68' return codes; data transfer error codes (VMCMEFLG) use
+ * the same numbers */
+#define SHMCP_VMCF_RC_OK 0
+#define SHMCP_VMCF_RC_INVALID_ADDRESS 1
+#define SHMCP_VMCF_RC_INVALID_SUBFUNCTION 2
+#define SHMCP_VMCF_RC_PROTOCOL_VIOLATION 3
+#define SHMCP_VMCF_RC_NOT_AUTHORIZED 4
+#define SHMCP_VMCF_RC_USER_NOT_AVAILABLE 5
+#define SHMCP_VMCF_RC_PROTECTION 6
+#define SHMCP_VMCF_RC_SENDX_TOO_LARGE 7
+#define SHMCP_VMCF_RC_DUPLICATE_MESSAGE 8
+#define SHMCP_VMCF_RC_QUIESCED 9
+#define SHMCP_VMCF_RC_MESSAGE_LIMIT 10
+#define SHMCP_VMCF_RC_REPLY_CANCELED 11
+#define SHMCP_VMCF_RC_MESSAGE_NOT_FOUND 12
+#define SHMCP_VMCF_RC_SYNC_ERROR 13
+#define SHMCP_VMCF_RC_CANCEL_TOO_LATE 14
+#define SHMCP_VMCF_RC_PAGING_ERROR 15
+#define SHMCP_VMCF_RC_INCORRECT_LENGTH 16
+#define SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP 17
+#define SHMCP_VMCF_RC_PRIORITY_NOT_AUTHORIZED 18
+#define SHMCP_VMCF_RC_REPLY_FAILED 19
+#define SHMCP_VMCF_RC_CANCEL_TRANSIENT 20
+/* The special message facility */
+#define SHMCP_VMCF_SMSG_TEXT_MAX 129
+#define SHMCP_VMCF_SMSG_BUFFER 169
+/* What shmcp_vmcf_present() decides for a taken VMCF record */
+#define SHMCP_VMCF_DROP 0             /* withdrawn meanwhile: not presented */
+#define SHMCP_VMCF_PRESENT 1
+#define SHMCP_VMCF_FOREIGN 2          /* not a VMCF interrupt: shown as is */
+
+/* One VM's VMCF status, for queries and tests. */
+struct shmcp_vmcf_info {
+	int32_t authorized;
+	uint32_t flags;          /* VMCPFLG1 options in effect */
+	uint32_t lena;           /* external interrupt buffer length */
+	int32_t quiesced;
+	char partner[8];         /* SPECIFIC userid */
+	uint32_t active_out;     /* active messages this VM originated */
+	uint32_t active_in;      /* active messages addressed to it */
+};
+
+/* vmcf.c */
+int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
+		      const uint8_t *parm, uint8_t *data, uint64_t reply_addr);
+int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
+		       const uint8_t *ext, uint32_t ext_len,
+		       uint8_t *reply_buf, uint32_t reply_len);
+int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
+		    const uint8_t *text, uint32_t len);
+int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out);
 
 #endif

@@ -1,27 +1,757 @@
 /*
- * vmcf.c - the VMCF facility's tables in the system segment.
+ * vmcf.c - the Virtual Machine Communication Facility: DIAGNOSE X'68' and
+ * its external interrupts (VMCF.md), plus CP's side of SMSG.
  *
- * The region is empty until the VMCF functions arrive (issue 4); the
- * layout and the logoff hook already reserve its place.
+ * The VMCF region of the segment holds, per VM slot, an authorization
+ * block and a table of the SHMCP_VMCF_MSG_LIMIT messages it may have
+ * active as a source.  A message lives in its source's table from the
+ * SEND-type request until the source takes its final RESPONSE interrupt
+ * (or a CANCEL, UNAUTHORIZE or LOGOFF ends it).  Zero-filled memory is
+ * the empty state: nobody authorized, every entry free.
+ *
+ * The table is the truth; the interrupt queue only announces.  Every VMCF
+ * record carries, as trailing data, a tag naming its message entry and the
+ * entry's sequence number; the consumer asks shmcp_vmcf_present() before
+ * showing a record, so an interrupt whose message was cancelled or purged
+ * meanwhile is dropped, as CP dequeues it.  That is also the moment a
+ * SEND interrupt counts as "given" (RC 13 before it), a SENDX's data lands
+ * and its RESPONSE is queued, and REPLY data reaches the source.
+ *
+ * Data: SEND and SEND/RECV data is staged in the pool at SEND time (owned
+ * by the source's slot) and copied out by the sink's RECEIVE; REPLY data
+ * is staged at REPLY (owned by the source) and copied into the source's
+ * REPLY buffer in the source's own process at presentation; SENDX and
+ * SMSG data travel as the record's trailing data.  The only process-local
+ * addresses kept here are those of the source's SEND data and REPLY
+ * buffer: compared, never dereferenced, for the destructive-overlap check
+ * of a VM that talks to itself.
+ *
+ * Everything below runs with the control lock held, except where a
+ * function's comment says it takes it.
  */
+#include <string.h>
+#include <time.h>
+
 #include "internal.h"
 
+#define MAXMSG SHMCP_VMCF_MSG_LIMIT
+#define HDR SHMCP_VMCF_HDR_LEN
+#define TAG_MAGIC ((uint32_t)SHMCP_VMCF_TAG_MAGIC)
+
+/* message states (VMCF.md section 9) */
+enum { M_FREE = 0, M_QUEUED, M_NOTIFIED, M_RECEIVED, M_DONE };
+/* record tags */
+enum { T_SEND = 1, T_RESP = 2, T_SMSG = 3 };
+
+struct vmcf_hdr {
+	uint64_t seq;            /* message sequence numbers, ever */
+	uint32_t smsg_mid;       /* last SMSG message id */
+	uint8_t _pad[52];
+};
+
+struct vmcf_auth {
+	uint32_t gen;            /* logon the authorization belongs to */
+	uint8_t on;
+	uint8_t flags;           /* VMCPAUTS | VMCPPRTY | VMCPSMSG */
+	uint8_t quiesced;
+	uint8_t _pad;
+	uint32_t lena;           /* external interrupt buffer length */
+	uint32_t _pad2;
+	char partner[SHMCP_USERID_LEN];
+	uint64_t epoch;          /* bumped at UNAUTHORIZE: SMSG tags */
+	uint8_t _pad3[32];
+};
+
+struct vmcf_msg {
+	uint8_t state, func, prio, _pad;
+	uint32_t mid;
+	int32_t sink;
+	uint32_t sink_gen;
+	uint32_t src_gen;
+	uint32_t data_len;       /* SEND data length (staged at data_off) */
+	uint64_t data_off;       /* pool offset or SHMCP_POOL_NIL */
+	uint32_t lenb;           /* source's REPLY buffer length */
+	uint32_t reply_len;      /* REPLY data staged at reply_off */
+	uint64_t reply_off;
+	uint64_t seq;
+	uint64_t data_addr;      /* source's process-local addresses, for */
+	uint64_t reply_addr;     /* the overlap check only */
+};
+
+struct vmcf_tag {
+	uint32_t magic, kind, index, _pad;
+	uint64_t seq;
+};
+_Static_assert(sizeof(struct vmcf_tag) == SHMCP_VMCF_TAG_LEN, "tag size");
+
 /**
- * shmcp_vmcf_region_size - bytes of VMCF tables for limits @lim.
+ * shmcp_vmcf_region_size - bytes of VMCF tables for limits @lim: a small
+ * header, one authorization block per VM and MSG_LIMIT message entries
+ * per VM (each VM's outgoing messages).
  */
 uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 {
-	(void)lim;
+	return sizeof(struct vmcf_hdr) +
+	       (uint64_t)lim->max_vms * (sizeof(struct vmcf_auth) +
+					 MAXMSG * sizeof(struct vmcf_msg));
+}
+
+static struct vmcf_hdr *vhdr(shmcp_sys *sys)
+{
+	return (struct vmcf_hdr *)sys->vmcf;
+}
+
+static struct vmcf_auth *auth_of(shmcp_sys *sys, int32_t slot)
+{
+	return (struct vmcf_auth *)(sys->vmcf + sizeof(struct vmcf_hdr)) + slot;
+}
+
+static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
+{
+	struct vmcf_msg *m = (struct vmcf_msg *)(sys->vmcf + sizeof(struct vmcf_hdr) +
+						 sys->max_vms * sizeof(struct vmcf_auth));
+	return m + idx;
+}
+
+static uint32_t nmsgs(shmcp_sys *sys)
+{
+	return sys->max_vms * MAXMSG;
+}
+
+/* big-endian fields of VMCPARM / VMCMHDR */
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static int live(shmcp_sys *sys, int32_t slot)
+{
+	return atomic_load(&sys->vms[slot].state) == SHMCP_VM_ACTIVE;
+}
+
+/* Is the VM in @slot logged on and authorized for VMCF? */
+static int authorized(shmcp_sys *sys, int32_t slot)
+{
+	struct vmcf_auth *a = auth_of(sys, slot);
+	return live(sys, slot) && a->on && a->gen == sys->vms[slot].gen;
+}
+
+/* The slot of logged-on @userid, or -1. */
+static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
+{
+	for (uint32_t i = 0; i < sys->max_vms; i++)
+		if (live(sys, (int32_t)i) &&
+		    memcmp(sys->vms[i].userid, userid, SHMCP_USERID_LEN) == 0)
+			return (int32_t)i;
+	return -1;
+}
+
+static void free_off(shmcp_sys *sys, uint64_t *off)
+{
+	if (*off != SHMCP_POOL_NIL)
+		shmcp_pool_free(&sys->pool, *off);
+	*off = SHMCP_POOL_NIL;
+}
+
+/* Free entry @m and the storage it holds. */
+static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
+{
+	if (m->data_len)
+		free_off(sys, &m->data_off);
+	if (m->reply_len)
+		free_off(sys, &m->reply_off);
+	memset(m, 0, sizeof *m);
+}
+
+/* Queue a VMCF record @hdr for @slot with a tag (+ @data) behind it. */
+static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
+			const uint8_t *hdr, uint32_t kind, uint32_t index,
+			uint64_t seq, const uint8_t *data, uint32_t len,
+			struct shmcp_bells *bells)
+{
+	uint8_t small[SHMCP_VMCF_TAG_LEN + 256];
+	uint64_t total = (uint64_t)SHMCP_VMCF_TAG_LEN + len;
+	if (total > UINT32_MAX)
+		return SHMCP_E_NOSTORAGE;
+	struct vmcf_tag tag = { TAG_MAGIC, kind, index, 0, seq };
+	uint8_t *ext = small;
+	uint64_t tmp = SHMCP_POOL_NIL;
+	if (total > sizeof small) {
+		/* stage through the pool rather than a big stack or heap copy */
+		tmp = shmcp_pool_alloc(&sys->pool, total, 0);
+		if (tmp == SHMCP_POOL_NIL)
+			return SHMCP_E_NOSTORAGE;
+		ext = sys->pool.base + tmp;
+	}
+	memcpy(ext, &tag, sizeof tag);
+	if (len)
+		memcpy(ext + sizeof tag, data, len);
+	int rc = shmcp_queue_locked(sys, slot, SHMCP_VMCF, prio, must, hdr, ext,
+				    (uint32_t)total, bells);
+	if (tmp != SHMCP_POOL_NIL)
+		shmcp_pool_free(&sys->pool, tmp);
+	return rc;
+}
+
+/* Index of entry @m in the message table. */
+static uint32_t msg_index(shmcp_sys *sys, struct vmcf_msg *m)
+{
+	return (uint32_t)(m - msg_at(sys, 0));
+}
+
+/*
+ * End message @m: queue the source's final RESPONSE interrupt (data
+ * transfer error @eflg, extra status @stat, the sink's doubleword @use,
+ * residual counts @resa / @resb) and mark it DONE until the source takes
+ * it.  IDENTIFY has no RESPONSE; a source that is gone gets none.  If the
+ * RESPONSE cannot be queued the message is freed and the error returned.
+ */
+static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t stat,
+		    const uint8_t *use, uint32_t resa, uint32_t resb,
+		    struct shmcp_bells *bells)
+{
+	uint32_t idx = msg_index(sys, m);
+	int32_t src = (int32_t)(idx / MAXMSG);
+	if (m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
+	    sys->vms[src].gen != m->src_gen || !shmcp_slot_ok(sys, m->sink)) {
+		msg_free(sys, m);
+		return 0;
+	}
+	uint8_t h[HDR] = { 0 };
+	h[0] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
+	h[1] = eflg;
+	h[3] = m->func;
+	put32(h + 4, m->mid);
+	memcpy(h + 8, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+	put32(h + 0x14, resa);
+	put32(h + 0x1c, resb);
+	if (use)
+		memcpy(h + 0x20, use, 8);
+	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
+	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
+	if (m->data_len)
+		free_off(sys, &m->data_off);
+	if (rc) {
+		msg_free(sys, m);
+		return rc;
+	}
+	m->state = M_DONE;
+	return 0;
+}
+
+/* The SEND-type entry @mid from @src to @sink (any state), or NULL. */
+static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32_t mid)
+{
+	for (int i = 0; i < MAXMSG; i++) {
+		struct vmcf_msg *m = msg_at(sys, (uint32_t)src * MAXMSG + (uint32_t)i);
+		if (m->state != M_FREE && m->func != SHMCP_VMCPIDEN && m->sink == sink &&
+		    m->sink_gen == sys->vms[sink].gen && m->mid == mid)
+			return m;
+	}
+	return NULL;
+}
+
+/* Messages to @slot still waiting for it: answered with error code 5
+ * (IDENTIFY: dropped).  @keep_from, if >= 0, is a source spared (a
+ * SPECIFIC partner). */
+static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
+			   struct shmcp_bells *bells)
+{
+	uint32_t gen = sys->vms[slot].gen;
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state == M_FREE || m->state == M_DONE || m->sink != slot ||
+		    m->sink_gen != gen || (int32_t)(i / MAXMSG) == keep_from)
+			continue;
+		uint32_t resa = m->state == M_RECEIVED ? 0 : m->data_len;
+		uint32_t resb = m->func == SHMCP_VMCPSENR ? m->lenb : 0;
+		complete(sys, m, SHMCP_VMCF_RC_USER_NOT_AVAILABLE, 0, NULL, resa, resb, bells);
+	}
+}
+
+/* Drop every message @slot originated, without interrupts. */
+static void purge_own(shmcp_sys *sys, int32_t slot)
+{
+	for (int i = 0; i < MAXMSG; i++) {
+		struct vmcf_msg *m = msg_at(sys, (uint32_t)slot * MAXMSG + (uint32_t)i);
+		if (m->state != M_FREE)
+			msg_free(sys, m);
+	}
+}
+
+/* UNAUTHORIZE, also LOGOFF's VMCF part. */
+static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
+{
+	struct vmcf_auth *a = auth_of(sys, slot);
+	if (a->on && a->gen == sys->vms[slot].gen)
+		answer_waiting(sys, slot, -1, bells);
+	purge_own(sys, slot);
+	uint64_t epoch = a->epoch + 1;
+	memset(a, 0, sizeof *a);
+	a->epoch = epoch;
+}
+
+static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
+			struct shmcp_bells *bells)
+{
+	struct vmcf_auth *a = auth_of(sys, slot);
+	uint32_t lena = get32(p + 0x14);
+	if (lena < HDR)
+		return SHMCP_VMCF_RC_INVALID_ADDRESS;
+	uint8_t flags = p[0] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
+	int was = authorized(sys, slot);
+	if (was && (flags & SHMCP_VMCPAUTS)) {
+		/* waiting messages from others than the new partner: error 5 */
+		int32_t keep = find_user(sys, p + 8);
+		answer_waiting(sys, slot, keep, bells);
+	}
+	if (!was) {
+		a->quiesced = 0;
+		a->gen = sys->vms[slot].gen;
+	}
+	a->flags = flags;
+	a->lena = lena;
+	if (flags & SHMCP_VMCPAUTS)
+		memcpy(a->partner, p + 8, SHMCP_USERID_LEN);
+	else
+		memset(a->partner, 0, SHMCP_USERID_LEN);
+	a->on = 1;
+	return 0;
+}
+
+/* Can @src address @sink?  0 or the return code. */
+static int sink_check(shmcp_sys *sys, int32_t src, int32_t sink, int prio)
+{
+	if (sink < 0 || !authorized(sys, sink))
+		return SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+	struct vmcf_auth *a = auth_of(sys, sink);
+	if ((a->flags & SHMCP_VMCPAUTS) &&
+	    memcmp(a->partner, sys->vms[src].userid, SHMCP_USERID_LEN) != 0)
+		return SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+	if (prio && !(a->flags & SHMCP_VMCPPRTY))
+		return SHMCP_VMCF_RC_PRIORITY_NOT_AUTHORIZED;
+	if (a->quiesced)
+		return SHMCP_VMCF_RC_QUIESCED;
+	return 0;
+}
+
+/* SEND, SEND/RECV, SENDX, IDENTIFY. */
+static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
+		   const uint8_t *data, uint64_t reply_addr, struct shmcp_bells *bells)
+{
+	int prio = (p[0] & SHMCP_VMCPPRTY) != 0;
+	uint32_t mid = get32(p + 4), lena = get32(p + 0x14), lenb = get32(p + 0x1c);
+	int32_t sink = find_user(sys, p + 8);
+	int rc = sink_check(sys, slot, sink, prio);
+	if (rc)
+		return rc;
+	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
+		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
+	if (func != SHMCP_VMCPIDEN && lookup(sys, slot, sink, mid))
+		return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
+	struct vmcf_msg *m = NULL;
+	for (int i = 0; i < MAXMSG && !m; i++) {
+		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + (uint32_t)i);
+		if (e->state == M_FREE)
+			m = e;
+	}
+	if (!m)
+		return SHMCP_VMCF_RC_MESSAGE_LIMIT;
+	int moves = func == SHMCP_VMCPSEND || func == SHMCP_VMCPSENR;
+	if ((func != SHMCP_VMCPIDEN && lena && !data))
+		return SHMCP_E_BADARG;
+	uint64_t off = SHMCP_POOL_NIL;
+	if (moves && lena) {
+		off = shmcp_pool_alloc(&sys->pool, lena, (uint16_t)(slot + 1));
+		if (off == SHMCP_POOL_NIL)
+			return SHMCP_E_NOSTORAGE;
+		memcpy(sys->pool.base + off, data, lena);
+	}
+	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
+	uint8_t h[HDR];
+	memcpy(h, p, HDR);
+	h[0] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
+			 (func == SHMCP_VMCPIDEN ? SHMCP_VMCMRESP : 0));
+	h[1] = 0;
+	memcpy(h + 8, sys->vms[slot].userid, SHMCP_USERID_LEN);
+	uint64_t seq = ++vhdr(sys)->seq;
+	uint32_t idx = msg_index(sys, m);
+	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
+			  func == SHMCP_VMCPSENX ? data : NULL,
+			  func == SHMCP_VMCPSENX ? lena : 0, bells);
+	if (rc) {
+		free_off(sys, &off);
+		return rc;
+	}
+	m->func = func;
+	m->prio = (uint8_t)prio;
+	m->mid = mid;
+	m->sink = sink;
+	m->sink_gen = sys->vms[sink].gen;
+	m->src_gen = sys->vms[slot].gen;
+	m->data_len = moves || func == SHMCP_VMCPSENX ? lena : 0;
+	m->data_off = off;
+	m->lenb = func == SHMCP_VMCPSENR ? lenb : 0;
+	m->reply_off = SHMCP_POOL_NIL;
+	m->seq = seq;
+	m->data_addr = moves ? (uint64_t)(uintptr_t)data : 0;
+	m->reply_addr = func == SHMCP_VMCPSENR ? reply_addr : 0;
+	m->state = M_QUEUED;
+	return 0;
+}
+
+static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a && b && alen && blen && a < b + blen && b < a + alen;
+}
+
+/* RECEIVE, REPLY, REJECT: the sink acts on a message from VMCPUSER. */
+static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
+		   uint8_t *data, struct shmcp_bells *bells)
+{
+	uint32_t mid = get32(p + 4), lena = get32(p + 0x14);
+	const uint8_t *use = p + 0x20;
+	int32_t src = find_user(sys, p + 8);
+	if (src < 0 || !authorized(sys, src))
+		return func == SHMCP_VMCPRJCT ? SHMCP_VMCF_RC_MESSAGE_NOT_FOUND
+					      : SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+	struct vmcf_msg *m = lookup(sys, src, slot, mid);
+	if (!m)
+		return SHMCP_VMCF_RC_MESSAGE_NOT_FOUND;
+	if (m->state == M_QUEUED)
+		return SHMCP_VMCF_RC_SYNC_ERROR;
+	if (lena && !data)
+		return SHMCP_E_BADARG;
+	int sr = m->func == SHMCP_VMCPSENR;
+	const uint8_t *srcuse = sr ? use : NULL;
+	int rc;
+	switch (func) {
+	case SHMCP_VMCPRECV: {
+		if (m->func == SHMCP_VMCPSENX || m->state != M_NOTIFIED)
+			return SHMCP_VMCF_RC_PROTOCOL_VIOLATION;
+		if (src == slot && overlap((uintptr_t)data, lena, m->data_addr, m->data_len)) {
+			rc = complete(sys, m, SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP, 0, srcuse,
+				      m->data_len, m->lenb, bells);
+			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
+		}
+		uint32_t n = lena < m->data_len ? lena : m->data_len;
+		if (n)
+			memcpy(data, sys->pool.base + m->data_off, n);
+		if (lena < m->data_len) {
+			rc = complete(sys, m, SHMCP_VMCF_RC_INCORRECT_LENGTH, 0, srcuse,
+				      m->data_len - n, m->lenb, bells);
+			return rc ? rc : SHMCP_VMCF_RC_INCORRECT_LENGTH;
+		}
+		if (!sr)
+			return complete(sys, m, 0, 0, NULL, 0, 0, bells);
+		if (m->data_len)
+			free_off(sys, &m->data_off);
+		m->data_len = 0;
+		m->state = M_RECEIVED;
+		return 0;
+	}
+	case SHMCP_VMCPREPL: {
+		if (!sr)
+			return SHMCP_VMCF_RC_PROTOCOL_VIOLATION;
+		if (m->state == M_DONE)
+			return SHMCP_VMCF_RC_MESSAGE_NOT_FOUND;
+		uint32_t resa = m->state == M_RECEIVED ? 0 : m->data_len;
+		if (src == slot && overlap((uintptr_t)data, lena, m->reply_addr, m->lenb)) {
+			rc = complete(sys, m, SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP, 0, use,
+				      resa, m->lenb, bells);
+			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
+		}
+		uint32_t n = lena < m->lenb ? lena : m->lenb;
+		if (n) {
+			uint64_t off = shmcp_pool_alloc(&sys->pool, n, (uint16_t)(src + 1));
+			if (off == SHMCP_POOL_NIL)
+				return SHMCP_E_NOSTORAGE;
+			memcpy(sys->pool.base + off, data, n);
+			m->reply_off = off;
+			m->reply_len = n;
+		}
+		int eflg = lena > m->lenb ? SHMCP_VMCF_RC_INCORRECT_LENGTH : 0;
+		rc = complete(sys, m, (uint8_t)eflg, 0, use, resa, m->lenb - n, bells);
+		return rc ? rc : eflg;
+	}
+	default: /* REJECT */
+		if (m->func == SHMCP_VMCPSENX)
+			return SHMCP_VMCF_RC_PROTOCOL_VIOLATION;
+		if (m->state == M_DONE)
+			return SHMCP_VMCF_RC_MESSAGE_NOT_FOUND;
+		return complete(sys, m, 0, SHMCP_VMCMRJCT, srcuse,
+				m->state == M_RECEIVED ? 0 : m->data_len, m->lenb, bells);
+	}
+}
+
+static int do_cancel(shmcp_sys *sys, int32_t slot, const uint8_t *p)
+{
+	uint32_t mid = get32(p + 4);
+	int32_t sink = find_user(sys, p + 8);
+	struct vmcf_msg *m = sink >= 0 ? lookup(sys, slot, sink, mid) : NULL;
+	if (!m) {
+		if (sink >= 0 && lookup(sys, sink, slot, mid))
+			return SHMCP_VMCF_RC_PROTOCOL_VIOLATION;  /* not the originator */
+		if (sink < 0 || !authorized(sys, sink))
+			return SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+		return SHMCP_VMCF_RC_MESSAGE_NOT_FOUND;
+	}
+	switch (m->state) {
+	case M_QUEUED:
+	case M_NOTIFIED:  /* (a SENDX is never NOTIFIED: DONE when given) */
+		msg_free(sys, m);
+		return 0;
+	case M_RECEIVED:  /* only the reply part is left: cancelled */
+		msg_free(sys, m);
+		return SHMCP_VMCF_RC_REPLY_CANCELED;
+	default:
+		return SHMCP_VMCF_RC_CANCEL_TOO_LATE;
+	}
+}
+
+/* Lock, check the caller's VM is (still) logon @gen of @slot. */
+static int enter(shmcp_sys *sys, int32_t slot, uint32_t gen)
+{
+	if (!shmcp_slot_ok(sys, slot))
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	if (shmcp_is_down(sys))
+		rc = SHMCP_E_DOWN;
+	else if (!live(sys, slot) || sys->vms[slot].gen != gen)
+		rc = SHMCP_E_STALE;
+	if (rc)
+		shmcp_unlock(sys);
+	return rc;
+}
+
+/**
+ * shmcp_vmcf_diag68 - DIAGNOSE X'68' for the VM in @slot (logon @gen):
+ * perform the subfunction of the 40-byte VMCPARM image @parm.  @data is
+ * the caller's VMCPVADA area of VMCPLENA bytes: the data to send (SEND,
+ * SEND/RECV, SENDX, REPLY) or the buffer to fill (RECEIVE); NULL when the
+ * length is 0.  @reply_addr is the caller's REPLY buffer address
+ * (SEND/RECV), kept for the overlap check only.  Buffer validity (RC 1,
+ * RC 6) is the caller's to check: only it knows its storage.
+ * Takes the control lock; rings the doorbells of the interrupts it queued
+ * after releasing it.
+ * Returns the DIAGNOSE return code (0..20), or a negative core error
+ * (SHMCP_E_DOWN, _STALE, _LOCK, _BADARG, _QFULL, _NOSTORAGE) with nothing
+ * changed.
+ */
+int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
+		      const uint8_t *parm, uint8_t *data, uint64_t reply_addr)
+{
+	if (!parm)
+		return SHMCP_E_BADARG;
+	int rc = enter(sys, slot, gen);
+	if (rc)
+		return rc;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
+	if (func > SHMCP_VMCPRJCT)
+		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
+	else if (func != SHMCP_VMCPAUTH && !authorized(sys, slot))
+		rc = SHMCP_VMCF_RC_NOT_AUTHORIZED;
+	else
+		switch (func) {
+		case SHMCP_VMCPAUTH:
+			rc = do_authorize(sys, slot, parm, &bells);
+			break;
+		case SHMCP_VMCPUAUT:
+			unauthorize(sys, slot, &bells);
+			break;
+		case SHMCP_VMCPSEND:
+		case SHMCP_VMCPSENR:
+		case SHMCP_VMCPSENX:
+		case SHMCP_VMCPIDEN:
+			rc = do_send(sys, slot, parm, (uint8_t)func, data, reply_addr, &bells);
+			break;
+		case SHMCP_VMCPRECV:
+		case SHMCP_VMCPREPL:
+		case SHMCP_VMCPRJCT:
+			rc = do_sink(sys, slot, parm, (uint8_t)func, data, &bells);
+			break;
+		case SHMCP_VMCPCANC:
+			rc = do_cancel(sys, slot, parm);
+			break;
+		case SHMCP_VMCPQUIE:
+			auth_of(sys, slot)->quiesced = 1;
+			break;
+		case SHMCP_VMCPRESM:
+			auth_of(sys, slot)->quiesced = 0;
+			break;
+		}
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	return rc;
+}
+
+/**
+ * shmcp_vmcf_present - the VM in @slot (logon @gen) has taken a VMCF
+ * record whose trailing data is @ext (@ext_len bytes): may it be shown?
+ * A SEND interrupt becomes "given" (sink actions allowed); a SENDX's
+ * RESPONSE is queued, or, if the sink's buffer shrank below the data,
+ * the source gets error code 7 and the record is dropped; an IDENTIFY
+ * ends; a RESPONSE copies the staged REPLY data into @reply_buf (the
+ * source's REPLY buffer, @reply_len bytes, may be NULL) and frees the
+ * message.  Records whose message is gone are dropped.
+ * Takes the control lock.
+ * Returns SHMCP_VMCF_PRESENT, _DROP, _FOREIGN (not a VMCF-tagged record:
+ * show it unchanged), or a negative core error.
+ */
+int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
+		       const uint8_t *ext, uint32_t ext_len,
+		       uint8_t *reply_buf, uint32_t reply_len)
+{
+	struct vmcf_tag tag;
+	if (!ext || ext_len < sizeof tag)
+		return SHMCP_VMCF_FOREIGN;
+	memcpy(&tag, ext, sizeof tag);
+	if (tag.magic != TAG_MAGIC || tag.kind < T_SEND || tag.kind > T_SMSG)
+		return SHMCP_VMCF_FOREIGN;
+	int rc = enter(sys, slot, gen);
+	if (rc)
+		return rc;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t dlen = ext_len - (uint32_t)sizeof tag;
+	struct vmcf_auth *a = auth_of(sys, slot);
+	rc = SHMCP_VMCF_DROP;
+	if (tag.kind == T_SMSG) {
+		if (tag.index == (uint32_t)slot && tag.seq == a->epoch && authorized(sys, slot) &&
+		    (a->flags & SHMCP_VMCPSMSG) && (uint64_t)dlen + HDR <= a->lena)
+			rc = SHMCP_VMCF_PRESENT;
+	} else if (tag.index < nmsgs(sys)) {
+		struct vmcf_msg *m = msg_at(sys, tag.index);
+		int32_t src = (int32_t)(tag.index / MAXMSG);
+		if (tag.kind == T_SEND && m->state == M_QUEUED && m->seq == tag.seq &&
+		    m->sink == slot && m->sink_gen == gen) {
+			if (m->func == SHMCP_VMCPIDEN) {
+				msg_free(sys, m);
+				rc = SHMCP_VMCF_PRESENT;
+			} else if (m->func == SHMCP_VMCPSENX) {
+				int fits = (uint64_t)m->data_len + HDR <= a->lena;
+				int r = complete(sys, m, fits ? 0 : SHMCP_VMCF_RC_SENDX_TOO_LARGE, 0,
+						 NULL, fits ? 0 : m->data_len, 0, &bells);
+				rc = r ? r : fits ? SHMCP_VMCF_PRESENT : SHMCP_VMCF_DROP;
+			} else {
+				m->state = M_NOTIFIED;
+				rc = SHMCP_VMCF_PRESENT;
+			}
+		} else if (tag.kind == T_RESP && m->state == M_DONE && m->seq == tag.seq &&
+			   src == slot && m->src_gen == gen) {
+			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
+			if (n && reply_buf)
+				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
+			msg_free(sys, m);
+			rc = SHMCP_VMCF_PRESENT;
+		}
+	}
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	return rc;
+}
+
+/**
+ * shmcp_vmcf_smsg - CP's SMSG: send @text (@len bytes, at most
+ * SHMCP_VMCF_SMSG_TEXT_MAX) from @issuer (8-byte userid) to logged-on
+ * @target as a SENDX from user SYSTEM.  Takes the control lock.
+ * Returns 0; SHMCP_E_NOTLOGGED; SHMCP_VMCF_RC_USER_NOT_AVAILABLE (not
+ * authorized for SMSG), _QUIESCED or _SENDX_TOO_LARGE (buffer too small):
+ * "not receiving"; _BADARG, _QFULL, _NOSTORAGE, _DOWN, _LOCK.
+ */
+int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
+		    const uint8_t *text, uint32_t len)
+{
+	if (!target || !issuer || (len && !text) || len > SHMCP_VMCF_SMSG_TEXT_MAX)
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	int32_t sink = find_user(sys, (const uint8_t *)target);
+	struct vmcf_auth *a = sink >= 0 ? auth_of(sys, sink) : NULL;
+	if (shmcp_is_down(sys))
+		rc = SHMCP_E_DOWN;
+	else if (sink < 0)
+		rc = SHMCP_E_NOTLOGGED;
+	else if (!authorized(sys, sink) || !(a->flags & SHMCP_VMCPSMSG))
+		rc = SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+	else if (a->quiesced)
+		rc = SHMCP_VMCF_RC_QUIESCED;
+	else if ((uint64_t)len + HDR > a->lena)
+		rc = SHMCP_VMCF_RC_SENDX_TOO_LARGE;
+	else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint32_t mid = (uint32_t)((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+		struct vmcf_hdr *vh = vhdr(sys);
+		if (mid <= vh->smsg_mid && vh->smsg_mid - mid < 0x80000000u)
+			mid = vh->smsg_mid + 1;  /* unique, like the TOD clock */
+		uint8_t h[HDR] = { 0 };
+		h[3] = SHMCP_VMCPSENX;
+		put32(h + 4, mid);
+		memcpy(h + 8, "SYSTEM  ", SHMCP_USERID_LEN);
+		put32(h + 0x14, len);
+		memcpy(h + 0x20, issuer, SHMCP_USERID_LEN);
+		rc = queue_tagged(sys, sink, 0, 0, h, T_SMSG, (uint32_t)sink, a->epoch,
+				  text, len, &bells);
+		if (rc == 0)
+			vh->smsg_mid = mid;
+	}
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	return rc;
+}
+
+/**
+ * shmcp_vmcf_info - VMCF status of the VM in @slot.  Takes the lock.
+ * Returns 0, SHMCP_E_BADARG or _LOCK.
+ */
+int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out)
+{
+	if (!shmcp_slot_ok(sys, slot) || !out)
+		return SHMCP_E_BADARG;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	struct vmcf_auth *a = auth_of(sys, slot);
+	memset(out, 0, sizeof *out);
+	out->authorized = authorized(sys, slot);
+	if (out->authorized) {
+		out->flags = a->flags;
+		out->lena = a->lena;
+		out->quiesced = a->quiesced;
+		memcpy(out->partner, a->partner, SHMCP_USERID_LEN);
+	}
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state == M_FREE)
+			continue;
+		if (i / MAXMSG == (uint32_t)slot)
+			out->active_out++;
+		if (m->sink == slot && m->sink_gen == sys->vms[slot].gen && m->state != M_DONE)
+			out->active_in++;
+	}
+	shmcp_unlock(sys);
 	return 0;
 }
 
 /**
- * shmcp_vmcf_logoff - LOGOFF's VMCF part for VM @slot (lock held):
- * answer its waiting sources (error code 5), notify them through @bells.  Idempotent.
+ * shmcp_vmcf_logoff - LOGOFF's VMCF part for VM @slot (lock held): answer
+ * its waiting sources (error code 5), drop its own messages and its
+ * authorization; the sources' doorbells go into @bells.  Idempotent.
  */
 void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
-	(void)sys;
-	(void)slot;
-	(void)bells;
+	unauthorize(sys, slot, bells);
 }

@@ -18,6 +18,7 @@ from .errors import (
     SystemNotUp,
     VMCFError,
 )
+from .errors import NotReceiving
 from .interrupt import IUCV, VMCF, Interrupt
 from .machine import VirtualMachine, current, logon, userid_bytes
 from .plist import CompPlist, MsgPlist, PathPlist
@@ -26,6 +27,7 @@ from .sasc import (iucvacc, iucvclr, iucvconn, iucvpurg, iucvqs, iucvrecv, iucvr
                    iucvrply, iucvsend, iucvset, iucvsevr, iucvtcmp)
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
 from .system import System, ipl, shutdown
+from .vmcf import Vmcmhdr, Vmcparm, smsg
 
 __all__ = [
     "__version__",
@@ -38,3 +40,4 @@ __all__ = [
     "iucvset", "iucvclr", "iucvconn", "iucvacc", "iucvsevr", "iucvsend", "iucvrecv", "iucvrply",
     "iucvrej", "iucvpurg", "iucvtcmp", "iucvqs", "iucvresm",
 ]
+__all__ += ["NotReceiving", "Vmcparm", "Vmcmhdr", "smsg"]

@@ -4,6 +4,8 @@
     shmcp shutdown [--system S]
     shmcp query names [--system S]
     shmcp force USERID [--system S]
+    shmcp smsg USERID TEXT... [--from USERID] [--system S]
+    shmcp query vmcf [--system S]
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def _shutdown(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    if args.what.lower() == "vmcf":
+        return _query_vmcf(args)
     if args.what.lower() != "names":
         print(f"query {args.what}: unknown; this build knows 'query names'", file=sys.stderr)
         return 2
@@ -61,6 +65,34 @@ def _force(args: argparse.Namespace) -> int:
     return 0
 
 
+def _smsg(args: argparse.Namespace) -> int:
+    from .vmcf import smsg
+
+    smsg(args.userid, " ".join(args.text), system=args.system, issuer=args.issuer)
+    return 0
+
+
+def _query_vmcf(args: argparse.Namespace) -> int:
+    from .vmcf import info
+
+    with System.attach(args.system) as sysobj:
+        sysobj.live_count()
+        names = sysobj.names()
+    if not names:
+        print(f"no virtual machines are logged on to {system_name(args.system)}")
+    for userid, _ in names:
+        st = info(userid, system=args.system)
+        if not st["authorized"]:
+            print(f"{userid:<8} VMCF not authorized")
+            continue
+        opts = [o.upper() for o in ("specific", "priority", "smsg") if st[o]]
+        if st["specific"]:
+            opts[0] += f"={st['partner']}"
+        print(f"{userid:<8} VMCF authorized buffer {st['lena']} {' '.join(opts)}"
+              f"{' QUIESCED' if st['quiesced'] else ''} out {st['active_out']} in {st['active_in']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shmcp", description="CP commands for shmcp systems")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("force", help="LOGOFF a virtual machine")
     p.add_argument("userid")
     p.set_defaults(run=_force)
+    p = sub.add_parser("smsg", help="send a special message (SMSG) to a virtual machine")
+    p.add_argument("userid")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--from", dest="issuer", help="issuer userid (default OPERATOR)")
+    p.set_defaults(run=_smsg)
     for p in sub.choices.values():
         p.add_argument("--system", help="system name (default: $SHMCP_SYSTEM or SHMCP)")
     args = parser.parse_args(argv)

@@ -65,6 +65,12 @@ class VMCFError(ShmcpError):
         self.rc = rc
 
 
+class NotReceiving(VMCFError):
+    """SMSG: the target is logged on but does not take special messages
+    (not authorized with the SMSG option, quiesced, or its interrupt buffer
+    is too small for the text); ``rc`` is the VMCF return code behind it."""
+
+
 _BY_CODE: dict[int, type[ShmcpError]] = {
     lib.SHMCP_E_CORRUPT: CorruptSegment,
     lib.SHMCP_E_QFULL: QueueFull,

@@ -15,20 +15,13 @@
 
 #include "internal.h"
 
-static int failures;
-#define CHECK(c)                                                              \
-	do {                                                                  \
-		if (!(c)) {                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                \
-			failures++;                                           \
-		}                                                             \
-	} while (0)
+#include "check.h"
 
 static struct shmcp_limits small(void)
 {
 	struct shmcp_limits l = { .max_vms = 8, .queue_size = 1024,
-				  .storage = 1 << 20, .spin_ns = 0 };
+				  .storage = 1 << 20, .spin_ns = 0,
+				  .max_conn = 8, .max_msgs = 64 };
 	return l;
 }
 

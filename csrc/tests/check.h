@@ -1,0 +1,19 @@
+/*
+ * check.h - the C tests' CHECK(): report a failed condition, count it,
+ * carry on.
+ */
+#ifndef SHMCP_TEST_CHECK_H
+#define SHMCP_TEST_CHECK_H
+#include <stdio.h>
+
+static int failures;
+#define CHECK(c)                                                              \
+	do {                                                                  \
+		if (!(c)) {                                                   \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                \
+			failures++;                                           \
+		}                                                             \
+	} while (0)
+
+#endif

@@ -1,0 +1,120 @@
+/*
+ * test_vmcf.c - the VMCF core under AddressSanitizer and UBSan: a
+ * SEND/RECV round trip between two VMs of this process, presentation, a
+ * corrupt tag, SMSG, LOGOFF answering with error code 5, and the storage
+ * all given back.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#include "check.h"
+
+static void parm(uint8_t *p, uint8_t flg1, uint16_t func, uint32_t mid,
+		 const char *user, uint32_t lena, uint32_t lenb)
+{
+	memset(p, 0, 40);
+	p[0] = flg1;
+	p[2] = (uint8_t)(func >> 8);
+	p[3] = (uint8_t)func;
+	p[4] = (uint8_t)(mid >> 24); p[5] = (uint8_t)(mid >> 16);
+	p[6] = (uint8_t)(mid >> 8); p[7] = (uint8_t)mid;
+	memcpy(p + 8, user, 8);
+	p[0x14] = (uint8_t)(lena >> 24); p[0x15] = (uint8_t)(lena >> 16);
+	p[0x16] = (uint8_t)(lena >> 8); p[0x17] = (uint8_t)lena;
+	p[0x1c] = (uint8_t)(lenb >> 24); p[0x1d] = (uint8_t)(lenb >> 16);
+	p[0x1e] = (uint8_t)(lenb >> 8); p[0x1f] = (uint8_t)lenb;
+}
+
+/* take the next VMCF record of @slot and present it; returns the decision */
+static int take(shmcp_sys *sys, int32_t slot, uint32_t gen, struct shmcp_record *r,
+		uint8_t *reply, uint32_t rlen)
+{
+	uint8_t ext[512];
+	if (shmcp_pop(sys, slot, 1 << SHMCP_VMCF, r) != 1)
+		return -100;
+	if (r->ext_len > sizeof ext)
+		return -101;
+	if (r->ext_len && shmcp_take_ext(sys, slot, r->ext_off, r->ext_len, ext))
+		return -102;
+	return shmcp_vmcf_present(sys, slot, gen, ext, r->ext_len, reply, rlen);
+}
+
+int main(void)
+{
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
+	struct shmcp_limits l = { .max_vms = 4, .queue_size = 256, .storage = 1 << 20, .spin_ns = 0,
+				  .max_conn = 8, .max_msgs = 64 };
+	int fd = memfd_create("shmcp-vmcf", MFD_CLOEXEC), rc;
+	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
+	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
+	CHECK(sys != NULL);
+	uint64_t free0 = shmcp_storage_free(sys);
+	pid_t me = getpid();
+	uint64_t start = shmcp_proc_starttime(me);
+	int32_t a, b;
+	uint32_t ga, gb;
+	CHECK(shmcp_logon(sys, "A       ", me, start, &a, &ga) == 0);
+	CHECK(shmcp_logon(sys, "B       ", me, start, &b, &gb) == 0);
+	uint8_t p[40], data[16] = "request", buf[16], reply[8];
+	struct shmcp_record r;
+
+	parm(p, 0, SHMCP_VMCPSEND, 1, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_NOT_AUTHORIZED);
+	parm(p, SHMCP_VMCPSMSG, SHMCP_VMCPAUTH, 0, "        ", 39, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_INVALID_ADDRESS);
+	parm(p, SHMCP_VMCPSMSG, SHMCP_VMCPAUTH, 0, "        ", 169, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, NULL, 0) == 0);
+	parm(p, 0, 77, 0, "        ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_INVALID_SUBFUNCTION);
+
+	/* SEND/RECV: RECEIVE before the interrupt is RC 13, then the round trip */
+	parm(p, 0, SHMCP_VMCPSENR, 5, "B       ", 7, sizeof reply);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, (uint64_t)(uintptr_t)reply) == 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, 0) == SHMCP_VMCF_RC_DUPLICATE_MESSAGE);
+	parm(p, 0, SHMCP_VMCPRECV, 5, "A       ", sizeof buf, 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, buf, 0) == SHMCP_VMCF_RC_SYNC_ERROR);
+	CHECK(take(sys, b, gb, &r, NULL, 0) == SHMCP_VMCF_PRESENT);
+	CHECK(r.data[3] == SHMCP_VMCPSENR && r.data[0x17] == 7);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, buf, 0) == 0 && memcmp(buf, "request", 7) == 0);
+	parm(p, 0, SHMCP_VMCPREPL, 5, "A       ", 5, 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, (uint8_t *)"reply", 0) == 0);
+	memset(reply, 0, sizeof reply);
+	CHECK(take(sys, a, ga, &r, reply, sizeof reply) == SHMCP_VMCF_PRESENT);
+	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[0x1f] == 3 && memcmp(reply, "reply", 5) == 0);
+
+	/* a tag naming an entry out of range is dropped, never followed */
+	uint8_t bad[SHMCP_VMCF_TAG_LEN] = { 0 };
+	uint32_t w[3] = { SHMCP_VMCF_TAG_MAGIC, 1, 0x7fffffff };
+	memcpy(bad, w, sizeof w);
+	CHECK(shmcp_vmcf_present(sys, a, ga, bad, sizeof bad, NULL, 0) == SHMCP_VMCF_DROP);
+	CHECK(shmcp_vmcf_present(sys, a, ga, (uint8_t *)"junk", 4, NULL, 0) == SHMCP_VMCF_FOREIGN);
+
+	/* SMSG to A; a SEND to B that B's LOGOFF answers with error code 5 */
+	CHECK(shmcp_vmcf_smsg(sys, "A       ", "B       ", (const uint8_t *)"hi", 2) == 0);
+	CHECK(shmcp_vmcf_smsg(sys, "NOBODY  ", "B       ", (const uint8_t *)"hi", 2) == SHMCP_E_NOTLOGGED);
+	CHECK(take(sys, a, ga, &r, NULL, 0) == SHMCP_VMCF_PRESENT && r.ext_len == SHMCP_VMCF_TAG_LEN + 2);
+	parm(p, 0, SHMCP_VMCPSEND, 6, "B       ", 9, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, 0) == 0);
+	CHECK(shmcp_logoff(sys, b, gb) == 0);
+	CHECK(take(sys, a, ga, &r, NULL, 0) == SHMCP_VMCF_PRESENT);
+	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[1] == SHMCP_VMCF_RC_USER_NOT_AVAILABLE);
+	struct shmcp_vmcf_info info;
+	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.authorized && info.active_out == 0);
+	CHECK(shmcp_logoff(sys, a, ga) == 0);
+	CHECK(shmcp_storage_free(sys) == free0);
+	shmcp_detach(sys);
+	close(fd);
+	if (failures) {
+		fprintf(stderr, "test_vmcf: %d failures\n", failures);
+		return 1;
+	}
+	printf("test_vmcf: all passed\n");
+	return 0;
+}

@@ -1,0 +1,568 @@
+"""VMCF, the faithful layer: DIAGNOSE X'68' with a VMCPARM, interrupts as VMCMHDR.
+
+``diag68(parm)`` performs one subfunction and returns its return code, as
+the DIAGNOSE sets Ry; one helper per subfunction (``authorize`` ...
+``reject``) builds the VMCPARM from keywords.  External interrupts arrive
+on ``shmcp.SIGVMCF``; in the handler ``shmcp.siginfo()`` returns a
+``Vmcmhdr`` (SENDX and SMSG data in its ``buf``), and the header and data
+are also written into the buffer given on AUTHORIZE, as CP does.
+
+Where VM has addresses, Python has buffers: ``vada`` / ``vadb`` hold a
+bytes-like object (data going out) or a writable buffer (data coming in),
+``lena`` / ``lenb`` default to its size.  They may also hold a plain int,
+which travels as the 4-byte field (user data on SEND/SENDX, control
+information on IDENTIFY); an int stands for no storage, so with a nonzero
+length it is RC 1.  A read-only buffer where CP would store is RC 6.
+
+Every constant of VMCF.md is a module attribute, read from the C core:
+subfunctions ``VMCPAUTH`` ... ``VMCPRJCT``, flag bits ``VMCPAUTS``,
+``VMCPPRTY``, ``VMCPSMSG``, status bits ``VMCMRESP``, ``VMCMRJCT``,
+``VMCMPRTY``, return and data transfer error codes ``RC_...``.
+"""
+from __future__ import annotations
+
+import struct
+import sys
+from typing import Any
+
+from ._native import ffi, lib
+from .errors import NotLoggedOn, NotReceiving, core_error
+from .interrupt import VMCF, Interrupt, register_presenter, register_view
+from .machine import VirtualMachine, current, userid_bytes
+
+# -- constants, defined once in csrc/shmcp.h ---------------------------------
+
+_CONSTANTS: dict[str, int] = {}
+for _name in dir(lib):
+    if _name.startswith(("SHMCP_VMCP", "SHMCP_VMCM")):
+        _CONSTANTS[_name[len("SHMCP_"):]] = getattr(lib, _name)
+    elif _name.startswith("SHMCP_VMCF_RC_"):
+        _CONSTANTS[_name[len("SHMCP_VMCF_"):]] = getattr(lib, _name)
+globals().update(_CONSTANTS)
+
+PARM_LEN = lib.SHMCP_VMCF_PARM_LEN
+HDR_LEN = lib.SHMCP_VMCF_HDR_LEN
+MSG_LIMIT = lib.SHMCP_VMCF_MSG_LIMIT
+SMSG_TEXT_MAX = lib.SHMCP_VMCF_SMSG_TEXT_MAX
+SMSG_BUFFER = lib.SHMCP_VMCF_SMSG_BUFFER
+EXTERNAL_INTERRUPT_CODE = 0x4001
+SUBFUNCTIONS = {v: k for k, v in _CONSTANTS.items()
+                if k in ("VMCPAUTH", "VMCPUAUT", "VMCPSEND", "VMCPSENR", "VMCPSENX", "VMCPRECV",
+                         "VMCPCANC", "VMCPREPL", "VMCPQUIE", "VMCPRESM", "VMCPIDEN", "VMCPRJCT")}
+RC_NAMES = {v: k for k, v in _CONSTANTS.items() if k.startswith("RC_")}
+
+_LAYOUT = struct.Struct(">BBHI8sIIII8s")
+assert _LAYOUT.size == PARM_LEN == HDR_LEN
+_TAG_LEN = lib.SHMCP_VMCF_TAG_LEN
+_TAG_MAGIC = lib.SHMCP_VMCF_TAG_MAGIC
+
+# -- parameter lists -----------------------------------------------------------
+
+
+def _uint(name: str, value: Any, bits: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value < 1 << bits:
+        raise ValueError(f"{name} {value} is out of range 0..{(1 << bits) - 1}")
+    return value
+
+
+def _user(value: Any) -> bytes:
+    if value is None:
+        return bytes(8)
+    if isinstance(value, (bytes, bytearray, memoryview)) and bytes(value) == bytes(8):
+        return bytes(8)
+    return userid_bytes(value)
+
+
+def _doubleword(value: Any) -> bytes:
+    if value is None:
+        return bytes(8)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _uint("use", value, 64).to_bytes(8, "big")
+    if isinstance(value, str):
+        value = value.encode("ascii").ljust(8)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value)
+        if len(value) > 8:
+            raise ValueError(f"user doubleword is {len(value)} bytes; at most 8")
+        return value.ljust(8, b"\0")
+    raise TypeError(f"use must be bytes, str or int, not {type(value).__name__}")
+
+
+def _area(name: str, value: Any) -> Any:
+    """An address field: None, an int (the raw 4-byte field), or a buffer."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _uint(name, value, 32)
+    try:
+        memoryview(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a buffer (bytes, bytearray, memoryview, mmap ...) "
+                        f"or an int, not {type(value).__name__}") from None
+    return value
+
+
+def _size(value: Any) -> int:
+    return 0 if isinstance(value, int) else memoryview(value).nbytes
+
+
+def _length(name: str, attr: str, area: str) -> property:
+    """lena / lenb: as set, else the size of the buffer in vada / vadb."""
+    def get(self: Any) -> int:
+        value = getattr(self, attr)
+        return _size(getattr(self, area)) if value is None else value
+
+    def put(self: Any, v: int | None) -> None:
+        object.__setattr__(self, attr, None if v is None else _uint(name, v, 32))
+
+    return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
+
+
+class _Block:
+    """Common part of VMCPARM and VMCMHDR: the ten fields of the 40 bytes."""
+
+    _first: tuple[str, str]
+    __slots__ = ("_f1", "_f2", "func", "mid", "_user", "_vada", "_lena", "_vadb", "_lenb", "_use")
+
+    def __init__(self, **fields: Any) -> None:
+        self._f1 = self._f2 = self.func = self.mid = 0
+        self._user = bytes(8)
+        self._vada: Any = 0
+        self._vadb: Any = 0
+        self._lena: int | None = None
+        self._lenb: int | None = None
+        self._use = bytes(8)
+        for key, value in fields.items():
+            if key not in self._names():
+                raise TypeError(f"{type(self).__name__} has no field {key!r}; "
+                                f"fields are {', '.join(self._names())}")
+            setattr(self, key, value)
+
+    @classmethod
+    def _names(cls) -> tuple[str, ...]:
+        return (*cls._first, "func", "mid", "user", "vada", "lena", "vadb", "lenb", "use")
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key in ("func",):
+            value = _uint(key, value, 16)
+        elif key == "mid":
+            value = _uint(key, value, 32)
+        object.__setattr__(self, key, value)
+
+    user = property(lambda self: self._user,
+                    lambda self, v: object.__setattr__(self, "_user", _user(v)),
+                    doc="userid, 8 bytes blank padded")
+    use = property(lambda self: self._use,
+                   lambda self, v: object.__setattr__(self, "_use", _doubleword(v)),
+                   doc="user doubleword, 8 bytes")
+    vada = property(lambda self: self._vada,
+                    lambda self, v: object.__setattr__(self, "_vada", _area("vada", v)))
+    vadb = property(lambda self: self._vadb,
+                    lambda self, v: object.__setattr__(self, "_vadb", _area("vadb", v)))
+
+    lena = _length("lena", "_lena", "_vada")
+    lenb = _length("lenb", "_lenb", "_vadb")
+
+    def __bytes__(self) -> bytes:
+        a = self._vada if isinstance(self._vada, int) else 0
+        b = self._vadb if isinstance(self._vadb, int) else 0
+        return _LAYOUT.pack(self._f1, self._f2, self.func, self.mid, self._user, a,
+                            _uint("lena", self.lena, 32), b, _uint("lenb", self.lenb, 32), self._use)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Any:
+        """Read a 40-byte image back (VMCMHDR: what follows is ``buf``)."""
+        data = bytes(data)
+        if len(data) < PARM_LEN:
+            raise ValueError(f"{cls.__name__} image is {len(data)} bytes; it needs {PARM_LEN}")
+        f1, f2, func, mid, user, vada, lena, vadb, lenb, use = _LAYOUT.unpack_from(data)
+        obj = cls()
+        object.__setattr__(obj, "_f1", f1)
+        object.__setattr__(obj, "_f2", f2)
+        obj.func, obj.mid = func, mid
+        object.__setattr__(obj, "_user", user)
+        obj.vada, obj.lena, obj.vadb, obj.lenb = vada, lena, vadb, lenb
+        object.__setattr__(obj, "_use", use)
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and bytes(self) == bytes(other)  # type: ignore[arg-type]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = [f"{n}={getattr(self, n)!r}" for n in self._names()]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _byte_field(attr: str, name: str, doc: str) -> property:
+    return property(lambda self: getattr(self, attr),
+                    lambda self, v: object.__setattr__(self, attr, _uint(name, v, 8)), doc=doc)
+
+
+class Vmcparm(_Block):
+    """VMCPARM, DIAGNOSE X'68''s 40-byte parameter list (VMCF.md section 2):
+    ``flg1`` (VMCPAUTS, VMCPPRTY, VMCPSMSG), ``flg2``, ``func``, ``mid``,
+    ``user``, ``vada``/``lena``, ``vadb``/``lenb``, ``use``."""
+
+    __slots__ = ()
+    _first = ("flg1", "flg2")
+    flg1 = _byte_field("_f1", "flg1", "VMCPFLG1 option bits")
+    flg2 = _byte_field("_f2", "flg2", "VMCPFLG2, reserved")
+
+
+class Vmcmhdr(_Block):
+    """VMCMHDR, the external interrupt message header (VMCF.md section 5):
+    ``stat`` (VMCMRESP, VMCMRJCT, VMCMPRTY), ``eflg`` (data transfer error
+    code), ``func``, ``mid``, ``user``, ``vada``, ``lena``, ``vadb``,
+    ``lenb``, ``use``; ``buf`` holds the SENDX or SMSG data after it."""
+
+    __slots__ = ("buf",)
+    _first = ("stat", "eflg")
+    stat = _byte_field("_f1", "stat", "VMCMSTAT status bits")
+    eflg = _byte_field("_f2", "eflg", "VMCMEFLG data transfer error code")
+
+    def __init__(self, **fields: Any) -> None:
+        buf = fields.pop("buf", b"")
+        super().__init__(**fields)
+        object.__setattr__(self, "buf", bytes(buf))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Vmcmhdr":
+        obj = super().from_bytes(data)
+        object.__setattr__(obj, "buf", bytes(data)[HDR_LEN:])
+        return obj
+
+    @property
+    def response(self) -> bool:
+        """A RESPONSE interrupt (final, to the source): VMCMRESP on and not IDENTIFY."""
+        return bool(self.stat & lib.SHMCP_VMCMRESP) and self.func != lib.SHMCP_VMCPIDEN
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + (f", buf={self.buf!r})" if self.buf else ")")
+
+
+# -- process-local state: what only this process can reach -------------------
+
+class _Local:
+    """This VM's buffers, which CP's storage must not point to: the AUTHORIZE
+    buffer, and the REPLY buffer of each SEND/RECV in flight."""
+
+    def __init__(self, vm: VirtualMachine) -> None:
+        self.key = (id(vm), vm._gen)
+        self.auth: memoryview | None = None
+        self.replies: dict[tuple[bytes, int], tuple[Any, int]] = {}
+
+
+_local: _Local | None = None
+
+
+def _state(vm: VirtualMachine) -> _Local:
+    global _local
+    if _local is None or _local.key != (id(vm), vm._gen):
+        _local = _Local(vm)
+    return _local
+
+
+def _vm() -> VirtualMachine:
+    vm = current()
+    if vm is None:
+        raise NotLoggedOn("DIAGNOSE X'68': this process is not logged on as a virtual machine")
+    return vm
+
+
+def _cbuf(obj: Any, writable: bool) -> Any:
+    return ffi.from_buffer("uint8_t[]", obj, require_writable=writable)
+
+
+def _storage(value: Any, length: int, writable: bool, readonly_rc: int) -> tuple[Any, int]:
+    """(C pointer or NULL, 0) for an area, or (NULL, rc) when it is bad."""
+    if isinstance(value, int):
+        return ffi.NULL, 0 if length == 0 else lib.SHMCP_VMCF_RC_INVALID_ADDRESS
+    view = memoryview(value)
+    if not view.contiguous:
+        return ffi.NULL, lib.SHMCP_VMCF_RC_INVALID_ADDRESS
+    if length > view.nbytes:
+        return ffi.NULL, lib.SHMCP_VMCF_RC_INVALID_ADDRESS
+    if writable and view.readonly:
+        return ffi.NULL, readonly_rc
+    return (_cbuf(value, writable) if view.nbytes else ffi.NULL), 0
+
+
+def diag68(parm: Vmcparm) -> int:
+    """DIAGNOSE X'68': perform the subfunction ``parm.func`` for this VM and
+    return the return code (VMCF.md section 4).  Data areas are checked
+    first (RC 1, RC 6: nothing changes).  Raises NotLoggedOn if this process
+    is no VM, QueueFull / StorageExhausted when CP's storage is full
+    (nothing changed)."""
+    if not isinstance(parm, Vmcparm):
+        raise TypeError(f"diag68 needs a Vmcparm, not {type(parm).__name__}")
+    vm = _vm()
+    st = _state(vm)
+    func = parm.func
+    data: Any = ffi.NULL
+    reply_addr = 0
+    keep: Any = None
+    lena = parm.lena
+    bad = 0
+    if func == lib.SHMCP_VMCPAUTH:
+        if isinstance(parm.vada, int):
+            bad = lib.SHMCP_VMCF_RC_INVALID_ADDRESS
+        else:
+            _, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
+    elif func in (lib.SHMCP_VMCPSEND, lib.SHMCP_VMCPSENR, lib.SHMCP_VMCPSENX, lib.SHMCP_VMCPREPL):
+        data, bad = _storage(parm.vada, lena, False, 0)
+        if not bad and func == lib.SHMCP_VMCPSENR:
+            lenb = parm.lenb
+            ptr, bad = _storage(parm.vadb, lenb, True, lib.SHMCP_VMCF_RC_INVALID_ADDRESS)
+            if not bad and lenb:
+                keep = (parm.vadb, lenb)
+                reply_addr = int(ffi.cast("uintptr_t", ptr))
+    elif func == lib.SHMCP_VMCPRECV:
+        data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
+    if bad:
+        return bad
+    rc = lib.shmcp_vmcf_diag68(vm._handle(), vm._slot, vm._gen, bytes(parm), data, reply_addr)
+    if rc < 0:
+        if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE):
+            raise vm._lost(rc)
+        raise core_error(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+    if rc == 0 and func == lib.SHMCP_VMCPAUTH:
+        st.auth = memoryview(parm.vada).cast("B")[:lena]
+    elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
+        st.auth = None
+        st.replies.clear()
+    elif rc == 0 and func == lib.SHMCP_VMCPSENR and keep is not None:
+        st.replies[(parm.user, parm.mid)] = keep
+    elif rc in (0, lib.SHMCP_VMCF_RC_REPLY_CANCELED) and func == lib.SHMCP_VMCPCANC:
+        st.replies.pop((parm.user, parm.mid), None)
+    return rc
+
+
+# -- one helper per subfunction -------------------------------------------------
+
+def _flags(priority: bool) -> int:
+    return lib.SHMCP_VMCPPRTY if priority else 0
+
+
+def authorize(buffer: Any, *, lena: int | None = None, specific: str | bytes | None = None,
+              priority: bool = False, smsg: bool = False) -> int:
+    """AUTHORIZE: enable VMCF with ``buffer`` (writable, >= 40 bytes; 169 for
+    SMSG) as the external interrupt buffer.  ``specific``: the only partner;
+    ``priority``: accept priority messages; ``smsg``: accept special messages."""
+    flg1 = (lib.SHMCP_VMCPAUTS if specific is not None else 0) | _flags(priority) | \
+        (lib.SHMCP_VMCPSMSG if smsg else 0)
+    return diag68(Vmcparm(flg1=flg1, func=lib.SHMCP_VMCPAUTH, user=specific, vada=buffer, lena=lena))
+
+
+def unauthorize() -> int:
+    """UNAUTHORIZE: end VMCF for this VM; waiting sources get error code 5."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPUAUT))
+
+
+def send(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
+         use: Any = None, priority: bool = False, vadb: int = 0, lenb: int = 0) -> int:
+    """SEND ``data`` to ``user`` as message ``mid``; the sink RECEIVEs or REJECTs."""
+    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSEND, mid=mid, user=user,
+                          vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
+
+
+def send_recv(user: str | bytes, mid: int, data: Any = b"", reply_buffer: Any = None, *,
+              lena: int | None = None, lenb: int | None = None, use: Any = None,
+              priority: bool = False) -> int:
+    """SEND/RECV: send ``data``; the reply lands in ``reply_buffer`` (writable)
+    before the RESPONSE interrupt is presented."""
+    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSENR, mid=mid, user=user,
+                          vada=data, lena=lena, vadb=reply_buffer, lenb=lenb, use=use))
+
+
+def sendx(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
+          use: Any = None, priority: bool = False, vadb: int = 0, lenb: int = 0) -> int:
+    """SENDX: ``data`` arrives inside the sink's interrupt buffer; no RECEIVE."""
+    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSENX, mid=mid, user=user,
+                          vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
+
+
+def receive(user: str | bytes, mid: int, buffer: Any, *, lena: int | None = None,
+            use: Any = None) -> int:
+    """RECEIVE message ``mid`` from source ``user`` into ``buffer`` (writable)."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPRECV, mid=mid, user=user, vada=buffer, lena=lena,
+                          use=use))
+
+
+def cancel(user: str | bytes, mid: int) -> int:
+    """CANCEL this VM's message ``mid`` to sink ``user``."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPCANC, mid=mid, user=user))
+
+
+def reply(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
+          use: Any = None) -> int:
+    """REPLY ``data`` to the SEND/RECV ``mid`` from source ``user``."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPREPL, mid=mid, user=user, vada=data, lena=lena,
+                          use=use))
+
+
+def quiesce() -> int:
+    """QUIESCE: refuse new SEND-type requests and IDENTIFY (their RC 9)."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPQUIE))
+
+
+def resume() -> int:
+    """RESUME: leave QUIESCE status."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPRESM))
+
+
+def identify(user: str | bytes, *, mid: int = 0, use: Any = None, priority: bool = False,
+             vada: int = 0, lena: int = 0, vadb: int = 0, lenb: int = 0) -> int:
+    """IDENTIFY: a header-only interrupt to ``user`` (VMCMRESP set), no
+    RESPONSE; every free field carries control information."""
+    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPIDEN, mid=mid, user=user,
+                          vada=vada, lena=lena, vadb=vadb, lenb=lenb, use=use))
+
+
+def reject(user: str | bytes, mid: int, *, use: Any = None) -> int:
+    """REJECT message ``mid`` from source ``user``; ``use`` reaches a
+    SEND/RECV source as the reason."""
+    return diag68(Vmcparm(func=lib.SHMCP_VMCPRJCT, mid=mid, user=user, use=use))
+
+
+# -- presentation and the view -----------------------------------------------
+
+def _tagged(it: Interrupt) -> bool:
+    return (it.facility == VMCF and len(it.buf) >= _TAG_LEN
+            and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC)
+
+
+def _present(vm: VirtualMachine, it: Interrupt) -> bool:
+    """CP presents a VMCF interrupt: the core decides whether it still
+    stands; REPLY data goes into the REPLY buffer, header and data into the
+    AUTHORIZE buffer, before any handler sees it."""
+    if not _tagged(it):
+        return True
+    st = _state(vm)
+    hdr = it.raw
+    key = (hdr[8:16], int.from_bytes(hdr[4:8], "big"))
+    reply = None
+    func = int.from_bytes(hdr[2:4], "big")
+    if hdr[0] & lib.SHMCP_VMCMRESP and func == lib.SHMCP_VMCPSENR:
+        reply = st.replies.get(key)
+    rbuf, rlen = (_cbuf(reply[0], True), reply[1]) if reply else (ffi.NULL, 0)
+    rc = lib.shmcp_vmcf_present(vm._handle(), vm._slot, vm._gen, it.buf, len(it.buf), rbuf, rlen)
+    if rc < 0:
+        if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE):
+            raise vm._lost(rc)
+        raise core_error(rc, f"{vm.userid}: VMCF interrupt")
+    if rc == lib.SHMCP_VMCF_DROP:
+        return False
+    if rc == lib.SHMCP_VMCF_FOREIGN:
+        return True
+    if reply is not None:
+        st.replies.pop(key, None)
+    if st.auth is not None:
+        image = hdr + it.buf[_TAG_LEN:]
+        n = min(len(image), len(st.auth))
+        st.auth[:n] = image[:n]
+    return True
+
+
+def _view(it: Interrupt) -> Any:
+    if not _tagged(it):
+        return it
+    return Vmcmhdr.from_bytes(it.raw + it.buf[_TAG_LEN:])
+
+
+register_presenter(VMCF, lambda vm, it: it if _present(vm, it) else None)
+register_view(VMCF, _view)
+
+
+# -- SMSG ------------------------------------------------------------------------
+
+_WHY = {
+    lib.SHMCP_VMCF_RC_USER_NOT_AVAILABLE: "not authorized for special messages",
+    lib.SHMCP_VMCF_RC_QUIESCED: "VMCF quiesced",
+    lib.SHMCP_VMCF_RC_SENDX_TOO_LARGE: "interrupt buffer too small for the text",
+}
+
+
+def smsg(userid: str | bytes, text: str | bytes, *, system: str | None = None,
+         issuer: str | bytes | None = None) -> None:
+    """CP's SMSG command: deliver ``text`` (at most 129 bytes; a str is sent
+    UTF-8 encoded) to VM ``userid`` (``*``: this VM) as a SENDX from user
+    SYSTEM whose VMCMUSE names the issuer.  ``issuer`` defaults to this
+    process's VM, else OPERATOR.  Raises NotLoggedOn, or NotReceiving when
+    the target does not accept special messages; ValueError for text that
+    is too long (nothing is cut)."""
+    if isinstance(text, str):
+        text = text.encode("utf-8")
+    if not isinstance(text, (bytes, bytearray, memoryview)):
+        raise TypeError(f"SMSG text must be str or bytes, not {type(text).__name__}")
+    text = bytes(text)
+    if len(text) > SMSG_TEXT_MAX:
+        raise ValueError(f"SMSG text is {len(text)} bytes; at most {SMSG_TEXT_MAX} are allowed")
+    vm = current()
+    if isinstance(userid, str) and userid.strip() == "*":
+        if vm is None:
+            raise ValueError("SMSG *: this process is not logged on as a virtual machine")
+        userid = vm.userid8
+    target = userid_bytes(userid)
+    who = userid_bytes(issuer) if issuer is not None else vm.userid8 if vm else userid_bytes("OPERATOR")
+    from .system import System, system_name  # noqa: PLC0415  (import cycle)
+
+    name = vm.system if system is None and vm is not None else system_name(system)
+    if vm is not None and vm.system == name:
+        rc = lib.shmcp_vmcf_smsg(vm._handle(), target, who, text, len(text))
+    else:
+        with System.attach(name) as sysobj:
+            rc = lib.shmcp_vmcf_smsg(sysobj.handle, target, who, text, len(text))
+    tname = target.decode().rstrip()
+    if rc == lib.SHMCP_E_NOTLOGGED:
+        raise NotLoggedOn(f"SMSG: {tname} not logged on to system {name}")
+    if rc in _WHY:
+        raise NotReceiving(rc, f"SMSG: {tname} not receiving ({_WHY[rc]})")
+    if rc < 0:
+        raise core_error(rc, f"SMSG to {tname}")
+
+
+def info(userid: str | bytes | None = None, *, system: str | None = None) -> dict[str, Any]:
+    """VMCF status of ``userid`` (default: this VM): authorized, options,
+    buffer length, quiesced, SPECIFIC partner, active messages out and in."""
+    vm = current()
+    if userid is None:
+        if vm is None:
+            raise NotLoggedOn("vmcf.info(): this process is not logged on; name a userid")
+        userid = vm.userid8
+    from .system import System, system_name  # noqa: PLC0415
+
+    name = vm.system if system is None and vm is not None else system_name(system)
+    uid = userid_bytes(userid)
+    out = ffi.new("struct shmcp_vmcf_info *")
+    own = vm is not None and vm.system == name
+    sysobj = vm._sys if own else System.attach(name)
+    try:
+        slot = ffi.new("int32_t *")
+        gen = ffi.new("uint32_t *")
+        if lib.shmcp_find(sysobj.handle, uid, slot, gen) < 0:
+            raise NotLoggedOn(f"{uid.decode().rstrip()} not logged on to system {name}")
+        rc = lib.shmcp_vmcf_info(sysobj.handle, slot[0], out)
+        if rc < 0:
+            raise core_error(rc, f"VMCF status of {uid.decode().rstrip()}")
+    finally:
+        if not own:
+            sysobj.detach()
+    return {
+        "userid": uid.decode().rstrip(), "authorized": bool(out.authorized),
+        "specific": bool(out.flags & lib.SHMCP_VMCPAUTS),
+        "priority": bool(out.flags & lib.SHMCP_VMCPPRTY),
+        "smsg": bool(out.flags & lib.SHMCP_VMCPSMSG), "lena": out.lena,
+        "quiesced": bool(out.quiesced),
+        "partner": bytes(ffi.buffer(out.partner)).decode(errors="replace").rstrip(" \0"),
+        "active_out": out.active_out, "active_in": out.active_in,
+    }
+
+
+__all__ = ["Vmcparm", "Vmcmhdr", "diag68", "authorize", "unauthorize", "send", "send_recv",
+           "sendx", "receive", "cancel", "reply", "quiesce", "resume", "identify", "reject",
+           "smsg", "info", "PARM_LEN", "HDR_LEN", "MSG_LIMIT", "SMSG_TEXT_MAX", "SMSG_BUFFER",
+           "EXTERNAL_INTERRUPT_CODE", *_CONSTANTS]

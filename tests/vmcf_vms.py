@@ -1,0 +1,48 @@
+"""Driving the VMCF child VMs of tests/vmcf_children.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from vms import Child
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class VM(Child):
+    """A child VM under remote control: ``vm.do(op, **command)`` -> answer."""
+
+    def __init__(self, userid: str, role: str = "driven", *args: object) -> None:
+        self.userid = userid
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "vmcf_children.py"), role, userid, *map(str, args)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def do(self, op: str, **command: object) -> dict:
+        self.tell(json.dumps({"op": op, **command}))
+        return self.json()
+
+    def diag(self, func: int, **command: object) -> dict:
+        return self.do("diag", func=func, **command)
+
+    def rc(self, func: int, **command: object) -> int:
+        got = self.diag(func, **command)
+        assert "rc" in got, got
+        return got["rc"]
+
+    def take(self) -> dict:
+        return self.do("take")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.tell(json.dumps({"op": "exit"}))
+            self.wait()
+
+
+def start(*userids: str) -> list[VM]:
+    vms = [VM(u) for u in userids]
+    for vm in vms:
+        vm.expect("READY")
+    return vms
