@@ -450,9 +450,12 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
 	case SHMCP_IUCV_ACCEPT:
 		return do_accept(sys, t, slot, pl, bells);
 	case SHMCP_IUCV_SEVER:
-		return for_paths(t, slot, pl, sever_one, &x);
 	case SHMCP_IUCV_QUIESCE:
 	case SHMCP_IUCV_RESUME:
+		if (pl[SHMCP_IP_FLAGS1] & ~SHMCP_IPALL)
+			return SHMCP_E_PCSPEC;  /* IPALL is their only flag */
+		if (func == SHMCP_IUCV_SEVER)
+			return for_paths(t, slot, pl, sever_one, &x);
 		x.type = func == SHMCP_IUCV_QUIESCE ? SHMCP_IPTYPE_PATH_QUIESCED
 						    : SHMCP_IPTYPE_PATH_RESUMED;
 		return for_paths(t, slot, pl, quiesce_one, &x);

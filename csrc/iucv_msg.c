@@ -13,6 +13,10 @@
 #define CC3 (256 + 3)
 #define Q_TAKEN 4              /* TEST COMPLETION took it; the reply is copied next */
 #define HINT_OFF 36            /* reserved word of 06-09: the MSGBLOK index + 1 */
+/* Input bits no message function defines in VM/SP: buffer lists (X'40'
+ * IPBUFLST, X'08' IPANSLST) are later releases'.  The other bits are either
+ * inputs or outputs a reissued DESCRIBE/RECEIVE plist carries: accepted. */
+#define UNDEFINED_MSG_FLAGS (SHMCP_IPBUFLST | SHMCP_IPANSLST)
 
 static struct shmcp_msgblok *msg_at(struct shmcp_iucv *t, uint32_t idx1)
 {
@@ -374,6 +378,7 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	q_remove(t, m);
 	if (m->flags & SHMCP_IPNORPY) {
 		m->residual = 0;
+		m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
 		complete(sys, t, m, bells);
 	} else {
 		q_insert(t, slot, Q_RECV, m);
@@ -519,6 +524,7 @@ static int do_testcmpl(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 	if (!m)
 		return rc;
 	complete_image(path_at(t, m), m, pl);
+	pl[SHMCP_IP_RCODE] = 0;  /* a plist: IPRCODE, not the interrupt type */
 	put32(pl, HINT_OFF, idx1_of(t, m));  /* for shmcp_iucv_take_reply */
 	q_remove(t, m);
 	m->q = Q_TAKEN;
@@ -545,6 +551,9 @@ static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells)
 {
+	if (func != SHMCP_IUCV_SEND && func != SHMCP_IUCV_DESCRIBE &&
+	    func != SHMCP_IUCV_TESTMSG && (pl[SHMCP_IP_FLAGS1] & UNDEFINED_MSG_FLAGS))
+		return SHMCP_E_PCSPEC;
 	switch (func) {
 	case SHMCP_IUCV_SEND:
 		return do_send(sys, t, slot, pl, in, bells);

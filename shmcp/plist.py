@@ -186,7 +186,15 @@ class MsgPlist(Iparml):
                "srccls", "msgtag", "bf2len")
     msgid = _Field(lib.SHMCP_IP_MSGID, 4)
     trgcls = _Field(lib.SHMCP_IP_TRGCLS, 4)
-    tgrcls = trgcls
+
+    @property
+    def tgrcls(self) -> int:
+        """SAS/C's spelling of ``trgcls``."""
+        return self.trgcls
+
+    @tgrcls.setter
+    def tgrcls(self, value: int) -> None:
+        self.trgcls = value
     data = _Data(lib.SHMCP_IP_RMMSG, 8)
     bf1len = _Field(lib.SHMCP_IP_BFLN1F, 4)
     srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)

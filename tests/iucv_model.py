@@ -33,6 +33,7 @@ IPNORPY = 0x10
 IPFGMID = 0x04
 IPFGPID = 0x02
 IPFGMCL = 0x01
+UNDEFINED_MSG_FLAGS = 0x48  # buffer lists (later releases): the other bits may be reissued outputs
 IPFG = IPFGMID | IPFGPID | IPFGMCL
 
 IPADRPLE = 0x8000
@@ -224,6 +225,7 @@ class Message:
     data: bytes                     # the message (8 bytes when IPRMDATA)
     anslen: int                     # answer area length (two-way)
     moved: int = 0                  # bytes already received (partial RECEIVE)
+    partial: bool = False           # a RECEIVE ended rc 5 on it (even with 0 bytes moved)
     where: str | None = "send"      # "send", "recv", "reply", None = destroyed
     audit: int = 0
     cprty: bool = False             # completion class: 06 when True
@@ -251,7 +253,7 @@ class Message:
             f["data"] = self.data
         else:
             f["data"] = bytes(8)
-            f["bf1len"] = len(self.data)
+            f["bf1len"] = len(self.data) - self.moved  # what is not received yet
         f["bf2len"] = 0 if self.oneway else self.anslen
         return f
 
@@ -659,7 +661,7 @@ class CP:
 
     def describe(self, userid: str, p: dict | None = None) -> Result:
         vm = self.vm(userid)
-        m = next((q for q in vm.sendq if q.moved == 0), None)
+        m = vm.sendq[0] if vm.sendq else None  # the head, partial or not (decisions.md)
         if m is None:
             return Result(2)
         f = m.pending_fields()
@@ -674,7 +676,7 @@ class CP:
         """bf1len: the receive buffer's length."""
         vm = self.vm(userid)
         flags = p.get("flags1", 0)
-        if flags & ~IPFG:
+        if flags & UNDEFINED_MSG_FLAGS:
             raise ProgramCheck("specification")
         self._check_selectors(flags, need_cls=True)
         if flags & IPFGPID:
@@ -690,7 +692,7 @@ class CP:
             if vm.paths.get(p.get("pathid")) is not m.tgt or m.trgcls != p.get("trgcls", 0):
                 return rc(8)
         else:
-            m = next((q for q in vm.sendq if q.moved == 0
+            m = next((q for q in vm.sendq if not q.partial
                       and (not flags & IPFGPID or q.tgt.pathid == p.get("pathid", 0))
                       and (not flags & IPFGMCL or q.trgcls == p.get("trgcls", 0))), None)
             if m is None:
@@ -708,6 +710,7 @@ class CP:
         if buflen < left:
             chunk = m.data[m.moved:m.moved + buflen]
             m.moved += buflen
+            m.partial = True
             out.update(flags1=mflags | IPFG, bf1len=left - buflen, rcode=5)
             return Result(1, out, received=chunk)
         chunk = m.data[m.moved:]
@@ -775,7 +778,7 @@ class CP:
     def reject(self, userid: str, p: dict) -> Result:
         vm = self.vm(userid)
         flags = p.get("flags1", 0)
-        if flags & ~IPFG:
+        if flags & UNDEFINED_MSG_FLAGS:
             raise ProgramCheck("specification")
         self._check_selectors(flags, need_cls=True)
         if flags & IPFGPID:
@@ -794,12 +797,15 @@ class CP:
         self._complete(m, audit=IPADRJCT, residual=self._nodata_residual(m))
         return Result(0, {})
 
-    def _select_done(self, vm: VM, p: dict, pool: list[Message]) -> Result | Message:
-        """Selection for TEST COMPLETION / PURGE among ``pool`` (the source's)."""
+    def _select_done(self, vm: VM, p: dict, pool: list[Message],
+                     need_cls: bool) -> Result | Message:
+        """Selection for TEST COMPLETION / PURGE among ``pool`` (the source's).
+        A message id needs the path id, and for TEST COMPLETION the source
+        class too (IUCV.md 4.12, 4.13)."""
         flags = p.get("flags1", 0)
-        if flags & ~IPFG:
+        if flags & UNDEFINED_MSG_FLAGS:
             raise ProgramCheck("specification")
-        self._check_selectors(flags, need_cls=False)
+        self._check_selectors(flags, need_cls=need_cls)
         end = None
         if flags & IPFGPID:
             end = vm.paths.get(p.get("pathid", 0))
@@ -820,7 +826,7 @@ class CP:
 
     def testcmpl(self, userid: str, p: dict) -> Result:
         vm = self.vm(userid)
-        m = self._select_done(vm, p, vm.replyq)
+        m = self._select_done(vm, p, vm.replyq, need_cls=True)
         if isinstance(m, Result):
             return m
         out = m.complete_fields()
@@ -833,7 +839,7 @@ class CP:
     def purge(self, userid: str, p: dict) -> Result:
         vm = self.vm(userid)
         mine = [m for mid, m in sorted(self.messages.items()) if m.src.vm is vm and not m.src.gone]
-        m = self._select_done(vm, p, mine)
+        m = self._select_done(vm, p, mine, need_cls=False)
         if isinstance(m, Result):
             return m
         self._destroy(m)

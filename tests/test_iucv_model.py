@@ -218,7 +218,8 @@ def test_residual_rule_and_partial_receive():
     r = c.receive("B", {"bf1len": 4})
     assert (r.cc, r.rcode, r.received, r.out["bf1len"]) == (1, 5, b"0123", 6)
     assert r.out["flags1"] == FULL
-    assert c.describe("B").cc == 2                          # partial ones are skipped
+    d = c.describe("B")                                     # the head, partial or not,
+    assert (d.cc, d.out["bf1len"]) == (0, 6)                # with what is left of it
     assert c.receive("B", {"bf1len": 100}).cc == 2
     again = {"flags1": FULL, "pathid": b, "msgid": r.out["msgid"], "trgcls": 0}
     assert c.receive("B", dict(again, trgcls=1, bf1len=9)).rcode == 8
