@@ -86,3 +86,16 @@ class Client(_End):
 
 open_server = Server
 open_client = Client
+
+
+class Idle:
+    """A VM that is logged on and does nothing (the scaling workload)."""
+
+    def __init__(self, spec, index: int) -> None:
+        self.vm = shmcp.logon(f"IDLE{index}", system=spec["system"])
+
+    def close(self) -> None:
+        self.vm.logoff()
+
+
+open_idle = Idle
