@@ -4,10 +4,12 @@
  *   futex   FUTEX_WAIT on the sequence word, FUTEX_WAKE after each store
  *   signal  kill(SIGUSR1) as the doorbell, sigwaitinfo with it blocked
  * usage: floors MODE SIZE ROUNDTRIPS WARMUP
+ * FLOORS_PIN=split puts the two processes on CPUs 0 and 1, =same both on 0.
  * prints one JSON object: round-trip percentiles in microseconds.
  * Every wait is bounded: a peer that stops answering for 10 s ends the run. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -77,6 +79,14 @@ static void post(_Atomic uint32_t *word, uint32_t seq, pid_t to)
 		kill(to, SIGUSR1);
 }
 
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof set, &set);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -104,7 +114,11 @@ int main(int argc, char **argv)
 	pid_t child = fork();
 	if (child < 0)
 		die("fork");
+	const char *how = getenv("FLOORS_PIN");
+	int split = how && !strcmp(how, "split"), same = how && !strcmp(how, "same");
 	if (child == 0) {   /* the echo server */
+		if (split || same)
+			pin(split ? 1 : 0);
 		for (uint32_t i = 1; i <= (uint32_t)(n + warm); i++) {
 			await(&sh->req, i);
 			memcpy(sh->rep_buf, sh->req_buf, size);
@@ -113,6 +127,8 @@ int main(int argc, char **argv)
 		_exit(0);
 	}
 	sh->server = child;
+	if (split || same)
+		pin(0);
 	uint64_t *t = malloc(sizeof *t * (size_t)n);
 	unsigned char *msg = calloc(1, size), *back = malloc(size);
 	if (!t || !msg || !back)

@@ -60,6 +60,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--fanin-window", type=float)
     ap.add_argument("--idle", type=_ints, help="idle VMs logged on for the scaling workload, e.g. 0,8,32")
     ap.add_argument("--max-s", type=float, help="time limit of one round-trip run, seconds")
+    ap.add_argument("--pin", choices=("none", "split", "same"), default="none",
+                    help="round trips and streams: split = the two processes on CPUs 0 and 1, "
+                         "same = both on CPU 0; none (default) = the scheduler's choice")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only re-write results.md and latency.png from OUT/results.json")
     ap.add_argument("--floors", help="a built bench/floors.c (default: build it now with $CC)")
     ap.set_defaults(preset=os.environ.get("BENCH_PRESET", "full"))
     args = ap.parse_args(argv)
@@ -87,7 +92,7 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
     """Every measurement of one repeat, in run order."""
     workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale"]
     out = []
-    base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s}
+    base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s, "pin": args.pin}
     for w in workloads:
         if w == "rtt":
             for size in args.sizes:
@@ -95,7 +100,7 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
         elif w == "stream":
             for size in args.stream_sizes:
                 out += [dict(key=t.key, workload="stream", size=size, window=args.window,
-                             max_msgs=50_000_000) for t in transports]
+                             max_msgs=50_000_000, pin=args.pin) for t in transports]
         elif w == "fanin":
             out += [dict(key=t.key, workload="fanin", size=64, clients=args.clients,
                          window=args.fanin_window, n=10_000_000) for t in transports]
@@ -132,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"unknown transport {k!r}; known: {', '.join(BY_KEY)}")
     chosen = [BY_KEY[k] for k in keys]
     os.makedirs(args.out, exist_ok=True)
+    if args.report_only:
+        with open(os.path.join(args.out, "results.json")) as f:
+            raw = json.load(f)
+        report.write(args.out, raw["machine"], raw["results"])
+        return 0
     shm_before = machine.shm_entries()
     facts = machine.facts()
     tmp = tempfile.mkdtemp(prefix="shmcpbench-")
@@ -176,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     leftovers = machine.clean_shm(shm_before)
     facts["duration_s"] = round(time.time() - started, 1)
     facts["preset"] = args.preset
-    facts["config"] = {k: getattr(args, k) for k in PRESETS["full"]}
+    facts["config"] = dict({k: getattr(args, k) for k in PRESETS["full"]}, pin=args.pin)
     facts["leftovers"] = leftovers
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"machine": facts, "results": results}, f, indent=1)

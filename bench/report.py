@@ -201,7 +201,8 @@ def _machine(facts: dict) -> list[str]:
         f"* load average at start: {', '.join(f'{x:.2f}' for x in facts['loadavg_start'])}",
         f"* configuration: {cfg['repeats']} repeats; round trips: {cfg['n']} measured after {cfg['warmup']} "
         f"warm-up, sizes {cfg['sizes']}; streaming windows {cfg['window']} s, sizes {cfg['stream_sizes']}; "
-        f"fan-in {cfg['clients']} clients for {cfg['fanin_window']} s; idle VMs {cfg['idle']}",
+        f"fan-in {cfg['clients']} clients for {cfg['fanin_window']} s; idle VMs {cfg['idle']}; "
+        f"CPU pinning: {cfg.get('pin', 'none')} (none: the scheduler places the processes)",
     ]
     left = facts.get("leftovers") or []
     lines.append("* left in /dev/shm, /dev/mqueue after the run: " + ("; ".join(left) if left else "nothing"))
@@ -278,11 +279,12 @@ def _plot(path: str, g: dict) -> str:
     ax.set_xlabel("payload, bytes")
     ax.set_ylabel("p50 round trip, µs")
     ax.set_title("round trip p50 by payload size")
-    ax.legend(fontsize=6)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6)
     # 3: streaming
     ax = axes[1][0]
     ssizes = sorted({k[2] for k in g if k[1] == "stream"})
-    keys = _keys(g, "stream")
+    keys = [k for k in _keys(g, "stream") if any(g.get((k, "stream", s, 0), {"ok": []})["ok"] for s in ssizes)]
     width = 0.8 / max(1, len(ssizes))
     for i, size in enumerate(ssizes):
         vals = [_med(g.get((k, "stream", size, 0), {"ok": []}), "msgs_per_s") or 0 for k in keys]

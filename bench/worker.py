@@ -20,6 +20,8 @@ from typing import Any
 from .transports import STOP_SEQ, is_stop, message, seq_of
 
 CTX = mp.get_context("spawn")
+# --pin: (this process's CPU, the peer's CPU); fan-in is never pinned
+PINS = {"none": (None, None), "split": (0, 1), "same": (0, 0)}
 START_TIMEOUT = 60.0   # seconds for a child to get ready
 STOP_MSG_SEQ = STOP_SEQ
 
@@ -36,10 +38,17 @@ def percentiles(ns: list[int]) -> dict[str, float]:
     return {"n": n, "p50": at(0.5), "p99": at(0.99), "p999": at(0.999), "mean": sum(xs) / n / 1000.0}
 
 
+def pin(cpu: int | None) -> None:
+    """Bind this process to one CPU (the harness's --pin), or leave it free."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+
 # -- children -------------------------------------------------------------------
 
-def _serve(module: str, spec: Any, nclients: int, ready: Any) -> None:
+def _serve(module: str, spec: Any, nclients: int, ready: Any, cpu: int | None = None) -> None:
     """The echo server: reply to every message; end after a STOP from every client."""
+    pin(cpu)
     mod = importlib.import_module(module)
     srv = mod.open_server(spec)
     ready.set()
@@ -54,9 +63,11 @@ def _serve(module: str, spec: Any, nclients: int, ready: Any) -> None:
         srv.close()
 
 
-def _stream_send(module: str, spec: Any, size: int, window: float, max_msgs: int, out: Any) -> None:
+def _stream_send(module: str, spec: Any, size: int, window: float, max_msgs: int, out: Any,
+                 cpu: int | None = None) -> None:
     """The streaming sender: numbered messages for ``window`` seconds (at most
     ``max_msgs``), then STOP; waits for the receiver's acknowledgement."""
+    pin(cpu)
     mod = importlib.import_module(module)
     cli = mod.open_client(spec, 0)
     tail = bytes(size - 8)
@@ -152,7 +163,9 @@ def rtt(mod: Any, job: dict) -> dict:
             for _ in range(idle):
                 q.get(timeout=START_TIMEOUT)
         ready = CTX.Event()
-        server = _start(_serve, mod.__name__, spec, 1, ready)
+        mine, theirs = PINS[job.get("pin", "none")]
+        pin(mine)
+        server = _start(_serve, mod.__name__, spec, 1, ready, theirs)
         procs.append(server)
         _wait_ready(ready, [server])
         cli = mod.open_client(spec, 0)
@@ -193,9 +206,12 @@ def stream(mod: Any, job: dict) -> dict:
     spec, cleanup = mod.setup(1, size, **job.get("opts", {}))
     procs: list = []
     try:
+        mine, theirs = PINS[job.get("pin", "none")]
+        pin(mine)
         srv = mod.open_server(spec)
         out = CTX.Queue()
-        procs.append(_start(_stream_send, mod.__name__, spec, size, job["window"], job["max_msgs"], out))
+        procs.append(_start(_stream_send, mod.__name__, spec, size, job["window"], job["max_msgs"], out,
+                            theirs))
         expected = lost = reordered = received = 0
         t_first = t_last = None
         hard = time.monotonic() + job["window"] + START_TIMEOUT + 60
@@ -273,8 +289,9 @@ def fanin(mod: Any, job: dict) -> dict:
 
 def floor(job: dict) -> dict:
     """The C floors: bench/floors.c, built by the harness."""
+    env = dict(os.environ, FLOORS_PIN=job.get("pin", "none"))
     out = subprocess.run([job["binary"], job["opts"]["mode"], str(job["size"]), str(job["n"]),
-                          str(job["warmup"])], capture_output=True, text=True,
+                          str(job["warmup"])], capture_output=True, text=True, env=env,
                          timeout=job["max_s"] + 60)
     if out.returncode:
         raise RuntimeError(f"floors exited {out.returncode}: {out.stderr.strip()}")
