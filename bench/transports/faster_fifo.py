@@ -1,8 +1,11 @@
 """faster-fifo's Queue (a shared-memory circular buffer with a process-shared
-mutex): one request queue shared by the clients, one reply queue per client."""
+mutex), in multiprocessing.Queue's arrangement: one request queue shared by
+the clients, one reply queue per client."""
 from __future__ import annotations
 
 import faster_fifo
+
+from . import mp_queue
 
 
 def setup(nclients: int, size: int, **opts):
@@ -16,32 +19,15 @@ def setup(nclients: int, size: int, **opts):
     return {"req": req, "reps": reps}, cleanup
 
 
-class Server:
-    def __init__(self, spec) -> None:
-        self.req = spec["req"]
-        self.reps = spec["reps"]
-
-    def recv(self):
-        data = self.req.get(timeout=1e9)
-        return data[0], data
-
-    def send(self, cid: int, data: bytes) -> None:
-        self.reps[cid].put(data, timeout=1e9)
+class Server(mp_queue.Server):
+    WAIT = {"timeout": 1e9}  # faster-fifo's get/put time out after 10 s by default
 
     def close(self) -> None:
         pass
 
 
-class Client:
-    def __init__(self, spec, cid: int) -> None:
-        self.req = spec["req"]
-        self.rep = spec["reps"][cid]
-
-    def send(self, data: bytes) -> None:
-        self.req.put(data, timeout=1e9)
-
-    def recv(self) -> bytes:
-        return self.rep.get(timeout=1e9)
+class Client(mp_queue.Client):
+    WAIT = {"timeout": 1e9}
 
     def close(self) -> None:
         pass

@@ -18,16 +18,18 @@ def setup(nclients: int, size: int, **opts):
 
 
 class Server:
+    WAIT: dict = {}  # keyword arguments of get/put (faster_fifo's subclass sets a timeout)
+
     def __init__(self, spec) -> None:
         self.req = spec["req"]
         self.reps = spec["reps"]
 
     def recv(self):
-        data = self.req.get()
+        data = self.req.get(**self.WAIT)
         return data[0], data
 
     def send(self, cid: int, data: bytes) -> None:
-        self.reps[cid].put(data)
+        self.reps[cid].put(data, **self.WAIT)
 
     def close(self) -> None:
         for q in self.reps:
@@ -36,15 +38,17 @@ class Server:
 
 
 class Client:
+    WAIT: dict = {}
+
     def __init__(self, spec, cid: int) -> None:
         self.req = spec["req"]
         self.rep = spec["reps"][cid]
 
     def send(self, data: bytes) -> None:
-        self.req.put(data)
+        self.req.put(data, **self.WAIT)
 
     def recv(self) -> bytes:
-        return self.rep.get()
+        return self.rep.get(**self.WAIT)
 
     def close(self) -> None:
         self.req.close()
