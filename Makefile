@@ -13,7 +13,7 @@ CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
 .PHONY: test demo stress csrc-test example-core example-sasc clean
-.PHONY: example-vmcf example-smsg
+.PHONY: example-vmcf example-smsg bench bench-quick
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,21 @@ example-smsg: $(STAMP)
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests
+
+# `make bench`: the peers are the optional group `bench`; one that will not
+# install is left out of the install and reported in bench/results.md.
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_FLAGS ?=
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[test,bench]' || $(PY) bench/install.py
+	touch $@
+
+bench: $(BENCH_STAMP)
+	$(PY) -m bench $(BENCH_FLAGS)
+
+bench-quick:
+	$(MAKE) bench BENCH_FLAGS=--quick
 
 csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,1 @@
+"""shmcp's benchmark harness (issue 5): `make bench`, or `python -m bench --help`."""

@@ -1,0 +1,207 @@
+"""`make bench`: every workload on every transport, side by side in one run.
+
+    python -m bench [--quick | --tiny] [--out DIR] [--only KEY,...] [...]
+
+Each measurement runs in its own worker process (bench/worker.py) with a
+time limit; repeats are interleaved (repeat 1 of every transport, then
+repeat 2 ...) so the noise of a shared machine falls on all of them alike.
+Raw outcomes go to OUT/results.json, the report to OUT/results.md and the
+plot to OUT/latency.png (bench/report.py)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import machine, report
+from .registry import BY_KEY, TRANSPORTS, unsupported
+
+HERE = Path(__file__).resolve().parent
+
+PRESETS = {
+    #            repeats  rtt n  warmup  sizes                  stream sizes  window  fan-in clients, window  idle VMs
+    "full":  dict(repeats=3, n=20000, warmup=2000, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
+                  window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], max_s=30.0),
+    "quick": dict(repeats=3, n=5000, warmup=500, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
+                  window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], max_s=10.0),
+    "tiny":  dict(repeats=1, n=300, warmup=30, sizes=[64], stream_sizes=[64],
+                  window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], max_s=5.0),
+}
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_const", dest="preset", const="quick",
+                      help="fewer round trips, shorter windows (a few minutes)")
+    mode.add_argument("--tiny", action="store_const", dest="preset", const="tiny",
+                      help="seconds: proves the harness works (make test); figures mean nothing")
+    ap.add_argument("--out", default=str(HERE), help="where results.md, latency.png, results.json go")
+    ap.add_argument("--only", help="comma-separated transport keys: " + ",".join(BY_KEY))
+    ap.add_argument("--workloads", help="comma-separated: rtt,stream,fanin,scale")
+    ap.add_argument("--repeats", type=int)
+    ap.add_argument("--n", type=int, help="measured round trips per run (after warm-up)")
+    ap.add_argument("--warmup", type=int)
+    ap.add_argument("--sizes", type=_ints, help="round-trip payload sizes, e.g. 8,64,4096,65536")
+    ap.add_argument("--stream-sizes", type=_ints)
+    ap.add_argument("--window", type=float, help="streaming window, seconds")
+    ap.add_argument("--clients", type=int, help="fan-in clients")
+    ap.add_argument("--fanin-window", type=float)
+    ap.add_argument("--idle", type=_ints, help="idle VMs logged on for the scaling workload, e.g. 0,8,32")
+    ap.add_argument("--max-s", type=float, help="time limit of one round-trip run, seconds")
+    ap.add_argument("--pin", choices=("none", "split", "same"), default="none",
+                    help="round trips and streams: split = the two processes on CPUs 0 and 1, "
+                         "same = both on CPU 0; none (default) = the scheduler's choice")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only re-write results.md and latency.png from OUT/results.json")
+    ap.add_argument("--floors", help="a built bench/floors.c (default: build it now with $CC)")
+    ap.set_defaults(preset=os.environ.get("BENCH_PRESET", "full"))
+    args = ap.parse_args(argv)
+    for key, value in PRESETS[args.preset].items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    return args
+
+
+def build_floors(out_dir: str) -> tuple[str | None, str]:
+    """Compile bench/floors.c; (binary, "") or (None, why not)."""
+    cc = os.environ.get("CC", "gcc")
+    binary = os.path.join(out_dir, "floors")
+    cmd = [cc, "-O2", "-Wall", "-std=gnu11", str(HERE / "floors.c"), "-o", binary]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"build failed: {exc}"
+    if res.returncode:
+        return None, f"build failed: {res.stderr.strip()[-300:]}"
+    return binary, ""
+
+
+def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
+    """Every measurement of one repeat, in run order."""
+    workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale"]
+    out = []
+    base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s, "pin": args.pin}
+    for w in workloads:
+        if w == "rtt":
+            for size in args.sizes:
+                out += [dict(base, key=t.key, workload="rtt", size=size) for t in transports]
+        elif w == "stream":
+            for size in args.stream_sizes:
+                out += [dict(key=t.key, workload="stream", size=size, window=args.window,
+                             max_msgs=50_000_000, pin=args.pin) for t in transports]
+        elif w == "fanin":
+            out += [dict(key=t.key, workload="fanin", size=64, clients=args.clients,
+                         window=args.fanin_window, n=10_000_000) for t in transports]
+        elif w == "scale":
+            for idle in args.idle:
+                out += [dict(base, key=t.key, workload="scale", size=64, idle_vms=idle)
+                        for t in transports]
+        else:
+            raise SystemExit(f"unknown workload {w!r}")
+    return out
+
+
+def run_job(job: dict, timeout: float) -> dict:
+    t = BY_KEY[job["key"]]
+    full = dict(job, module=t.module, opts=dict(t.opts, idle_vms=job.get("idle_vms", 0)))
+    cmd = [sys.executable, "-m", "bench.worker", json.dumps(full)]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                             cwd=str(HERE.parent), env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
+    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        err = (res.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"status": "failed", "error": f"worker exited {res.returncode}: {err[:300]}"}
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    keys = args.only.split(",") if args.only else [t.key for t in TRANSPORTS]
+    for k in keys:
+        if k not in BY_KEY:
+            raise SystemExit(f"unknown transport {k!r}; known: {', '.join(BY_KEY)}")
+    chosen = [BY_KEY[k] for k in keys]
+    os.makedirs(args.out, exist_ok=True)
+    if args.report_only:
+        with open(os.path.join(args.out, "results.json")) as f:
+            raw = json.load(f)
+        report.write(args.out, raw["machine"], raw["results"])
+        return 0
+    shm_before = machine.shm_entries()
+    facts = machine.facts()
+    tmp = tempfile.mkdtemp(prefix="shmcpbench-")
+    started = time.time()
+    results: list[dict] = []
+    try:
+        floors, floors_error = (args.floors, "") if args.floors else build_floors(tmp)
+        blocked = {}
+        for t in chosen:
+            why = t.status()
+            if t.module == "floors" and floors is None:
+                why = floors_error
+            if why:
+                blocked[t.key] = why
+        todo = []
+        for job in jobs(args, chosen):
+            t = BY_KEY[job["key"]]
+            why = blocked.get(t.key) or unsupported(t, job["workload"], job["size"])
+            if why:  # reported once, never run
+                results.append(dict(job, rep=0, status="not run", error=why))
+            else:
+                todo.append(job)
+        total = len(todo) * args.repeats
+        done = 0
+        for rep in range(args.repeats):
+            for job in todo:
+                done += 1
+                if BY_KEY[job["key"]].module == "floors":
+                    job = dict(job, binary=floors)
+                limit = (job.get("max_s", 0) + job.get("window", 0) + job.get("fanin_window", 0)
+                         + 120 + 2 * job.get("idle_vms", 0))
+                t0 = time.time()
+                res = run_job(job, limit)
+                entry = dict(job, rep=rep, **res)
+                entry.pop("binary", None)
+                results.append(entry)
+                print(f"[{done}/{total}] {job['workload']:<6} {job['size']:>6} B "
+                      f"{BY_KEY[job['key']].label:<52} {_brief(entry)} ({time.time() - t0:.1f} s)",
+                      flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    leftovers = machine.clean_shm(shm_before)
+    facts["duration_s"] = round(time.time() - started, 1)
+    facts["preset"] = args.preset
+    facts["config"] = dict({k: getattr(args, k) for k in PRESETS["full"]}, pin=args.pin)
+    facts["leftovers"] = leftovers
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"machine": facts, "results": results}, f, indent=1)
+    report.write(args.out, facts, results)
+    print(f"wrote {args.out}/results.md and latency.png in {facts['duration_s']} s")
+    return 0
+
+
+def _brief(entry: dict) -> str:
+    if entry["status"] != "ok":
+        return f"{entry['status'].upper()}: {entry.get('error', '')}"
+    m = entry["metrics"]
+    if "msgs_per_s" in m:
+        bad = "" if not (m["lost"] or m["reordered"]) else f" LOST {m['lost']} REORDERED {m['reordered']}"
+        return f"{m['msgs_per_s']:,.0f} msgs/s{bad}"
+    if "rt_per_s" in m:
+        return f"{m['rt_per_s']:,.0f} rt/s p99 {m['p99']:.1f} us"
+    return f"p50 {m['p50']:.1f} p99 {m['p99']:.1f} us"

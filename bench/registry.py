@@ -1,0 +1,111 @@
+"""Every transport the harness knows, and which workloads each runs.
+
+A row is never silently absent: a transport whose package is missing, whose
+facility is not built yet, or that cannot run a workload is reported with
+the reason.  Adding IUCV or VMCF is one module in bench/transports/ plus its
+entry here (the entries below switch from "pending" to measured by
+themselves once ``shmcp.iucv`` / ``shmcp.vmcf`` import and the module
+exists)."""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import importlib.util
+from dataclasses import dataclass, field
+
+ALL_WORKLOADS = ("rtt", "stream", "fanin", "scale")
+
+
+@dataclass(frozen=True)
+class Transport:
+    key: str                    # short id used on the command line
+    label: str                  # as the report shows it
+    module: str                 # bench.transports.X, or "floors"
+    kind: str                   # "shmcp", "peer", "floor"
+    opts: dict = field(default_factory=dict)
+    workloads: tuple = ("rtt", "stream", "fanin")
+    needs: str = ""             # a package or facility module that must import
+    pending: str = ""           # why it cannot be measured yet, if the needs are missing
+
+    def status(self) -> str | None:
+        """None if runnable, else why not (install failure, pending facility)."""
+        for mod in filter(None, (self.needs, self.module if self.module != "floors" else "")):
+            try:
+                if mod.startswith("shmcp.") and importlib.util.find_spec(mod) is None:
+                    raise ImportError(f"no module named {mod!r}")
+                importlib.import_module(mod)
+            except Exception as exc:  # noqa: BLE001 -- any import failure is the report
+                if self.pending:
+                    return f"pending: {self.pending}"
+                why = _install_failures().get(PACKAGE_OF.get(mod, mod))
+                return why or f"not installed / failed to import: {type(exc).__name__}: {exc}"
+        return None
+
+
+PACKAGE_OF = {"zmq": "pyzmq", "faster_fifo": "faster-fifo", "posix_ipc": "posix_ipc"}
+
+
+def _install_failures() -> dict:
+    """What bench/install.py recorded for packages that would not install."""
+    try:
+        with open(os.path.join(sys.prefix, "bench-install.json")) as f:
+            return {k: v for k, v in json.load(f).items() if v != "ok"}
+    except (OSError, ValueError):
+        return {}
+
+
+_PENDING_IUCV = "facility not built yet (IUCV, issue 3)"
+_PENDING_VMCF = "facility not built yet (VMCF, issue 4)"
+
+TRANSPORTS: list[Transport] = [
+    # shmcp, at the level that exists: the core's interrupt queue
+    Transport("core", "shmcp core: queue_interrupt + wait (default spin)", "bench.transports.shmcp_core",
+              "shmcp", {"mode": "wait"}, ALL_WORKLOADS),
+    Transport("core-nospin", "shmcp core: wait, spin off (pure signal)", "bench.transports.shmcp_core",
+              "shmcp", {"mode": "wait", "spin_us": 0}, ALL_WORKLOADS),
+    Transport("core-sigpause", "shmcp core: SIGIUCV handler + sigpause", "bench.transports.shmcp_core",
+              "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS),
+    # shmcp facilities still being written
+    Transport("iucv-sigpause", "shmcp IUCV two-way: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-wait", "shmcp IUCV two-way: handler-free wait", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "wait"}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-nospin", "shmcp IUCV two-way: spin off (pure signal)", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "wait", "spin_us": 0}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("vmcf", "shmcp VMCF SEND/RECV", "bench.transports.shmcp_vmcf",
+              "shmcp", {}, ("rtt", "stream", "fanin"), "shmcp.vmcf", _PENDING_VMCF),
+    # the peers users would otherwise pick
+    Transport("pipe", "os.pipe", "bench.transports.pipe", "peer"),
+    Transport("socketpair", "socket.socketpair", "bench.transports.socketpair", "peer"),
+    Transport("mp-pipe", "multiprocessing.Pipe", "bench.transports.mp_pipe", "peer"),
+    Transport("mp-queue", "multiprocessing.Queue", "bench.transports.mp_queue", "peer"),
+    Transport("posix-mq", "posix_ipc.MessageQueue", "bench.transports.posix_mq", "peer", needs="posix_ipc"),
+    Transport("zmq", "pyzmq ipc://", "bench.transports.zmq_ipc", "peer", needs="zmq"),
+    Transport("faster-fifo", "faster-fifo", "bench.transports.faster_fifo", "peer", needs="faster_fifo"),
+    Transport("iox2-event", "iceoryx2 event/listener", "bench.transports.iceoryx2", "peer",
+              {"mode": "event"}, needs="iceoryx2"),
+    Transport("iox2-busy", "iceoryx2 busy-wait", "bench.transports.iceoryx2", "peer",
+              {"mode": "busy"}, needs="iceoryx2"),
+    Transport("py-signal", "Python kill + sigtimedwait (bare doorbell)", "bench.transports.py_signal",
+              "peer", workloads=("rtt",)),
+    # the mechanism floors, in C
+    Transport("c-spin", "C floor: shared memory, busy-spin", "floors", "floor", {"mode": "spin"}, ("rtt",)),
+    Transport("c-futex", "C floor: shared memory, futex", "floors", "floor", {"mode": "futex"}, ("rtt",)),
+    Transport("c-signal", "C floor: kill + sigwaitinfo", "floors", "floor", {"mode": "signal"}, ("rtt",)),
+]
+
+BY_KEY = {t.key: t for t in TRANSPORTS}
+
+
+def unsupported(t: Transport, workload: str, size: int) -> str | None:
+    """Why ``t`` does not run ``workload`` at ``size`` (None: it does)."""
+    if workload not in t.workloads:
+        return {"scale": "scaling is measured for shmcp only",
+                "stream": "round trips only", "fanin": "round trips only"}.get(workload, "not applicable")
+    if t.module == "floors":
+        return None
+    mod = importlib.import_module(t.module)
+    check = getattr(mod, "unsupported", None)
+    return check(workload, size, t.opts) if check else None

@@ -1,0 +1,83 @@
+"""Transports the harness can measure, one small module each.
+
+A transport module provides, for ``nclients`` clients talking to one server:
+
+* ``setup(nclients, size, **opts) -> (spec, cleanup)`` in the harness's
+  worker process: creates what both ends need; ``spec`` is picklable for a
+  spawned child, ``cleanup()`` removes every named object it created;
+* ``open_server(spec)`` -> an object with ``recv() -> (cid, bytes)``,
+  ``send(cid, data)``, ``close()``;
+* ``open_client(spec, cid)`` -> an object with ``send(data)``,
+  ``recv() -> bytes``, ``close()``;
+* optionally ``unsupported(workload, size, opts) -> str | None``: why a
+  workload cannot run on it (reported, never silently dropped).
+
+Messages have a fixed size per run (at least 8 bytes).  Byte 0 is the
+sending client's id (so a transport with one shared request channel can
+route the reply), bytes 1..7 a little-endian sequence number; STOP (seq all
+ones) ends a run.  Stream transports (pipes, sockets) read exactly ``size``
+bytes per message.
+"""
+from __future__ import annotations
+
+import os
+from multiprocessing import reduction
+from typing import Any
+
+HEADER = 8
+STOP_SEQ = (1 << 56) - 1
+
+
+def message(cid: int, seq: int, size: int) -> bytes:
+    """A message of ``size`` bytes from client ``cid`` with sequence ``seq``."""
+    return bytes((cid,)) + seq.to_bytes(7, "little") + bytes(size - HEADER)
+
+
+def seq_of(data: bytes) -> int:
+    return int.from_bytes(data[1:8], "little")
+
+
+def is_stop(data: bytes) -> bool:
+    return data[1] == 0xFF and data[1:8] == b"\xff" * 7
+
+
+class InheritFd:
+    """A file descriptor handed to a spawned child (multiprocessing passes
+    it at spawn time, as it does for Connection objects)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __reduce__(self) -> Any:
+        return _rebuild_fd, (reduction.DupFd(self.fd),)
+
+    def fileno(self) -> int:
+        return self.fd
+
+
+def _rebuild_fd(df: Any) -> InheritFd:
+    return InheritFd(df.detach())
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    """Exactly ``n`` bytes from a stream fd (EOF raises EOFError)."""
+    data = os.read(fd, n)
+    if len(data) == n:
+        return data
+    if not data:
+        raise EOFError("peer closed")
+    parts = [data]
+    left = n - len(data)
+    while left:
+        more = os.read(fd, left)
+        if not more:
+            raise EOFError("peer closed")
+        parts.append(more)
+        left -= len(more)
+    return b"".join(parts)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
