@@ -55,7 +55,7 @@ struct shmcp_ring {
 
 /* Per-facility interrupt queue of one VM. */
 struct shmcp_fq {
-	_Alignas(SHMCP_CACHELINE) _Atomic uint32_t awake; /* consumer polls: no bell */
+	_Alignas(SHMCP_CACHELINE) _Atomic uint32_t want; /* SHMCP_WANT_*: ring the bell */
 	_Atomic uint32_t bell;   /* a doorbell signal is in flight */
 	_Atomic uint64_t seq;    /* records posted, ever */
 	struct shmcp_ring ring[2];

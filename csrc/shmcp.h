@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 1
+#define SHMCP_LAYOUT_VERSION 2   /* 2: IUCV and VMCF regions */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -65,6 +65,10 @@
 #define SHMCP_WAIT_TIMEOUT 0
 #define SHMCP_WAIT_INTR 2      /* another signal interrupted the wait */
 #define SHMCP_WAIT_DOWN 3      /* the system was shut down / VM forced off */
+
+/* Why a consumer wants its doorbell rung (fq.want bits). */
+#define SHMCP_WANT_SLEEPING 1  /* asleep in shmcp_wait */
+#define SHMCP_WANT_ASYNC 2     /* an unblocked handler waits to be interrupted */
 
 /* Slot states in the VM table. */
 #define SHMCP_VM_FREE 0
@@ -146,6 +150,7 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
 
 /* doorbell.c */
 int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility);
+int shmcp_set_async(shmcp_sys *sys, int32_t slot, int facility, int on);
 int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 	       int64_t timeout_ns, int64_t spin_ns);
 int shmcp_signal_of(int facility);

@@ -155,7 +155,7 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 		vm->starttime = starttime;
 		vm->gen++;
 		for (int f = 0; f < SHMCP_NFAC; f++) {
-			atomic_store(&vm->fq[f].awake, 0);
+			atomic_store(&vm->fq[f].want, 0);
 			atomic_store(&vm->fq[f].bell, 0);
 		}
 		shmcp_fault("logon");

@@ -110,8 +110,10 @@ def _in_buffer(buf: Any, length: int, field: str) -> Any:
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
     cc = ffi.new("int32_t *")
-    rc = lib.shmcp_iucv_call(vm._handle(), vm._slot, vm._gen, func,
-                             ffi.from_buffer("uint8_t[]", plist._b), inbuf, outbuf, cc)
+    cb = plist._cb
+    if cb is None:
+        cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
+    rc = lib.shmcp_iucv_call(vm._handle(), vm._slot, vm._gen, func, cb, inbuf, outbuf, cc)
     if rc < 0:
         name = _FUNCTION.get(func, str(func))
         if rc in _PROGRAM_CHECKS:

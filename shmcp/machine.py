@@ -58,6 +58,7 @@ def _timeout_ns(timeout: float | None) -> int:
 
 
 _current: "VirtualMachine | None" = None
+_pid = os.getpid()  # this process (os.getpid() is a system call; forks update it)
 _logon_lock = threading.Lock()
 
 
@@ -71,8 +72,9 @@ class VirtualMachine:
         self.system = system.name
         self._slot = slot
         self._gen = gen
-        self._pid = os.getpid()
+        self._pid = _pid
         self._rec = ffi.new("struct shmcp_record *")
+        self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
         # interrupts taken off the ring but not presented yet (released by
         # SET MASK, or stashed by TEST MESSAGE): they go before the ring
         self._released: collections.deque[Interrupt] = collections.deque()
@@ -82,7 +84,7 @@ class VirtualMachine:
 
     @property
     def logged_on(self) -> bool:
-        return self._slot >= 0 and self._pid == os.getpid()
+        return self._slot >= 0 and self._pid == _pid
 
     def _handle(self) -> "ffi.CData":
         if not self.logged_on:
@@ -126,14 +128,25 @@ class VirtualMachine:
 
     # -- interrupts --------------------------------------------------------
 
-    def _target(self, userid: str | bytes) -> tuple[int, int]:
+    def _target(self, userid: str | bytes, fresh: bool = False) -> tuple[bytes, int, int]:
+        """(userid8, slot, generation) of a logged-on VM; cached, since a
+        stale entry is caught by the core (the generation changes)."""
+        key = userid if isinstance(userid, (str, bytes)) else None
+        got = None if fresh or key is None else self._targets.get(key)
+        if got is not None:
+            return got
         uid = userid_bytes(userid)
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")
-        rc = lib.shmcp_find(self._handle(), uid, slot, gen)
-        if rc < 0:
+        if lib.shmcp_find(self._handle(), uid, slot, gen) < 0:
+            self._targets.pop(key, None)
             raise NotLoggedOn(f"{uid.decode().rstrip()} is not logged on to system {self.system}")
-        return slot[0], gen[0]
+        got = (uid, slot[0], gen[0])
+        if key is not None:
+            if len(self._targets) > 1024:
+                self._targets.clear()
+            self._targets[key] = got
+        return got
 
     def queue_interrupt(self, userid: str | bytes, record: bytes, *, facility: int | str = IUCV,
                         priority: bool = False, data: bytes = b"", must: bool = False) -> None:
@@ -149,13 +162,17 @@ class VirtualMachine:
         ext = bytes(data)
         if len(ext) > 0xFFFFFFFF:
             raise ValueError("trailing data is longer than 4 GiB")
-        slot, gen = self._target(userid)
+        uid, slot, gen = self._target(userid)
         rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)), int(bool(must)),
                             rec, ext, len(ext))
+        if rc == lib.SHMCP_E_NOTLOGGED:  # logged off or on again since cached
+            uid, slot, gen = self._target(userid, fresh=True)
+            rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)),
+                                int(bool(must)), rec, ext, len(ext))
         if rc < 0:
             if rc == lib.SHMCP_E_DOWN:
                 raise self._lost(rc)
-            raise core_error(rc, f"queueing an interrupt for {userid_bytes(userid).decode().rstrip()}")
+            raise core_error(rc, f"queueing an interrupt for {uid.decode().rstrip()}")
 
     def _pop_ring(self, fmask: int) -> Interrupt | None:
         """The next record on this VM's interrupt queue, as the core has it."""
@@ -317,8 +334,9 @@ def _logoff_at_exit() -> None:
 
 def _forget_in_child() -> None:
     # the child of a fork is another process: it is not the VM
-    global _current
+    global _current, _pid
     _current = None
+    _pid = os.getpid()
 
 
 os.register_at_fork(after_in_child=_forget_in_child)

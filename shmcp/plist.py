@@ -97,7 +97,7 @@ class _Data(_Field):
 class Iparml:
     """The 40 bytes every IUCV parameter list and interrupt buffer is."""
 
-    __slots__ = ("_b", "bf1", "bf2")
+    __slots__ = ("_b", "_cb", "bf1", "bf2")
     _fields: tuple[str, ...] = ()
 
     pathid = _Field(lib.SHMCP_IP_PATHID, 2)
@@ -107,6 +107,7 @@ class Iparml:
 
     def __init__(self, **fields: Any) -> None:
         self._b = bytearray(_SIZE)
+        self._cb: Any = None  # the core's view of _b, made once (it is never resized)
         self.bf1: Any = None
         self.bf2: Any = None
         lengths = {k: fields.pop(k) for k in ("bf1len", "bf2len") if k in fields}

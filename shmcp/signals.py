@@ -81,6 +81,7 @@ def _wrapped_signal(signalnum: Any, handler: Any) -> Any:
     _os_signal(signalnum, _dispatch)
     old = _handler[num]
     _handler[num] = handler
+    _sync_async()
     if callable(handler):
         _established.add(num)
         _deliver(num, sys._getframe(1))  # interrupts that waited for a handler
@@ -158,6 +159,18 @@ def _deliver(signum: int, frame: Any) -> None:
             return
 
 
+def _sync_async() -> None:
+    """Tell the core which facilities must be interrupted wherever this VM
+    is (an unblocked handler): only those get a doorbell for every record;
+    the others only while they sleep."""
+    vm = _vm
+    if vm is None or not vm.logged_on:
+        return
+    for fac, sig in _SIGNAL.items():
+        on = callable(_handler[int(sig)]) and not _blocked & (1 << (sig - 1))
+        lib.shmcp_set_async(vm._sys.handle, vm._slot, fac, int(on))
+
+
 def _deliver_all(frame: Any) -> None:
     for sig in _SIGNAL.values():
         _deliver(int(sig), frame)
@@ -167,6 +180,7 @@ def _bind(vm: "VirtualMachine") -> None:
     global _vm
     _vm = vm
     _adopt()
+    _sync_async()
     _deliver_all(None)
 
 
@@ -210,6 +224,7 @@ def sigblock(mask: int) -> int:
     _blocked |= mask & _OURS
     if mask & ~_OURS:
         _set_os_mask(old | mask)
+    _sync_async()
     return old
 
 
@@ -223,6 +238,7 @@ def sigsetmask(mask: int) -> int:
     _blocked = mask & _OURS
     if (old ^ mask) & ~_OURS:
         _set_os_mask(mask)
+    _sync_async()
     _deliver_all(sys._getframe(1))
     return old
 
