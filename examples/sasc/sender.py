@@ -43,6 +43,9 @@ def main() -> int:
     rc, maxconns = iucvset("SENDER")
     say("step 1", f"signal, sigblock, iucvset('SENDER') -> rc {rc}, maxconns {maxconns}")
     path = PathPlist(vmid="RECEIVER", pgm="RECEIVER", user="HELLO")
+    # announced before the call: the receiver may react within microseconds
+    say("step 3", "iucvconn to RECEIVER, program RECEIVER\n"
+                  "SENDER     step 5: then sigpause(0) until the receiver accepts")
     for _ in range(500):                                       # step 3
         rc = iucvconn("SENDER", path)
         if not (rc == 1 and path.rcode in (11, 12)):           # not there yet: try again
@@ -51,11 +54,9 @@ def main() -> int:
     if rc:
         say("step 3", f"iucvconn to RECEIVER failed: rc {rc}, IPRCODE {path.rcode}")
         return 1
-    say("step 3", f"iucvconn to RECEIVER -> rc 0, path {path.pathid}\n"
-                  f"SENDER     step 5: sigpause(0): waiting for the receiver to accept")
-    sigpause(0)
+    sigpause(0)                                                # step 5
     done = events.pop(0)                                       # step 7
-    say("step 7", f"connection complete, msglim {done.msglim}")
+    say("step 7", f"connection complete on path {path.pathid}, msglim {done.msglim}")
     for text in lines():
         answer = bytearray(100)
         msg = MsgPlist(pathid=path.pathid, bf1=text.encode(), bf2=answer)
