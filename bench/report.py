@@ -218,6 +218,10 @@ def _targets(g: dict) -> list[str]:
     if sv is not None and b:
         parts.append(f"{top} idle VMs: p50 {_f(sv)} vs {_f(b)} µs = {_ratio(sv, b)}")
         oks.append(sv <= 1.1 * b)
+    short = [f"{n} {what}" for n, need, what in ((topp, 100, "paths"), (top, 32, "idle VMs"))
+             if n is not None and n < need]
+    if short and oks:  # a smaller configuration (e.g. --tiny) says less than the target asks
+        parts.append(f"this run went only to {' and '.join(short)}")
     add("scaling: 100 idle paths and 32 idle VMs within 10 % of 1 path, 2 VMs",
         "; ".join(parts) or why_not(IUCV, "scale"), all(oks) if oks else None,
         f"{top} idle VMs: {_ratio(cs, cb)}")
