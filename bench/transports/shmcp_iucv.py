@@ -21,13 +21,14 @@ that many paths to the server in all (the extra ones idle); the system is
 then IPLed with a directory that raises maxconn."""
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import signal
 import tempfile
 
 import shmcp
-from shmcp import CompPlist, MsgPlist, PathPlist, iucv
+from shmcp import MsgPlist, PathPlist, iucv
 
 _count = itertools.count()
 MSGLIM = 255
@@ -74,7 +75,7 @@ class _End:
     def __init__(self, spec, userid: str) -> None:
         self.sigpause = spec["mode"] == "sigpause"
         if self.sigpause:
-            self.got: list = []
+            self.got: collections.deque = collections.deque()
             signal.signal(shmcp.SIGIUCV, lambda signum, frame: self.got.append(shmcp.siginfo()))
             shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
         self.vm = shmcp.logon(userid, system=spec["system"])
@@ -86,7 +87,7 @@ class _End:
         got = self.got
         while not got:
             shmcp.sigpause(0)
-        return got.pop(0)
+        return got.popleft()
 
     def close(self) -> None:
         self.vm.logoff()
@@ -239,4 +240,4 @@ class Idle:
 
 
 open_idle = Idle
-__all__ = ["setup", "open_server", "open_client", "open_idle", "CompPlist"]
+__all__ = ["setup", "open_server", "open_client", "open_idle"]
