@@ -70,13 +70,13 @@ TRANSPORTS: list[Transport] = [
     Transport("core-sigpause", "shmcp core: SIGIUCV handler + sigpause", "bench.transports.shmcp_core",
               "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS),
     # shmcp's facilities (reported as pending where shmcp.iucv / shmcp.vmcf do not import)
-    Transport("iucv-sigpause", "shmcp IUCV two-way: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
+    Transport("iucv-sigpause", "shmcp IUCV: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "sigpause"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("iucv-wait", "shmcp IUCV two-way: handler-free wait", "bench.transports.shmcp_iucv",
+    Transport("iucv-wait", "shmcp IUCV: handler-free wait", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("iucv-nospin", "shmcp IUCV two-way: spin off (pure signal)", "bench.transports.shmcp_iucv",
+    Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("vmcf", "shmcp VMCF SEND/RECV", "bench.transports.shmcp_vmcf",
+    Transport("vmcf", "shmcp VMCF (wait)", "bench.transports.shmcp_vmcf",
               "shmcp", {}, ("rtt", "stream", "fanin"), "shmcp.vmcf", _PENDING_VMCF),
     # the peers users would otherwise pick
     Transport("pipe", "os.pipe", "bench.transports.pipe", "peer"),

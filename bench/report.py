@@ -282,7 +282,10 @@ def write(out: str, facts: dict, results: list[dict]) -> None:
         md += [f"### {size} B", "", *_rtt_table(g, size), ""]
     ssizes = sorted({k[2] for k in g if k[1] == "stream"})
     if ssizes:
-        md += ["## One-way streaming", "", "The receiver checks every sequence number.", ""]
+        md += ["## One-way streaming", "", "The receiver checks every sequence number.  IUCV rows: one-way "
+               "SEND (`IPNORPY`, msglim 255, the sender taking the completions); VMCF rows: SEND (at most "
+               "50 active).  Round trips elsewhere are IUCV two-way SEND → RECEIVE → REPLY and VMCF "
+               "SEND/RECV → RECEIVE → REPLY; every echoed reply is compared with its request.", ""]
         for size in ssizes:
             md += [f"### {size} B", "", *_stream_table(g, size), ""]
     if any(k[1] == "fanin" for k in g):

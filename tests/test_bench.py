@@ -19,7 +19,7 @@ def test_bench_tiny(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     md = (tmp_path / "results.md").read_text()
     for text in ("## Machine", "## Targets", "## Round trip", "## One-way streaming", "## Fan-in",
-                 "## Scaling", "os.pipe", "shmcp core", "shmcp IUCV two-way", "shmcp VMCF"):
+                 "## Scaling", "os.pipe", "shmcp core", "shmcp IUCV: handler-free wait", "shmcp VMCF"):
         assert text in md
     raw = json.loads((tmp_path / "results.json").read_text())
     by = {(r["key"], r["workload"]): r for r in raw["results"]}
