@@ -27,11 +27,11 @@ HERE = Path(__file__).resolve().parent
 PRESETS = {
     #            repeats  rtt n  warmup  sizes                  stream sizes  window  fan-in clients, window  idle VMs
     "full":  dict(repeats=3, n=20000, warmup=2000, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
-                  window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], max_s=30.0),
+                  window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], paths=[10, 100], max_s=30.0),
     "quick": dict(repeats=3, n=5000, warmup=500, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
-                  window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], max_s=10.0),
+                  window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], paths=[10, 100], max_s=10.0),
     "tiny":  dict(repeats=1, n=300, warmup=30, sizes=[64], stream_sizes=[64],
-                  window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], max_s=5.0),
+                  window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], paths=[10], max_s=5.0),
 }
 
 
@@ -49,7 +49,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                       help="seconds: proves the harness works (make test); figures mean nothing")
     ap.add_argument("--out", default=str(HERE), help="where results.md, latency.png, results.json go")
     ap.add_argument("--only", help="comma-separated transport keys: " + ",".join(BY_KEY))
-    ap.add_argument("--workloads", help="comma-separated: rtt,stream,fanin,scale")
+    ap.add_argument("--workloads", help="comma-separated: rtt,stream,fanin,scale,paths")
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--n", type=int, help="measured round trips per run (after warm-up)")
     ap.add_argument("--warmup", type=int)
@@ -59,6 +59,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--clients", type=int, help="fan-in clients")
     ap.add_argument("--fanin-window", type=float)
     ap.add_argument("--idle", type=_ints, help="idle VMs logged on for the scaling workload, e.g. 0,8,32")
+    ap.add_argument("--paths", type=_ints,
+                    help="open IUCV paths for the scaling workload, e.g. 10,100 (1 is the 0-idle-VM row)")
     ap.add_argument("--max-s", type=float, help="time limit of one round-trip run, seconds")
     ap.add_argument("--pin", choices=("none", "split", "same"), default="none",
                     help="round trips and streams: split = the two processes on CPUs 0 and 1, "
@@ -90,7 +92,7 @@ def build_floors(out_dir: str) -> tuple[str | None, str]:
 
 def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
     """Every measurement of one repeat, in run order."""
-    workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale"]
+    workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale", "paths"]
     out = []
     base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s, "pin": args.pin}
     for w in workloads:
@@ -108,6 +110,10 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
             for idle in args.idle:
                 out += [dict(base, key=t.key, workload="scale", size=64, idle_vms=idle)
                         for t in transports]
+        elif w == "paths":  # open paths are IUCV's: only the transports that have them
+            for paths in args.paths:
+                out += [dict(base, key=t.key, workload="paths", size=64, open_paths=paths)
+                        for t in transports if "paths" in t.workloads]
         else:
             raise SystemExit(f"unknown workload {w!r}")
     return out
@@ -115,7 +121,9 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
 
 def run_job(job: dict, timeout: float) -> dict:
     t = BY_KEY[job["key"]]
-    full = dict(job, module=t.module, opts=dict(t.opts, idle_vms=job.get("idle_vms", 0)))
+    full = dict(job, module=t.module, opts=dict(t.opts, idle_vms=job.get("idle_vms", 0),
+                                                open_paths=job.get("open_paths", 1),
+                                                workload=job["workload"]))
     cmd = [sys.executable, "-m", "bench.worker", json.dumps(full)]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -172,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 if BY_KEY[job["key"]].module == "floors":
                     job = dict(job, binary=floors)
                 limit = (job.get("max_s", 0) + job.get("window", 0) + job.get("fanin_window", 0)
-                         + 120 + 2 * job.get("idle_vms", 0))
+                         + 120 + 2 * job.get("idle_vms", 0) + job.get("open_paths", 0) // 10)
                 t0 = time.time()
                 res = run_job(job, limit)
                 entry = dict(job, rep=rep, **res)

@@ -2,10 +2,11 @@
 
 A row is never silently absent: a transport whose package is missing, whose
 facility is not built yet, or that cannot run a workload is reported with
-the reason.  Adding IUCV or VMCF is one module in bench/transports/ plus its
-entry here (the entries below switch from "pending" to measured by
-themselves once ``shmcp.iucv`` / ``shmcp.vmcf`` import and the module
-exists)."""
+the reason.  IUCV (bench/transports/shmcp_iucv.py) and VMCF
+(bench/transports/shmcp_vmcf.py) use only shmcp's public API; their entries
+report "pending" only where ``shmcp.iucv`` / ``shmcp.vmcf`` do not import.
+The "paths" workload (the 64 B round trip with 10 or 100 open paths) is
+IUCV's alone."""
 from __future__ import annotations
 
 import importlib
@@ -16,6 +17,7 @@ import importlib.util
 from dataclasses import dataclass, field
 
 ALL_WORKLOADS = ("rtt", "stream", "fanin", "scale")
+IUCV_WORKLOADS = ALL_WORKLOADS + ("paths",)   # + the 64 B round trip with idle open paths
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,14 @@ TRANSPORTS: list[Transport] = [
               "shmcp", {"mode": "wait", "spin_us": 0}, ALL_WORKLOADS),
     Transport("core-sigpause", "shmcp core: SIGIUCV handler + sigpause", "bench.transports.shmcp_core",
               "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS),
-    # shmcp facilities still being written
-    Transport("iucv-sigpause", "shmcp IUCV two-way: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
-              "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("iucv-wait", "shmcp IUCV two-way: handler-free wait", "bench.transports.shmcp_iucv",
-              "shmcp", {"mode": "wait"}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("iucv-nospin", "shmcp IUCV two-way: spin off (pure signal)", "bench.transports.shmcp_iucv",
-              "shmcp", {"mode": "wait", "spin_us": 0}, ALL_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
-    Transport("vmcf", "shmcp VMCF SEND/RECV", "bench.transports.shmcp_vmcf",
+    # shmcp's facilities (reported as pending where shmcp.iucv / shmcp.vmcf do not import)
+    Transport("iucv-sigpause", "shmcp IUCV: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "sigpause"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-wait", "shmcp IUCV: handler-free wait", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
+              "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("vmcf", "shmcp VMCF (wait)", "bench.transports.shmcp_vmcf",
               "shmcp", {}, ("rtt", "stream", "fanin"), "shmcp.vmcf", _PENDING_VMCF),
     # the peers users would otherwise pick
     Transport("pipe", "os.pipe", "bench.transports.pipe", "peer"),
@@ -103,7 +105,8 @@ def unsupported(t: Transport, workload: str, size: int) -> str | None:
     """Why ``t`` does not run ``workload`` at ``size`` (None: it does)."""
     if workload not in t.workloads:
         return {"scale": "scaling is measured for shmcp only",
-                "stream": "round trips only", "fanin": "round trips only"}.get(workload, "not applicable")
+                "stream": "round trips only", "fanin": "round trips only",
+                "paths": "open paths are IUCV's"}.get(workload, "not applicable")
     if t.module == "floors":
         return None
     mod = importlib.import_module(t.module)

@@ -94,14 +94,17 @@ def _fanin_client(module: str, spec: Any, cid: int, size: int, window: float, ma
     start.wait(START_TIMEOUT)
     msg = message(cid, 0, size)
     samples = []
+    corrupt = 0
     clock = time.perf_counter_ns
     t_start = clock()
     deadline = t_start + int(window * 1e9)
     for _ in range(max_n):
         t0 = clock()
         cli.send(msg)
-        cli.recv()
+        back = cli.recv()
         t1 = clock()
+        if back != msg:  # its own request, echoed intact (checked outside the timing)
+            corrupt += 1
         samples.append(t1 - t0)
         if t1 > deadline:
             break
@@ -109,7 +112,7 @@ def _fanin_client(module: str, spec: Any, cid: int, size: int, window: float, ma
     cli.send(message(cid, STOP_MSG_SEQ, size))
     cli.recv()
     cli.close()
-    out.put(("done", cid, t_start, t_end, samples))
+    out.put(("done", cid, t_start, t_end, samples, corrupt))
 
 
 def _idle(module: str, spec: Any, index: int, out: Any, stop: Any) -> None:
@@ -172,12 +175,15 @@ def rtt(mod: Any, job: dict) -> dict:
         msg = message(0, 0, size)
         clock = time.perf_counter_ns
         samples = []
+        corrupt = 0
         deadline = clock() + int(job["max_s"] * 1e9)
         for i in range(warm + n):
             t0 = clock()
             cli.send(msg)
             back = cli.recv()
             t1 = clock()
+            if back != msg:  # the echo must come back intact (checked outside the timing)
+                corrupt += 1
             if i >= warm:
                 samples.append(t1 - t0)
             if t1 > deadline:
@@ -196,6 +202,9 @@ def rtt(mod: Any, job: dict) -> dict:
         cleanup()
     res = percentiles(samples)
     res["complete"] = len(samples) >= n
+    res["corrupt"] = corrupt
+    if corrupt:
+        problems.append(f"CORRUPT: {corrupt} replies differed from the request")
     if problems:
         res["problems"] = problems
     return res
@@ -282,6 +291,9 @@ def fanin(mod: Any, job: dict) -> dict:
     res = percentiles(samples)
     res["rt_per_s"] = len(samples) / wall
     res["clients"] = k
+    res["corrupt"] = sum(d[5] for d in done)
+    if res["corrupt"]:
+        problems.append(f"CORRUPT: {res['corrupt']} replies differed from the request")
     if problems:
         res["problems"] = problems
     return res
@@ -300,7 +312,7 @@ def floor(job: dict) -> dict:
     return res
 
 
-WORKLOADS = {"rtt": rtt, "scale": rtt, "stream": stream, "fanin": fanin}
+WORKLOADS = {"rtt": rtt, "scale": rtt, "paths": rtt, "stream": stream, "fanin": fanin}
 
 
 def run(job: dict) -> dict:

@@ -19,17 +19,24 @@ def test_bench_tiny(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     md = (tmp_path / "results.md").read_text()
     for text in ("## Machine", "## Targets", "## Round trip", "## One-way streaming", "## Fan-in",
-                 "## Scaling", "os.pipe", "shmcp core", "pending: facility not built yet"):
+                 "## Scaling", "os.pipe", "shmcp core", "shmcp IUCV: handler-free wait", "shmcp VMCF"):
         assert text in md
     raw = json.loads((tmp_path / "results.json").read_text())
     by = {(r["key"], r["workload"]): r for r in raw["results"]}
-    # every shmcp core workload and os.pipe ran; the pending facilities are reported, not dropped
-    for key in ("core", "core-nospin", "core-sigpause"):
+    # every shmcp workload and os.pipe ran
+    for key in ("core", "core-nospin", "core-sigpause", "iucv-wait"):
         for workload in ("rtt", "stream", "fanin", "scale"):
             assert by[(key, workload)]["status"] == "ok", by[(key, workload)]
+    assert by[("iucv-wait", "paths")]["status"] == "ok", by[("iucv-wait", "paths")]
+    assert by[("iucv-wait", "paths")]["open_paths"] == 10
+    for workload in ("rtt", "stream", "fanin"):
+        assert by[("vmcf", workload)]["status"] == "ok", by[("vmcf", workload)]
+    assert by[("vmcf", "scale")]["status"] == "not run"  # reported, not dropped
     assert by[("pipe", "rtt")]["status"] == "ok"
-    assert by[("iucv-wait", "rtt")]["status"] == "not run"
-    stream = by[("core", "stream")]["metrics"]
-    assert stream["lost"] == 0 and stream["reordered"] == 0 and stream["received"] == stream["sent"]
+    for key in ("core", "iucv-wait", "vmcf"):
+        stream = by[(key, "stream")]["metrics"]
+        assert stream["lost"] == 0 and stream["reordered"] == 0 and stream["received"] == stream["sent"]
+        assert by[(key, "rtt")]["metrics"]["corrupt"] == 0
+        assert by[(key, "fanin")]["metrics"]["corrupt"] == 0
     left = {n for n in set(os.listdir("/dev/shm")) - before if n.startswith("shmcp.bench-")}
     assert not left

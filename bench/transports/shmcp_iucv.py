@@ -1,0 +1,243 @@
+"""shmcp IUCV as a transport, through the public API only (``shmcp.iucv`` and
+the parameter lists), as a performance-minded program would write it.
+
+Round trips (and fan-in, scaling) are two-way messages: the client SENDs
+(``bf1`` the request, ``bf2`` its answer area) and takes the type 07
+message-complete interrupt, by which time the reply is in the answer area
+(reply length = answer size - ``bf2len`` residual); the server takes the
+type 09 message-pending interrupt, RECEIVEs the message into its buffer and
+REPLYs.  Streaming is one-way (``IPNORPY``): the sender keeps at most the
+path's message limit outstanding, taking the completions (type 07) that
+free the slots; the final STOP goes two-way and its reply is the
+acknowledgement.  The server is VM SERVER, client i is VM Cn, each on its own
+path; buffers and parameter lists are reused across messages.
+
+mode="wait": handler-free ``vm.wait()``; mode="sigpause": a SIGIUCV handler
+records ``shmcp.siginfo()`` and the program waits in ``shmcp.sigpause(0)``
+with SIGIUCV blocked in between (SAS/C style).  spin_us: the IPL's spin
+limit (None: the default; 0: pure signal wake-ups).  idle_vms: that many
+extra VMs logged on (IUCV declared) and idle.  open_paths: the client opens
+that many paths to the server in all (the extra ones idle); the system is
+then IPLed with a directory that raises maxconn."""
+from __future__ import annotations
+
+import collections
+import itertools
+import os
+import signal
+import tempfile
+
+import shmcp
+from shmcp import MsgPlist, PathPlist, iucv
+
+_count = itertools.count()
+MSGLIM = 255
+_RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+_CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
+_PENDING_CONNECTION = iucv.IPTYPE_PENDING_CONNECTION
+_SEVERED = iucv.IPTYPE_PATH_SEVERED
+_COMPLETE = (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_PRIORITY_MESSAGE_COMPLETE)
+_PENDING = (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, iucv.IPTYPE_PRIORITY_MESSAGE_PENDING)
+
+
+class IUCVFailed(RuntimeError):
+    pass
+
+
+def setup(nclients: int, size: int, **opts):
+    system = f"bench-{os.getpid()}-{next(_count)}"
+    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
+    if opts.get("spin_us") is not None:
+        limits["spin_us"] = opts["spin_us"]
+    paths = opts.get("open_paths", 1) or 1
+    directory = None
+    if paths + nclients + 2 > 64:  # the default maxconn is 64 per VM
+        fd, directory = tempfile.mkstemp(prefix="shmcpbench-dir-", suffix=".toml")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"[default]\niucv = [\"ANY\"]\nmaxconn = {paths + nclients + 8}\n")
+    shmcp.ipl(system, directory=directory, **limits)
+
+    def cleanup() -> None:
+        shmcp.shutdown(system)
+        if directory:
+            os.unlink(directory)
+    spec = {"system": system, "mode": opts.get("mode", "wait"), "size": size,
+            "oneway": opts.get("workload") == "stream", "paths": paths}
+    return spec, cleanup
+
+
+def _check(cc: int, plist, what: str) -> None:
+    if cc:
+        raise IUCVFailed(f"IUCV {what}: CC{cc} IPRCODE {plist.rcode}")
+
+
+class _End:
+    def __init__(self, spec, userid: str) -> None:
+        self.sigpause = spec["mode"] == "sigpause"
+        if self.sigpause:
+            self.got: collections.deque = collections.deque()
+            signal.signal(shmcp.SIGIUCV, lambda signum, frame: self.got.append(shmcp.siginfo()))
+            shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+        self.vm = shmcp.logon(userid, system=spec["system"])
+        p = PathPlist()
+        _check(iucv.dclbfr(p), p, "DECLARE BUFFER")
+        self.take = self._take_sigpause if self.sigpause else self.vm.wait
+
+    def _take_sigpause(self):
+        got = self.got
+        while not got:
+            shmcp.sigpause(0)
+        return got.popleft()
+
+    def close(self) -> None:
+        self.vm.logoff()
+
+
+class Server(_End):
+    """Accepts every path (in recv), RECEIVEs every message, REPLYs to two-way ones."""
+
+    def __init__(self, spec) -> None:
+        super().__init__(spec, "SERVER")
+        size = spec["size"]
+        self.buf = bytearray(size)
+        self.view = memoryview(self.buf)
+        self.rp = MsgPlist(flags1=_RECV_FLAGS)   # RECEIVE, reused
+        self.yp = MsgPlist()                     # REPLY, reused
+        self.pending: list = [None] * 256        # per client: (pathid, msgid, trgcls) to reply to
+
+    def recv(self):
+        take = self.take
+        while True:
+            ev = take()
+            t = ev.type
+            if t in _PENDING:
+                rp = self.rp
+                rp.pathid = ev.pathid
+                rp.msgid = ev.msgid
+                rp.trgcls = ev.trgcls
+                rp.flags1 = _RECV_FLAGS
+                rp.bf1 = self.buf
+                _check(iucv.receive(rp), rp, "RECEIVE")
+                n = len(self.buf) - rp.bf1len
+                data = self.view[:n]
+                if not ev.flags1 & iucv.IPNORPY:
+                    self.pending[data[0]] = (ev.pathid, ev.msgid, ev.trgcls)
+                return data[0], data
+            if t == _PENDING_CONNECTION:
+                p = PathPlist(pathid=ev.pathid)
+                _check(iucv.accept(p), p, "ACCEPT")
+            elif t == _SEVERED:
+                p = PathPlist(pathid=ev.pathid)
+                iucv.sever(p)
+            # anything else (e.g. a completion) is not for the server
+
+    def send(self, cid: int, data) -> None:
+        pathid, msgid, trgcls = self.pending[cid]
+        yp = self.yp
+        yp.pathid = pathid
+        yp.msgid = msgid
+        yp.trgcls = trgcls
+        yp.bf2 = data
+        _check(iucv.reply(yp), yp, "REPLY")
+
+
+class Client(_End):
+    def __init__(self, spec, cid: int) -> None:
+        super().__init__(spec, f"C{cid}")
+        self.oneway = spec["oneway"]
+        c = PathPlist(vmid="SERVER", msglim=MSGLIM)
+        _check(iucv.connect(c), c, "CONNECT")
+        self.pathid = c.pathid
+        extra = []
+        for _ in range(spec["paths"] - 1):  # idle paths (the scaling workload)
+            p = PathPlist(vmid="SERVER")
+            _check(iucv.connect(p), p, "CONNECT (idle path)")
+            extra.append(p.pathid)
+        self.msglim = MSGLIM
+        waiting = {self.pathid, *extra}
+        while waiting:
+            ev = self.take()
+            if ev.type == _CONNECTION_COMPLETE:
+                waiting.discard(ev.pathid)
+                if ev.pathid == self.pathid:
+                    self.msglim = ev.msglim or MSGLIM
+            elif ev.type == _SEVERED:
+                raise IUCVFailed(f"path {ev.pathid} severed before it was complete")
+        self.answer = bytearray(spec["size"])
+        self.aview = memoryview(self.answer)
+        self.sp = MsgPlist(pathid=self.pathid, bf2=self.answer)   # two-way SEND, reused
+        self.op = MsgPlist(pathid=self.pathid, flags1=iucv.IPNORPY)  # one-way SEND, reused
+        self.msgid = -1
+        self.outstanding = 0
+
+    def send(self, data) -> None:
+        if self.oneway and not (data[1] == 0xFF and data[1:8] == b"\xff" * 7):
+            self._send_oneway(data)
+            return
+        sp = self.sp
+        sp.bf1 = data
+        sp.bf2 = self.answer
+        sp.flags1 = 0
+        cc = iucv.send(sp)
+        while cc == 1 and sp.rcode == iucv.IPRC_MSGLIM_EXCEEDED:
+            self._complete_one()
+            sp.flags1 = 0
+            cc = iucv.send(sp)
+        _check(cc, sp, "SEND")
+        self.msgid = sp.msgid
+
+    def _send_oneway(self, data) -> None:
+        op = self.op
+        while self.outstanding >= self.msglim:
+            self._complete_one()
+        op.bf1 = data
+        op.flags1 = iucv.IPNORPY
+        cc = iucv.send(op)
+        while cc == 1 and op.rcode == iucv.IPRC_MSGLIM_EXCEEDED:
+            self._complete_one()
+            op.flags1 = iucv.IPNORPY
+            cc = iucv.send(op)
+        _check(cc, op, "SEND (one-way)")
+        self.outstanding += 1
+
+    def _complete_one(self) -> None:
+        """Take one completion of a one-way message (frees a msglim slot)."""
+        ev = self.take()
+        if ev.type in _COMPLETE:
+            if ev.audit:
+                raise IUCVFailed(f"one-way message {ev.msgid} completed with audit {ev.audit:#x}")
+            self.outstanding -= 1
+        elif ev.type == _SEVERED:
+            raise IUCVFailed("path severed")
+
+    def recv(self):
+        take = self.take
+        while True:
+            ev = take()
+            if ev.type in _COMPLETE:
+                if ev.msgid == self.msgid:
+                    if ev.audit:
+                        raise IUCVFailed(f"message {ev.msgid} completed with audit {ev.audit:#x}")
+                    return self.aview[:len(self.answer) - ev.bf2len]
+                self.outstanding -= 1  # a one-way message's completion
+            elif ev.type == _SEVERED:
+                raise IUCVFailed("path severed")
+
+
+open_server = Server
+open_client = Client
+
+
+class Idle:
+    """A VM that is logged on, has declared its IUCV buffer, and does nothing."""
+
+    def __init__(self, spec, index: int) -> None:
+        self.vm = shmcp.logon(f"IDLE{index}", system=spec["system"])
+        iucv.dclbfr(PathPlist())
+
+    def close(self) -> None:
+        self.vm.logoff()
+
+
+open_idle = Idle
+__all__ = ["setup", "open_server", "open_client", "open_idle"]
