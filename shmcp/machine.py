@@ -87,7 +87,7 @@ class VirtualMachine:
         return self._slot >= 0 and self._pid == _pid
 
     def _handle(self) -> "ffi.CData":
-        if not self.logged_on:
+        if self._slot < 0 or self._pid != _pid:
             raise NotLoggedOn(f"{self.userid} is not logged on to system {self.system}")
         return self._sys.handle
 

@@ -8,6 +8,7 @@ buffer); their address fields are not meaningful in a Python process.
 """
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from ._native import lib
@@ -18,8 +19,11 @@ _SIZE = lib.SHMCP_RECORD_LEN
 class _Field:
     """An unsigned big-endian integer field of ``size`` bytes at ``off``."""
 
+    _FORMATS = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
+
     def __init__(self, off: int, size: int) -> None:
         self.off, self.size = off, size
+        self.st = self._FORMATS.get(size)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -27,17 +31,19 @@ class _Field:
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        return int.from_bytes(obj._b[self.off:self.off + self.size], "big")
+        return self.st.unpack_from(obj._b, self.off)[0]
 
     def __set__(self, obj: Any, value: int) -> None:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{type(obj).__name__}.{self.name} must be an int, "
-                            f"not {type(value).__name__}")
-        top = 1 << (8 * self.size)
-        if not 0 <= value < top:
+        try:
+            if type(value) is bool:
+                raise struct.error("bool")
+            self.st.pack_into(obj._b, self.off, value)
+        except struct.error:
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise TypeError(f"{type(obj).__name__}.{self.name} must be an int, "
+                                f"not {type(value).__name__}") from None
             raise ValueError(f"{type(obj).__name__}.{self.name}={value} is out of range "
-                             f"0..{top - 1}")
-        obj._b[self.off:self.off + self.size] = value.to_bytes(self.size, "big")
+                             f"0..{(1 << (8 * self.size)) - 1}") from None
 
 
 class _Name(_Field):
@@ -97,7 +103,7 @@ class _Data(_Field):
 class Iparml:
     """The 40 bytes every IUCV parameter list and interrupt buffer is."""
 
-    __slots__ = ("_b", "_cb", "bf1", "bf2")
+    __slots__ = ("_b", "_cb", "_bf1", "_bf2")
     _fields: tuple[str, ...] = ()
 
     pathid = _Field(lib.SHMCP_IP_PATHID, 2)
@@ -108,35 +114,58 @@ class Iparml:
     def __init__(self, **fields: Any) -> None:
         self._b = bytearray(_SIZE)
         self._cb: Any = None  # the core's view of _b, made once (it is never resized)
-        self.bf1: Any = None
-        self.bf2: Any = None
+        self._bf1: Any = None
+        self._bf2: Any = None
+        if fields:
+            self._set(fields)
+
+    def _set(self, fields: dict[str, Any]) -> None:
         lengths = {k: fields.pop(k) for k in ("bf1len", "bf2len") if k in fields}
         for name, value in fields.items():
             if name not in self._fields and name not in ("bf1", "bf2"):
                 raise TypeError(f"{type(self).__name__} has no field {name!r}; "
                                 f"fields: {', '.join(self._fields)}")
             setattr(self, name, value)
-        for name, value in lengths.items():
+        for name, value in lengths.items():  # after the buffers, whose size they override
             setattr(self, name, value)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)
+    def _buffer(self, name: str, off: int, value: Any) -> None:
         # a buffer's length is the default of its length field
-        if name in ("bf1", "bf2") and value is not None and hasattr(self, "_b"):
-            off = lib.SHMCP_IP_BFLN1F if name == "bf1" else lib.SHMCP_IP_BFLN2F
+        if value is not None:
             size = memoryview(value).nbytes
             if size > 0x7FFFFFFF:
-                raise ValueError(f"{name} is larger than 2 GiB")
+                raise ValueError(f"{type(self).__name__}.{name} is larger than 2 GiB")
             self._b[off:off + 4] = size.to_bytes(4, "big")
+
+    @property
+    def bf1(self) -> Any:
+        """The message buffer: data out (bytes-like) or in (writable)."""
+        return self._bf1
+
+    @bf1.setter
+    def bf1(self, value: Any) -> None:
+        self._buffer("bf1", lib.SHMCP_IP_BFLN1F, value)
+        self._bf1 = value
+
+    @property
+    def bf2(self) -> Any:
+        """The answer area (two-way SEND) or the reply data (REPLY)."""
+        return self._bf2
+
+    @bf2.setter
+    def bf2(self, value: Any) -> None:
+        self._buffer("bf2", lib.SHMCP_IP_BFLN2F, value)
+        self._bf2 = value
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> "Iparml":
         """The parameter list whose 40-byte image is ``data``."""
-        data = bytes(data)
-        if len(data) != _SIZE:
-            raise ValueError(f"an IPARML is {_SIZE} bytes, not {len(data)}")
-        obj = cls()
-        obj._b[:] = data
+        b = bytearray(data)
+        if len(b) != _SIZE:
+            raise ValueError(f"an IPARML is {_SIZE} bytes, not {len(b)}")
+        obj = cls.__new__(cls)
+        obj._b = b
+        obj._cb = obj._bf1 = obj._bf2 = None
         return obj
 
     def __bytes__(self) -> bytes:

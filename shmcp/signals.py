@@ -42,6 +42,7 @@ _OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
 _info: list[Any] = []            # interrupts being handled (as viewed), innermost last
 _active: set[int] = set()        # signals whose delivery loop is running
 _vm: "VirtualMachine | None" = None
+_unhandled = (1 << IUCV) | (1 << VMCF)  # facilities without a handler (kept by _note_handlers)
 
 
 def sigmask(sig: int) -> int:
@@ -65,7 +66,12 @@ def handler_established(sig: int) -> bool:
 
 def unhandled_facilities() -> int:
     """Facility mask of the facilities whose signal has no handler."""
-    return sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)]))
+    return _unhandled
+
+
+def _note_handlers() -> None:
+    global _unhandled
+    _unhandled = sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)]))
 
 
 # -- the wrapped signal.signal / signal.getsignal ---------------------------
@@ -81,6 +87,7 @@ def _wrapped_signal(signalnum: Any, handler: Any) -> Any:
     _os_signal(signalnum, _dispatch)
     old = _handler[num]
     _handler[num] = handler
+    _note_handlers()
     _sync_async()
     if callable(handler):
         _established.add(num)
@@ -105,6 +112,7 @@ def _adopt() -> None:
                 _handler[num] = cur
                 _established.add(num)
             _os_signal(num, _dispatch)
+    _note_handlers()
 
 
 _signal_module.signal = _wrapped_signal
