@@ -75,8 +75,10 @@ def _check_plist(plist: Any, fn: str) -> Iparml:
     return plist
 
 
-def _out_buffer(buf: Any, length: int, field: str) -> Any:
-    """A writable buffer of at least ``length`` bytes for data coming in."""
+def _buffer(buf: Any, length: int, field: str, writable: bool) -> Any:
+    """The core's view of ``buf`` (at least ``length`` bytes; writable for
+    data coming in), or NULL for no buffer.  A length of 2**31 or more is a
+    negative IPBFLNxF: the core answers it with IPRCODE 10."""
     if buf is None:
         if length and length < 0x80000000:
             raise ProgramCheck("addressing", f"{field} is None but its length is {length}")
@@ -84,27 +86,21 @@ def _out_buffer(buf: Any, length: int, field: str) -> Any:
     try:
         view = memoryview(buf)
     except TypeError:
-        raise TypeError(f"{field} must be a writable buffer, not {type(buf).__name__}") from None
-    if view.readonly:
+        kind = "a writable buffer" if writable else "a bytes-like object"
+        raise TypeError(f"{field} must be {kind}, not {type(buf).__name__}") from None
+    if writable and view.readonly:
         raise ProgramCheck("protection", f"{field} is read-only ({type(buf).__name__})")
     if length < 0x80000000 and length > view.nbytes:
         raise ProgramCheck("addressing", f"{field} has {view.nbytes} bytes, its length says {length}")
-    return ffi.from_buffer("uint8_t[]", buf, require_writable=True)
+    return ffi.from_buffer("uint8_t[]", buf, require_writable=writable)
+
+
+def _out_buffer(buf: Any, length: int, field: str) -> Any:
+    return _buffer(buf, length, field, True)
 
 
 def _in_buffer(buf: Any, length: int, field: str) -> Any:
-    """A readable buffer of at least ``length`` bytes for data going out."""
-    if buf is None:
-        if length and length < 0x80000000:
-            raise ProgramCheck("addressing", f"{field} is None but its length is {length}")
-        return ffi.NULL
-    try:
-        view = memoryview(buf)
-    except TypeError:
-        raise TypeError(f"{field} must be a bytes-like object, not {type(buf).__name__}") from None
-    if length < 0x80000000 and length > view.nbytes:
-        raise ProgramCheck("addressing", f"{field} has {view.nbytes} bytes, its length says {length}")
-    return ffi.from_buffer("uint8_t[]", buf)
+    return _buffer(buf, length, field, False)
 
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,

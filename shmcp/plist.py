@@ -100,6 +100,25 @@ class _Data(_Field):
         obj._b[self.off:self.off + self.size] = value.ljust(self.size, b"\0")
 
 
+class _Buffer:
+    """A Python buffer attribute whose size is the default of its length field."""
+
+    def __init__(self, name: str, length_off: int, doc: str) -> None:
+        self.name, self.off, self.__doc__ = name, length_off, doc
+        self.slot = "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        return self if obj is None else getattr(obj, self.slot)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        if value is not None:
+            size = memoryview(value).nbytes
+            if size > 0x7FFFFFFF:
+                raise ValueError(f"{type(obj).__name__}.{self.name} is larger than 2 GiB")
+            obj._b[self.off:self.off + 4] = size.to_bytes(4, "big")
+        setattr(obj, self.slot, value)
+
+
 class Iparml:
     """The 40 bytes every IUCV parameter list and interrupt buffer is."""
 
@@ -129,33 +148,8 @@ class Iparml:
         for name, value in lengths.items():  # after the buffers, whose size they override
             setattr(self, name, value)
 
-    def _buffer(self, name: str, off: int, value: Any) -> None:
-        # a buffer's length is the default of its length field
-        if value is not None:
-            size = memoryview(value).nbytes
-            if size > 0x7FFFFFFF:
-                raise ValueError(f"{type(self).__name__}.{name} is larger than 2 GiB")
-            self._b[off:off + 4] = size.to_bytes(4, "big")
-
-    @property
-    def bf1(self) -> Any:
-        """The message buffer: data out (bytes-like) or in (writable)."""
-        return self._bf1
-
-    @bf1.setter
-    def bf1(self, value: Any) -> None:
-        self._buffer("bf1", lib.SHMCP_IP_BFLN1F, value)
-        self._bf1 = value
-
-    @property
-    def bf2(self) -> Any:
-        """The answer area (two-way SEND) or the reply data (REPLY)."""
-        return self._bf2
-
-    @bf2.setter
-    def bf2(self, value: Any) -> None:
-        self._buffer("bf2", lib.SHMCP_IP_BFLN2F, value)
-        self._bf2 = value
+    bf1 = _Buffer("bf1", lib.SHMCP_IP_BFLN1F, "the message buffer: data out (bytes-like) or in (writable)")
+    bf2 = _Buffer("bf2", lib.SHMCP_IP_BFLN2F, "the answer area (two-way SEND) or the reply data (REPLY)")
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> "Iparml":

@@ -3,36 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from vms import Child
+from vms import Child, run_senders
 
 N = 100_000
 
 
-def _run(system: str, senders: int, per_sender: int, mode: str) -> dict:
-    rx = Child("receive", "RX", senders, senders * per_sender, mode)
-    tx = [Child("send", f"TX{i}", "RX", i, per_sender) for i in range(senders)]
-    try:
-        rx.expect("READY")
-        for t in tx:
-            t.expect("READY")
-        for t in tx:
-            t.tell()
-        for t in tx:
-            assert t.json()["sent"] == per_sender
-        result = rx.json()
-        for t in tx:
-            t.tell()
-            assert t.wait() == 0
-        assert rx.wait() == 0
-        return result
-    finally:
-        for c in [rx, *tx]:
-            c.kill()
-
-
 @pytest.mark.parametrize("mode", ["sigpause", "async"])
 def test_100k_interrupts_one_sender_none_lost_doubled_or_reordered(system, mode):
-    got = _run(system, 1, N, mode)
+    got = run_senders(1, N, mode)
     assert got["errors"] == []
     assert got["calls"] == N
     assert got["next"] == [N]
@@ -42,7 +20,7 @@ def test_100k_interrupts_one_sender_none_lost_doubled_or_reordered(system, mode)
 
 def test_8_senders_to_one_receiver(system):
     per = N // 8
-    got = _run(system, 8, per, "sigpause")
+    got = run_senders(8, per, "sigpause")
     assert got["errors"] == []
     assert got["calls"] == 8 * per
     assert got["next"] == [per] * 8

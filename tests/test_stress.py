@@ -10,30 +10,15 @@ import pytest
 
 import shmcp
 from shmcp.system import System
-from vms import Child, eventually
+from vms import Child, eventually, run_senders
 
 pytestmark = pytest.mark.stress
 
 
 def test_a_million_interrupts_from_8_senders(system):
     per = 125_000
-    rx = Child("receive", "RX", 8, 8 * per, "async")
-    tx = [Child("send", f"TX{i}", "RX", i, per) for i in range(8)]
-    try:
-        rx.expect("READY")
-        for t in tx:
-            t.expect("READY")
-        for t in tx:
-            t.tell()
-        for t in tx:
-            assert t.json()["sent"] == per
-        got = rx.json()
-        assert got["errors"] == [] and got["calls"] == 8 * per and not got["left"]
-        for t in tx:
-            t.tell()
-    finally:
-        for c in [rx, *tx]:
-            c.kill()
+    got = run_senders(8, per, "async")
+    assert got["errors"] == [] and got["calls"] == 8 * per and not got["left"]
 
 
 def test_kill_storm_leaves_nothing_stuck(system):

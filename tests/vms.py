@@ -66,3 +66,27 @@ def eventually(check, timeout: float = 20.0, what: str = "condition"):
             return got
         time.sleep(0.02)
     raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def run_senders(senders: int, per_sender: int, mode: str) -> dict:
+    """RX counts ``senders`` x ``per_sender`` interrupts (children.receive in
+    ``mode``) queued by TX0.. at once; returns RX's findings."""
+    rx = Child("receive", "RX", senders, senders * per_sender, mode)
+    tx = [Child("send", f"TX{i}", "RX", i, per_sender) for i in range(senders)]
+    try:
+        rx.expect("READY")
+        for t in tx:
+            t.expect("READY")
+        for t in tx:
+            t.tell()
+        for t in tx:
+            assert t.json()["sent"] == per_sender
+        result = rx.json()
+        for t in tx:
+            t.tell()
+            assert t.wait() == 0
+        assert rx.wait() == 0
+        return result
+    finally:
+        for c in [rx, *tx]:
+            c.kill()
