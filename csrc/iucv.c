@@ -257,8 +257,8 @@ void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_pat
 	if (me->state == END_NONE)
 		return;
 	if (other->slot == CP_SLOT) {  /* *MSG: CP severs its end at once, silently */
+		free_end(t, p, 1 - end);  /* CP's first: a repeated hook still finds the path */
 		free_end(t, p, end);
-		free_end(t, p, 1 - end);
 		release_path(sys, t, p);
 		return;
 	}
