@@ -187,7 +187,7 @@ static void free_end(struct shmcp_iucv *t, struct shmcp_path *p, int end)
 	struct shmcp_path_end *e = &p->e[end];
 	if (e->state == END_NONE)
 		return;
-	if (e->pathid < t->max_conn) {
+	if (e->slot != CP_SLOT && e->pathid < t->max_conn) {
 		uint32_t *slotmap = &t->pathmap[(size_t)e->slot * t->max_conn];
 		if (slotmap[e->pathid]) {
 			slotmap[e->pathid] = 0;
@@ -256,6 +256,12 @@ void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_pat
 	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
 	if (me->state == END_NONE)
 		return;
+	if (other->slot == CP_SLOT) {  /* *MSG: CP severs its end at once, silently */
+		free_end(t, p, 1 - end);  /* CP's first: a repeated hook still finds the path */
+		free_end(t, p, end);
+		release_path(sys, t, p);
+		return;
+	}
 	if (other->state == END_OUT_PENDING || other->state == END_IN_PENDING ||
 	    other->state == END_ACTIVE) {
 		if (me->state == END_ACTIVE)
@@ -310,7 +316,8 @@ static int quiesce_one(void *c, struct shmcp_path *p, int end)
 	struct ctx *x = c;
 	if (p->e[end].state != END_ACTIVE)
 		return SHMCP_IPRC_INVALID_PATHID;
-	int rc = control(x->sys, p, 1 - end, x->type, 0, 0, NULL, x->user, x->bells);
+	int rc = p->e[1 - end].slot == CP_SLOT ? 0  /* CP takes no interrupts */
+		 : control(x->sys, p, 1 - end, x->type, 0, 0, NULL, x->user, x->bells);
 	if (rc)
 		return rc;
 	p->e[1 - end].quiesced = x->type == SHMCP_IPTYPE_PATH_QUIESCED;
@@ -323,6 +330,68 @@ static uint16_t effective_limit(uint16_t asked, uint16_t ceiling)
 	return v < ceiling ? v : ceiling;
 }
 
+/**
+ * shmcp_iucv_msg_path - the path VM @slot has to *MSG (its end in *end),
+ * or NULL.  Lock held.
+ */
+struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *end)
+{
+	for (uint32_t id = 0; id < t->max_conn; id++) {
+		struct shmcp_path *p = shmcp_iucv_path_of(t, slot, (uint16_t)id, end);
+		if (p && p->e[1 - *end].slot == CP_SLOT)
+			return p;
+	}
+	return NULL;
+}
+
+/* CONNECT to *MSG: CP accepts at once.  The VM's end is quiesced (*MSG
+ * takes no messages: SEND gets rc 2); the type 02 shows that with IPQUSCE,
+ * no priority, no parameter-list data, and the limit the VM asked for
+ * (default 10, capped by its directory MSGLIMIT).  One *MSG path per VM:
+ * a second CONNECT gets rc 14.  See docs/decisions.md. */
+static int connect_msg(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
+		       struct shmcp_bells *bells)
+{
+	static const uint8_t zeros[16];
+	uint8_t flags = pl[SHMCP_IP_FLAGS1];
+	const char *me = sys->vms[slot].userid;
+	if (!dir_authorized(sys, t, me, MSG_SERVICE))
+		return SHMCP_IPRC_NOT_AUTHORIZED;
+	struct shmcp_iucv_vm *a = &t->vm[slot];
+	if (a->npaths + 1 > a->maxconn)
+		return SHMCP_IPRC_MAXCONN_SELF;
+	int dummy;
+	if (shmcp_iucv_msg_path(t, slot, &dummy))
+		return SHMCP_IPRC_MAXCONN_TARGET;
+	uint32_t pidx;
+	struct shmcp_path *p = alloc_path(t, &pidx);
+	if (!p)
+		return SHMCP_IPRC_MAXCONN_TARGET;
+	const struct shmcp_dir_entry *da = dir_lookup(sys, t, me);
+	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
+	uint16_t lim = effective_limit(msglim, da->msglimit);
+	int id = alloc_pathid(t, slot, a->maxconn, pidx, 0);
+	p->e[0] = (struct shmcp_path_end){ .slot = slot, .gen = sys->vms[slot].gen,
+					   .pathid = (uint16_t)id, .state = END_ACTIVE,
+					   .flags = flags, .quiesced = 1, .msglim_asked = msglim,
+					   .dir_msglimit = da->msglimit };
+	p->e[1] = (struct shmcp_path_end){ .slot = CP_SLOT, .state = END_ACTIVE,
+					   .quiesced = !!(flags & SHMCP_IPQUSCE),
+					   .dir_msglimit = SHMCP_MSGLIM_MAX };
+	p->msglim = lim;
+	p->priority = 0;
+	int rc = control(sys, p, 0, SHMCP_IPTYPE_CONNECTION_COMPLETE, SHMCP_IPQUSCE, lim, NULL,
+			 zeros, bells);
+	if (rc) {
+		free_end(t, p, 0);
+		free_end(t, p, 1);
+		release_path(sys, t, p);
+		return rc;
+	}
+	put16(pl, SHMCP_IP_PATHID, (uint16_t)id);
+	return 0;
+}
+
 static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
 		      struct shmcp_bells *bells)
 {
@@ -333,10 +402,12 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
 	if (msglim > SHMCP_MSGLIM_MAX)
 		return SHMCP_IPRC_MSGLIM_TOO_BIG;
-	if (vmid[0] == '*')
-		return SHMCP_IPRC_INVALID_SERVICE;  /* no CP service in this build */
+	if (vmid[0] == '*' && memcmp(vmid, MSG_SERVICE, 8) != 0)
+		return SHMCP_IPRC_INVALID_SERVICE;  /* *MSG is the one CP service */
 	if (pl[SHMCP_IP_FCNCD])
-		return SHMCP_IPRC_INVALID_FCNCD;
+		return SHMCP_IPRC_INVALID_FCNCD;  /* *MSG takes none either */
+	if (vmid[0] == '*')
+		return connect_msg(sys, t, slot, pl, bells);
 	int32_t target, dummy_slot;
 	uint32_t tgen;
 	if (shmcp_find(sys, vmid, &target, &tgen))

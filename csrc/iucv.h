@@ -24,6 +24,11 @@
 #define END_ACTIVE 3
 #define END_PARTNER_SEVERED 4 /* partner severed; this end must too */
 
+/* The *MSG service's end of a path is CP's: slot CP_SLOT, no path id in
+ * any map, never an interrupt to it (msg.c, docs/decisions.md). */
+#define CP_SLOT (-1)
+#define MSG_SERVICE "*MSG    "
+
 /* message queues */
 #define Q_NONE 0
 #define Q_SEND 1              /* target's send queue */
@@ -122,12 +127,16 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
 			  uint8_t *pl, struct shmcp_bells *bells);
 void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int end,
 			  const uint8_t *user, struct shmcp_bells *bells);
+struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *end);
 
 /* iucv_msg.c */
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells);
 void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
 			       int end, struct shmcp_bells *bells);
+int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int vmend,
+		       uint32_t trgcls, const uint8_t *prefix, uint32_t plen, const uint8_t *text,
+		       uint32_t len, struct shmcp_bells *bells);
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p);
 

@@ -182,8 +182,8 @@ static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok 
 {
 	struct shmcp_path *p = path_at(t, m);
 	q_remove(t, m);
-	if (!p || (p->e[m->src].state != END_ACTIVE &&
-		   p->e[m->src].state != END_PARTNER_SEVERED)) {
+	if (!p || p->e[m->src].slot == CP_SLOT ||  /* *MSG: nobody to tell */
+	    (p->e[m->src].state != END_ACTIVE && p->e[m->src].state != END_PARTNER_SEVERED)) {
 		msg_destroy(sys, t, m);
 		return;
 	}
@@ -284,7 +284,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	if (!p || p->e[end].state != END_ACTIVE)
 		return SHMCP_IPRC_INVALID_PATHID;
 	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
-	if (me->quiesced)
+	if (me->quiesced || other->slot == CP_SLOT)  /* *MSG takes no messages */
 		return SHMCP_IPRC_QUIESCED;
 	if (me->outstanding >= p->msglim)
 		return SHMCP_IPRC_MSGLIM_EXCEEDED;
@@ -331,6 +331,52 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	q_insert(t, other->slot, Q_SEND, m);
 	me->outstanding++;
 	put32(pl, SHMCP_IP_MSGID, m->msgid);
+	return 0;
+}
+
+/**
+ * shmcp_iucv_cp_send - CP sends on path @p to its VM end @vmend (lock
+ * held): a one-way message of target class @trgcls whose data is @prefix
+ * (@plen bytes) then @text (@len bytes), staged in the pool as CP's; the
+ * VM gets a 09.  Does not count against the path's limit; destroyed when
+ * received (nobody takes its completion).  Returns 0, SHMCP_E_MSGQUIESCED
+ * (the VM quiesced the path), _NOSTORAGE or _QFULL; nothing is left then.
+ */
+int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int vmend,
+		       uint32_t trgcls, const uint8_t *prefix, uint32_t plen, const uint8_t *text,
+		       uint32_t len, struct shmcp_bells *bells)
+{
+	struct shmcp_path_end *vm = &p->e[vmend];
+	if (p->e[1 - vmend].quiesced)
+		return SHMCP_E_MSGQUIESCED;
+	struct shmcp_msgblok *m = msg_alloc(t);
+	if (!m)
+		return SHMCP_E_NOSTORAGE;
+	m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)plen + len, 0);
+	if (m->data_off == SHMCP_POOL_NIL) {
+		m->data_off = NO_OFF;
+		msg_destroy(sys, t, m);
+		return SHMCP_E_NOSTORAGE;
+	}
+	if (plen)
+		memcpy(sys->pool.base + m->data_off, prefix, plen);
+	if (len)
+		memcpy(sys->pool.base + m->data_off + plen, text, len);
+	m->msgid = ++t->hdr->msgid ? t->hdr->msgid : ++t->hdr->msgid;
+	m->path = (uint32_t)(p - t->path) + 1;
+	m->src = (uint8_t)(1 - vmend);
+	m->flags = SHMCP_IPNORPY;
+	m->trgcls = trgcls;
+	m->data_len = plen + len;
+	uint8_t rec[SHMCP_RECORD_LEN];
+	pending_image(p, m, rec);
+	put32(rec, HINT_OFF, idx1_of(t, m));
+	int rc = shmcp_queue_locked(sys, vm->slot, SHMCP_IUCV, 0, 0, rec, NULL, 0, bells);
+	if (rc) {
+		msg_destroy(sys, t, m);
+		return rc;
+	}
+	q_insert(t, vm->slot, Q_SEND, m);
 	return 0;
 }
 

@@ -42,6 +42,8 @@ static const char *const messages[] = {
 	[12] = "the segment belongs to another user",
 	[13] = "the segment was written by an incompatible shmcp layout",
 	[14] = "virtual machines are still logged on",
+	[24] = "the target has no path to *MSG",
+	[25] = "the target quiesced its *MSG path",
 };
 
 /**

@@ -59,6 +59,8 @@
 #define SHMCP_E_PCOPER -21     /* program check: operation exception */
 #define SHMCP_E_NOTFOUND -22   /* no such message (withdrawn interrupt) */
 #define SHMCP_E_DIRECTORY -23  /* directory blob fails its checks */
+#define SHMCP_E_NOMSGPATH -24  /* *MSG: the target has no path to *MSG */
+#define SHMCP_E_MSGQUIESCED -25 /* *MSG: the target quiesced its *MSG path */
 
 /* What shmcp_wait() and shmcp_pop() report. */
 #define SHMCP_WAIT_READY 1     /* a record is queued */
@@ -381,5 +383,17 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
 		    const uint8_t *text, uint32_t len);
 int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out);
+
+/* --- the *MSG CP system service (IUCV.md section 13; msg.c) ------------
+ * A VM CONNECTs to *MSG; CP then sends it one-way IUCV messages whose
+ * target class says what kind of message it is and whose text starts
+ * with the sender's 8-byte userid. */
+#define SHMCP_MSG_CLASS_MSG 1         /* MESSAGE / MSGNOH */
+#define SHMCP_MSG_CLASS_WNG 2         /* WARNING */
+#define SHMCP_MSG_CLASS_SMSG 4        /* SMSG */
+#define SHMCP_MSG_CLASS_MAX 8         /* classes are 1-8 */
+#define SHMCP_MSG_TEXT_MAX 129        /* text after the userid, as SMSG's */
+int shmcp_msg_deliver(shmcp_sys *sys, const char *from_userid8, const char *to_userid8,
+		      uint32_t msgclass, const uint8_t *text, uint32_t len);
 
 #endif

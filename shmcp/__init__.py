@@ -28,6 +28,7 @@ from .sasc import (iucvacc, iucvclr, iucvconn, iucvpurg, iucvqs, iucvrecv, iucvr
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
 from .system import System, ipl, shutdown
 from .vmcf import Vmcmhdr, Vmcparm, smsg
+from .msgservice import msg
 
 __all__ = [
     "__version__",
@@ -41,3 +42,4 @@ __all__ = [
     "iucvrej", "iucvpurg", "iucvtcmp", "iucvqs", "iucvresm",
 ]
 __all__ += ["NotReceiving", "Vmcparm", "Vmcmhdr", "smsg"]
+__all__ += ["msg"]

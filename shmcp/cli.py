@@ -5,6 +5,7 @@
     shmcp query names [--system S]
     shmcp force USERID [--system S]
     shmcp smsg USERID TEXT... [--from USERID] [--system S]
+    shmcp msg USERID TEXT... [--from USERID] [--system S]
     shmcp query vmcf [--system S]
 """
 from __future__ import annotations
@@ -72,6 +73,13 @@ def _smsg(args: argparse.Namespace) -> int:
     return 0
 
 
+def _msg(args: argparse.Namespace) -> int:
+    from .msgservice import msg
+
+    msg(args.userid, " ".join(args.text), system=args.system, issuer=args.issuer)
+    return 0
+
+
 def _query_vmcf(args: argparse.Namespace) -> int:
     from .vmcf import info
 
@@ -113,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("text", nargs="+")
     p.add_argument("--from", dest="issuer", help="issuer userid (default OPERATOR)")
     p.set_defaults(run=_smsg)
+    p = sub.add_parser("msg", help="send a message (MSG) to a virtual machine's *MSG path")
+    p.add_argument("userid")
+    p.add_argument("text", nargs="+")
+    p.add_argument("--from", dest="issuer", help="issuer userid (default OPERATOR)")
+    p.set_defaults(run=_msg)
     for p in sub.choices.values():
         p.add_argument("--system", help="system name (default: $SHMCP_SYSTEM or SHMCP)")
     args = parser.parse_args(argv)

@@ -66,9 +66,11 @@ class VMCFError(ShmcpError):
 
 
 class NotReceiving(VMCFError):
-    """SMSG: the target is logged on but does not take special messages
-    (not authorized with the SMSG option, quiesced, or its interrupt buffer
-    is too small for the text); ``rc`` is the VMCF return code behind it."""
+    """SMSG or MSG: the target is logged on but does not take the message
+    (SMSG: not authorized with the SMSG option, quiesced, or its interrupt
+    buffer is too small for the text; MSG: no path to *MSG, or that path
+    quiesced); ``rc`` is the VMCF return code behind it (5 not receiving,
+    9 quiesced, 7 buffer too small)."""
 
 
 _BY_CODE: dict[int, type[ShmcpError]] = {

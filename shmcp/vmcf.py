@@ -489,40 +489,29 @@ _WHY = {
 def smsg(userid: str | bytes, text: str | bytes, *, system: str | None = None,
          issuer: str | bytes | None = None) -> None:
     """CP's SMSG command: deliver ``text`` (at most 129 bytes; a str is sent
-    UTF-8 encoded) to VM ``userid`` (``*``: this VM) as a SENDX from user
-    SYSTEM whose VMCMUSE names the issuer.  ``issuer`` defaults to this
-    process's VM, else OPERATOR.  Raises NotLoggedOn, or NotReceiving when
-    the target does not accept special messages; ValueError for text that
-    is too long (nothing is cut)."""
-    if isinstance(text, str):
-        text = text.encode("utf-8")
-    if not isinstance(text, (bytes, bytearray, memoryview)):
-        raise TypeError(f"SMSG text must be str or bytes, not {type(text).__name__}")
-    text = bytes(text)
-    if len(text) > SMSG_TEXT_MAX:
-        raise ValueError(f"SMSG text is {len(text)} bytes; at most {SMSG_TEXT_MAX} are allowed")
-    vm = current()
-    if isinstance(userid, str) and userid.strip() == "*":
-        if vm is None:
-            raise ValueError("SMSG *: this process is not logged on as a virtual machine")
-        userid = vm.userid8
-    target = userid_bytes(userid)
-    who = userid_bytes(issuer) if issuer is not None else vm.userid8 if vm else userid_bytes("OPERATOR")
-    from .system import System, system_name  # noqa: PLC0415  (import cycle)
+    UTF-8 encoded) to VM ``userid`` (``*``: this VM).  A target with a path
+    to *MSG gets it there, as a class 4 IUCV message whose text starts with
+    the issuer's userid (CP's ``SET SMSG IUCV``; see ``shmcp.msg``); any
+    other as a VMCF SENDX from user SYSTEM whose VMCMUSE names the issuer.
+    ``issuer`` defaults to this process's VM, else OPERATOR.  Raises
+    NotLoggedOn, or NotReceiving when the target does not accept special
+    messages; ValueError for text that is too long (nothing is cut)."""
+    from . import msgservice as _msg  # noqa: PLC0415
 
-    name = vm.system if system is None and vm is not None else system_name(system)
-    if vm is not None and vm.system == name:
-        rc = lib.shmcp_vmcf_smsg(vm._handle(), target, who, text, len(text))
-    else:
-        with System.attach(name) as sysobj:
-            rc = lib.shmcp_vmcf_smsg(sysobj.handle, target, who, text, len(text))
+    text = _msg.text_bytes(text, "SMSG")
+    target, who = _msg.addresses(userid, issuer, "SMSG")
+
+    def deliver(handle: Any) -> int:
+        rc = lib.shmcp_msg_deliver(handle, who, target, _msg.CLASS_SMSG, text, len(text))
+        if rc == lib.SHMCP_E_NOMSGPATH:  # no *MSG path: VMCF's special message
+            rc = lib.shmcp_vmcf_smsg(handle, target, who, text, len(text))
+        return rc
+
+    name, rc = _msg.on_system(system, deliver)
     tname = target.decode().rstrip()
-    if rc == lib.SHMCP_E_NOTLOGGED:
-        raise NotLoggedOn(f"SMSG: {tname} not logged on to system {name}")
     if rc in _WHY:
         raise NotReceiving(rc, f"SMSG: {tname} not receiving ({_WHY[rc]})")
-    if rc < 0:
-        raise core_error(rc, f"SMSG to {tname}")
+    _msg.raise_for(rc, "SMSG", target, name)
 
 
 def info(userid: str | bytes | None = None, *, system: str | None = None) -> dict[str, Any]:

@@ -492,7 +492,7 @@ class CP:
         vmid = vmid.strip().upper()
         req = p.get("msglim", 0)
         if vmid.startswith("*"):
-            return rc(16)  # *MSG is VMCF's work; not modelled here
+            return rc(16)  # the *MSG service: tests/test_msg_service.py, not modelled
         if p.get("fcncd", 0):
             return rc(17)
         target = self.vms.get(vmid)
