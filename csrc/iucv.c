@@ -462,13 +462,14 @@ static int do_accept(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t
 	if (!p || end != 1)
 		return SHMCP_IPRC_INVALID_PATHID;
 	struct shmcp_path_end *o = &p->e[0], *me = &p->e[1];
-	if (me->state == END_PARTNER_SEVERED && me->_pad)
-		return SHMCP_IPRC_ORIGINATOR_SEVERED;
-	if (me->state != END_IN_PENDING)
+	int refused = me->state == END_PARTNER_SEVERED && me->_pad;
+	if (me->state != END_IN_PENDING && !refused)
 		return SHMCP_IPRC_INVALID_PATHID;
 	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
 	if (msglim > SHMCP_MSGLIM_MAX)
 		return SHMCP_IPRC_MSGLIM_TOO_BIG;
+	if (refused)
+		return SHMCP_IPRC_ORIGINATOR_SEVERED;
 	uint16_t lim = effective_limit(o->msglim_asked, o->dir_msglimit);
 	if (msglim && msglim < lim)
 		lim = msglim;

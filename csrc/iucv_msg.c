@@ -234,7 +234,7 @@ static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int 
 				*rc = SHMCP_IPRC_MSGID_MISMATCH;
 			return *rc ? NULL : m;
 		}
-		if (path_ok && cls_ok && !m->partial)
+		if (path_ok && cls_ok && !(q == Q_SEND && m->partial))
 			return m;
 	}
 	*rc = CC2;
@@ -633,19 +633,30 @@ void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmc
 			       int end, struct shmcp_bells *bells)
 {
 	uint32_t pidx = (uint32_t)(p - t->path) + 1;
-	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
-		struct shmcp_msgblok *m = msg_at(t, i);
-		if (!m || m->path != pidx)
-			continue;
-		if (m->src == end) {
-			if (m->q == Q_REPLY || m->q == Q_TAKEN)
-				msg_destroy(sys, t, m);
-		} else if (m->q == Q_SEND || m->q == Q_RECV) {
-			m->audit |= SHMCP_IPADSVRD;
-			m->residual = m->ans_len;
-			m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
-			complete(sys, t, m, bells);
+	/* the partner's messages come back in the order it sent them (message
+	 * id), whatever MSGBLOKs they occupy */
+	uint32_t last = 0;
+	for (;;) {
+		struct shmcp_msgblok *next = NULL;
+		for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
+			struct shmcp_msgblok *m = msg_at(t, i);
+			if (!m || m->path != pidx)
+				continue;
+			if (m->src == end) {
+				if (m->q == Q_REPLY || m->q == Q_TAKEN)
+					msg_destroy(sys, t, m);
+			} else if ((m->q == Q_SEND || m->q == Q_RECV) && m->msgid > last &&
+				   (!next || m->msgid < next->msgid)) {
+				next = m;
+			}
 		}
+		if (!next)
+			break;
+		last = next->msgid;
+		next->audit |= SHMCP_IPADSVRD;
+		next->residual = next->ans_len;
+		next->cprio = (next->flags & SHMCP_IPPRTY) != 0;
+		complete(sys, t, next, bells);
 	}
 }
 
