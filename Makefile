@@ -59,7 +59,7 @@ bench: $(BENCH_STAMP)
 bench-quick:
 	$(MAKE) bench BENCH_FLAGS=--quick
 
-csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h)
+csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h csrc/tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $(CORE_C) $< -o $@ -lpthread
 

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-#include "check.h"
+#include "fixture.h"
 
 static void parm(uint8_t *p, uint8_t flg1, uint16_t func, uint32_t mid,
 		 const char *user, uint32_t lena, uint32_t lenb)
@@ -46,21 +46,10 @@ static int take(shmcp_sys *sys, int32_t slot, uint32_t gen, struct shmcp_record 
 
 int main(void)
 {
-	signal(SIGUSR1, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
-	struct shmcp_limits l = { .max_vms = 4, .queue_size = 256, .storage = 1 << 20, .spin_ns = 0,
-				  .max_conn = 8, .max_msgs = 64 };
-	int fd = memfd_create("shmcp-vmcf", MFD_CLOEXEC), rc;
-	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
-	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
-	CHECK(sys != NULL);
-	uint64_t free0 = shmcp_storage_free(sys);
-	pid_t me = getpid();
-	uint64_t start = shmcp_proc_starttime(me);
 	int32_t a, b;
 	uint32_t ga, gb;
-	CHECK(shmcp_logon(sys, "A       ", me, start, &a, &ga) == 0);
-	CHECK(shmcp_logon(sys, "B       ", me, start, &b, &gb) == 0);
+	shmcp_sys *sys = system_with_a_and_b("shmcp-vmcf", &a, &ga, &b, &gb);
+	uint64_t free0 = shmcp_storage_free(sys);
 	uint8_t p[40], data[16] = "request", buf[16], reply[8];
 	struct shmcp_record r;
 
@@ -110,7 +99,6 @@ int main(void)
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);
 	shmcp_detach(sys);
-	close(fd);
 	if (failures) {
 		fprintf(stderr, "test_vmcf: %d failures\n", failures);
 		return 1;
