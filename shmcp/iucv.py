@@ -288,7 +288,7 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
     st = _state(vm)
     setattr(st, which, plist._b[0])
     # interrupts held while masked and now enabled go out first, in order
-    still = collections.deque()
+    still: collections.deque[Interrupt] = collections.deque()
     for held in st.held:
         (vm._released if st.enabled(held.raw[3]) else still).append(held)
     st.held = still

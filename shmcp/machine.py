@@ -32,10 +32,11 @@ def userid_bytes(userid: str | bytes) -> bytes:
     """A userid as CP keeps it: 1-8 of ``A-Z 0-9 @ # $``, folded to upper case,
     blank-padded to 8 bytes.  Raises TypeError / ValueError saying what is wrong."""
     if isinstance(userid, (bytes, bytearray, memoryview)):
+        raw = bytes(userid)
         try:
-            userid = bytes(userid).decode("ascii")
+            userid = raw.decode("ascii")
         except UnicodeDecodeError:
-            raise ValueError(f"userid {bytes(userid)!r} is not ASCII") from None
+            raise ValueError(f"userid {raw!r} is not ASCII") from None
     if not isinstance(userid, str):
         raise TypeError(f"userid must be str or bytes, not {type(userid).__name__}")
     text = userid.rstrip(" ").upper()
@@ -277,9 +278,10 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
     uid = userid_bytes(userid)
     name = system_name(system)
     with _logon_lock:
-        if current() is not None:
-            raise ShmcpError(f"this process is already logged on as {_current.userid} "
-                             f"to system {_current.system}; one VM per process")
+        held = current()
+        if held is not None:
+            raise ShmcpError(f"this process is already logged on as {held.userid} "
+                             f"to system {held.system}; one VM per process")
         sysobj = _attach_or_ipl(name)
         try:
             slot = ffi.new("int32_t *")

@@ -23,7 +23,7 @@ class _Field:
 
     def __init__(self, off: int, size: int) -> None:
         self.off, self.size = off, size
-        self.st = self._FORMATS.get(size)
+        self.st: struct.Struct = self._FORMATS.get(size, struct.Struct(">Q"))
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -33,7 +33,7 @@ class _Field:
             return self
         return self.st.unpack_from(obj._b, self.off)[0]
 
-    def __set__(self, obj: Any, value: int) -> None:
+    def __set__(self, obj: Any, value: Any) -> None:
         try:
             if type(value) is bool:
                 raise struct.error("bool")
@@ -54,7 +54,7 @@ class _Name(_Field):
             return self
         return bytes(obj._b[self.off:self.off + self.size])
 
-    def __set__(self, obj: Any, value: str | bytes) -> None:
+    def __set__(self, obj: Any, value: Any) -> None:
         if isinstance(value, str):
             try:
                 value = value.encode("ascii")
@@ -73,7 +73,7 @@ class _Name(_Field):
 class _Userid(_Name):
     """A userid field: folded to upper case like every userid (API.md §1)."""
 
-    def __set__(self, obj: Any, value: str | bytes) -> None:
+    def __set__(self, obj: Any, value: Any) -> None:
         if isinstance(value, str):
             value = value.upper()
         elif isinstance(value, (bytes, bytearray, memoryview)):
@@ -89,7 +89,7 @@ class _Data(_Field):
             return self
         return bytes(obj._b[self.off:self.off + self.size])
 
-    def __set__(self, obj: Any, value: bytes) -> None:
+    def __set__(self, obj: Any, value: Any) -> None:
         if not isinstance(value, (bytes, bytearray, memoryview)):
             raise TypeError(f"{type(obj).__name__}.{self.name} must be bytes, "
                             f"not {type(value).__name__}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import iucv
+from ._native import lib
 from .errors import NotLoggedOn
 from .machine import current
 from .plist import CompPlist, Iparml, MsgPlist, PathPlist
@@ -52,15 +53,15 @@ def _name8(name: Any) -> bytes | None:
     return bytes(name[:8]).ljust(8, b" ")  # SAS/C: blank-padded, truncated
 
 
-def _check(name: Any) -> tuple[int, bytes | None]:
+def _check(name: Any) -> tuple[int, bytes]:
     _current_names()
     if not handler_established(SIGIUCV):
-        return NO_HANDLER, None
+        return NO_HANDLER, b""
     n = _name8(name)
     if n is None:
-        return CMS_NAME_MISSING, None
+        return CMS_NAME_MISSING, b""
     if n not in _names:
-        return CMS_NOT_SET, None
+        return CMS_NOT_SET, b""
     return 0, n
 
 
@@ -138,7 +139,7 @@ def iucvsevr(name: str | bytes, plist: PathPlist, code: str = "ONE") -> int:
     if rc:
         return rc
     _typed(plist, PathPlist, "iucvsevr")
-    if plist.flags1 & iucv.IPALL:
+    if plist.flags1 & lib.SHMCP_IPALL:
         return CMS_IPALL_NOT_ALLOWED
     if code == "ALL":
         for pathid in [p for p, owner in _owner.items() if owner == n]:

@@ -148,22 +148,24 @@ def _deliver(signum: int, frame: Any) -> None:
         return
     fac = _FACILITY[signum]
 
-    def eligible() -> bool:
+    def eligible() -> "VirtualMachine | None":
         vm = _vm
-        return (vm is not None and vm.logged_on and callable(_handler[signum])
-                and not _blocked & (1 << (signum - 1)))
+        ok = (vm is not None and vm.logged_on and callable(_handler[signum])
+              and not _blocked & (1 << (signum - 1)))
+        return vm if ok else None
 
     while eligible():
         _active.add(signum)
         try:
-            while eligible():
-                got = _vm._pop(1 << fac)
+            while (vm := eligible()) is not None:
+                got = vm._pop(1 << fac)
                 if got is None:
                     break
                 _call(signum, frame, got)
         finally:
             _active.discard(signum)
-        if not (eligible() and _vm.pending(fac)):
+        vm = eligible()
+        if vm is None or not vm.pending(fac):
             return
 
 

@@ -220,6 +220,7 @@ class Vmcmhdr(_Block):
     ``lenb``, ``use``; ``buf`` holds the SENDX or SMSG data after it."""
 
     __slots__ = ("buf",)
+    buf: bytes
     _first = ("stat", "eflg")
     stat = _byte_field("_f1", "stat", "VMCMSTAT status bits")
     eflg = _byte_field("_f2", "eflg", "VMCMEFLG data transfer error code")
@@ -528,7 +529,7 @@ def info(userid: str | bytes | None = None, *, system: str | None = None) -> dic
     uid = userid_bytes(userid)
     out = ffi.new("struct shmcp_vmcf_info *")
     own = vm is not None and vm.system == name
-    sysobj = vm._sys if own else System.attach(name)
+    sysobj = vm._sys if own and vm is not None else System.attach(name)
     try:
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")
