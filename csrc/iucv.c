@@ -224,6 +224,14 @@ static void release_path(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path
 	t->hdr->free_paths = i + 1;
 }
 
+/* Undo a path CONNECT was making when its interrupt could not be queued. */
+static void abandon_path(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p)
+{
+	free_end(t, p, 0);
+	free_end(t, p, 1);
+	release_path(sys, t, p);
+}
+
 /* Queue a control interrupt (types 01-05) for end @end of path @p. */
 static int control(shmcp_sys *sys, struct shmcp_path *p, int end, int type, uint8_t flags,
 		   uint16_t msglim, const uint8_t *vmid, const uint8_t *user,
@@ -383,9 +391,7 @@ static int connect_msg(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8
 	int rc = control(sys, p, 0, SHMCP_IPTYPE_CONNECTION_COMPLETE, SHMCP_IPQUSCE, lim, NULL,
 			 zeros, bells);
 	if (rc) {
-		free_end(t, p, 0);
-		free_end(t, p, 1);
-		release_path(sys, t, p);
+		abandon_path(sys, t, p);
 		return rc;
 	}
 	put16(pl, SHMCP_IP_PATHID, (uint16_t)id);
@@ -442,9 +448,7 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 			 effective_limit(msglim, da->msglimit), (const uint8_t *)me,
 			 pl + SHMCP_IP_USER, bells);
 	if (rc) {
-		free_end(t, p, 0);
-		free_end(t, p, 1);
-		release_path(sys, t, p);
+		abandon_path(sys, t, p);
 		return rc;
 	}
 	put16(pl, SHMCP_IP_PATHID, (uint16_t)ida);
