@@ -18,7 +18,7 @@ from ._native import ffi, lib
 from .errors import NotLoggedOn, ProgramCheck, core_error
 from .interrupt import IUCV, Interrupt
 from .machine import VirtualMachine, current
-from .plist import CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
+from .plist import CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt, u32
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
 for _name in dir(lib):
@@ -187,20 +187,19 @@ def send(plist: Iparml) -> int:
     two-way unless IPNORPY, the reply landing in ``bf2``."""
     vm = _vm()
     _check_plist(plist, "send")
-    b = plist._b
-    flags = b[lib.SHMCP_IP_FLAGS1]
+    flags = plist.flags1
     inbuf = ffi.NULL
     if not flags & lib.SHMCP_IPRMDATA:
-        inbuf = _in_buffer(plist.bf1, int.from_bytes(b[16:20], "big"), "bf1")
+        inbuf = _in_buffer(plist.bf1, plist._u32(lib.SHMCP_IP_BFLN1F), "bf1")
     answer = None
     if not flags & lib.SHMCP_IPNORPY:
-        length = int.from_bytes(b[32:36], "big")
+        length = plist._u32(lib.SHMCP_IP_BFLN2F)
         _out_buffer(plist.bf2, length, "bf2 (the answer area)")
         if plist.bf2 is not None and length < 0x80000000:
             answer = memoryview(plist.bf2).cast("B")[:length]
     cc = _call(vm, lib.SHMCP_IUCV_SEND, plist, inbuf)
     if cc == 0 and answer is not None:
-        _state(vm).answers[int.from_bytes(b[4:8], "big")] = answer
+        _state(vm).answers[plist._u32(lib.SHMCP_IP_MSGID)] = answer
     return cc
 
 
@@ -209,7 +208,7 @@ def receive(plist: Iparml) -> int:
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
     vm = _vm()
     _check_plist(plist, "receive")
-    out = _out_buffer(plist.bf1, int.from_bytes(plist._b[16:20], "big"), "bf1")
+    out = _out_buffer(plist.bf1, plist._u32(lib.SHMCP_IP_BFLN1F), "bf1")
     return _call(vm, lib.SHMCP_IUCV_RECEIVE, plist, ffi.NULL, out)
 
 
@@ -219,8 +218,8 @@ def reply(plist: Iparml) -> int:
     vm = _vm()
     _check_plist(plist, "reply")
     inbuf = ffi.NULL
-    if not plist._b[lib.SHMCP_IP_FLAGS1] & lib.SHMCP_IPRMDATA:
-        inbuf = _in_buffer(plist.bf2, int.from_bytes(plist._b[32:36], "big"), "bf2")
+    if not plist.flags1 & lib.SHMCP_IPRMDATA:
+        inbuf = _in_buffer(plist.bf2, plist._u32(lib.SHMCP_IP_BFLN2F), "bf2")
     return _call(vm, lib.SHMCP_IUCV_REPLY, plist, inbuf)
 
 
@@ -234,7 +233,7 @@ def purge(plist: Iparml) -> int:
     vm = _vm()
     cc = _call(vm, lib.SHMCP_IUCV_PURGE, _check_plist(plist, "purge"))
     if cc == 0:
-        _state(vm).answers.pop(int.from_bytes(plist._b[4:8], "big"), None)
+        _state(vm).answers.pop(plist._u32(lib.SHMCP_IP_MSGID), None)
     return cc
 
 
@@ -286,7 +285,7 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
     vm = _vm()
     cc = _call(vm, func, _check_plist(plist, "set" + which))
     st = _state(vm)
-    setattr(st, which, plist._b[0])
+    setattr(st, which, plist._b[lib.SHMCP_IP_MASK])
     # interrupts held while masked and now enabled go out first, in order
     still: collections.deque[Interrupt] = collections.deque()
     for held in st.held:
@@ -302,7 +301,7 @@ def _take_reply(vm: VirtualMachine, image: Any) -> bool:
     """Write the reply of the completed message named by ``image`` into its
     answer area and destroy the message; False if it is already gone."""
     st = _state(vm)
-    msgid = int.from_bytes(bytes(image[4:8]), "big")
+    msgid = u32(image, lib.SHMCP_IP_MSGID)
     answer = st.answers.pop(msgid, None)
     buf = ffi.from_buffer("uint8_t[]", answer) if answer is not None else ffi.NULL
     size = answer.nbytes if answer is not None else 0

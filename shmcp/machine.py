@@ -95,7 +95,6 @@ class VirtualMachine:
     def logoff(self) -> None:
         """LOGOFF: the logoff hook runs, the slot and storage are freed, the
         userid can log on again at once.  Idempotent."""
-        global _current
         if not self.logged_on:
             return
         lib.shmcp_logoff(self._sys.handle, self._slot, self._gen)  # stale: already off
@@ -163,13 +162,12 @@ class VirtualMachine:
         ext = bytes(data)
         if len(ext) > 0xFFFFFFFF:
             raise ValueError("trailing data is longer than 4 GiB")
-        uid, slot, gen = self._target(userid)
-        rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)), int(bool(must)),
-                            rec, ext, len(ext))
-        if rc == lib.SHMCP_E_NOTLOGGED:  # logged off or on again since cached
-            uid, slot, gen = self._target(userid, fresh=True)
+        for fresh in (False, True):  # a cached target may have logged off or on again
+            uid, slot, gen = self._target(userid, fresh)
             rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)),
                                 int(bool(must)), rec, ext, len(ext))
+            if rc != lib.SHMCP_E_NOTLOGGED:
+                break
         if rc < 0:
             if rc == lib.SHMCP_E_DOWN:
                 raise self._lost(rc)
@@ -286,9 +284,8 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
         try:
             slot = ffi.new("int32_t *")
             gen = ffi.new("uint32_t *")
-            pid = os.getpid()
-            start = lib.shmcp_proc_starttime(pid)
-            rc = lib.shmcp_logon(sysobj.handle, uid, pid, start, slot, gen)
+            start = lib.shmcp_proc_starttime(_pid)
+            rc = lib.shmcp_logon(sysobj.handle, uid, _pid, start, slot, gen)
             check(rc, f"logon {uid.decode().rstrip()} to system {name}")
             lib.shmcp_reap(sysobj.handle)  # recover VMs that died unnoticed
             check(lib.shmcp_watchdog_start(sysobj.handle, WATCHDOG_MS), f"system {name}")

@@ -14,6 +14,12 @@ from typing import Any
 from ._native import lib
 
 _SIZE = lib.SHMCP_RECORD_LEN
+_U32 = struct.Struct(">I")
+
+
+def u32(image: Any, off: int) -> int:
+    """The big-endian fullword at ``off`` of an IPARML image."""
+    return _U32.unpack_from(image, off)[0]
 
 
 class _Field:
@@ -46,8 +52,13 @@ class _Field:
                              f"0..{(1 << (8 * self.size)) - 1}") from None
 
 
-class _Name(_Field):
-    """A blank-padded name field (userid, program name, user data)."""
+class _Bytes(_Field):
+    """A fixed-size bytes field, shorter input padded with ``pad``: blanks
+    for names (which also take an ASCII str), zeros for parameter-list data."""
+
+    def __init__(self, off: int, size: int, pad: bytes = b" ") -> None:
+        super().__init__(off, size)
+        self.pad = pad
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
@@ -55,22 +66,24 @@ class _Name(_Field):
         return bytes(obj._b[self.off:self.off + self.size])
 
     def __set__(self, obj: Any, value: Any) -> None:
-        if isinstance(value, str):
+        names = self.pad == b" "
+        if names and isinstance(value, str):
             try:
                 value = value.encode("ascii")
             except UnicodeEncodeError:
                 raise ValueError(f"{type(obj).__name__}.{self.name} {value!r} is not ASCII") from None
         if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"{type(obj).__name__}.{self.name} must be str or bytes, "
+            kind = "str or bytes" if names else "bytes"
+            raise TypeError(f"{type(obj).__name__}.{self.name} must be {kind}, "
                             f"not {type(value).__name__}")
         value = bytes(value)
         if len(value) > self.size:
-            raise ValueError(f"{type(obj).__name__}.{self.name} {value!r} is longer than "
-                             f"{self.size} bytes")
-        obj._b[self.off:self.off + self.size] = value.ljust(self.size, b" ")
+            raise ValueError(f"{type(obj).__name__}.{self.name} is {len(value)} bytes "
+                             f"({value!r}); at most {self.size}")
+        obj._b[self.off:self.off + self.size] = value.ljust(self.size, self.pad)
 
 
-class _Userid(_Name):
+class _Userid(_Bytes):
     """A userid field: folded to upper case like every userid (API.md §1)."""
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -79,25 +92,6 @@ class _Userid(_Name):
         elif isinstance(value, (bytes, bytearray, memoryview)):
             value = bytes(value).upper()
         super().__set__(obj, value)
-
-
-class _Data(_Field):
-    """Raw bytes of fixed size (parameter-list data): shorter input is zero-padded."""
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return bytes(obj._b[self.off:self.off + self.size])
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        if not isinstance(value, (bytes, bytearray, memoryview)):
-            raise TypeError(f"{type(obj).__name__}.{self.name} must be bytes, "
-                            f"not {type(value).__name__}")
-        value = bytes(value)
-        if len(value) > self.size:
-            raise ValueError(f"{type(obj).__name__}.{self.name} is {len(value)} bytes; "
-                             f"at most {self.size}")
-        obj._b[self.off:self.off + self.size] = value.ljust(self.size, b"\0")
 
 
 class _Buffer:
@@ -162,6 +156,10 @@ class Iparml:
         obj._cb = obj._bf1 = obj._bf2 = None
         return obj
 
+    def _u32(self, off: int) -> int:
+        """The fullword at ``off`` (any class: they are views of one image)."""
+        return u32(self._b, off)
+
     def __bytes__(self) -> bytes:
         return bytes(self._b)
 
@@ -185,8 +183,8 @@ class PathPlist(Iparml):
     msglim = _Field(lib.SHMCP_IP_MSGLIM, 2)
     fcncd = _Field(lib.SHMCP_IP_FCNCD, 1)
     vmid = _Userid(lib.SHMCP_IP_VMID, 8)
-    pgm = _Name(lib.SHMCP_IP_USER, 8)
-    user = _Name(lib.SHMCP_IP_USER + 8, 8)
+    pgm = _Bytes(lib.SHMCP_IP_USER, 8)
+    user = _Bytes(lib.SHMCP_IP_USER + 8, 8)
 
     @property
     def ipuser(self) -> bytes:
@@ -219,7 +217,7 @@ class MsgPlist(Iparml):
     @tgrcls.setter
     def tgrcls(self, value: int) -> None:
         self.trgcls = value
-    data = _Data(lib.SHMCP_IP_RMMSG, 8)
+    data = _Bytes(lib.SHMCP_IP_RMMSG, 8, b"\0")
     bf1len = _Field(lib.SHMCP_IP_BFLN1F, 4)
     srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)
     msgtag = _Field(lib.SHMCP_IP_MSGTAG, 4)
@@ -235,7 +233,7 @@ class CompPlist(Iparml):
                "msgtag", "bf2len")
     msgid = _Field(lib.SHMCP_IP_MSGID, 4)
     audit = _Field(lib.SHMCP_IP_AUDIT, 2)
-    data = _Data(lib.SHMCP_IP_RMMSG, 8)
+    data = _Bytes(lib.SHMCP_IP_RMMSG, 8, b"\0")
     srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)
     msgtag = _Field(lib.SHMCP_IP_MSGTAG, 4)
     bf2len = _Field(lib.SHMCP_IP_BFLN2F, 4)

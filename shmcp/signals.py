@@ -150,9 +150,7 @@ def _deliver(signum: int, frame: Any) -> None:
 
     def eligible() -> "VirtualMachine | None":
         vm = _vm
-        ok = (vm is not None and vm.logged_on and callable(_handler[signum])
-              and not _blocked & (1 << (signum - 1)))
-        return vm if ok else None
+        return vm if vm is not None and vm.logged_on and _takes(signum) else None
 
     while eligible():
         _active.add(signum)
@@ -169,6 +167,12 @@ def _deliver(signum: int, frame: Any) -> None:
             return
 
 
+def _takes(sig: int) -> bool:
+    """Whether ``sig``'s handler takes interrupts now: established and not
+    blocked by the library mask."""
+    return callable(_handler[int(sig)]) and not _blocked & (1 << (int(sig) - 1))
+
+
 def _sync_async() -> None:
     """Tell the core which facilities must be interrupted wherever this VM
     is (an unblocked handler): only those get a doorbell for every record;
@@ -177,8 +181,7 @@ def _sync_async() -> None:
     if vm is None or not vm.logged_on:
         return
     for fac, sig in _SIGNAL.items():
-        on = callable(_handler[int(sig)]) and not _blocked & (1 << (sig - 1))
-        lib.shmcp_set_async(vm._sys.handle, vm._slot, fac, int(on))
+        lib.shmcp_set_async(vm._sys.handle, vm._slot, fac, int(_takes(sig)))
 
 
 def _deliver_all(frame: Any) -> None:
@@ -286,8 +289,7 @@ def _pause(vm: "VirtualMachine", mask: int) -> Interrupt | None:
     if (old_os ^ mask) & ~_OURS:
         _set_os_mask(mask)
     try:
-        fmask = sum(1 << f for f, s in _SIGNAL.items()
-                    if callable(_handler[int(s)]) and not _blocked & sigmask(s))
+        fmask = sum(1 << f for f, s in _SIGNAL.items() if _takes(s))
         while True:
             got = vm._pop(fmask) if fmask else None
             if got is not None:

@@ -436,12 +436,12 @@ def _tagged(it: Interrupt) -> bool:
             and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC)
 
 
-def _present(vm: VirtualMachine, it: Interrupt) -> bool:
+def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     """CP presents a VMCF interrupt: the core decides whether it still
     stands; REPLY data goes into the REPLY buffer, header and data into the
-    AUTHORIZE buffer, before any handler sees it."""
+    AUTHORIZE buffer, before any handler sees it.  None: withdrawn."""
     if not _tagged(it):
-        return True
+        return it
     st = _state(vm)
     hdr = it.raw
     key = (hdr[8:16], int.from_bytes(hdr[4:8], "big"))
@@ -456,16 +456,16 @@ def _present(vm: VirtualMachine, it: Interrupt) -> bool:
             raise vm._lost(rc)
         raise core_error(rc, f"{vm.userid}: VMCF interrupt")
     if rc == lib.SHMCP_VMCF_DROP:
-        return False
+        return None
     if rc == lib.SHMCP_VMCF_FOREIGN:
-        return True
+        return it
     if reply is not None:
         st.replies.pop(key, None)
     if st.auth is not None:
         image = hdr + it.buf[_TAG_LEN:]
         n = min(len(image), len(st.auth))
         st.auth[:n] = image[:n]
-    return True
+    return it
 
 
 def _view(it: Interrupt) -> Any:
@@ -474,7 +474,7 @@ def _view(it: Interrupt) -> Any:
     return Vmcmhdr.from_bytes(it.raw + it.buf[_TAG_LEN:])
 
 
-register_presenter(VMCF, lambda vm, it: it if _present(vm, it) else None)
+register_presenter(VMCF, _present)
 register_view(VMCF, _view)
 
 
