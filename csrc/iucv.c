@@ -9,6 +9,10 @@
 
 #include "iucv.h"
 
+/* The options CONNECT and ACCEPT take (IUCV.md 3.1); any other bit is a
+ * specification exception. */
+#define PATH_OPTIONS (SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY)
+
 static uint64_t al64(uint64_t v)
 {
 	return (v + 63) & ~(uint64_t)63;
@@ -402,7 +406,7 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 		      struct shmcp_bells *bells)
 {
 	uint8_t flags = pl[SHMCP_IP_FLAGS1];
-	if (flags & ~(SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY))
+	if (flags & ~PATH_OPTIONS)
 		return SHMCP_E_PCSPEC;
 	const char *vmid = (const char *)pl + SHMCP_IP_VMID;
 	uint16_t msglim = ip16(pl, SHMCP_IP_MSGLIM);
@@ -459,7 +463,7 @@ static int do_accept(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t
 		     struct shmcp_bells *bells)
 {
 	uint8_t flags = pl[SHMCP_IP_FLAGS1];
-	if (flags & ~(SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY))
+	if (flags & ~PATH_OPTIONS)
 		return SHMCP_E_PCSPEC;
 	int end;
 	struct shmcp_path *p = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
