@@ -131,13 +131,6 @@ int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility)
 	return 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -205,7 +198,7 @@ static int spin(shmcp_sys *sys, int32_t slot, int fmask, int64_t until)
 			/* the producer may share this core: let it run now rather
 			 * than at the end of our spin (costs ~0.3 us when alone) */
 			sched_yield();
-			if (now_ns() >= until)
+			if (shmcp_now_ns() >= until)
 				break;
 		}
 		cpu_relax();
@@ -231,7 +224,7 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 		return SHMCP_E_BADARG;
 	if (shmcp_pending(sys, slot, fmask) > 0)
 		return SHMCP_WAIT_READY;
-	int64_t start = now_ns();
+	int64_t start = shmcp_now_ns();
 	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
 	if (spin_ns > 0 && timeout_ns != 0) {
 		int64_t until = start + spin_ns < deadline ? start + spin_ns : deadline;
@@ -266,7 +259,7 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 			rc = SHMCP_WAIT_DOWN;
 			break;
 		}
-		int64_t now = now_ns();
+		int64_t now = shmcp_now_ns();
 		if (now >= deadline) {
 			rc = SHMCP_WAIT_TIMEOUT;
 			break;

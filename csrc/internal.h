@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "shmcp.h"
 #include "pool.h"
@@ -133,6 +134,14 @@ void shmcp_unlock(shmcp_sys *sys);
 void shmcp_fault(const char *point);
 
 /* ring access: the slots of ring @cls of facility @f of VM @slot */
+/* CLOCK_MONOTONIC in nanoseconds: deadlines of waits */
+static inline int64_t shmcp_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
 						  int f, int cls)
 {

@@ -555,14 +555,14 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
  * the data a SEND or REPLY moves (IPBFLN1F / IPBFLN2F bytes), @out the
  * RECEIVE buffer (IPBFLN1F bytes); the caller checked they are that long.
  * Takes the control lock; doorbells are rung after it.
- * Returns 0 with the condition code in *cc (IPRCODE in plist[3] for CC1),
- * or SHMCP_E_PCSPEC / _PCOPER (program checks), _NOSTORAGE, _QFULL,
+ * Returns the condition code 0-3 (IPRCODE in plist[3] for CC1), or
+ * SHMCP_E_PCSPEC / _PCOPER (program checks), _NOSTORAGE, _QFULL,
  * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.
  */
 int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *plist,
-		    const uint8_t *in, uint8_t *out, int32_t *cc)
+		    const uint8_t *in, uint8_t *out)
 {
-	if (!shmcp_slot_ok(sys, slot) || !plist || !cc || func < 0 || func > SHMCP_IUCV_SETCMASK)
+	if (!shmcp_slot_ok(sys, slot) || !plist || func < 0 || func > SHMCP_IUCV_SETCMASK)
 		return SHMCP_E_BADARG;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	struct shmcp_iucv t;
@@ -570,7 +570,6 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	if (rc)
 		return rc;
 	shmcp_iucv_tables(sys, &t);
-	*cc = 0;
 	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
 		rc = SHMCP_E_NOTLOGGED;
 	} else if (func == SHMCP_IUCV_DCLBFR) {
@@ -595,14 +594,11 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	}
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
-	if (rc > 0) {  /* an IPRCODE, or a CC2/CC3 encoded as 256 + cc */
-		if (rc >= 256) {
-			*cc = rc - 256;
-		} else {
-			*cc = 1;
-			plist[SHMCP_IP_RCODE] = (uint8_t)rc;
-		}
-		return 0;
+	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */
+		return rc - 256;
+	if (rc > 0) {   /* an IPRCODE: CC1 */
+		plist[SHMCP_IP_RCODE] = (uint8_t)rc;
+		return 1;
 	}
 	if (rc == 0)
 		plist[SHMCP_IP_RCODE] = 0;

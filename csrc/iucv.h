@@ -104,9 +104,12 @@ struct shmcp_msgblok {
 	uint64_t reply_off;     /* staged reply in the pool */
 	uint32_t reply_len;
 	uint32_t _pad;
+	uint64_t answer;        /* the answer area: an address in the source VM's own
+				 * process, written only there (shmcp_iucv_take_reply) */
 };
 
 #define NO_OFF UINT64_MAX
+#define HINT_OFF 36       /* reserved word of 06-09 images: the MSGBLOK index + 1 */
 
 struct shmcp_iucv {
 	struct shmcp_iucv_hdr *hdr;

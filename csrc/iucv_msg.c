@@ -12,7 +12,6 @@
 #define CC2 (256 + 2)
 #define CC3 (256 + 3)
 #define Q_TAKEN 4              /* TEST COMPLETION took it; the reply is copied next */
-#define HINT_OFF 36            /* reserved word of 06-09: the MSGBLOK index + 1 */
 /* Input bits no message function defines in VM/SP: buffer lists (X'40'
  * IPBUFLST, X'08' IPANSLST) are later releases'.  The other bits are either
  * inputs or outputs a reissued DESCRIBE/RECEIVE plist carries: accepted. */
@@ -274,7 +273,7 @@ static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qm
 /* ---- the functions ---------------------------------------------------------------- */
 
 static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
-		   const uint8_t *in, struct shmcp_bells *bells)
+		   const uint8_t *in, uint8_t *answer, struct shmcp_bells *bells)
 {
 	uint8_t f = pl[SHMCP_IP_FLAGS1];
 	if (f & ~(SHMCP_IPRMDATA | SHMCP_IPPRTY | SHMCP_IPNORPY))
@@ -319,6 +318,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 		memcpy(m->prm, pl + SHMCP_IP_RMMSG, 8);
 	m->data_len = (uint32_t)len;
 	m->ans_len = (uint32_t)ans;
+	m->answer = ans ? (uint64_t)(uintptr_t)answer : 0;
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
@@ -602,7 +602,7 @@ int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int f
 		return SHMCP_E_PCSPEC;
 	switch (func) {
 	case SHMCP_IUCV_SEND:
-		return do_send(sys, t, slot, pl, in, bells);
+		return do_send(sys, t, slot, pl, in, out, bells);
 	case SHMCP_IUCV_RECEIVE:
 		return do_receive(sys, t, slot, pl, out, bells);
 	case SHMCP_IUCV_REPLY:
@@ -682,37 +682,57 @@ static struct shmcp_msgblok *hinted(struct shmcp_iucv *t, const uint8_t *rec)
 	return m && m->msgid == ip32(rec, SHMCP_IP_MSGID) ? m : NULL;
 }
 
+/* The source VM @slot takes completed message @m (lock held): the reply
+ * into the answer area its SEND named -- an address in this process,
+ * since only the source's own process presents its completions -- then
+ * the message is destroyed. */
+static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
+{
+	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
+	if (n && m->answer && m->reply_off != NO_OFF)
+		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
+	msg_destroy(sys, t, m);
+}
+
+static int completed_by(struct shmcp_msgblok *m, int32_t slot)
+{
+	return m && m->qslot == slot && (m->q == Q_REPLY || m->q == Q_TAKEN);
+}
+
 /**
- * shmcp_iucv_present - may the interrupt @rec still be presented to VM
- * @slot?  A message-pending interrupt only while its message waits on the
- * send queue (docs/decisions.md).  Returns 1 or 0.  Takes the lock.
+ * shmcp_iucv_present - present the interrupt @rec to VM @slot, in the VM's
+ * own process: a message-pending interrupt only while its message waits on
+ * the send queue (docs/decisions.md); a message-complete interrupt takes
+ * its message, the reply written into the answer area.  Returns 1, or 0
+ * when the interrupt is withdrawn (received, purged, taken by TEST
+ * COMPLETION meanwhile).  Takes the lock.
  */
 int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
 {
 	int type = rec[SHMCP_IP_RCODE];
-	if (type != SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING &&
-	    type != SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+	if (type < SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
+	    type > SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
 		return 1;
 	if (!shmcp_slot_ok(sys, slot) || shmcp_lock(sys))
 		return 0;
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	struct shmcp_msgblok *m = hinted(&t, rec);
-	int ok = sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot;
+	int ok = sys->vms[slot].gen == gen;
+	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
+		ok = ok && m && m->q == Q_SEND && m->qslot == slot;
+	else if ((ok = ok && completed_by(m, slot)))
+		take_reply(sys, &t, m);
 	shmcp_unlock(sys);
 	return ok;
 }
 
 /**
- * shmcp_iucv_take_reply - the source VM @slot takes a completed message:
- * from its reply queue when presenting the message-complete interrupt
- * @rec, or the one TEST COMPLETION just took (@rec = its output).  The
- * reply is written into @answer (at most @answer_len bytes), then the
- * message is destroyed.  Returns the bytes written, or SHMCP_E_NOTFOUND
- * (the interrupt is withdrawn: TEST COMPLETION or PURGE took it).
+ * shmcp_iucv_take_reply - the source VM @slot takes the message TEST
+ * COMPLETION just took (@rec = its output): the reply into the answer area,
+ * then the message is destroyed.  Returns 0, or SHMCP_E_NOTFOUND.
  */
-int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec,
-			  uint8_t *answer, uint32_t answer_len)
+int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
 {
 	if (!shmcp_slot_ok(sys, slot) || !rec)
 		return SHMCP_E_BADARG;
@@ -722,16 +742,10 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	struct shmcp_msgblok *m = hinted(&t, rec);
-	if (sys->vms[slot].gen != gen || !m || m->qslot != slot ||
-	    (m->q != Q_REPLY && m->q != Q_TAKEN)) {
+	if (sys->vms[slot].gen != gen || !completed_by(m, slot))
 		rc = SHMCP_E_NOTFOUND;
-	} else {
-		uint32_t n = m->reply_len < answer_len ? m->reply_len : answer_len;
-		if (n && answer && m->reply_off != NO_OFF)
-			memcpy(answer, sys->pool.base + m->reply_off, n);
-		rc = (int)n;
-		msg_destroy(sys, &t, m);
-	}
+	else
+		take_reply(sys, &t, m);
 	shmcp_unlock(sys);
 	return rc;
 }

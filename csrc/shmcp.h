@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 2   /* 2: IUCV and VMCF regions */
+#define SHMCP_LAYOUT_VERSION 3   /* 2: IUCV and VMCF regions; 3: answer areas */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -95,7 +95,7 @@ struct shmcp_record {
 	int32_t facility;
 	int32_t priority;
 	uint32_t ext_len;        /* trailing data (VMCF SENDX, SMSG) */
-	uint32_t _pad;
+	uint32_t presented;      /* shmcp_next presented it (IUCV 06-09) */
 	uint64_t ext_off;        /* its place in the pool, taken by shmcp_take_ext */
 	uint8_t data[40];
 };
@@ -156,6 +156,10 @@ int shmcp_set_async(shmcp_sys *sys, int32_t slot, int facility, int on);
 int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 	       int64_t timeout_ns, int64_t spin_ns);
 int shmcp_signal_of(int facility);
+
+/* present.c */
+int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t present_types,
+	       int64_t timeout_ns, int64_t spin_ns, struct shmcp_record *out);
 
 /* pool use, for storage accounting and tests */
 uint64_t shmcp_storage_free(shmcp_sys *sys);
@@ -299,10 +303,9 @@ struct shmcp_dir_entry {
 int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entries,
 			     uint32_t nentries, const char *targets, uint32_t ntargets);
 int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func,
-		    uint8_t *plist, const uint8_t *in, uint8_t *out, int32_t *cc);
+		    uint8_t *plist, const uint8_t *in, uint8_t *out);
 int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
-int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec,
-			  uint8_t *answer, uint32_t answer_len);
+int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen);
 int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen);
 /* --- VMCF (VMCF.md): DIAGNOSE X'68', external interrupt X'4001' --------- */

@@ -14,15 +14,18 @@ class Interrupt:
     """One external interrupt: ``raw`` is its 40-byte image (an IPARML for
     IUCV, a VMCMHDR for VMCF), ``buf`` the data that followed it (VMCF's
     SENDX and SMSG text), ``facility`` IUCV or VMCF, ``priority`` whether it
-    came from the priority queue."""
+    came from the priority queue, ``presented`` whether the core already
+    gave it its facility's last word (machine.py, csrc/present.c)."""
 
-    __slots__ = ("facility", "priority", "raw", "buf")
+    __slots__ = ("facility", "priority", "raw", "buf", "presented")
 
-    def __init__(self, facility: int, priority: bool, raw: bytes, buf: bytes = b"") -> None:
+    def __init__(self, facility: int, priority: bool, raw: bytes, buf: bytes = b"",
+                 presented: bool = False) -> None:
         self.facility = facility
         self.priority = priority
         self.raw = raw
         self.buf = buf
+        self.presented = presented
 
     @property
     def type(self) -> int:
@@ -67,7 +70,8 @@ def view(interrupt: Interrupt) -> Any:
     return convert(interrupt) if convert is not None else interrupt
 
 
-_presenters: dict[int, Callable[[Any, Interrupt], "Interrupt | None"]] = {}
+# facility -> its presenter; machine.py reads it once per interrupt
+presenters: dict[int, Callable[[Any, Interrupt], "Interrupt | None"]] = {}
 
 
 def register_presenter(facility: int, present: Callable[[Any, Interrupt], "Interrupt | None"]) -> None:
@@ -75,8 +79,4 @@ def register_presenter(facility: int, present: Callable[[Any, Interrupt], "Inter
     program, in the VM's own process: ``present(vm, interrupt)`` returns the
     interrupt to present (possibly with its image completed), or None when
     it is withdrawn (its message is gone) or held (masked)."""
-    _presenters[facility] = present
-
-
-def presenter(facility: int) -> Callable[[Any, Interrupt], "Interrupt | None"] | None:
-    return _presenters.get(facility)
+    presenters[facility] = present

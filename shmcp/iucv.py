@@ -32,6 +32,14 @@ _FUNCTION = {getattr(lib, n): n[len("SHMCP_IUCV_"):].replace("_", " ")
 _HINT = slice(36, 40)  # reserved word: the core's MSGBLOK hint, never shown
 _PROGRAM_CHECKS = {lib.SHMCP_E_PCSPEC: "specification", lib.SHMCP_E_PCOPER: "operation"}
 _router: Any = None  # the SAS/C layer's routing of pending connections (sasc.py)
+# the offsets, flags and functions of the hot paths, looked up once
+_FLAGS1, _RCODE, _MSGID = lib.SHMCP_IP_FLAGS1, lib.SHMCP_IP_RCODE, lib.SHMCP_IP_MSGID
+_BFLN1F, _BFLN2F = lib.SHMCP_IP_BFLN1F, lib.SHMCP_IP_BFLN2F
+_IPRMDATA, _IPNORPY = lib.SHMCP_IPRMDATA, lib.SHMCP_IPNORPY
+_SEND, _RECEIVE, _REPLY = lib.SHMCP_IUCV_SEND, lib.SHMCP_IUCV_RECEIVE, lib.SHMCP_IUCV_REPLY
+_PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
+_NO_HINT = bytes(4)
+_MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
 
@@ -43,22 +51,43 @@ class _State:
 
     def __init__(self) -> None:
         self.buffer: memoryview | None = None
-        self.mask = lib.SHMCP_IUCV_MASK_DEFAULT
-        self.cmask = lib.SHMCP_IUCV_MASK_DEFAULT
         self.held: collections.deque[Interrupt] = collections.deque()
-        self.answers: dict[int, memoryview] = {}
+        # msgid -> the core's view of the answer area, kept alive until the
+        # core has written the reply into it (the MSGBLOK holds its address)
+        self.answers: dict[int, Any] = {}
+        self.set_masks(lib.SHMCP_IUCV_MASK_DEFAULT, lib.SHMCP_IUCV_MASK_DEFAULT)
 
-    def enabled(self, itype: int) -> bool:
+    def set_masks(self, mask: int, cmask: int) -> None:
+        self.mask, self.cmask = mask, cmask
+        # bit n: interrupt type n is enabled (one test per presented interrupt)
+        self.enabled_types = sum(1 << t for t in range(1, 10) if self._enabled(t))
+
+    def _enabled(self, itype: int) -> bool:
         if itype in _MASK_CLASS:
             return bool(self.mask & _MASK_CLASS[itype])
         return bool(self.mask & lib.SHMCP_IPCTRL) and bool(self.cmask & (0x80 >> (itype - 1)))
+
+    def enabled(self, itype: int) -> bool:
+        return bool(self.enabled_types >> itype & 1)
 
 
 def _state(vm: VirtualMachine) -> _State:
     st = vm.facility_state.get(IUCV)
     if st is None:
-        st = vm.facility_state[IUCV] = _State()
+        st = _new_state(vm)
     return st
+
+
+def _new_state(vm: VirtualMachine) -> _State:
+    st = vm.facility_state[IUCV] = _State()
+    _masks_changed(vm, st)
+    return st
+
+
+def _masks_changed(vm: VirtualMachine, st: _State) -> None:
+    # the enabled message interrupts (06-09) are presented by the core,
+    # in the same call that takes them off the queue (csrc/present.c)
+    vm.present_types = st.enabled_types & _MESSAGE_TYPES
 
 
 def _vm() -> VirtualMachine:
@@ -83,15 +112,20 @@ def _buffer(buf: Any, length: int, field: str, writable: bool) -> Any:
         if length and length < 0x80000000:
             raise ProgramCheck("addressing", f"{field} is None but its length is {length}")
         return ffi.NULL
-    try:
-        view = memoryview(buf)
-    except TypeError:
-        kind = "a writable buffer" if writable else "a bytes-like object"
-        raise TypeError(f"{field} must be {kind}, not {type(buf).__name__}") from None
-    if writable and view.readonly:
-        raise ProgramCheck("protection", f"{field} is read-only ({type(buf).__name__})")
-    if length < 0x80000000 and length > view.nbytes:
-        raise ProgramCheck("addressing", f"{field} has {view.nbytes} bytes, its length says {length}")
+    kind = type(buf)
+    if kind is bytearray or (kind is bytes and not writable):
+        size = len(buf)  # the common buffers, without a memoryview
+    else:
+        try:
+            view = memoryview(buf)
+        except TypeError:
+            want = "a writable buffer" if writable else "a bytes-like object"
+            raise TypeError(f"{field} must be {want}, not {kind.__name__}") from None
+        if writable and view.readonly:
+            raise ProgramCheck("protection", f"{field} is read-only ({kind.__name__})")
+        size = view.nbytes
+    if length < 0x80000000 and length > size:
+        raise ProgramCheck("addressing", f"{field} has {size} bytes, its length says {length}")
     return ffi.from_buffer("uint8_t[]", buf, require_writable=writable)
 
 
@@ -105,19 +139,22 @@ def _in_buffer(buf: Any, length: int, field: str) -> Any:
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
-    cc = ffi.new("int32_t *")
     cb = plist._cb
     if cb is None:
         cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
-    rc = lib.shmcp_iucv_call(vm._handle(), vm._slot, vm._gen, func, cb, inbuf, outbuf, cc)
-    if rc < 0:
-        name = _FUNCTION.get(func, str(func))
-        if rc in _PROGRAM_CHECKS:
-            raise ProgramCheck(_PROGRAM_CHECKS[rc], f"IUCV {name} by {vm.userid}")
-        if rc == lib.SHMCP_E_NOTLOGGED:
-            raise vm._lost(rc)
-        raise core_error(rc, f"IUCV {name} by {vm.userid}")
-    return cc[0]
+    cc = lib.shmcp_iucv_call(vm._sys.handle, vm._slot, vm._gen, func, cb, inbuf, outbuf)
+    if cc < 0:
+        _failed(vm, func, cc)
+    return cc
+
+
+def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
+    name = _FUNCTION.get(func, str(func))
+    if rc in _PROGRAM_CHECKS:
+        raise ProgramCheck(_PROGRAM_CHECKS[rc], f"IUCV {name} by {vm.userid}")
+    if rc == lib.SHMCP_E_NOTLOGGED:
+        raise vm._lost(rc)
+    raise core_error(rc, f"IUCV {name} by {vm.userid}")
 
 
 # -- the 18 functions ----------------------------------------------------------
@@ -143,8 +180,7 @@ def dclbfr(plist: Iparml) -> int:
         buffer = memoryview(plist.bf1).cast("B")
     cc = _call(vm, lib.SHMCP_IUCV_DCLBFR, plist)
     if cc == 0:
-        st = vm.facility_state[IUCV] = _State()
-        st.buffer = buffer
+        _new_state(vm).buffer = buffer
     return cc
 
 
@@ -153,6 +189,7 @@ def rtrvbfr(plist: Iparml | None = None) -> int:
     vm = _vm()
     cc = _call(vm, lib.SHMCP_IUCV_RTRVBFR, plist if plist is not None else PathPlist())
     vm.facility_state.pop(IUCV, None)
+    vm.present_types = 0
     return cc
 
 
@@ -187,19 +224,18 @@ def send(plist: Iparml) -> int:
     two-way unless IPNORPY, the reply landing in ``bf2``."""
     vm = _vm()
     _check_plist(plist, "send")
-    flags = plist.flags1
+    image = plist._b
+    flags = image[_FLAGS1]
     inbuf = ffi.NULL
-    if not flags & lib.SHMCP_IPRMDATA:
-        inbuf = _in_buffer(plist.bf1, plist._u32(lib.SHMCP_IP_BFLN1F), "bf1")
-    answer = None
-    if not flags & lib.SHMCP_IPNORPY:
-        length = plist._u32(lib.SHMCP_IP_BFLN2F)
-        _out_buffer(plist.bf2, length, "bf2 (the answer area)")
-        if plist.bf2 is not None and length < 0x80000000:
-            answer = memoryview(plist.bf2).cast("B")[:length]
-    cc = _call(vm, lib.SHMCP_IUCV_SEND, plist, inbuf)
-    if cc == 0 and answer is not None:
-        _state(vm).answers[plist._u32(lib.SHMCP_IP_MSGID)] = answer
+    if not flags & _IPRMDATA:
+        inbuf = _in_buffer(plist._bf1, u32(image, _BFLN1F), "bf1")
+    if flags & _IPNORPY:
+        return _call(vm, _SEND, plist, inbuf)
+    length = u32(image, _BFLN2F)
+    answer = _out_buffer(plist._bf2, length, "bf2 (the answer area)")
+    cc = _call(vm, _SEND, plist, inbuf, answer)
+    if cc == 0 and answer is not ffi.NULL:
+        _state(vm).answers[u32(image, _MSGID)] = answer
     return cc
 
 
@@ -208,8 +244,8 @@ def receive(plist: Iparml) -> int:
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
     vm = _vm()
     _check_plist(plist, "receive")
-    out = _out_buffer(plist.bf1, plist._u32(lib.SHMCP_IP_BFLN1F), "bf1")
-    return _call(vm, lib.SHMCP_IUCV_RECEIVE, plist, ffi.NULL, out)
+    out = _out_buffer(plist._bf1, u32(plist._b, _BFLN1F), "bf1")
+    return _call(vm, _RECEIVE, plist, ffi.NULL, out)
 
 
 def reply(plist: Iparml) -> int:
@@ -218,9 +254,9 @@ def reply(plist: Iparml) -> int:
     vm = _vm()
     _check_plist(plist, "reply")
     inbuf = ffi.NULL
-    if not plist.flags1 & lib.SHMCP_IPRMDATA:
-        inbuf = _in_buffer(plist.bf2, plist._u32(lib.SHMCP_IP_BFLN2F), "bf2")
-    return _call(vm, lib.SHMCP_IUCV_REPLY, plist, inbuf)
+    if not plist._b[_FLAGS1] & _IPRMDATA:
+        inbuf = _in_buffer(plist._bf2, u32(plist._b, _BFLN2F), "bf2")
+    return _call(vm, _REPLY, plist, inbuf)
 
 
 def reject(plist: Iparml) -> int:
@@ -243,8 +279,8 @@ def testcmpl(plist: Iparml) -> int:
     vm = _vm()
     cc = _call(vm, lib.SHMCP_IUCV_TESTCMPL, _check_plist(plist, "testcmpl"))
     if cc in (0, 3):
-        _take_reply(vm, plist._b)
-        plist._b[_HINT] = bytes(4)
+        _take_reply(vm, plist._b, plist._cb)
+        plist._b[_HINT] = _NO_HINT
     return cc
 
 
@@ -285,7 +321,9 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
     vm = _vm()
     cc = _call(vm, func, _check_plist(plist, "set" + which))
     st = _state(vm)
-    setattr(st, which, plist._b[lib.SHMCP_IP_MASK])
+    mask = plist._b[lib.SHMCP_IP_MASK]
+    st.set_masks(mask if which == "mask" else st.mask, mask if which == "cmask" else st.cmask)
+    _masks_changed(vm, st)
     # interrupts held while masked and now enabled go out first, in order
     still: collections.deque[Interrupt] = collections.deque()
     for held in st.held:
@@ -297,38 +335,43 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
 
 # -- presenting IUCV interrupts --------------------------------------------------
 
-def _take_reply(vm: VirtualMachine, image: Any) -> bool:
-    """Write the reply of the completed message named by ``image`` into its
-    answer area and destroy the message; False if it is already gone."""
-    st = _state(vm)
-    msgid = u32(image, lib.SHMCP_IP_MSGID)
-    answer = st.answers.pop(msgid, None)
-    buf = ffi.from_buffer("uint8_t[]", answer) if answer is not None else ffi.NULL
-    size = answer.nbytes if answer is not None else 0
-    rc = lib.shmcp_iucv_take_reply(vm._handle(), vm._slot, vm._gen,
-                                   ffi.from_buffer("uint8_t[]", image), buf, size)
+def _take_reply(vm: VirtualMachine, image: Any, image_c: Any) -> bool:
+    """TEST COMPLETION's second half: the reply of the message it took
+    (named by ``image``, the core's view of it: ``image_c``) goes into its
+    answer area and the message is destroyed; False if it is already gone."""
+    rc = lib.shmcp_iucv_take_reply(vm._sys.handle, vm._slot, vm._gen, image_c)
+    _state(vm).answers.pop(u32(image, _MSGID), None)
     return rc >= 0
 
 
 def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
-    itype = it.raw[lib.SHMCP_IP_RCODE]
+    raw = it.raw
+    itype = raw[_RCODE]
+    if it.presented:  # by the core (a message interrupt the VM enabled)
+        st = vm.facility_state[IUCV]
+        if itype < 8:
+            st.answers.pop(u32(raw, _MSGID), None)  # the reply is in it now
+        if st.buffer is not None:
+            st.buffer[:BUFFER_SIZE] = raw
+        return it
     if not 1 <= itype <= 9:
         return it  # not an IUCV interrupt type: a core-level record
-    st = _state(vm)
-    if not st.enabled(itype):
+    st = vm.facility_state.get(IUCV) or _state(vm)
+    if not st.enabled_types >> itype & 1:
         st.held.append(it)
         return None
-    if itype == lib.SHMCP_IPTYPE_PENDING_CONNECTION and _router is not None \
-            and not _router(vm, it.raw):
+    if itype >= 6:
+        withdrawn = not lib.shmcp_iucv_present(vm._sys.handle, vm._slot, vm._gen, raw)
+        if itype < 8:
+            st.answers.pop(u32(raw, _MSGID), None)
+        if withdrawn:
+            return None  # received, purged or taken by TEST COMPLETION meanwhile
+    elif itype == _PENDING_CONNECTION and _router is not None and not _router(vm, raw):
         return None  # CMS severed it: no program by that name
-    if itype >= 8 and not lib.shmcp_iucv_present(vm._handle(), vm._slot, vm._gen, it.raw):
-        return None  # received or purged meanwhile: withdrawn
-    if itype in (6, 7) and not _take_reply(vm, it.raw):
-        return None  # TEST COMPLETION or PURGE took it
-    raw = it.raw[:36] + bytes(4)
+    it.raw = raw = raw[:36] + _NO_HINT
     if st.buffer is not None:
         st.buffer[:BUFFER_SIZE] = raw
-    return Interrupt(IUCV, it.priority, raw)
+    return it
 
 
 def _view(it: Interrupt) -> Any:

@@ -21,7 +21,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenter, view
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -75,10 +75,12 @@ class VirtualMachine:
         self._gen = gen
         self._pid = _pid
         self._rec = ffi.new("struct shmcp_record *")
+        self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
         # interrupts taken off the ring but not presented yet (released by
         # SET MASK, or stashed by TEST MESSAGE): they go before the ring
         self._released: collections.deque[Interrupt] = collections.deque()
+        self.present_types = 0  # IUCV types shmcp_next presents (bit n: type n)
         self.facility_state: dict[int, Any] = {}  # per facility, process-local
 
     # -- lifecycle ---------------------------------------------------------
@@ -173,44 +175,59 @@ class VirtualMachine:
                 raise self._lost(rc)
             raise core_error(rc, f"queueing an interrupt for {uid.decode().rstrip()}")
 
-    def _pop_ring(self, fmask: int) -> Interrupt | None:
-        """The next record on this VM's interrupt queue, as the core has it."""
-        h = self._handle()
+    def _next(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> Interrupt | int:
+        """One core call: the next record on this VM's interrupt queue --
+        message interrupts of the types in ``present`` (default: the ones its
+        facility lets the core present) already presented -- or, when none
+        came, the wait's outcome: SHMCP_WAIT_TIMEOUT or SHMCP_WAIT_INTR.
+        Raises if the VM ended."""
+        if self._slot < 0 or self._pid != _pid:
+            self._handle()  # raises NotLoggedOn
         rec = self._rec
-        if lib.shmcp_pop(h, self._slot, fmask, rec) != 1:
-            return None
-        raw = bytes(ffi.buffer(rec.data))
-        buf = b""
-        if rec.ext_len:
-            out = bytearray(rec.ext_len)
-            check(lib.shmcp_take_ext(h, self._slot, rec.ext_off, rec.ext_len,
-                                     ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
-            buf = bytes(out)
-        return Interrupt(rec.facility, bool(rec.priority), raw, buf)
+        rc = lib.shmcp_next(self._sys.handle, self._slot, self._gen, fmask,
+                            self.present_types if present is None else present,
+                            timeout_ns, self._sys.spin_ns, rec)
+        if rc != lib.SHMCP_WAIT_READY:
+            if rc == lib.SHMCP_WAIT_DOWN:
+                raise self._lost(rc)
+            return check(rc, f"{self.userid}: wait")
+        raw = self._recbuf[:]
+        if not rec.ext_len:
+            return Interrupt(rec.facility, bool(rec.priority), raw, b"", bool(rec.presented))
+        out = bytearray(rec.ext_len)
+        check(lib.shmcp_take_ext(self._sys.handle, self._slot, rec.ext_off, rec.ext_len,
+                                 ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
+        return Interrupt(rec.facility, bool(rec.priority), raw, bytes(out), bool(rec.presented))
 
-    def _pop_raw(self, fmask: int) -> Interrupt | None:
+    def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
             if fmask & (1 << got.facility):
                 del self._released[i]
                 return got
-        return self._pop_ring(fmask)
+        return None
 
     def _pop(self, fmask: int) -> Interrupt | None:
-        """The next interrupt to present, after its facility's last word."""
+        """The next interrupt to present, after its facility's last word
+        (without waiting)."""
         while True:
-            got = self._pop_raw(fmask)
+            got = self._pop_released(fmask) if self._released else None
             if got is None:
-                return None
-            present = presenter(got.facility)
-            if present is not None:
-                got = present(self, got)
-            if got is not None:
-                return got
+                taken = self._next(fmask)
+                if isinstance(taken, int):
+                    return None
+                got = taken
+            shown = self._present(got)
+            if shown is not None:
+                return shown
+
+    def _present(self, got: Interrupt) -> Interrupt | None:
+        present = presenters.get(got.facility)
+        return got if present is None else present(self, got)
 
     def _stash(self, fmask: int) -> None:
         """Move what the ring holds into the process-local queue, in order
         (for a wait that must block until something new arrives)."""
-        while (got := self._pop_ring(fmask)) is not None:
+        while not isinstance(got := self._next(fmask, 0, 0), int):
             self._released.append(got)
 
     def _sleep(self, fmask: int, timeout_ns: int) -> int:
@@ -241,15 +258,17 @@ class VirtualMachine:
         left = _timeout_ns(timeout)
         deadline = None if left < 0 else time.monotonic_ns() + left
         while True:
-            got = self._pop(fmask)
-            if got is not None:
-                return view(got)
+            if self._released and (shown := self._pop(fmask)) is not None:
+                return view(shown)
+            got = self._next(fmask, left)
+            if not isinstance(got, int):
+                if (shown := self._present(got)) is not None:
+                    return view(shown)
+            elif got == lib.SHMCP_WAIT_TIMEOUT:
+                return None
+            # withdrawn, held, or another signal's handler ran: wait on
             if deadline is not None:
                 left = max(0, deadline - time.monotonic_ns())
-            rc = self._sleep(fmask, left)
-            if rc == lib.SHMCP_WAIT_TIMEOUT:
-                got = self._pop(fmask)
-                return None if got is None else view(got)
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``

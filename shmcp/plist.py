@@ -106,10 +106,11 @@ class _Buffer:
 
     def __set__(self, obj: Any, value: Any) -> None:
         if value is not None:
-            size = memoryview(value).nbytes
+            kind = type(value)
+            size = len(value) if kind is bytes or kind is bytearray else memoryview(value).nbytes
             if size > 0x7FFFFFFF:
                 raise ValueError(f"{type(obj).__name__}.{self.name} is larger than 2 GiB")
-            obj._b[self.off:self.off + 4] = size.to_bytes(4, "big")
+            _U32.pack_into(obj._b, self.off, size)
         setattr(obj, self.slot, value)
 
 

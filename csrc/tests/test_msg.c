@@ -17,9 +17,8 @@
 static int call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *pl,
 		const uint8_t *in, uint8_t *out)
 {
-	int32_t cc = -1;
-	int rc = shmcp_iucv_call(sys, slot, gen, func, pl, in, out, &cc);
-	return rc ? rc : cc == 1 ? 1000 + pl[SHMCP_IP_RCODE] : cc;  /* 1000 + IPRCODE */
+	int cc = shmcp_iucv_call(sys, slot, gen, func, pl, in, out);
+	return cc == 1 ? 1000 + pl[SHMCP_IP_RCODE] : cc;  /* 1000 + IPRCODE */
 }
 
 static int connect_msg(shmcp_sys *sys, int32_t slot, uint32_t gen, uint8_t fcncd)
