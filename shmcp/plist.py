@@ -30,6 +30,7 @@ class _Field:
     def __init__(self, off: int, size: int) -> None:
         self.off, self.size = off, size
         self.st: struct.Struct = self._FORMATS.get(size, struct.Struct(">Q"))
+        self.unpack, self.pack = self.st.unpack_from, self.st.pack_into
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -37,13 +38,13 @@ class _Field:
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        return self.st.unpack_from(obj._b, self.off)[0]
+        return self.unpack(obj._b, self.off)[0]
 
     def __set__(self, obj: Any, value: Any) -> None:
         try:
             if type(value) is bool:
                 raise struct.error("bool")
-            self.st.pack_into(obj._b, self.off, value)
+            self.pack(obj._b, self.off, value)
         except struct.error:
             if not isinstance(value, int) or isinstance(value, bool):
                 raise TypeError(f"{type(obj).__name__}.{self.name} must be an int, "
@@ -240,6 +241,7 @@ class CompPlist(Iparml):
     bf2len = _Field(lib.SHMCP_IP_BFLN2F, 4)
 
 
+_TYPE = lib.SHMCP_IP_RCODE
 _BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist,
             6: CompPlist, 7: CompPlist, 8: MsgPlist, 9: MsgPlist}
 
@@ -247,8 +249,13 @@ _BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist
 def for_interrupt(image: bytes) -> Iparml | None:
     """The class SAS/C's siginfo() would be cast to for this interrupt image,
     read from it; None if byte 3 is not an IUCV interrupt type."""
-    cls = _BY_TYPE.get(image[lib.SHMCP_IP_RCODE])
-    return None if cls is None else cls.from_bytes(image)
+    cls = _BY_TYPE.get(image[_TYPE])
+    if cls is None:
+        return None
+    obj = cls.__new__(cls)  # from_bytes without its checks: once per interrupt
+    obj._b = bytearray(image)
+    obj._cb = obj._bf1 = obj._bf2 = None
+    return obj
 
 
 __all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt"]

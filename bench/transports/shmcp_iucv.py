@@ -10,7 +10,8 @@ REPLYs.  Streaming is one-way (``IPNORPY``): the sender keeps at most the
 path's message limit outstanding, taking the completions (type 07) that
 free the slots; the final STOP goes two-way and its reply is the
 acknowledgement.  The server is VM SERVER, client i is VM Cn, each on its own
-path; buffers and parameter lists are reused across messages.
+path; buffers and parameter lists are reused across messages, and the
+server RECEIVEs and REPLYs with the interrupt's own parameter list.
 
 mode="wait": handler-free ``vm.wait()``; mode="sigpause": a SIGIUCV handler
 records ``shmcp.siginfo()`` and the program waits in ``shmcp.sigpause(0)``
@@ -101,9 +102,7 @@ class Server(_End):
         size = spec["size"]
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
-        self.rp = MsgPlist(flags1=_RECV_FLAGS)   # RECEIVE, reused
-        self.yp = MsgPlist()                     # REPLY, reused
-        self.pending: list = [None] * 256        # per client: (pathid, msgid, trgcls) to reply to
+        self.pending: list = [None] * 256        # per client: the 09 to reply to
 
     def recv(self):
         take = self.take
@@ -111,17 +110,15 @@ class Server(_End):
             ev = take()
             t = ev.type
             if t in _PENDING:
-                rp = self.rp
-                rp.pathid = ev.pathid
-                rp.msgid = ev.msgid
-                rp.trgcls = ev.trgcls
-                rp.flags1 = _RECV_FLAGS
-                rp.bf1 = self.buf
-                _check(iucv.receive(rp), rp, "RECEIVE")
-                n = len(self.buf) - rp.bf1len
-                data = self.view[:n]
-                if not ev.flags1 & iucv.IPNORPY:
-                    self.pending[data[0]] = (ev.pathid, ev.msgid, ev.trgcls)
+                # the interrupt's parameter list names the message: RECEIVE
+                # with it, and later REPLY with it (as SAS/C programs do)
+                oneway = ev.flags1 & iucv.IPNORPY
+                ev.flags1 = _RECV_FLAGS
+                ev.bf1 = self.buf
+                _check(iucv.receive(ev), ev, "RECEIVE")
+                data = self.view[:len(self.buf) - ev.bf1len]
+                if not oneway:
+                    self.pending[data[0]] = ev
                 return data[0], data
             if t == _PENDING_CONNECTION:
                 p = PathPlist(pathid=ev.pathid)
@@ -132,11 +129,8 @@ class Server(_End):
             # anything else (e.g. a completion) is not for the server
 
     def send(self, cid: int, data) -> None:
-        pathid, msgid, trgcls = self.pending[cid]
-        yp = self.yp
-        yp.pathid = pathid
-        yp.msgid = msgid
-        yp.trgcls = trgcls
+        yp = self.pending[cid]
+        yp.flags1 = 0
         yp.bf2 = data
         _check(iucv.reply(yp), yp, "REPLY")
 
