@@ -53,7 +53,8 @@ def facility_of(name: int | str) -> int:
     return name
 
 
-_views: dict[int, Callable[[Interrupt], Any]] = {}
+# facility -> how its interrupts are shown; machine.py reads it once per interrupt
+views: dict[int, Callable[[Interrupt], Any]] = {}
 
 
 def register_view(facility: int, convert: Callable[[Interrupt], Any]) -> None:
@@ -61,12 +62,12 @@ def register_view(facility: int, convert: Callable[[Interrupt], Any]) -> None:
     parameter-list classes; VMCF: Vmcmhdr).  ``convert`` returns the
     Interrupt itself for a record that is not one of its interrupt types
     (the core's own callers queue arbitrary records)."""
-    _views[facility] = convert
+    views[facility] = convert
 
 
 def view(interrupt: Interrupt) -> Any:
     """What siginfo() and wait() give the program for ``interrupt``."""
-    convert = _views.get(interrupt.facility)
+    convert = views.get(interrupt.facility)
     return convert(interrupt) if convert is not None else interrupt
 
 

@@ -10,6 +10,7 @@ read from the C core.
 from __future__ import annotations
 
 import collections
+import struct
 from typing import Any
 
 from . import interrupt as _interrupt
@@ -39,6 +40,7 @@ _IPRMDATA, _IPNORPY = lib.SHMCP_IPRMDATA, lib.SHMCP_IPNORPY
 _SEND, _RECEIVE, _REPLY = lib.SHMCP_IUCV_SEND, lib.SHMCP_IUCV_RECEIVE, lib.SHMCP_IUCV_REPLY
 _PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
 _NO_HINT = bytes(4)
+_word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -129,14 +131,6 @@ def _buffer(buf: Any, length: int, field: str, writable: bool) -> Any:
     return ffi.from_buffer("uint8_t[]", buf, require_writable=writable)
 
 
-def _out_buffer(buf: Any, length: int, field: str) -> Any:
-    return _buffer(buf, length, field, True)
-
-
-def _in_buffer(buf: Any, length: int, field: str) -> Any:
-    return _buffer(buf, length, field, False)
-
-
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
     cb = plist._cb
@@ -176,7 +170,7 @@ def dclbfr(plist: Iparml) -> int:
     _check_plist(plist, "dclbfr")
     buffer = None
     if plist.bf1 is not None:
-        _out_buffer(plist.bf1, BUFFER_SIZE, "bf1 (the interrupt buffer)")
+        _buffer(plist.bf1, BUFFER_SIZE, "bf1 (the interrupt buffer)", True)
         buffer = memoryview(plist.bf1).cast("B")
     cc = _call(vm, lib.SHMCP_IUCV_DCLBFR, plist)
     if cc == 0:
@@ -223,19 +217,19 @@ def send(plist: Iparml) -> int:
     """SEND ``bf1`` (or the 8 bytes of ``data`` with IPRMDATA) on ``pathid``;
     two-way unless IPNORPY, the reply landing in ``bf2``."""
     vm = _vm()
-    _check_plist(plist, "send")
+    if not isinstance(plist, Iparml):
+        _check_plist(plist, "send")
     image = plist._b
     flags = image[_FLAGS1]
     inbuf = ffi.NULL
     if not flags & _IPRMDATA:
-        inbuf = _in_buffer(plist._bf1, u32(image, _BFLN1F), "bf1")
+        inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
     if flags & _IPNORPY:
         return _call(vm, _SEND, plist, inbuf)
-    length = u32(image, _BFLN2F)
-    answer = _out_buffer(plist._bf2, length, "bf2 (the answer area)")
+    answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
     cc = _call(vm, _SEND, plist, inbuf, answer)
     if cc == 0 and answer is not ffi.NULL:
-        _state(vm).answers[u32(image, _MSGID)] = answer
+        _state(vm).answers[_word(image, _MSGID)[0]] = answer
     return cc
 
 
@@ -243,8 +237,9 @@ def receive(plist: Iparml) -> int:
     """RECEIVE into ``bf1`` the message the selectors name (IPFGPID,
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
     vm = _vm()
-    _check_plist(plist, "receive")
-    out = _out_buffer(plist._bf1, u32(plist._b, _BFLN1F), "bf1")
+    if not isinstance(plist, Iparml):
+        _check_plist(plist, "receive")
+    out = _buffer(plist._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
     return _call(vm, _RECEIVE, plist, ffi.NULL, out)
 
 
@@ -252,10 +247,12 @@ def reply(plist: Iparml) -> int:
     """REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the
     reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."""
     vm = _vm()
-    _check_plist(plist, "reply")
+    if not isinstance(plist, Iparml):
+        _check_plist(plist, "reply")
+    image = plist._b
     inbuf = ffi.NULL
-    if not plist._b[_FLAGS1] & _IPRMDATA:
-        inbuf = _in_buffer(plist._bf2, u32(plist._b, _BFLN2F), "bf2")
+    if not image[_FLAGS1] & _IPRMDATA:
+        inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
     return _call(vm, _REPLY, plist, inbuf)
 
 
@@ -375,8 +372,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
 
 
 def _view(it: Interrupt) -> Any:
-    shown = for_interrupt(it.raw)
-    return it if shown is None else shown
+    return for_interrupt(it.raw, it)
 
 
 _interrupt.register_presenter(IUCV, _present)

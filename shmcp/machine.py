@@ -21,7 +21,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view, views
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -262,8 +262,12 @@ class VirtualMachine:
                 return view(shown)
             got = self._next(fmask, left)
             if not isinstance(got, int):
-                if (shown := self._present(got)) is not None:
-                    return view(shown)
+                fac = got.facility
+                present = presenters.get(fac)
+                shown = got if present is None else present(self, got)
+                if shown is not None:
+                    convert = views.get(fac)
+                    return shown if convert is None else convert(shown)
             elif got == lib.SHMCP_WAIT_TIMEOUT:
                 return None
             # withdrawn, held, or another signal's handler ran: wait on
@@ -283,7 +287,7 @@ class VirtualMachine:
 def current() -> VirtualMachine | None:
     """The VM this process is logged on as, or None."""
     vm = _current
-    return vm if vm is not None and vm.logged_on else None
+    return vm if vm is not None and vm._slot >= 0 and vm._pid == _pid else None
 
 
 def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:

@@ -246,12 +246,12 @@ _BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist
             6: CompPlist, 7: CompPlist, 8: MsgPlist, 9: MsgPlist}
 
 
-def for_interrupt(image: bytes) -> Iparml | None:
+def for_interrupt(image: bytes, default: Any = None) -> Any:
     """The class SAS/C's siginfo() would be cast to for this interrupt image,
-    read from it; None if byte 3 is not an IUCV interrupt type."""
+    read from it; ``default`` if byte 3 is not an IUCV interrupt type."""
     cls = _BY_TYPE.get(image[_TYPE])
     if cls is None:
-        return None
+        return default
     obj = cls.__new__(cls)  # from_bytes without its checks: once per interrupt
     obj._b = bytearray(image)
     obj._cb = obj._bf1 = obj._bf2 = None
