@@ -41,6 +41,8 @@ _SEND, _RECEIVE, _REPLY = lib.SHMCP_IUCV_SEND, lib.SHMCP_IUCV_RECEIVE, lib.SHMCP
 _PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
 _NO_HINT = bytes(4)
 _word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
+_BYTES = ffi.typeof("uint8_t[]")
+_from_buffer = ffi.from_buffer
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -110,25 +112,29 @@ def _buffer(buf: Any, length: int, field: str, writable: bool) -> Any:
     """The core's view of ``buf`` (at least ``length`` bytes; writable for
     data coming in), or NULL for no buffer.  A length of 2**31 or more is a
     negative IPBFLNxF: the core answers it with IPRCODE 10."""
+    kind = type(buf)
+    if kind is bytearray or (kind is bytes and not writable):  # the common case, quickly
+        if length > len(buf) and length < 0x80000000:
+            _too_short(field, len(buf), length)
+        return _from_buffer(_BYTES, buf)
     if buf is None:
         if length and length < 0x80000000:
             raise ProgramCheck("addressing", f"{field} is None but its length is {length}")
         return ffi.NULL
-    kind = type(buf)
-    if kind is bytearray or (kind is bytes and not writable):
-        size = len(buf)  # the common buffers, without a memoryview
-    else:
-        try:
-            view = memoryview(buf)
-        except TypeError:
-            want = "a writable buffer" if writable else "a bytes-like object"
-            raise TypeError(f"{field} must be {want}, not {kind.__name__}") from None
-        if writable and view.readonly:
-            raise ProgramCheck("protection", f"{field} is read-only ({kind.__name__})")
-        size = view.nbytes
-    if length < 0x80000000 and length > size:
-        raise ProgramCheck("addressing", f"{field} has {size} bytes, its length says {length}")
-    return ffi.from_buffer("uint8_t[]", buf, require_writable=writable)
+    try:
+        view = memoryview(buf)
+    except TypeError:
+        want = "a writable buffer" if writable else "a bytes-like object"
+        raise TypeError(f"{field} must be {want}, not {kind.__name__}") from None
+    if writable and view.readonly:
+        raise ProgramCheck("protection", f"{field} is read-only ({kind.__name__})")
+    if length > view.nbytes and length < 0x80000000:
+        _too_short(field, view.nbytes, length)
+    return _from_buffer(_BYTES, buf, writable)
+
+
+def _too_short(field: str, size: int, length: int) -> None:
+    raise ProgramCheck("addressing", f"{field} has {size} bytes, its length says {length}")
 
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,

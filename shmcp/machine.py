@@ -255,7 +255,7 @@ class VirtualMachine:
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
                              "not to wait(); use sigpause()")
-        left = _timeout_ns(timeout)
+        left = -1 if timeout is None else _timeout_ns(timeout)
         deadline = None if left < 0 else time.monotonic_ns() + left
         while True:
             if self._released and (shown := self._pop(fmask)) is not None:
