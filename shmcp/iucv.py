@@ -142,7 +142,7 @@ def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
     cb = plist._cb
     if cb is None:
         cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
-    cc = lib.shmcp_iucv_call(vm._sys.handle, vm._slot, vm._gen, func, cb, inbuf, outbuf)
+    cc = lib.shmcp_iucv_call(vm._h, vm._slot, vm._gen, func, cb, inbuf, outbuf)
     if cc < 0:
         _failed(vm, func, cc)
     return cc
@@ -342,7 +342,7 @@ def _take_reply(vm: VirtualMachine, image: Any, image_c: Any) -> bool:
     """TEST COMPLETION's second half: the reply of the message it took
     (named by ``image``, the core's view of it: ``image_c``) goes into its
     answer area and the message is destroyed; False if it is already gone."""
-    rc = lib.shmcp_iucv_take_reply(vm._sys.handle, vm._slot, vm._gen, image_c)
+    rc = lib.shmcp_iucv_take_reply(vm._h, vm._slot, vm._gen, image_c)
     _state(vm).answers.pop(u32(image, _MSGID), None)
     return rc >= 0
 
@@ -364,7 +364,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
         st.held.append(it)
         return None
     if itype >= 6:
-        withdrawn = not lib.shmcp_iucv_present(vm._sys.handle, vm._slot, vm._gen, raw)
+        withdrawn = not lib.shmcp_iucv_present(vm._h, vm._slot, vm._gen, raw)
         if itype < 8:
             st.answers.pop(u32(raw, _MSGID), None)
         if withdrawn:

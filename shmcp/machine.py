@@ -11,6 +11,7 @@ import collections
 import math
 import os
 import re
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -58,6 +59,11 @@ def _timeout_ns(timeout: float | None) -> int:
     return int(timeout * 1e9)
 
 
+# the hot path of every interrupt (wait, siginfo): bound once
+_core_next = lib.shmcp_next
+_READY = lib.SHMCP_WAIT_READY
+_record_head = struct.Struct("=iiII").unpack_from  # struct shmcp_record: facility .. presented
+
 _current: "VirtualMachine | None" = None
 _pid = os.getpid()  # this process (os.getpid() is a system call; forks update it)
 _logon_lock = threading.Lock()
@@ -74,8 +80,13 @@ class VirtualMachine:
         self._slot = slot
         self._gen = gen
         self._pid = _pid
+        # the system's handle and spin, for the hot paths: valid while logged
+        # on, which every caller checks first (_slot, _pid)
+        self._h = system.handle
+        self._spin_ns = system.spin_ns
         self._rec = ffi.new("struct shmcp_record *")
         self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
+        self._rechead = ffi.buffer(self._rec)       # its first four words, read by one unpack
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
         # interrupts taken off the ring but not presented yet (released by
         # SET MASK, or stashed by TEST MESSAGE): they go before the ring
@@ -184,20 +195,20 @@ class VirtualMachine:
         if self._slot < 0 or self._pid != _pid:
             self._handle()  # raises NotLoggedOn
         rec = self._rec
-        rc = lib.shmcp_next(self._sys.handle, self._slot, self._gen, fmask,
-                            self.present_types if present is None else present,
-                            timeout_ns, self._sys.spin_ns, rec)
-        if rc != lib.SHMCP_WAIT_READY:
+        rc = _core_next(self._h, self._slot, self._gen, fmask,
+                        self.present_types if present is None else present, timeout_ns,
+                        self._spin_ns, rec)
+        if rc != _READY:
             if rc == lib.SHMCP_WAIT_DOWN:
                 raise self._lost(rc)
             return check(rc, f"{self.userid}: wait")
-        raw = self._recbuf[:]
-        if not rec.ext_len:
-            return Interrupt(rec.facility, bool(rec.priority), raw, b"", bool(rec.presented))
-        out = bytearray(rec.ext_len)
-        check(lib.shmcp_take_ext(self._sys.handle, self._slot, rec.ext_off, rec.ext_len,
+        facility, priority, ext_len, presented = _record_head(self._rechead)
+        if not ext_len:
+            return Interrupt(facility, priority != 0, self._recbuf[:], b"", presented != 0)
+        out = bytearray(ext_len)
+        check(lib.shmcp_take_ext(self._h, self._slot, rec.ext_off, ext_len,
                                  ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
-        return Interrupt(rec.facility, bool(rec.priority), raw, bytes(out), bool(rec.presented))
+        return Interrupt(facility, priority != 0, self._recbuf[:], bytes(out), presented != 0)
 
     def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
@@ -233,7 +244,7 @@ class VirtualMachine:
     def _sleep(self, fmask: int, timeout_ns: int) -> int:
         """One core wait; returns READY / TIMEOUT / INTR, raises if the VM ended."""
         rc = lib.shmcp_wait(self._handle(), self._slot, self._gen, fmask, timeout_ns,
-                            self._sys.spin_ns)
+                            self._spin_ns)
         if rc == lib.SHMCP_WAIT_DOWN:
             raise self._lost(rc)
         return check(rc, f"{self.userid}: wait")
