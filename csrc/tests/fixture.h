@@ -30,4 +30,12 @@ static shmcp_sys *system_with_a_and_b(const char *memfd_name, int32_t *a, uint32
 	return sys;
 }
 
+/* the IUCV instruction: CC0/2/3, or 1000 + IPRCODE for CC1, or SHMCP_E_* */
+static inline int iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *pl,
+			    const uint8_t *in, uint8_t *out)
+{
+	int cc = shmcp_iucv_call(sys, slot, gen, func, pl, in, out);
+	return cc == 1 ? 1000 + pl[SHMCP_IP_RCODE] : cc;
+}
+
 #endif
