@@ -18,6 +18,16 @@
  * queue.  Either the producer sees the consumer's store or the consumer
  * sees the record (the Dekker pattern), so no wake-up is ever lost.
  *
+ * Before it sleeps, a waiter may spin on its queue (up to spin_ns), but
+ * only while no VM lacks a core for it: the segment keeps one bit per VM
+ * that is running (anywhere but asleep in shmcp_wait, or just woken by a
+ * doorbell), and a waiter spins only while those bits number no more than
+ * the cores.  With more, a spinner holds a core that a running VM -- most
+ * likely the one it waits for -- needs (fan-in: 8 clients, 1 server, 2
+ * cores).  The bits are hints: no wake-up depends on them.  A VM that
+ * blocks elsewhere (sleep, select) after a wait still counts, so the spin
+ * errs towards sleeping; one that never waits (a pure sender) does not.
+ *
  * Signals go through a pidfd opened after checking the process's start
  * time, so a recycled pid can never receive SIGUSR1 (whose default action
  * kills).  They are directed at the VM's main thread, where Python runs
@@ -98,6 +108,10 @@ void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 		return;
 	pthread_mutex_lock(&sys->cache_lock);
 	int fd = pidfd_for(sys, slot, gen);
+	/* the sleeper this wakes wants a core from now on, not only once it
+	 * has run: count it before it is scheduled */
+	if (fd >= 0 && (atomic_load(&q->want) & SHMCP_WANT_SLEEPING))
+		shmcp_running_set(sys, slot, 1);
 	if (fd >= 0 && send_signal(fd, shmcp_signal_of(f)) < 0) {
 		/* gone: the watchdog logs it off; forget the stale pidfd */
 		close(fd);
@@ -174,37 +188,85 @@ int shmcp_set_async(shmcp_sys *sys, int32_t slot, int facility, int on)
 	return 0;
 }
 
-/* Spin on the queue for up to @spin_ns, if a core is free for it: with as
- * many spinners as cores less one, spinning would only steal the core
- * the producer needs, so we go straight to sleep. */
-static int spin(shmcp_sys *sys, int32_t slot, int fmask, int64_t until)
+/**
+ * shmcp_running_set - mark VM @slot running (@on) or asleep, for the spin
+ * policy.  One atomic per change, and none when the bit is already so, so
+ * a VM that stays in one state does not bounce the cache line.  LOGON and
+ * LOGOFF clear it: a VM that died while running is forgotten when it is
+ * reaped.
+ */
+void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on)
+{
+	_Atomic uint64_t *w = &sys->hdr->running[slot / 64];
+	uint64_t bit = 1ULL << (slot % 64);
+	uint64_t cur = atomic_load_explicit(w, memory_order_relaxed);
+	if (on && !(cur & bit))
+		atomic_fetch_or(w, bit);
+	else if (!on && (cur & bit))
+		atomic_fetch_and(w, ~bit);
+}
+
+/**
+ * shmcp_running_at_least - 1 if at least @n VMs are running.  A bit of a
+ * slot that is not ACTIVE (a doorbell rung just as its VM was logged off)
+ * is not counted, so a stale bit can never stop the spin for good.
+ */
+int shmcp_running_at_least(shmcp_sys *sys, int n)
+{
+	uint32_t words = (sys->max_vms + 63) / 64;
+	int bits = 0;
+	for (uint32_t i = 0; i < words; i++)
+		bits += __builtin_popcountll(atomic_load_explicit(&sys->hdr->running[i],
+								  memory_order_relaxed));
+	if (bits < n)
+		return 0;  /* the common case: stale bits only ever add */
+	int live = 0;
+	for (uint32_t i = 0; i < words && live < n; i++) {
+		uint64_t w = atomic_load_explicit(&sys->hdr->running[i], memory_order_relaxed);
+		for (; w && live < n; w &= w - 1) {
+			uint32_t slot = i * 64 + (uint32_t)__builtin_ctzll(w);
+			live += slot < sys->max_vms &&
+				atomic_load_explicit(&sys->vms[slot].state, memory_order_relaxed) ==
+					SHMCP_VM_ACTIVE;
+		}
+	}
+	return live >= n;
+}
+
+/**
+ * shmcp_spin_allowed - is a core spare for a spinner?  Not if the running
+ * VMs, the caller included, outnumber the cores: one of them waits for a
+ * core, and it is likely the very producer the spinner waits for.
+ */
+int shmcp_spin_allowed(shmcp_sys *sys)
 {
 	static long cores;
 	if (!cores)
 		cores = sysconf(_SC_NPROCESSORS_ONLN);
-	long allowed = cores > 1 ? cores - 1 : 0;
-	_Atomic uint32_t *spinners = &sys->hdr->spinners;
-	if (atomic_fetch_add(spinners, 1) >= (uint32_t)allowed) {
-		atomic_fetch_sub(spinners, 1);
+	return cores > 1 && !shmcp_running_at_least(sys, (int)cores + 1);
+}
+
+/* Spin on the queue until @until while a core is spare, looked at again
+ * every ~1 us: a doorbell rung meanwhile may have woken a VM that needs
+ * this core.  No back-off for fruitless spins: a spin allowed by the count
+ * keeps an otherwise idle core busy, which measured cheaper than letting
+ * it idle (fan-in, bench/NOTES.md "Spin back-off"). */
+static int spin(shmcp_sys *sys, int32_t slot, int fmask, int64_t until)
+{
+	if (!shmcp_spin_allowed(sys))
 		return 0;
-	}
-	int found = 0;
 	for (unsigned n = 0;; n++) {
-		if (shmcp_pending(sys, slot, fmask) > 0) {
-			found = 1;
-			break;
-		}
+		if (shmcp_pending(sys, slot, fmask) > 0)
+			return 1;
 		if ((n & 31) == 31) {
+			if (shmcp_now_ns() >= until || !shmcp_spin_allowed(sys))
+				return 0;
 			/* the producer may share this core: let it run now rather
 			 * than at the end of our spin (costs ~0.3 us when alone) */
 			sched_yield();
-			if (shmcp_now_ns() >= until)
-				break;
 		}
 		cpu_relax();
 	}
-	atomic_fetch_sub(spinners, 1);
-	return found;
 }
 
 /**
@@ -222,6 +284,9 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 {
 	if (!shmcp_slot_ok(sys, slot) || !(fmask & ((1 << SHMCP_NFAC) - 1)))
 		return SHMCP_E_BADARG;
+	struct shmcp_vm *vm = &sys->vms[slot];
+	if (vm->gen == gen)  /* not a later logon's bit */
+		shmcp_running_set(sys, slot, 1);  /* e.g. the first wait after LOGON */
 	if (shmcp_pending(sys, slot, fmask) > 0)
 		return SHMCP_WAIT_READY;
 	int64_t start = shmcp_now_ns();
@@ -243,10 +308,12 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 			sigaddset(&set, shmcp_signal_of(f));
 	}
 	pthread_sigmask(SIG_BLOCK, &both, &old);
-	struct shmcp_vm *vm = &sys->vms[slot];
 	int rc;
 	set_sleeping(sys, slot, fmask, 1);
 	for (;;) {
+		/* not running from here (before the look at the queue, so the
+		 * mark of a doorbell rung after it stands) */
+		shmcp_running_set(sys, slot, 0);
 		for (int f = 0; f < SHMCP_NFAC; f++)
 			if (fmask & (1 << f))
 				atomic_exchange(&vm->fq[f].bell, 0);
@@ -273,6 +340,8 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 		}
 	}
 	set_sleeping(sys, slot, fmask, 0);
+	if (rc != SHMCP_WAIT_DOWN)  /* back to work, whatever woke us */
+		shmcp_running_set(sys, slot, 1);
 	/* a doorbell taken by sigtimedwait needs no handler; one still
 	 * pending when the mask is restored finds the queue as it is */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -84,10 +84,13 @@ struct shmcp_header {
 	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off;
 	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
-	_Atomic uint32_t spinners;     /* consumers spinning right now */
-	uint32_t _pad;
 	struct shmcp_pool_hdr pool;
 	_Alignas(SHMCP_CACHELINE) pthread_mutex_t lock;
+	/* the spin policy's view of demand for the cores: bit @slot set while
+	 * VM @slot is running (not asleep in shmcp_wait) or was just woken by
+	 * a doorbell.  One bit per VM, set and cleared by one atomic each, so
+	 * nothing can be left half-counted; LOGOFF clears it (doorbell.c) */
+	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t running[SHMCP_MAX_VMS_LIMIT / 64];
 };
 
 /* The process-local handle. */
@@ -177,5 +180,8 @@ void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
+void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
+int shmcp_running_at_least(shmcp_sys *sys, int n);
+int shmcp_spin_allowed(shmcp_sys *sys);
 
 #endif

@@ -26,6 +26,9 @@ void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 	shmcp_queue_drain(sys, slot);
 	/* storage staged on behalf of the VM */
 	shmcp_pool_free_owner(&sys->pool, (uint16_t)(slot + 1));
+	/* a VM that died while counted running must not keep others from
+	 * spinning */
+	shmcp_running_set(sys, slot, 0);
 	if (vm->hooked_gen != vm->gen) {
 		vm->hooked_gen = vm->gen;
 		atomic_fetch_add(&sys->hdr->logoffs, 1);

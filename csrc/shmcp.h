@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 3   /* 2: IUCV and VMCF regions; 3: answer areas */
+#define SHMCP_LAYOUT_VERSION 4   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */

@@ -158,6 +158,7 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 			atomic_store(&vm->fq[f].want, 0);
 			atomic_store(&vm->fq[f].bell, 0);
 		}
+		shmcp_running_set(sys, (int32_t)j, 0);  /* counted from its first wait */
 		shmcp_fault("logon");
 		atomic_store(&vm->state, SHMCP_VM_ACTIVE);
 		*slot = (int32_t)j;
