@@ -16,4 +16,15 @@ static int failures;
 		}                                                             \
 	} while (0)
 
+/* main()'s last word: the verdict, and its exit status */
+static inline int report(const char *test)
+{
+	if (failures) {
+		fprintf(stderr, "%s: %d failures\n", test, failures);
+		return 1;
+	}
+	printf("%s: all passed\n", test);
+	return 0;
+}
+
 #endif

@@ -233,10 +233,5 @@ int main(void)
 	test_ring_concurrent();
 	test_priority_and_repair();
 	test_vm_table();
-	if (failures) {
-		fprintf(stderr, "test_core: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_core: all passed\n");
-	return 0;
+	return report("test_core");
 }

@@ -107,10 +107,5 @@ int main(void)
 	CHECK(shmcp_logoff(sys, b, gb) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);
 	shmcp_detach(sys);
-	if (failures) {
-		fprintf(stderr, "test_msg: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_msg: all passed\n");
-	return 0;
+	return report("test_msg");
 }

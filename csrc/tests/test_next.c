@@ -129,10 +129,5 @@ int main(void)
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
 	CHECK(shmcp_logoff(sys, b, gb) == 0);
 	shmcp_detach(sys);
-	if (failures) {
-		fprintf(stderr, "test_next: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_next: all passed\n");
-	return 0;
+	return report("test_next");
 }

@@ -212,10 +212,5 @@ int main(void)
 	test_stale_bit();
 	test_killed_while_counted();
 	test_killed_while_spinning();
-	if (failures) {
-		fprintf(stderr, "test_spin: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_spin: all passed\n");
-	return 0;
+	return report("test_spin");
 }

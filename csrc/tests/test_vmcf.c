@@ -99,10 +99,5 @@ int main(void)
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);
 	shmcp_detach(sys);
-	if (failures) {
-		fprintf(stderr, "test_vmcf: %d failures\n", failures);
-		return 1;
-	}
-	printf("test_vmcf: all passed\n");
-	return 0;
+	return report("test_vmcf");
 }
