@@ -1,0 +1,169 @@
+"""Where the time goes in one IUCV round trip (bench/NOTES.md).
+
+1. One exchange in one process (a VM with a path to itself: no wake-ups),
+   each step of the benchmark's program timed on its own: SEND, the wait
+   for the 09, RECEIVE, REPLY, the wait for the 07.
+2. The floor under the Python layers: the same round trip between two
+   processes on two CPUs, driven by the core's own calls through cffi
+   (shmcp_iucv_call, shmcp_next) with no parameter-list objects, no
+   Interrupt, no view -- what the faithful layer costs on top is the
+   difference to the benchmark's "IUCV: handler-free wait" row.
+
+    python -m bench.profile_iucv [N]
+"""
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import time
+
+import shmcp
+from shmcp import MsgPlist, PathPlist, iucv
+from shmcp._native import ffi, lib
+
+_RECEIVE_BY_ID = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+_MESSAGES = 0xF << 6  # interrupt types 06-09, presented by shmcp_next
+_BYTES = ffi.typeof("uint8_t[]")
+_u32 = struct.Struct(">I").pack_into
+
+
+def connect_to_self(vm) -> int:
+    iucv.dclbfr(PathPlist())
+    c = PathPlist(vmid=vm.userid)
+    if iucv.connect(c):
+        raise RuntimeError(f"CONNECT: IPRCODE {c.rcode}")
+    iucv.accept(PathPlist(pathid=vm.wait().pathid))
+    vm.wait()  # connection complete
+    return c.pathid
+
+
+def steps_in_one_process(n: int) -> None:
+    system = f"bench-prof-{os.getpid()}"
+    shmcp.ipl(system)
+    try:
+        with shmcp.logon("A", system=system) as vm:
+            sp = MsgPlist(pathid=connect_to_self(vm))
+            req, answer, buf = bytes(64), bytearray(64), bytearray(64)
+            clock = time.perf_counter_ns
+            names = ["SEND (after setting bf1, bf2, flags1)", "wait() -> 09",
+                     "RECEIVE (after setting flags1, bf1)", "REPLY (after setting flags1, bf2)",
+                     "wait() -> 07"]
+
+            def run(times: list[int]) -> None:
+                for _ in range(n):
+                    t0 = clock()
+                    sp.bf1, sp.bf2, sp.flags1 = req, answer, 0
+                    iucv.send(sp)
+                    t1 = clock()
+                    ev = vm.wait()
+                    t2 = clock()
+                    ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
+                    iucv.receive(ev)
+                    t3 = clock()
+                    ev.flags1, ev.bf2 = 0, buf
+                    iucv.reply(ev)
+                    t4 = clock()
+                    vm.wait()
+                    t5 = clock()
+                    for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
+                        times[i] += d
+
+            run([0] * 5)  # warm-up
+            best: list[int] | None = None
+            for _ in range(5):
+                times = [0] * 5
+                run(times)
+                if best is None or sum(times) < sum(best):
+                    best = times
+            assert best is not None
+            print(f"one IUCV exchange in one process, best of 5 x {n} (ns per step):")
+            for name, t in zip(names, best):
+                print(f"  {name:40s} {t / n:7.0f}")
+            print(f"  {'total':40s} {sum(best) / n:7.0f}")
+    finally:
+        shmcp.shutdown(system)
+
+
+def _server(system: str, ready_w: int, n: int) -> None:
+    vm = shmcp.logon("SERVER", system=system)
+    iucv.dclbfr(PathPlist())
+    os.write(ready_w, b"r")
+    iucv.accept(PathPlist(pathid=vm.wait().pathid))
+    h, slot, gen, rec, spin = vm._h, vm._slot, vm._gen, vm._rec, vm._spin_ns
+    pl = bytearray(40)
+    plc = ffi.from_buffer(_BYTES, pl)
+    buf = bytearray(64)
+    bufc = ffi.from_buffer(_BYTES, buf)
+    image = ffi.buffer(rec.data)
+    for _ in range(n):
+        lib.shmcp_next(h, slot, gen, 1 << lib.SHMCP_IUCV, _MESSAGES, -1, spin, rec)
+        pl[:] = image
+        pl[lib.SHMCP_IP_FLAGS1] = _RECEIVE_BY_ID
+        _u32(pl, lib.SHMCP_IP_BFLN1F, len(buf))
+        lib.shmcp_iucv_call(h, slot, gen, lib.SHMCP_IUCV_RECEIVE, plc, ffi.NULL, bufc)
+        pl[lib.SHMCP_IP_FLAGS1] = 0
+        _u32(pl, lib.SHMCP_IP_BFLN2F, len(buf))
+        lib.shmcp_iucv_call(h, slot, gen, lib.SHMCP_IUCV_REPLY, plc, bufc, ffi.NULL)
+    vm.wait(5)  # the client's sever
+    vm.logoff()
+
+
+def floor_two_processes(n: int) -> None:
+    system = f"bench-floor-{os.getpid()}"
+    shmcp.ipl(system)
+    ready_r, ready_w = os.pipe()
+    split = len(os.sched_getaffinity(0)) >= 2
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if split:
+                os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[1]})
+            _server(system, ready_w, n + 1000)
+        finally:
+            os._exit(0)
+    try:
+        if split:
+            os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        os.read(ready_r, 1)
+        vm = shmcp.logon("CLIENT", system=system)
+        iucv.dclbfr(PathPlist())
+        c = PathPlist(vmid="SERVER")
+        iucv.connect(c)
+        vm.wait()  # connection complete
+        h, slot, gen, rec, spin = vm._h, vm._slot, vm._gen, vm._rec, vm._spin_ns
+        sp = MsgPlist(pathid=c.pathid)
+        image, req, answer = sp._b, bytes(64), bytearray(64)
+        plc = ffi.from_buffer(_BYTES, image)
+        reqc, answerc = ffi.from_buffer(_BYTES, req), ffi.from_buffer(_BYTES, answer)
+        clock = time.perf_counter_ns
+        lat = []
+        for _ in range(n + 1000):
+            t = clock()
+            image[lib.SHMCP_IP_FLAGS1] = 0
+            _u32(image, lib.SHMCP_IP_BFLN1F, 64)
+            _u32(image, lib.SHMCP_IP_BFLN2F, 64)
+            lib.shmcp_iucv_call(h, slot, gen, lib.SHMCP_IUCV_SEND, plc, reqc, answerc)
+            lib.shmcp_next(h, slot, gen, 1 << lib.SHMCP_IUCV, _MESSAGES, -1, spin, rec)
+            lat.append(clock() - t)
+        if answer != bytearray(req):
+            raise RuntimeError("the reply is not the request")
+        iucv.sever(PathPlist(pathid=c.pathid))
+        vm.logoff()
+        lat = sorted(lat[1000:])
+        where = "two CPUs" if split else "one CPU"
+        print(f"IUCV round trip through the core's calls alone ({where}, {n}): "
+              f"p50 {lat[len(lat) // 2] / 1000:.1f} us, p99 {lat[int(len(lat) * 0.99)] / 1000:.1f} us")
+    finally:
+        os.waitpid(pid, 0)
+        shmcp.shutdown(system)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+    steps_in_one_process(n)
+    floor_two_processes(n)
+
+
+if __name__ == "__main__":
+    main()
