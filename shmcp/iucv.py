@@ -351,11 +351,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     raw = it.raw
     itype = raw[_RCODE]
     if it.presented:  # by the core (a message interrupt the VM enabled)
-        st = vm.facility_state[IUCV]
-        if itype < 8:
-            st.answers.pop(u32(raw, _MSGID), None)  # the reply is in it now
-        if st.buffer is not None:
-            st.buffer[:BUFFER_SIZE] = raw
+        _presented(vm, raw)
         return it
     if not 1 <= itype <= 9:
         return it  # not an IUCV interrupt type: a core-level record
@@ -377,12 +373,29 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     return it
 
 
+def _presented(vm: VirtualMachine, raw: bytes) -> None:
+    """What is left to do in the VM's process for an interrupt the core
+    presented: the answer area no longer needs keeping alive, and the image
+    goes into the declared buffer."""
+    st = vm.facility_state[IUCV]
+    if raw[_RCODE] < 8:
+        st.answers.pop(_word(raw, _MSGID)[0], None)  # the reply is in it now
+    if st.buffer is not None:
+        st.buffer[:BUFFER_SIZE] = raw
+
+
+def _show_presented(vm: VirtualMachine, raw: bytes) -> Any:
+    _presented(vm, raw)
+    return for_interrupt(raw)
+
+
 def _view(it: Interrupt) -> Any:
     return for_interrupt(it.raw, it)
 
 
 _interrupt.register_presenter(IUCV, _present)
 _interrupt.register_view(IUCV, _view)
+_interrupt.shown_presented[IUCV] = _show_presented
 
 __all__ = ["PathPlist", "MsgPlist", "CompPlist", "query", "testmsg", "rtrvbfr", "describe",
            "send", "receive", "reply", "testcmpl", "reject", "purge", "accept", "connect",

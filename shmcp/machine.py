@@ -22,7 +22,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view, views
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, shown_presented, view, views
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -186,29 +186,36 @@ class VirtualMachine:
                 raise self._lost(rc)
             raise core_error(rc, f"queueing an interrupt for {uid.decode().rstrip()}")
 
-    def _next(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> Interrupt | int:
-        """One core call: the next record on this VM's interrupt queue --
-        message interrupts of the types in ``present`` (default: the ones its
-        facility lets the core present) already presented -- or, when none
-        came, the wait's outcome: SHMCP_WAIT_TIMEOUT or SHMCP_WAIT_INTR.
-        Raises if the VM ended."""
+    def _take(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> int:
+        """One core call: the next record on this VM's interrupt queue into
+        ``self._rec`` -- message interrupts of the types in ``present``
+        (default: the ones its facility lets the core present) already
+        presented -- waiting up to ``timeout_ns``.  Returns SHMCP_WAIT_READY,
+        or when none came SHMCP_WAIT_TIMEOUT / SHMCP_WAIT_INTR; raises if the
+        VM ended."""
         if self._slot < 0 or self._pid != _pid:
             self._handle()  # raises NotLoggedOn
-        rec = self._rec
         rc = _core_next(self._h, self._slot, self._gen, fmask,
                         self.present_types if present is None else present, timeout_ns,
-                        self._spin_ns, rec)
-        if rc != _READY:
-            if rc == lib.SHMCP_WAIT_DOWN:
-                raise self._lost(rc)
-            return check(rc, f"{self.userid}: wait")
+                        self._spin_ns, self._rec)
+        if rc == lib.SHMCP_WAIT_DOWN:
+            raise self._lost(rc)
+        return rc if rc == _READY else check(rc, f"{self.userid}: wait")
+
+    def _taken(self) -> Interrupt:
+        """The record _take() got, as an Interrupt (with its trailing data)."""
         facility, priority, ext_len, presented = _record_head(self._rechead)
         if not ext_len:
             return Interrupt(facility, priority != 0, self._recbuf[:], b"", presented != 0)
         out = bytearray(ext_len)
-        check(lib.shmcp_take_ext(self._h, self._slot, rec.ext_off, ext_len,
+        check(lib.shmcp_take_ext(self._h, self._slot, self._rec.ext_off, ext_len,
                                  ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
         return Interrupt(facility, priority != 0, self._recbuf[:], bytes(out), presented != 0)
+
+    def _next(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> Interrupt | int:
+        """_take() and _taken(): the next interrupt, or the wait's outcome."""
+        rc = self._take(fmask, timeout_ns, present)
+        return self._taken() if rc == _READY else rc
 
     def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
@@ -271,15 +278,18 @@ class VirtualMachine:
         while True:
             if self._released and (shown := self._pop(fmask)) is not None:
                 return view(shown)
-            got = self._next(fmask, left)
-            if not isinstance(got, int):
-                fac = got.facility
-                present = presenters.get(fac)
+            rc = self._take(fmask, left)
+            if rc == _READY:
+                facility, _, _, presented = _record_head(self._rechead)
+                if presented:  # the common case: the core presented it, show the image
+                    return shown_presented[facility](self, self._recbuf[:])
+                got = self._taken()
+                present = presenters.get(facility)
                 shown = got if present is None else present(self, got)
                 if shown is not None:
-                    convert = views.get(fac)
+                    convert = views.get(facility)
                     return shown if convert is None else convert(shown)
-            elif got == lib.SHMCP_WAIT_TIMEOUT:
+            elif rc == lib.SHMCP_WAIT_TIMEOUT:
                 return None
             # withdrawn, held, or another signal's handler ran: wait on
             if deadline is not None:
