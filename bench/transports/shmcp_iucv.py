@@ -131,7 +131,11 @@ class Server(_End):
     def send(self, cid: int, data) -> None:
         yp = self.pending[cid]
         yp.flags1 = 0
-        yp.bf2 = data
+        if isinstance(data, memoryview) and data.obj is self.buf:
+            yp.bf2 = self.buf  # the echo of what recv() gave: REPLY from the buffer itself
+            yp.bf2len = data.nbytes
+        else:
+            yp.bf2 = data
         _check(iucv.reply(yp), yp, "REPLY")
 
 
@@ -160,6 +164,7 @@ class Client(_End):
         self.answer = bytearray(spec["size"])
         self.aview = memoryview(self.answer)
         self.sp = MsgPlist(pathid=self.pathid, bf2=self.answer)   # two-way SEND, reused
+        self.request = None                                      # what sp.bf1 holds
         self.op = MsgPlist(pathid=self.pathid, flags1=iucv.IPNORPY)  # one-way SEND, reused
         self.msgid = -1
         self.outstanding = 0
@@ -169,9 +174,8 @@ class Client(_End):
             self._send_oneway(data)
             return
         sp = self.sp
-        sp.bf1 = data
-        sp.bf2 = self.answer
-        sp.flags1 = 0
+        if data is not self.request:  # SEND changes neither bf1, bf2 nor flags1
+            sp.bf1 = self.request = data
         cc = iucv.send(sp)
         while cc == 1 and sp.rcode == iucv.IPRC_MSGLIM_EXCEEDED:
             self._complete_one()
