@@ -360,16 +360,14 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
         st.held.append(it)
         return None
     if itype >= 6:
-        withdrawn = not lib.shmcp_iucv_present(vm._h, vm._slot, vm._gen, raw)
-        if itype < 8:
-            st.answers.pop(u32(raw, _MSGID), None)
-        if withdrawn:
+        if not lib.shmcp_iucv_present(vm._h, vm._slot, vm._gen, raw):
+            if itype < 8:
+                st.answers.pop(u32(raw, _MSGID), None)
             return None  # received, purged or taken by TEST COMPLETION meanwhile
     elif itype == _PENDING_CONNECTION and _router is not None and not _router(vm, raw):
         return None  # CMS severed it: no program by that name
     it.raw = raw = raw[:36] + _NO_HINT
-    if st.buffer is not None:
-        st.buffer[:BUFFER_SIZE] = raw
+    _presented(vm, raw)
     return it
 
 
@@ -378,7 +376,7 @@ def _presented(vm: VirtualMachine, raw: bytes) -> None:
     presented: the answer area no longer needs keeping alive, and the image
     goes into the declared buffer."""
     st = vm.facility_state[IUCV]
-    if raw[_RCODE] < 8:
+    if 6 <= raw[_RCODE] < 8:
         st.answers.pop(_word(raw, _MSGID)[0], None)  # the reply is in it now
     if st.buffer is not None:
         st.buffer[:BUFFER_SIZE] = raw

@@ -22,7 +22,7 @@ import posix_ipc
 from . import signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, shown_presented, view, views
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, shown_presented, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -283,12 +283,8 @@ class VirtualMachine:
                 facility, _, _, presented = _record_head(self._rechead)
                 if presented:  # the common case: the core presented it, show the image
                     return shown_presented[facility](self, self._recbuf[:])
-                got = self._taken()
-                present = presenters.get(facility)
-                shown = got if present is None else present(self, got)
-                if shown is not None:
-                    convert = views.get(facility)
-                    return shown if convert is None else convert(shown)
+                if (shown := self._present(self._taken())) is not None:
+                    return view(shown)
             elif rc == lib.SHMCP_WAIT_TIMEOUT:
                 return None
             # withdrawn, held, or another signal's handler ran: wait on
@@ -307,7 +303,7 @@ class VirtualMachine:
 
 def current() -> VirtualMachine | None:
     """The VM this process is logged on as, or None."""
-    vm = _current
+    vm = _current  # vm.logged_on, spelled out: every IUCV call asks
     return vm if vm is not None and vm._slot >= 0 and vm._pid == _pid else None
 
 
