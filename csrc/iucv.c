@@ -418,11 +418,10 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 		return SHMCP_IPRC_INVALID_FCNCD;  /* *MSG takes none either */
 	if (vmid[0] == '*')
 		return connect_msg(sys, t, slot, pl, bells);
-	int32_t target, dummy_slot;
+	int32_t target;
 	uint32_t tgen;
 	if (shmcp_find(sys, vmid, &target, &tgen))
 		return SHMCP_IPRC_NOT_LOGGED_ON;
-	(void)dummy_slot;
 	if (!shmcp_iucv_declared(sys, t, target, tgen))
 		return SHMCP_IPRC_NOT_DECLARED;
 	const char *me = sys->vms[slot].userid;

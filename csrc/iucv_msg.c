@@ -694,9 +694,17 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 	msg_destroy(sys, t, m);
 }
 
-static int completed_by(struct shmcp_msgblok *m, int32_t slot)
+/* The source VM @slot (logon @gen) takes the completed message @rec names
+ * (lock held); 0 if it is gone. */
+static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen,
+			  const uint8_t *rec)
 {
-	return m && m->qslot == slot && (m->q == Q_REPLY || m->q == Q_TAKEN);
+	struct shmcp_msgblok *m = hinted(t, rec);
+	if (sys->vms[slot].gen != gen || !m || m->qslot != slot ||
+	    (m->q != Q_REPLY && m->q != Q_TAKEN))
+		return 0;
+	take_reply(sys, t, m);
+	return 1;
 }
 
 /**
@@ -717,12 +725,13 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 		return 0;
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
-	struct shmcp_msgblok *m = hinted(&t, rec);
-	int ok = sys->vms[slot].gen == gen;
-	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
-		ok = ok && m && m->q == Q_SEND && m->qslot == slot;
-	else if ((ok = ok && completed_by(m, slot)))
-		take_reply(sys, &t, m);
+	int ok;
+	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {
+		struct shmcp_msgblok *m = hinted(&t, rec);
+		ok = sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot;
+	} else {
+		ok = take_completed(sys, &t, slot, gen, rec);
+	}
 	shmcp_unlock(sys);
 	return ok;
 }
@@ -741,11 +750,7 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 		return rc;
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
-	struct shmcp_msgblok *m = hinted(&t, rec);
-	if (sys->vms[slot].gen != gen || !completed_by(m, slot))
-		rc = SHMCP_E_NOTFOUND;
-	else
-		take_reply(sys, &t, m);
+	rc = take_completed(sys, &t, slot, gen, rec) ? 0 : SHMCP_E_NOTFOUND;
 	shmcp_unlock(sys);
 	return rc;
 }

@@ -18,8 +18,8 @@ from . import signals as _signals
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ProgramCheck, core_error
 from .interrupt import IUCV, Interrupt
-from .machine import VirtualMachine, current
-from .plist import CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt, u32
+from .machine import VirtualMachine, required
+from .plist import CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
 for _name in dir(lib):
@@ -94,13 +94,6 @@ def _masks_changed(vm: VirtualMachine, st: _State) -> None:
     vm.present_types = st.enabled_types & _MESSAGE_TYPES
 
 
-def _vm() -> VirtualMachine:
-    vm = current()
-    if vm is None:
-        raise NotLoggedOn("IUCV: this process is not logged on as a virtual machine")
-    return vm
-
-
 def _check_plist(plist: Any, fn: str) -> Iparml:
     if not isinstance(plist, Iparml):
         raise TypeError(f"iucv.{fn}() takes a PathPlist, MsgPlist or CompPlist, "
@@ -161,7 +154,7 @@ def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
 
 def query(plist: Iparml | None = None) -> tuple[int, int, int]:
     """QUERY: (cc, interrupt buffer size, maxconn)."""
-    vm = _vm()
+    vm = required("IUCV")
     maxconn = lib.shmcp_iucv_maxconn(vm._handle(), vm._slot, vm._gen)
     if maxconn < 0:
         raise core_error(maxconn, "IUCV QUERY")
@@ -172,7 +165,7 @@ def dclbfr(plist: Iparml) -> int:
     """DECLARE BUFFER: ``plist.bf1`` may be a writable buffer of at least 40
     bytes into which each interrupt's image is also written; CC1 rc 19 if
     already declared."""
-    vm = _vm()
+    vm = required("IUCV")
     _check_plist(plist, "dclbfr")
     buffer = None
     if plist.bf1 is not None:
@@ -186,7 +179,7 @@ def dclbfr(plist: Iparml) -> int:
 
 def rtrvbfr(plist: Iparml | None = None) -> int:
     """RETRIEVE BUFFER: end every path and message, end IUCV for the VM."""
-    vm = _vm()
+    vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_RTRVBFR, plist if plist is not None else PathPlist())
     vm.facility_state.pop(IUCV, None)
     vm.present_types = 0
@@ -196,33 +189,33 @@ def rtrvbfr(plist: Iparml | None = None) -> int:
 def connect(plist: Iparml) -> int:
     """CONNECT to ``vmid``: CC0 with the path id in ``pathid`` (usable after
     ACCEPT; connection complete comes as a type 02 interrupt)."""
-    return _call(_vm(), lib.SHMCP_IUCV_CONNECT, _check_plist(plist, "connect"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_CONNECT, _check_plist(plist, "connect"))
 
 
 def accept(plist: Iparml) -> int:
     """ACCEPT the pending connection ``pathid``."""
-    return _call(_vm(), lib.SHMCP_IUCV_ACCEPT, _check_plist(plist, "accept"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_ACCEPT, _check_plist(plist, "accept"))
 
 
 def sever(plist: Iparml) -> int:
     """SEVER ``pathid`` (or every path with IPALL), IPUSER shown to the partner."""
-    return _call(_vm(), lib.SHMCP_IUCV_SEVER, _check_plist(plist, "sever"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_SEVER, _check_plist(plist, "sever"))
 
 
 def quiesce(plist: Iparml) -> int:
     """QUIESCE: the partner may not SEND on ``pathid`` (or every path, IPALL)."""
-    return _call(_vm(), lib.SHMCP_IUCV_QUIESCE, _check_plist(plist, "quiesce"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_QUIESCE, _check_plist(plist, "quiesce"))
 
 
 def resume(plist: Iparml) -> int:
     """RESUME what QUIESCE stopped."""
-    return _call(_vm(), lib.SHMCP_IUCV_RESUME, _check_plist(plist, "resume"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_RESUME, _check_plist(plist, "resume"))
 
 
 def send(plist: Iparml) -> int:
     """SEND ``bf1`` (or the 8 bytes of ``data`` with IPRMDATA) on ``pathid``;
     two-way unless IPNORPY, the reply landing in ``bf2``."""
-    vm = _vm()
+    vm = required("IUCV")
     if not isinstance(plist, Iparml):
         _check_plist(plist, "send")
     image = plist._b
@@ -242,7 +235,7 @@ def send(plist: Iparml) -> int:
 def receive(plist: Iparml) -> int:
     """RECEIVE into ``bf1`` the message the selectors name (IPFGPID,
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
-    vm = _vm()
+    vm = required("IUCV")
     if not isinstance(plist, Iparml):
         _check_plist(plist, "receive")
     out = _buffer(plist._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
@@ -252,7 +245,7 @@ def receive(plist: Iparml) -> int:
 def reply(plist: Iparml) -> int:
     """REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the
     reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."""
-    vm = _vm()
+    vm = required("IUCV")
     if not isinstance(plist, Iparml):
         _check_plist(plist, "reply")
     image = plist._b
@@ -264,22 +257,22 @@ def reply(plist: Iparml) -> int:
 
 def reject(plist: Iparml) -> int:
     """REJECT message ``msgid`` (with ``pathid`` and ``trgcls``)."""
-    return _call(_vm(), lib.SHMCP_IUCV_REJECT, _check_plist(plist, "reject"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_REJECT, _check_plist(plist, "reject"))
 
 
 def purge(plist: Iparml) -> int:
     """PURGE a message this VM sent, wherever it is; no interrupt."""
-    vm = _vm()
+    vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_PURGE, _check_plist(plist, "purge"))
     if cc == 0:
-        _state(vm).answers.pop(plist._u32(lib.SHMCP_IP_MSGID), None)
+        _state(vm).answers.pop(_word(plist._b, _MSGID)[0], None)
     return cc
 
 
 def testcmpl(plist: Iparml) -> int:
     """TEST COMPLETION: take a completed message off the reply queue (the
     reply written into the SEND's ``bf2``); CC3 when its audit is nonzero."""
-    vm = _vm()
+    vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_TESTCMPL, _check_plist(plist, "testcmpl"))
     if cc in (0, 3):
         _take_reply(vm, plist._b, plist._cb)
@@ -289,13 +282,13 @@ def testcmpl(plist: Iparml) -> int:
 
 def describe(plist: Iparml) -> int:
     """DESCRIBE the first message on the send queue; CC2 if there is none."""
-    return _call(_vm(), lib.SHMCP_IUCV_DESCRIBE, _check_plist(plist, "describe"))
+    return _call(required("IUCV"), lib.SHMCP_IUCV_DESCRIBE, _check_plist(plist, "describe"))
 
 
 def testmsg(plist: Iparml | None = None) -> int:
     """TEST MESSAGE: CC1 messages waiting, CC2 completions waiting, CC3
     both; with neither, wait (taking external interrupts) and test again."""
-    vm = _vm()
+    vm = required("IUCV")
     scratch = PathPlist()
     while True:
         cc = _call(vm, lib.SHMCP_IUCV_TESTMSG, scratch)
@@ -321,7 +314,7 @@ def setcmask(plist: Iparml) -> int:
 
 
 def _set_mask(plist: Iparml, func: int, which: str) -> int:
-    vm = _vm()
+    vm = required("IUCV")
     cc = _call(vm, func, _check_plist(plist, "set" + which))
     st = _state(vm)
     mask = plist._b[lib.SHMCP_IP_MASK]
@@ -343,7 +336,7 @@ def _take_reply(vm: VirtualMachine, image: Any, image_c: Any) -> bool:
     (named by ``image``, the core's view of it: ``image_c``) goes into its
     answer area and the message is destroyed; False if it is already gone."""
     rc = lib.shmcp_iucv_take_reply(vm._h, vm._slot, vm._gen, image_c)
-    _state(vm).answers.pop(u32(image, _MSGID), None)
+    _state(vm).answers.pop(_word(image, _MSGID)[0], None)
     return rc >= 0
 
 
@@ -362,7 +355,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if itype >= 6:
         if not lib.shmcp_iucv_present(vm._h, vm._slot, vm._gen, raw):
             if itype < 8:
-                st.answers.pop(u32(raw, _MSGID), None)
+                st.answers.pop(_word(raw, _MSGID)[0], None)
             return None  # received, purged or taken by TEST COMPLETION meanwhile
     elif itype == _PENDING_CONNECTION and _router is not None and not _router(vm, raw):
         return None  # CMS severed it: no program by that name

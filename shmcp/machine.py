@@ -303,8 +303,17 @@ class VirtualMachine:
 
 def current() -> VirtualMachine | None:
     """The VM this process is logged on as, or None."""
-    vm = _current  # vm.logged_on, spelled out: every IUCV call asks
-    return vm if vm is not None and vm._slot >= 0 and vm._pid == _pid else None
+    vm = _current
+    return vm if vm is not None and vm.logged_on else None
+
+
+def required(what: str) -> VirtualMachine:
+    """The VM this process is logged on as; NotLoggedOn naming ``what`` (the
+    facility asked for) if there is none.  Every IUCV and VMCF call asks."""
+    vm = _current  # current(), spelled out: this is on every call's path
+    if vm is None or vm._slot < 0 or vm._pid != _pid:
+        raise NotLoggedOn(f"{what}: this process is not logged on as a virtual machine")
+    return vm
 
 
 def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:

@@ -17,11 +17,6 @@ _SIZE = lib.SHMCP_RECORD_LEN
 _U32 = struct.Struct(">I")
 
 
-def u32(image: Any, off: int) -> int:
-    """The big-endian fullword at ``off`` of an IPARML image."""
-    return _U32.unpack_from(image, off)[0]
-
-
 class _Field:
     """An unsigned big-endian integer field of ``size`` bytes at ``off``."""
 
@@ -157,10 +152,6 @@ class Iparml:
         obj._b = b
         obj._cb = obj._bf1 = obj._bf2 = None
         return obj
-
-    def _u32(self, off: int) -> int:
-        """The fullword at ``off`` (any class: they are views of one image)."""
-        return u32(self._b, off)
 
     def __bytes__(self) -> bytes:
         return bytes(self._b)

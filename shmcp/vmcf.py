@@ -28,7 +28,7 @@ from typing import Any
 from ._native import ffi, lib
 from .errors import NotLoggedOn, NotReceiving, core_error
 from .interrupt import VMCF, Interrupt, register_presenter, register_view
-from .machine import VirtualMachine, current, userid_bytes
+from .machine import VirtualMachine, current, required, userid_bytes
 
 # -- constants, defined once in csrc/shmcp.h ---------------------------------
 
@@ -267,13 +267,6 @@ def _state(vm: VirtualMachine) -> _Local:
     return _local
 
 
-def _vm() -> VirtualMachine:
-    vm = current()
-    if vm is None:
-        raise NotLoggedOn("DIAGNOSE X'68': this process is not logged on as a virtual machine")
-    return vm
-
-
 def _cbuf(obj: Any, writable: bool) -> Any:
     return ffi.from_buffer("uint8_t[]", obj, require_writable=writable)
 
@@ -300,7 +293,7 @@ def diag68(parm: Vmcparm) -> int:
     (nothing changed)."""
     if not isinstance(parm, Vmcparm):
         raise TypeError(f"diag68 needs a Vmcparm, not {type(parm).__name__}")
-    vm = _vm()
+    vm = required("DIAGNOSE X'68'")
     st = _state(vm)
     func = parm.func
     data: Any = ffi.NULL
