@@ -8,53 +8,26 @@ buffer); their address fields are not meaningful in a Python process.
 """
 from __future__ import annotations
 
-import struct
 from typing import Any
 
+from ._iparml import Buffer as _Buffer
+from ._iparml import Field as _Field
+from ._iparml import IMAGE_LEN, Image
 from ._native import lib
 
-_SIZE = lib.SHMCP_RECORD_LEN
-_U32 = struct.Struct(">I")
+if IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
+    raise ImportError(f"shmcp._iparml's image is {IMAGE_LEN} bytes, the core's {lib.SHMCP_RECORD_LEN}")
 
 
-class _Field:
-    """An unsigned big-endian integer field of ``size`` bytes at ``off``."""
-
-    _FORMATS = {1: struct.Struct(">B"), 2: struct.Struct(">H"), 4: struct.Struct(">I")}
-
-    def __init__(self, off: int, size: int) -> None:
-        self.off, self.size = off, size
-        self.st: struct.Struct = self._FORMATS.get(size, struct.Struct(">Q"))
-        self.unpack, self.pack = self.st.unpack_from, self.st.pack_into
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        if obj is None:
-            return self
-        return self.unpack(obj._b, self.off)[0]
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        try:
-            if type(value) is bool:
-                raise struct.error("bool")
-            self.pack(obj._b, self.off, value)
-        except struct.error:
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{type(obj).__name__}.{self.name} must be an int, "
-                                f"not {type(value).__name__}") from None
-            raise ValueError(f"{type(obj).__name__}.{self.name}={value} is out of range "
-                             f"0..{(1 << (8 * self.size)) - 1}") from None
-
-
-class _Bytes(_Field):
+class _Bytes:
     """A fixed-size bytes field, shorter input padded with ``pad``: blanks
     for names (which also take an ASCII str), zeros for parameter-list data."""
 
     def __init__(self, off: int, size: int, pad: bytes = b" ") -> None:
-        super().__init__(off, size)
-        self.pad = pad
+        self.off, self.size, self.pad = off, size, pad
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
@@ -90,30 +63,12 @@ class _Userid(_Bytes):
         super().__set__(obj, value)
 
 
-class _Buffer:
-    """A Python buffer attribute whose size is the default of its length field."""
+class Iparml(Image):
+    """The 40 bytes every IUCV parameter list and interrupt buffer is: the
+    image ``_b``, the core's view of it ``_cb``, and the buffers ``_bf1``,
+    ``_bf2`` are the C base's (csrc/pyext/iparml.c)."""
 
-    def __init__(self, name: str, length_off: int, doc: str) -> None:
-        self.name, self.off, self.__doc__ = name, length_off, doc
-        self.slot = "_" + name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> Any:
-        return self if obj is None else getattr(obj, self.slot)
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        if value is not None:
-            kind = type(value)
-            size = len(value) if kind is bytes or kind is bytearray else memoryview(value).nbytes
-            if size > 0x7FFFFFFF:
-                raise ValueError(f"{type(obj).__name__}.{self.name} is larger than 2 GiB")
-            _U32.pack_into(obj._b, self.off, size)
-        setattr(obj, self.slot, value)
-
-
-class Iparml:
-    """The 40 bytes every IUCV parameter list and interrupt buffer is."""
-
-    __slots__ = ("_b", "_cb", "_bf1", "_bf2")
+    __slots__ = ()
     _fields: tuple[str, ...] = ()
 
     pathid = _Field(lib.SHMCP_IP_PATHID, 2)
@@ -122,10 +77,6 @@ class Iparml:
     type = _Field(lib.SHMCP_IP_RCODE, 1)   # the same byte, in interrupt data
 
     def __init__(self, **fields: Any) -> None:
-        self._b = bytearray(_SIZE)
-        self._cb: Any = None  # the core's view of _b, made once (it is never resized)
-        self._bf1: Any = None
-        self._bf2: Any = None
         if fields:
             self._set(fields)
 
@@ -139,19 +90,15 @@ class Iparml:
         for name, value in lengths.items():  # after the buffers, whose size they override
             setattr(self, name, value)
 
-    bf1 = _Buffer("bf1", lib.SHMCP_IP_BFLN1F, "the message buffer: data out (bytes-like) or in (writable)")
-    bf2 = _Buffer("bf2", lib.SHMCP_IP_BFLN2F, "the answer area (two-way SEND) or the reply data (REPLY)")
+    # the message buffer: data out (bytes-like) or in (writable); its size
+    # becomes bf1len.  bf2: the answer area (two-way SEND) or the reply (REPLY)
+    bf1 = _Buffer(1, lib.SHMCP_IP_BFLN1F)
+    bf2 = _Buffer(2, lib.SHMCP_IP_BFLN2F)
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> "Iparml":
         """The parameter list whose 40-byte image is ``data``."""
-        b = bytearray(data)
-        if len(b) != _SIZE:
-            raise ValueError(f"an IPARML is {_SIZE} bytes, not {len(b)}")
-        obj = cls.__new__(cls)
-        obj._b = b
-        obj._cb = obj._bf1 = obj._bf2 = None
-        return obj
+        return cls._of(data)
 
     def __bytes__(self) -> bytes:
         return bytes(self._b)
@@ -243,10 +190,7 @@ def for_interrupt(image: bytes, default: Any = None) -> Any:
     cls = _BY_TYPE.get(image[_TYPE])
     if cls is None:
         return default
-    obj = cls.__new__(cls)  # from_bytes without its checks: once per interrupt
-    obj._b = bytearray(image)
-    obj._cb = obj._bf1 = obj._bf2 = None
-    return obj
+    return cls._of(image)
 
 
 __all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt"]

@@ -1,0 +1,426 @@
+/*
+ * shmcp._iparml: the parameter-list fields at C speed.
+ *
+ * A program touches about a dozen IPARML fields per IUCV round trip; as
+ * Python descriptors each access costs a Python frame (~0.13 us), together
+ * more than the core's calls.  This module gives shmcp/plist.py what it
+ * builds its classes on, with the same checks and messages:
+ *
+ *   Image        base of Iparml: _b (bytearray, the 40-byte image), _cb
+ *                (the core's view of _b), _bf1, _bf2 (the Python buffers)
+ *   Field        an unsigned big-endian integer of 1, 2 or 4 bytes in _b
+ *   Buffer       bf1 / bf2: a buffer whose size becomes its length field
+ *   Image._of    a parameter list from a 40-byte image, without __init__
+ *
+ * A CPython extension beside the cffi core (docs/decisions.md): cffi calls C
+ * from Python but cannot define a Python type.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+
+#define IMAGE_LEN 40
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *b;   /* bytearray(IMAGE_LEN) */
+	PyObject *cb;
+	PyObject *bf1;
+	PyObject *bf2;
+} Image;
+
+static PyTypeObject ImageType;
+
+/* The image of @obj (an Image), or NULL with TypeError. */
+static uint8_t *image_of(PyObject *obj)
+{
+	if (!PyObject_TypeCheck(obj, &ImageType)) {
+		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+	PyObject *b = ((Image *)obj)->b;
+	if (!b || !PyByteArray_CheckExact(b) || PyByteArray_GET_SIZE(b) != IMAGE_LEN) {
+		PyErr_SetString(PyExc_TypeError, "parameter list has no 40-byte image (_b)");
+		return NULL;
+	}
+	return (uint8_t *)PyByteArray_AS_STRING(b);
+}
+
+static PyObject *zero_image(void)
+{
+	PyObject *b = PyByteArray_FromStringAndSize(NULL, IMAGE_LEN);
+	if (b)
+		memset(PyByteArray_AS_STRING(b), 0, IMAGE_LEN);
+	return b;
+}
+
+static PyObject *Image_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	(void)args;
+	(void)kwds;
+	Image *self = (Image *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->b = zero_image();
+	if (!self->b) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+static int Image_traverse(Image *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->b);
+	Py_VISIT(self->cb);
+	Py_VISIT(self->bf1);
+	Py_VISIT(self->bf2);
+	return 0;
+}
+
+static int Image_clear(Image *self)
+{
+	Py_CLEAR(self->b);
+	Py_CLEAR(self->cb);
+	Py_CLEAR(self->bf1);
+	Py_CLEAR(self->bf2);
+	return 0;
+}
+
+/* (a heap subclass's own dealloc releases its type reference) */
+static void Image_dealloc(Image *self)
+{
+	PyObject_GC_UnTrack(self);
+	Image_clear(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Image._of(image): an instance of this class whose image is a copy of
+ * @image (exactly 40 bytes); __init__ is not run. */
+static PyObject *Image_of(PyObject *cls, PyObject *image)
+{
+	Py_buffer view;
+	if (PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
+		return NULL;
+	if (view.len != IMAGE_LEN) {
+		PyErr_Format(PyExc_ValueError, "an IPARML is %d bytes, not %zd", IMAGE_LEN, view.len);
+		PyBuffer_Release(&view);
+		return NULL;
+	}
+	PyTypeObject *type = (PyTypeObject *)cls;
+	Image *self = (Image *)type->tp_alloc(type, 0);
+	if (self)
+		self->b = PyByteArray_FromStringAndSize(view.buf, IMAGE_LEN);
+	PyBuffer_Release(&view);
+	if (self && !self->b)
+		Py_CLEAR(self);
+	return (PyObject *)self;
+}
+
+static PyMethodDef Image_methods[] = {
+	{"_of", Image_of, METH_O | METH_CLASS,
+	 "The parameter list whose image is a copy of these 40 bytes (no __init__)."},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Image_members[] = {
+	{"_b", T_OBJECT, offsetof(Image, b), 0, "the 40-byte image (a bytearray)"},
+	{"_cb", T_OBJECT, offsetof(Image, cb), 0, "the core's view of _b, made once"},
+	{"_bf1", T_OBJECT, offsetof(Image, bf1), 0, "bf1's buffer"},
+	{"_bf2", T_OBJECT, offsetof(Image, bf2), 0, "bf2's buffer"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject ImageType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.Image",
+	.tp_doc = "The 40 bytes of a parameter list and its two buffers.",
+	.tp_basicsize = sizeof(Image),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_new = Image_new,
+	.tp_traverse = (traverseproc)Image_traverse,
+	.tp_clear = (inquiry)Image_clear,
+	.tp_dealloc = (destructor)Image_dealloc,
+	.tp_methods = Image_methods,
+	.tp_members = Image_members,
+};
+
+/* -- Field: an unsigned big-endian integer ------------------------------ */
+
+typedef struct {
+	PyObject_HEAD
+	Py_ssize_t off;
+	int size;
+	PyObject *name;  /* set by __set_name__, for messages */
+} Field;
+
+static PyObject *Field_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"off", "size", NULL};
+	Py_ssize_t off;
+	int size;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "ni", kwlist, &off, &size))
+		return NULL;
+	if (size != 1 && size != 2 && size != 4) {
+		PyErr_Format(PyExc_ValueError, "a field is 1, 2 or 4 bytes, not %d", size);
+		return NULL;
+	}
+	if (off < 0 || off + size > IMAGE_LEN) {
+		PyErr_Format(PyExc_ValueError, "a field at %zd of %d bytes is outside the image", off, size);
+		return NULL;
+	}
+	Field *self = (Field *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->off = off;
+	self->size = size;
+	self->name = PyUnicode_FromString("?");
+	if (!self->name)
+		Py_CLEAR(self);
+	return (PyObject *)self;
+}
+
+static void Field_dealloc(Field *self)
+{
+	Py_XDECREF(self->name);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Field_set_name(Field *self, PyObject *args)
+{
+	PyObject *owner, *name;
+	if (!PyArg_ParseTuple(args, "OU", &owner, &name))
+		return NULL;
+	Py_INCREF(name);
+	Py_SETREF(self->name, name);
+	Py_RETURN_NONE;
+}
+
+static PyObject *Field_get(Field *self, PyObject *obj, PyObject *type)
+{
+	(void)type;
+	if (!obj || obj == Py_None) {
+		Py_INCREF(self);
+		return (PyObject *)self;
+	}
+	const uint8_t *p = image_of(obj);
+	if (!p)
+		return NULL;
+	p += self->off;
+	unsigned long v = p[0];
+	for (int i = 1; i < self->size; i++)
+		v = v << 8 | p[i];
+	return PyLong_FromUnsignedLong(v);
+}
+
+static int Field_set(Field *self, PyObject *obj, PyObject *value)
+{
+	const char *cls = Py_TYPE(obj)->tp_name;
+	if (!value) {
+		PyErr_Format(PyExc_AttributeError, "%s.%U cannot be deleted", cls, self->name);
+		return -1;
+	}
+	if (!PyLong_Check(value) || PyBool_Check(value)) {
+		PyErr_Format(PyExc_TypeError, "%s.%U must be an int, not %s", cls, self->name,
+			     Py_TYPE(value)->tp_name);
+		return -1;
+	}
+	unsigned long long max = (1ULL << (8 * self->size)) - 1;
+	unsigned long long v = PyLong_AsUnsignedLongLong(value);  /* negative: OverflowError */
+	if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+		if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+			return -1;
+		PyErr_Clear();
+		v = max + 1;
+	}
+	if (v > max) {
+		PyErr_Format(PyExc_ValueError, "%s.%U=%S is out of range 0..%llu", cls, self->name,
+			     value, max);
+		return -1;
+	}
+	uint8_t *p = image_of(obj);
+	if (!p)
+		return -1;
+	for (int i = self->size - 1; i >= 0; i--, v >>= 8)
+		p[self->off + i] = (uint8_t)v;
+	return 0;
+}
+
+static PyMethodDef Field_methods[] = {
+	{"__set_name__", (PyCFunction)Field_set_name, METH_VARARGS, NULL},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Field_members[] = {
+	{"off", T_PYSSIZET, offsetof(Field, off), READONLY, "offset in the image"},
+	{"size", T_INT, offsetof(Field, size), READONLY, "bytes"},
+	{"name", T_OBJECT, offsetof(Field, name), READONLY, "the attribute's name"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject FieldType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.Field",
+	.tp_doc = "Field(off, size): an unsigned big-endian integer of a parameter list's image.",
+	.tp_basicsize = sizeof(Field),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_new = Field_new,
+	.tp_dealloc = (destructor)Field_dealloc,
+	.tp_descr_get = (descrgetfunc)Field_get,
+	.tp_descr_set = (descrsetfunc)Field_set,
+	.tp_methods = Field_methods,
+	.tp_members = Field_members,
+};
+
+/* -- Buffer: bf1 / bf2 ---------------------------------------------------- */
+
+typedef struct {
+	PyObject_HEAD
+	int which;              /* 1: bf1, 2: bf2 */
+	Py_ssize_t length_off;  /* its length field (fullword) */
+	PyObject *name;
+} Buffer;
+
+static PyObject *Buffer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"which", "length_off", NULL};
+	int which;
+	Py_ssize_t off;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "in", kwlist, &which, &off))
+		return NULL;
+	if ((which != 1 && which != 2) || off < 0 || off + 4 > IMAGE_LEN) {
+		PyErr_SetString(PyExc_ValueError, "Buffer(which=1 or 2, length_off in the image)");
+		return NULL;
+	}
+	Buffer *self = (Buffer *)type->tp_alloc(type, 0);
+	if (!self)
+		return NULL;
+	self->which = which;
+	self->length_off = off;
+	self->name = PyUnicode_FromFormat("bf%d", which);
+	if (!self->name)
+		Py_CLEAR(self);
+	return (PyObject *)self;
+}
+
+static void Buffer_dealloc(Buffer *self)
+{
+	Py_XDECREF(self->name);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject **buffer_slot(Buffer *self, PyObject *obj)
+{
+	if (!PyObject_TypeCheck(obj, &ImageType)) {
+		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
+		return NULL;
+	}
+	return self->which == 1 ? &((Image *)obj)->bf1 : &((Image *)obj)->bf2;
+}
+
+static PyObject *Buffer_get(Buffer *self, PyObject *obj, PyObject *type)
+{
+	(void)type;
+	if (!obj || obj == Py_None) {
+		Py_INCREF(self);
+		return (PyObject *)self;
+	}
+	PyObject **slot = buffer_slot(self, obj);
+	if (!slot)
+		return NULL;
+	PyObject *v = *slot ? *slot : Py_None;
+	Py_INCREF(v);
+	return v;
+}
+
+/* Setting a buffer sets its length field to its size; None leaves it. */
+static int Buffer_set(Buffer *self, PyObject *obj, PyObject *value)
+{
+	const char *cls = Py_TYPE(obj)->tp_name;
+	if (!value) {
+		PyErr_Format(PyExc_AttributeError, "%s.%U cannot be deleted", cls, self->name);
+		return -1;
+	}
+	PyObject **slot = buffer_slot(self, obj);
+	if (!slot)
+		return -1;
+	if (value != Py_None) {
+		Py_ssize_t size;
+		if (PyBytes_CheckExact(value)) {
+			size = PyBytes_GET_SIZE(value);
+		} else if (PyByteArray_CheckExact(value)) {
+			size = PyByteArray_GET_SIZE(value);
+		} else {
+			Py_buffer view;
+			if (PyObject_GetBuffer(value, &view, PyBUF_FULL_RO) < 0) {
+				PyErr_Format(PyExc_TypeError, "%s.%U must be a bytes-like object or None, not %s",
+					     cls, self->name, Py_TYPE(value)->tp_name);
+				return -1;
+			}
+			size = view.len;
+			PyBuffer_Release(&view);
+		}
+		if (size > 0x7FFFFFFF) {
+			PyErr_Format(PyExc_ValueError, "%s.%U is larger than 2 GiB", cls, self->name);
+			return -1;
+		}
+		uint8_t *p = image_of(obj);
+		if (!p)
+			return -1;
+		p += self->length_off;
+		p[0] = (uint8_t)(size >> 24);
+		p[1] = (uint8_t)(size >> 16);
+		p[2] = (uint8_t)(size >> 8);
+		p[3] = (uint8_t)size;
+	}
+	Py_INCREF(value);
+	Py_XSETREF(*slot, value);
+	return 0;
+}
+
+static PyMemberDef Buffer_members[] = {
+	{"length_off", T_PYSSIZET, offsetof(Buffer, length_off), READONLY, "its length field's offset"},
+	{"name", T_OBJECT, offsetof(Buffer, name), READONLY, "bf1 or bf2"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyTypeObject BufferType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.Buffer",
+	.tp_doc = "Buffer(which, length_off): bf1 or bf2; setting it sets its length field.",
+	.tp_basicsize = sizeof(Buffer),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_new = Buffer_new,
+	.tp_dealloc = (destructor)Buffer_dealloc,
+	.tp_descr_get = (descrgetfunc)Buffer_get,
+	.tp_descr_set = (descrsetfunc)Buffer_set,
+	.tp_members = Buffer_members,
+};
+
+static struct PyModuleDef iparml_module = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = "shmcp._iparml",
+	.m_doc = "The parameter-list fields at C speed (see shmcp/plist.py).",
+	.m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__iparml(void)
+{
+	PyTypeObject *types[] = {&ImageType, &FieldType, &BufferType};
+	const char *names[] = {"Image", "Field", "Buffer"};
+	PyObject *m = PyModule_Create(&iparml_module);
+	if (!m)
+		return NULL;
+	for (size_t i = 0; i < sizeof types / sizeof *types; i++) {
+		if (PyType_Ready(types[i]) < 0 || PyModule_AddObjectRef(m, names[i], (PyObject *)types[i]) < 0) {
+			Py_DECREF(m);
+			return NULL;
+		}
+	}
+	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	return m;
+}
