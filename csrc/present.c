@@ -20,9 +20,10 @@
  * type is in @present_types (bit n: type n; only 6-9 count) is presented
  * here (shmcp_iucv_present): withdrawn ones are skipped, presented ones
  * come with @out->presented set and the hint cleared.  Call with the GIL
- * released.  Returns SHMCP_WAIT_READY with *@out filled, _TIMEOUT
- * (nothing came), _INTR (another signal's handler is due), _DOWN, or
- * SHMCP_E_*.
+ * released.  Returns SHMCP_WAIT_PRESENTED (such an interrupt: the caller
+ * need not read the record's head) or SHMCP_WAIT_READY (any other) with
+ * *@out filled, _TIMEOUT (nothing came), _INTR (another signal's handler is
+ * due), _DOWN, or SHMCP_E_*.
  */
 int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t present_types,
 	       int64_t timeout_ns, int64_t spin_ns, struct shmcp_record *out)
@@ -44,7 +45,7 @@ int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t p
 				continue;  /* withdrawn */
 			memset(out->data + HINT_OFF, 0, 4);
 			out->presented = 1;
-			return SHMCP_WAIT_READY;
+			return SHMCP_WAIT_PRESENTED;
 		}
 		int64_t left = deadline < 0 ? -1 : deadline - shmcp_now_ns();
 		if (timeout_ns == 0 || (deadline >= 0 && left <= 0))

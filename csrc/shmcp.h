@@ -67,6 +67,7 @@
 #define SHMCP_WAIT_TIMEOUT 0
 #define SHMCP_WAIT_INTR 2      /* another signal interrupted the wait */
 #define SHMCP_WAIT_DOWN 3      /* the system was shut down / VM forced off */
+#define SHMCP_WAIT_PRESENTED 4 /* shmcp_next: an IUCV message interrupt, presented */
 
 /* Why a consumer wants its doorbell rung (fq.want bits). */
 #define SHMCP_WANT_SLEEPING 1  /* asleep in shmcp_wait */

@@ -19,7 +19,7 @@ from ._native import ffi, lib
 from .errors import NotLoggedOn, ProgramCheck, core_error
 from .interrupt import IUCV, Interrupt
 from .machine import VirtualMachine, required
-from .plist import CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
+from .plist import _BY_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
 for _name in dir(lib):
@@ -43,6 +43,7 @@ _NO_HINT = bytes(4)
 _word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
 _BYTES = ffi.typeof("uint8_t[]")
 _from_buffer = ffi.from_buffer
+_core_call = lib.shmcp_iucv_call
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -106,7 +107,11 @@ def _buffer(buf: Any, length: int, field: str, writable: bool) -> Any:
     data coming in), or NULL for no buffer.  A length of 2**31 or more is a
     negative IPBFLNxF: the core answers it with IPRCODE 10."""
     kind = type(buf)
-    if kind is bytearray or (kind is bytes and not writable):  # the common case, quickly
+    if kind is bytes and not writable:  # cffi passes a bytes object's own storage
+        if length > len(buf) and length < 0x80000000:
+            _too_short(field, len(buf), length)
+        return buf
+    if kind is bytearray:  # the other common case, quickly
         if length > len(buf) and length < 0x80000000:
             _too_short(field, len(buf), length)
         return _from_buffer(_BYTES, buf)
@@ -132,13 +137,18 @@ def _too_short(field: str, size: int, length: int) -> None:
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
-    cb = plist._cb
-    if cb is None:
-        cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
-    cc = lib.shmcp_iucv_call(vm._h, vm._slot, vm._gen, func, cb, inbuf, outbuf)
+    # SEND, RECEIVE and REPLY spell this out (one Python frame fewer each)
+    cc = _core_call(vm._h, vm._slot, vm._gen, func, plist._cb or _core_view(plist), inbuf, outbuf)
     if cc < 0:
         _failed(vm, func, cc)
     return cc
+
+
+def _core_view(plist: Iparml) -> Any:
+    """The core's view of the parameter list's image, made once (the image
+    is never resized)."""
+    cb = plist._cb = _from_buffer(_BYTES, plist._b)
+    return cb
 
 
 def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
@@ -224,9 +234,12 @@ def send(plist: Iparml) -> int:
     if not flags & _IPRMDATA:
         inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
     if flags & _IPNORPY:
-        return _call(vm, _SEND, plist, inbuf)
-    answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
-    cc = _call(vm, _SEND, plist, inbuf, answer)
+        answer = ffi.NULL
+    else:
+        answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
+    cc = _core_call(vm._h, vm._slot, vm._gen, _SEND, plist._cb or _core_view(plist), inbuf, answer)
+    if cc < 0:
+        _failed(vm, _SEND, cc)
     if cc == 0 and answer is not ffi.NULL:
         _state(vm).answers[_word(image, _MSGID)[0]] = answer
     return cc
@@ -239,7 +252,10 @@ def receive(plist: Iparml) -> int:
     if not isinstance(plist, Iparml):
         _check_plist(plist, "receive")
     out = _buffer(plist._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
-    return _call(vm, _RECEIVE, plist, ffi.NULL, out)
+    cc = _core_call(vm._h, vm._slot, vm._gen, _RECEIVE, plist._cb or _core_view(plist), ffi.NULL, out)
+    if cc < 0:
+        _failed(vm, _RECEIVE, cc)
+    return cc
 
 
 def reply(plist: Iparml) -> int:
@@ -252,7 +268,10 @@ def reply(plist: Iparml) -> int:
     inbuf = ffi.NULL
     if not image[_FLAGS1] & _IPRMDATA:
         inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
-    return _call(vm, _REPLY, plist, inbuf)
+    cc = _core_call(vm._h, vm._slot, vm._gen, _REPLY, plist._cb or _core_view(plist), inbuf, ffi.NULL)
+    if cc < 0:
+        _failed(vm, _REPLY, cc)
+    return cc
 
 
 def reject(plist: Iparml) -> int:
@@ -376,8 +395,16 @@ def _presented(vm: VirtualMachine, raw: bytes) -> None:
 
 
 def _show_presented(vm: VirtualMachine, raw: bytes) -> Any:
-    _presented(vm, raw)
-    return for_interrupt(raw)
+    """wait()'s common case: a message interrupt (06-09) the core presented,
+    shown from its image; _presented() spelled out, once per message."""
+    itype = raw[_RCODE]
+    shown: Any = _BY_TYPE[itype]._of(raw)
+    st = vm.facility_state[IUCV]
+    if itype < 8:
+        st.answers.pop(shown.msgid, None)
+    if st.buffer is not None:
+        st.buffer[:BUFFER_SIZE] = raw
+    return shown
 
 
 def _view(it: Interrupt) -> Any:

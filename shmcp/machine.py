@@ -61,7 +61,7 @@ def _timeout_ns(timeout: float | None) -> int:
 
 # the hot path of every interrupt (wait, siginfo): bound once
 _core_next = lib.shmcp_next
-_READY = lib.SHMCP_WAIT_READY
+_READY, _PRESENTED = lib.SHMCP_WAIT_READY, lib.SHMCP_WAIT_PRESENTED
 _record_head = struct.Struct("=iiII").unpack_from  # struct shmcp_record: facility .. presented
 
 _current: "VirtualMachine | None" = None
@@ -190,7 +190,8 @@ class VirtualMachine:
         """One core call: the next record on this VM's interrupt queue into
         ``self._rec`` -- message interrupts of the types in ``present``
         (default: the ones its facility lets the core present) already
-        presented -- waiting up to ``timeout_ns``.  Returns SHMCP_WAIT_READY,
+        presented -- waiting up to ``timeout_ns``.  Returns SHMCP_WAIT_READY
+        (SHMCP_WAIT_PRESENTED: an IUCV message interrupt the core presented),
         or when none came SHMCP_WAIT_TIMEOUT / SHMCP_WAIT_INTR; raises if the
         VM ended."""
         if self._slot < 0 or self._pid != _pid:
@@ -198,6 +199,8 @@ class VirtualMachine:
         rc = _core_next(self._h, self._slot, self._gen, fmask,
                         self.present_types if present is None else present, timeout_ns,
                         self._spin_ns, self._rec)
+        if rc == _PRESENTED:
+            return rc
         if rc == lib.SHMCP_WAIT_DOWN:
             raise self._lost(rc)
         return rc if rc == _READY else check(rc, f"{self.userid}: wait")
@@ -215,7 +218,7 @@ class VirtualMachine:
     def _next(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> Interrupt | int:
         """_take() and _taken(): the next interrupt, or the wait's outcome."""
         rc = self._take(fmask, timeout_ns, present)
-        return self._taken() if rc == _READY else rc
+        return self._taken() if rc == _READY or rc == _PRESENTED else rc
 
     def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
@@ -278,11 +281,17 @@ class VirtualMachine:
         while True:
             if self._released and (shown := self._pop(fmask)) is not None:
                 return view(shown)
-            rc = self._take(fmask, left)
+            # _take(), spelled out: once per interrupt
+            if self._slot < 0 or self._pid != _pid:
+                self._handle()  # raises NotLoggedOn
+            rc = _core_next(self._h, self._slot, self._gen, fmask, self.present_types, left,
+                            self._spin_ns, self._rec)
+            if rc == _PRESENTED:  # the common case: show the image the core presented
+                return shown_presented[IUCV](self, self._recbuf[:])
+            if rc == lib.SHMCP_WAIT_DOWN:
+                raise self._lost(rc)
+            check(rc, f"{self.userid}: wait")
             if rc == _READY:
-                facility, _, _, presented = _record_head(self._rechead)
-                if presented:  # the common case: the core presented it, show the image
-                    return shown_presented[facility](self, self._recbuf[:])
                 if (shown := self._present(self._taken())) is not None:
                     return view(shown)
             elif rc == lib.SHMCP_WAIT_TIMEOUT:

@@ -54,7 +54,7 @@ int main(void)
 	msg_plist(pl, apath, "ping", sizeof answer);
 	memset(answer, '.', sizeof answer);
 	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_SEND, pl, (const uint8_t *)"ping", answer) == 0);
-	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_PRESENTED);
 	CHECK(r.data[3] == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING && r.presented && zero_hint(&r));
 	memcpy(pl, r.data, 40);
 	pl[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
@@ -65,7 +65,7 @@ int main(void)
 	pl[SHMCP_IP_BFLN2F + 3] = 4;
 	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_REPLY, pl, (const uint8_t *)"pong", NULL) == 0);
 	CHECK(memcmp(answer, "................", sizeof answer) == 0);  /* not before presentation */
-	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_PRESENTED);
 	CHECK(r.data[3] == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE && r.presented && zero_hint(&r));
 	CHECK(memcmp(answer, "pong....", 8) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);
@@ -83,7 +83,7 @@ int main(void)
 	pl[SHMCP_IP_BFLN1F + 3] = sizeof buf;
 	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_RECEIVE, pl, NULL, buf) == 0 &&
 	      memcmp(buf, "one", 3) == 0);
-	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_PRESENTED);
 	CHECK(r.presented && memcmp(r.data + SHMCP_IP_MSGID, ids[1], 4) == 0);
 	/* masked (not in present_types): handed back unpresented, hint kept */
 	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, 0, 0, 0, &r) == SHMCP_WAIT_READY);
@@ -97,7 +97,7 @@ int main(void)
 	/* the three one-way completions, presented; then nothing: the timeout */
 	for (int i = 0; i < 3; i++)
 		CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) ==
-			      SHMCP_WAIT_READY && r.presented && memcmp(r.data + SHMCP_IP_MSGID, ids[i], 4) == 0);
+			      SHMCP_WAIT_PRESENTED && r.presented && memcmp(r.data + SHMCP_IP_MSGID, ids[i], 4) == 0);
 	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 1000000, 0, &r) == SHMCP_WAIT_TIMEOUT);
 	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_TIMEOUT);
 	CHECK(shmcp_storage_free(sys) == free0);
