@@ -103,6 +103,10 @@ class Iparml(Image):
     def __bytes__(self) -> bytes:
         return bytes(self._b)
 
+    def __reduce__(self) -> tuple:
+        # copy and pickle: a new image with the same bytes and the same buffers
+        return _restore, (type(self), bytes(self._b), self._bf1, self._bf2)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Iparml) and self._b == other._b
 
@@ -177,6 +181,12 @@ class CompPlist(Iparml):
     srccls = _Field(lib.SHMCP_IP_SRCCLS, 4)
     msgtag = _Field(lib.SHMCP_IP_MSGTAG, 4)
     bf2len = _Field(lib.SHMCP_IP_BFLN2F, 4)
+
+
+def _restore(cls: type[Iparml], image: bytes, bf1: Any, bf2: Any) -> Iparml:
+    obj = cls._of(image)
+    obj._bf1, obj._bf2 = bf1, bf2
+    return obj
 
 
 _TYPE = lib.SHMCP_IP_RCODE

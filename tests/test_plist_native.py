@@ -1,0 +1,78 @@
+"""The parameter lists' C part (shmcp._iparml, csrc/pyext/iparml.c): the
+fields read and write the image big-endian, the buffers set their lengths,
+and misuse is a clear Python error, never a crash or a leak."""
+import copy
+import gc
+import pickle
+import weakref
+
+import pytest
+
+from shmcp import CompPlist, MsgPlist, PathPlist
+from shmcp._iparml import Buffer, Field, Image
+
+
+def test_fields_are_big_endian_at_their_offsets():
+    p = MsgPlist(pathid=0x0102, msgid=0x03040506, trgcls=0xA0B0C0D0, flags1=0x80)
+    b = bytes(p)
+    assert b[0:2] == b"\x01\x02" and b[2] == 0x80
+    assert b[4:8] == b"\x03\x04\x05\x06" and b[8:12] == b"\xa0\xb0\xc0\xd0"
+    assert (p.pathid, p.msgid, p.trgcls, p.flags1) == (0x0102, 0x03040506, 0xA0B0C0D0, 0x80)
+    p.msgid = 0xFFFFFFFF
+    assert p.msgid == 0xFFFFFFFF and bytes(p)[4:8] == b"\xff" * 4
+
+
+def test_buffers_set_their_length_fields_and_none_keeps_them():
+    p = MsgPlist(bf1=b"12345", bf2=bytearray(9))
+    assert (p.bf1len, p.bf2len) == (5, 9)
+    p.bf1 = memoryview(bytes(64))[::2]  # non-contiguous: its size in bytes
+    assert p.bf1len == 32
+    p.bf1 = None
+    assert p.bf1 is None and p.bf1len == 32
+    with pytest.raises(TypeError, match="bf2 must be a bytes-like object"):
+        p.bf2 = 12
+
+
+def test_misuse_is_a_python_error():
+    p = PathPlist()
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del p.pathid
+    with pytest.raises(AttributeError, match="cannot be deleted"):
+        del p.bf1
+    p._b = b"not a bytearray"
+    with pytest.raises(TypeError, match="40-byte image"):
+        p.pathid
+    with pytest.raises(TypeError, match="not a parameter list"):
+        Field(0, 2).__get__(object())
+    with pytest.raises(ValueError, match="1, 2 or 4 bytes"):
+        Field(0, 3)
+    with pytest.raises(ValueError, match="outside the image"):
+        Field(38, 4)
+    with pytest.raises(ValueError):
+        Buffer(3, 12)
+    with pytest.raises(ValueError, match="40 bytes, not 39"):
+        Image._of(bytes(39))
+
+
+def test_copy_and_pickle_make_a_new_image():
+    buf = bytearray(8)
+    p = CompPlist(msgid=7, audit=0x1234)
+    p.bf2 = buf
+    for q in (copy.copy(p), pickle.loads(pickle.dumps(p))):
+        assert type(q) is CompPlist and q == p and q._b is not p._b
+        q.msgid = 8
+        assert p.msgid == 7
+    assert copy.copy(p).bf2 is buf
+
+
+def test_cycles_through_a_buffer_are_collected():
+    class Holder(bytearray):
+        pass
+    p = MsgPlist()
+    h = Holder(16)
+    h.plist = p  # plist -> buffer -> plist
+    p.bf1 = h
+    gone = weakref.ref(h)
+    del p, h
+    gc.collect()
+    assert gone() is None
