@@ -3,7 +3,8 @@
 1. One exchange in one process (a VM with a path to itself: no wake-ups),
    each step of the benchmark's program timed on its own: SEND, the wait
    for the 09, RECEIVE, REPLY, the wait for the 07.
-2. The floor under the Python layers: the same round trip between two
+2. A one-way message in one process, its four crossings timed the same way.
+3. The floor under the Python layers: the same round trip between two
    processes on two CPUs, driven by the core's own calls through cffi
    (shmcp_iucv_call, shmcp_next) with no parameter-list objects, no
    Interrupt, no view -- what the faithful layer costs on top is the
@@ -69,20 +70,57 @@ def steps_in_one_process(n: int) -> None:
                     for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
                         times[i] += d
 
-            run([0] * 5)  # warm-up
-            best: list[int] | None = None
-            for _ in range(5):
-                times = [0] * 5
-                run(times)
-                if best is None or sum(times) < sum(best):
-                    best = times
-            assert best is not None
-            print(f"one IUCV exchange in one process, best of 5 x {n} (ns per step):")
-            for name, t in zip(names, best):
-                print(f"  {name:40s} {t / n:7.0f}")
-            print(f"  {'total':40s} {sum(best) / n:7.0f}")
+            _report("one IUCV exchange in one process", names, run, n)
     finally:
         shmcp.shutdown(system)
+
+
+def one_way_in_one_process(n: int) -> None:
+    """The four crossings of a one-way message (IUCV.md 7.1: it completes
+    when received, and the sender takes the completion to free its slot)."""
+    system = f"bench-prof1-{os.getpid()}"
+    shmcp.ipl(system)
+    try:
+        with shmcp.logon("A", system=system) as vm:
+            op = MsgPlist(pathid=connect_to_self(vm), flags1=iucv.IPNORPY, bf1=bytes(64))
+            buf = bytearray(64)
+            clock = time.perf_counter_ns
+            names = ["SEND (one-way)", "wait() -> 09", "RECEIVE (after setting flags1, bf1)",
+                     "wait() -> 07"]
+
+            def run(times: list[int]) -> None:
+                for _ in range(n):
+                    t0 = clock()
+                    iucv.send(op)
+                    t1 = clock()
+                    ev = vm.wait()
+                    t2 = clock()
+                    ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
+                    iucv.receive(ev)
+                    t3 = clock()
+                    vm.wait()
+                    t4 = clock()
+                    for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                        times[i] += d
+
+            _report("one one-way IUCV message in one process", names, run, n)
+    finally:
+        shmcp.shutdown(system)
+
+
+def _report(title: str, names: list[str], run, n: int) -> None:
+    run([0] * len(names))  # warm-up
+    best: list[int] | None = None
+    for _ in range(5):
+        times = [0] * len(names)
+        run(times)
+        if best is None or sum(times) < sum(best):
+            best = times
+    assert best is not None
+    print(f"{title}, best of 5 x {n} (ns per step):")
+    for name, t in zip(names, best):
+        print(f"  {name:40s} {t / n:7.0f}")
+    print(f"  {'total':40s} {sum(best) / n:7.0f}")
 
 
 def _server(system: str, ready_w: int, n: int) -> None:
@@ -162,6 +200,7 @@ def floor_two_processes(n: int) -> None:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     steps_in_one_process(n)
+    one_way_in_one_process(n)
     floor_two_processes(n)
 
 
