@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-CORE   := $(wildcard csrc/*.c csrc/*.h csrc/pyext/*.c) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
+CORE   := $(wildcard csrc/*.c csrc/*.h csrc/pyext/*.c csrc/pyext/*.h) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
 CC     ?= gcc
 CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
 	-DSHMCP_BUILD_VERSION='"test"' -fsanitize=address,undefined \

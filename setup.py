@@ -1,8 +1,10 @@
 # cffi's build hook needs setup(); everything else is in pyproject.toml.
-# Two native parts: the core (cffi, csrc/*.c) and the parameter-list fields
-# (a CPython extension, csrc/pyext/iparml.c: cffi cannot define a type).
+# Two native parts: the core (cffi, csrc/*.c) and the parameter lists' C
+# base and IUCV's message calls (a CPython extension, csrc/pyext: cffi cannot
+# define a type).
 from setuptools import Extension, setup
 
 setup(cffi_modules=["csrc/build_core.py:ffibuilder"],
-      ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c"],
+      ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c", "csrc/pyext/iucvcall.c"],
+                             depends=["csrc/pyext/image.h", "csrc/shmcp.h"],
                              extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror"])])

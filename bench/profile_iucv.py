@@ -14,10 +14,12 @@
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import sys
 import time
+from collections.abc import Iterator
 
 import shmcp
 from shmcp import MsgPlist, PathPlist, iucv
@@ -39,73 +41,55 @@ def connect_to_self(vm) -> int:
     return c.pathid
 
 
-def steps_in_one_process(n: int) -> None:
+@contextlib.contextmanager
+def path_to_self() -> Iterator[tuple[shmcp.VirtualMachine, int]]:
+    """A system of its own with VM A logged on and a path from A to A."""
     system = f"bench-prof-{os.getpid()}"
     shmcp.ipl(system)
     try:
         with shmcp.logon("A", system=system) as vm:
-            sp = MsgPlist(pathid=connect_to_self(vm))
-            req, answer, buf = bytes(64), bytearray(64), bytearray(64)
-            clock = time.perf_counter_ns
-            names = ["SEND (after setting bf1, bf2, flags1)", "wait() -> 09",
-                     "RECEIVE (after setting flags1, bf1)", "REPLY (after setting flags1, bf2)",
-                     "wait() -> 07"]
+            yield vm, connect_to_self(vm)
+    finally:
+        shmcp.shutdown(system)
 
-            def run(times: list[int]) -> None:
-                for _ in range(n):
-                    t0 = clock()
-                    sp.bf1, sp.bf2, sp.flags1 = req, answer, 0
-                    iucv.send(sp)
-                    t1 = clock()
-                    ev = vm.wait()
-                    t2 = clock()
-                    ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
-                    iucv.receive(ev)
-                    t3 = clock()
+
+def exchange_in_one_process(n: int, one_way: bool) -> None:
+    """Each step of the benchmark's program timed on its own.  A one-way
+    message has four (IUCV.md 7.1: it completes when received, and the
+    sender takes the completion to free its message-limit slot)."""
+    with path_to_self() as (vm, pathid):
+        sp = MsgPlist(pathid=pathid)
+        req, answer, buf = bytes(64), bytearray(64), bytearray(64)
+        flags1 = iucv.IPNORPY if one_way else 0
+        clock = time.perf_counter_ns
+        names = ["SEND (after setting bf1, bf2, flags1)", "wait() -> 09",
+                 "RECEIVE (after setting flags1, bf1)", "REPLY (after setting flags1, bf2)",
+                 "wait() -> 07"]
+        if one_way:
+            del names[3]
+
+        def run(times: list[int]) -> None:
+            for _ in range(n):
+                t0 = clock()
+                sp.bf1, sp.bf2, sp.flags1 = req, answer, flags1
+                iucv.send(sp)
+                t1 = clock()
+                ev = vm.wait()
+                t2 = clock()
+                ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
+                iucv.receive(ev)
+                t3 = clock()
+                if not one_way:
                     ev.flags1, ev.bf2 = 0, buf
                     iucv.reply(ev)
-                    t4 = clock()
-                    vm.wait()
-                    t5 = clock()
-                    for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)):
-                        times[i] += d
+                t4 = clock()
+                vm.wait()
+                t5 = clock()
+                steps = (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4)
+                for i, d in enumerate(steps[:3] + steps[4:] if one_way else steps):
+                    times[i] += d
 
-            _report("one IUCV exchange in one process", names, run, n)
-    finally:
-        shmcp.shutdown(system)
-
-
-def one_way_in_one_process(n: int) -> None:
-    """The four crossings of a one-way message (IUCV.md 7.1: it completes
-    when received, and the sender takes the completion to free its slot)."""
-    system = f"bench-prof1-{os.getpid()}"
-    shmcp.ipl(system)
-    try:
-        with shmcp.logon("A", system=system) as vm:
-            op = MsgPlist(pathid=connect_to_self(vm), flags1=iucv.IPNORPY, bf1=bytes(64))
-            buf = bytearray(64)
-            clock = time.perf_counter_ns
-            names = ["SEND (one-way)", "wait() -> 09", "RECEIVE (after setting flags1, bf1)",
-                     "wait() -> 07"]
-
-            def run(times: list[int]) -> None:
-                for _ in range(n):
-                    t0 = clock()
-                    iucv.send(op)
-                    t1 = clock()
-                    ev = vm.wait()
-                    t2 = clock()
-                    ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
-                    iucv.receive(ev)
-                    t3 = clock()
-                    vm.wait()
-                    t4 = clock()
-                    for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                        times[i] += d
-
-            _report("one one-way IUCV message in one process", names, run, n)
-    finally:
-        shmcp.shutdown(system)
+        _report(f"one {'one-way' if one_way else 'two-way'} IUCV message in one process", names, run, n)
 
 
 def _report(title: str, names: list[str], run, n: int) -> None:
@@ -199,8 +183,8 @@ def floor_two_processes(n: int) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    steps_in_one_process(n)
-    one_way_in_one_process(n)
+    exchange_in_one_process(n, one_way=False)
+    exchange_in_one_process(n, one_way=True)
     floor_two_processes(n)
 
 

@@ -19,6 +19,10 @@ from ._native import ffi, lib
 from .errors import NotLoggedOn, ProgramCheck, core_error
 from .interrupt import IUCV, Interrupt
 from .machine import VirtualMachine, required
+from ._iparml import _bind
+from ._iparml import receive as _c_receive
+from ._iparml import reply as _c_reply
+from ._iparml import send as _c_send
 from .plist import _BY_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
@@ -44,6 +48,7 @@ _word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
 _BYTES = ffi.typeof("uint8_t[]")
 _from_buffer = ffi.from_buffer
 _core_call = lib.shmcp_iucv_call
+_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))), IUCV)
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -137,7 +142,6 @@ def _too_short(field: str, size: int, length: int) -> None:
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
-    # SEND, RECEIVE and REPLY spell this out (one Python frame fewer each)
     cc = _core_call(vm._h, vm._slot, vm._gen, func, plist._cb or _core_view(plist), inbuf, outbuf)
     if cc < 0:
         _failed(vm, func, cc)
@@ -226,22 +230,11 @@ def send(plist: Iparml) -> int:
     """SEND ``bf1`` (or the 8 bytes of ``data`` with IPRMDATA) on ``pathid``;
     two-way unless IPNORPY, the reply landing in ``bf2``."""
     vm = required("IUCV")
-    if not isinstance(plist, Iparml):
-        _check_plist(plist, "send")
-    image = plist._b
-    flags = image[_FLAGS1]
-    inbuf = ffi.NULL
-    if not flags & _IPRMDATA:
-        inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
-    if flags & _IPNORPY:
-        answer = ffi.NULL
-    else:
-        answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
-    cc = _core_call(vm._h, vm._slot, vm._gen, _SEND, plist._cb or _core_view(plist), inbuf, answer)
+    cc = _c_send(vm, plist)  # the common case in C (csrc/pyext/iucvcall.c)
+    if cc is None:
+        return _send(vm, plist)
     if cc < 0:
         _failed(vm, _SEND, cc)
-    if cc == 0 and answer is not ffi.NULL:
-        _state(vm).answers[_word(image, _MSGID)[0]] = answer
     return cc
 
 
@@ -249,10 +242,9 @@ def receive(plist: Iparml) -> int:
     """RECEIVE into ``bf1`` the message the selectors name (IPFGPID,
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
     vm = required("IUCV")
-    if not isinstance(plist, Iparml):
-        _check_plist(plist, "receive")
-    out = _buffer(plist._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
-    cc = _core_call(vm._h, vm._slot, vm._gen, _RECEIVE, plist._cb or _core_view(plist), ffi.NULL, out)
+    cc = _c_receive(vm, plist)
+    if cc is None:
+        return _receive(vm, plist)
     if cc < 0:
         _failed(vm, _RECEIVE, cc)
     return cc
@@ -262,16 +254,44 @@ def reply(plist: Iparml) -> int:
     """REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the
     reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."""
     vm = required("IUCV")
-    if not isinstance(plist, Iparml):
-        _check_plist(plist, "reply")
-    image = plist._b
-    inbuf = ffi.NULL
-    if not image[_FLAGS1] & _IPRMDATA:
-        inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
-    cc = _core_call(vm._h, vm._slot, vm._gen, _REPLY, plist._cb or _core_view(plist), inbuf, ffi.NULL)
+    cc = _c_reply(vm, plist)
+    if cc is None:
+        return _reply(vm, plist)
     if cc < 0:
         _failed(vm, _REPLY, cc)
     return cc
+
+
+# What the C calls leave to Python: other buffer types, short buffers, a
+# first SEND before IUCV's state exists, and every error message.
+
+def _send(vm: VirtualMachine, plist: Iparml) -> int:
+    image = _check_plist(plist, "send")._b
+    flags = image[_FLAGS1]
+    inbuf = ffi.NULL
+    if not flags & _IPRMDATA:
+        inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
+    if flags & _IPNORPY:
+        answer = ffi.NULL
+    else:
+        answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
+    cc = _call(vm, _SEND, plist, inbuf, answer)
+    if cc == 0 and answer is not ffi.NULL:
+        _state(vm).answers[_word(image, _MSGID)[0]] = answer
+    return cc
+
+
+def _receive(vm: VirtualMachine, plist: Iparml) -> int:
+    out = _buffer(_check_plist(plist, "receive")._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
+    return _call(vm, _RECEIVE, plist, ffi.NULL, out)
+
+
+def _reply(vm: VirtualMachine, plist: Iparml) -> int:
+    image = _check_plist(plist, "reply")._b
+    inbuf = ffi.NULL
+    if not image[_FLAGS1] & _IPRMDATA:
+        inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
+    return _call(vm, _REPLY, plist, inbuf, ffi.NULL)
 
 
 def reject(plist: Iparml) -> int:

@@ -83,6 +83,7 @@ class VirtualMachine:
         # the system's handle and spin, for the hot paths: valid while logged
         # on, which every caller checks first (_slot, _pid)
         self._h = system.handle
+        self._haddr = int(ffi.cast("uintptr_t", self._h))  # the same, for shmcp._iparml's calls
         self._spin_ns = system.spin_ns
         self._rec = ffi.new("struct shmcp_record *")
         self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]

@@ -15,25 +15,10 @@
  * A CPython extension beside the cffi core (docs/decisions.md): cffi calls C
  * from Python but cannot define a Python type.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "image.h"
 #include <structmember.h>
-#include <stdint.h>
 
-#define IMAGE_LEN 40
-
-typedef struct {
-	PyObject_HEAD
-	PyObject *b;   /* bytearray(IMAGE_LEN) */
-	PyObject *cb;
-	PyObject *bf1;
-	PyObject *bf2;
-} Image;
-
-static PyTypeObject ImageType;
-
-/* The image of @obj (an Image), or NULL with TypeError. */
-static uint8_t *image_of(PyObject *obj)
+uint8_t *image_of(PyObject *obj)
 {
 	if (!PyObject_TypeCheck(obj, &ImageType)) {
 		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
@@ -132,7 +117,7 @@ static PyMemberDef Image_members[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
-static PyTypeObject ImageType = {
+PyTypeObject ImageType = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "shmcp._iparml.Image",
 	.tp_doc = "The 40 bytes of a parameter list and its two buffers.",
@@ -401,8 +386,9 @@ static PyTypeObject BufferType = {
 static struct PyModuleDef iparml_module = {
 	PyModuleDef_HEAD_INIT,
 	.m_name = "shmcp._iparml",
-	.m_doc = "The parameter-list fields at C speed (see shmcp/plist.py).",
+	.m_doc = "The parameter-list fields and IUCV's message calls at C speed (shmcp/plist.py, iucv.py).",
 	.m_size = -1,
+	.m_methods = iucvcall_methods,
 };
 
 PyMODINIT_FUNC PyInit__iparml(void)

@@ -1,0 +1,145 @@
+"""Where the CPU of the multi-process workloads goes (bench/NOTES.md, "What
+the missed targets ask of Python").
+
+Each process of the benchmark's own IUCV transport counts its CPU time and
+context switches over its own messages.  On 2 cores a workload's rate is
+bounded by 2 cores / (the CPU all its processes spend per message), and a
+one-way stream by the busier of its two ends.
+
+    python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT]
+    python -m bench.profile_cpu stream [MESSAGES]
+
+fanin: 8 clients and one server, 64 B round trips, the scheduler placing
+them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
+receiver pinned to CPUs 1 and 0 as `--pin split` does.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+import sys
+import time
+
+from bench.transports import shmcp_iucv as transport
+
+CTX = multiprocessing.get_context("fork")
+STOP = b"\xff" * 8
+
+
+class _Account:
+    """A process's CPU time and context switches from now on."""
+
+    def __init__(self) -> None:
+        self.r0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu0, self.wall0 = time.process_time(), time.perf_counter()
+
+    def per(self, n: int, unit: str) -> str:
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu, wall = time.process_time() - self.cpu0, time.perf_counter() - self.wall0
+        return (f"CPU {cpu / n * 1e6:5.2f} us/{unit}, wall {wall / n * 1e6:6.2f} us/{unit}, "
+                f"voluntary switches {(r1.ru_nvcsw - self.r0.ru_nvcsw) / n:.3f}/{unit}, "
+                f"involuntary {(r1.ru_nivcsw - self.r0.ru_nivcsw) / n:.3f}/{unit}")
+
+
+def _fanin_server(spec, clients: int, ready, out) -> None:
+    server = transport.open_server(spec)
+    ready.set()
+    account = _Account()
+    stopped = count = 0
+    while stopped < clients:
+        cid, data = server.recv()
+        server.send(cid, data)
+        count += 1
+        stopped += data[1:9] == STOP
+    out.put(f"server   {count:7d} rt  " + account.per(count, "rt"))
+    server.close()
+
+
+def _fanin_client(spec, cid: int, n: int, go, out) -> None:
+    client = transport.open_client(spec, cid)
+    request = bytes([cid]) + bytes(63)
+    go.wait()
+    account = _Account()
+    for _ in range(n):
+        client.send(request)
+        client.recv()
+    out.put(f"client {cid} {n:7d} rt  " + account.per(n, "rt"))
+    client.send(bytes([cid]) + STOP + bytes(55))
+    client.recv()
+    client.close()
+
+
+def fanin(clients: int, n: int) -> None:
+    spec, cleanup = transport.setup(clients, 64, workload="fanin")
+    ready, go, out = CTX.Event(), CTX.Event(), CTX.Queue()
+    procs = [CTX.Process(target=_fanin_server, args=(spec, clients, ready, out))]
+    procs[0].start()
+    try:
+        ready.wait(30)
+        procs += [CTX.Process(target=_fanin_client, args=(spec, i, n, go, out)) for i in range(clients)]
+        for p in procs[1:]:
+            p.start()
+        time.sleep(1)  # every client connected
+        start = time.perf_counter()
+        go.set()
+        lines = [out.get(timeout=600) for _ in procs]
+        elapsed = time.perf_counter() - start
+        for line in sorted(lines):
+            print(line)
+        print(f"aggregate {clients * n / elapsed:,.0f} rt/s")
+    finally:
+        for p in procs:
+            p.join(30)
+        cleanup()
+
+
+def _stream_sender(spec, n: int, out) -> None:
+    os.sched_setaffinity(0, {1})
+    client = transport.open_client(spec, 0)
+    tail = bytes(56)
+    account = _Account()
+    for seq in range(n):
+        client.send(b"\x00" + seq.to_bytes(7, "little") + tail)
+    out.put("sender   " + account.per(n, "msg"))
+    client.send(b"\x00" + STOP[1:] + tail)  # the transport sends this one two-way
+    client.recv()
+    client.close()
+
+
+def stream(n: int) -> None:
+    os.sched_setaffinity(0, {0})
+    spec, cleanup = transport.setup(1, 64, workload="stream")
+    out = CTX.Queue()
+    sender = CTX.Process(target=_stream_sender, args=(spec, n, out))
+    try:
+        server = transport.open_server(spec)
+        sender.start()
+        server.recv()  # the first message starts the count
+        account, count = _Account(), 0
+        while server.recv()[1][1:8] != STOP[1:]:
+            count += 1
+        print("receiver " + account.per(count, "msg"))
+        print(out.get(timeout=600))
+        server.send(0, bytes(64))  # the acknowledgement
+        sender.join(30)
+        server.close()
+    finally:
+        if sender.is_alive():
+            sender.kill()
+        cleanup()
+
+
+def main() -> None:
+    args = sys.argv[1:] or ["fanin"]
+    numbers = [int(a) for a in args[1:]]
+    if args[0] == "fanin":
+        fanin(*(numbers + [8, 20000][len(numbers):]))
+    elif args[0] == "stream":
+        stream(*(numbers or [200000]))
+    else:
+        sys.exit(f"usage: python -m bench.profile_cpu fanin|stream [...]; not {args[0]!r}")
+
+
+if __name__ == "__main__":
+    main()
