@@ -82,7 +82,3 @@ def register_presenter(facility: int, present: Callable[[Any, Interrupt], "Inter
     it is withdrawn (its message is gone) or held (masked)."""
     presenters[facility] = present
 
-
-# facility -> how an interrupt the core already presented (csrc/present.c)
-# is shown, from its image: the presenter's and the view's work in one call
-shown_presented: dict[int, Callable[[Any, bytes], Any]] = {}

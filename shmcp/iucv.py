@@ -48,7 +48,11 @@ _word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
 _BYTES = ffi.typeof("uint8_t[]")
 _from_buffer = ffi.from_buffer
 _core_call = lib.shmcp_iucv_call
-_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))), IUCV)
+# the C calls (csrc/pyext/iucvcall.c): the core's two functions, and how
+# wait() shows a message interrupt the core presented (_presented's work too)
+_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
+      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
+      IUCV, tuple(_BY_TYPE.get(t) for t in range(10)))
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -414,26 +418,12 @@ def _presented(vm: VirtualMachine, raw: bytes) -> None:
         st.buffer[:BUFFER_SIZE] = raw
 
 
-def _show_presented(vm: VirtualMachine, raw: bytes) -> Any:
-    """wait()'s common case: a message interrupt (06-09) the core presented,
-    shown from its image; _presented() spelled out, once per message."""
-    itype = raw[_RCODE]
-    shown: Any = _BY_TYPE[itype]._of(raw)
-    st = vm.facility_state[IUCV]
-    if itype < 8:
-        st.answers.pop(shown.msgid, None)
-    if st.buffer is not None:
-        st.buffer[:BUFFER_SIZE] = raw
-    return shown
-
-
 def _view(it: Interrupt) -> Any:
     return for_interrupt(it.raw, it)
 
 
 _interrupt.register_presenter(IUCV, _present)
 _interrupt.register_view(IUCV, _view)
-_interrupt.shown_presented[IUCV] = _show_presented
 
 __all__ = ["PathPlist", "MsgPlist", "CompPlist", "query", "testmsg", "rtrvbfr", "describe",
            "send", "receive", "reply", "testcmpl", "reject", "purge", "accept", "connect",

@@ -20,9 +20,10 @@ from typing import Any
 import posix_ipc
 
 from . import signals
+from ._iparml import next as _next_shown
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, shown_presented, view
+from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -86,6 +87,7 @@ class VirtualMachine:
         self._haddr = int(ffi.cast("uintptr_t", self._h))  # the same, for shmcp._iparml's calls
         self._spin_ns = system.spin_ns
         self._rec = ffi.new("struct shmcp_record *")
+        self._recaddr = int(ffi.cast("uintptr_t", self._rec))  # for shmcp._iparml.next
         self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
         self._rechead = ffi.buffer(self._rec)       # its first four words, read by one unpack
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
@@ -285,14 +287,15 @@ class VirtualMachine:
             # _take(), spelled out: once per interrupt
             if self._slot < 0 or self._pid != _pid:
                 self._handle()  # raises NotLoggedOn
-            rc = _core_next(self._h, self._slot, self._gen, fmask, self.present_types, left,
-                            self._spin_ns, self._rec)
-            if rc == _PRESENTED:  # the common case: show the image the core presented
-                return shown_presented[IUCV](self, self._recbuf[:])
+            # the core's call from C, which shows an IUCV message interrupt the
+            # core presented (the common case) as its parameter list
+            rc = _next_shown(self, fmask, left)
+            if rc.__class__ is not int:
+                return rc
             if rc == lib.SHMCP_WAIT_DOWN:
                 raise self._lost(rc)
             check(rc, f"{self.userid}: wait")
-            if rc == _READY:
+            if rc == _READY or rc == _PRESENTED:
                 if (shown := self._present(self._taken())) is not None:
                     return view(shown)
             elif rc == lib.SHMCP_WAIT_TIMEOUT:

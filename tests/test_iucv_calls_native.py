@@ -4,6 +4,9 @@ to Python keeps its checks and messages; a two-way SEND's answer area stays
 exported until its reply is in it.  One VM with a path to itself."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
 import shmcp
@@ -104,3 +107,24 @@ def test_not_logged_on_is_said_before_c_is_asked(system):
         iucv.send(MsgPlist(bf1=b"x"))
     with pytest.raises(shmcp.NotLoggedOn, match="IUCV"):
         iucv.receive(MsgPlist(bf1=bytearray(1)))
+
+
+def test_other_threads_run_while_wait_sleeps(path):
+    """wait() lets the GIL go while the core waits: a thread of the same
+    process can SEND the message it is waiting for."""
+    vm, pathid = path
+    sent = threading.Event()
+
+    def sender():
+        time.sleep(0.2)  # after the main thread has gone to sleep in wait()
+        assert iucv.send(MsgPlist(pathid=pathid, flags1=iucv.IPNORPY, bf1=b"from a thread")) == 0
+        sent.set()
+
+    t = threading.Thread(target=sender)
+    t.start()
+    ev = vm.wait(timeout=10)  # holding the GIL, it would time out: None
+    t.join()
+    assert sent.is_set() and ev is not None and ev.type == iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING
+    ev.flags1, ev.bf1 = FG, bytearray(32)
+    assert iucv.receive(ev) == 0 and bytes(ev.bf1[:13]) == b"from a thread"
+    assert vm.wait().type == iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE

@@ -21,6 +21,10 @@ extern PyTypeObject ImageType;
 /* The image of @obj (an Image), or NULL with TypeError. */
 uint8_t *image_of(PyObject *obj);
 
+/* A new @type (an Image subclass) whose image is a copy of @image's 40
+ * bytes; __init__ is not run. */
+PyObject *image_copy(PyTypeObject *type, const uint8_t *image);
+
 /* iucvcall.c: SEND, RECEIVE, REPLY and the binding to the core */
 extern PyMethodDef iucvcall_methods[];
 

@@ -81,6 +81,14 @@ static void Image_dealloc(Image *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+PyObject *image_copy(PyTypeObject *type, const uint8_t *image)
+{
+	Image *self = (Image *)type->tp_alloc(type, 0);
+	if (self && !(self->b = PyByteArray_FromStringAndSize((const char *)image, IMAGE_LEN)))
+		Py_CLEAR(self);
+	return (PyObject *)self;
+}
+
 /* Image._of(image): an instance of this class whose image is a copy of
  * @image (exactly 40 bytes); __init__ is not run. */
 static PyObject *Image_of(PyObject *cls, PyObject *image)
@@ -88,19 +96,13 @@ static PyObject *Image_of(PyObject *cls, PyObject *image)
 	Py_buffer view;
 	if (PyObject_GetBuffer(image, &view, PyBUF_SIMPLE) < 0)
 		return NULL;
-	if (view.len != IMAGE_LEN) {
+	PyObject *self = NULL;
+	if (view.len != IMAGE_LEN)
 		PyErr_Format(PyExc_ValueError, "an IPARML is %d bytes, not %zd", IMAGE_LEN, view.len);
-		PyBuffer_Release(&view);
-		return NULL;
-	}
-	PyTypeObject *type = (PyTypeObject *)cls;
-	Image *self = (Image *)type->tp_alloc(type, 0);
-	if (self)
-		self->b = PyByteArray_FromStringAndSize(view.buf, IMAGE_LEN);
+	else
+		self = image_copy((PyTypeObject *)cls, view.buf);
 	PyBuffer_Release(&view);
-	if (self && !self->b)
-		Py_CLEAR(self);
-	return (PyObject *)self;
+	return self;
 }
 
 static PyMethodDef Image_methods[] = {

@@ -1,18 +1,21 @@
 /*
- * shmcp._iparml's calls: IUCV SEND, RECEIVE and REPLY in their common case.
+ * shmcp._iparml's calls: IUCV SEND, RECEIVE and REPLY in their common case,
+ * and wait()'s core call, which shows a message interrupt the core presented
+ * as its parameter list.
  *
- * Each of these runs on every message; in Python, finding the buffers and
- * passing seven arguments through cffi cost about as much as the core's
- * call itself.  Here they take what a message program passes -- a
+ * Each of these runs on every message; in Python, finding the buffers,
+ * passing seven or eight arguments through cffi and building the interrupt's
+ * parameter list cost about as much as the core's call itself.  Here they take what a message program passes -- a
  * parameter list whose buffers are bytes (data going out) or bytearray, at
  * least as long as their length fields say -- and call the core directly.
  * Anything else (a memoryview, a short buffer, an IUCV state not made yet)
  * they answer with None before doing anything, and shmcp/iucv.py takes it
  * with every check and message of its own.
  *
- * The GIL stays held through the core's call (under a microsecond, never
- * waiting for another VM), so no other thread can resize a bytearray while
- * the core reads or writes it.  SEND's answer area is written later, when
+ * SEND, RECEIVE and REPLY keep the GIL through the core's call (under a
+ * microsecond; they never wait for another VM), so no other thread can
+ * resize a bytearray while the core reads or writes it; next() lets it go,
+ * since it may sleep.  SEND's answer area is written later, when
  * the message-complete interrupt is presented: it is kept exported (a
  * memoryview in the IUCV state's answers, by message id) until then, as the
  * Python path keeps its cffi view.
@@ -20,11 +23,19 @@
 #include "image.h"
 #include "../shmcp.h"
 
+#define IP_TYPE SHMCP_IP_RCODE  /* an interrupt's IPTYPE is in IPRCODE's byte */
+
 typedef __typeof__(shmcp_iucv_call) iucv_call_fn;
 
+typedef __typeof__(shmcp_next) next_fn;
+
 static iucv_call_fn *core_call;  /* shmcp_iucv_call in the cffi module */
+static next_fn *core_next;       /* shmcp_next */
 static PyObject *iucv_key;       /* interrupt.IUCV: its facility_state key */
-static PyObject *s_haddr, *s_slot, *s_gen, *s_facility_state, *s_answers;
+static PyObject *by_type;        /* plist._BY_TYPE as a tuple: the class per IPTYPE */
+static PyObject *s_haddr, *s_slot, *s_gen, *s_facility_state, *s_answers, *s_buffer,
+	*s_present_types, *s_spin_ns, *s_recaddr;
+static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 static uint32_t word(const uint8_t *image, int off)
 {
@@ -180,40 +191,140 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 	return PyLong_FromLong(core_call(c.h, c.slot, c.gen, SHMCP_IUCV_REPLY, c.image, in, NULL));
 }
 
-/* _bind(address of shmcp_iucv_call, the IUCV facility number) */
+static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
+{
+	PyObject *v = PyObject_GetAttr(obj, name);
+	int64_t n = v ? PyLong_AsLongLong(v) : -1;
+	Py_XDECREF(v);
+	if (n == -1 && PyErr_Occurred())
+		*ok = 0;
+	return n;
+}
+
+/* What IUCV keeps in the VM's process when the core presented a message
+ * interrupt: a completion's answer area is no longer the core's to write,
+ * and the interrupt goes into the declared buffer (shmcp/iucv.py _State). */
+static int note_presented(PyObject *vm, const uint8_t *image)
+{
+	PyObject *states = PyObject_GetAttr(vm, s_facility_state);
+	PyObject *st = states ? PyDict_GetItemWithError(states, iucv_key) : NULL;
+	Py_XINCREF(st);
+	Py_XDECREF(states);
+	if (!st)
+		return PyErr_Occurred() ? -1 : 0;
+	int ok = 1;
+	if (image[IP_TYPE] < SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {  /* 06, 07 */
+		PyObject *answers = PyObject_GetAttr(st, s_answers);
+		PyObject *msgid = answers ? PyLong_FromUnsignedLong(word(image, SHMCP_IP_MSGID)) : NULL;
+		ok = msgid && (PyDict_DelItem(answers, msgid) == 0 || PyErr_ExceptionMatches(PyExc_KeyError));
+		if (ok)
+			PyErr_Clear();
+		Py_XDECREF(msgid);
+		Py_XDECREF(answers);
+	}
+	PyObject *buffer = ok ? PyObject_GetAttr(st, s_buffer) : NULL;
+	if (buffer && buffer != Py_None) {
+		PyObject *copy = PyBytes_FromStringAndSize((const char *)image, IMAGE_LEN);
+		ok = copy && PyObject_SetItem(buffer, image_slice, copy) == 0;
+		Py_XDECREF(copy);
+	}
+	ok = ok && buffer;
+	Py_XDECREF(buffer);
+	Py_DECREF(st);
+	return ok ? 0 : -1;
+}
+
+/* next(vm, fmask, timeout_ns): shmcp_next for wait() -- the IUCV message
+ * interrupt the core presented, as its parameter list, or the wait's
+ * outcome (SHMCP_WAIT_*, or a negative core error) for Python. */
+static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 3) {
+		PyErr_Format(PyExc_TypeError, "next(vm, fmask, timeout_ns) takes 3 arguments, not %zd", nargs);
+		return NULL;
+	}
+	if (!core_next) {
+		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to the core (_bind)");
+		return NULL;
+	}
+	PyObject *vm = args[0];
+	int ok = 1;
+	int64_t fmask = PyLong_AsLongLong(args[1]), timeout = PyLong_AsLongLong(args[2]);
+	if (PyErr_Occurred())
+		return NULL;
+	shmcp_sys *h = (shmcp_sys *)(uintptr_t)attr_int64(vm, s_haddr, &ok);
+	int32_t slot = (int32_t)attr_int64(vm, s_slot, &ok);
+	uint32_t gen = (uint32_t)attr_int64(vm, s_gen, &ok);
+	uint32_t present = (uint32_t)attr_int64(vm, s_present_types, &ok);
+	int64_t spin = attr_int64(vm, s_spin_ns, &ok);
+	struct shmcp_record *rec = (struct shmcp_record *)(uintptr_t)attr_int64(vm, s_recaddr, &ok);
+	if (!ok)
+		return NULL;
+	int rc;
+	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
+	rc = core_next(h, slot, gen, (int)fmask, present, timeout, spin, rec);
+	Py_END_ALLOW_THREADS
+	uint8_t itype = rec->data[IP_TYPE];
+	if (rc != SHMCP_WAIT_PRESENTED || itype >= PyTuple_GET_SIZE(by_type) ||
+	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
+		return PyLong_FromLong(rc);  /* Python shows it (interrupt.shown_presented) */
+	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
+	if (shown && note_presented(vm, rec->data) < 0)
+		Py_CLEAR(shown);
+	return shown;
+}
+
+/* _bind(shmcp_iucv_call's address, shmcp_next's, IUCV's facility number,
+ * the parameter-list class of each interrupt type) */
 static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 2 || !PyLong_Check(args[0]) || !PyLong_Check(args[1])) {
-		PyErr_SetString(PyExc_TypeError, "_bind(address: int, iucv: int)");
+	if (nargs != 4 || !PyLong_Check(args[0]) || !PyLong_Check(args[1]) ||
+	    !PyLong_Check(args[2]) || !PyTuple_Check(args[3])) {
+		PyErr_SetString(PyExc_TypeError,
+				"_bind(iucv_call: int, next: int, iucv: int, by_type: tuple)");
 		return NULL;
 	}
-	void *fn = PyLong_AsVoidPtr(args[0]);
-	if (!fn) {
+	void *call = PyLong_AsVoidPtr(args[0]), *next = PyLong_AsVoidPtr(args[1]);
+	if (!call || !next) {
 		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "_bind: the core's address is 0");
+			PyErr_SetString(PyExc_ValueError, "_bind: a core address is 0");
 		return NULL;
 	}
 	if (!s_haddr) {
-		const char *names[] = {"_haddr", "_slot", "_gen", "facility_state", "answers"};
-		PyObject **slots[] = {&s_haddr, &s_slot, &s_gen, &s_facility_state, &s_answers};
-		for (int i = 0; i < 5; i++)
+		const char *names[] = {"_haddr", "_slot", "_gen", "facility_state", "answers",
+				       "buffer", "present_types", "_spin_ns", "_recaddr"};
+		PyObject **slots[] = {&s_haddr, &s_slot, &s_gen, &s_facility_state, &s_answers,
+				      &s_buffer, &s_present_types, &s_spin_ns, &s_recaddr};
+		for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 			if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
 				return NULL;
+		PyObject *end = PyLong_FromLong(SHMCP_IUCV_BUFFER_SIZE);
+		image_slice = end ? PySlice_New(NULL, end, NULL) : NULL;
+		Py_XDECREF(end);
+		if (!image_slice)
+			return NULL;
 	}
-	Py_XSETREF(iucv_key, Py_NewRef(args[1]));
-	core_call = (iucv_call_fn *)fn;
+	Py_XSETREF(iucv_key, Py_NewRef(args[2]));
+	Py_XSETREF(by_type, Py_NewRef(args[3]));
+	core_call = (iucv_call_fn *)call;
+	core_next = (next_fn *)next;
 	Py_RETURN_NONE;
 }
 
 PyMethodDef iucvcall_methods[] = {
 	{"_bind", (PyCFunction)(void (*)(void))iucv_bind, METH_FASTCALL,
-	 "_bind(address, iucv): the core's shmcp_iucv_call and IUCV's facility number."},
+	 "_bind(iucv_call, next, iucv, by_type): the core's two calls, IUCV's facility, "
+	 "the parameter-list class per interrupt type."},
 	{"send", (PyCFunction)(void (*)(void))iucv_send, METH_FASTCALL,
 	 "send(vm, plist): SEND's condition code, or None for the Python path."},
 	{"receive", (PyCFunction)(void (*)(void))iucv_receive, METH_FASTCALL,
 	 "receive(vm, plist): RECEIVE's condition code, or None for the Python path."},
 	{"reply", (PyCFunction)(void (*)(void))iucv_reply, METH_FASTCALL,
 	 "reply(vm, plist): REPLY's condition code, or None for the Python path."},
+	{"next", (PyCFunction)(void (*)(void))iucv_next, METH_FASTCALL,
+	 "next(vm, fmask, timeout_ns): a presented IUCV message interrupt's parameter list, "
+	 "or the wait's outcome."},
 	{NULL, NULL, 0, NULL},
 };
