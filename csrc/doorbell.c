@@ -145,14 +145,6 @@ int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility)
 	return 0;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 /* Set (@on) or clear the SHMCP_WANT_SLEEPING bit of the facilities in
  * @fmask; full fence after, for the look at the queue that follows. */

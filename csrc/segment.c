@@ -354,9 +354,30 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
  * kill -9 at any point leaves nothing stuck.
  * Returns 0 or SHMCP_E_LOCK.
  */
+/* Tries before sleeping on a held lock.  Its holders keep it for well under
+ * a microsecond, and a contended robust mutex goes straight to a futex sleep
+ * and wake-up: the two ends of a one-way stream took turns sleeping on it
+ * about once per message (bench/NOTES.md).  Only while a core is spare for
+ * the holder, as for the wait's spin. */
+#define LOCK_TRIES 64
+
+static int lock(shmcp_sys *sys)
+{
+	pthread_mutex_t *m = &sys->hdr->lock;
+	if (shmcp_spin_allowed(sys)) {
+		for (int i = 0; i < LOCK_TRIES; i++) {
+			int rc = pthread_mutex_trylock(m);
+			if (rc != EBUSY)
+				return rc;
+			cpu_relax();
+		}
+	}
+	return pthread_mutex_lock(m);
+}
+
 int shmcp_lock(shmcp_sys *sys)
 {
-	int rc = pthread_mutex_lock(&sys->hdr->lock);
+	int rc = lock(sys);
 	if (rc == EOWNERDEAD) {
 		/* partners of a VM whose LOGOFF is finished here are told at
 		 * once: ring every bell after the lock (rare path) */
