@@ -48,11 +48,6 @@ _word = struct.Struct(">I").unpack_from  # (fullword,) at an offset of an image
 _BYTES = ffi.typeof("uint8_t[]")
 _from_buffer = ffi.from_buffer
 _core_call = lib.shmcp_iucv_call
-# the C calls (csrc/pyext/iucvcall.c): the core's two functions, and how
-# wait() shows a message interrupt the core presented (_presented's work too)
-_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
-      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
-      IUCV, tuple(_BY_TYPE.get(t) for t in range(10)))
 _MESSAGE_TYPES = 0xF << lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE  # 06-09, bit n: type n
 _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6: lib.SHMCP_IPRPYP}
 
@@ -168,6 +163,14 @@ def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
     raise core_error(rc, f"IUCV {name} by {vm.userid}")
 
 
+# the C calls (csrc/pyext/iucvcall.c): the core's two functions, and how
+# wait() shows a message interrupt the core presented (_presented's work too),
+# and what raises a core error
+_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
+      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
+      IUCV, tuple(_BY_TYPE.get(t) for t in range(10)), _failed)
+
+
 # -- the 18 functions ----------------------------------------------------------
 
 def query(plist: Iparml | None = None) -> tuple[int, int, int]:
@@ -235,11 +238,7 @@ def send(plist: Iparml) -> int:
     two-way unless IPNORPY, the reply landing in ``bf2``."""
     vm = required("IUCV")
     cc = _c_send(vm, plist)  # the common case in C (csrc/pyext/iucvcall.c)
-    if cc is None:
-        return _send(vm, plist)
-    if cc < 0:
-        _failed(vm, _SEND, cc)
-    return cc
+    return _send(vm, plist) if cc is None else cc
 
 
 def receive(plist: Iparml) -> int:
@@ -247,11 +246,7 @@ def receive(plist: Iparml) -> int:
     IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
     vm = required("IUCV")
     cc = _c_receive(vm, plist)
-    if cc is None:
-        return _receive(vm, plist)
-    if cc < 0:
-        _failed(vm, _RECEIVE, cc)
-    return cc
+    return _receive(vm, plist) if cc is None else cc
 
 
 def reply(plist: Iparml) -> int:
@@ -259,11 +254,7 @@ def reply(plist: Iparml) -> int:
     reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."""
     vm = required("IUCV")
     cc = _c_reply(vm, plist)
-    if cc is None:
-        return _reply(vm, plist)
-    if cc < 0:
-        _failed(vm, _REPLY, cc)
-    return cc
+    return _reply(vm, plist) if cc is None else cc
 
 
 # What the C calls leave to Python: other buffer types, short buffers, a

@@ -128,3 +128,18 @@ def test_other_threads_run_while_wait_sleeps(path):
     ev.flags1, ev.bf1 = FG, bytearray(32)
     assert iucv.receive(ev) == 0 and bytes(ev.bf1[:13]) == b"from a thread"
     assert vm.wait().type == iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE
+
+
+@pytest.mark.parametrize("call, plist", [
+    (iucv.send, lambda p: MsgPlist(pathid=p, flags1=iucv.IPNORPY, bf1=b"x")),
+    (iucv.receive, lambda p: MsgPlist(pathid=p, bf1=bytearray(8))),
+    (iucv.reply, lambda p: MsgPlist(pathid=p, bf2=b"x")),
+])
+def test_a_core_error_in_c_raises_as_in_python(path, call, plist):
+    """The core's answer for a VM forced off meanwhile comes out of the C
+    call as the Python path's exception."""
+    vm, pathid = path
+    from shmcp.cli import main
+    assert main(["force", "A", "--system", vm.system]) == 0
+    with pytest.raises(shmcp.NotLoggedOn, match="forced"):
+        call(plist(pathid))

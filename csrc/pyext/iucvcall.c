@@ -33,6 +33,7 @@ static iucv_call_fn *core_call;  /* shmcp_iucv_call in the cffi module */
 static next_fn *core_next;       /* shmcp_next */
 static PyObject *iucv_key;       /* interrupt.IUCV: its facility_state key */
 static PyObject *by_type;        /* plist._BY_TYPE as a tuple: the class per IPTYPE */
+static PyObject *failed;         /* iucv._failed(vm, func, rc): raises the core's error */
 static PyObject *s_haddr, *s_slot, *s_gen, *s_facility_state, *s_answers, *s_buffer,
 	*s_present_types, *s_spin_ns, *s_recaddr;
 static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
@@ -116,8 +117,22 @@ static int call_of(PyObject *const *args, Py_ssize_t nargs, const char *name, st
 			Py_RETURN_NONE; \
 	} while (0)
 
-/* send(vm, plist): SEND's condition code (negative: the core's error), or
- * None for Python. */
+/* A call's condition code, or the exception iucv._failed raises for the
+ * core's error @cc < 0. */
+static PyObject *outcome(PyObject *vm, int func, int cc)
+{
+	if (cc >= 0)
+		return PyLong_FromLong(cc);
+	PyObject *res = PyObject_CallFunction(failed, "Oii", vm, func, cc);
+	if (res) {  /* it always raises; never hand back a negative code */
+		Py_DECREF(res);
+		PyErr_Format(PyExc_SystemError, "IUCV function %d failed with %d", func, cc);
+	}
+	return NULL;
+}
+
+/* send(vm, plist): SEND's condition code (the core's error raised), or None
+ * for Python. */
 static PyObject *iucv_send(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
@@ -163,7 +178,7 @@ static PyObject *iucv_send(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	}
 	Py_XDECREF(keep);
 	Py_XDECREF(answers);
-	return PyLong_FromLong(cc);
+	return outcome(args[0], SHMCP_IUCV_SEND, cc);
 }
 
 /* receive(vm, plist): RECEIVE into bf1. */
@@ -175,7 +190,8 @@ static PyObject *iucv_receive(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	uint8_t *out;
 	if (!address(c.p->bf1, word(c.image, SHMCP_IP_BFLN1F), 1, &out))
 		Py_RETURN_NONE;
-	return PyLong_FromLong(core_call(c.h, c.slot, c.gen, SHMCP_IUCV_RECEIVE, c.image, NULL, out));
+	return outcome(args[0], SHMCP_IUCV_RECEIVE,
+		       core_call(c.h, c.slot, c.gen, SHMCP_IUCV_RECEIVE, c.image, NULL, out));
 }
 
 /* reply(vm, plist): REPLY with bf2 (or the parameter-list data). */
@@ -188,7 +204,8 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 	if (!(c.image[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA) &&
 	    !address(c.p->bf2, word(c.image, SHMCP_IP_BFLN2F), 0, &in))
 		Py_RETURN_NONE;
-	return PyLong_FromLong(core_call(c.h, c.slot, c.gen, SHMCP_IUCV_REPLY, c.image, in, NULL));
+	return outcome(args[0], SHMCP_IUCV_REPLY,
+		       core_call(c.h, c.slot, c.gen, SHMCP_IUCV_REPLY, c.image, in, NULL));
 }
 
 static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
@@ -276,14 +293,14 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 }
 
 /* _bind(shmcp_iucv_call's address, shmcp_next's, IUCV's facility number,
- * the parameter-list class of each interrupt type) */
+ * the parameter-list class of each interrupt type, iucv._failed) */
 static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 4 || !PyLong_Check(args[0]) || !PyLong_Check(args[1]) ||
-	    !PyLong_Check(args[2]) || !PyTuple_Check(args[3])) {
+	if (nargs != 5 || !PyLong_Check(args[0]) || !PyLong_Check(args[1]) ||
+	    !PyLong_Check(args[2]) || !PyTuple_Check(args[3]) || !PyCallable_Check(args[4])) {
 		PyErr_SetString(PyExc_TypeError,
-				"_bind(iucv_call: int, next: int, iucv: int, by_type: tuple)");
+				"_bind(iucv_call: int, next: int, iucv: int, by_type: tuple, failed)");
 		return NULL;
 	}
 	void *call = PyLong_AsVoidPtr(args[0]), *next = PyLong_AsVoidPtr(args[1]);
@@ -308,6 +325,7 @@ static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	}
 	Py_XSETREF(iucv_key, Py_NewRef(args[2]));
 	Py_XSETREF(by_type, Py_NewRef(args[3]));
+	Py_XSETREF(failed, Py_NewRef(args[4]));
 	core_call = (iucv_call_fn *)call;
 	core_next = (next_fn *)next;
 	Py_RETURN_NONE;
@@ -315,10 +333,10 @@ static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 
 PyMethodDef iucvcall_methods[] = {
 	{"_bind", (PyCFunction)(void (*)(void))iucv_bind, METH_FASTCALL,
-	 "_bind(iucv_call, next, iucv, by_type): the core's two calls, IUCV's facility, "
-	 "the parameter-list class per interrupt type."},
+	 "_bind(iucv_call, next, iucv, by_type, failed): the core's two calls, IUCV's "
+	 "facility, the parameter-list class per interrupt type, what raises a core error."},
 	{"send", (PyCFunction)(void (*)(void))iucv_send, METH_FASTCALL,
-	 "send(vm, plist): SEND's condition code, or None for the Python path."},
+	 "send(vm, plist): SEND's condition code (a core error raised), or None for the Python path."},
 	{"receive", (PyCFunction)(void (*)(void))iucv_receive, METH_FASTCALL,
 	 "receive(vm, plist): RECEIVE's condition code, or None for the Python path."},
 	{"reply", (PyCFunction)(void (*)(void))iucv_reply, METH_FASTCALL,
