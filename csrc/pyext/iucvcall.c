@@ -65,6 +65,19 @@ static int address(PyObject *buf, uint32_t length, int writable, uint8_t **at)
 	return length <= (uint64_t)size || length >= 0x80000000u;
 }
 
+/* An integer attribute of @obj; once *ok is 0 (an exception set), nothing. */
+static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
+{
+	if (!*ok)
+		return -1;
+	PyObject *v = PyObject_GetAttr(obj, name);
+	int64_t n = v ? PyLong_AsLongLong(v) : -1;
+	Py_XDECREF(v);
+	if (n == -1 && PyErr_Occurred())
+		*ok = 0;
+	return n;
+}
+
 /* One call's VM (the attributes shmcp/machine.py keeps for the hot paths)
  * and parameter list. */
 struct call {
@@ -74,6 +87,13 @@ struct call {
 	Image *p;
 	uint8_t *image;
 };
+
+static void vm_ids(PyObject *vm, struct call *c, int *ok)
+{
+	c->h = (shmcp_sys *)(uintptr_t)attr_int64(vm, s_haddr, ok);
+	c->slot = (int32_t)attr_int64(vm, s_slot, ok);
+	c->gen = (uint32_t)attr_int64(vm, s_gen, ok);
+}
 
 /* 1: @c is ready; 0: None for Python (not an Image); -1: an exception. */
 static int call_of(PyObject *const *args, Py_ssize_t nargs, const char *name, struct call *c)
@@ -90,21 +110,12 @@ static int call_of(PyObject *const *args, Py_ssize_t nargs, const char *name, st
 		return 0;
 	c->p = (Image *)args[1];
 	c->image = image_of(args[1]);
-	if (!c->image) {  /* a broken _b: Python says so */
+	if (!c->image) {  /* _b replaced by something else: the Python path's */
 		PyErr_Clear();
 		return 0;
 	}
-	PyObject *v[3] = {PyObject_GetAttr(args[0], s_haddr), PyObject_GetAttr(args[0], s_slot),
-			  PyObject_GetAttr(args[0], s_gen)};
-	int ok = v[0] && v[1] && v[2];
-	if (ok) {
-		c->h = (shmcp_sys *)PyLong_AsVoidPtr(v[0]);
-		c->slot = (int32_t)PyLong_AsLong(v[1]);
-		c->gen = (uint32_t)PyLong_AsUnsignedLong(v[2]);
-		ok = !PyErr_Occurred();
-	}
-	for (int i = 0; i < 3; i++)
-		Py_XDECREF(v[i]);
+	int ok = 1;
+	vm_ids(args[0], c, &ok);
 	return ok ? 1 : -1;
 }
 
@@ -208,16 +219,6 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 		       core_call(c.h, c.slot, c.gen, SHMCP_IUCV_REPLY, c.image, in, NULL));
 }
 
-static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
-{
-	PyObject *v = PyObject_GetAttr(obj, name);
-	int64_t n = v ? PyLong_AsLongLong(v) : -1;
-	Py_XDECREF(v);
-	if (n == -1 && PyErr_Occurred())
-		*ok = 0;
-	return n;
-}
-
 /* What IUCV keeps in the VM's process when the core presented a message
  * interrupt: a completion's answer area is no longer the core's to write,
  * and the interrupt goes into the declared buffer (shmcp/iucv.py _State). */
@@ -270,9 +271,8 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	int64_t fmask = PyLong_AsLongLong(args[1]), timeout = PyLong_AsLongLong(args[2]);
 	if (PyErr_Occurred())
 		return NULL;
-	shmcp_sys *h = (shmcp_sys *)(uintptr_t)attr_int64(vm, s_haddr, &ok);
-	int32_t slot = (int32_t)attr_int64(vm, s_slot, &ok);
-	uint32_t gen = (uint32_t)attr_int64(vm, s_gen, &ok);
+	struct call c = {0};
+	vm_ids(vm, &c, &ok);
 	uint32_t present = (uint32_t)attr_int64(vm, s_present_types, &ok);
 	int64_t spin = attr_int64(vm, s_spin_ns, &ok);
 	struct shmcp_record *rec = (struct shmcp_record *)(uintptr_t)attr_int64(vm, s_recaddr, &ok);
@@ -280,12 +280,12 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 		return NULL;
 	int rc;
 	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-	rc = core_next(h, slot, gen, (int)fmask, present, timeout, spin, rec);
+	rc = core_next(c.h, c.slot, c.gen, (int)fmask, present, timeout, spin, rec);
 	Py_END_ALLOW_THREADS
 	uint8_t itype = rec->data[IP_TYPE];
 	if (rc != SHMCP_WAIT_PRESENTED || itype >= PyTuple_GET_SIZE(by_type) ||
 	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
-		return PyLong_FromLong(rc);  /* Python shows it (interrupt.shown_presented) */
+		return PyLong_FromLong(rc);  /* wait() presents it in Python */
 	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
 	if (shown && note_presented(vm, rec->data) < 0)
 		Py_CLEAR(shown);
