@@ -125,15 +125,22 @@ def run_job(job: dict, timeout: float) -> dict:
                                                 open_paths=job.get("open_paths", 1),
                                                 workload=job["workload"]))
     cmd = [sys.executable, "-m", "bench.worker", json.dumps(full)]
+    # its own process group: a worker past its time is killed with the
+    # processes it started, and the systems it IPLed are shut down
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=str(HERE.parent), env=dict(os.environ, PYTHONPATH=str(HERE.parent)),
+                            start_new_session=True)
     try:
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                             cwd=str(HERE.parent), env=dict(os.environ, PYTHONPATH=str(HERE.parent)))
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
-    lines = [ln for ln in res.stdout.splitlines() if ln.startswith("{")]
+    finally:
+        if proc.returncode is None:  # timed out, or the run was interrupted
+            machine.kill_job(proc)
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
-        err = (res.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"status": "failed", "error": f"worker exited {res.returncode}: {err[:300]}"}
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        return {"status": "failed", "error": f"worker exited {proc.returncode}: {last[:300]}"}
     return json.loads(lines[-1])
 
 

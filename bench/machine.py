@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
 from importlib import metadata
+
+import psutil
 
 PACKAGES = ("shmcp", "cffi", "posix_ipc", "pyzmq", "faster-fifo", "iceoryx2", "matplotlib")
 SHM_DIRS = ("/dev/shm", "/dev/mqueue")
@@ -55,6 +58,47 @@ def shm_entries() -> set[str]:
         except OSError:
             pass
     return out
+
+
+def kill_job(proc: subprocess.Popen) -> None:
+    """Kill a worker and the processes it started, then shut down the shmcp
+    systems it IPLed (the transports name them bench-PID-N): killed, it
+    could not do so itself.  multiprocessing's resource tracker is spared
+    until the rest are gone, so it unlinks the semaphores they leaked."""
+    import shmcp  # here: the harness itself never logs on
+    try:
+        worker = psutil.Process(proc.pid)
+        group = [worker] + worker.children(recursive=True)
+    except psutil.NoSuchProcess:
+        group = []
+    trackers = [p for p in group if _is_resource_tracker(p)]
+    for p in group:
+        if p not in trackers:
+            _kill(p)
+    proc.communicate()
+    psutil.wait_procs(trackers, timeout=5)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
+    except ProcessLookupError:
+        pass
+    prefix = f"shmcp.bench-{proc.pid}-"
+    for name in os.listdir("/dev/shm"):
+        if name.startswith(prefix):
+            shmcp.shutdown(name[len("shmcp."):])
+
+
+def _is_resource_tracker(p: psutil.Process) -> bool:
+    try:
+        return any("resource_tracker" in part for part in p.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _kill(p: psutil.Process) -> None:
+    try:
+        p.kill()
+    except psutil.NoSuchProcess:
+        pass
 
 
 def clean_shm(before: set[str]) -> list[str]:

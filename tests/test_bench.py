@@ -40,3 +40,17 @@ def test_bench_tiny(tmp_path):
         assert by[(key, "fanin")]["metrics"]["corrupt"] == 0
     left = {n for n in set(os.listdir("/dev/shm")) - before if n.startswith("shmcp.bench-")}
     assert not left
+
+
+def test_a_job_past_its_time_is_killed_and_its_systems_shut_down():
+    """The harness kills a worker that overruns with the processes it started
+    and shuts down the shmcp system it IPLed (killed, it cannot); the
+    semaphores of its multiprocessing objects go too."""
+    from bench import harness
+    before = set(os.listdir("/dev/shm"))
+    job = {"key": "core", "workload": "rtt", "size": 64, "n": 10**9, "warmup": 0, "max_s": 10**6,
+           "pin": "none"}
+    res = harness.run_job(job, timeout=8)
+    assert res["status"] == "failed" and "timed out" in res["error"], res
+    left = {n for n in set(os.listdir("/dev/shm")) - before if n.startswith(("shmcp.bench-", "sem.mp-"))}
+    assert not left
