@@ -199,14 +199,15 @@ class VirtualMachine:
         VM ended."""
         if self._slot < 0 or self._pid != _pid:
             self._handle()  # raises NotLoggedOn
-        rc = _core_next(self._h, self._slot, self._gen, fmask,
-                        self.present_types if present is None else present, timeout_ns,
-                        self._spin_ns, self._rec)
-        if rc == _PRESENTED:
-            return rc
+        return self._waited(_core_next(self._h, self._slot, self._gen, fmask,
+                                       self.present_types if present is None else present,
+                                       timeout_ns, self._spin_ns, self._rec))
+
+    def _waited(self, rc: int) -> int:
+        """shmcp_next's outcome: raises if the VM ended or the core failed."""
         if rc == lib.SHMCP_WAIT_DOWN:
             raise self._lost(rc)
-        return rc if rc == _READY else check(rc, f"{self.userid}: wait")
+        return rc if rc == _READY or rc == _PRESENTED else check(rc, f"{self.userid}: wait")
 
     def _taken(self) -> Interrupt:
         """The record _take() got, as an Interrupt (with its trailing data)."""
@@ -289,12 +290,10 @@ class VirtualMachine:
                 self._handle()  # raises NotLoggedOn
             # the core's call from C, which shows an IUCV message interrupt the
             # core presented (the common case) as its parameter list
-            rc = _next_shown(self, fmask, left)
-            if rc.__class__ is not int:
-                return rc
-            if rc == lib.SHMCP_WAIT_DOWN:
-                raise self._lost(rc)
-            check(rc, f"{self.userid}: wait")
+            got = _next_shown(self, fmask, left)
+            if got.__class__ is not int:
+                return got
+            rc = self._waited(got)
             if rc == _READY or rc == _PRESENTED:
                 if (shown := self._present(self._taken())) is not None:
                     return view(shown)

@@ -18,6 +18,21 @@ typedef struct {
 
 extern PyTypeObject ImageType;
 
+/* The unsigned big-endian integer of @size bytes at @p, and its store. */
+static inline uint64_t be_get(const uint8_t *p, int size)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < size; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void be_put(uint8_t *p, int size, uint64_t v)
+{
+	for (int i = size - 1; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
 /* The image of @obj (an Image), or NULL with TypeError. */
 uint8_t *image_of(PyObject *obj);
 

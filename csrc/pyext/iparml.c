@@ -194,11 +194,7 @@ static PyObject *Field_get(Field *self, PyObject *obj, PyObject *type)
 	const uint8_t *p = image_of(obj);
 	if (!p)
 		return NULL;
-	p += self->off;
-	unsigned long v = p[0];
-	for (int i = 1; i < self->size; i++)
-		v = v << 8 | p[i];
-	return PyLong_FromUnsignedLong(v);
+	return PyLong_FromUnsignedLong((unsigned long)be_get(p + self->off, self->size));
 }
 
 static int Field_set(Field *self, PyObject *obj, PyObject *value)
@@ -229,8 +225,7 @@ static int Field_set(Field *self, PyObject *obj, PyObject *value)
 	uint8_t *p = image_of(obj);
 	if (!p)
 		return -1;
-	for (int i = self->size - 1; i >= 0; i--, v >>= 8)
-		p[self->off + i] = (uint8_t)v;
+	be_put(p + self->off, self->size, v);
 	return 0;
 }
 
@@ -355,11 +350,7 @@ static int Buffer_set(Buffer *self, PyObject *obj, PyObject *value)
 		uint8_t *p = image_of(obj);
 		if (!p)
 			return -1;
-		p += self->length_off;
-		p[0] = (uint8_t)(size >> 24);
-		p[1] = (uint8_t)(size >> 16);
-		p[2] = (uint8_t)(size >> 8);
-		p[3] = (uint8_t)size;
+		be_put(p + self->length_off, 4, (uint64_t)size);
 	}
 	Py_INCREF(value);
 	Py_XSETREF(*slot, value);

@@ -40,8 +40,7 @@ static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 static uint32_t word(const uint8_t *image, int off)
 {
-	return (uint32_t)image[off] << 24 | (uint32_t)image[off + 1] << 16 |
-	       (uint32_t)image[off + 2] << 8 | image[off + 3];
+	return (uint32_t)be_get(image + off, 4);
 }
 
 /* The address of @buf for the core, or 0: Python's to handle.  A length of
@@ -221,7 +220,8 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 
 /* What IUCV keeps in the VM's process when the core presented a message
  * interrupt: a completion's answer area is no longer the core's to write,
- * and the interrupt goes into the declared buffer (shmcp/iucv.py _State). */
+ * and the interrupt goes into the declared buffer -- iucv._presented's work
+ * (the path of interrupts presented in Python), here without its frame. */
 static int note_presented(PyObject *vm, const uint8_t *image)
 {
 	PyObject *states = PyObject_GetAttr(vm, s_facility_state);
