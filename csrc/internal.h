@@ -108,6 +108,10 @@ struct shmcp_sys {
 	int *pidfd;
 	uint32_t *pidfd_gen;
 	pthread_mutex_t cache_lock;
+	/* the VM's own process takes records off its rings (the single
+	 * consumer) one thread at a time: wait() in one thread, RECEIVE's
+	 * dropping of withdrawn records in another (shmcp_drop_withdrawn) */
+	pthread_mutex_t consumer;
 	/* watchdog thread */
 	pthread_t watchdog;
 	int watchdog_on;
@@ -161,6 +165,9 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);
 void shmcp_ring_repair(shmcp_sys *sys);
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
+			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
+			  void *ctx);
 
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);

@@ -56,6 +56,7 @@ void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t)
 	t->path = (struct shmcp_path *)p;
 	p += al64((uint64_t)t->npaths * sizeof(struct shmcp_path));
 	t->msg = (struct shmcp_msgblok *)p;
+	t->unshown = 0;
 }
 
 /* ---- the directory ------------------------------------------------------ */
@@ -591,6 +592,8 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	} else {
 		rc = shmcp_iucv_message(sys, &t, slot, func, plist, in, out, &bells);
 	}
+	if (t.unshown)  /* not on the path of a program that takes its interrupts */
+		shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */

@@ -103,7 +103,7 @@ struct shmcp_msgblok {
 	uint32_t residual;      /* answer residual, for completion */
 	uint64_t reply_off;     /* staged reply in the pool */
 	uint32_t reply_len;
-	uint32_t _pad;
+	uint32_t shown;         /* its pending-message interrupt was presented */
 	uint64_t answer;        /* the answer area: an address in the source VM's own
 				 * process, written only there (shmcp_iucv_take_reply) */
 };
@@ -118,6 +118,9 @@ struct shmcp_iucv {
 	struct shmcp_path *path;
 	struct shmcp_msgblok *msg;
 	uint32_t max_vms, max_conn, npaths, nmsgs;
+	/* this call took a message off a queue with its interrupt unpresented:
+	 * the caller's withdrawn interrupts are dropped before the unlock */
+	int unshown;
 };
 
 /* iucv.c */
@@ -142,6 +145,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 		       uint32_t len, struct shmcp_bells *bells);
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p);
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 
 /* big-endian fields of an IPARML image */
 static inline uint16_t ip16(const uint8_t *p, int off)

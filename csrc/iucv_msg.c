@@ -77,6 +77,8 @@ static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 		m->q = Q_NONE;
 		return;
 	}
+	if (m->q == Q_SEND ? !m->shown : m->q == Q_REPLY)
+		t->unshown = 1;
 	struct shmcp_qhead *h = qhead(t, m);
 	struct shmcp_msgblok *prev = msg_at(t, m->prev), *next = msg_at(t, m->next);
 	if (prev)
@@ -322,6 +324,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
+	me->outstanding++;  /* first: msg_destroy gives it back */
 	int rc = shmcp_queue_locked(sys, other->slot, SHMCP_IUCV, (f & SHMCP_IPPRTY) != 0, 0, rec,
 				    NULL, 0, bells);
 	if (rc) {
@@ -329,7 +332,6 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 		return rc;
 	}
 	q_insert(t, other->slot, Q_SEND, m);
-	me->outstanding++;
 	put32(pl, SHMCP_IP_MSGID, m->msgid);
 	return 0;
 }
@@ -682,6 +684,15 @@ static struct shmcp_msgblok *hinted(struct shmcp_iucv *t, const uint8_t *rec)
 	return m && m->msgid == ip32(rec, SHMCP_IP_MSGID) ? m : NULL;
 }
 
+/* The message the pending-message interrupt @rec of VM @slot (logon @gen)
+ * names, if it still waits on the VM's send queue (lock held). */
+static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
+					   uint32_t gen, const uint8_t *rec)
+{
+	struct shmcp_msgblok *m = hinted(t, rec);
+	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot ? m : NULL;
+}
+
 /* The source VM @slot takes completed message @m (lock held): the reply
  * into the answer area its SEND named -- an address in this process,
  * since only the source's own process presents its completions -- then
@@ -727,13 +738,46 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 	shmcp_iucv_tables(sys, &t);
 	int ok;
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {
-		struct shmcp_msgblok *m = hinted(&t, rec);
-		ok = sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot;
+		struct shmcp_msgblok *m = still_pending(sys, &t, slot, gen, rec);
+		if ((ok = m != NULL))
+			m->shown = 1;  /* taking it withdraws nothing queued */
 	} else {
 		ok = take_completed(sys, &t, slot, gen, rec);
 	}
 	shmcp_unlock(sys);
 	return ok;
+}
+
+struct drop_ctx {
+	struct shmcp_iucv *t;
+	uint32_t gen;
+};
+
+/* A message interrupt no one will be shown (shmcp_drop_withdrawn): a
+ * pending-message one whose message left the send queue, a message-complete
+ * one whose message is gone (taken by TEST COMPLETION, purged). */
+static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx)
+{
+	struct drop_ctx *c = ctx;
+	int type = rec[SHMCP_IP_RCODE];
+	if (type < SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
+	    type > SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+		return 0;
+	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
+		return still_pending(sys, c->t, slot, c->gen, rec) == NULL;
+	return !hinted(c->t, rec);
+}
+
+/**
+ * shmcp_iucv_drop_withdrawn - VM @slot (logon @gen) took messages without
+ * their interrupts (RECEIVE, REJECT or PURGE of an unpresented message, TEST
+ * COMPLETION): drop the interrupts that became withdrawn from the head of
+ * its queue (lock held, in the VM's own process).
+ */
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen)
+{
+	struct drop_ctx c = { t, gen };
+	shmcp_drop_withdrawn(sys, slot, SHMCP_IUCV, withdrawn, &c);
 }
 
 /**
@@ -751,6 +795,7 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	rc = take_completed(sys, &t, slot, gen, rec) ? 0 : SHMCP_E_NOTFOUND;
+	shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
 	shmcp_unlock(sys);
 	return rc;
 }

@@ -70,16 +70,30 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 	return 0;
 }
 
+/* The first published record of one ring (consumer only), or NULL. */
+static struct shmcp_slot *ring_head(shmcp_sys *sys, int32_t slot, int f, int cls)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	uint64_t pos = atomic_load_explicit(&r->head, RLX), i = pos & (sys->qsize - 1);
+	struct shmcp_slot *s = &shmcp_ring_slots(sys, slot, f, cls)[i];
+	return seq_get(s, i, ACQ) == pos + 1 ? s : NULL;
+}
+
+/* Free the head slot @s ring_head gave, for producers. */
+static void ring_advance(shmcp_sys *sys, int32_t slot, int f, int cls, struct shmcp_slot *s)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	uint64_t pos = atomic_load_explicit(&r->head, RLX);
+	atomic_store_explicit(&r->head, pos + 1, RLX);
+	seq_set(s, pos & (sys->qsize - 1), pos + sys->qsize);
+}
+
 /* Take the next published record of one ring; 1 if one was taken. */
 static int ring_take(shmcp_sys *sys, int32_t slot, int f, int cls,
 		     struct shmcp_record *out, uint8_t *kind)
 {
-	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
-	struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
-	uint64_t mask = sys->qsize - 1;
-	uint64_t pos = atomic_load_explicit(&r->head, RLX);
-	struct shmcp_slot *s = &slots[pos & mask];
-	if (seq_get(s, pos & mask, ACQ) != pos + 1)
+	struct shmcp_slot *s = ring_head(sys, slot, f, cls);
+	if (!s)
 		return 0;
 	*kind = s->kind;
 	out->facility = f;
@@ -87,8 +101,7 @@ static int ring_take(shmcp_sys *sys, int32_t slot, int f, int cls,
 	out->ext_len = s->ext_len;
 	out->ext_off = s->ext_off;
 	memcpy(out->data, s->data, SHMCP_RECORD_LEN);
-	atomic_store_explicit(&r->head, pos + 1, RLX);
-	seq_set(s, pos & mask, pos + sys->qsize);
+	ring_advance(sys, slot, f, cls, s);
 	return 1;
 }
 
@@ -191,25 +204,56 @@ int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int f, int priority,
  * shmcp_pop - take the next interrupt of VM @slot for the facilities in
  * @fmask (bit 1 << facility): priority records of any facility first,
  * then non-priority, FIFO within each.  Only the VM's own process calls
- * this (single consumer); it takes no lock.
- * Returns 1 with *out filled, 0 if nothing is queued, SHMCP_E_BADARG.
+ * this (single consumer, its threads one at a time); it takes no control
+ * lock.  Returns 1 with *out filled, 0 if nothing is queued, SHMCP_E_BADARG.
  */
 int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
 {
 	if (!shmcp_slot_ok(sys, slot))
 		return SHMCP_E_BADARG;
-	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
-		for (int f = 0; f < SHMCP_NFAC; f++) {
+	pthread_mutex_lock(&sys->consumer);
+	int got = 0;
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL && !got; cls++)
+		for (int f = 0; f < SHMCP_NFAC && !got; f++) {
 			if (!(fmask & (1 << f)))
 				continue;
 			uint8_t kind;
 			while (ring_take(sys, slot, f, cls, out, &kind)) {
-				if (kind == SHMCP_REC_INTERRUPT)
-					return 1;
+				if (kind == SHMCP_REC_INTERRUPT) {
+					got = 1;
+					break;
+				}
 				/* a void record: its producer died; skip it */
 			}
 		}
-	return 0;
+	pthread_mutex_unlock(&sys->consumer);
+	return got;
+}
+
+/**
+ * shmcp_drop_withdrawn - drop from the head of VM @slot's rings of
+ * facility @f the records nobody will be shown: void ones, and those
+ * @withdrawn(@sys, @slot, record data, @ctx) says are withdrawn (they carry
+ * no trailing data), up to the first that may still be shown.  A program
+ * that takes its messages by RECEIVE or TEST COMPLETION instead of by
+ * their interrupts would otherwise fill its queue with withdrawn ones.  In
+ * the VM's own process, which may hold the control lock; does nothing
+ * while another of its threads is taking records.
+ */
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
+			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
+			  void *ctx)
+{
+	if (!shmcp_slot_ok(sys, slot) || pthread_mutex_trylock(&sys->consumer))
+		return;
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
+		for (struct shmcp_slot *s; (s = ring_head(sys, slot, f, cls));) {
+			if (s->kind == SHMCP_REC_INTERRUPT &&
+			    (s->ext_len || !withdrawn(sys, slot, s->data, ctx)))
+				break;
+			ring_advance(sys, slot, f, cls, s);
+		}
+	pthread_mutex_unlock(&sys->consumer);
 }
 
 /**

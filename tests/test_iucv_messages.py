@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import shmcp
 from shmcp import iucv
 from iucv_rpc import (RpcError, connect_pair, local, only, pair, send, spawn)  # noqa: F401
 
@@ -588,3 +589,82 @@ def test_messages_in_flight_at_sever(pair):
     assert rc_of(b.call("send", "MsgPlist", pathid=pb, flags1=iucv.IPNORPY, bf1=b"x")) == 1
     assert b.cc("sever", "PathPlist", pathid=pb) == 0
     assert a.drain() == []
+
+
+def _connect_to_self(vm, msglim: int) -> tuple[int, int]:
+    """A path from VM ``vm`` to itself: (the source's path id, the target's)."""
+    c = shmcp.PathPlist(vmid=vm.userid, msglim=msglim)
+    assert iucv.connect(c) == 0
+    target = vm.wait(0).pathid
+    assert iucv.accept(shmcp.PathPlist(pathid=target)) == 0
+    assert vm.wait(0).type == iucv.IPTYPE_CONNECTION_COMPLETE
+    return c.pathid, target
+
+
+def test_a_send_the_full_interrupt_queue_refuses_leaves_the_message_limit_as_it_was(system):
+    """A SEND that cannot post its 09 leaves nothing: neither the message
+    nor a message-limit slot taken from the path's other messages."""
+    shmcp.ipl(system, queue_size=256)
+    with shmcp.logon("A") as vm:
+        iucv.dclbfr(shmcp.PathPlist())
+        (filler, _), (limited, _) = _connect_to_self(vm, 255), _connect_to_self(vm, 2)
+        one_way = dict(flags1=iucv.IPNORPY, bf1=b"x")
+        assert iucv.send(shmcp.MsgPlist(pathid=limited, **one_way)) == 0
+        with pytest.raises(shmcp.QueueFull):
+            while True:
+                assert iucv.send(shmcp.MsgPlist(pathid=filler, **one_way)) == 0
+        with pytest.raises(shmcp.QueueFull):
+            iucv.send(shmcp.MsgPlist(pathid=limited, **one_way))
+        for _ in range(4):  # room on the queue; the messages stay on the send queue
+            assert vm.wait(0).type == iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING
+        assert iucv.send(shmcp.MsgPlist(pathid=limited, **one_way)) == 0   # the second of 2
+        p = shmcp.MsgPlist(pathid=limited, **one_way)
+        assert iucv.send(p) == 1 and p.rcode == iucv.IPRC_MSGLIM_EXCEEDED
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["interrupts-disabled", "never-waited"])
+def test_taking_messages_without_their_interrupts_never_fills_the_queue(system, enabled):
+    """RECEIVE and TEST COMPLETION withdraw the interrupts of what they take
+    (IUCV.md 4.9, 4.11); withdrawn ones must not pile up in the queue until
+    SEND is refused.  The queue holds 128 of them here."""
+    shmcp.ipl(system, queue_size=256)
+    with shmcp.logon("A") as vm:
+        iucv.dclbfr(shmcp.PathPlist())
+        pathid, _ = _connect_to_self(vm, 255)
+        if not enabled:
+            assert iucv.setmask(shmcp.PathPlist()) == 0
+        buf = bytearray(8)
+        for i in range(1000):
+            assert iucv.send(shmcp.MsgPlist(pathid=pathid, flags1=iucv.IPNORPY,
+                                            bf1=i.to_bytes(8, "big"))) == 0
+            assert iucv.receive(shmcp.MsgPlist(bf1=buf)) == 0
+            assert int.from_bytes(buf, "big") == i
+            c = shmcp.CompPlist()
+            assert iucv.testcmpl(c) == 0 and c.audit == 0
+        assert vm.pending() == 0
+
+
+def test_interrupts_of_messages_still_queued_are_kept(system):
+    """Dropping withdrawn interrupts stops at the first live one: with
+    interrupts disabled, RECEIVE the second of three messages; once enabled,
+    the first and the third are presented, then the second's completion."""
+    shmcp.ipl(system)
+    with shmcp.logon("A") as vm:
+        iucv.dclbfr(shmcp.PathPlist())
+        pathid, target = _connect_to_self(vm, 255)
+        assert iucv.setmask(shmcp.PathPlist()) == 0
+        ids = []
+        for i in range(3):
+            p = shmcp.MsgPlist(pathid=pathid, flags1=iucv.IPNORPY, bf1=bytes([i]))
+            assert iucv.send(p) == 0
+            ids.append(p.msgid)
+        r = shmcp.MsgPlist(pathid=target, msgid=ids[1], trgcls=0, bf1=bytearray(1),
+                           flags1=iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL)
+        assert iucv.receive(r) == 0 and bytes(r.bf1) == b"\x01"
+        every = iucv.IPSNDN | iucv.IPSNDP | iucv.IPRPYN | iucv.IPRPYP | iucv.IPCTRL
+        assert iucv.setmask(shmcp.PathPlist.from_bytes(mask_image(every))) == 0
+        shown = [vm.wait(0) for _ in range(3)]
+        assert [(ev.type, ev.msgid) for ev in shown] == [
+            (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, ids[0]),
+            (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, ids[2]),
+            (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, ids[1])]
