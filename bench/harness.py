@@ -76,11 +76,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def build_floors(out_dir: str) -> tuple[str | None, str]:
-    """Compile bench/floors.c; (binary, "") or (None, why not)."""
+# The C floors: bench/floors.c alone, and bench/core_stream.c with shmcp's
+# core (csrc/), whose version check wants a build version.
+CORE_C = sorted(str(p) for p in (HERE.parent / "csrc").glob("*.c"))
+FLOOR_SOURCES = {
+    "floors": [str(HERE / "floors.c")],
+    "core_stream": ["-DSHMCP_BUILD_VERSION=\"bench\"", f"-I{HERE.parent / 'csrc'}", *CORE_C,
+                    str(HERE / "core_stream.c"), "-lpthread"],
+}
+
+
+def build_floors(out_dir: str) -> dict[str, tuple[str | None, str]]:
+    """Compile each C floor program: its name -> (binary, "") or (None, why not)."""
+    return {name: _build(out_dir, name, sources) for name, sources in FLOOR_SOURCES.items()}
+
+
+def _build(out_dir: str, name: str, sources: list[str]) -> tuple[str | None, str]:
     cc = os.environ.get("CC", "gcc")
-    binary = os.path.join(out_dir, "floors")
-    cmd = [cc, "-O2", "-Wall", "-std=gnu11", str(HERE / "floors.c"), "-o", binary]
+    binary = os.path.join(out_dir, name)
+    cmd = [cc, "-O2", "-Wall", "-std=gnu11", *sources, "-o", binary]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -163,12 +177,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     results: list[dict] = []
     try:
-        floors, floors_error = (args.floors, "") if args.floors else build_floors(tmp)
+        floors = build_floors(tmp)
+        if args.floors:
+            floors["floors"] = (args.floors, "")
         blocked = {}
         for t in chosen:
             why = t.status()
-            if t.module == "floors" and floors is None:
-                why = floors_error
+            if t.module == "floors" and floors[t.opts["program"]][0] is None:
+                why = floors[t.opts["program"]][1]
             if why:
                 blocked[t.key] = why
         todo = []
@@ -185,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             for job in todo:
                 done += 1
                 if BY_KEY[job["key"]].module == "floors":
-                    job = dict(job, binary=floors)
+                    job = dict(job, binary=floors[BY_KEY[job["key"]].opts["program"]][0])
                 limit = (job.get("max_s", 0) + job.get("window", 0) + job.get("fanin_window", 0)
                          + 120 + 2 * job.get("idle_vms", 0) + job.get("open_paths", 0) // 10)
                 t0 = time.time()

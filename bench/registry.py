@@ -93,9 +93,15 @@ TRANSPORTS: list[Transport] = [
     Transport("py-signal", "Python kill + sigtimedwait (bare doorbell)", "bench.transports.py_signal",
               "peer", workloads=("rtt",)),
     # the mechanism floors, in C
-    Transport("c-spin", "C floor: shared memory, busy-spin", "floors", "floor", {"mode": "spin"}, ("rtt",)),
-    Transport("c-futex", "C floor: shared memory, futex", "floors", "floor", {"mode": "futex"}, ("rtt",)),
-    Transport("c-signal", "C floor: kill + sigwaitinfo", "floors", "floor", {"mode": "signal"}, ("rtt",)),
+    Transport("c-spin", "C floor: shared memory, busy-spin", "floors", "floor",
+              {"program": "floors", "mode": "spin"}, ("rtt",)),
+    Transport("c-futex", "C floor: shared memory, futex", "floors", "floor",
+              {"program": "floors", "mode": "futex"}, ("rtt",)),
+    Transport("c-signal", "C floor: kill + sigwaitinfo", "floors", "floor",
+              {"program": "floors", "mode": "signal"}, ("rtt",)),
+    # what the one-way stream costs in shmcp's core, below every Python layer
+    Transport("c-iucv", "C floor: shmcp core, IUCV one-way from C", "floors", "floor",
+              {"program": "core_stream"}, ("stream",)),
 ]
 
 BY_KEY = {t.key: t for t in TRANSPORTS}

@@ -300,13 +300,15 @@ def fanin(mod: Any, job: dict) -> dict:
 
 
 def floor(job: dict) -> dict:
-    """The C floors: bench/floors.c, built by the harness."""
+    """The C floors (bench/floors.c, bench/core_stream.c), built by the harness."""
     env = dict(os.environ, FLOORS_PIN=job.get("pin", "none"))
-    out = subprocess.run([job["binary"], job["opts"]["mode"], str(job["size"]), str(job["n"]),
-                          str(job["warmup"])], capture_output=True, text=True, env=env,
-                         timeout=job["max_s"] + 60)
+    if job["workload"] == "stream":
+        args, limit = [str(job["size"]), str(job["window"])], job["window"] + 60
+    else:
+        args, limit = [job["opts"]["mode"], str(job["size"]), str(job["n"]), str(job["warmup"])], job["max_s"] + 60
+    out = subprocess.run([job["binary"], *args], capture_output=True, text=True, env=env, timeout=limit)
     if out.returncode:
-        raise RuntimeError(f"floors exited {out.returncode}: {out.stderr.strip()}")
+        raise RuntimeError(f"{job['opts']['program']} exited {out.returncode}: {out.stderr.strip()}")
     res = json.loads(out.stdout)
     res["complete"] = True
     return res

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ONLY = "core,core-nospin,core-sigpause,iucv-wait,vmcf,pipe,c-signal"
+ONLY = "core,core-nospin,core-sigpause,iucv-wait,vmcf,pipe,c-signal,c-iucv"
 
 
 def test_bench_tiny(tmp_path):
@@ -33,9 +33,13 @@ def test_bench_tiny(tmp_path):
         assert by[("vmcf", workload)]["status"] == "ok", by[("vmcf", workload)]
     assert by[("vmcf", "scale")]["status"] == "not run"  # reported, not dropped
     assert by[("pipe", "rtt")]["status"] == "ok"
-    for key in ("core", "iucv-wait", "vmcf"):
+    assert by[("c-signal", "rtt")]["status"] == "ok", by[("c-signal", "rtt")]
+    assert by[("c-iucv", "stream")]["status"] == "ok", by[("c-iucv", "stream")]
+    assert "C floor: shmcp core, IUCV one-way from C" in md
+    for key in ("core", "iucv-wait", "vmcf", "c-iucv"):
         stream = by[(key, "stream")]["metrics"]
         assert stream["lost"] == 0 and stream["reordered"] == 0 and stream["received"] == stream["sent"]
+    for key in ("core", "iucv-wait", "vmcf"):
         assert by[(key, "rtt")]["metrics"]["corrupt"] == 0
         assert by[(key, "fanin")]["metrics"]["corrupt"] == 0
     left = {n for n in set(os.listdir("/dev/shm")) - before if n.startswith("shmcp.bench-")}
