@@ -110,8 +110,10 @@ struct shmcp_sys {
 	pthread_mutex_t cache_lock;
 	/* the VM's own process takes records off its rings (the single
 	 * consumer) one thread at a time: wait() in one thread, RECEIVE's
-	 * dropping of withdrawn records in another (shmcp_drop_withdrawn) */
-	pthread_mutex_t consumer;
+	 * dropping of withdrawn records in another (shmcp_drop_withdrawn).  A
+	 * spin flag, not a mutex: its release is a plain store, and a mutex's
+	 * locked release after the ring's stores cost ~0.2 us per message */
+	atomic_int consuming;
 	/* watchdog thread */
 	pthread_t watchdog;
 	int watchdog_on;

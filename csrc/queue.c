@@ -16,6 +16,7 @@
  * lock's EOWNERDEAD repair (shmcp_ring_repair) finds such slots and
  * publishes them as void records.
  */
+#include <sched.h>
 #include <string.h>
 
 #include "internal.h"
@@ -200,6 +201,26 @@ int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int f, int priority,
 	return rc;
 }
 
+/* The consumer role of this process (struct shmcp_sys.consuming). */
+static int consumer_try(shmcp_sys *sys)
+{
+	return !atomic_exchange_explicit(&sys->consuming, 1, ACQ);
+}
+
+static void consumer_take(shmcp_sys *sys)
+{
+	for (unsigned n = 1; !consumer_try(sys); n++)
+		if (n % 64)
+			cpu_relax();
+		else
+			sched_yield();  /* its holder may be off the CPU */
+}
+
+static void consumer_give(shmcp_sys *sys)
+{
+	atomic_store_explicit(&sys->consuming, 0, REL);
+}
+
 /**
  * shmcp_pop - take the next interrupt of VM @slot for the facilities in
  * @fmask (bit 1 << facility): priority records of any facility first,
@@ -211,7 +232,7 @@ int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
 {
 	if (!shmcp_slot_ok(sys, slot))
 		return SHMCP_E_BADARG;
-	pthread_mutex_lock(&sys->consumer);
+	consumer_take(sys);
 	int got = 0;
 	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL && !got; cls++)
 		for (int f = 0; f < SHMCP_NFAC && !got; f++) {
@@ -226,7 +247,7 @@ int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
 				/* a void record: its producer died; skip it */
 			}
 		}
-	pthread_mutex_unlock(&sys->consumer);
+	consumer_give(sys);
 	return got;
 }
 
@@ -244,7 +265,7 @@ void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
 			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
 			  void *ctx)
 {
-	if (!shmcp_slot_ok(sys, slot) || pthread_mutex_trylock(&sys->consumer))
+	if (!shmcp_slot_ok(sys, slot) || !consumer_try(sys))
 		return;
 	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
 		for (struct shmcp_slot *s; (s = ring_head(sys, slot, f, cls));) {
@@ -253,7 +274,7 @@ void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
 				break;
 			ring_advance(sys, slot, f, cls, s);
 		}
-	pthread_mutex_unlock(&sys->consumer);
+	consumer_give(sys);
 }
 
 /**
