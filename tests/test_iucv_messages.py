@@ -668,3 +668,41 @@ def test_interrupts_of_messages_still_queued_are_kept(system):
             (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, ids[0]),
             (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, ids[2]),
             (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, ids[1])]
+
+
+def test_a_thread_waiting_while_another_receives_without_interrupts(system):
+    """The queue's consumer role is one thread's at a time: a thread in
+    wait() and one whose RECEIVEs drop withdrawn interrupts never take the
+    same record.  Every message is received once, in order; the waiter is
+    shown only interrupts of messages not yet taken, each at most once."""
+    import threading
+    shmcp.ipl(system, queue_size=256)
+    with shmcp.logon("A") as vm:
+        iucv.dclbfr(shmcp.PathPlist())
+        pathid, _ = _connect_to_self(vm, 255)
+        shown, stop = [], threading.Event()
+
+        def waiter():
+            while not stop.is_set():
+                ev = vm.wait(timeout=0.01)
+                if ev is not None:
+                    shown.append((ev.type, ev.msgid))
+        t = threading.Thread(target=waiter)
+        t.start()
+        try:
+            buf, got = bytearray(8), []
+            for i in range(3000):
+                assert iucv.send(shmcp.MsgPlist(pathid=pathid, flags1=iucv.IPNORPY,
+                                                bf1=i.to_bytes(8, "big"))) == 0
+                assert iucv.receive(shmcp.MsgPlist(bf1=buf)) == 0
+                got.append(int.from_bytes(buf, "big"))
+                # 2: the waiter was shown this completion, and so took it
+                assert iucv.testcmpl(shmcp.CompPlist()) in (0, 2)
+        finally:
+            stop.set()
+            t.join()
+        assert got == list(range(3000))
+        assert len(shown) == len(set(shown))
+        assert {ty for ty, _ in shown} <= {iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING,
+                                            iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE}
+        assert vm.wait(0) is None
