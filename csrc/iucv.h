@@ -35,8 +35,13 @@
 #define Q_RECV 2              /* target's receive queue */
 #define Q_REPLY 3             /* source's reply queue */
 
+/* A message queue: msgblok index + 1 of its ends.  Its head and tail on
+ * lines of their own: a SEND appends to the target's send queue while the
+ * target's RECEIVE takes from its head, and the other way round for the
+ * source's reply queue. */
 struct shmcp_qhead {
-	uint32_t head, tail;  /* msgblok index + 1 */
+	_Alignas(SHMCP_CACHELINE) uint32_t head;
+	_Alignas(SHMCP_CACHELINE) uint32_t tail;
 };
 
 struct shmcp_iucv_hdr {
@@ -50,11 +55,13 @@ struct shmcp_iucv_hdr {
 	uint64_t dir_off;     /* directory entries + names in the pool */
 };
 
+/* A VM's IUCV state: what each of its calls reads on a line of its own,
+ * apart from its queues, which its partners' SENDs and RECEIVEs write. */
 struct shmcp_iucv_vm {
-	uint32_t declared_gen;  /* logon generation that did DECLARE BUFFER, or 0 */
+	_Alignas(SHMCP_CACHELINE) uint32_t declared_gen;  /* logon that did DECLARE BUFFER, or 0 */
 	uint16_t maxconn;       /* from the directory at DECLARE BUFFER */
 	uint16_t npaths;        /* path ids in use */
-	struct shmcp_qhead q[4];  /* indexed by Q_SEND, Q_RECV, Q_REPLY */
+	struct shmcp_qhead q[4];  /* by Q_SEND, Q_RECV, Q_REPLY */
 };
 
 struct shmcp_path_end {
@@ -65,7 +72,7 @@ struct shmcp_path_end {
 	uint8_t flags;          /* options at CONNECT/ACCEPT: IPRMDATA, IPPRTY, IPQUSCE */
 	uint8_t quiesced;       /* the partner quiesced this end: no SEND */
 	uint8_t _pad;
-	uint16_t outstanding;   /* messages this end sent, not yet destroyed */
+	uint16_t _pad1;
 	uint16_t msglim_asked;  /* the limit this end asked for (0 = default) */
 	uint16_t dir_msglimit;  /* its directory ceiling */
 	uint8_t dir_priority;   /* its directory permits priority */
@@ -79,10 +86,14 @@ struct shmcp_path {
 	uint8_t priority;       /* priority messages allowed */
 	uint8_t _pad[5];
 	struct shmcp_path_end e[2];  /* 0: originator, 1: target */
+	/* messages each end sent, not yet destroyed: written by a source at
+	 * every SEND and completion, so on a line of its own -- the rest of
+	 * the path is read by the target's every RECEIVE */
+	_Alignas(SHMCP_CACHELINE) uint16_t outstanding[2];
 };
 
 struct shmcp_msgblok {
-	uint32_t in_use;
+	_Alignas(SHMCP_CACHELINE) uint32_t in_use;
 	uint32_t msgid;
 	uint32_t path;          /* index + 1 */
 	uint8_t src;            /* which end of the path sent it */

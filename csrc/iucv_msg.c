@@ -17,9 +17,11 @@
  * inputs or outputs a reissued DESCRIBE/RECEIVE plist carries: accepted. */
 #define UNDEFINED_MSG_FLAGS (SHMCP_IPBUFLST | SHMCP_IPANSLST)
 
+/* Blocks above the high-water mark were never used: zero, not in use.  Not
+ * read here: the header's line changes at every SEND (msgid, free list). */
 static struct shmcp_msgblok *msg_at(struct shmcp_iucv *t, uint32_t idx1)
 {
-	if (!idx1 || idx1 > t->nmsgs || idx1 > t->hdr->msgs_used)
+	if (!idx1 || idx1 > t->nmsgs)
 		return NULL;
 	struct shmcp_msgblok *m = &t->msg[idx1 - 1];
 	return m->in_use ? m : NULL;
@@ -126,8 +128,8 @@ static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgbl
 {
 	q_remove(t, m);
 	struct shmcp_path *p = path_at(t, m);
-	if (p && p->e[m->src].outstanding)
-		p->e[m->src].outstanding--;
+	if (p && p->outstanding[m->src])
+		p->outstanding[m->src]--;
 	if (m->data_off != NO_OFF)
 		shmcp_pool_free(&sys->pool, m->data_off);
 	if (m->reply_off != NO_OFF)
@@ -187,10 +189,6 @@ static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok 
 	    (p->e[m->src].state != END_ACTIVE && p->e[m->src].state != END_PARTNER_SEVERED)) {
 		msg_destroy(sys, t, m);
 		return;
-	}
-	if (m->data_off != NO_OFF) {
-		shmcp_pool_free(&sys->pool, m->data_off);
-		m->data_off = NO_OFF;
 	}
 	q_insert(t, p->e[m->src].slot, Q_REPLY, m);
 	uint8_t rec[SHMCP_RECORD_LEN];
@@ -287,7 +285,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
 	if (me->quiesced || other->slot == CP_SLOT)  /* *MSG takes no messages */
 		return SHMCP_IPRC_QUIESCED;
-	if (me->outstanding >= p->msglim)
+	if (p->outstanding[end] >= p->msglim)
 		return SHMCP_IPRC_MSGLIM_EXCEEDED;
 	if ((f & SHMCP_IPPRTY) && !p->priority)
 		return SHMCP_IPRC_PRIORITY_NOT_ALLOWED;
@@ -324,7 +322,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
-	me->outstanding++;  /* first: msg_destroy gives it back */
+	p->outstanding[end]++;  /* first: msg_destroy gives it back */
 	int rc = shmcp_queue_locked(sys, other->slot, SHMCP_IUCV, (f & SHMCP_IPPRTY) != 0, 0, rec,
 				    NULL, 0, bells);
 	if (rc) {
