@@ -84,10 +84,13 @@ class VirtualMachine:
         # the system's handle and spin, for the hot paths: valid while logged
         # on, which every caller checks first (_slot, _pid)
         self._h = system.handle
-        self._haddr = int(ffi.cast("uintptr_t", self._h))  # the same, for shmcp._iparml's calls
         self._spin_ns = system.spin_ns
         self._rec = ffi.new("struct shmcp_record *")
-        self._recaddr = int(ffi.cast("uintptr_t", self._rec))  # for shmcp._iparml.next
+        # the same for shmcp._iparml's calls, in one attribute: the handle's
+        # and the record's addresses; None once logged off
+        self._ids: tuple[int, int, int, int, int] | None = (
+            int(ffi.cast("uintptr_t", self._h)), slot, gen,
+            int(ffi.cast("uintptr_t", self._rec)), self._spin_ns)
         self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
         self._rechead = ffi.buffer(self._rec)       # its first four words, read by one unpack
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
@@ -119,6 +122,7 @@ class VirtualMachine:
     def _forget(self) -> None:
         global _current
         self._slot = -1
+        self._ids = None
         signals._unbind(self)
         self._sys.detach()
         if _current is self:

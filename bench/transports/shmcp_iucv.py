@@ -31,6 +31,8 @@ import tempfile
 import shmcp
 from shmcp import MsgPlist, PathPlist, iucv
 
+from . import STOP_SEQ
+
 _count = itertools.count()
 MSGLIM = 255
 _RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
@@ -38,6 +40,10 @@ _CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
 _PENDING_CONNECTION = iucv.IPTYPE_PENDING_CONNECTION
 _SEVERED = iucv.IPTYPE_PATH_SEVERED
 _COMPLETE = (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_PRIORITY_MESSAGE_COMPLETE)
+_COMPLETE_N, _COMPLETE_P = _COMPLETE
+_NORPY, _MSGLIM_EXCEEDED = iucv.IPNORPY, iucv.IPRC_MSGLIM_EXCEEDED
+_STOP = STOP_SEQ.to_bytes(7, "little")  # the worker's STOP message goes two-way
+_send = iucv.send
 _PENDING = (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, iucv.IPTYPE_PRIORITY_MESSAGE_PENDING)
 
 
@@ -170,8 +176,22 @@ class Client(_End):
         self.outstanding = 0
 
     def send(self, data) -> None:
-        if self.oneway and not (data[1] == 0xFF and data[1:8] == b"\xff" * 7):
-            self._send_oneway(data)
+        if self.oneway and (data[7] != 0xFF or data[1:8] != _STOP):
+            # one-way, spelled out (once per message): free a slot under the
+            # path's message limit if none is, then SEND
+            op = self.op
+            while self.outstanding >= self.msglim:
+                self._complete_one()
+            op.bf1 = data
+            op.flags1 = _NORPY
+            cc = _send(op)
+            while cc == 1 and op.rcode == _MSGLIM_EXCEEDED:
+                self._complete_one()
+                op.flags1 = _NORPY
+                cc = _send(op)
+            if cc:
+                raise IUCVFailed(f"IUCV SEND (one-way): CC{cc} IPRCODE {op.rcode}")
+            self.outstanding += 1
             return
         sp = self.sp
         if data is not self.request:  # SEND changes neither bf1, bf2 nor flags1
@@ -184,28 +204,15 @@ class Client(_End):
         _check(cc, sp, "SEND")
         self.msgid = sp.msgid
 
-    def _send_oneway(self, data) -> None:
-        op = self.op
-        while self.outstanding >= self.msglim:
-            self._complete_one()
-        op.bf1 = data
-        op.flags1 = iucv.IPNORPY
-        cc = iucv.send(op)
-        while cc == 1 and op.rcode == iucv.IPRC_MSGLIM_EXCEEDED:
-            self._complete_one()
-            op.flags1 = iucv.IPNORPY
-            cc = iucv.send(op)
-        _check(cc, op, "SEND (one-way)")
-        self.outstanding += 1
-
     def _complete_one(self) -> None:
         """Take one completion of a one-way message (frees a msglim slot)."""
         ev = self.take()
-        if ev.type in _COMPLETE:
+        t = ev.type
+        if t == _COMPLETE_N or t == _COMPLETE_P:
             if ev.audit:
                 raise IUCVFailed(f"one-way message {ev.msgid} completed with audit {ev.audit:#x}")
             self.outstanding -= 1
-        elif ev.type == _SEVERED:
+        elif t == _SEVERED:
             raise IUCVFailed("path severed")
 
     def recv(self):

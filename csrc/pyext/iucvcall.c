@@ -34,8 +34,7 @@ static next_fn *core_next;       /* shmcp_next */
 static PyObject *iucv_key;       /* interrupt.IUCV: its facility_state key */
 static PyObject *by_type;        /* plist._BY_TYPE as a tuple: the class per IPTYPE */
 static PyObject *failed;         /* iucv._failed(vm, func, rc): raises the core's error */
-static PyObject *s_haddr, *s_slot, *s_gen, *s_facility_state, *s_answers, *s_buffer,
-	*s_present_types, *s_spin_ns, *s_recaddr;
+static PyObject *s_ids, *s_facility_state, *s_answers, *s_buffer, *s_present_types;
 static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 static uint32_t word(const uint8_t *image, int off)
@@ -77,21 +76,39 @@ static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
 	return n;
 }
 
-/* One call's VM (the attributes shmcp/machine.py keeps for the hot paths)
- * and parameter list. */
+/* One call's VM (VirtualMachine._ids: what shmcp/machine.py keeps for the
+ * hot paths) and parameter list. */
 struct call {
 	shmcp_sys *h;
 	int32_t slot;
 	uint32_t gen;
+	struct shmcp_record *rec;
+	int64_t spin_ns;
 	Image *p;
 	uint8_t *image;
 };
 
-static void vm_ids(PyObject *vm, struct call *c, int *ok)
+/* 1: @c has the VM's ids; 0: the VM is logged off (None: Python's to say
+ * so); -1: an exception. */
+static int vm_ids(PyObject *vm, struct call *c)
 {
-	c->h = (shmcp_sys *)(uintptr_t)attr_int64(vm, s_haddr, ok);
-	c->slot = (int32_t)attr_int64(vm, s_slot, ok);
-	c->gen = (uint32_t)attr_int64(vm, s_gen, ok);
+	PyObject *ids = PyObject_GetAttr(vm, s_ids);
+	if (!ids)
+		return -1;
+	int ready = PyTuple_Check(ids) && PyTuple_GET_SIZE(ids) == 5;
+	if (ready) {
+		int64_t v[5];
+		for (int i = 0; i < 5; i++)
+			v[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(ids, i));
+		ready = PyErr_Occurred() ? -1 : 1;
+		c->h = (shmcp_sys *)(uintptr_t)v[0];
+		c->slot = (int32_t)v[1];
+		c->gen = (uint32_t)v[2];
+		c->rec = (struct shmcp_record *)(uintptr_t)v[3];
+		c->spin_ns = v[4];
+	}
+	Py_DECREF(ids);
+	return ready;
 }
 
 /* 1: @c is ready; 0: None for Python (not an Image); -1: an exception. */
@@ -113,9 +130,7 @@ static int call_of(PyObject *const *args, Py_ssize_t nargs, const char *name, st
 		PyErr_Clear();
 		return 0;
 	}
-	int ok = 1;
-	vm_ids(args[0], c, &ok);
-	return ok ? 1 : -1;
+	return vm_ids(args[0], c);
 }
 
 #define CALL_OF(name, c) \
@@ -272,15 +287,16 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	if (PyErr_Occurred())
 		return NULL;
 	struct call c = {0};
-	vm_ids(vm, &c, &ok);
+	int ready = vm_ids(vm, &c);
+	if (ready <= 0)  /* logged off: wait() says so */
+		return ready < 0 ? NULL : PyLong_FromLong(SHMCP_E_NOTLOGGED);
 	uint32_t present = (uint32_t)attr_int64(vm, s_present_types, &ok);
-	int64_t spin = attr_int64(vm, s_spin_ns, &ok);
-	struct shmcp_record *rec = (struct shmcp_record *)(uintptr_t)attr_int64(vm, s_recaddr, &ok);
 	if (!ok)
 		return NULL;
+	struct shmcp_record *rec = c.rec;
 	int rc;
 	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-	rc = core_next(c.h, c.slot, c.gen, (int)fmask, present, timeout, spin, rec);
+	rc = core_next(c.h, c.slot, c.gen, (int)fmask, present, timeout, c.spin_ns, rec);
 	Py_END_ALLOW_THREADS
 	uint8_t itype = rec->data[IP_TYPE];
 	if (rc != SHMCP_WAIT_PRESENTED || itype >= PyTuple_GET_SIZE(by_type) ||
@@ -309,11 +325,9 @@ static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 			PyErr_SetString(PyExc_ValueError, "_bind: a core address is 0");
 		return NULL;
 	}
-	if (!s_haddr) {
-		const char *names[] = {"_haddr", "_slot", "_gen", "facility_state", "answers",
-				       "buffer", "present_types", "_spin_ns", "_recaddr"};
-		PyObject **slots[] = {&s_haddr, &s_slot, &s_gen, &s_facility_state, &s_answers,
-				      &s_buffer, &s_present_types, &s_spin_ns, &s_recaddr};
+	if (!s_ids) {
+		const char *names[] = {"_ids", "facility_state", "answers", "buffer", "present_types"};
+		PyObject **slots[] = {&s_ids, &s_facility_state, &s_answers, &s_buffer, &s_present_types};
 		for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 			if (!(*slots[i] = PyUnicode_InternFromString(names[i])))
 				return NULL;
