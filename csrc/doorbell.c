@@ -145,7 +145,6 @@ int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility)
 	return 0;
 }
 
-
 /* Set (@on) or clear the SHMCP_WANT_SLEEPING bit of the facilities in
  * @fmask; full fence after, for the look at the queue that follows. */
 static void set_sleeping(shmcp_sys *sys, int32_t slot, int fmask, int on)

@@ -348,12 +348,6 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 	atomic_fetch_add(&sys->hdr->lock_repairs, 1);
 }
 
-/**
- * shmcp_lock - take the control lock.  If its previous holder died inside
- * it (EOWNERDEAD), repair the tables and mark the lock consistent, so a
- * kill -9 at any point leaves nothing stuck.
- * Returns 0 or SHMCP_E_LOCK.
- */
 /* Tries before sleeping on a held lock.  Its holders keep it for well under
  * a microsecond, and a contended robust mutex goes straight to a futex sleep
  * and wake-up: the two ends of a one-way stream took turns sleeping on it
@@ -369,18 +363,24 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
-	if (shmcp_spin_allowed(sys)) {
-		for (int i = 0; i < LOCK_TRIES; i++) {
-			int rc = pthread_mutex_trylock(m);
-			if (rc != EBUSY)
-				return rc;
-			for (int k = 0; k < LOCK_TRY_GAP; k++)
-				cpu_relax();
-		}
+	int rc = pthread_mutex_trylock(m);  /* a free lock: nothing else to read */
+	if (rc != EBUSY)
+		return rc;
+	for (int i = 1; i < LOCK_TRIES && shmcp_spin_allowed(sys); i++) {
+		for (int k = 0; k < LOCK_TRY_GAP; k++)
+			cpu_relax();
+		if ((rc = pthread_mutex_trylock(m)) != EBUSY)
+			return rc;
 	}
 	return pthread_mutex_lock(m);
 }
 
+/**
+ * shmcp_lock - take the control lock.  If its previous holder died inside
+ * it (EOWNERDEAD), repair the tables and mark the lock consistent, so a
+ * kill -9 at any point leaves nothing stuck.
+ * Returns 0 or SHMCP_E_LOCK.
+ */
 int shmcp_lock(shmcp_sys *sys)
 {
 	int rc = lock(sys);

@@ -5,9 +5,10 @@
  *
  * Each of these runs on every message; in Python, finding the buffers,
  * passing seven or eight arguments through cffi and building the interrupt's
- * parameter list cost about as much as the core's call itself.  Here they take what a message program passes -- a
- * parameter list whose buffers are bytes (data going out) or bytearray, at
- * least as long as their length fields say -- and call the core directly.
+ * parameter list cost about as much as the core's call itself.  Here they
+ * take what a message program passes -- a parameter list whose buffers are
+ * bytes (data going out) or bytearray, at least as long as their length
+ * fields say -- and call the core directly.
  * Anything else (a memoryview, a short buffer, an IUCV state not made yet)
  * they answer with None before doing anything, and shmcp/iucv.py takes it
  * with every check and message of its own.
@@ -63,17 +64,15 @@ static int address(PyObject *buf, uint32_t length, int writable, uint8_t **at)
 	return length <= (uint64_t)size || length >= 0x80000000u;
 }
 
-/* An integer attribute of @obj; once *ok is 0 (an exception set), nothing. */
-static int64_t attr_int64(PyObject *obj, PyObject *name, int *ok)
+/* The VM's IUCV state (facility_state[IUCV], a new reference), or NULL:
+ * none yet, or an exception set. */
+static PyObject *iucv_state(PyObject *vm)
 {
-	if (!*ok)
-		return -1;
-	PyObject *v = PyObject_GetAttr(obj, name);
-	int64_t n = v ? PyLong_AsLongLong(v) : -1;
-	Py_XDECREF(v);
-	if (n == -1 && PyErr_Occurred())
-		*ok = 0;
-	return n;
+	PyObject *states = PyObject_GetAttr(vm, s_facility_state);
+	PyObject *st = states ? PyDict_GetItemWithError(states, iucv_key) : NULL;
+	Py_XINCREF(st);
+	Py_XDECREF(states);
+	return st;
 }
 
 /* One call's VM (VirtualMachine._ids: what shmcp/machine.py keeps for the
@@ -174,10 +173,9 @@ static PyObject *iucv_send(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 		if (!address(p->bf2, word(image, SHMCP_IP_BFLN2F), 1, &answer))
 			Py_RETURN_NONE;
 		if (answer) {
-			PyObject *state = PyObject_GetAttr(args[0], s_facility_state);
-			PyObject *st = state ? PyDict_GetItemWithError(state, iucv_key) : NULL;
+			PyObject *st = iucv_state(args[0]);
 			answers = st ? PyObject_GetAttr(st, s_answers) : NULL;
-			Py_XDECREF(state);
+			Py_XDECREF(st);
 			if (!answers) {
 				if (PyErr_Occurred())
 					return NULL;
@@ -239,10 +237,7 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
  * (the path of interrupts presented in Python), here without its frame. */
 static int note_presented(PyObject *vm, const uint8_t *image)
 {
-	PyObject *states = PyObject_GetAttr(vm, s_facility_state);
-	PyObject *st = states ? PyDict_GetItemWithError(states, iucv_key) : NULL;
-	Py_XINCREF(st);
-	Py_XDECREF(states);
+	PyObject *st = iucv_state(vm);
 	if (!st)
 		return PyErr_Occurred() ? -1 : 0;
 	int ok = 1;
@@ -282,7 +277,6 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 		return NULL;
 	}
 	PyObject *vm = args[0];
-	int ok = 1;
 	int64_t fmask = PyLong_AsLongLong(args[1]), timeout = PyLong_AsLongLong(args[2]);
 	if (PyErr_Occurred())
 		return NULL;
@@ -290,8 +284,10 @@ static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	int ready = vm_ids(vm, &c);
 	if (ready <= 0)  /* logged off: wait() says so */
 		return ready < 0 ? NULL : PyLong_FromLong(SHMCP_E_NOTLOGGED);
-	uint32_t present = (uint32_t)attr_int64(vm, s_present_types, &ok);
-	if (!ok)
+	PyObject *types = PyObject_GetAttr(vm, s_present_types);  /* SET MASK changes it */
+	uint32_t present = types ? (uint32_t)PyLong_AsUnsignedLong(types) : 0;
+	Py_XDECREF(types);
+	if (PyErr_Occurred())
 		return NULL;
 	struct shmcp_record *rec = c.rec;
 	int rc;
