@@ -5,6 +5,7 @@
 from setuptools import Extension, setup
 
 setup(cffi_modules=["csrc/build_core.py:ffibuilder"],
-      ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c", "csrc/pyext/iucvcall.c"],
-                             depends=["csrc/pyext/image.h", "csrc/shmcp.h"],
+      ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c", "csrc/pyext/iucvcall.c",
+                                                       "csrc/pyext/machine.c"],
+                             depends=["csrc/pyext/image.h", "csrc/pyext/machine.h", "csrc/shmcp.h"],
                              extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror"])])

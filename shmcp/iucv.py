@@ -20,9 +20,7 @@ from .errors import NotLoggedOn, ProgramCheck, core_error
 from .interrupt import IUCV, Interrupt
 from .machine import VirtualMachine, required
 from ._iparml import _bind
-from ._iparml import receive as _c_receive
-from ._iparml import reply as _c_reply
-from ._iparml import send as _c_send
+from ._iparml import receive, reply, send
 from .plist import _BY_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
@@ -58,8 +56,8 @@ class _State:
     two-way messages in flight (the reply is written there before the
     message-complete interrupt is presented)."""
 
-    def __init__(self) -> None:
-        self.buffer: memoryview | None = None
+    def __init__(self, buffer: memoryview | None = None) -> None:
+        self.buffer = buffer
         self.held: collections.deque[Interrupt] = collections.deque()
         # msgid -> the core's view of the answer area, kept alive until the
         # core has written the reply into it (the MSGBLOK holds its address)
@@ -87,8 +85,10 @@ def _state(vm: VirtualMachine) -> _State:
     return st
 
 
-def _new_state(vm: VirtualMachine) -> _State:
-    st = vm.facility_state[IUCV] = _State()
+def _new_state(vm: VirtualMachine, buffer: memoryview | None = None) -> _State:
+    st = vm.facility_state[IUCV] = _State(buffer)
+    # the C calls' references to what they keep up per message (machine.c)
+    vm._iucv_answers, vm._iucv_buffer = st.answers, st.buffer
     _masks_changed(vm, st)
     return st
 
@@ -163,12 +163,6 @@ def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
     raise core_error(rc, f"IUCV {name} by {vm.userid}")
 
 
-# the C calls (csrc/pyext/iucvcall.c): the core's two functions, and how
-# wait() shows a message interrupt the core presented (_presented's work too),
-# and what raises a core error
-_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
-      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
-      IUCV, tuple(_BY_TYPE.get(t) for t in range(10)), _failed)
 
 
 # -- the 18 functions ----------------------------------------------------------
@@ -194,7 +188,7 @@ def dclbfr(plist: Iparml) -> int:
         buffer = memoryview(plist.bf1).cast("B")
     cc = _call(vm, lib.SHMCP_IUCV_DCLBFR, plist)
     if cc == 0:
-        _new_state(vm).buffer = buffer
+        _new_state(vm, buffer)
     return cc
 
 
@@ -203,6 +197,7 @@ def rtrvbfr(plist: Iparml | None = None) -> int:
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_RTRVBFR, plist if plist is not None else PathPlist())
     vm.facility_state.pop(IUCV, None)
+    vm._iucv_answers = vm._iucv_buffer = None
     vm.present_types = 0
     return cc
 
@@ -233,32 +228,12 @@ def resume(plist: Iparml) -> int:
     return _call(required("IUCV"), lib.SHMCP_IUCV_RESUME, _check_plist(plist, "resume"))
 
 
-def send(plist: Iparml) -> int:
-    """SEND ``bf1`` (or the 8 bytes of ``data`` with IPRMDATA) on ``pathid``;
-    two-way unless IPNORPY, the reply landing in ``bf2``."""
-    vm = required("IUCV")
-    cc = _c_send(vm, plist)  # the common case in C (csrc/pyext/iucvcall.c)
-    return _send(vm, plist) if cc is None else cc
+# send, receive and reply are C functions (csrc/pyext/iucvcall.c, imported
+# above): they find the VM and call the core themselves in the common case
+# and leave the rest to the Python path below.
 
-
-def receive(plist: Iparml) -> int:
-    """RECEIVE into ``bf1`` the message the selectors name (IPFGPID,
-    IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."""
-    vm = required("IUCV")
-    cc = _c_receive(vm, plist)
-    return _receive(vm, plist) if cc is None else cc
-
-
-def reply(plist: Iparml) -> int:
-    """REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the
-    reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."""
-    vm = required("IUCV")
-    cc = _c_reply(vm, plist)
-    return _reply(vm, plist) if cc is None else cc
-
-
-# What the C calls leave to Python: other buffer types, short buffers, a
-# first SEND before IUCV's state exists, and every error message.
+# What the C calls leave to Python: no VM, other buffer types, short
+# buffers, a first SEND before IUCV's state exists, and every error message.
 
 def _send(vm: VirtualMachine, plist: Iparml) -> int:
     image = _check_plist(plist, "send")._b
@@ -287,6 +262,17 @@ def _reply(vm: VirtualMachine, plist: Iparml) -> int:
     if not image[_FLAGS1] & _IPRMDATA:
         inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
     return _call(vm, _REPLY, plist, inbuf, ffi.NULL)
+
+
+# the C calls: the core's two functions, how wait() shows a message interrupt
+# the core presented (_presented's work too), what raises a core error, and
+# the Python path of each call
+_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
+      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
+      tuple(_BY_TYPE.get(t) for t in range(10)), _failed,
+      (lambda plist: _send(required("IUCV"), plist),
+       lambda plist: _receive(required("IUCV"), plist),
+       lambda plist: _reply(required("IUCV"), plist)))
 
 
 def reject(plist: Iparml) -> int:

@@ -20,6 +20,8 @@ from typing import Any
 import posix_ipc
 
 from . import signals
+from ._iparml import Machine
+from ._iparml import _current as _set_current
 from ._iparml import next as _next_shown
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
@@ -70,8 +72,12 @@ _pid = os.getpid()  # this process (os.getpid() is a system call; forks update i
 _logon_lock = threading.Lock()
 
 
-class VirtualMachine:
-    """A logged-on virtual machine: this process, as ``userid`` on ``system``."""
+class VirtualMachine(Machine):
+    """A logged-on virtual machine: this process, as ``userid`` on ``system``.
+
+    Its C base (csrc/pyext/machine.c) keeps what the message calls read on
+    every message -- the core's ids, ``present_types``, ``_released`` -- and
+    runs wait()'s common case; ``_wait`` is the rest of it."""
 
     def __init__(self, system: System, userid8: bytes, slot: int, gen: int) -> None:
         self._sys = system
@@ -86,11 +92,9 @@ class VirtualMachine:
         self._h = system.handle
         self._spin_ns = system.spin_ns
         self._rec = ffi.new("struct shmcp_record *")
-        # the same for shmcp._iparml's calls, in one attribute: the handle's
-        # and the record's addresses; None once logged off
-        self._ids: tuple[int, int, int, int, int] | None = (
-            int(ffi.cast("uintptr_t", self._h)), slot, gen,
-            int(ffi.cast("uintptr_t", self._rec)), self._spin_ns)
+        # the same for the C base, until _logged_off()
+        self._logged_on(int(ffi.cast("uintptr_t", self._h)), slot, gen,
+                        int(ffi.cast("uintptr_t", self._rec)), self._spin_ns)
         self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
         self._rechead = ffi.buffer(self._rec)       # its first four words, read by one unpack
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
@@ -122,11 +126,12 @@ class VirtualMachine:
     def _forget(self) -> None:
         global _current
         self._slot = -1
-        self._ids = None
+        self._logged_off()
         signals._unbind(self)
         self._sys.detach()
         if _current is self:
             _current = None
+            _set_current(None)
 
     def _lost(self, rc: int) -> NotLoggedOn | SystemDown:
         """The core says this VM ended (forced off, or the system went down)."""
@@ -273,13 +278,13 @@ class VirtualMachine:
         local = sum(1 for i in self._released if fmask & (1 << i.facility))
         return local + check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
 
-    def wait(self, timeout: float | None = None) -> Any:
-        """The next external interrupt (as its facility shows it: a parameter
-        list class, or an Interrupt), or None after ``timeout`` seconds.
+    # wait(timeout=None): the C base's, which calls _wait for all but its
+    # common case (csrc/pyext/machine.c has its doc)
 
-        For handler-free programs: interrupts of a facility whose signal has a
-        handler go to that handler instead.  Interrupted system calls are
-        retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt."""
+    def _wait(self, timeout: float | None = None, got: Any = None) -> Any:
+        """wait(), all of it; ``got``: the outcome of a core call the C base
+        already made (no timeout, facilities without a handler, nothing
+        released)."""
         fmask = signals.unhandled_facilities()
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
@@ -287,17 +292,18 @@ class VirtualMachine:
         left = -1 if timeout is None else _timeout_ns(timeout)
         deadline = None if left < 0 else time.monotonic_ns() + left
         while True:
-            if self._released and (shown := self._pop(fmask)) is not None:
-                return view(shown)
-            # _take(), spelled out: once per interrupt
-            if self._slot < 0 or self._pid != _pid:
-                self._handle()  # raises NotLoggedOn
-            # the core's call from C, which shows an IUCV message interrupt the
-            # core presented (the common case) as its parameter list
-            got = _next_shown(self, fmask, left)
-            if got.__class__ is not int:
-                return got
+            if got is None:
+                if self._released and (shown := self._pop(fmask)) is not None:
+                    return view(shown)
+                if self._slot < 0 or self._pid != _pid:
+                    self._handle()  # raises NotLoggedOn
+                # the core's call from C, which shows an IUCV message interrupt
+                # the core presented (the common case) as its parameter list
+                got = _next_shown(self, fmask, left)
+                if got.__class__ is not int:
+                    return got
             rc = self._waited(got)
+            got = None
             if rc == _READY or rc == _PRESENTED:
                 if (shown := self._present(self._taken())) is not None:
                     return view(shown)
@@ -359,6 +365,7 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
             raise
         vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
         _current = vm
+        _set_current(vm)
         signals._bind(vm)
         return vm
 
@@ -399,7 +406,10 @@ def _logoff_at_exit() -> None:
 def _forget_in_child() -> None:
     # the child of a fork is another process: it is not the VM
     global _current, _pid
+    if _current is not None:
+        _current._logged_off()
     _current = None
+    _set_current(None)
     _pid = os.getpid()
 
 

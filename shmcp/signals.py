@@ -20,6 +20,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._iparml import _unhandled as _tell_machine
 from ._native import lib
 from .errors import ShmcpError
 from .interrupt import IUCV, VMCF, Interrupt, view
@@ -43,6 +44,7 @@ _info: list[Any] = []            # interrupts being handled (as viewed), innermo
 _active: set[int] = set()        # signals whose delivery loop is running
 _vm: "VirtualMachine | None" = None
 _unhandled = (1 << IUCV) | (1 << VMCF)  # facilities without a handler (kept by _note_handlers)
+_tell_machine(_unhandled)
 
 
 def sigmask(sig: int) -> int:
@@ -72,6 +74,7 @@ def unhandled_facilities() -> int:
 def _note_handlers() -> None:
     global _unhandled
     _unhandled = sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)]))
+    _tell_machine(_unhandled)  # wait()'s C part reads it there
 
 
 # -- the wrapped signal.signal / signal.getsignal ---------------------------

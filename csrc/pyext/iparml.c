@@ -15,7 +15,7 @@
  * A CPython extension beside the cffi core (docs/decisions.md): cffi calls C
  * from Python but cannot define a Python type.
  */
-#include "image.h"
+#include "machine.h"
 #include <structmember.h>
 
 uint8_t *image_of(PyObject *obj)
@@ -397,7 +397,7 @@ PyMODINIT_FUNC PyInit__iparml(void)
 			return NULL;
 		}
 	}
-	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0) {
+	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 || machine_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -1,0 +1,194 @@
+/*
+ * shmcp._iparml.Machine: the C base of shmcp.machine.VirtualMachine.
+ *
+ * The message calls run once per message, and a Python attribute lookup
+ * (~20 ns), a Python frame (~0.1 us) or an int converted from Python are a
+ * good part of what they cost.  So the VM's core ids, the interrupt types
+ * the core presents, the interrupts already taken off the ring and what
+ * IUCV keeps per message in the process live here as C fields, the process's current VM and the facilities without a
+ * signal handler as C statics (machine.py and signals.py keep them), and
+ * wait()'s common case -- no timeout, nothing taken earlier, an IUCV message
+ * interrupt the core presents -- runs here; everything else it hands to
+ * VirtualMachine._wait, which is the whole of wait() in Python.
+ */
+#include "machine.h"
+#include <structmember.h>
+
+Machine *current_vm;
+uint32_t unhandled_facilities;
+static PyObject *s_wait;  /* "_wait" */
+
+static int Machine_traverse(Machine *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->released);
+	Py_VISIT(self->answers);
+	Py_VISIT(self->buffer);
+	return 0;
+}
+
+static int Machine_clear(Machine *self)
+{
+	Py_CLEAR(self->released);
+	Py_CLEAR(self->answers);
+	Py_CLEAR(self->buffer);
+	return 0;
+}
+
+static void Machine_dealloc(Machine *self)
+{
+	PyObject_GC_UnTrack(self);
+	Machine_clear(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* _logged_on(handle, slot, gen, record, spin_ns): the core's ids (the
+ * handle's and the record's addresses), valid until _logged_off(). */
+static PyObject *Machine_logged_on(Machine *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (nargs != 5) {
+		PyErr_Format(PyExc_TypeError, "_logged_on(handle, slot, gen, record, spin_ns) "
+			     "takes 5 arguments, not %zd", nargs);
+		return NULL;
+	}
+	int64_t v[5];
+	for (int i = 0; i < 5; i++)
+		v[i] = PyLong_AsLongLong(args[i]);
+	if (PyErr_Occurred())
+		return NULL;
+	if (!v[0] || !v[3] || v[1] < 0) {
+		PyErr_SetString(PyExc_ValueError, "_logged_on: no handle, no record or a negative slot");
+		return NULL;
+	}
+	self->h = (shmcp_sys *)(uintptr_t)v[0];
+	self->slot = (int32_t)v[1];
+	self->gen = (uint32_t)v[2];
+	self->rec = (struct shmcp_record *)(uintptr_t)v[3];
+	self->spin_ns = v[4];
+	self->logged_on = 1;
+	Py_RETURN_NONE;
+}
+
+static PyObject *Machine_logged_off(Machine *self, PyObject *unused)
+{
+	(void)unused;
+	self->logged_on = 0;
+	Py_RETURN_NONE;
+}
+
+/* wait(timeout=None)'s one argument. */
+static int timeout_arg(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **timeout)
+{
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	if (nargs + nkw > 1) {
+		PyErr_Format(PyExc_TypeError, "wait() takes at most 1 argument (%zd given)", nargs + nkw);
+		return -1;
+	}
+	if (nkw && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout")) {
+		PyErr_Format(PyExc_TypeError, "wait() got an unexpected keyword argument '%U'",
+			     PyTuple_GET_ITEM(kwnames, 0));
+		return -1;
+	}
+	if (nargs + nkw)
+		*timeout = args[0];
+	return 0;
+}
+
+static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+	PyObject *timeout = Py_None;
+	if (timeout_arg(args, nargs, kwnames, &timeout) < 0)
+		return NULL;
+	Py_ssize_t released = self->released ? PyObject_Length(self->released) : 0;
+	if (released < 0)
+		PyErr_Clear();  /* not a deque: the Python path's to say */
+	if (timeout != Py_None || released || !unhandled_facilities || !self->logged_on)
+		return PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, NULL);
+	PyObject *got = next_shown(self, unhandled_facilities, -1);
+	if (!got || !PyLong_CheckExact(got))
+		return got;
+	PyObject *shown = PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, got, NULL);
+	Py_DECREF(got);
+	return shown;
+}
+
+static PyMethodDef Machine_methods[] = {
+	{"_logged_on", (PyCFunction)(void (*)(void))Machine_logged_on, METH_FASTCALL,
+	 "_logged_on(handle, slot, gen, record, spin_ns): the core's ids of this VM."},
+	{"_logged_off", (PyCFunction)Machine_logged_off, METH_NOARGS,
+	 "The core's ids are no longer valid."},
+	{"wait", (PyCFunction)(void (*)(void))Machine_wait, METH_FASTCALL | METH_KEYWORDS,
+	 "wait($self, /, timeout=None)\n--\n\n"
+	 "The next external interrupt (as its facility shows it: a parameter\n"
+	 "list class, or an Interrupt), or None after ``timeout`` seconds.\n\n"
+	 "For handler-free programs: interrupts of a facility whose signal has a\n"
+	 "handler go to that handler instead.  Interrupted system calls are\n"
+	 "retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt."},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Machine_members[] = {
+	{"present_types", T_UINT, offsetof(Machine, present_types), 0,
+	 "IUCV interrupt types the core presents (bit n: type n)"},
+	{"_released", T_OBJECT, offsetof(Machine, released), 0,
+	 "interrupts taken off the ring but not presented yet (a deque)"},
+	{"_iucv_answers", T_OBJECT, offsetof(Machine, answers), 0,
+	 "IUCV's answer areas of two-way messages in flight, by message id (a dict), or None"},
+	{"_iucv_buffer", T_OBJECT, offsetof(Machine, buffer), 0,
+	 "IUCV's declared interrupt buffer, or None"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+PyTypeObject MachineType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.Machine",
+	.tp_doc = "The C base of VirtualMachine: its core ids, and wait()'s common case.",
+	.tp_basicsize = sizeof(Machine),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_new = PyType_GenericNew,
+	.tp_traverse = (traverseproc)Machine_traverse,
+	.tp_clear = (inquiry)Machine_clear,
+	.tp_dealloc = (destructor)Machine_dealloc,
+	.tp_methods = Machine_methods,
+	.tp_members = Machine_members,
+};
+
+/* _current(vm): the VM this process is logged on as, or None. */
+static PyObject *set_current(PyObject *mod, PyObject *vm)
+{
+	(void)mod;
+	if (vm != Py_None && !PyObject_TypeCheck(vm, &MachineType)) {
+		PyErr_Format(PyExc_TypeError, "_current() takes a Machine or None, not %s",
+			     Py_TYPE(vm)->tp_name);
+		return NULL;
+	}
+	Machine *old = current_vm;
+	current_vm = vm == Py_None ? NULL : (Machine *)Py_NewRef(vm);
+	Py_XDECREF(old);
+	Py_RETURN_NONE;
+}
+
+/* _unhandled(fmask): the facilities whose signal has no handler. */
+static PyObject *set_unhandled(PyObject *mod, PyObject *fmask)
+{
+	(void)mod;
+	unsigned long v = PyLong_AsUnsignedLong(fmask);
+	if (v == (unsigned long)-1 && PyErr_Occurred())
+		return NULL;
+	unhandled_facilities = (uint32_t)v;
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef machine_methods[] = {
+	{"_current", set_current, METH_O, "_current(vm): the VM this process is logged on as, or None."},
+	{"_unhandled", set_unhandled, METH_O,
+	 "_unhandled(fmask): the facilities whose signal has no handler (bit n: facility n)."},
+	{NULL, NULL, 0, NULL},
+};
+
+int machine_add(PyObject *m)
+{
+	if (!(s_wait = PyUnicode_InternFromString("_wait")) || PyType_Ready(&MachineType) < 0 ||
+	    PyModule_AddObjectRef(m, "Machine", (PyObject *)&MachineType) < 0)
+		return -1;
+	return PyModule_AddFunctions(m, machine_methods);
+}

@@ -1,0 +1,45 @@
+/* shmcp._iparml.Machine, VirtualMachine's C base: what the message calls
+ * need of a VM, read without a Python attribute lookup. */
+#ifndef SHMCP_PYEXT_MACHINE_H
+#define SHMCP_PYEXT_MACHINE_H
+
+#include "image.h"
+#include "../shmcp.h"
+
+typedef struct {
+	PyObject_HEAD
+	/* the core's ids of the VM, valid while logged_on (set by _logged_on,
+	 * cleared at LOGOFF and in a fork's child) */
+	shmcp_sys *h;
+	int32_t slot;
+	uint32_t gen;
+	struct shmcp_record *rec;  /* where shmcp_next puts the record it takes */
+	int64_t spin_ns;
+	int logged_on;
+	uint32_t present_types;    /* IUCV types the core presents (bit n: type n) */
+	PyObject *released;        /* interrupts taken, not yet presented (a deque) */
+	/* IUCV's state in the process (shmcp/iucv.py _State), once declared:
+	 * the answer areas of two-way messages in flight by message id (a
+	 * dict), the declared interrupt buffer (or None) */
+	PyObject *answers;
+	PyObject *buffer;
+} Machine;
+
+extern PyTypeObject MachineType;
+
+/* The VM this process is logged on as (machine._current), or NULL. */
+extern Machine *current_vm;
+
+/* Facilities whose signal has no handler: the ones wait() takes (bit n:
+ * facility n), as shmcp/signals.py last said. */
+extern uint32_t unhandled_facilities;
+
+/* iucvcall.c: one core wait for @vm -- the IUCV message interrupt the core
+ * presented, as its parameter list, or the wait's outcome (SHMCP_WAIT_*, a
+ * negative core error) as an int for Python. */
+PyObject *next_shown(Machine *vm, uint32_t fmask, int64_t timeout_ns);
+
+/* Machine and its module functions, added to the module @m. */
+int machine_add(PyObject *m);
+
+#endif
