@@ -43,8 +43,9 @@ _COMPLETE = (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_PRIORITY_MESS
 _COMPLETE_N, _COMPLETE_P = _COMPLETE
 _NORPY, _MSGLIM_EXCEEDED = iucv.IPNORPY, iucv.IPRC_MSGLIM_EXCEEDED
 _STOP = STOP_SEQ.to_bytes(7, "little")  # the worker's STOP message goes two-way
-_send = iucv.send
+_send, _receive = iucv.send, iucv.receive
 _PENDING = (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, iucv.IPTYPE_PRIORITY_MESSAGE_PENDING)
+_PENDING_N, _PENDING_P = _PENDING
 
 
 class IUCVFailed(RuntimeError):
@@ -105,7 +106,7 @@ class Server(_End):
 
     def __init__(self, spec) -> None:
         super().__init__(spec, "SERVER")
-        size = spec["size"]
+        self.size = size = spec["size"]
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
         self.pending: list = [None] * 256        # per client: the 09 to reply to
@@ -115,17 +116,20 @@ class Server(_End):
         while True:
             ev = take()
             t = ev.type
-            if t in _PENDING:
+            if t == _PENDING_N or t == _PENDING_P:
                 # the interrupt's parameter list names the message: RECEIVE
                 # with it, and later REPLY with it (as SAS/C programs do)
-                oneway = ev.flags1 & iucv.IPNORPY
+                oneway = ev.flags1 & _NORPY
                 ev.flags1 = _RECV_FLAGS
                 ev.bf1 = self.buf
-                _check(iucv.receive(ev), ev, "RECEIVE")
-                data = self.view[:len(self.buf) - ev.bf1len]
+                cc = _receive(ev)
+                if cc:
+                    _check(cc, ev, "RECEIVE")
+                data = self.view[:self.size - ev.bf1len]
+                cid = data[0]
                 if not oneway:
-                    self.pending[data[0]] = ev
-                return data[0], data
+                    self.pending[cid] = ev
+                return cid, data
             if t == _PENDING_CONNECTION:
                 p = PathPlist(pathid=ev.pathid)
                 _check(iucv.accept(p), p, "ACCEPT")
@@ -181,7 +185,12 @@ class Client(_End):
             # path's message limit if none is, then SEND
             op = self.op
             while self.outstanding >= self.msglim:
-                self._complete_one()
+                ev = self.take()  # _complete_one(), spelled out
+                t = ev.type
+                if (t == _COMPLETE_N or t == _COMPLETE_P) and not ev.audit:
+                    self.outstanding -= 1
+                else:
+                    self._not_complete(ev)
             op.bf1 = data
             op.flags1 = _NORPY
             cc = _send(op)
@@ -208,11 +217,17 @@ class Client(_End):
         """Take one completion of a one-way message (frees a msglim slot)."""
         ev = self.take()
         t = ev.type
-        if t == _COMPLETE_N or t == _COMPLETE_P:
-            if ev.audit:
-                raise IUCVFailed(f"one-way message {ev.msgid} completed with audit {ev.audit:#x}")
+        if (t == _COMPLETE_N or t == _COMPLETE_P) and not ev.audit:
             self.outstanding -= 1
-        elif t == _SEVERED:
+        else:
+            self._not_complete(ev)
+
+    def _not_complete(self, ev) -> None:
+        """An interrupt other than a clean completion while one was awaited."""
+        t = ev.type
+        if t == _COMPLETE_N or t == _COMPLETE_P:
+            raise IUCVFailed(f"one-way message {ev.msgid} completed with audit {ev.audit:#x}")
+        if t == _SEVERED:
             raise IUCVFailed("path severed")
 
     def recv(self):
