@@ -86,6 +86,9 @@ struct shmcp_header {
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
 	struct shmcp_pool_hdr pool;
 	_Alignas(SHMCP_CACHELINE) pthread_mutex_t lock;
+	/* acquisitions of the lock, ever (wrapping): on the lock's own line,
+	 * written by each holder, read by a waiter between its tries */
+	_Atomic uint32_t lock_taken;
 	/* the spin policy's view of demand for the cores: bit @slot set while
 	 * VM @slot is running (not asleep in shmcp_wait) or was just woken by
 	 * a doorbell.  One bit per VM, set and cleared by one atomic each, so

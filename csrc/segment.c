@@ -348,31 +348,52 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 	atomic_fetch_add(&sys->hdr->lock_repairs, 1);
 }
 
-/* Tries before sleeping on a held lock.  Its holders keep it for well under
- * a microsecond, and a contended robust mutex goes straight to a futex sleep
- * and wake-up: the two ends of a one-way stream took turns sleeping on it
- * about once per message (bench/NOTES.md).  Only while a core is spare for
- * the holder, as for the wait's spin.  The tries are spaced (LOCK_TRY_GAP
- * pauses, ~0.3 us here): each try takes the lock's line from its holder,
- * and spaced ones let the holder finish and often take the lock again from
- * its own cache -- the one-way stream through the core from C went from
- * ~0.93 to 1.6-1.8 M msgs/s.  At most ~6 us before sleeping. */
-#define LOCK_TRIES 16
-#define LOCK_TRY_GAP 32
+/* How long a held lock is tried before sleeping on it, in pauses (~11 ns
+ * here): ~6 us.  Its holders keep it for well under a microsecond, and a
+ * contended robust mutex goes straight to a futex sleep and wake-up: the two
+ * ends of a one-way stream took turns sleeping on it about once per message
+ * (bench/NOTES.md).  Only while a core is spare for the holder, as for the
+ * wait's spin.
+ *
+ * Each try takes the lock's line from its holder, so tries are spaced; how
+ * far depends on what the holder does.  A program between its calls (a
+ * Python one: ~0.2 us or more) releases the lock and leaves it: the waiter
+ * should try again soon after the one hold it saw.  Calls back to back (a C
+ * program, the core's own loops) take it again at once from their own
+ * cache, and a waiter's frequent tries would only slow each of those holds:
+ * it should stay away and let them run.  So the gap starts short and
+ * doubles each time lock_taken shows the lock was released and taken again
+ * between two tries (bench/NOTES.md "The lock's tries"). */
+#define LOCK_SPIN_PAUSES 512
+#define LOCK_GAP_MIN 8
+#define LOCK_GAP_MAX 64
 
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
+	_Atomic uint32_t *taken = &sys->hdr->lock_taken;
 	int rc = pthread_mutex_trylock(m);  /* a free lock: nothing else to read */
-	if (rc != EBUSY)
-		return rc;
-	for (int i = 1; i < LOCK_TRIES && shmcp_spin_allowed(sys); i++) {
-		for (int k = 0; k < LOCK_TRY_GAP; k++)
-			cpu_relax();
-		if ((rc = pthread_mutex_trylock(m)) != EBUSY)
-			return rc;
+	if (rc == EBUSY) {
+		uint32_t seen = atomic_load_explicit(taken, memory_order_relaxed);
+		int gap = LOCK_GAP_MIN;
+		for (int spent = 0; rc == EBUSY; spent += gap) {
+			if (spent >= LOCK_SPIN_PAUSES || !shmcp_spin_allowed(sys)) {
+				rc = pthread_mutex_lock(m);
+				break;
+			}
+			for (int k = 0; k < gap; k++)
+				cpu_relax();
+			rc = pthread_mutex_trylock(m);
+			uint32_t now = atomic_load_explicit(taken, memory_order_relaxed);
+			if (rc == EBUSY && now != seen && gap < LOCK_GAP_MAX)
+				gap *= 2;
+			seen = now;
+		}
 	}
-	return pthread_mutex_lock(m);
+	if (rc == 0 || rc == EOWNERDEAD)  /* only the holder writes it */
+		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	return rc;
 }
 
 /**

@@ -1,0 +1,78 @@
+/*
+ * test_lock.c - the control lock under contention (segment.c), run by
+ * `make csrc-test`.  Processes taking it back to back (the waiters' spaced
+ * tries, their gaps growing, then the futex sleep) and processes taking it
+ * between pauses (short gaps) both get it exclusively, every time, and each
+ * acquisition counts once in lock_taken, which the waiters' gaps go by.
+ * Nothing here asserts a duration.
+ */
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#include "check.h"
+
+#define TAKERS 3
+#define ROUNDS 100000
+
+static shmcp_sys *new_system(void)
+{
+	struct shmcp_limits l = { .max_vms = 4, .queue_size = 256, .storage = 1 << 20,
+				  .spin_ns = 0, .max_conn = 8, .max_msgs = 64 };
+	int fd = memfd_create("shmcp-lock-test", MFD_CLOEXEC), rc;
+	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
+	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
+	close(fd);
+	CHECK(sys != NULL);
+	return sys;
+}
+
+/* Every taker adds 1 to @counter ROUNDS times under the lock, in two plain
+ * steps (a lost update shows a second holder); @pause: work between holds. */
+static void contend(shmcp_sys *sys, volatile uint64_t *counter, int pause)
+{
+	uint32_t before = atomic_load(&sys->hdr->lock_taken);
+	pid_t kids[TAKERS];
+	for (int k = 0; k < TAKERS; k++) {
+		if ((kids[k] = fork()) == 0) {
+			int bad = 0;
+			for (int i = 0; i < ROUNDS; i++) {
+				bad += shmcp_lock(sys) != 0;
+				uint64_t v = *counter;
+				for (int j = 0; j < 20; j++)  /* a hold long enough to be met */
+					cpu_relax();
+				*counter = v + 1;
+				shmcp_unlock(sys);
+				for (int j = 0; j < pause; j++)
+					cpu_relax();
+			}
+			_exit(bad ? 1 : 0);
+		}
+		CHECK(kids[k] > 0);
+	}
+	for (int k = 0; k < TAKERS; k++) {
+		int status = -1;
+		CHECK(waitpid(kids[k], &status, 0) == kids[k]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	CHECK(*counter == (uint64_t)TAKERS * ROUNDS);
+	CHECK(atomic_load(&sys->hdr->lock_taken) - before == (uint32_t)(TAKERS * ROUNDS));
+}
+
+int main(void)
+{
+	shmcp_sys *sys = new_system();
+	volatile uint64_t *counter = mmap(NULL, sizeof *counter, PROT_READ | PROT_WRITE,
+					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(counter != MAP_FAILED);
+	for (int pause = 0; pause <= 200; pause += 200) {
+		*counter = 0;
+		contend(sys, counter, pause);
+	}
+	munmap((void *)counter, sizeof *counter);
+	shmcp_detach(sys);
+	return report("test_lock");
+}
