@@ -566,10 +566,14 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 		return SHMCP_E_BADARG;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	if (func == SHMCP_IUCV_RECEIVE)
+		shmcp_iucv_prefetch(sys, &t, slot, plist);
+	else if (func == SHMCP_IUCV_SEND && !(plist[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA))
+		shmcp_pool_prefetch_alloc(&sys->pool, ip32(plist, SHMCP_IP_BFLN1F));
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
-	shmcp_iucv_tables(sys, &t);
 	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
 		rc = SHMCP_E_NOTLOGGED;
 	} else if (func == SHMCP_IUCV_DCLBFR) {

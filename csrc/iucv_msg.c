@@ -380,6 +380,34 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	return 0;
 }
 
+/**
+ * shmcp_iucv_prefetch - before RECEIVE takes the lock: start bringing in
+ * the data of the message it will likely take (the first on VM @slot's send
+ * queue, if @pl names no other), which its source wrote on another core, so
+ * the copy made under the lock finds it here.  Read without the lock, so
+ * anything read may be stale: it only ever becomes an address to prefetch,
+ * inside the pool (a 4 KiB message's copy under the lock was most of the
+ * time the other end waited for it, bench/NOTES.md).
+ */
+void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl)
+{
+	uint32_t idx1 = __atomic_load_n(&t->vm[slot].q[Q_SEND].head, __ATOMIC_RELAXED);
+	if (!idx1 || idx1 > t->nmsgs)
+		return;
+	struct shmcp_msgblok *m = &t->msg[idx1 - 1];
+	if ((pl[SHMCP_IP_FLAGS1] & SHMCP_IPFGMID) &&
+	    __atomic_load_n(&m->msgid, __ATOMIC_RELAXED) != ip32(pl, SHMCP_IP_MSGID))
+		return;
+	uint64_t off = __atomic_load_n(&m->data_off, __ATOMIC_RELAXED);
+	uint64_t len = __atomic_load_n(&m->data_len, __ATOMIC_RELAXED), size = sys->pool.hdr->size;
+	if (off >= size || len > size - off)
+		return;  /* none (NO_OFF), or torn */
+	if (len > 64 * 1024)
+		len = 64 * 1024;  /* more would only evict what went before */
+	for (uint64_t at = 0; at < len; at += SHMCP_CACHELINE)
+		__builtin_prefetch(sys->pool.base + off + at, 0, 3);
+}
+
 static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
 		      uint8_t *out, struct shmcp_bells *bells)
 {

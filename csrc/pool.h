@@ -54,6 +54,11 @@ uint64_t shmcp_pool_tag_bytes(uint64_t size);
 void shmcp_pool_format(struct shmcp_pool *p, uint64_t size);
 /* Check the header against the mapped size; 0 if sane, -1 if corrupt. */
 int shmcp_pool_check(const struct shmcp_pool *p, uint64_t size);
+/* Before the lock: prefetch for writing the block an allocation of @len
+ * would most likely get (the head of its free list; read without the lock,
+ * so possibly stale: only ever an address to prefetch, inside the pool). */
+void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len);
+
 /* Allocate @len bytes (0 allowed: takes a minimum block) for @owner.
  * Returns the offset, or SHMCP_POOL_NIL when no block is large enough. */
 uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner);
