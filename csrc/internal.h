@@ -26,6 +26,7 @@
 
 #include "shmcp.h"
 #include "pool.h"
+#include "prefetch.h"
 
 #define SHMCP_MAGIC 0x53595350434d4853ULL   /* "SHMCPSYS" little-endian */
 #define SHMCP_ALIGN 4096

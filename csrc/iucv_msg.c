@@ -758,10 +758,15 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 	if (type < SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
 	    type > SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
 		return 1;
-	if (!shmcp_slot_ok(sys, slot) || shmcp_lock(sys))
+	if (!shmcp_slot_ok(sys, slot))
 		return 0;
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
+	uint32_t idx1 = ip32(rec, HINT_OFF);  /* its MSGBLOK, last written by the partner */
+	if (idx1 && idx1 <= t.nmsgs)
+		shmcp_prefetch_write(&t.msg[idx1 - 1], sizeof t.msg[0]);
+	if (shmcp_lock(sys))
+		return 0;
 	int ok;
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {
 		struct shmcp_msgblok *m = still_pending(sys, &t, slot, gen, rec);

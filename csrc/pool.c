@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "prefetch.h"
 
 /*
  * Keep the compiler from reordering or merging tag stores across this
@@ -315,28 +316,6 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner)
 	return off;
 }
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-/* PREFETCHW where the CPU has it (CPUID 80000001h ECX bit 8), else nothing */
-static void prefetch_write(const uint8_t *at, uint64_t len)
-{
-	static int have = -1;
-	if (have < 0) {
-		unsigned a, b, c = 0, d;
-		have = __get_cpuid(0x80000001u, &a, &b, &c, &d) && (c & (1u << 8));
-	}
-	if (have)
-		for (uint64_t i = 0; i < len; i += 64)
-			__asm__ __volatile__("prefetchw %0" : : "m"(at[i]));
-}
-#else
-static void prefetch_write(const uint8_t *at, uint64_t len)
-{
-	for (uint64_t i = 0; i < len; i += 64)
-		__builtin_prefetch(at + i, 1, 3);
-}
-#endif
-
 /* (Its source wrote the last message in this block on its own core, and
  * its target read it: the lines of a reused block are in the target's
  * cache, and each store of the copy under the lock waited for them.) */
@@ -354,7 +333,7 @@ void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len)
 	uint64_t off = __atomic_load_n(&h->free_head[want], __ATOMIC_RELAXED);
 	if (off >= size || len > size - off)
 		return;  /* none (SHMCP_POOL_NIL): the allocation splits a larger one */
-	prefetch_write(p->base + off, len);
+	shmcp_prefetch_write(p->base + off, len);
 }
 
 /* @off is the start of a USED block: sets *@order. */
