@@ -4,6 +4,7 @@ to Python keeps its checks and messages; a two-way SEND's answer area stays
 exported until its reply is in it.  One VM with a path to itself."""
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 
@@ -143,3 +144,24 @@ def test_a_core_error_in_c_raises_as_in_python(path, call, plist):
     assert main(["force", "A", "--system", vm.system]) == 0
     with pytest.raises(shmcp.NotLoggedOn, match="forced"):
         call(plist(pathid))
+
+
+def test_the_calls_take_their_plist_by_position_or_keyword(path):
+    """send, receive and reply are C functions; they take the parameter list
+    as the Python functions did, and say what is wrong otherwise."""
+    vm, pathid = path
+    assert iucv.send(plist=MsgPlist(pathid=pathid, flags1=iucv.IPNORPY, bf1=b"kw")) == 0
+    ev = vm.wait()
+    ev.flags1, ev.bf1 = FG, bytearray(4)
+    assert iucv.receive(plist=ev) == 0 and bytes(ev.bf1[:2]) == b"kw"
+    assert vm.wait().type == iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE
+    for call in (iucv.send, iucv.receive, iucv.reply):
+        name = call.__name__
+        with pytest.raises(TypeError, match=rf"{name}\(\) takes a parameter list"):
+            call()
+        with pytest.raises(TypeError, match=rf"{name}\(\) takes at most 1 argument \(2 given\)"):
+            call(MsgPlist(), MsgPlist())
+        with pytest.raises(TypeError, match=rf"{name}\(\) got an unexpected keyword argument 'parm'"):
+            call(parm=MsgPlist())
+        assert list(inspect.signature(call).parameters) == ["plist"]
+        assert call.__doc__ and name.upper() in call.__doc__

@@ -119,9 +119,8 @@ static PyObject *outcome(PyObject *vm, int func, int cc)
 }
 
 /* send(plist): SEND's condition code (the core's error raised). */
-static PyObject *iucv_send(PyObject *mod, PyObject *plist)
+static PyObject *iucv_send(PyObject *plist)
 {
-	(void)mod;
 	struct call c;
 	if (!call_of(plist, &c))
 		return python(PY_SEND, plist);
@@ -164,9 +163,8 @@ static PyObject *iucv_send(PyObject *mod, PyObject *plist)
 }
 
 /* receive(plist): RECEIVE into bf1. */
-static PyObject *iucv_receive(PyObject *mod, PyObject *plist)
+static PyObject *iucv_receive(PyObject *plist)
 {
-	(void)mod;
 	struct call c;
 	uint8_t *out;
 	if (!call_of(plist, &c) || !address(c.p->bf1, word(c.image, SHMCP_IP_BFLN1F), 1, &out))
@@ -176,9 +174,8 @@ static PyObject *iucv_receive(PyObject *mod, PyObject *plist)
 }
 
 /* reply(plist): REPLY with bf2 (or the parameter-list data). */
-static PyObject *iucv_reply(PyObject *mod, PyObject *plist)
+static PyObject *iucv_reply(PyObject *plist)
 {
-	(void)mod;
 	struct call c;
 	uint8_t *in = NULL;
 	if (!call_of(plist, &c) || (!(c.image[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA) &&
@@ -187,6 +184,23 @@ static PyObject *iucv_reply(PyObject *mod, PyObject *plist)
 	return outcome((PyObject *)c.vm, SHMCP_IUCV_REPLY,
 		       core_call(c.h, c.slot, c.gen, SHMCP_IUCV_REPLY, c.image, in, NULL));
 }
+
+/* send, receive and reply take the parameter list by position or as plist=,
+ * as the Python functions did. */
+#define PLIST_CALL(fn)                                                                      \
+	static PyObject *fn##_call(PyObject *mod, PyObject *const *args, Py_ssize_t nargs,  \
+				   PyObject *kwnames)                                       \
+	{                                                                                   \
+		(void)mod;                                                                  \
+		PyObject *plist = NULL;                                                     \
+		int given = one_arg(#fn, "plist", args, nargs, kwnames, &plist);            \
+		if (!given && !PyErr_Occurred())                                            \
+			PyErr_SetString(PyExc_TypeError, #fn "() takes a parameter list");  \
+		return given > 0 ? iucv_##fn(plist) : NULL;                                 \
+	}
+PLIST_CALL(send)
+PLIST_CALL(receive)
+PLIST_CALL(reply)
 
 /* What IUCV keeps in the VM's process when the core presented a message
  * interrupt: a completion's answer area is no longer the core's to write,
@@ -303,16 +317,16 @@ PyMethodDef iucvcall_methods[] = {
 	 "two calls, the parameter-list class per interrupt type, what raises a core error, "
 	 "the Python path of the three calls."},
 	/* shmcp.iucv's own send, receive and reply: their docs are the API's */
-	{"send", iucv_send, METH_O,
-	 "send(plist, /)\n--\n\n"
+	{"send", (PyCFunction)(void (*)(void))send_call, METH_FASTCALL | METH_KEYWORDS,
+	 "send(plist)\n--\n\n"
 	 "SEND ``bf1`` (or the 8 bytes of ``data`` with IPRMDATA) on ``pathid``;\n"
 	 "two-way unless IPNORPY, the reply landing in ``bf2``."},
-	{"receive", iucv_receive, METH_O,
-	 "receive(plist, /)\n--\n\n"
+	{"receive", (PyCFunction)(void (*)(void))receive_call, METH_FASTCALL | METH_KEYWORDS,
+	 "receive(plist)\n--\n\n"
 	 "RECEIVE into ``bf1`` the message the selectors name (IPFGPID,\n"
 	 "IPFGMID, IPFGMCL) or the first one; the residual goes to ``bf1len``."},
-	{"reply", iucv_reply, METH_O,
-	 "reply(plist, /)\n--\n\n"
+	{"reply", (PyCFunction)(void (*)(void))reply_call, METH_FASTCALL | METH_KEYWORDS,
+	 "reply(plist)\n--\n\n"
 	 "REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the\n"
 	 "reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."},
 	{"next", (PyCFunction)(void (*)(void))iucv_next, METH_FASTCALL,

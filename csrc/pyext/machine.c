@@ -75,28 +75,29 @@ static PyObject *Machine_logged_off(Machine *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
-/* wait(timeout=None)'s one argument. */
-static int timeout_arg(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **timeout)
+int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t nargs,
+	    PyObject *kwnames, PyObject **arg)
 {
 	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
 	if (nargs + nkw > 1) {
-		PyErr_Format(PyExc_TypeError, "wait() takes at most 1 argument (%zd given)", nargs + nkw);
+		PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", fn, nargs + nkw);
 		return -1;
 	}
-	if (nkw && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "timeout")) {
-		PyErr_Format(PyExc_TypeError, "wait() got an unexpected keyword argument '%U'",
+	if (nkw && PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), kw)) {
+		PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fn,
 			     PyTuple_GET_ITEM(kwnames, 0));
 		return -1;
 	}
-	if (nargs + nkw)
-		*timeout = args[0];
-	return 0;
+	if (!(nargs + nkw))
+		return 0;
+	*arg = args[0];
+	return 1;
 }
 
 static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
 	PyObject *timeout = Py_None;
-	if (timeout_arg(args, nargs, kwnames, &timeout) < 0)
+	if (one_arg("wait", "timeout", args, nargs, kwnames, &timeout) < 0)
 		return NULL;
 	Py_ssize_t released = self->released ? PyObject_Length(self->released) : 0;
 	if (released < 0)

@@ -39,6 +39,11 @@ extern uint32_t unhandled_facilities;
  * negative core error) as an int for Python. */
 PyObject *next_shown(Machine *vm, uint32_t fmask, int64_t timeout_ns);
 
+/* The one optional argument of @fn, by position or as @kw=: 1 and *@arg
+ * set, 0 (not given), or -1 with TypeError. */
+int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t nargs,
+	    PyObject *kwnames, PyObject **arg);
+
 /* Machine and its module functions, added to the module @m. */
 int machine_add(PyObject *m);
 
