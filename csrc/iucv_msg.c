@@ -380,14 +380,27 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	return 0;
 }
 
+/* Start bringing in @len bytes of message data at pool offset @off, which
+ * its source wrote on another core, so that RECEIVE's copy under the lock
+ * finds them here (a 4 KiB message's copy under the lock was most of the
+ * time the other end waited for it, bench/NOTES.md).  @off and @len may be
+ * stale (read without the lock): they only ever become addresses to
+ * prefetch, inside the pool. */
+static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
+{
+	uint64_t size = sys->pool.hdr->size;
+	if (off >= size || len > size - off)
+		return;  /* none (NO_OFF), or torn */
+	if (len > 64 * 1024)
+		len = 64 * 1024;  /* more would only evict what went before */
+	for (uint64_t at = 0; at < len; at += SHMCP_CACHELINE)
+		__builtin_prefetch(sys->pool.base + off + at, 0, 3);
+}
+
 /**
- * shmcp_iucv_prefetch - before RECEIVE takes the lock: start bringing in
- * the data of the message it will likely take (the first on VM @slot's send
- * queue, if @pl names no other), which its source wrote on another core, so
- * the copy made under the lock finds it here.  Read without the lock, so
- * anything read may be stale: it only ever becomes an address to prefetch,
- * inside the pool (a 4 KiB message's copy under the lock was most of the
- * time the other end waited for it, bench/NOTES.md).
+ * shmcp_iucv_prefetch - before RECEIVE takes the lock: prefetch the data of
+ * the message it will likely take, the first on VM @slot's send queue if
+ * @pl names no other (read without the lock).
  */
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl)
 {
@@ -398,14 +411,8 @@ void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, con
 	if ((pl[SHMCP_IP_FLAGS1] & SHMCP_IPFGMID) &&
 	    __atomic_load_n(&m->msgid, __ATOMIC_RELAXED) != ip32(pl, SHMCP_IP_MSGID))
 		return;
-	uint64_t off = __atomic_load_n(&m->data_off, __ATOMIC_RELAXED);
-	uint64_t len = __atomic_load_n(&m->data_len, __ATOMIC_RELAXED), size = sys->pool.hdr->size;
-	if (off >= size || len > size - off)
-		return;  /* none (NO_OFF), or torn */
-	if (len > 64 * 1024)
-		len = 64 * 1024;  /* more would only evict what went before */
-	for (uint64_t at = 0; at < len; at += SHMCP_CACHELINE)
-		__builtin_prefetch(sys->pool.base + off + at, 0, 3);
+	prefetch_data(sys, __atomic_load_n(&m->data_off, __ATOMIC_RELAXED),
+		      __atomic_load_n(&m->data_len, __ATOMIC_RELAXED));
 }
 
 static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
@@ -768,14 +775,22 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 	if (shmcp_lock(sys))
 		return 0;
 	int ok;
+	uint64_t data_off = NO_OFF, data_len = 0;
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {
 		struct shmcp_msgblok *m = still_pending(sys, &t, slot, gen, rec);
-		if ((ok = m != NULL))
+		if ((ok = m != NULL)) {
 			m->shown = 1;  /* taking it withdraws nothing queued */
+			if (!(m->flags & SHMCP_IPRMDATA)) {
+				data_off = m->data_off + m->received;
+				data_len = m->data_len - m->received;
+			}
+		}
 	} else {
 		ok = take_completed(sys, &t, slot, gen, rec);
 	}
 	shmcp_unlock(sys);
+	/* the program's RECEIVE comes next: its data streams in meanwhile */
+	prefetch_data(sys, data_off, data_len);
 	return ok;
 }
 
