@@ -1,6 +1,6 @@
 /*
- * fixture.h - the C tests' common set-up: a small system in a memfd with
- * VMs A and B logged on by this process.
+ * fixture.h - the C tests' common set-up: a small system in a memfd, with
+ * VMs A and B logged on by this process or none.
  */
 #ifndef SHMCP_TEST_FIXTURE_H
 #define SHMCP_TEST_FIXTURE_H
@@ -11,18 +11,26 @@
 #include "check.h"
 #include "internal.h"
 
-static shmcp_sys *system_with_a_and_b(const char *memfd_name, int32_t *a, uint32_t *ga,
-				      int32_t *b, uint32_t *gb)
+/* A small system "T" in a memfd: @max_vms VMs, 256-record queues, 1 MiB of
+ * storage, no spin. */
+static inline shmcp_sys *small_system(const char *memfd_name, uint32_t max_vms)
 {
-	signal(SIGUSR1, SIG_IGN); /* the doorbells of the VMs this test plays */
-	signal(SIGUSR2, SIG_IGN);
-	struct shmcp_limits l = { .max_vms = 4, .queue_size = 256, .storage = 1 << 20, .spin_ns = 0,
-				  .max_conn = 8, .max_msgs = 64 };
+	struct shmcp_limits l = { .max_vms = max_vms, .queue_size = 256, .storage = 1 << 20,
+				  .spin_ns = 0, .max_conn = 8, .max_msgs = 64 };
 	int fd = memfd_create(memfd_name, MFD_CLOEXEC), rc;
 	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
 	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
 	close(fd);
 	CHECK(sys != NULL);
+	return sys;
+}
+
+static inline shmcp_sys *system_with_a_and_b(const char *memfd_name, int32_t *a, uint32_t *ga,
+					     int32_t *b, uint32_t *gb)
+{
+	signal(SIGUSR1, SIG_IGN); /* the doorbells of the VMs this test plays */
+	signal(SIGUSR2, SIG_IGN);
+	shmcp_sys *sys = small_system(memfd_name, 4);
 	pid_t me = getpid();
 	uint64_t start = shmcp_proc_starttime(me);
 	CHECK(shmcp_logon(sys, "A       ", me, start, a, ga) == 0);

@@ -11,24 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-#include "check.h"
+#include "fixture.h"
 
 #define TAKERS 3
 #define ROUNDS 100000
-
-static shmcp_sys *new_system(void)
-{
-	struct shmcp_limits l = { .max_vms = 4, .queue_size = 256, .storage = 1 << 20,
-				  .spin_ns = 0, .max_conn = 8, .max_msgs = 64 };
-	int fd = memfd_create("shmcp-lock-test", MFD_CLOEXEC), rc;
-	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
-	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
-	close(fd);
-	CHECK(sys != NULL);
-	return sys;
-}
 
 /* Every taker adds 1 to @counter ROUNDS times under the lock, in two plain
  * steps (a lost update shows a second holder); @pause: work between holds. */
@@ -64,7 +50,7 @@ static void contend(shmcp_sys *sys, volatile uint64_t *counter, int pause)
 
 int main(void)
 {
-	shmcp_sys *sys = new_system();
+	shmcp_sys *sys = small_system("shmcp-lock-test", 4);
 	volatile uint64_t *counter = mmap(NULL, sizeof *counter, PROT_READ | PROT_WRITE,
 					  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(counter != MAP_FAILED);

@@ -15,23 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
-
-#include "check.h"
+#include "fixture.h"
 
 static long cores;
-
-static shmcp_sys *new_system(uint32_t max_vms)
-{
-	struct shmcp_limits l = { .max_vms = max_vms, .queue_size = 256, .storage = 1 << 20,
-				  .spin_ns = 0, .max_conn = 8, .max_msgs = 64 };
-	int fd = memfd_create("shmcp-spin-test", MFD_CLOEXEC), rc;
-	CHECK(fd >= 0 && shmcp_format(fd, &l, "T") == 0);
-	shmcp_sys *sys = shmcp_attach(fd, "T", &rc);
-	close(fd);
-	CHECK(sys != NULL);
-	return sys;
-}
 
 static int logon(shmcp_sys *sys, const char *userid, int32_t *slot, uint32_t *gen)
 {
@@ -67,7 +53,7 @@ static void test_policy(void)
 		printf("test_spin: %ld cores, policy test skipped\n", cores);
 		return;
 	}
-	shmcp_sys *sys = new_system((uint32_t)cores + 2);
+	shmcp_sys *sys = small_system("shmcp-spin-test", (uint32_t)cores + 2);
 	int n = (int)cores + 1;
 	int32_t slot[64];
 	uint32_t gen[64];
@@ -122,7 +108,7 @@ static void test_policy(void)
  * not counted, and the next LOGON of the slot clears it. */
 static void test_stale_bit(void)
 {
-	shmcp_sys *sys = new_system(4);
+	shmcp_sys *sys = small_system("shmcp-spin-test", 4);
 	int32_t s;
 	uint32_t g;
 	shmcp_running_set(sys, 2, 1);
@@ -142,7 +128,7 @@ static void test_stale_bit(void)
  * counts until it is reaped, and not after. */
 static void test_killed_while_counted(void)
 {
-	shmcp_sys *sys = new_system(4);
+	shmcp_sys *sys = small_system("shmcp-spin-test", 4);
 	int32_t a, c;
 	uint32_t ga, gc;
 	CHECK(logon(sys, "PARENT  ", &a, &ga) == 0);
@@ -180,7 +166,7 @@ static void test_killed_while_spinning(void)
 {
 	if (cores < 2)
 		return;  /* one core: nobody spins */
-	shmcp_sys *sys = new_system(4);
+	shmcp_sys *sys = small_system("shmcp-spin-test", 4);
 	int32_t c;
 	uint32_t gc;
 	pid_t child = fork();
