@@ -316,9 +316,9 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner)
 	return off;
 }
 
-/* (Its source wrote the last message in this block on its own core, and
- * its target read it: the lines of a reused block are in the target's
- * cache, and each store of the copy under the lock waited for them.) */
+/* A reused block held a message its source wrote and its target read, so
+ * its lines are in the target's cache: each store of the next copy into it,
+ * made under the lock, waited for them. */
 void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len)
 {
 	const struct shmcp_pool_hdr *h = p->hdr;

@@ -363,7 +363,8 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
  * cache, and a waiter's frequent tries would only slow each of those holds:
  * it should stay away and let them run.  So the gap starts short and
  * doubles each time lock_taken shows the lock was released and taken again
- * between two tries (bench/NOTES.md "The lock's tries"). */
+ * between two tries (bench/NOTES.md, "The lock's tries, by what the holder
+ * does"). */
 #define LOCK_SPIN_PAUSES 512
 #define LOCK_GAP_MIN 8
 #define LOCK_GAP_MAX 64

@@ -87,7 +87,7 @@ def _state(vm: VirtualMachine) -> _State:
 
 def _new_state(vm: VirtualMachine, buffer: memoryview | None = None) -> _State:
     st = vm.facility_state[IUCV] = _State(buffer)
-    # the C calls' references to what they keep up per message (machine.c)
+    # what the C calls keep up per message, in the VM's C base (machine.c)
     vm._iucv_answers, vm._iucv_buffer = st.answers, st.buffer
     _masks_changed(vm, st)
     return st
@@ -161,8 +161,6 @@ def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
     if rc == lib.SHMCP_E_NOTLOGGED:
         raise vm._lost(rc)
     raise core_error(rc, f"IUCV {name} by {vm.userid}")
-
-
 
 
 # -- the 18 functions ----------------------------------------------------------

@@ -76,8 +76,9 @@ class VirtualMachine(Machine):
     """A logged-on virtual machine: this process, as ``userid`` on ``system``.
 
     Its C base (csrc/pyext/machine.c) keeps what the message calls read on
-    every message -- the core's ids, ``present_types``, ``_released`` -- and
-    runs wait()'s common case; ``_wait`` is the rest of it."""
+    every message -- the core's ids, ``present_types``, ``_released``, IUCV's
+    answer areas and buffer -- and runs wait()'s common case; ``_wait`` is
+    the rest of it."""
 
     def __init__(self, system: System, userid8: bytes, slot: int, gen: int) -> None:
         self._sys = system

@@ -3,13 +3,14 @@
  *
  * The message calls run once per message, and a Python attribute lookup
  * (~20 ns), a Python frame (~0.1 us) or an int converted from Python are a
- * good part of what they cost.  So the VM's core ids, the interrupt types
- * the core presents, the interrupts already taken off the ring and what
- * IUCV keeps per message in the process live here as C fields, the process's current VM and the facilities without a
- * signal handler as C statics (machine.py and signals.py keep them), and
- * wait()'s common case -- no timeout, nothing taken earlier, an IUCV message
- * interrupt the core presents -- runs here; everything else it hands to
- * VirtualMachine._wait, which is the whole of wait() in Python.
+ * good part of what they cost.  So these live here as C fields: the VM's
+ * core ids, the interrupt types the core presents, the interrupts already
+ * taken off the ring, and what IUCV keeps per message in the process.  The
+ * process's current VM and the facilities without a signal handler are C
+ * statics (machine.py and signals.py keep them).  wait()'s common case --
+ * no timeout, nothing taken earlier, an IUCV message interrupt the core
+ * presents -- runs here; everything else goes to VirtualMachine._wait,
+ * which is the whole of wait() in Python.
  */
 #include "machine.h"
 #include <structmember.h>
