@@ -4,6 +4,8 @@
    each step of the benchmark's program timed on its own: SEND, the wait
    for the 09, RECEIVE, REPLY, the wait for the 07.
 2. A one-way message in one process, its four crossings timed the same way.
+   And each of the four on its own, in batches of 200 (one clock read per
+   batch, not per call): what a call costs without the timing's own cost.
 3. The floor under the Python layers: the same round trip between two
    processes on two CPUs, driven by the core's own calls through cffi
    (shmcp_iucv_call, shmcp_next) with no parameter-list objects, no
@@ -31,9 +33,9 @@ _BYTES = ffi.typeof("uint8_t[]")
 _u32 = struct.Struct(">I").pack_into
 
 
-def connect_to_self(vm) -> int:
+def connect_to_self(vm, msglim: int = 0) -> int:
     iucv.dclbfr(PathPlist())
-    c = PathPlist(vmid=vm.userid)
+    c = PathPlist(vmid=vm.userid, msglim=msglim)
     if iucv.connect(c):
         raise RuntimeError(f"CONNECT: IPRCODE {c.rcode}")
     iucv.accept(PathPlist(pathid=vm.wait().pathid))
@@ -42,13 +44,13 @@ def connect_to_self(vm) -> int:
 
 
 @contextlib.contextmanager
-def path_to_self() -> Iterator[tuple[shmcp.VirtualMachine, int]]:
+def path_to_self(msglim: int = 0) -> Iterator[tuple[shmcp.VirtualMachine, int]]:
     """A system of its own with VM A logged on and a path from A to A."""
     system = f"bench-prof-{os.getpid()}"
     shmcp.ipl(system)
     try:
         with shmcp.logon("A", system=system) as vm:
-            yield vm, connect_to_self(vm)
+            yield vm, connect_to_self(vm, msglim)
     finally:
         shmcp.shutdown(system)
 
@@ -90,6 +92,40 @@ def exchange_in_one_process(n: int, one_way: bool) -> None:
                     times[i] += d
 
         _report(f"one {'one-way' if one_way else 'two-way'} IUCV message in one process", names, run, n)
+
+
+def one_way_calls_in_batches(batches: int, batch: int = 200) -> None:
+    """SEND, the wait for the 09, RECEIVE and the wait for the 07 of a
+    one-way message, each timed over a batch of ``batch`` calls in a row;
+    medians over ``batches`` batches."""
+    with path_to_self(msglim=255) as (vm, pathid):
+        op = MsgPlist(pathid=pathid, flags1=iucv.IPNORPY)
+        data, buf = bytes(64), bytearray(64)
+        clock = time.perf_counter_ns
+        names = ["SEND (setting bf1, flags1)", "wait() -> 09", "RECEIVE (setting flags1, bf1)",
+                 "wait() -> 07"]
+        times: list[list[int]] = [[] for _ in names]
+        for _ in range(batches):
+            t0 = clock()
+            for _ in range(batch):
+                op.bf1, op.flags1 = data, iucv.IPNORPY
+                iucv.send(op)
+            t1 = clock()
+            got = [vm.wait() for _ in range(batch)]
+            t2 = clock()
+            for ev in got:
+                ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
+                iucv.receive(ev)
+            t3 = clock()
+            for _ in range(batch):
+                vm.wait()
+            t4 = clock()
+            for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                times[i].append(d)
+        print(f"the calls of a one-way IUCV message in one process, batches of {batch}, "
+              f"median of {batches} (ns per call):")
+        for name, t in zip(names, times):
+            print(f"  {name:40s} {sorted(t)[len(t) // 2] / batch:7.0f}")
 
 
 def _report(title: str, names: list[str], run, n: int) -> None:
@@ -185,6 +221,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     exchange_in_one_process(n, one_way=False)
     exchange_in_one_process(n, one_way=True)
+    one_way_calls_in_batches(200)
     floor_two_processes(n)
 
 
