@@ -159,6 +159,14 @@ void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
+/* Interrupt types 06-09: a message's, presented only while its message
+ * is where the interrupt says. */
+static inline int message_interrupt(int type)
+{
+	return type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE &&
+	       type <= SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING;
+}
+
 /* big-endian fields of an IPARML image */
 static inline uint16_t ip16(const uint8_t *p, int off)
 {

@@ -389,12 +389,8 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
 	uint64_t size = sys->pool.hdr->size;
-	if (off >= size || len > size - off)
-		return;  /* none (NO_OFF), or torn */
-	if (len > 64 * 1024)
-		len = 64 * 1024;  /* more would only evict what went before */
-	for (uint64_t at = 0; at < len; at += SHMCP_CACHELINE)
-		__builtin_prefetch(sys->pool.base + off + at, 0, 3);
+	if (off < size && len <= size - off)  /* else none (NO_OFF), or torn */
+		shmcp_prefetch_read(sys->pool.base + off, len);
 }
 
 /**
@@ -762,8 +758,7 @@ static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, ui
 int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
 {
 	int type = rec[SHMCP_IP_RCODE];
-	if (type < SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
-	    type > SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+	if (!message_interrupt(type))
 		return 1;
 	if (!shmcp_slot_ok(sys, slot))
 		return 0;
@@ -806,8 +801,7 @@ static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx
 {
 	struct drop_ctx *c = ctx;
 	int type = rec[SHMCP_IP_RCODE];
-	if (type < SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
-	    type > SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+	if (!message_interrupt(type))
 		return 0;
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
 		return still_pending(sys, c->t, slot, c->gen, rec) == NULL;

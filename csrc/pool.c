@@ -42,6 +42,16 @@ static uint64_t bsize(unsigned order)
 	return (uint64_t)1 << (order + SHMCP_POOL_MIN_SHIFT);
 }
 
+/* The order of the smallest block that holds @len bytes (@len <= 2^45, so
+ * the shift cannot overflow). */
+static unsigned order_for(uint64_t len)
+{
+	unsigned order = 0;
+	while (bsize(order) < len)
+		order++;
+	return order;
+}
+
 static int is_pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
@@ -293,10 +303,7 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner)
 
 	if (!hdr_ok(h) || len > h->size)
 		return SHMCP_POOL_NIL;
-	/* len <= size <= 2^45 here, so the shift cannot overflow. */
-	unsigned want = 0;
-	while (bsize(want) < len)
-		want++;
+	unsigned want = order_for(len);  /* len <= size <= 2^45 here */
 	int bad = 0;
 	uint64_t off = alloc_once(p, want, owner, &bad);
 	if (!bad)
@@ -323,11 +330,9 @@ void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len)
 {
 	const struct shmcp_pool_hdr *h = p->hdr;
 	uint64_t size = h->size;
-	if (!len || len > size || len > 64 * 1024)
+	if (!len || len > size || len > SHMCP_PREFETCH_MAX)
 		return;
-	unsigned want = 0;
-	while (bsize(want) < len)
-		want++;
+	unsigned want = order_for(len);
 	if (want >= SHMCP_POOL_MAX_ORDERS)
 		return;
 	uint64_t off = __atomic_load_n(&h->free_head[want], __ATOMIC_RELAXED);

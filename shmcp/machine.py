@@ -125,14 +125,12 @@ class VirtualMachine(Machine):
         self._forget()
 
     def _forget(self) -> None:
-        global _current
         self._slot = -1
         self._logged_off()
         signals._unbind(self)
         self._sys.detach()
         if _current is self:
-            _current = None
-            _set_current(None)
+            _make_current(None)
 
     def _lost(self, rc: int) -> NotLoggedOn | SystemDown:
         """The core says this VM ended (forced off, or the system went down)."""
@@ -324,6 +322,13 @@ class VirtualMachine(Machine):
             yield got
 
 
+def _make_current(vm: VirtualMachine | None) -> None:
+    """This process's VM, here and for the C calls that find it themselves."""
+    global _current
+    _current = vm
+    _set_current(vm)
+
+
 def current() -> VirtualMachine | None:
     """The VM this process is logged on as, or None."""
     vm = _current
@@ -344,7 +349,6 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
     the default directory when it is not up (the embedded default).  Raises
     AlreadyLoggedOn if a live process holds the userid or this process is
     already logged on."""
-    global _current
     uid = userid_bytes(userid)
     name = system_name(system)
     with _logon_lock:
@@ -365,8 +369,7 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
             sysobj.detach()
             raise
         vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
-        _current = vm
-        _set_current(vm)
+        _make_current(vm)
         signals._bind(vm)
         return vm
 
@@ -406,11 +409,10 @@ def _logoff_at_exit() -> None:
 
 def _forget_in_child() -> None:
     # the child of a fork is another process: it is not the VM
-    global _current, _pid
+    global _pid
     if _current is not None:
         _current._logged_off()
-    _current = None
-    _set_current(None)
+    _make_current(None)
     _pid = os.getpid()
 
 
