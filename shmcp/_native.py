@@ -4,6 +4,7 @@ Never imported by users: the facilities and the Pythonic layer go through it.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from ._version import __version__
@@ -28,5 +29,11 @@ if _built != __version__:
         f"shmcp's compiled core is version {_built} but the Python package is "
         f"{__version__}: the build is stale; reinstall (`pip install -e .`) or run `make test`"
     )
+
+# A wait in the main thread comes back to Python when one of its sleep
+# slices ends, so that the handler of a signal that landed just before the
+# wait blocked signals (Ctrl-C) runs then; SHMCP_WAIT_SLICE_MS sets the
+# slice (500 ms; tests shorten or lengthen it).
+lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 1_000_000), 1)
 
 __all__ = ["ffi", "lib"]
