@@ -303,8 +303,11 @@ static void catchable(sigset_t *set)
 		sigdelset(set, sync_signals[i]);
 }
 
-/* Look at the queue, the system and the deadline for a sleeper: 0 to
- * sleep on (*@slice set), else what the wait returns. */
+/* What look() returns when the sleeper should sleep on (no SHMCP_WAIT_*). */
+#define SLEEP_ON (-1000)
+
+/* Look at the queue, the system and the deadline for a sleeper: SLEEP_ON
+ * (*@slice set), else what the wait returns. */
 static int look(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline,
 		int64_t *slice)
 {
@@ -317,7 +320,7 @@ static int look(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t d
 	if (now >= deadline)
 		return SHMCP_WAIT_TIMEOUT;
 	*slice = deadline - now < slice_ns ? deadline - now : slice_ns;
-	return 0;
+	return SLEEP_ON;
 }
 
 /* The main thread's sleep: in sigtimedwait, its doorbells and every other
@@ -351,7 +354,7 @@ static int sleep_main(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int
 			if (fmask & (1 << f))
 				atomic_exchange(&vm->fq[f].bell, 0);
 		int64_t slice;
-		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)))
+		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)) != SLEEP_ON)
 			break;
 		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
 		int sig = sigtimedwait(&waitfor, NULL, &ts);
@@ -394,7 +397,7 @@ static int sleep_thread(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, i
 		atomic_store(&vm->thread_bell, 0);
 		atomic_thread_fence(memory_order_seq_cst);
 		int64_t slice;
-		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)))
+		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)) != SLEEP_ON)
 			break;
 		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
 		/* EINTR, EAGAIN (rung), ETIMEDOUT: look again (PEP 475) */

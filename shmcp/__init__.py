@@ -29,6 +29,11 @@ from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sig
 from .system import System, ipl, shutdown
 from .vmcf import Vmcmhdr, Vmcparm, smsg
 from .msgservice import msg
+from .errors import (ConnectionRefused, MessageLimitExceeded, MessageRejected, NotAuthorized,
+                     PathQuiesced, PathSevered, ReplyTruncated)
+from .pythonic.events import Event
+from .pythonic.message import Message
+from .pythonic.path import Path, Pending
 
 __all__ = [
     "__version__",
@@ -43,3 +48,5 @@ __all__ = [
 ]
 __all__ += ["NotReceiving", "Vmcparm", "Vmcmhdr", "smsg"]
 __all__ += ["msg"]
+__all__ += ["ConnectionRefused", "MessageLimitExceeded", "MessageRejected", "NotAuthorized",
+            "PathQuiesced", "PathSevered", "ReplyTruncated", "Event", "Message", "Path", "Pending"]

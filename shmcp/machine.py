@@ -26,6 +26,7 @@ from ._iparml import next as _next_shown
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
 from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
+from .pythonic.vm import PythonicVM
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -72,7 +73,7 @@ _pid = os.getpid()  # this process (os.getpid() is a system call; forks update i
 _logon_lock = threading.Lock()
 
 
-class VirtualMachine(Machine):
+class VirtualMachine(PythonicVM, Machine):
     """A logged-on virtual machine: this process, as ``userid`` on ``system``.
 
     Its C base (csrc/pyext/machine.c) keeps what the message calls read on
@@ -121,6 +122,7 @@ class VirtualMachine(Machine):
         userid can log on again at once.  Idempotent."""
         if not self.logged_on:
             return
+        self._stop_layer()  # the Pythonic layer's thread, if any, leaves the core first
         lib.shmcp_logoff(self._sys.handle, self._slot, self._gen)  # stale: already off
         self._forget()
 
@@ -314,7 +316,11 @@ class VirtualMachine(Machine):
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``
-        seconds (None: never stops)."""
+        seconds (None: never stops).  Once the Pythonic layer is in use on
+        this VM, they are its Events (docs/pythonic.md)."""
+        if self._router is not None:
+            yield from self._pythonic_events(timeout)
+            return
         while True:
             got = self.wait(timeout)
             if got is None:

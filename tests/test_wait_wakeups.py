@@ -7,46 +7,19 @@ often, or very long so that only the doorbell can end a wait in time.
 from __future__ import annotations
 
 import os
-import queue
 import random
 import select
 import signal
 import subprocess
-import sys
-import textwrap
-import threading
 
+import script_child
 import shmcp
+from script_child import finish, line
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def child(code: str, slice_ms: float) -> subprocess.Popen:
-    """A child running ``code``; its output lines go to ``proc.lines``.
-    SIGINT gets Python's default handler whatever the test runner's is."""
-    env = dict(os.environ, SHMCP_WAIT_SLICE_MS=str(slice_ms), PYTHONPATH=ROOT)
-    code = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n" + \
-        textwrap.dedent(code)
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    proc.lines = queue.Queue()  # type: ignore[attr-defined]
-    threading.Thread(target=lambda: [proc.lines.put(x.strip()) for x in proc.stdout],
-                     daemon=True).start()
-    return proc
-
-
-def line(proc: subprocess.Popen, within: float = 30.0) -> str:
-    """The child's next line, or "" if none came within ``within`` seconds
-    (a generous bound: it is there to end a hung test, not to time one)."""
-    try:
-        return proc.lines.get(timeout=within)  # type: ignore[attr-defined]
-    except queue.Empty:
-        return ""
-
-
-def finish(proc: subprocess.Popen) -> None:
-    proc.kill()
-    proc.wait()
+    return script_child.child(code, SHMCP_WAIT_SLICE_MS=str(slice_ms))
 
 
 def test_ctrl_c_interrupts_every_wait(system):

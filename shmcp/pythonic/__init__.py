@@ -1,0 +1,15 @@
+"""The Pythonic layer: paths and messages as objects, errors as exceptions.
+
+``vm.connect`` / ``vm.accept`` / ``vm.accept_all`` give Paths; ``send``
+returns the reply, ``receive`` a Message.  No parameter list, interrupt
+type or condition code shows (docs/pythonic.md).
+
+Modules: ``vm`` (the VirtualMachine methods, a mixin), ``router`` (one
+per VM: takes its interrupts, completes what waits), ``path`` (Path,
+Pending), ``message`` (Message), ``events`` (Event).  Only ``vm`` is
+imported here: machine.py needs it before shmcp.iucv exists, and the
+others need shmcp.iucv.
+"""
+from .vm import PythonicVM
+
+__all__ = ["PythonicVM"]
