@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from .router import Router
 
 _IPPRTY = iucv.IPPRTY
+_SELECT = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
 _reply = iucv.reply
+_receive = iucv.receive
 
 
 class Message:
@@ -21,12 +23,13 @@ class Message:
     ``one_way``.  A two-way message is answered by ``reply(data)`` or
     ``reject()``, once."""
 
-    __slots__ = ("data", "path", "msgid", "trgcls", "priority", "one_way", "_pathid",
-                 "_router", "_answered", "taken")
+    __slots__ = ("_data", "path", "msgid", "trgcls", "priority", "one_way", "_pathid",
+                 "_router", "_answered", "taken", "_size")
 
-    def __init__(self, data: bytes, path: "Path | None", msgid: int, trgcls: int,
-                 priority: bool, one_way: bool, pathid: int, router: "Router") -> None:
-        self.data = data
+    def __init__(self, path: "Path | None", msgid: int, trgcls: int, priority: bool,
+                 one_way: bool, pathid: int, size: int, router: "Router") -> None:
+        self._data: bytes | None = None  # RECEIVEd when the program takes it
+        self._size = size
         self.path = path
         self.msgid = msgid
         self.trgcls = trgcls
@@ -37,9 +40,39 @@ class Message:
         self._answered = one_way
         self.taken = False  # by a receive (it sits in two inboxes: its path's and the VM's)
 
+    @property
+    def data(self) -> bytes:
+        """The message's data (RECEIVEd from CP's storage on first use)."""
+        if self._data is None:
+            with self._router.mutex:
+                self.taken = True
+                self._fetch()
+        return self._data or b""
+
+    def _fetch(self) -> bool:
+        """RECEIVE the data (router mutex held); False if the message is
+        gone (purged by its sender, its path severed and freed)."""
+        if self._data is not None:
+            return True
+        spares = self._router.reply_plists
+        p = spares.pop() if spares else MsgPlist()
+        p.pathid, p.msgid, p.trgcls, p.flags1 = self._pathid, self.msgid, self.trgcls, _SELECT
+        buf = bytearray(self._size)
+        p.bf1 = buf
+        cc = _receive(p)
+        spares.append(p)
+        if cc:
+            self._data = b""
+            self._answered = True
+            return False
+        self._data = bytes(buf)
+        return True
+
     def _answerable(self, what: str) -> MsgPlist:
-        """A parameter list naming the message (from the router's spares:
-        give it back with _done)."""
+        """A parameter list naming the message, from the router's spares
+        (the caller gives it back)."""
+        if self._data is None:
+            self.data  # noqa: B018 -- RECEIVE it first (e.g. a message_pending event's)
         if self._answered:
             if self.one_way:
                 raise ValueError(f"{what}: message {self.msgid} is one-way; "

@@ -248,20 +248,14 @@ class Path:
         """The next message on this path, waiting up to ``timeout``
         seconds (TimeoutError); PathSevered once the path is severed and
         nothing is left on it."""
-        inbox, shared = self._inbox, self._router.inbox
+        inbox, router = self._inbox, self._router
 
         def take() -> "Message | None":
-            while inbox:
-                msg = inbox.popleft()
-                if not msg.taken:
-                    msg.taken = True
-                    while shared and shared[0].taken:
-                        shared.popleft()
-                    return msg
-            if self._state == "severed":
+            msg = router.take(inbox, True)
+            if msg is None and self._state == "severed":
                 self._not_active("receive")
-            return None
-        return self._router.wait_until(take, deadline_of(timeout))
+            return msg
+        return router.wait_until(take, deadline_of(timeout))
 
     def __iter__(self) -> Iterator["Message"]:
         """The path's messages as they come, until it is severed and empty."""

@@ -45,7 +45,6 @@ _COMPLETE = (iucv.IPTYPE_PRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_NONPRIORITY_MESS
 _ARRIVED = (iucv.IPTYPE_PRIORITY_MESSAGE_PENDING, iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING)
 _IPRMDATA, _IPNORPY, _IPPRTY = iucv.IPRMDATA, iucv.IPNORPY, iucv.IPPRTY
 _SELECT = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
-_receive = iucv.receive
 _monotonic = time.monotonic
 # a VM left idle this long by its program is pumped by the acceptor thread
 # of accept_all (the listen backlog), which otherwise keeps out of the way
@@ -92,8 +91,7 @@ class Router:
         self.acceptor: threading.Thread | None = None
         self.stopped = threading.Event()
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
-        self._rplist = MsgPlist()   # RECEIVE's (the pumper's alone)
-        self.reply_plists: list[MsgPlist] = []  # REPLY's and REJECT's, reused
+        self.reply_plists: list[MsgPlist] = []  # RECEIVE's, REPLY's, REJECT's, reused
 
     # -- waiting ------------------------------------------------------------
 
@@ -182,22 +180,34 @@ class Router:
             self._event("message_complete", path, raw=got)
 
     def _on_message(self, got: MsgPlist) -> None:
+        # announced only: the data stays in CP's storage (and counts against
+        # the path's limit) until the program takes the message
         path = self.paths.get(got.pathid)
         flags = got.flags1
-        size = 8 if flags & _IPRMDATA else got.bf1len
-        buf = bytearray(size)
-        p = self._rplist
-        p.pathid, p.msgid, p.trgcls, p.flags1 = got.pathid, got.msgid, got.trgcls, _SELECT
-        p.bf1 = buf
-        if _receive(p):  # gone meanwhile (purged): nothing to show
-            return
-        msg = Message(bytes(buf), path, got.msgid, got.trgcls, flags & _IPPRTY != 0,
-                      flags & _IPNORPY != 0, got.pathid, self)
+        msg = Message(path, got.msgid, got.trgcls, flags & _IPPRTY != 0, flags & _IPNORPY != 0,
+                      got.pathid, 8 if flags & _IPRMDATA else got.bf1len, self)
         self.inbox.append(msg)
         if path is not None:
             path._inbox.append(msg)
         if self.events is not None:
             self._event("message_pending", path, msg, raw=got)
+
+    def take(self, inbox: "collections.deque[Message]", other: bool) -> Message | None:
+        """The first message of ``inbox`` not taken yet, RECEIVEd (mutex
+        held); ``other``: trim the other inbox it sits in (its path's, or
+        the VM's) of taken ones."""
+        while inbox:
+            msg = inbox.popleft()
+            if msg.taken:
+                continue
+            msg.taken = True
+            if other:
+                own = self.inbox if msg.path is None or inbox is not self.inbox else msg.path._inbox
+                while own and own[0].taken:
+                    own.popleft()
+            if msg._fetch():
+                return msg
+        return None
 
     def _on_pending(self, got: PathPlist) -> None:
         if self.accept_policy is not None:

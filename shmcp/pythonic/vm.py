@@ -153,19 +153,7 @@ class PythonicVM:
         from .router import deadline_of
         router = self._layer()
         inbox = router.inbox
-
-        def take() -> Message | None:
-            while inbox:
-                msg = inbox.popleft()
-                if not msg.taken:
-                    msg.taken = True
-                    if msg.path is not None:
-                        own = msg.path._inbox
-                        while own and own[0].taken:
-                            own.popleft()
-                    return msg
-            return None
-        return router.wait_until(take, deadline_of(timeout))
+        return router.wait_until(lambda: router.take(inbox, True), deadline_of(timeout))
 
     def messages(self, timeout: float | None = None) -> Iterator[Message]:
         """Every path's messages as they come; stops when none came for
