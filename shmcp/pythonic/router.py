@@ -49,6 +49,8 @@ _monotonic = time.monotonic
 # a VM left idle this long by its program is pumped by the acceptor thread
 # of accept_all (the listen backlog), which otherwise keeps out of the way
 IDLE_BEFORE_ACCEPTOR = 0.02
+# what a program thread queues to its own VM to end the acceptor's wait
+NUDGE = bytes(40)
 
 
 def deadline_of(timeout: float | None) -> float | None:
@@ -77,6 +79,8 @@ class Router:
         self.mutex = threading.Lock()
         self.cond = threading.Condition(self.mutex)
         self.pumping = False
+        self.acceptor_pumping = False  # the pumper is accept_all's thread
+        self.nudged = False            # and was asked to give way
         self.sleepers = 0            # threads in cond.wait
         self.fg_used = _monotonic()  # when a program's thread last waited
         self.paths: dict[int, "Path"] = {}
@@ -99,6 +103,7 @@ class Router:
         """pred()'s first true value (asked with ``mutex`` held), pumping
         interrupts meanwhile; TimeoutError at ``deadline``."""
         mutex = self.mutex
+        self.fg_used = _monotonic()  # the acceptor keeps out of the way
         while True:
             with mutex:
                 got = pred()
@@ -107,6 +112,9 @@ class Router:
                 if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("timed out")
                 if self.pumping:
+                    if self.acceptor_pumping and not self.nudged:
+                        self.nudged = True  # wake it: its wait would last 20 ms
+                        self.vm.queue_interrupt(self.vm.userid8, NUDGE)
                     self.sleepers += 1
                     try:
                         self.cond.wait(None if deadline is None else deadline - _monotonic())
@@ -121,8 +129,7 @@ class Router:
         dispatch, as the pumper (``pumping`` set by the caller; cleared
         here).  True if an interrupt came."""
         try:
-            if not acceptor:
-                self.fg_used = _monotonic()
+            self.acceptor_pumping = acceptor
             got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
             if got is not None:
                 with self.mutex:
@@ -130,7 +137,7 @@ class Router:
             return got is not None
         finally:
             with self.mutex:
-                self.pumping = False
+                self.pumping = self.acceptor_pumping = False
                 if self.sleepers:
                     self.cond.notify_all()
 
@@ -139,6 +146,9 @@ class Router:
     def dispatch(self, got: Any) -> None:
         """One interrupt into the router's state (mutex held)."""
         itype = got.type if isinstance(got, Iparml) else None
+        if itype is None and getattr(got, "raw", None) == NUDGE:
+            self.nudged = False
+            return
         if itype in _COMPLETE:
             self._on_complete(got)
         elif itype in _ARRIVED:
