@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import iucv
+from .._native import lib
 from ..errors import IUCVError, PathSevered
 from ..plist import MsgPlist
 
@@ -11,8 +12,8 @@ if TYPE_CHECKING:
     from .path import Path
     from .router import Router
 
-_IPPRTY = iucv.IPPRTY
-_SELECT = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+_IPPRTY, _IPNORPY, _IPRMDATA = lib.SHMCP_IPPRTY, lib.SHMCP_IPNORPY, lib.SHMCP_IPRMDATA
+_SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
 _reply = iucv.reply
 _receive = iucv.receive
 
@@ -23,22 +24,24 @@ class Message:
     ``one_way``.  A two-way message is answered by ``reply(data)`` or
     ``reject()``, once."""
 
-    __slots__ = ("_data", "path", "msgid", "trgcls", "priority", "one_way", "_pathid",
-                 "_router", "_answered", "taken", "_size")
+    __slots__ = ("_p", "_flags", "_data", "path", "_router", "_answered", "taken")
 
-    def __init__(self, path: "Path | None", msgid: int, trgcls: int, priority: bool,
-                 one_way: bool, pathid: int, size: int, router: "Router") -> None:
+    def __init__(self, plist: MsgPlist, flags: int, path: "Path | None",
+                 router: "Router") -> None:
+        # the message-pending interrupt's own parameter list names the
+        # message: RECEIVE and REPLY use it (as SAS/C programs do)
+        self._p = plist
+        self._flags = flags
         self._data: bytes | None = None  # RECEIVEd when the program takes it
-        self._size = size
         self.path = path
-        self.msgid = msgid
-        self.trgcls = trgcls
-        self.priority = priority
-        self.one_way = one_way
-        self._pathid = pathid
         self._router = router
-        self._answered = one_way
+        self._answered = flags & _IPNORPY != 0
         self.taken = False  # by a receive (it sits in two inboxes: its path's and the VM's)
+
+    msgid = property(lambda self: self._p.msgid, doc="The message id.")
+    trgcls = property(lambda self: self._p.trgcls, doc="The target class the sender gave.")
+    priority = property(lambda self: self._flags & _IPPRTY != 0, doc="A priority message?")
+    one_way = property(lambda self: self._flags & _IPNORPY != 0, doc="A one-way message?")
 
     @property
     def data(self) -> bytes:
@@ -54,66 +57,57 @@ class Message:
         gone (purged by its sender, its path severed and freed)."""
         if self._data is not None:
             return True
-        spares = self._router.reply_plists
-        p = spares.pop() if spares else MsgPlist()
-        p.pathid, p.msgid, p.trgcls, p.flags1 = self._pathid, self.msgid, self.trgcls, _SELECT
-        buf = bytearray(self._size)
+        p = self._p
+        buf = bytearray(8 if self._flags & _IPRMDATA else p.bf1len)
+        p.flags1 = _SELECT
         p.bf1 = buf
-        cc = _receive(p)
-        spares.append(p)
-        if cc:
+        if _receive(p):
             self._data = b""
             self._answered = True
             return False
         self._data = bytes(buf)
         return True
 
-    def _answerable(self, what: str) -> MsgPlist:
-        """A parameter list naming the message, from the router's spares
-        (the caller gives it back)."""
+    def _answerable(self, what: str) -> None:
+        """Raise unless the message can be answered (RECEIVE it first if
+        nobody has, e.g. a message_pending event's)."""
         if self._data is None:
-            self.data  # noqa: B018 -- RECEIVE it first (e.g. a message_pending event's)
+            self.data  # noqa: B018
         if self._answered:
             if self.one_way:
                 raise ValueError(f"{what}: message {self.msgid} is one-way; "
                                  f"there is nothing to answer")
             raise ValueError(f"{what}: message {self.msgid} was already answered")
-        spares = self._router.reply_plists
-        plist = spares.pop() if spares else MsgPlist()
-        plist.pathid, plist.msgid, plist.trgcls = self._pathid, self.msgid, self.trgcls
-        return plist
 
     def reply(self, data: Any = b"", *, priority: bool = False) -> None:
         """REPLY with ``data`` (any bytes-like object).  A reply longer than
         the sender's answer area is cut there and raises ReplyTruncated at
         the sender, not here.  PathSevered if the path is gone."""
-        plist = self._answerable("reply")
+        if self._answered or self._data is None:
+            self._answerable("reply")
         if type(data) is not bytes and type(data) is not bytearray:
             try:
                 data = memoryview(data)
             except TypeError:
                 raise TypeError(f"reply data must be a bytes-like object, "
                                 f"not {type(data).__name__}") from None
-        plist.bf2 = data
-        plist.flags1 = _IPPRTY if priority else 0
-        cc = _reply(plist)
-        self._router.reply_plists.append(plist)
-        if cc and plist.rcode != 5:  # 5: longer than the answer area (the sender's error)
-            self._failed(plist.rcode, "reply")
+        p = self._p
+        p.bf2 = data
+        p.flags1 = _IPPRTY if priority else 0
         self._answered = True
+        if _reply(p) and p.rcode != 5:  # 5: longer than the answer area (the sender's error)
+            self._failed(p.rcode, "reply")
 
     def reject(self) -> None:
         """REJECT: the sender's send raises MessageRejected."""
-        plist = self._answerable("reject")
-        plist.flags1 = 0
-        cc = iucv.reject(plist)
-        self._router.reply_plists.append(plist)
-        if cc:
-            self._failed(plist.rcode, "reject")
+        self._answerable("reject")
+        p = self._p
+        p.flags1 = 0
         self._answered = True
+        if iucv.reject(p):
+            self._failed(p.rcode, "reject")
 
     def _failed(self, rc: int, what: str) -> None:
-        self._answered = True
         if rc in (1, 9):
             raise PathSevered(f"{what}: message {self.msgid}'s path is severed", rc)
         raise IUCVError(rc, f"{what} of message {self.msgid}: IUCV return code {rc}")

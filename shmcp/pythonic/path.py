@@ -5,9 +5,11 @@ import collections
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import iucv
+from .._native import lib
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
-from .router import deadline_of, raise_for
+from .router import raise_for
+from .timeouts import deadline_of
 
 if TYPE_CHECKING:
     from .message import Message
@@ -16,9 +18,9 @@ if TYPE_CHECKING:
 # The answer area of a two-way send when reply_size is not given: a longer
 # reply raises ReplyTruncated (docs/pythonic.md)
 DEFAULT_REPLY_SIZE = 65536
-_IPNORPY, _IPPRTY, _IPRMDATA = iucv.IPNORPY, iucv.IPPRTY, iucv.IPRMDATA
-_IPADRJCT, _IPADSVRD, _IPADRPLE = iucv.IPADRJCT, iucv.IPADSVRD, iucv.IPADRPLE
-_SELECT = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+_IPNORPY, _IPPRTY, _IPRMDATA = lib.SHMCP_IPNORPY, lib.SHMCP_IPPRTY, lib.SHMCP_IPRMDATA
+_IPADRJCT, _IPADSVRD, _IPADRPLE = lib.SHMCP_IPADRJCT, lib.SHMCP_IPADSVRD, lib.SHMCP_IPADRPLE
+_SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
 _send = iucv.send
 
 

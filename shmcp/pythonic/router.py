@@ -21,48 +21,38 @@ from __future__ import annotations
 
 import collections
 import threading
-import time
+from time import monotonic as _monotonic
 from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
+from .._native import lib
 from .. import signals
 from ..errors import ShmcpError
 from ..interrupt import IUCV
 from ..plist import Iparml, MsgPlist, PathPlist
 from .events import Event
 from .message import Message
+from .timeouts import deadline_of  # noqa: F401  (part of the router's interface)
 
 if TYPE_CHECKING:
     from ..machine import VirtualMachine
     from .path import Path, Pending
 
-_PENDING_CONNECTION = iucv.IPTYPE_PENDING_CONNECTION
-_CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
-_SEVERED = iucv.IPTYPE_PATH_SEVERED
-_QUIESCED = iucv.IPTYPE_PATH_QUIESCED
-_RESUMED = iucv.IPTYPE_PATH_RESUMED
-_COMPLETE = (iucv.IPTYPE_PRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE)
-_ARRIVED = (iucv.IPTYPE_PRIORITY_MESSAGE_PENDING, iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING)
-_IPRMDATA, _IPNORPY, _IPPRTY = iucv.IPRMDATA, iucv.IPNORPY, iucv.IPPRTY
-_SELECT = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
-_monotonic = time.monotonic
+_PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
+_CONNECTION_COMPLETE = lib.SHMCP_IPTYPE_CONNECTION_COMPLETE
+_SEVERED = lib.SHMCP_IPTYPE_PATH_SEVERED
+_QUIESCED = lib.SHMCP_IPTYPE_PATH_QUIESCED
+_RESUMED = lib.SHMCP_IPTYPE_PATH_RESUMED
+_COMPLETE_P, _COMPLETE_N = (lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE,
+                             lib.SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE)
+_ARRIVED_P, _ARRIVED_N = (lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING,
+                          lib.SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+_IPNORPY, _IPPRTY = lib.SHMCP_IPNORPY, lib.SHMCP_IPPRTY
 # a VM left idle this long by its program is pumped by the acceptor thread
 # of accept_all (the listen backlog), which otherwise keeps out of the way
 IDLE_BEFORE_ACCEPTOR = 0.02
 # what a program thread queues to its own VM to end the acceptor's wait
 NUDGE = bytes(40)
-
-
-def deadline_of(timeout: float | None) -> float | None:
-    """The monotonic deadline of ``timeout`` seconds (None: none); a bad
-    timeout is a TypeError / ValueError saying so."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be None or a number of seconds, not {type(timeout).__name__}")
-    if not timeout >= 0:  # also NaN
-        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-    return _monotonic() + timeout
 
 
 class Router:
@@ -82,7 +72,7 @@ class Router:
         self.acceptor_pumping = False  # the pumper is accept_all's thread
         self.nudged = False            # and was asked to give way
         self.sleepers = 0            # threads in cond.wait
-        self.fg_used = _monotonic()  # when a program's thread last waited
+        self.fg_waits = 0            # waits by the program's threads, ever
         self.paths: dict[int, "Path"] = {}
         self.connecting: dict[int, "Path"] = {}
         self.connections: collections.deque[PathPlist] = collections.deque()
@@ -95,17 +85,18 @@ class Router:
         self.acceptor: threading.Thread | None = None
         self.stopped = threading.Event()
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
-        self.reply_plists: list[MsgPlist] = []  # RECEIVE's, REPLY's, REJECT's, reused
 
     # -- waiting ------------------------------------------------------------
 
     def wait_until(self, pred: Callable[[], Any], deadline: float | None) -> Any:
         """pred()'s first true value (asked with ``mutex`` held), pumping
-        interrupts meanwhile; TimeoutError at ``deadline``."""
+        interrupts meanwhile; TimeoutError at ``deadline``.  (pump_once,
+        spelled out: this is every blocking call's loop.)"""
         mutex = self.mutex
-        self.fg_used = _monotonic()  # the acceptor keeps out of the way
-        while True:
-            with mutex:
+        self.fg_waits += 1  # the acceptor keeps out of the way
+        mutex.acquire()
+        try:
+            while True:
                 got = pred()
                 if got:
                     return got
@@ -122,7 +113,19 @@ class Router:
                         self.sleepers -= 1
                     continue
                 self.pumping = True
-            self.pump_once(deadline)
+                mutex.release()
+                try:
+                    got = self.vm.wait(None if deadline is None
+                                       else max(0.0, deadline - _monotonic()))
+                finally:
+                    mutex.acquire()
+                    self.pumping = False
+                    if self.sleepers:  # they run once this thread lets go of mutex
+                        self.cond.notify_all()
+                if got is not None:
+                    self.dispatch(got)
+        finally:
+            mutex.release()
 
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
@@ -146,13 +149,13 @@ class Router:
     def dispatch(self, got: Any) -> None:
         """One interrupt into the router's state (mutex held)."""
         itype = got.type if isinstance(got, Iparml) else None
-        if itype is None and getattr(got, "raw", None) == NUDGE:
+        if itype == _COMPLETE_N or itype == _COMPLETE_P:
+            self._on_complete(got)
+        elif itype == _ARRIVED_N or itype == _ARRIVED_P:
+            self._on_message(got)
+        elif itype is None and getattr(got, "raw", None) == NUDGE:
             self.nudged = False
             return
-        if itype in _COMPLETE:
-            self._on_complete(got)
-        elif itype in _ARRIVED:
-            self._on_message(got)
         elif itype == _PENDING_CONNECTION:
             self._on_pending(got)
         elif itype == _CONNECTION_COMPLETE:
@@ -193,9 +196,7 @@ class Router:
         # announced only: the data stays in CP's storage (and counts against
         # the path's limit) until the program takes the message
         path = self.paths.get(got.pathid)
-        flags = got.flags1
-        msg = Message(path, got.msgid, got.trgcls, flags & _IPPRTY != 0, flags & _IPNORPY != 0,
-                      got.pathid, 8 if flags & _IPRMDATA else got.bf1len, self)
+        msg = Message(got, got.flags1, path, self)
         self.inbox.append(msg)
         if path is not None:
             path._inbox.append(msg)
@@ -248,7 +249,7 @@ class Router:
         if path is not None:
             path._msglim = got.msglim
             path._priority = bool(got.flags1 & _IPPRTY)
-            path._quiesced = bool(got.flags1 & iucv.IPQUSCE)
+            path._quiesced = bool(got.flags1 & lib.SHMCP_IPQUSCE)
             path._state = "active"
             self.paths[path.pathid] = path
         self._event("path_complete", path, raw=got)
@@ -282,10 +283,11 @@ class Router:
     def _accept_loop(self) -> None:
         # it polls (no notification costs the program's threads anything)
         stopped = self.stopped
+        seen = -1
         while not stopped.is_set():
-            idle = _monotonic() - self.fg_used
-            if self.pumping or idle < IDLE_BEFORE_ACCEPTOR:
-                stopped.wait(max(IDLE_BEFORE_ACCEPTOR - idle, 0.005))
+            if self.pumping or self.fg_waits != seen:  # the program used the VM lately
+                seen = self.fg_waits
+                stopped.wait(IDLE_BEFORE_ACCEPTOR)
                 continue
             with self.mutex:
                 if self.pumping:

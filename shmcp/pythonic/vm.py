@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .._native import lib
 from ..errors import ConnectionRefused, NotLoggedOn
 from ..plist import PathPlist
+from .timeouts import deadline_of
 
 if TYPE_CHECKING:  # the rest of the layer needs shmcp.iucv, which needs machine.py
     from .events import Event
@@ -76,7 +77,7 @@ class PythonicVM:
         from .. import iucv
         from ..machine import userid_bytes
         from .path import Path
-        from .router import deadline_of, raise_for
+        from .router import raise_for
         router = self._layer()
         deadline = deadline_of(timeout)
         uid = userid_bytes(userid)
@@ -115,7 +116,6 @@ class PythonicVM:
                priority: bool = False) -> Path:
         """ACCEPT the next pending connection (waiting up to ``timeout``);
         ``msglim=None`` keeps the connector's."""
-        from .router import deadline_of
         router = self._layer()
         deadline = deadline_of(timeout)
         lim = None if msglim is None else _msglim(msglim, 0)
@@ -150,10 +150,10 @@ class PythonicVM:
     def receive(self, timeout: float | None = None) -> Message:
         """The next message of any path (waiting up to ``timeout``:
         TimeoutError); never raises for one severed path."""
-        from .router import deadline_of
-        router = self._layer()
+        router = self._router or self._layer()
         inbox = router.inbox
-        return router.wait_until(lambda: router.take(inbox, True), deadline_of(timeout))
+        return router.wait_until(lambda: router.take(inbox, True),
+                                 None if timeout is None else deadline_of(timeout))
 
     def messages(self, timeout: float | None = None) -> Iterator[Message]:
         """Every path's messages as they come; stops when none came for
@@ -167,7 +167,6 @@ class PythonicVM:
     def _pythonic_events(self, timeout: float | None) -> Iterator[Event]:
         """vm.events() once the Pythonic layer is in use: Events, from the
         first call on."""
-        from .router import deadline_of
         router = self._layer()
         if router.events is None:
             with router.mutex:
