@@ -135,6 +135,7 @@ class Path:
         self._completions = 0  # message-complete interrupts taken, ever
         self._resumes = 0      # path-resumed interrupts taken, ever
         self._plist = MsgPlist(pathid=pathid)  # SEND's, reused
+        self._classed = False  # its classes or tag are not all zero
         self._spares: list[bytearray] = []     # default-size answer areas, reused
 
     msglim = property(lambda self: self._msglim, doc="The path's message limit.")
@@ -156,9 +157,10 @@ class Path:
             data = _data(data)
         p.bf1 = data
         p.flags1 = (_IPNORPY if one_way else 0) | (_IPPRTY if priority else 0)
-        if trgcls or srccls or msgtag or p.trgcls or p.srccls or p.msgtag:
+        if trgcls or srccls or msgtag or self._classed:
             p.trgcls, p.srccls, p.msgtag = (_class("trgcls", trgcls), _class("srccls", srccls),
                                             _class("msgtag", msgtag))
+            self._classed = bool(trgcls or srccls or msgtag)
         answer = None
         if not one_way:
             if reply_size is None:
@@ -199,6 +201,21 @@ class Path:
         ReplyTruncated (reply longer than ``reply_size``, default
         DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is
         then purged)."""
+        if one_way and (type(data) is bytes or type(data) is bytearray) and \
+                not (priority or trgcls or srccls or msgtag or self._classed) and \
+                block and timeout is None and self._state == "active":
+            p = self._plist  # the stream's common case, spelled out
+            p.bf1 = data
+            while True:
+                completions = self._completions
+                p.flags1 = _IPNORPY
+                if not _send(p):
+                    return None
+                if p.rcode != 3 or self._state != "active":
+                    break  # quiesced, severed: the general path says why
+                # at the limit: take completions until one of ours came
+                self._router.wait_until(lambda: self._completions != completions or
+                                        self._state != "active", None)
         deadline = None if timeout is None else deadline_of(timeout)
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)

@@ -213,10 +213,11 @@ class Router:
                 continue
             msg.taken = True
             if other:
-                own = self.inbox if msg.path is None or inbox is not self.inbox else msg.path._inbox
+                path = msg.path
+                own = path._inbox if inbox is self.inbox and path is not None else self.inbox
                 while own and own[0].taken:
                     own.popleft()
-            if msg._fetch():
+            if msg._data is not None or msg._fetch():
                 return msg
         return None
 
