@@ -209,3 +209,29 @@ def test_receive_timeouts(system):
         assert list(vm.messages(timeout=0.01)) == []
         assert list(vm.events(timeout=0.01)) == []
         assert vm.paths == []
+
+
+def test_messages_outlive_the_sever(system):
+    """A client sends five messages and severs while the server is busy
+    elsewhere; accept_all's thread files the sever meanwhile.  The
+    messages still arrive, all of them: the server's end waits for them
+    to be taken before it severs too."""
+    server = child("""
+        import time, shmcp
+        vm = shmcp.logon("server")
+        vm.accept_all()
+        print("READY", flush=True)
+        input()                      # busy: the acceptor files everything
+        time.sleep(0.3)
+        print(" ".join(m.data.decode() for m in vm.messages(timeout=1)), flush=True)
+        """)
+    try:
+        assert line(server) == "READY"
+        with shmcp.logon("client") as vm:
+            with vm.connect("server", timeout=30) as path:
+                for i in range(5):
+                    path.send(b"m%d" % i, one_way=True)
+            tell(server, "go")
+            assert line(server) == "m0 m1 m2 m3 m4"
+    finally:
+        finish(server)

@@ -50,6 +50,8 @@ class Message:
             with self._router.mutex:
                 self.taken = True
                 self._fetch()
+                if self.path is not None and self.path._sever_owed:
+                    self._router._settle(self.path)
         return self._data or b""
 
     def _fetch(self) -> bool:

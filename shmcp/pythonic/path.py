@@ -131,6 +131,7 @@ class Path:
         self._quiesced = False
         self._state = state  # connecting, active, severed
         self._partner_severed = False
+        self._sever_owed = False  # severed by the partner, ours waits for the inbox
         self._inbox: collections.deque["Message"] = collections.deque()
         self._completions = 0  # message-complete interrupts taken, ever
         self._resumes = 0      # path-resumed interrupts taken, ever
@@ -310,6 +311,12 @@ class Path:
             raise ValueError(f"user is {len(user)} bytes; at most 16")
         router = self._router
         with router.mutex:
+            if self._sever_owed:  # the program gives up what is left on it
+                self._sever_owed = False
+                for msg in self._inbox:
+                    msg.taken = True
+                if router.vm.logged_on:
+                    iucv.sever(PathPlist(pathid=self.pathid))
             if self._state == "severed":
                 return
             was = self._state

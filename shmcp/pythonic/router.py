@@ -217,7 +217,10 @@ class Router:
                 own = path._inbox if inbox is self.inbox and path is not None else self.inbox
                 while own and own[0].taken:
                     own.popleft()
-            if msg._data is not None or msg._fetch():
+            got = msg._data is not None or msg._fetch()
+            if msg.path is not None and msg.path._sever_owed:
+                self._settle(msg.path)
+            if got:
                 return msg
         return None
 
@@ -266,8 +269,19 @@ class Router:
         else:
             path._state = "severed"
             path._partner_severed = True
+            if any(not msg.taken for msg in path._inbox):
+                # our SEVER would destroy them: it waits until they are taken
+                path._sever_owed = True
+                self._event("path_severed", path, raw=got)
+                return
         iucv.sever(PathPlist(pathid=pathid))  # our end too: the path id is free again
         self._event("path_severed", path, raw=got)
+
+    def _settle(self, path: "Path") -> None:
+        """The SEVER a path's end owes once its last message is taken."""
+        if path._sever_owed and not any(not msg.taken for msg in path._inbox):
+            path._sever_owed = False
+            iucv.sever(PathPlist(pathid=path.pathid))
 
     # -- accept_all's acceptor ----------------------------------------------------
 
