@@ -105,7 +105,10 @@ class Router:
                 if self.pumping:
                     if self.acceptor_pumping and not self.nudged:
                         self.nudged = True  # wake it: its wait would last 20 ms
-                        self.vm.queue_interrupt(self.vm.userid8, NUDGE)
+                        try:
+                            self.vm.queue_interrupt(self.vm.userid8, NUDGE)
+                        except ShmcpError:  # a full queue wakes it anyway
+                            self.nudged = False
                     self.sleepers += 1
                     try:
                         self.cond.wait(None if deadline is None else deadline - _monotonic())
