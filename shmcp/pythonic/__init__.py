@@ -6,7 +6,8 @@ type or condition code shows (docs/pythonic.md).
 
 Modules: ``vm`` (the VirtualMachine methods, a mixin), ``router`` (one
 per VM: takes its interrupts, completes what waits), ``path`` (Path,
-Pending), ``message`` (Message), ``events`` (Event).  Only ``vm`` is
+Pending), ``message`` (Message), ``events`` (Event), ``timeouts``.  Only
+``vm`` (and ``timeouts``) is
 imported here: machine.py needs it before shmcp.iucv exists, and the
 others need shmcp.iucv.
 """
