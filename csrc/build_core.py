@@ -1,8 +1,9 @@
 """cffi build of shmcp's C core (out-of-line API mode).
 
-setuptools runs this through ``cffi_modules`` in setup.py; it compiles every
-``csrc/*.c`` into the extension ``shmcp._core``.  The cdef is read from the
-one public header, ``csrc/shmcp.h``, so a declaration is never typed twice.
+setuptools runs this through ``cffi_modules`` in setup.py; it compiles the
+C files of the core and of the facilities (``LAYERS``) into the extension
+``shmcp._core``.  The cdef is read from the public headers,
+``csrc/include/``, so a declaration is never typed twice.
 The package version is stamped into the binary and checked at import.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ def cdef_text() -> str:
     """The public header as cdef accepts it: integer #defines stay,
     include guards and #includes go."""
     keep = []
-    for line in (HERE / "shmcp.h").read_text().splitlines():
+    for line in (HERE / "include" / "shmcp.h").read_text().splitlines():
         stripped = line.strip()
         if stripped.startswith("#") and not re.match(r"#define \w+ -?\d+", stripped):
             continue
@@ -36,7 +37,9 @@ def cdef_text() -> str:
     return "\n".join(keep)
 
 
-SOURCES = sorted(str(p.relative_to(ROOT)) for p in HERE.glob("*.c"))
+# the folders compiled into shmcp._core (docs/design.md has the map)
+LAYERS = ("core", "iucv", "vmcf")
+SOURCES = sorted(str(p.relative_to(ROOT)) for layer in LAYERS for p in (HERE / layer).glob("*.c"))
 
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_text())
@@ -44,7 +47,7 @@ ffibuilder.set_source(
     "shmcp._core",
     '#include "shmcp.h"',
     sources=SOURCES,
-    include_dirs=[str(HERE.relative_to(ROOT))],
+    include_dirs=[str((HERE / "include").relative_to(ROOT))],
     define_macros=[("SHMCP_BUILD_VERSION", '"%s"' % package_version()), ("_GNU_SOURCE", None)],
     extra_compile_args=["-std=gnu11", "-O2", "-Wall", "-Wextra"],
     libraries=["pthread"],

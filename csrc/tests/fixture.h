@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "internal.h"
+#include "../core/internal.h"
 
 /* A small system "T" in a memfd: @max_vms VMs, 256-record queues, 1 MiB of
  * storage, no spin. */

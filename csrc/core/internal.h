@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "shmcp.h"
+#include "../include/shmcp.h"
 #include "pool.h"
 #include "prefetch.h"
 

@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "iucv.h"
+#include "../iucv/iucv.h"
 
 /**
  * shmcp_next - the next interrupt of VM @slot (logon @gen) in the

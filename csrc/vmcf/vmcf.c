@@ -32,7 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "../core/internal.h"
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
 #define HDR SHMCP_VMCF_HDR_LEN

@@ -15,7 +15,7 @@
 #ifndef SHMCP_IUCV_H
 #define SHMCP_IUCV_H
 
-#include "internal.h"
+#include "../core/internal.h"
 
 /* path end states (IUCV.md section 8.1) */
 #define END_NONE 0
