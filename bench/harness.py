@@ -78,8 +78,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 # The C floors: bench/floors.c alone, and bench/core_stream.c with shmcp's
 # core (csrc/), whose version check wants a build version.
-CORE_C = sorted(str(p) for layer in ("core", "iucv", "vmcf")
-                for p in (HERE.parent / "csrc" / layer).glob("*.c"))
+CORE_C = sorted(str(p) for pattern in ("*.c", "core/*.c", "iucv/*.c", "vmcf/*.c")
+                for p in (HERE.parent / "csrc").glob(pattern))
 FLOOR_SOURCES = {
     "floors": [str(HERE / "floors.c")],
     "core_stream": ["-DSHMCP_BUILD_VERSION=\"bench\"", *CORE_C,

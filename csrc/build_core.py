@@ -25,27 +25,34 @@ def package_version() -> str:
     return match.group(1)
 
 
+# the public headers, one per area, the core's first
+HEADERS = ("shmcp.h", "shmcp_iucv.h", "shmcp_vmcf.h")
+
+
 def cdef_text() -> str:
-    """The public header as cdef accepts it: integer #defines stay,
+    """The public headers as cdef accepts them: integer #defines stay,
     include guards and #includes go."""
     keep = []
-    for line in (HERE / "include" / "shmcp.h").read_text().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#") and not re.match(r"#define \w+ -?\d+", stripped):
-            continue
-        keep.append(line)
+    for header in HEADERS:
+        for line in (HERE / "include" / header).read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith("#") and not re.match(r"#define \w+ -?\d+", stripped):
+                continue
+            keep.append(line)
     return "\n".join(keep)
 
 
-# the folders compiled into shmcp._core (docs/design.md has the map)
+# the folders compiled into shmcp._core (docs/design.md has the map), and
+# csrc/facilities.c, the table that joins them
 LAYERS = ("core", "iucv", "vmcf")
-SOURCES = sorted(str(p.relative_to(ROOT)) for layer in LAYERS for p in (HERE / layer).glob("*.c"))
+SOURCES = sorted(str(p.relative_to(ROOT)) for p in
+                 [*HERE.glob("*.c"), *(p for layer in LAYERS for p in (HERE / layer).glob("*.c"))])
 
 ffibuilder = FFI()
 ffibuilder.cdef(cdef_text())
 ffibuilder.set_source(
     "shmcp._core",
-    '#include "shmcp.h"',
+    "".join(f'#include "{header}"\n' for header in HEADERS),
     sources=SOURCES,
     include_dirs=[str((HERE / "include").relative_to(ROOT))],
     define_macros=[("SHMCP_BUILD_VERSION", '"%s"' % package_version()), ("_GNU_SOURCE", None)],

@@ -5,6 +5,7 @@
  * shmcp_iucv_call, the one entry point for the IUCV instruction.
  * Message functions are in iucv_msg.c.  See IUCV.md and docs/decisions.md.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "iucv.h"
@@ -22,6 +23,13 @@ static uint32_t npaths_for(const struct shmcp_limits *lim)
 {
 	/* every path has two ends: at most max_vms * max_conn / 2 paths */
 	return (uint32_t)(((uint64_t)lim->max_vms * lim->max_conn + 1) / 2);
+}
+
+/* IUCV's limits in struct shmcp_limits are in range. */
+static int limits_ok(const struct shmcp_limits *lim)
+{
+	return lim->max_conn >= 1 && lim->max_conn <= SHMCP_MAX_CONN_LIMIT &&
+	       lim->max_msgs >= 1 && lim->max_msgs <= SHMCP_MAX_MSGS_LIMIT;
 }
 
 /**
@@ -42,7 +50,7 @@ uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim)
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t)
 {
 	const struct shmcp_limits *lim = &sys->hdr->limits;
-	uint8_t *p = sys->iucv;
+	uint8_t *p = sys->region[SHMCP_IUCV];
 	t->max_vms = lim->max_vms;
 	t->max_conn = lim->max_conn;
 	t->npaths = npaths_for(lim);
@@ -597,7 +605,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 		rc = shmcp_iucv_message(sys, &t, slot, func, plist, in, out, &bells);
 	}
 	if (t.unshown)  /* not on the path of a program that takes its interrupts */
-		shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
+		shmcp_iucv_drop_withdrawn(sys, slot, gen);
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */
@@ -642,3 +650,14 @@ void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 	shmcp_iucv_tables(sys, &t);
 	retrieve(sys, &t, slot, bells);
 }
+
+/* What IUCV gives the core (core/facility.h). */
+const struct shmcp_facility shmcp_iucv_facility = {
+	.name = "IUCV",
+	.signal = SIGUSR1,
+	.limits_ok = limits_ok,
+	.region_size = shmcp_iucv_region_size,
+	.logoff = shmcp_iucv_logoff,
+	.present = shmcp_iucv_show,
+	.withdrawn = shmcp_iucv_withdrawn,
+};

@@ -15,7 +15,8 @@
 #ifndef SHMCP_IUCV_H
 #define SHMCP_IUCV_H
 
-#include "../core/internal.h"
+#include "../core/facility.h"
+#include "../include/shmcp_iucv.h"
 
 /* path end states (IUCV.md section 8.1) */
 #define END_NONE 0
@@ -135,6 +136,9 @@ struct shmcp_iucv {
 };
 
 /* iucv.c */
+extern const struct shmcp_facility shmcp_iucv_facility;
+uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
+void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t);
 int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
@@ -156,7 +160,10 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 		       uint32_t len, struct shmcp_bells *bells);
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p);
-void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen);
+int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
+		    struct shmcp_record *rec);
+int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
 /* Interrupt types 06-09: a message's, presented only while its message

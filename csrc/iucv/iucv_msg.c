@@ -789,23 +789,40 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 	return ok;
 }
 
-struct drop_ctx {
-	struct shmcp_iucv *t;
-	uint32_t gen;
-};
-
-/* A message interrupt no one will be shown (shmcp_drop_withdrawn): a
- * pending-message one whose message left the send queue, a message-complete
- * one whose message is gone (taken by TEST COMPLETION, purged). */
-static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx)
+/**
+ * shmcp_iucv_show - IUCV's presentation in shmcp_next (core/facility.h):
+ * a message interrupt (06-09) of a type in @present_types (bit n: type n)
+ * is presented (shmcp_iucv_present) and its hint cleared; any other record
+ * goes back as is.  Returns SHMCP_SHOW_*.
+ */
+int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
+		    struct shmcp_record *rec)
 {
-	struct drop_ctx *c = ctx;
+	int type = rec->data[SHMCP_IP_RCODE];
+	if (!message_interrupt(type) || !(present_types >> type & 1))
+		return SHMCP_SHOW_AS_IS;
+	if (!shmcp_iucv_present(sys, slot, gen, rec->data))
+		return SHMCP_SHOW_WITHDRAWN;
+	memset(rec->data + HINT_OFF, 0, 4);
+	return SHMCP_SHOW_PRESENTED;
+}
+
+/**
+ * shmcp_iucv_withdrawn - a message interrupt no one will be shown
+ * (shmcp_drop_withdrawn; lock held): a pending-message one whose message
+ * left the send queue, a message-complete one whose message is gone (taken
+ * by TEST COMPLETION, purged).
+ */
+int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
+{
 	int type = rec[SHMCP_IP_RCODE];
 	if (!message_interrupt(type))
 		return 0;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
-		return still_pending(sys, c->t, slot, c->gen, rec) == NULL;
-	return !hinted(c->t, rec);
+		return still_pending(sys, &t, slot, gen, rec) == NULL;
+	return !hinted(&t, rec);
 }
 
 /**
@@ -814,10 +831,9 @@ static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx
  * COMPLETION): drop the interrupts that became withdrawn from the head of
  * its queue (lock held, in the VM's own process).
  */
-void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen)
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen)
 {
-	struct drop_ctx c = { t, gen };
-	shmcp_drop_withdrawn(sys, slot, SHMCP_IUCV, withdrawn, &c);
+	shmcp_drop_withdrawn(sys, slot, gen, SHMCP_IUCV);
 }
 
 /**
@@ -835,7 +851,7 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	rc = take_completed(sys, &t, slot, gen, rec) ? 0 : SHMCP_E_NOTFOUND;
-	shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
+	shmcp_iucv_drop_withdrawn(sys, slot, gen);
 	shmcp_unlock(sys);
 	return rc;
 }

@@ -10,6 +10,8 @@
 
 #include "check.h"
 #include "../core/internal.h"
+#include "../include/shmcp_iucv.h"
+#include "../include/shmcp_vmcf.h"
 
 /* A small system "T" in a memfd: @max_vms VMs, 256-record queues, 1 MiB of
  * storage, no spin. */

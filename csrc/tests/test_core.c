@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "../core/internal.h"
+#include "../include/shmcp_iucv.h"
+#include "../include/shmcp_vmcf.h"
 
 #include "check.h"
 

@@ -29,10 +29,12 @@
  * Everything below runs with the control lock held, except where a
  * function's comment says it takes it.
  */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "../core/internal.h"
+#include "../core/facility.h"
+#include "../include/shmcp_vmcf.h"
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
 #define HDR SHMCP_VMCF_HDR_LEN
@@ -89,7 +91,7 @@ _Static_assert(sizeof(struct vmcf_tag) == SHMCP_VMCF_TAG_LEN, "tag size");
  * header, one authorization block per VM and MSG_LIMIT message entries
  * per VM (each VM's outgoing messages).
  */
-uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
+static uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 {
 	return sizeof(struct vmcf_hdr) +
 	       (uint64_t)lim->max_vms * (sizeof(struct vmcf_auth) +
@@ -98,17 +100,17 @@ uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 
 static struct vmcf_hdr *vhdr(shmcp_sys *sys)
 {
-	return (struct vmcf_hdr *)sys->vmcf;
+	return (struct vmcf_hdr *)sys->region[SHMCP_VMCF];
 }
 
 static struct vmcf_auth *auth_of(shmcp_sys *sys, int32_t slot)
 {
-	return (struct vmcf_auth *)(sys->vmcf + sizeof(struct vmcf_hdr)) + slot;
+	return (struct vmcf_auth *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr)) + slot;
 }
 
 static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 {
-	struct vmcf_msg *m = (struct vmcf_msg *)(sys->vmcf + sizeof(struct vmcf_hdr) +
+	struct vmcf_msg *m = (struct vmcf_msg *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr) +
 						 sys->max_vms * sizeof(struct vmcf_auth));
 	return m + idx;
 }
@@ -751,7 +753,17 @@ int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out)
  * its waiting sources (error code 5), drop its own messages and its
  * authorization; the sources' doorbells go into @bells.  Idempotent.
  */
-void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
+static void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	unauthorize(sys, slot, bells);
 }
+
+/* What VMCF gives the core (core/facility.h): its interrupts are presented
+ * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
+ * carry trailing data, so none is dropped as withdrawn at the head. */
+const struct shmcp_facility shmcp_vmcf_facility = {
+	.name = "VMCF",
+	.signal = SIGUSR2,
+	.region_size = shmcp_vmcf_region_size,
+	.logoff = shmcp_vmcf_logoff,
+};
