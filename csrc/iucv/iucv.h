@@ -16,6 +16,7 @@
 #define SHMCP_IUCV_H
 
 #include "../core/facility.h"
+#include "../core/image.h"
 #include "../include/shmcp_iucv.h"
 
 /* path end states (IUCV.md section 8.1) */
@@ -172,29 +173,6 @@ static inline int message_interrupt(int type)
 {
 	return type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE &&
 	       type <= SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING;
-}
-
-/* big-endian fields of an IPARML image */
-static inline uint16_t ip16(const uint8_t *p, int off)
-{
-	return (uint16_t)(p[off] << 8 | p[off + 1]);
-}
-static inline uint32_t ip32(const uint8_t *p, int off)
-{
-	return (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 |
-	       p[off + 3];
-}
-static inline void put16(uint8_t *p, int off, uint16_t v)
-{
-	p[off] = (uint8_t)(v >> 8);
-	p[off + 1] = (uint8_t)v;
-}
-static inline void put32(uint8_t *p, int off, uint32_t v)
-{
-	p[off] = (uint8_t)(v >> 24);
-	p[off + 1] = (uint8_t)(v >> 16);
-	p[off + 2] = (uint8_t)(v >> 8);
-	p[off + 3] = (uint8_t)v;
 }
 
 #endif

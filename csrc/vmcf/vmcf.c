@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "../core/facility.h"
+#include "../core/image.h"
 #include "../include/shmcp_vmcf.h"
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
@@ -118,20 +119,6 @@ static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 static uint32_t nmsgs(shmcp_sys *sys)
 {
 	return sys->max_vms * MAXMSG;
-}
-
-/* big-endian fields of VMCPARM / VMCMHDR */
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static int live(shmcp_sys *sys, int32_t slot)
@@ -228,15 +215,15 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		return 0;
 	}
 	uint8_t h[HDR] = { 0 };
-	h[0] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
-	h[1] = eflg;
-	h[3] = m->func;
-	put32(h + 4, m->mid);
-	memcpy(h + 8, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
-	put32(h + 0x14, resa);
-	put32(h + 0x1c, resb);
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
+	h[SHMCP_VMCF_HDR_EFLG] = eflg;
+	put16(h, SHMCP_VMCF_PARM_FUNC, m->func);
+	put32(h, SHMCP_VMCF_PARM_MID, m->mid);
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+	put32(h, SHMCP_VMCF_PARM_LENA, resa);
+	put32(h, SHMCP_VMCF_PARM_LENB, resb);
 	if (use)
-		memcpy(h + 0x20, use, 8);
+		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
 	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
 	if (m->data_len)
@@ -305,14 +292,14 @@ static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 			struct shmcp_bells *bells)
 {
 	struct vmcf_auth *a = auth_of(sys, slot);
-	uint32_t lena = get32(p + 0x14);
+	uint32_t lena = ip32(p, SHMCP_VMCF_PARM_LENA);
 	if (lena < HDR)
 		return SHMCP_VMCF_RC_INVALID_ADDRESS;
-	uint8_t flags = p[0] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
+	uint8_t flags = p[SHMCP_VMCF_PARM_FLG1] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
 	int was = authorized(sys, slot);
 	if (was && (flags & SHMCP_VMCPAUTS)) {
 		/* waiting messages from others than the new partner: error 5 */
-		int32_t keep = find_user(sys, p + 8);
+		int32_t keep = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 		answer_waiting(sys, slot, keep, bells);
 	}
 	if (!was) {
@@ -322,7 +309,7 @@ static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 	a->flags = flags;
 	a->lena = lena;
 	if (flags & SHMCP_VMCPAUTS)
-		memcpy(a->partner, p + 8, SHMCP_USERID_LEN);
+		memcpy(a->partner, p + SHMCP_VMCF_PARM_USER, SHMCP_USERID_LEN);
 	else
 		memset(a->partner, 0, SHMCP_USERID_LEN);
 	a->on = 1;
@@ -349,9 +336,10 @@ static int sink_check(shmcp_sys *sys, int32_t src, int32_t sink, int prio)
 static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   const uint8_t *data, uint64_t reply_addr, struct shmcp_bells *bells)
 {
-	int prio = (p[0] & SHMCP_VMCPPRTY) != 0;
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14), lenb = get32(p + 0x1c);
-	int32_t sink = find_user(sys, p + 8);
+	int prio = (p[SHMCP_VMCF_PARM_FLG1] & SHMCP_VMCPPRTY) != 0;
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA),
+		 lenb = ip32(p, SHMCP_VMCF_PARM_LENB);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	int rc = sink_check(sys, slot, sink, prio);
 	if (rc)
 		return rc;
@@ -380,10 +368,10 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
 	uint8_t h[HDR];
 	memcpy(h, p, HDR);
-	h[0] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
 			 (func == SHMCP_VMCPIDEN ? SHMCP_VMCMRESP : 0));
-	h[1] = 0;
-	memcpy(h + 8, sys->vms[slot].userid, SHMCP_USERID_LEN);
+	h[SHMCP_VMCF_HDR_EFLG] = 0;
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[slot].userid, SHMCP_USERID_LEN);
 	uint64_t seq = ++vhdr(sys)->seq;
 	uint32_t idx = msg_index(sys, m);
 	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
@@ -419,9 +407,9 @@ static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   uint8_t *data, struct shmcp_bells *bells)
 {
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14);
-	const uint8_t *use = p + 0x20;
-	int32_t src = find_user(sys, p + 8);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA);
+	const uint8_t *use = p + SHMCP_VMCF_PARM_USE;
+	int32_t src = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	if (src < 0 || !authorized(sys, src))
 		return func == SHMCP_VMCPRJCT ? SHMCP_VMCF_RC_MESSAGE_NOT_FOUND
 					      : SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
@@ -496,8 +484,8 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 
 static int do_cancel(shmcp_sys *sys, int32_t slot, const uint8_t *p)
 {
-	uint32_t mid = get32(p + 4);
-	int32_t sink = find_user(sys, p + 8);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	struct vmcf_msg *m = sink >= 0 ? lookup(sys, slot, sink, mid) : NULL;
 	if (!m) {
 		if (sink >= 0 && lookup(sys, sink, slot, mid))
@@ -559,7 +547,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
-	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
+	uint16_t func = ip16(parm, SHMCP_VMCF_PARM_FUNC);
 	if (func > SHMCP_VMCPRJCT)
 		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
 	else if (func != SHMCP_VMCPAUTH && !authorized(sys, slot))
@@ -700,11 +688,11 @@ int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
 		if (mid <= vh->smsg_mid && vh->smsg_mid - mid < 0x80000000u)
 			mid = vh->smsg_mid + 1;  /* unique, like the TOD clock */
 		uint8_t h[HDR] = { 0 };
-		h[3] = SHMCP_VMCPSENX;
-		put32(h + 4, mid);
-		memcpy(h + 8, "SYSTEM  ", SHMCP_USERID_LEN);
-		put32(h + 0x14, len);
-		memcpy(h + 0x20, issuer, SHMCP_USERID_LEN);
+		put16(h, SHMCP_VMCF_PARM_FUNC, SHMCP_VMCPSENX);
+		put32(h, SHMCP_VMCF_PARM_MID, mid);
+		memcpy(h + SHMCP_VMCF_PARM_USER, "SYSTEM  ", SHMCP_USERID_LEN);
+		put32(h, SHMCP_VMCF_PARM_LENA, len);
+		memcpy(h + SHMCP_VMCF_PARM_USE, issuer, SHMCP_USERID_LEN);
 		rc = queue_tagged(sys, sink, 0, 0, h, T_SMSG, (uint32_t)sink, a->epoch,
 				  text, len, &bells);
 		if (rc == 0)
