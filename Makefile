@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 CORE   := $(wildcard csrc/*.c csrc/*/*.c csrc/*/*.h) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
 CC     ?= gcc
 CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-DSHMCP_BUILD_VERSION='"test"' -fsanitize=address,undefined \
+	-DSHMCP_BUILD_VERSION='"test"' -DSHMCP_DEBUG -fsanitize=address,undefined \
 	-fno-omit-frame-pointer -fno-sanitize-recover=all
 CORE_C := $(wildcard csrc/*.c $(patsubst %,csrc/%/*.c,core iucv vmcf))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))

@@ -147,6 +147,22 @@ int shmcp_lock(shmcp_sys *sys);
 void shmcp_unlock(shmcp_sys *sys);
 void shmcp_fault(const char *point);
 
+/* SHMCP_LOCK_HELD(sys): a function that must run with the control lock
+ * held says so with this.  The debug build (-DSHMCP_DEBUG: the sanitizer
+ * tests') checks that this thread holds it and aborts, naming the
+ * function, if not; the release build compiles it to nothing. */
+#ifdef SHMCP_DEBUG
+extern _Thread_local const pthread_mutex_t *shmcp_lock_mine;  /* segment.c */
+void shmcp_lock_missing(const char *fn);
+#define SHMCP_LOCK_HELD(sys)                                  \
+	do {                                                  \
+		if (shmcp_lock_mine != &(sys)->hdr->lock)     \
+			shmcp_lock_missing(__func__);         \
+	} while (0)
+#else
+#define SHMCP_LOCK_HELD(sys) ((void)0)
+#endif
+
 /* ring access: the slots of ring @cls of facility @f of VM @slot */
 /* CLOCK_MONOTONIC in nanoseconds: deadlines of waits */
 static inline int64_t shmcp_now_ns(void)

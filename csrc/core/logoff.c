@@ -17,6 +17,7 @@
  */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	/* the facilities first: they may queue interrupts for partners
 	 * (path severed, VMCF error code 5), rung by the caller after unlock */

@@ -126,6 +126,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
 		       struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
 	uint64_t off = 0;
@@ -325,6 +326,7 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
  */
 void shmcp_ring_repair(shmcp_sys *sys)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint64_t mask = sys->qsize - 1;
 	for (uint32_t v = 0; v < sys->max_vms; v++)
 		for (int f = 0; f < SHMCP_NFAC; f++)
@@ -352,6 +354,7 @@ void shmcp_ring_repair(shmcp_sys *sys)
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_record rec;
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)

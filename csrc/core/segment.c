@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -347,6 +348,7 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
  * free lists from its tags, and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	shmcp_ring_repair(sys);
 	shmcp_pool_rebuild(&sys->pool);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
@@ -378,6 +380,21 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 #define LOCK_GAP_MIN 8
 #define LOCK_GAP_MAX 64
 
+#ifdef SHMCP_DEBUG
+/* the control lock this thread holds (SHMCP_LOCK_HELD), or NULL */
+_Thread_local const pthread_mutex_t *shmcp_lock_mine;
+
+void shmcp_lock_missing(const char *fn)
+{
+	fprintf(stderr, "shmcp: %s needs the control lock, and this thread does not hold it\n",
+		fn);
+	abort();
+}
+#define MINE(m) (shmcp_lock_mine = (m))
+#else
+#define MINE(m) ((void)0)
+#endif
+
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
@@ -400,9 +417,11 @@ static int lock(shmcp_sys *sys)
 			seen = now;
 		}
 	}
-	if (rc == 0 || rc == EOWNERDEAD)  /* only the holder writes it */
+	if (rc == 0 || rc == EOWNERDEAD) {  /* only the holder writes it */
 		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
+		MINE(m);
+	}
 	return rc;
 }
 
@@ -422,7 +441,7 @@ int shmcp_lock(shmcp_sys *sys)
 		repair(sys, &bells);
 		rc = pthread_mutex_consistent(&sys->hdr->lock);
 		if (rc == 0 && (bells.n || bells.overflow)) {
-			pthread_mutex_unlock(&sys->hdr->lock);
+			shmcp_unlock(sys);
 			shmcp_bells_ring(sys, &bells);
 			return shmcp_lock(sys);
 		}
@@ -432,6 +451,7 @@ int shmcp_lock(shmcp_sys *sys)
 
 void shmcp_unlock(shmcp_sys *sys)
 {
+	MINE(NULL);
 	pthread_mutex_unlock(&sys->hdr->lock);
 }
 

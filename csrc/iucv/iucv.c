@@ -274,6 +274,7 @@ static int control(shmcp_sys *sys, struct shmcp_path *p, int end, int type, uint
 void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int end,
 			  const uint8_t *user, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
 	if (me->state == END_NONE)
 		return;
@@ -373,6 +374,7 @@ struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *
 static int connect_msg(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
 		       struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	static const uint8_t zeros[16];
 	uint8_t flags = pl[SHMCP_IP_FLAGS1];
 	const char *me = sys->vms[slot].userid;
@@ -531,6 +533,7 @@ static void retrieve(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
 int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 			  uint8_t *pl, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct ctx x = { sys, t, pl + SHMCP_IP_USER, 0, bells };
 	switch (func) {
 	case SHMCP_IUCV_CONNECT:
@@ -646,6 +649,7 @@ int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen)
  */
 void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	retrieve(sys, &t, slot, bells);

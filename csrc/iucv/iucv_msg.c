@@ -126,6 +126,7 @@ static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msg
 
 static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
+	SHMCP_LOCK_HELD(sys);
 	q_remove(t, m);
 	struct shmcp_path *p = path_at(t, m);
 	if (p && p->outstanding[m->src])
@@ -183,6 +184,7 @@ static void complete_image(struct shmcp_path *p, struct shmcp_msgblok *m, uint8_
 static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m,
 		     struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path *p = path_at(t, m);
 	q_remove(t, m);
 	if (!p || p->e[m->src].slot == CP_SLOT ||  /* *MSG: nobody to tell */
@@ -346,6 +348,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 		       uint32_t trgcls, const uint8_t *prefix, uint32_t plen, const uint8_t *text,
 		       uint32_t len, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path_end *vm = &p->e[vmend];
 	if (p->e[1 - vmend].quiesced)
 		return SHMCP_E_MSGQUIESCED;
@@ -628,6 +631,7 @@ static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	if (func != SHMCP_IUCV_SEND && func != SHMCP_IUCV_DESCRIBE &&
 	    func != SHMCP_IUCV_TESTMSG && (pl[SHMCP_IP_FLAGS1] & UNDEFINED_MSG_FLAGS))
 		return SHMCP_E_PCSPEC;
@@ -663,6 +667,7 @@ int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int f
 void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
 			       int end, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t pidx = (uint32_t)(p - t->path) + 1;
 	/* the partner's messages come back in the order it sent them (message
 	 * id), whatever MSGBLOKs they occupy */
@@ -698,6 +703,7 @@ void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmc
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t pidx = (uint32_t)(p - t->path) + 1;
 	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
 		struct shmcp_msgblok *m = msg_at(t, i);
@@ -718,6 +724,7 @@ static struct shmcp_msgblok *hinted(struct shmcp_iucv *t, const uint8_t *rec)
 static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
 					   uint32_t gen, const uint8_t *rec)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
 	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot ? m : NULL;
 }
@@ -728,6 +735,7 @@ static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t,
  * the message is destroyed. */
 static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
 	if (n && m->answer && m->reply_off != NO_OFF)
 		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
@@ -739,6 +747,7 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen,
 			  const uint8_t *rec)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
 	if (sys->vms[slot].gen != gen || !m || m->qslot != slot ||
 	    (m->q != Q_REPLY && m->q != Q_TAKEN))
@@ -815,6 +824,7 @@ int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present
  */
 int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
 {
+	SHMCP_LOCK_HELD(sys);
 	int type = rec[SHMCP_IP_RCODE];
 	if (!message_interrupt(type))
 		return 0;

@@ -153,6 +153,7 @@ static void free_off(shmcp_sys *sys, uint64_t *off)
 /* Free entry @m and the storage it holds. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
+	SHMCP_LOCK_HELD(sys);
 	if (m->data_len)
 		free_off(sys, &m->data_off);
 	if (m->reply_len)
@@ -166,6 +167,7 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 			uint64_t seq, const uint8_t *data, uint32_t len,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint8_t small[SHMCP_VMCF_TAG_LEN + 256];
 	uint64_t total = (uint64_t)SHMCP_VMCF_TAG_LEN + len;
 	if (total > UINT32_MAX)
@@ -207,6 +209,7 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		    const uint8_t *use, uint32_t resa, uint32_t resb,
 		    struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t idx = msg_index(sys, m);
 	int32_t src = (int32_t)(idx / MAXMSG);
 	if (m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
@@ -254,6 +257,7 @@ static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32
 static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
 			   struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t gen = sys->vms[slot].gen;
 	for (uint32_t i = 0; i < nmsgs(sys); i++) {
 		struct vmcf_msg *m = msg_at(sys, i);
@@ -279,6 +283,7 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
 static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
 	if (a->on && a->gen == sys->vms[slot].gen)
 		answer_waiting(sys, slot, -1, bells);
@@ -291,6 +296,7 @@ static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
 	uint32_t lena = ip32(p, SHMCP_VMCF_PARM_LENA);
 	if (lena < HDR)
@@ -336,6 +342,7 @@ static int sink_check(shmcp_sys *sys, int32_t src, int32_t sink, int prio)
 static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   const uint8_t *data, uint64_t reply_addr, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	int prio = (p[SHMCP_VMCF_PARM_FLG1] & SHMCP_VMCPPRTY) != 0;
 	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA),
 		 lenb = ip32(p, SHMCP_VMCF_PARM_LENB);
@@ -407,6 +414,7 @@ static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   uint8_t *data, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA);
 	const uint8_t *use = p + SHMCP_VMCF_PARM_USE;
 	int32_t src = find_user(sys, p + SHMCP_VMCF_PARM_USER);
@@ -484,6 +492,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 
 static int do_cancel(shmcp_sys *sys, int32_t slot, const uint8_t *p)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID);
 	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	struct vmcf_msg *m = sink >= 0 ? lookup(sys, slot, sink, mid) : NULL;
