@@ -136,14 +136,16 @@ struct shmcp_iucv {
 	int unshown;
 };
 
-/* iucv.c */
-extern const struct shmcp_facility shmcp_iucv_facility;
+/* region.c: the bottom of IUCV, using no other IUCV file */
 uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
-void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t);
-int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
 				      int *end);
+
+/* iucv.c: uses region.c and iucv_msg.c */
+extern const struct shmcp_facility shmcp_iucv_facility;
+void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
+int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 void shmcp_iucv_put_user(uint8_t *rec, const uint8_t *user);
 int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 			  uint8_t *pl, struct shmcp_bells *bells);
@@ -151,7 +153,7 @@ void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_pat
 			  const uint8_t *user, struct shmcp_bells *bells);
 struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *end);
 
-/* iucv_msg.c */
+/* iucv_msg.c: uses region.c only */
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells);
 void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
