@@ -441,7 +441,7 @@ int shmcp_lock(shmcp_sys *sys)
 		repair(sys, &bells);
 		rc = pthread_mutex_consistent(&sys->hdr->lock);
 		if (rc == 0 && (bells.n || bells.overflow)) {
-			shmcp_unlock(sys);
+			pthread_mutex_unlock(&sys->hdr->lock);
 			shmcp_bells_ring(sys, &bells);
 			return shmcp_lock(sys);
 		}

@@ -153,7 +153,6 @@ static void free_off(shmcp_sys *sys, uint64_t *off)
 /* Free entry @m and the storage it holds. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
-	SHMCP_LOCK_HELD(sys);
 	if (m->data_len)
 		free_off(sys, &m->data_off);
 	if (m->reply_len)
