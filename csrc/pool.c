@@ -14,6 +14,9 @@
  *   split   upper half's tag (state written last), then the lower's order;
  *   merge   lower's order, then the upper's state to INTERIOR;
  *   alloc   owner, then state USED;  free   state FREE, then owner.
+ * The holder's own record of a block (a message's offset) is written after
+ * the allocation and cleared before the free, so a kill between the two
+ * leaves a block nobody names, which shmcp_pool_sweep() frees.
  * A kill can leave one stale tag behind, always at the midpoint of a FREE
  * block; rebuild clears it, and coalesces free buddies an interrupted
  * free left unmerged.
@@ -396,17 +399,21 @@ rebuild:
 }
 
 /**
- * shmcp_pool_free - free the allocated block at @off, merging it with its
- * free buddies.
- * Returns 0, or -1 (changing nothing) if @off is out of range, unaligned,
- * or not the start of a USED block.
+ * shmcp_pool_free - free the allocated block at @off held by @owner,
+ * merging it with its free buddies.
+ * Returns 0, or -1 if @off is out of range, unaligned, not the start of a
+ * USED block, or held by another owner: a second free of a block (reused
+ * or not) is refused, counted in the header (refused) and changes nothing
+ * else.
  */
-int shmcp_pool_free(struct shmcp_pool *p, uint64_t off)
+int shmcp_pool_free(struct shmcp_pool *p, uint64_t off, uint16_t owner)
 {
 	unsigned order;
 
-	if (!used_block(p, off, &order))
+	if (!used_block(p, off, &order) || tag(p, off)->owner != owner) {
+		p->hdr->refused++;
 		return -1;
+	}
 	free_block(p, off, order);
 	return 0;
 }
@@ -421,6 +428,17 @@ uint64_t shmcp_pool_block_len(const struct shmcp_pool *p, uint64_t off)
 	unsigned order;
 
 	return used_block(p, off, &order) ? bsize(order) : 0;
+}
+
+/**
+ * shmcp_pool_held_by - is @off the start of a USED block of at least @len
+ * bytes whose tag names @owner?
+ */
+int shmcp_pool_held_by(const struct shmcp_pool *p, uint64_t off, uint64_t len, uint16_t owner)
+{
+	unsigned order;
+
+	return used_block(p, off, &order) && bsize(order) >= len && tag(p, off)->owner == owner;
 }
 
 /**
@@ -496,6 +514,35 @@ uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
 			/* Merging may swallow blocks on either side: go on
 			 * from the end of the merged block (free_block says). */
 			off = free_block(p, off, k);
+			n++;
+		} else {
+			off += bsize(k);
+		}
+	}
+	return n;
+}
+
+/**
+ * shmcp_pool_sweep - free every USED block whose holder, as @held tells,
+ * does not name it: what a lock holder killed between an allocation and
+ * the store of its offset (or between clearing an offset and its free)
+ * left behind.  Repair only, with the free lists rebuilt.
+ * Returns the number of blocks freed.
+ */
+uint64_t shmcp_pool_sweep(struct shmcp_pool *p,
+			  int (*held)(void *ctx, uint64_t off, uint16_t owner), void *ctx)
+{
+	uint64_t n = 0, off = 0;
+	unsigned k;
+
+	if (!hdr_ok(p->hdr))
+		return 0;
+	while (off < p->hdr->size) {
+		if (!walk_step_ok(p, off, &k))
+			break;
+		const struct shmcp_pool_tag *t = tag(p, off);
+		if (t->state == SHMCP_POOL_USED && !held(ctx, off, t->owner)) {
+			off = free_block(p, off, k);  /* as in free_owner */
 			n++;
 		} else {
 			off += bsize(k);

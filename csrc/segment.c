@@ -335,11 +335,13 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 
 /* Put the control tables right after a holder of the lock died: publish
  * claimed-but-unfinished queue slots as void records, rebuild the pool's
- * free lists from its tags, and finish interrupted logoffs. */
+ * free lists from its tags, free the blocks it allocated or let go that
+ * no holder names, and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	shmcp_ring_repair(sys);
-	shmcp_pool_rebuild(&sys->pool);
+	if (shmcp_pool_rebuild(&sys->pool) == 0)
+		shmcp_pool_sweep(&sys->pool, shmcp_storage_held, sys);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
 			shmcp_logoff_hook(sys, (int32_t)i, bells);
