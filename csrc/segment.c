@@ -430,13 +430,23 @@ void shmcp_unlock(shmcp_sys *sys)
 
 /**
  * shmcp_fault - test-only fault injection: if the environment variable
- * SHMCP_FAULT names @point, the process kills itself with SIGKILL here.
+ * SHMCP_FAULT names @point, the process kills itself with SIGKILL here;
+ * "POINT@N" waits for the Nth time the point is reached (e.g. post@2: the
+ * SEND after a CONNECT).
  */
 void shmcp_fault(const char *point)
 {
 	static const char *want = (const char *)1;
-	if (want == (const char *)1)
+	static size_t len;
+	static unsigned long nth, seen;
+	if (want == (const char *)1) {
 		want = getenv("SHMCP_FAULT");
-	if (want && strcmp(want, point) == 0)
+		if (want) {
+			const char *at = strchr(want, '@');
+			len = at ? (size_t)(at - want) : strlen(want);
+			nth = at ? strtoul(at + 1, NULL, 10) : 1;
+		}
+	}
+	if (want && strncmp(want, point, len) == 0 && point[len] == '\0' && ++seen >= nth)
 		raise(SIGKILL);
 }

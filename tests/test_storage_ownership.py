@@ -143,6 +143,44 @@ def test_a_third_vm_never_sees_nor_loses_data_to_stale_messages(local, spawn, sy
     assert free_storage(system) == start_free
 
 
+def test_a_sender_killed_inside_send_leaves_no_block_held_twice(local, spawn, system,
+                                                                monkeypatch):
+    """B dies by SIGKILL inside SEND, holding the lock, its data staged and
+    its MSGBLOK not yet queued: the lock is repaired, B logged off, and the
+    block stays the MSGBLOK's until A's SEVER ends it; C's messages, placed
+    meanwhile, are never freed or overwritten by that."""
+    a = local
+    start_free = free_storage(system)
+    c = spawn("C")
+    pc, pac = connect_pair(c, a, msglim=20)
+    monkeypatch.setenv("SHMCP_FAULT", "post@2")  # 1: CONNECT's 01; 2: the SEND
+    b = spawn("B")
+    monkeypatch.delenv("SHMCP_FAULT")
+    pb, pab = connect_pair(b, a)
+    with pytest.raises(EOFError):
+        send(b, pb, pattern("B0"), answer=None)
+    assert b.proc.wait(30) == -9
+    gone(b, "kill9", system)
+    with shmcp.System.attach(system) as s:
+        assert s.lock_repairs() == 1
+    sent = [pattern(f"C{i}") for i in range(4)]
+    for data in sent:
+        send(c, pc, data, answer=None)
+    take_until_severed(a)
+    assert a.cc("sever", "PathPlist", pathid=pab) == 0  # ends B's half-sent message
+    more = [pattern(f"C{i}") for i in range(4, 8)]
+    for data in more:
+        send(c, pc, data, answer=None)
+    for data in sent + more:
+        cc, got = receive_next(a)
+        assert cc == 0 and got == data, "C's data untouched"
+    assert c.cc("sever", "PathPlist", pathid=pc) == 0
+    take_until_severed(a)
+    assert a.cc("sever", "PathPlist", pathid=pac) == 0
+    c.drain()
+    assert free_storage(system) == start_free
+
+
 @pytest.mark.parametrize("how", HOW)
 def test_msg_text_survives_its_sender(local, spawn, system, how):
     a = local
