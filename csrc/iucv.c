@@ -587,7 +587,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
-	uint32_t refused = sys->pool.hdr->refused;
+	uint32_t refused = sys->pool.refused;
 	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
 		rc = SHMCP_E_NOTLOGGED;
 	} else if (func == SHMCP_IUCV_DCLBFR) {
@@ -612,7 +612,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	}
 	if (t.unshown)  /* not on the path of a program that takes its interrupts */
 		shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
-	if (sys->pool.hdr->refused != refused)
+	if (sys->pool.refused != refused)
 		rc = SHMCP_E_CORRUPT;
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);

@@ -405,8 +405,12 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
 	uint64_t size = sys->pool.hdr->size;
-	if (off < size && len <= size - off)  /* else none (NO_OFF), or torn */
+	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
+		/* its tag too: RECEIVE checks the message holds the block */
+		shmcp_prefetch_read(&sys->pool.tags[off >> SHMCP_POOL_MIN_SHIFT],
+				    sizeof sys->pool.tags[0]);
+	}
 }
 
 /**

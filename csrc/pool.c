@@ -412,6 +412,7 @@ int shmcp_pool_free(struct shmcp_pool *p, uint64_t off, uint16_t owner)
 
 	if (!used_block(p, off, &order) || tag(p, off)->owner != owner) {
 		p->hdr->refused++;
+		p->refused++;
 		return -1;
 	}
 	free_block(p, off, order);

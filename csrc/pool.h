@@ -65,6 +65,7 @@ struct shmcp_pool {
 	struct shmcp_pool_hdr *hdr;
 	struct shmcp_pool_tag *tags;            /* size >> MIN_SHIFT entries */
 	uint8_t *base;
+	uint32_t refused;                       /* this process's refused frees */
 };
 
 /* Bytes of tag array needed for a pool of @size bytes. */
@@ -85,7 +86,8 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner);
 /* Free the block at @off that @owner holds.  Returns 0, or -1 if @off is
  * not the start of an allocated block held by @owner (a double free, or a
  * bad offset from a corrupt record): nothing is changed then but the
- * header's count of refused frees. */
+ * counts of refused frees (the header's, and this view's, which callers
+ * compare without touching the header's line). */
 int shmcp_pool_free(struct shmcp_pool *p, uint64_t off, uint16_t owner);
 /* Length of the allocated block at @off, or 0 if @off is not one. */
 uint64_t shmcp_pool_block_len(const struct shmcp_pool *p, uint64_t off);

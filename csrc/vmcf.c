@@ -562,7 +562,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
-	uint32_t refused = sys->pool.hdr->refused;
+	uint32_t refused = sys->pool.refused;
 	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
 	if (func > SHMCP_VMCPRJCT)
 		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
@@ -597,7 +597,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			auth_of(sys, slot)->quiesced = 0;
 			break;
 		}
-	if (sys->pool.hdr->refused != refused)
+	if (sys->pool.refused != refused)
 		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);

@@ -270,7 +270,7 @@ static void test_format_check(void)
 	struct shmcp_pool_hdr h;
 	struct shmcp_pool_tag t[1] = { { 0, 0, 0 } };
 	uint8_t b[64];
-	struct shmcp_pool p = { &h, t, b };
+	struct shmcp_pool p = { &h, t, b, 0 };
 	shmcp_pool_format(&p, (uint64_t)1 << 46);
 	CHECK(shmcp_pool_check(&p, (uint64_t)1 << 46) == -1);
 	shmcp_pool_format(&p, 96);
@@ -679,8 +679,9 @@ static void expect_refused(struct fake *f, uint64_t off, uint16_t owner)
 {
 	struct snap s;
 	snap_take(f, &s);
+	uint32_t here = f->p.refused;
 	CHECK(shmcp_pool_free(&f->p, off, owner) == -1);
-	CHECK(f->p.hdr->refused == s.hdr.refused + 1);
+	CHECK(f->p.hdr->refused == s.hdr.refused + 1 && f->p.refused == here + 1);
 	s.hdr.refused++;
 	CHECK(snap_same(f, &s));
 	snap_free(&s);
