@@ -615,7 +615,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
  * message.  Records whose message is gone are dropped.
  * Takes the control lock.
  * Returns SHMCP_VMCF_PRESENT, _DROP, _FOREIGN (not a VMCF-tagged record:
- * show it unchanged), or a negative core error.
+ * show it unchanged), or a negative core error (SHMCP_E_CORRUPT: a
+ * message's storage was not its own).
  */
 int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		       const uint8_t *ext, uint32_t ext_len,
@@ -631,6 +632,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t refused = sys->pool.refused;
 	uint32_t dlen = ext_len - (uint32_t)sizeof tag;
 	struct vmcf_auth *a = auth_of(sys, slot);
 	rc = SHMCP_VMCF_DROP;
@@ -666,6 +668,8 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			rc = SHMCP_VMCF_PRESENT;
 		}
 	}
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
