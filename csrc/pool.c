@@ -495,39 +495,12 @@ int shmcp_pool_rebuild(struct shmcp_pool *p)
 }
 
 /**
- * shmcp_pool_free_owner - free every block allocated by @owner.
- * Walks the tags block by block; a walk that meets a broken tag stops
- * there (the blocks beyond it are left alone).
- * Returns the number of blocks freed.
- */
-uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
-{
-	uint64_t n = 0, off = 0;
-	unsigned k;
-
-	if (!hdr_ok(p->hdr))
-		return 0;
-	while (off < p->hdr->size) {
-		if (!walk_step_ok(p, off, &k))
-			break;
-		const struct shmcp_pool_tag *t = tag(p, off);
-		if (t->state == SHMCP_POOL_USED && t->owner == owner) {
-			/* Merging may swallow blocks on either side: go on
-			 * from the end of the merged block (free_block says). */
-			off = free_block(p, off, k);
-			n++;
-		} else {
-			off += bsize(k);
-		}
-	}
-	return n;
-}
-
-/**
  * shmcp_pool_sweep - free every USED block whose holder, as @held tells,
  * does not name it: what a lock holder killed between an allocation and
  * the store of its offset (or between clearing an offset and its free)
- * left behind.  Repair only, with the free lists rebuilt.
+ * left behind (repair, with the free lists rebuilt); also the walk of
+ * shmcp_pool_free_owner.  Walks the tags block by block; a walk that
+ * meets a broken tag stops there (the blocks beyond it are left alone).
  * Returns the number of blocks freed.
  */
 uint64_t shmcp_pool_sweep(struct shmcp_pool *p,
@@ -543,11 +516,28 @@ uint64_t shmcp_pool_sweep(struct shmcp_pool *p,
 			break;
 		const struct shmcp_pool_tag *t = tag(p, off);
 		if (t->state == SHMCP_POOL_USED && !held(ctx, off, t->owner)) {
-			off = free_block(p, off, k);  /* as in free_owner */
+			/* Merging may swallow blocks on either side: go on
+			 * from the end of the merged block (free_block says). */
+			off = free_block(p, off, k);
 			n++;
 		} else {
 			off += bsize(k);
 		}
 	}
 	return n;
+}
+
+static int held_by_another(void *ctx, uint64_t off, uint16_t owner)
+{
+	(void)off;
+	return owner != *(const uint16_t *)ctx;
+}
+
+/**
+ * shmcp_pool_free_owner - free every block allocated by @owner.
+ * Returns the number of blocks freed.
+ */
+uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
+{
+	return shmcp_pool_sweep(p, held_by_another, &owner);
 }

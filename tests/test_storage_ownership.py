@@ -14,7 +14,7 @@ import pytest
 import shmcp
 from shmcp import iucv, msgservice, vmcf
 from iucv_rpc import connect_pair, local, only, send, spawn  # noqa: F401
-from vmcf_vms import start
+from test_vmcf import abc, hdr  # noqa: F401
 from vms import eventually
 
 V = vmcf
@@ -66,6 +66,12 @@ def take_until_severed(a) -> list[dict]:
     return got
 
 
+def sever_when_severed(a, pathid: int) -> None:
+    """The partner severed: ``a`` takes the 03 and severs its end too."""
+    take_until_severed(a)
+    assert a.cc("sever", "PathPlist", pathid=pathid) == 0
+
+
 # -- IUCV ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", HOW)
@@ -104,8 +110,7 @@ def test_queued_one_way_messages_survive_their_sender(local, spawn, system, how)
     for data in sent:
         cc, got = receive_next(a)
         assert cc == 0 and got[:len(data)] == data, "every byte read back intact"
-    take_until_severed(a)
-    assert a.cc("sever", "PathPlist", pathid=pa) == 0
+    sever_when_severed(a, pa)
     assert free_storage(system) == start_free
 
 
@@ -134,11 +139,9 @@ def test_a_third_vm_never_sees_nor_loses_data_to_stale_messages(local, spawn, sy
     for data in first + then:
         cc, got = receive_next(a)
         assert cc == 0 and got[:len(data)] == data, "C's queued data untouched"
-    take_until_severed(a)
-    assert a.cc("sever", "PathPlist", pathid=pab) == 0
+    sever_when_severed(a, pab)
     assert c.cc("sever", "PathPlist", pathid=pc) == 0
-    take_until_severed(a)
-    assert a.cc("sever", "PathPlist", pathid=pac) == 0
+    sever_when_severed(a, pac)
     c.drain()
     assert free_storage(system) == start_free
 
@@ -166,8 +169,7 @@ def test_a_sender_killed_inside_send_leaves_no_block_held_twice(local, spawn, sy
     sent = [pattern(f"C{i}") for i in range(4)]
     for data in sent:
         send(c, pc, data, answer=None)
-    take_until_severed(a)
-    assert a.cc("sever", "PathPlist", pathid=pab) == 0  # ends B's half-sent message
+    sever_when_severed(a, pab)  # ends B's half-sent message
     more = [pattern(f"C{i}") for i in range(4, 8)]
     for data in more:
         send(c, pc, data, answer=None)
@@ -175,8 +177,7 @@ def test_a_sender_killed_inside_send_leaves_no_block_held_twice(local, spawn, sy
         cc, got = receive_next(a)
         assert cc == 0 and got == data, "C's data untouched"
     assert c.cc("sever", "PathPlist", pathid=pc) == 0
-    take_until_severed(a)
-    assert a.cc("sever", "PathPlist", pathid=pac) == 0
+    sever_when_severed(a, pac)
     c.drain()
     assert free_storage(system) == start_free
 
@@ -202,20 +203,6 @@ def test_msg_text_survives_its_sender(local, spawn, system, how):
 
 
 # -- VMCF -------------------------------------------------------------------------
-
-@pytest.fixture
-def abc(system):
-    vms = start("A", "B", "C")
-    yield vms
-    for vm in vms:
-        vm.close()
-        vm.kill()
-
-
-def hdr(took: dict) -> vmcf.Vmcmhdr:
-    assert "hdr" in took, took
-    return vmcf.Vmcmhdr.from_bytes(bytes.fromhex(took["hdr"]) + bytes.fromhex(took["buf"]))
-
 
 def vmcf_gone(vm, how: str, system: str) -> None:
     if how == "logoff":
