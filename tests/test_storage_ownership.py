@@ -14,7 +14,7 @@ import pytest
 import shmcp
 from shmcp import iucv, msgservice, vmcf
 from iucv_rpc import connect_pair, local, only, send, spawn  # noqa: F401
-from test_vmcf import abc, hdr  # noqa: F401
+from test_vmcf import abc, auth, hdr  # noqa: F401
 from vms import eventually
 
 V = vmcf
@@ -223,8 +223,7 @@ def vmcf_gone(vm, how: str, system: str) -> None:
 @pytest.mark.parametrize("how", HOW)
 def test_vmcf_reply_survives_the_sink_ending(abc, system, how):
     a, b, _ = abc
-    for vm in (a, b):
-        assert vm.rc(V.VMCPAUTH, size=5000) == 0
+    auth(a, b, size=5000)
     start_free = free_storage(system)
     question, answer = pattern("q", 3000), pattern("a", 3000)
     assert a.rc(V.VMCPSENR, user="B", mid=1, data=question.hex(), reply=3000) == 0
@@ -245,8 +244,7 @@ def test_vmcf_source_ending_purges_its_messages_once(abc, system, how):
     interrupts; their staged data is freed once, and what others staged
     meanwhile is untouched."""
     a, b, c = abc
-    for vm in (a, b, c):
-        assert vm.rc(V.VMCPAUTH, size=5000) == 0
+    auth(a, b, c, size=5000)
     start_free = free_storage(system)
     assert b.rc(V.VMCPSEND, user="A", mid=1, data=pattern("s1", 3000).hex()) == 0
     assert b.rc(V.VMCPSENR, user="A", mid=2, data=pattern("s2", 3000).hex(), reply=64) == 0
@@ -267,8 +265,7 @@ def test_vmcf_source_ending_purges_its_messages_once(abc, system, how):
 @pytest.mark.parametrize("how", HOW)
 def test_vmcf_sink_ending_answers_and_frees_once(abc, system, how):
     a, b, c = abc
-    for vm in (a, b, c):
-        assert vm.rc(V.VMCPAUTH, size=5000) == 0
+    auth(a, b, c, size=5000)
     start_free = free_storage(system)
     assert a.rc(V.VMCPSEND, user="B", mid=1, data=pattern("t1", 3000).hex()) == 0
     assert a.rc(V.VMCPSENR, user="B", mid=2, data=pattern("t2", 3000).hex(), reply=64) == 0
