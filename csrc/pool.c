@@ -433,13 +433,19 @@ uint64_t shmcp_pool_block_len(const struct shmcp_pool *p, uint64_t off)
 
 /**
  * shmcp_pool_held_by - is @off the start of a USED block of at least @len
- * bytes whose tag names @owner?
+ * bytes whose tag names @owner?  Uses the process-local @p->size.
  */
 int shmcp_pool_held_by(const struct shmcp_pool *p, uint64_t off, uint64_t len, uint16_t owner)
 {
-	unsigned order;
-
-	return used_block(p, off, &order) && bsize(order) >= len && tag(p, off)->owner == owner;
+	/* p->size, not the header's: RECEIVE calls this, and the header's
+	 * line is written by every allocation of the sending process */
+	if (off >= p->size || (off & (bsize(0) - 1)))
+		return 0;
+	const struct shmcp_pool_tag *t = tag(p, off);
+	if (t->state != SHMCP_POOL_USED || t->owner != owner || t->order >= SHMCP_POOL_MAX_ORDERS)
+		return 0;
+	uint64_t n = bsize(t->order);
+	return !(off & (n - 1)) && n <= p->size - off && n >= len;
 }
 
 /**

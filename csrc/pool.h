@@ -65,7 +65,11 @@ struct shmcp_pool {
 	struct shmcp_pool_hdr *hdr;
 	struct shmcp_pool_tag *tags;            /* size >> MIN_SHIFT entries */
 	uint8_t *base;
-	uint32_t refused;                       /* this process's refused frees */
+	/* process-local, so the checks of the message path read no line
+	 * another process writes: the size the pool was attached (or
+	 * formatted) with, and this process's refused frees */
+	uint64_t size;
+	uint32_t refused;
 };
 
 /* Bytes of tag array needed for a pool of @size bytes. */

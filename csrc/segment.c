@@ -163,7 +163,7 @@ int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
 	h->tag_off = l.tag_off;
 	h->pool_off = l.pool_off;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + l.tag_off),
-				base + l.pool_off, 0 };
+				base + l.pool_off, l.pool_size, 0 };
 	shmcp_pool_format(&p, l.pool_size);
 	rc = init_lock(&h->lock) ? SHMCP_E_LOCK : 0;
 	if (rc == 0) {
@@ -241,7 +241,7 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	if (!header_ok(h, size, name, rc))
 		goto fail;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + h->tag_off),
-				base + h->pool_off, 0 };
+				base + h->pool_off, h->limits.storage, 0 };
 	if (shmcp_pool_check(&p, h->limits.storage)) {
 		*rc = SHMCP_E_CORRUPT;
 		goto fail;

@@ -71,6 +71,7 @@ static void fake_init(struct fake *f, uint64_t size)
 	f->p.hdr = calloc(1, sizeof *f->p.hdr);
 	f->p.tags = calloc(1, f->tag_bytes);
 	f->p.base = aligned_alloc(64, size);
+	f->p.size = size;
 	if (!f->p.hdr || !f->p.tags || !f->p.base) {
 		perror("alloc");
 		exit(2);
@@ -270,7 +271,7 @@ static void test_format_check(void)
 	struct shmcp_pool_hdr h;
 	struct shmcp_pool_tag t[1] = { { 0, 0, 0 } };
 	uint8_t b[64];
-	struct shmcp_pool p = { &h, t, b, 0 };
+	struct shmcp_pool p = { &h, t, b, 0, 0 };
 	shmcp_pool_format(&p, (uint64_t)1 << 46);
 	CHECK(shmcp_pool_check(&p, (uint64_t)1 << 46) == -1);
 	shmcp_pool_format(&p, 96);
@@ -702,6 +703,8 @@ static void test_double_free_refused(void)
 	uint64_t a = shmcp_pool_alloc(&f.p, 1000, m1);
 	CHECK(a != NIL && shmcp_pool_held_by(&f.p, a, 1000, m1));
 	CHECK(!shmcp_pool_held_by(&f.p, a, 1000, m2) && !shmcp_pool_held_by(&f.p, a, 1025, m1));
+	CHECK(!shmcp_pool_held_by(&f.p, a + 64, 0, m1) && !shmcp_pool_held_by(&f.p, a + 1, 0, m1));
+	CHECK(!shmcp_pool_held_by(&f.p, f.size, 0, m1) && !shmcp_pool_held_by(&f.p, NIL, 0, m1));
 	expect_refused(&f, a, m2);              /* not its holder */
 	CHECK(shmcp_pool_free(&f.p, a, m1) == 0);
 	expect_refused(&f, a, m1);              /* again */
@@ -1045,6 +1048,7 @@ static void fake_init_mapped(struct fake *f, uint64_t size, int shared)
 	f->mapped = 1;
 	f->tag_bytes = shmcp_pool_tag_bytes(size);
 	f->tag_map_len = (f->tag_bytes + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg;
+	f->p.size = size;
 	if (shared) {
 		f->p.hdr = map_shared(sizeof *f->p.hdr);
 		f->p.tags = map_shared(f->tag_map_len);
