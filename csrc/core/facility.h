@@ -39,6 +39,11 @@ struct shmcp_facility {
 	/* 1 if interrupt @rec (no trailing data) of VM @slot (logon @gen) is
 	 * withdrawn: nobody will be shown it (shmcp_drop_withdrawn; lock held) */
 	int (*withdrawn)(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
+	/* for the lock's repair (shmcp_pool_sweep; lock held): 1 if its
+	 * tables still name pool block @off, held as @owner (one of its
+	 * messages' owners, or SHMCP_POOL_OWNER_CP), 0 if not, -1 if @owner
+	 * is none of its (NULL: it holds no block) */
+	int (*holds)(shmcp_sys *sys, uint16_t owner, uint64_t off);
 };
 
 /* facilities.c: by facility number */

@@ -196,6 +196,11 @@ int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);
 /* logoff.c */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 
+/* storage.c: whether a pool block's holder names it, for the lock's repair
+ * (shmcp_pool_sweep; @ctx is the shmcp_sys).  The facilities answer for
+ * their messages and CP's blocks (core/facility.h holds); lock held. */
+int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
+
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);

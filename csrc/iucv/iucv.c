@@ -89,11 +89,12 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	if (t.hdr->dir_n) {
-		shmcp_pool_free(&sys->pool, t.hdr->dir_off);
-		t.hdr->dir_n = 0;
+		t.hdr->dir_n = 0;  /* first: a kill before the free leaves it to repair */
+		atomic_signal_fence(memory_order_seq_cst);
+		shmcp_pool_free(&sys->pool, t.hdr->dir_off, SHMCP_POOL_OWNER_CP);
 	}
 	if (nentries) {
-		uint64_t off = shmcp_pool_alloc(&sys->pool, bytes, 0);
+		uint64_t off = shmcp_pool_alloc(&sys->pool, bytes, SHMCP_POOL_OWNER_CP);
 		if (off == SHMCP_POOL_NIL) {
 			rc = SHMCP_E_NOSTORAGE;
 		} else {
@@ -107,6 +108,17 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	}
 	shmcp_unlock(sys);
 	return rc;
+}
+
+/**
+ * shmcp_iucv_holds_directory - is pool block @off the directory's?  (The
+ * only lasting block CP holds for itself; lock held.)
+ */
+int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off)
+{
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	return t.hdr->dir_n && t.hdr->dir_off == off;
 }
 
 /* ---- path ends -------------------------------------------------------- */
@@ -503,7 +515,8 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
  * Takes the control lock; doorbells are rung after it.
  * Returns the condition code 0-3 (IPRCODE in plist[3] for CC1), or
  * SHMCP_E_PCSPEC / _PCOPER (program checks), _NOSTORAGE, _QFULL,
- * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.
+ * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.  SHMCP_E_CORRUPT
+ * if the message's storage was not its own (a double free refused).
  */
 int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *plist,
 		    const uint8_t *in, uint8_t *out)
@@ -520,6 +533,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
+	uint32_t refused = sys->pool.refused;
 	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
 		rc = SHMCP_E_NOTLOGGED;
 	} else if (func == SHMCP_IUCV_DCLBFR) {
@@ -544,6 +558,8 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	}
 	if (t.unshown)  /* not on the path of a program that takes its interrupts */
 		shmcp_iucv_drop_withdrawn(sys, slot, gen);
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */
@@ -590,6 +606,18 @@ void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 	retrieve(sys, &t, slot, bells);
 }
 
+/* IUCV's answer to the lock's repair (shmcp_pool_sweep): does it still
+ * name pool block @off, held as @owner?  CP's own lasting block is the
+ * directory; a MSGBLOK's are its data and reply.  -1: not an IUCV owner. */
+static int holds_block(shmcp_sys *sys, uint16_t owner, uint64_t off)
+{
+	if (owner == SHMCP_POOL_OWNER_CP)
+		return shmcp_iucv_holds_directory(sys, off);
+	if (!SHMCP_POOL_OWNER_IS_IUCV(owner))
+		return -1;
+	return shmcp_iucv_holds(sys, owner, off);
+}
+
 /* What IUCV gives the core (core/facility.h). */
 const struct shmcp_facility shmcp_iucv_facility = {
 	.name = "IUCV",
@@ -599,4 +627,5 @@ const struct shmcp_facility shmcp_iucv_facility = {
 	.logoff = shmcp_iucv_logoff,
 	.present = shmcp_iucv_show,
 	.withdrawn = shmcp_iucv_withdrawn,
+	.holds = holds_block,
 };

@@ -144,6 +144,7 @@ struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16
 
 /* iucv.c: uses region.c and iucv_msg.c */
 extern const struct shmcp_facility shmcp_iucv_facility;
+int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off);
 void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 void shmcp_iucv_put_user(uint8_t *rec, const uint8_t *user);
@@ -167,6 +168,7 @@ void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen);
 int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
 		    struct shmcp_record *rec);
 int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
+int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
 /* Interrupt types 06-09: a message's, presented only while its message
