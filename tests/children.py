@@ -151,6 +151,19 @@ def idle(me: str, how: str = "logoff") -> None:
             time.sleep(1)
 
 
+def lockspin(me: str) -> None:
+    """Take and release the control lock without end: copies of the tables
+    (the snapshot's C call), so that a SIGSTOP likely lands inside it."""
+    from shmcp._native import lib
+    from shmcp.snapshot import _Buffers
+
+    vm = shmcp.logon(me)
+    bufs = _Buffers(vm._sys)
+    say("READY")
+    while True:
+        lib.shmcp_snapshot(vm._sys.handle, bufs.s, -1)
+
+
 def fault(me: str, target: str, point: str) -> None:
     """Die by SIGKILL at fault-injection point ``point`` (SHMCP_FAULT is set
     by the parent): post -> inside the lock with a claimed queue slot;
