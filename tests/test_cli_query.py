@@ -7,10 +7,8 @@ import signal
 import subprocess
 import sys
 
-from shmcp.snapshot import lock_holder, process_state
-from shmcp.system import System
 from iucv_rpc import connect_pair, local, send, spawn  # noqa: F401
-from vms import Child, eventually
+from vms import Child, stop_inside_the_lock
 
 
 def shmcp_cmd(*args: str) -> subprocess.CompletedProcess:
@@ -87,16 +85,7 @@ def test_query_names_shows_a_stopped_lock_holder(system):
     kid = Child("lockspin", "SPIN")
     try:
         kid.expect("READY")
-        with System.attach(system) as s:
-            def stopped_holding() -> bool:
-                os.kill(kid.pid, signal.SIGSTOP)
-                eventually(lambda: process_state(kid.pid) == "stopped", what="stop")
-                h = lock_holder(s)
-                if h is not None and h.pid == kid.pid:
-                    return True
-                os.kill(kid.pid, signal.SIGCONT)
-                return False
-            eventually(stopped_holding, timeout=60, what="a stop inside the lock")
+        stop_inside_the_lock(kid, system)
         done = shmcp_cmd("query", "names", "--wait", "0.2")
         assert done.returncode == 0, done.stderr
         first, heading, row = done.stdout.splitlines()

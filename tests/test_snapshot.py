@@ -9,10 +9,10 @@ import pytest
 
 import shmcp
 from shmcp import iucv, vmcf
-from shmcp.snapshot import ControlLockHeld, lock_holder, process_state
+from shmcp.snapshot import ControlLockHeld
 from shmcp.system import System
 from iucv_rpc import connect_pair, local, send, spawn  # noqa: F401
-from vms import Child, eventually
+from vms import Child, stop_inside_the_lock
 
 
 def test_snapshot_shows_paths_queues_vmcf_storage_as_scripted(local, spawn):
@@ -112,16 +112,8 @@ def test_a_stopped_lock_holder_is_named_and_bounds_the_wait(system):
     kid = Child("lockspin", "SPIN")
     try:
         kid.expect("READY")
+        stop_inside_the_lock(kid, system)
         with System.attach(system) as s:
-            def stopped_holding() -> bool:
-                os.kill(kid.pid, signal.SIGSTOP)
-                eventually(lambda: process_state(kid.pid) == "stopped", what="stop")
-                h = lock_holder(s)
-                if h is not None and h.pid == kid.pid:
-                    return True
-                os.kill(kid.pid, signal.SIGCONT)
-                return False
-            eventually(stopped_holding, timeout=60, what="a stop inside the lock")
             with pytest.raises(ControlLockHeld) as err:
                 s.snapshot(timeout=0.2)
             h = err.value.holder

@@ -3,6 +3,7 @@ views of ``System.snapshot()``."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any, Callable
@@ -20,11 +21,14 @@ QUERIES = {
 
 def size(n: int) -> str:
     """Bytes for a person: 512 B, 4 KiB, 1.5 MiB."""
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.4g} {unit}"
-        n /= 1024
-    return ""  # not reached
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.4g} {unit}"
 
 
 def holder_text(h: LockHolder) -> str:
@@ -66,8 +70,8 @@ def _names(args: argparse.Namespace, s: System) -> int:
             print(f"{v.userid:<8} {v.pid:>7}  {v.process:<9} {' '.join(v.facilities) or '-':<10} "
                   f"{sum(v.queued.values()):>6}")
 
-    return _emit(args, {"system": s.name, "vms": [snap.to_json()["vms"][snap.vms.index(v)]
-                                                   for v in vms], "lock_holder": None}, text)
+    return _emit(args, {"system": s.name, "vms": [dataclasses.asdict(v) for v in vms],
+                        "lock_holder": None}, text)
 
 
 def _names_frozen(args: argparse.Namespace, s: System, holder: LockHolder | None) -> int:
@@ -85,7 +89,7 @@ def _names_frozen(args: argparse.Namespace, s: System, holder: LockHolder | None
             print(f"{r['userid']:<8} {r['pid']:>7}  {r['process']:<9}")
 
     return _emit(args, {"system": s.name, "vms": rows,
-                        "lock_holder": holder.__dict__ if holder else None}, text)
+                        "lock_holder": dataclasses.asdict(holder) if holder else None}, text)
 
 
 def _iucv(args: argparse.Namespace, s: System) -> int:
@@ -97,14 +101,13 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
             print(f"{args.userid.upper()} is not logged on to {s.name}", file=sys.stderr)
             return 1
         vms = [vm]
-    js = snap.to_json()
     out = []
     for v in vms:
         out.append({
             "userid": v.userid, "declared": "IUCV" in v.facilities, "maxconn": v.maxconn,
             "storage": v.storage,
-            "paths": [js["paths"][i] for i, p in enumerate(snap.paths) if p.userid == v.userid],
-            "queues": {q: [js["messages"][i] for i, m in enumerate(snap.messages)
+            "paths": [dataclasses.asdict(p) for p in snap.paths if p.userid == v.userid],
+            "queues": {q: [dataclasses.asdict(m) for m in snap.messages
                            if m.userid == v.userid and m.queue == q]
                        for q in ("send", "receive", "reply")}})
 
@@ -140,8 +143,8 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
 def _vmcf(args: argparse.Namespace, s: System) -> int:
     snap = s.snapshot(timeout=args.wait)
     live = {v.userid for v in _live(snap)}
-    js = snap.to_json()
-    rows = [js["vmcf"][i] for i, a in enumerate(snap.vmcf) if a.userid in live]
+    rows = [dataclasses.asdict(a) for a in snap.vmcf if a.userid in live]
+    messages = [dataclasses.asdict(m) for m in snap.vmcf_messages]
 
     def text() -> None:
         if not rows:
@@ -157,11 +160,11 @@ def _vmcf(args: argparse.Namespace, s: System) -> int:
             print(f"{a['userid']:<8} VMCF authorized buffer {a['buffer']} {' '.join(opts)}"
                   f"{' QUIESCED' if a['quiesced'] else ''} out {a['active_out']} "
                   f"in {a['active_in']}")
-        for m in js["vmcf_messages"]:
+        for m in messages:
             print(f"  message {m['mid']} {m['function']} {m['source']} -> {m['sink']} "
                   f"{m['state']} length {m['length']}{' PRIORITY' if m['priority'] else ''}")
 
-    return _emit(args, {"system": s.name, "vms": rows, "messages": js["vmcf_messages"]}, text)
+    return _emit(args, {"system": s.name, "vms": rows, "messages": messages}, text)
 
 
 def _storage(args: argparse.Namespace, s: System) -> int:
@@ -176,7 +179,7 @@ def _storage(args: argparse.Namespace, s: System) -> int:
         for o in st.by_owner:
             print(f"{o.owner:<8} {o.bytes:>12} {o.blocks:>7}")
 
-    return _emit(args, {"system": s.name, **snap.to_json()["storage"]}, text)
+    return _emit(args, {"system": s.name, **dataclasses.asdict(st)}, text)
 
 
 _RUN = {"names": _names, "iucv": _iucv, "vmcf": _vmcf, "storage": _storage}
