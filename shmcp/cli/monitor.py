@@ -46,21 +46,24 @@ def _table(*columns: str) -> Table:
     return t
 
 
-def frame(snap: Snapshot, before: Snapshot | None, height: int, live: bool = False
-          ) -> RenderableType:
+def frame(snap: Snapshot, before: Snapshot | None, height: int, width: int = 80,
+          live: bool = False) -> RenderableType:
     """One screen of the monitor for ``snap`` (rates against ``before``),
-    rows cut to fit ``height`` lines; ``live`` adds how to quit."""
+    rows cut to fit ``height`` lines; ``live`` adds how to quit where the
+    first line has room."""
     vms = [v for v in snap.vms if v.process != "gone"]
     st = snap.storage
     c = snap.counters
     msgs = _rate(snap, before, lambda s: s.counters.iucv_messages + s.counters.vmcf_messages)
     ints = _rate(snap, before, lambda s: s.counters.interrupts)
+    first = (f"shmcp {snap.system}  {datetime.fromtimestamp(snap.time):%H:%M:%S}"
+             f"  {'DOWN' if snap.down else 'up'}  VMs {len(vms)}  paths {len(snap.paths)}"
+             f"  msgs/s {_per_s(msgs)}  ints/s {_per_s(ints)}")
+    hint = "   q quits" if live and len(first) + 10 <= width else ""
     title = Text.assemble(
-        (f"shmcp {snap.system}", "bold"), f"  {datetime.fromtimestamp(snap.time):%H:%M:%S}"
-        f"  {'DOWN' if snap.down else 'up'}  VMs {len(vms)}  paths {len(snap.paths)}"
-        f"  msgs/s {_per_s(msgs)}  ints/s {_per_s(ints)}\n"
-        f"storage {size(st.used)} used of {size(st.total)}, largest free {size(st.largest_free)}"
-        f"  logoffs {c.logoffs}  tracers {c.tracers}", ("   q quits" if live else "", "dim"))
+        (first, "bold"), (hint, "dim"),
+        f"\nstorage {size(st.used)} used of {size(st.total)}, largest free "
+        f"{size(st.largest_free)}  logoffs {c.logoffs}  tracers {c.tracers}")
 
     prev = {(v.slot, v.pid): v for v in (before.vms if before else [])}
     vt = _table("USERID", "PID", "PROCESS", "FAC", "PATHS", "QUEUED", "INTS/S", "STORAGE")
@@ -78,7 +81,10 @@ def frame(snap: Snapshot, before: Snapshot | None, height: int, live: bool = Fal
             max(0.0, sum(v.posted.values()) - sum(p.posted.values())) / dt
         vt.add_row(v.userid, str(v.pid), v.process, " ".join(v.facilities) or "-",
                    str(v.paths), str(sum(v.queued.values())), _per_s(r), size(v.storage))
-    for e in snap.paths[:path_rows]:
+    # the path ends with something in flight first: those are what to watch
+    busy = sorted(snap.paths, key=lambda e: e.outstanding == 0 and not any(
+        depth[(e.userid, e.pathid, q)] for q in ("send", "receive", "reply")))
+    for e in busy[:path_rows]:
         pt.add_row(e.userid, str(e.pathid), e.partner,
                    e.state + (" Q" if e.quiesced else ""), str(e.msglim), str(e.outstanding),
                    *(str(depth[(e.userid, e.pathid, q)]) for q in ("send", "receive", "reply")))
@@ -128,11 +134,12 @@ def _shot(s: System, wait: float) -> Snapshot | str:
         return holder_text(exc.holder) if exc.holder else str(exc)
 
 
-def _view(s: System, snap: Snapshot | str, before: Snapshot | None, height: int,
+def _view(s: System, snap: Snapshot | str, before: Snapshot | None, console: Console,
           live: bool = True) -> RenderableType:
     if isinstance(snap, str):
         return Text(f"shmcp {s.name}: {snap}")
-    return frame(snap, before, height, live)
+    height = console.size.height if live or console.is_terminal else 10_000
+    return frame(snap, before, height, console.size.width, live)
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -145,17 +152,16 @@ def _monitor(args: argparse.Namespace) -> int:
             time.sleep(args.interval)  # rates need two looks
             snap = _shot(s, args.wait)
             prev = before if not isinstance(before, str) else None
-            console.print(_view(s, snap, prev, 10_000 if not console.is_terminal
-                                else console.size.height, live=False))
+            console.print(_view(s, snap, prev, console, live=False))
             return 0
         try:
             with _keys() as keys, Live(console=console, screen=True, auto_refresh=False,
                                       vertical_overflow="crop") as live:
-                live.update(_view(s, before, None, console.size.height), refresh=True)
+                live.update(_view(s, before, None, console), refresh=True)
                 while not _quit_within(args.interval, keys):
                     snap = _shot(s, args.wait)
                     prev = before if not isinstance(before, str) else None
-                    live.update(_view(s, snap, prev, console.size.height), refresh=True)
+                    live.update(_view(s, snap, prev, console), refresh=True)
                     before = snap
                     if not isinstance(snap, str) and snap.down:
                         break

@@ -28,7 +28,7 @@ def size(n: int) -> str:
         value /= 1024
         if value < 1024 or unit == "GiB":
             break
-    return f"{value:.4g} {unit}"
+    return f"{value:.3g} {unit}"
 
 
 def holder_text(h: LockHolder) -> str:
