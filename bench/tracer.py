@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 
-from shmcp._native import ffi, lib
 from shmcp.system import System
 from shmcp.trace import Tracer
 
@@ -17,13 +16,10 @@ from shmcp.trace import Tracer
 def main(system: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     batch = 4096
-    with System.attach(system) as s, Tracer(s, batch=1) as t:
-        buf = ffi.new("struct shmcp_trace_rec[]", batch)
-        missed = ffi.new("uint64_t *")
+    with System.attach(system) as s, Tracer(s, batch=batch) as t:
         print("READY", flush=True)
         while True:
-            n = lib.shmcp_trace_read(s.handle, t._cursor, buf, batch, missed)
-            if n < batch:
+            if t.count() < batch:
                 time.sleep(0.05)
 
 

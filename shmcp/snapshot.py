@@ -290,8 +290,8 @@ def take(system: "System", timeout: float | None = None) -> Snapshot:
                                   f"for {timeout} s{who}", holder)
         check(rc, f"system {system.name}: snapshot")
         if not bufs.grow():
-            break
-    return _build(system.name, bufs.s)
+            return _build(system.name, bufs.s)
+    raise ShmcpError(f"system {system.name}: snapshot: the tables kept outgrowing the copy")
 
 
 def _build(name: str, s: Any) -> Snapshot:

@@ -148,13 +148,22 @@ class Tracer:
         """The records queued since the last read (at most a batch), in
         order, and how many were missed before them (overwritten: the
         tracer fell behind).  Never waits."""
+        missed = self.missed
+        n = self.count()
+        return [decode(self._buf[i]) for i in range(n)], self.missed - missed
+
+    def count(self) -> int:
+        """Pass over the records queued since the last read (at most a
+        batch) without decoding them; how many there were.  For a tracer
+        that only keeps up (the benchmark's); misses still add to
+        ``missed``."""
         if self._id is None:
             raise ShmcpError("the tracer is closed")
         self._missed[0] = 0
         n = check(lib.shmcp_trace_read(self.system.handle, self._cursor, self._buf,
                                        self._batch, self._missed), "trace")
         self.missed += self._missed[0]
-        return [decode(self._buf[i]) for i in range(n)], self._missed[0]
+        return n
 
     def records(self, poll: float = 0.05) -> Iterator[TraceRecord | int]:
         """Records as they come, polling every ``poll`` seconds while there

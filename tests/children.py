@@ -152,16 +152,13 @@ def idle(me: str, how: str = "logoff") -> None:
 
 
 def lockspin(me: str) -> None:
-    """Take and release the control lock without end: copies of the tables
-    (the snapshot's C call), so that a SIGSTOP likely lands inside it."""
-    from shmcp._native import lib
-    from shmcp.snapshot import _Buffers
-
-    vm = shmcp.logon(me)
-    bufs = _Buffers(vm._sys)
+    """Take and release the control lock without end (each storage_free()
+    takes it), so that a SIGSTOP may land inside it."""
+    shmcp.logon(me)
+    s = shmcp.System.attach()
     say("READY")
     while True:
-        lib.shmcp_snapshot(vm._sys.handle, bufs.s, -1)
+        s.storage_free()
 
 
 def fault(me: str, target: str, point: str) -> None:
