@@ -98,8 +98,8 @@ struct shmcp_header {
 	uint64_t total_size;
 	uint32_t owner_uid;
 	_Atomic uint32_t state;  /* SHMCP_STATE_* */
-	/* tracers attached (trace.c): on the line every post already reads
-	 * for `state`, written only when a tracer comes or goes */
+	/* tracers attached (trace.c): beside `state`, on a line every wait
+	 * reads and only shutdown and a tracer's coming or going write */
 	_Atomic uint32_t trace_on;
 	char name[SHMCP_SYSNAME_MAX];
 	struct shmcp_limits limits;

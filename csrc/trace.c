@@ -10,8 +10,9 @@
  * a tracer that fell a whole ring behind sees its records overwritten,
  * counts them as missed and goes on; no producer ever waits for a tracer.
  *
- * With nobody tracing, a post pays one load of trace_on, on the header
- * line it reads anyway for the system's state.
+ * With nobody tracing, a post pays one load of trace_on, from a header
+ * line every wait reads too (for the system's state) and nothing writes
+ * but shutdown and a tracer coming or going: a cache hit.
  */
 #include <string.h>
 #include <time.h>
