@@ -146,15 +146,15 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
     console = Console()
-    with System.attach(args.system) as s:
-        before = _shot(s, args.wait)
-        if args.once:
-            time.sleep(args.interval)  # rates need two looks
-            snap = _shot(s, args.wait)
-            prev = before if not isinstance(before, str) else None
-            console.print(_view(s, snap, prev, console, live=False))
-            return 0
-        try:
+    try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
+        with System.attach(args.system) as s:
+            before = _shot(s, args.wait)
+            if args.once:
+                time.sleep(args.interval)  # rates need two looks
+                snap = _shot(s, args.wait)
+                prev = before if not isinstance(before, str) else None
+                console.print(_view(s, snap, prev, console, live=False))
+                return 0
             with _keys() as keys, Live(console=console, screen=True, auto_refresh=False,
                                       vertical_overflow="crop") as live:
                 live.update(_view(s, before, None, console), refresh=True)
@@ -165,8 +165,8 @@ def _monitor(args: argparse.Namespace) -> int:
                     before = snap
                     if not isinstance(snap, str) and snap.down:
                         break
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass
     return 0
 
 

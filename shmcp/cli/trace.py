@@ -37,11 +37,11 @@ def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = _types(args.type or [])
     shown = 0
-    with System.attach(args.system) as s, Tracer(s) as tracer:
-        print(f"tracing external interrupts on {s.name}"
-              f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
-              file=sys.stderr, flush=True)
-        try:
+    try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
+        with System.attach(args.system) as s, Tracer(s) as tracer:
+            print(f"tracing external interrupts on {s.name}"
+                  f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
+                  file=sys.stderr, flush=True)
             for rec in tracer.records(poll=args.poll):
                 if isinstance(rec, int):
                     print(json.dumps({"missed": rec}) if args.json else
@@ -55,10 +55,10 @@ def _trace(args: argparse.Namespace) -> int:
                     break
             else:
                 print(f"system {s.name} was shut down", file=sys.stderr)
-        except KeyboardInterrupt:
-            pass
-        except BrokenPipeError:  # `shmcp trace | head`
-            sys.stderr.close()
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `shmcp trace | head`
+        sys.stderr.close()
     return 0
 
 
