@@ -30,7 +30,7 @@ from .errors import NotLoggedOn, NotReceiving, core_error
 from .interrupt import VMCF, Interrupt, register_presenter, register_view
 from .machine import VirtualMachine, current, required, userid_bytes
 
-# -- constants, defined once in csrc/shmcp.h ---------------------------------
+# -- constants, defined once in csrc/include/shmcp_vmcf.h ----------------------
 
 _CONSTANTS: dict[str, int] = {}
 for _name in dir(lib):
@@ -51,8 +51,21 @@ SUBFUNCTIONS = {v: k for k, v in _CONSTANTS.items()
                          "VMCPCANC", "VMCPREPL", "VMCPQUIE", "VMCPRESM", "VMCPIDEN", "VMCPRJCT")}
 RC_NAMES = {v: k for k, v in _CONSTANTS.items() if k.startswith("RC_")}
 
-_LAYOUT = struct.Struct(">BBHI8sIIII8s")
-assert _LAYOUT.size == PARM_LEN == HDR_LEN
+
+def _layout() -> struct.Struct:
+    """VMCPARM's ten fields (VMCMHDR's at the same offsets) as a struct: the
+    offsets are the core's (shmcp_vmcf.h), only the field types are here."""
+    fmt, at = ">", 0
+    for name, code in (("FLG1", "B"), ("FLG2", "B"), ("FUNC", "H"), ("MID", "I"), ("USER", "8s"),
+                       ("VADA", "I"), ("LENA", "I"), ("VADB", "I"), ("LENB", "I"), ("USE", "8s")):
+        off = getattr(lib, f"SHMCP_VMCF_PARM_{name}")
+        fmt += "x" * (off - at) + code
+        at = off + struct.calcsize(">" + code)
+    return struct.Struct(fmt)
+
+
+_LAYOUT = _layout()
+assert _LAYOUT.size == PARM_LEN == HDR_LEN == lib.SHMCP_VMCF_HDR_BUF
 _TAG_LEN = lib.SHMCP_VMCF_TAG_LEN
 _TAG_MAGIC = lib.SHMCP_VMCF_TAG_MAGIC
 
@@ -318,7 +331,22 @@ def diag68(parm: Vmcparm) -> int:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
     if bad:
         return bad
-    rc = lib.shmcp_vmcf_diag68(vm._handle(), vm._slot, vm._gen, bytes(parm), data, reply_addr)
+    # The REPLY buffer is recorded before the call: once the SEND/RECV is
+    # queued, its RESPONSE may be presented (by another thread, or by a
+    # SIGVMCF handler) before the call returns.
+    key = (parm.user, parm.mid)
+    before = st.replies.get(key)
+    if keep is not None:
+        st.replies[key] = keep
+    rc = None
+    try:
+        rc = lib.shmcp_vmcf_diag68(vm._handle(), vm._slot, vm._gen, bytes(parm), data, reply_addr)
+    finally:
+        if keep is not None and rc != 0:    # nothing was queued: as it was
+            if before is None:
+                st.replies.pop(key, None)
+            else:
+                st.replies[key] = before
     if rc < 0:
         if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE):
             raise vm._lost(rc)
@@ -328,8 +356,6 @@ def diag68(parm: Vmcparm) -> int:
     elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
         st.auth = None
         st.replies.clear()
-    elif rc == 0 and func == lib.SHMCP_VMCPSENR and keep is not None:
-        st.replies[(parm.user, parm.mid)] = keep
     elif rc in (0, lib.SHMCP_VMCF_RC_REPLY_CANCELED) and func == lib.SHMCP_VMCPCANC:
         st.replies.pop((parm.user, parm.mid), None)
     return rc

@@ -10,7 +10,7 @@ one a line on stdin, one JSON answer a line on stdout:
   answer area given at SEND can be looked at after the completion.
 * ``drain`` / ``wait``: external interrupts taken with ``vm.wait``;
   ``events``: those a SIGIUCV handler recorded (``--handler``).
-* ``storage``, ``pending``, ``buf``, ``logoff``, ``exit``.
+* ``storage``, ``pending``, ``buf``, ``msg`` (*MSG), ``logoff``, ``exit``.
 
 The same ``Server`` also runs inside the test process (``LocalVM``): tests
 address every VM the same way.  Bytes cross the pipe as ``{"__b__": hex}``.
@@ -170,6 +170,10 @@ class Server:
 
     def op_buf(self, cmd: dict) -> dict:
         return {"data": bytes(self.bufs[cmd["name"]])}
+
+    def op_msg(self, cmd: dict) -> dict:
+        shmcp.msg(cmd["to"], cmd["text"])
+        return {"ok": True}
 
     def op_logoff(self, cmd: dict) -> dict:
         self.vm.logoff()

@@ -5,13 +5,14 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "facility.h"
 
 #ifndef SHMCP_BUILD_VERSION
 #error "the build passes SHMCP_BUILD_VERSION (the package version)"
@@ -44,6 +45,7 @@ static const char *const messages[] = {
 	[14] = "virtual machines are still logged on",
 	[24] = "the target has no path to *MSG",
 	[25] = "the target quiesced its *MSG path",
+	[26] = "the control lock stayed held (its holder may be stopped)",
 };
 
 /**
@@ -71,9 +73,18 @@ static int limits_ok(const struct shmcp_limits *lim)
 	       lim->storage >= SHMCP_STORAGE_MIN &&
 	       lim->storage <= SHMCP_STORAGE_LIMIT &&
 	       (lim->storage & (lim->storage - 1)) == 0 &&
-	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT &&
-	       lim->max_conn >= 1 && lim->max_conn <= SHMCP_MAX_CONN_LIMIT &&
-	       lim->max_msgs >= 1 && lim->max_msgs <= SHMCP_MAX_MSGS_LIMIT;
+	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT;
+}
+
+/* The core's limits and each facility's. */
+static int all_limits_ok(const struct shmcp_limits *lim)
+{
+	if (!limits_ok(lim))
+		return 0;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (shmcp_facilities[f]->limits_ok && !shmcp_facilities[f]->limits_ok(lim))
+			return 0;
+	return 1;
 }
 
 /**
@@ -83,15 +94,15 @@ static int limits_ok(const struct shmcp_limits *lim)
  */
 int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *out)
 {
-	if (!limits_ok(lim))
+	if (!all_limits_ok(lim))
 		return SHMCP_E_BADARG;
-	uint64_t off = round_up(sizeof(struct shmcp_header), SHMCP_ALIGN);
+	uint64_t off = SHMCP_TRACE_END;  /* the header, then the trace ring */
 	out->vm_off = off;
 	off += round_up((uint64_t)lim->max_vms * sizeof(struct shmcp_vm), SHMCP_ALIGN);
-	out->iucv_off = off;
-	off += round_up(shmcp_iucv_region_size(lim), SHMCP_ALIGN);
-	out->vmcf_off = off;
-	off += round_up(shmcp_vmcf_region_size(lim), SHMCP_ALIGN);
+	for (int f = 0; f < SHMCP_NFAC; f++) {
+		out->region_off[f] = off;
+		off += round_up(shmcp_facilities[f]->region_size(lim), SHMCP_ALIGN);
+	}
 	out->ring_off = off;
 	off += round_up((uint64_t)lim->max_vms * SHMCP_NFAC * 2 * lim->queue_size *
 				sizeof(struct shmcp_slot), SHMCP_ALIGN);
@@ -157,13 +168,12 @@ int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
 	strncpy(h->name, name, SHMCP_SYSNAME_MAX - 1);
 	h->limits = *lim;
 	h->vm_off = l.vm_off;
-	h->iucv_off = l.iucv_off;
-	h->vmcf_off = l.vmcf_off;
+	memcpy(h->region_off, l.region_off, sizeof h->region_off);
 	h->ring_off = l.ring_off;
 	h->tag_off = l.tag_off;
 	h->pool_off = l.pool_off;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + l.tag_off),
-				base + l.pool_off };
+				base + l.pool_off, l.pool_size, 0 };
 	shmcp_pool_format(&p, l.pool_size);
 	rc = init_lock(&h->lock) ? SHMCP_E_LOCK : 0;
 	if (rc == 0) {
@@ -198,8 +208,9 @@ static int header_ok(const struct shmcp_header *h, uint64_t size, const char *na
 	if (memchr(h->name, 0, SHMCP_SYSNAME_MAX) == NULL || strcmp(h->name, name))
 		return 0;
 	if (shmcp_compute_layout(&h->limits, &l) || l.total != size ||
-	    l.vm_off != h->vm_off || l.iucv_off != h->iucv_off ||
-	    l.vmcf_off != h->vmcf_off || l.ring_off != h->ring_off ||
+	    l.vm_off != h->vm_off ||
+	    memcmp(l.region_off, h->region_off, sizeof l.region_off) ||
+	    l.ring_off != h->ring_off ||
 	    l.tag_off != h->tag_off || l.pool_off != h->pool_off)
 		return 0;
 	uint32_t st = atomic_load(&h->state);
@@ -241,7 +252,7 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	if (!header_ok(h, size, name, rc))
 		goto fail;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + h->tag_off),
-				base + h->pool_off };
+				base + h->pool_off, h->limits.storage, 0 };
 	if (shmcp_pool_check(&p, h->limits.storage)) {
 		*rc = SHMCP_E_CORRUPT;
 		goto fail;
@@ -254,8 +265,8 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	sys->hdr = h;
 	sys->vms = (struct shmcp_vm *)(base + h->vm_off);
 	sys->slots = (struct shmcp_slot *)(base + h->ring_off);
-	sys->iucv = base + h->iucv_off;
-	sys->vmcf = base + h->vmcf_off;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		sys->region[f] = base + h->region_off[f];
 	sys->pool = p;
 	sys->max_vms = h->limits.max_vms;
 	sys->qsize = h->limits.queue_size;
@@ -335,11 +346,14 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 
 /* Put the control tables right after a holder of the lock died: publish
  * claimed-but-unfinished queue slots as void records, rebuild the pool's
- * free lists from its tags, and finish interrupted logoffs. */
+ * free lists from its tags, free the blocks it allocated or let go that
+ * no holder names, and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	shmcp_ring_repair(sys);
-	shmcp_pool_rebuild(&sys->pool);
+	if (shmcp_pool_rebuild(&sys->pool) == 0)
+		shmcp_pool_sweep(&sys->pool, shmcp_storage_held, sys);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
 			shmcp_logoff_hook(sys, (int32_t)i, bells);
@@ -369,6 +383,34 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 #define LOCK_GAP_MIN 8
 #define LOCK_GAP_MAX 64
 
+#ifdef SHMCP_DEBUG
+/* the control lock this thread holds (SHMCP_LOCK_HELD), or NULL */
+_Thread_local const pthread_mutex_t *shmcp_lock_mine;
+
+void shmcp_lock_missing(const char *fn)
+{
+	fprintf(stderr, "shmcp: %s needs the control lock, and this thread does not hold it\n",
+		fn);
+	abort();
+}
+#define MINE(m) (shmcp_lock_mine = (m))
+#else
+#define MINE(m) ((void)0)
+#endif
+
+/* After a try that returned @rc: if the lock is now ours, count the
+ * acquisition (only the holder writes lock_taken) and note it as held. */
+static int took(shmcp_sys *sys, int rc)
+{
+	if (rc == 0 || rc == EOWNERDEAD) {
+		_Atomic uint32_t *taken = &sys->hdr->lock_taken;
+		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		MINE(&sys->hdr->lock);
+	}
+	return rc;
+}
+
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
@@ -391,10 +433,7 @@ static int lock(shmcp_sys *sys)
 			seen = now;
 		}
 	}
-	if (rc == 0 || rc == EOWNERDEAD)  /* only the holder writes it */
-		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-	return rc;
+	return took(sys, rc);
 }
 
 /**
@@ -403,38 +442,83 @@ static int lock(shmcp_sys *sys)
  * kill -9 at any point leaves nothing stuck.
  * Returns 0 or SHMCP_E_LOCK.
  */
+/* After EOWNERDEAD (the lock is ours): repair.  Returns 0 holding the lock,
+ * 1 having released it to ring bells (take it again), or an errno. */
+static int recover(shmcp_sys *sys)
+{
+	/* partners of a VM whose LOGOFF is finished here are told at
+	 * once: ring every bell after the lock (rare path) */
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	repair(sys, &bells);
+	int rc = pthread_mutex_consistent(&sys->hdr->lock);
+	if (rc == 0 && (bells.n || bells.overflow)) {
+		MINE(NULL);
+		pthread_mutex_unlock(&sys->hdr->lock);
+		shmcp_bells_ring(sys, &bells);
+		return 1;
+	}
+	return rc;
+}
+
 int shmcp_lock(shmcp_sys *sys)
 {
 	int rc = lock(sys);
-	if (rc == EOWNERDEAD) {
-		/* partners of a VM whose LOGOFF is finished here are told at
-		 * once: ring every bell after the lock (rare path) */
-		struct shmcp_bells bells = { .n = 0, .overflow = 0 };
-		repair(sys, &bells);
-		rc = pthread_mutex_consistent(&sys->hdr->lock);
-		if (rc == 0 && (bells.n || bells.overflow)) {
-			pthread_mutex_unlock(&sys->hdr->lock);
-			shmcp_bells_ring(sys, &bells);
-			return shmcp_lock(sys);
-		}
-	}
+	if (rc == EOWNERDEAD && (rc = recover(sys)) == 1)
+		return shmcp_lock(sys);
 	return rc ? SHMCP_E_LOCK : 0;
+}
+
+/**
+ * shmcp_lock_within - take the control lock as shmcp_lock() does, but give
+ * up after @timeout_ns: for the operator's commands, which must not hang
+ * behind a holder that was stopped (SIGSTOP) inside it.  Tries at growing
+ * intervals up to 1 ms.  Returns 0, SHMCP_E_BUSY or SHMCP_E_LOCK.
+ */
+int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns)
+{
+	int64_t end = shmcp_now_ns() + timeout_ns;
+	long gap = 20000;
+	for (;;) {
+		int rc = took(sys, pthread_mutex_trylock(&sys->hdr->lock));
+		if (rc == EOWNERDEAD && (rc = recover(sys)) == 1)
+			continue;
+		if (rc != EBUSY)
+			return rc ? SHMCP_E_LOCK : 0;
+		int64_t left = end - shmcp_now_ns();
+		if (left <= 0)
+			return SHMCP_E_BUSY;
+		struct timespec ts = { 0, left < gap ? left : gap };
+		nanosleep(&ts, NULL);
+		if (gap < 1000000)
+			gap *= 2;
+	}
 }
 
 void shmcp_unlock(shmcp_sys *sys)
 {
+	MINE(NULL);
 	pthread_mutex_unlock(&sys->hdr->lock);
 }
 
 /**
  * shmcp_fault - test-only fault injection: if the environment variable
- * SHMCP_FAULT names @point, the process kills itself with SIGKILL here.
+ * SHMCP_FAULT names @point, the process kills itself with SIGKILL here;
+ * "POINT@N" waits for the Nth time the point is reached (e.g. post@2: the
+ * SEND after a CONNECT).
  */
 void shmcp_fault(const char *point)
 {
 	static const char *want = (const char *)1;
-	if (want == (const char *)1)
+	static size_t len;
+	static unsigned long nth, seen;
+	if (want == (const char *)1) {
 		want = getenv("SHMCP_FAULT");
-	if (want && strcmp(want, point) == 0)
+		if (want) {
+			const char *at = strchr(want, '@');
+			len = at ? (size_t)(at - want) : strlen(want);
+			nth = at ? strtoul(at + 1, NULL, 10) : 1;
+		}
+	}
+	if (want && strncmp(want, point, len) == 0 && point[len] == '\0' && ++seen >= nth)
 		raise(SIGKILL);
 }

@@ -19,7 +19,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "internal.h"
+#include "facility.h"
 
 #define REL memory_order_release
 #define ACQ memory_order_acquire
@@ -126,13 +126,14 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
 		       struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
 	uint64_t off = 0;
 	if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >= sys->qsize)
 		return SHMCP_E_QFULL;
 	if (ext_len) {
-		off = shmcp_pool_alloc(&sys->pool, ext_len, (uint16_t)(slot + 1));
+		off = shmcp_pool_alloc(&sys->pool, ext_len, SHMCP_POOL_OWNER_VM(slot));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, ext, ext_len);
@@ -140,10 +141,12 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 	int rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
 	if (rc) {
 		if (ext_len)
-			shmcp_pool_free(&sys->pool, off);
+			shmcp_pool_free(&sys->pool, off, SHMCP_POOL_OWNER_VM(slot));
 		return rc;
 	}
 	atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
+	if (__builtin_expect(atomic_load_explicit(&sys->hdr->trace_on, RLX) != 0, 0))
+		shmcp_trace_note(sys, slot, f, priority, data, ext_len);
 	for (int i = 0; i < bells->n; i++)
 		if (bells->b[i].slot == slot && bells->b[i].f == f)
 			return 0;
@@ -252,25 +255,25 @@ int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
 }
 
 /**
- * shmcp_drop_withdrawn - drop from the head of VM @slot's rings of
- * facility @f the records nobody will be shown: void ones, and those
- * @withdrawn(@sys, @slot, record data, @ctx) says are withdrawn (they carry
- * no trailing data), up to the first that may still be shown.  A program
+ * shmcp_drop_withdrawn - drop from the head of VM @slot's (logon @gen)
+ * rings of facility @f the records nobody will be shown: void ones, and
+ * those the facility's withdrawn() test says are withdrawn (they carry no
+ * trailing data), up to the first that may still be shown.  A program
  * that takes its messages by RECEIVE or TEST COMPLETION instead of by
  * their interrupts would otherwise fill its queue with withdrawn ones.  In
  * the VM's own process, which may hold the control lock; does nothing
  * while another of its threads is taking records.
  */
-void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
-			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
-			  void *ctx)
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 {
-	if (!shmcp_slot_ok(sys, slot) || !consumer_try(sys))
+	int (*withdrawn)(shmcp_sys *, int32_t, uint32_t, const uint8_t *) =
+		shmcp_facilities[f]->withdrawn;
+	if (!shmcp_slot_ok(sys, slot) || !withdrawn || !consumer_try(sys))
 		return;
 	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
 		for (struct shmcp_slot *s; (s = ring_head(sys, slot, f, cls));) {
 			if (s->kind == SHMCP_REC_INTERRUPT &&
-			    (s->ext_len || !withdrawn(sys, slot, s->data, ctx)))
+			    (s->ext_len || !withdrawn(sys, slot, gen, s->data)))
 				break;
 			ring_advance(sys, slot, f, cls, s);
 		}
@@ -296,7 +299,8 @@ int shmcp_pending(shmcp_sys *sys, int32_t slot, int fmask)
 /**
  * shmcp_take_ext - copy the trailing data of a popped record into @buf
  * and free its storage.  @off/@len come from the record and are checked
- * against the pool (a corrupt record gives SHMCP_E_CORRUPT).  Takes the
+ * against the pool: a block that is not allocated, too short or not held
+ * by VM @slot gives SHMCP_E_CORRUPT (a corrupt record).  Takes the
  * control lock.
  */
 int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
@@ -307,12 +311,11 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
-	uint64_t have = shmcp_pool_block_len(&sys->pool, off);
-	if (have == 0 || have < len) {
-		rc = SHMCP_E_CORRUPT;
+	if (!shmcp_pool_held_by(&sys->pool, off, len, SHMCP_POOL_OWNER_VM(slot))) {
+		rc = SHMCP_E_CORRUPT;  /* not this VM's: another's data, never shown */
 	} else {
 		memcpy(buf, sys->pool.base + off, len);
-		shmcp_pool_free(&sys->pool, off);
+		shmcp_pool_free(&sys->pool, off, SHMCP_POOL_OWNER_VM(slot));
 	}
 	shmcp_unlock(sys);
 	return rc;
@@ -325,6 +328,7 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
  */
 void shmcp_ring_repair(shmcp_sys *sys)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint64_t mask = sys->qsize - 1;
 	for (uint32_t v = 0; v < sys->max_vms; v++)
 		for (int f = 0; f < SHMCP_NFAC; f++)
@@ -352,11 +356,13 @@ void shmcp_ring_repair(shmcp_sys *sys)
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_record rec;
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)
 		for (int cls = 0; cls < 2; cls++)
 			while (ring_take(sys, slot, f, cls, &rec, &kind))
 				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
-					shmcp_pool_free(&sys->pool, rec.ext_off);
+					shmcp_pool_free(&sys->pool, rec.ext_off,
+							SHMCP_POOL_OWNER_VM(slot));
 }

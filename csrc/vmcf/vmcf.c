@@ -17,9 +17,9 @@
  * SEND interrupt counts as "given" (RC 13 before it), a SENDX's data lands
  * and its RESPONSE is queued, and REPLY data reaches the source.
  *
- * Data: SEND and SEND/RECV data is staged in the pool at SEND time (owned
- * by the source's slot) and copied out by the sink's RECEIVE; REPLY data
- * is staged at REPLY (owned by the source) and copied into the source's
+ * Data: SEND and SEND/RECV data is staged in the pool at SEND time (held
+ * by the message entry, never by a VM) and copied out by the sink's
+ * RECEIVE; REPLY data is staged at REPLY (the entry's too) and copied into the source's
  * REPLY buffer in the source's own process at presentation; SENDX and
  * SMSG data travel as the record's trailing data.  The only process-local
  * addresses kept here are those of the source's SEND data and REPLY
@@ -29,10 +29,13 @@
  * Everything below runs with the control lock held, except where a
  * function's comment says it takes it.
  */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "../core/facility.h"
+#include "../core/image.h"
+#include "../include/shmcp_vmcf.h"
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
 #define HDR SHMCP_VMCF_HDR_LEN
@@ -89,7 +92,7 @@ _Static_assert(sizeof(struct vmcf_tag) == SHMCP_VMCF_TAG_LEN, "tag size");
  * header, one authorization block per VM and MSG_LIMIT message entries
  * per VM (each VM's outgoing messages).
  */
-uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
+static uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 {
 	return sizeof(struct vmcf_hdr) +
 	       (uint64_t)lim->max_vms * (sizeof(struct vmcf_auth) +
@@ -98,17 +101,17 @@ uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 
 static struct vmcf_hdr *vhdr(shmcp_sys *sys)
 {
-	return (struct vmcf_hdr *)sys->vmcf;
+	return (struct vmcf_hdr *)sys->region[SHMCP_VMCF];
 }
 
 static struct vmcf_auth *auth_of(shmcp_sys *sys, int32_t slot)
 {
-	return (struct vmcf_auth *)(sys->vmcf + sizeof(struct vmcf_hdr)) + slot;
+	return (struct vmcf_auth *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr)) + slot;
 }
 
 static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 {
-	struct vmcf_msg *m = (struct vmcf_msg *)(sys->vmcf + sizeof(struct vmcf_hdr) +
+	struct vmcf_msg *m = (struct vmcf_msg *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr) +
 						 sys->max_vms * sizeof(struct vmcf_auth));
 	return m + idx;
 }
@@ -116,20 +119,6 @@ static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 static uint32_t nmsgs(shmcp_sys *sys)
 {
 	return sys->max_vms * MAXMSG;
-}
-
-/* big-endian fields of VMCPARM / VMCMHDR */
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static int live(shmcp_sys *sys, int32_t slot)
@@ -154,20 +143,29 @@ static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
 	return -1;
 }
 
-static void free_off(shmcp_sys *sys, uint64_t *off)
+/* Index of entry @m in the message table. */
+static uint32_t msg_index(shmcp_sys *sys, struct vmcf_msg *m)
 {
-	if (*off != SHMCP_POOL_NIL)
-		shmcp_pool_free(&sys->pool, *off);
+	return (uint32_t)(m - msg_at(sys, 0));
+}
+
+/* Free the block entry @m holds at *@off: the offset is cleared first, so
+ * a kill between leaves a block nobody names (the lock's repair frees it),
+ * never one named after its free. */
+static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
+{
+	uint64_t was = *off;
 	*off = SHMCP_POOL_NIL;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (was != SHMCP_POOL_NIL)
+		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 }
 
 /* Free entry @m and the storage it holds. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
-	if (m->data_len)
-		free_off(sys, &m->data_off);
-	if (m->reply_len)
-		free_off(sys, &m->reply_off);
+	free_off(sys, m, &m->data_off);
+	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
 }
 
@@ -177,6 +175,7 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 			uint64_t seq, const uint8_t *data, uint32_t len,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint8_t small[SHMCP_VMCF_TAG_LEN + 256];
 	uint64_t total = (uint64_t)SHMCP_VMCF_TAG_LEN + len;
 	if (total > UINT32_MAX)
@@ -186,7 +185,7 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 	uint64_t tmp = SHMCP_POOL_NIL;
 	if (total > sizeof small) {
 		/* stage through the pool rather than a big stack or heap copy */
-		tmp = shmcp_pool_alloc(&sys->pool, total, 0);
+		tmp = shmcp_pool_alloc(&sys->pool, total, SHMCP_POOL_OWNER_CP);
 		if (tmp == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		ext = sys->pool.base + tmp;
@@ -197,14 +196,8 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 	int rc = shmcp_queue_locked(sys, slot, SHMCP_VMCF, prio, must, hdr, ext,
 				    (uint32_t)total, bells);
 	if (tmp != SHMCP_POOL_NIL)
-		shmcp_pool_free(&sys->pool, tmp);
+		shmcp_pool_free(&sys->pool, tmp, SHMCP_POOL_OWNER_CP);
 	return rc;
-}
-
-/* Index of entry @m in the message table. */
-static uint32_t msg_index(shmcp_sys *sys, struct vmcf_msg *m)
-{
-	return (uint32_t)(m - msg_at(sys, 0));
 }
 
 /*
@@ -218,6 +211,7 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		    const uint8_t *use, uint32_t resa, uint32_t resb,
 		    struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t idx = msg_index(sys, m);
 	int32_t src = (int32_t)(idx / MAXMSG);
 	if (m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
@@ -226,19 +220,18 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		return 0;
 	}
 	uint8_t h[HDR] = { 0 };
-	h[0] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
-	h[1] = eflg;
-	h[3] = m->func;
-	put32(h + 4, m->mid);
-	memcpy(h + 8, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
-	put32(h + 0x14, resa);
-	put32(h + 0x1c, resb);
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
+	h[SHMCP_VMCF_HDR_EFLG] = eflg;
+	put16(h, SHMCP_VMCF_PARM_FUNC, m->func);
+	put32(h, SHMCP_VMCF_PARM_MID, m->mid);
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+	put32(h, SHMCP_VMCF_PARM_LENA, resa);
+	put32(h, SHMCP_VMCF_PARM_LENB, resb);
 	if (use)
-		memcpy(h + 0x20, use, 8);
+		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
 	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
-	if (m->data_len)
-		free_off(sys, &m->data_off);
+	free_off(sys, m, &m->data_off);
 	if (rc) {
 		msg_free(sys, m);
 		return rc;
@@ -265,6 +258,7 @@ static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32
 static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
 			   struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t gen = sys->vms[slot].gen;
 	for (uint32_t i = 0; i < nmsgs(sys); i++) {
 		struct vmcf_msg *m = msg_at(sys, i);
@@ -290,6 +284,7 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
 static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
 	if (a->on && a->gen == sys->vms[slot].gen)
 		answer_waiting(sys, slot, -1, bells);
@@ -302,15 +297,16 @@ static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
-	uint32_t lena = get32(p + 0x14);
+	uint32_t lena = ip32(p, SHMCP_VMCF_PARM_LENA);
 	if (lena < HDR)
 		return SHMCP_VMCF_RC_INVALID_ADDRESS;
-	uint8_t flags = p[0] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
+	uint8_t flags = p[SHMCP_VMCF_PARM_FLG1] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
 	int was = authorized(sys, slot);
 	if (was && (flags & SHMCP_VMCPAUTS)) {
 		/* waiting messages from others than the new partner: error 5 */
-		int32_t keep = find_user(sys, p + 8);
+		int32_t keep = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 		answer_waiting(sys, slot, keep, bells);
 	}
 	if (!was) {
@@ -320,7 +316,7 @@ static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 	a->flags = flags;
 	a->lena = lena;
 	if (flags & SHMCP_VMCPAUTS)
-		memcpy(a->partner, p + 8, SHMCP_USERID_LEN);
+		memcpy(a->partner, p + SHMCP_VMCF_PARM_USER, SHMCP_USERID_LEN);
 	else
 		memset(a->partner, 0, SHMCP_USERID_LEN);
 	a->on = 1;
@@ -347,9 +343,11 @@ static int sink_check(shmcp_sys *sys, int32_t src, int32_t sink, int prio)
 static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   const uint8_t *data, uint64_t reply_addr, struct shmcp_bells *bells)
 {
-	int prio = (p[0] & SHMCP_VMCPPRTY) != 0;
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14), lenb = get32(p + 0x1c);
-	int32_t sink = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	int prio = (p[SHMCP_VMCF_PARM_FLG1] & SHMCP_VMCPPRTY) != 0;
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA),
+		 lenb = ip32(p, SHMCP_VMCF_PARM_LENB);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	int rc = sink_check(sys, slot, sink, prio);
 	if (rc)
 		return rc;
@@ -370,7 +368,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return SHMCP_E_BADARG;
 	uint64_t off = SHMCP_POOL_NIL;
 	if (moves && lena) {
-		off = shmcp_pool_alloc(&sys->pool, lena, (uint16_t)(slot + 1));
+		off = shmcp_pool_alloc(&sys->pool, lena, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, data, lena);
@@ -378,17 +376,17 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
 	uint8_t h[HDR];
 	memcpy(h, p, HDR);
-	h[0] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
 			 (func == SHMCP_VMCPIDEN ? SHMCP_VMCMRESP : 0));
-	h[1] = 0;
-	memcpy(h + 8, sys->vms[slot].userid, SHMCP_USERID_LEN);
+	h[SHMCP_VMCF_HDR_EFLG] = 0;
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[slot].userid, SHMCP_USERID_LEN);
 	uint64_t seq = ++vhdr(sys)->seq;
 	uint32_t idx = msg_index(sys, m);
 	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
 			  func == SHMCP_VMCPSENX ? data : NULL,
 			  func == SHMCP_VMCPSENX ? lena : 0, bells);
 	if (rc) {
-		free_off(sys, &off);
+		free_off(sys, m, &off);
 		return rc;
 	}
 	m->func = func;
@@ -417,9 +415,10 @@ static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   uint8_t *data, struct shmcp_bells *bells)
 {
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14);
-	const uint8_t *use = p + 0x20;
-	int32_t src = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA);
+	const uint8_t *use = p + SHMCP_VMCF_PARM_USE;
+	int32_t src = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	if (src < 0 || !authorized(sys, src))
 		return func == SHMCP_VMCPRJCT ? SHMCP_VMCF_RC_MESSAGE_NOT_FOUND
 					      : SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
@@ -443,6 +442,9 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
 		}
 		uint32_t n = lena < m->data_len ? lena : m->data_len;
+		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, n,
+					     SHMCP_POOL_OWNER_VMCF(msg_index(sys, m))))
+			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(data, sys->pool.base + m->data_off, n);
 		if (lena < m->data_len) {
@@ -452,8 +454,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		if (!sr)
 			return complete(sys, m, 0, 0, NULL, 0, 0, bells);
-		if (m->data_len)
-			free_off(sys, &m->data_off);
+		free_off(sys, m, &m->data_off);
 		m->data_len = 0;
 		m->state = M_RECEIVED;
 		return 0;
@@ -471,7 +472,8 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		uint32_t n = lena < m->lenb ? lena : m->lenb;
 		if (n) {
-			uint64_t off = shmcp_pool_alloc(&sys->pool, n, (uint16_t)(src + 1));
+			uint64_t off = shmcp_pool_alloc(&sys->pool, n,
+							SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 			if (off == SHMCP_POOL_NIL)
 				return SHMCP_E_NOSTORAGE;
 			memcpy(sys->pool.base + off, data, n);
@@ -494,8 +496,9 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 
 static int do_cancel(shmcp_sys *sys, int32_t slot, const uint8_t *p)
 {
-	uint32_t mid = get32(p + 4);
-	int32_t sink = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	struct vmcf_msg *m = sink >= 0 ? lookup(sys, slot, sink, mid) : NULL;
 	if (!m) {
 		if (sink >= 0 && lookup(sys, sink, slot, mid))
@@ -546,7 +549,7 @@ static int enter(shmcp_sys *sys, int32_t slot, uint32_t gen)
  * after releasing it.
  * Returns the DIAGNOSE return code (0..20), or a negative core error
  * (SHMCP_E_DOWN, _STALE, _LOCK, _BADARG, _QFULL, _NOSTORAGE) with nothing
- * changed.
+ * changed; SHMCP_E_CORRUPT if a message's storage was not its own.
  */
 int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		      const uint8_t *parm, uint8_t *data, uint64_t reply_addr)
@@ -557,7 +560,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
-	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
+	uint32_t refused = sys->pool.refused;
+	uint16_t func = ip16(parm, SHMCP_VMCF_PARM_FUNC);
 	if (func > SHMCP_VMCPRJCT)
 		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
 	else if (func != SHMCP_VMCPAUTH && !authorized(sys, slot))
@@ -591,6 +595,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			auth_of(sys, slot)->quiesced = 0;
 			break;
 		}
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
@@ -607,7 +613,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
  * message.  Records whose message is gone are dropped.
  * Takes the control lock.
  * Returns SHMCP_VMCF_PRESENT, _DROP, _FOREIGN (not a VMCF-tagged record:
- * show it unchanged), or a negative core error.
+ * show it unchanged), or a negative core error (SHMCP_E_CORRUPT: a
+ * message's storage was not its own).
  */
 int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		       const uint8_t *ext, uint32_t ext_len,
@@ -623,6 +630,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t refused = sys->pool.refused;
 	uint32_t dlen = ext_len - (uint32_t)sizeof tag;
 	struct vmcf_auth *a = auth_of(sys, slot);
 	rc = SHMCP_VMCF_DROP;
@@ -650,12 +658,16 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		} else if (tag.kind == T_RESP && m->state == M_DONE && m->seq == tag.seq &&
 			   src == slot && m->src_gen == gen) {
 			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
-			if (n && reply_buf)
+			if (n && reply_buf &&
+			    shmcp_pool_held_by(&sys->pool, m->reply_off, n,
+					       SHMCP_POOL_OWNER_VMCF(tag.index)))
 				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
 			msg_free(sys, m);
 			rc = SHMCP_VMCF_PRESENT;
 		}
 	}
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
@@ -698,11 +710,11 @@ int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
 		if (mid <= vh->smsg_mid && vh->smsg_mid - mid < 0x80000000u)
 			mid = vh->smsg_mid + 1;  /* unique, like the TOD clock */
 		uint8_t h[HDR] = { 0 };
-		h[3] = SHMCP_VMCPSENX;
-		put32(h + 4, mid);
-		memcpy(h + 8, "SYSTEM  ", SHMCP_USERID_LEN);
-		put32(h + 0x14, len);
-		memcpy(h + 0x20, issuer, SHMCP_USERID_LEN);
+		put16(h, SHMCP_VMCF_PARM_FUNC, SHMCP_VMCPSENX);
+		put32(h, SHMCP_VMCF_PARM_MID, mid);
+		memcpy(h + SHMCP_VMCF_PARM_USER, "SYSTEM  ", SHMCP_USERID_LEN);
+		put32(h, SHMCP_VMCF_PARM_LENA, len);
+		memcpy(h + SHMCP_VMCF_PARM_USE, issuer, SHMCP_USERID_LEN);
 		rc = queue_tagged(sys, sink, 0, 0, h, T_SMSG, (uint32_t)sink, a->epoch,
 				  text, len, &bells);
 		if (rc == 0)
@@ -751,7 +763,75 @@ int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out)
  * its waiting sources (error code 5), drop its own messages and its
  * authorization; the sources' doorbells go into @bells.  Idempotent.
  */
-void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
+static void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	unauthorize(sys, slot, bells);
 }
+
+/* VMCF's part of a snapshot (the facility's snap; lock held, reads only):
+ * each listed VM's authorization and message counts, and every active
+ * message. */
+static void snap(shmcp_sys *sys, struct shmcp_snapshot *s)
+{
+	SHMCP_LOCK_HELD(sys);
+	uint32_t nvm = s->nvm < s->vm_cap ? s->nvm : s->vm_cap;
+	for (uint32_t i = 0; i < nvm; i++) {
+		struct shmcp_snap_vm *o = &s->vm[i];
+		struct vmcf_auth *a = auth_of(sys, o->slot);
+		o->vmcf_authorized = authorized(sys, o->slot);
+		if (o->vmcf_authorized) {
+			o->vmcf_flags = a->flags;
+			o->vmcf_lena = a->lena;
+			o->vmcf_quiesced = a->quiesced;
+			memcpy(o->vmcf_partner, a->partner, SHMCP_USERID_LEN);
+		}
+	}
+	s->nvmcf_msg = 0;
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state == M_FREE)
+			continue;
+		int32_t src = (int32_t)(i / MAXMSG);
+		for (uint32_t k = 0; k < nvm; k++) {
+			if (s->vm[k].slot == src)
+				s->vm[k].vmcf_active_out++;
+			if (s->vm[k].slot == m->sink && m->sink_gen == sys->vms[m->sink].gen &&
+			    m->state != M_DONE)
+				s->vm[k].vmcf_active_in++;
+		}
+		if (s->nvmcf_msg++ >= s->vmcf_msg_cap)
+			continue;
+		s->vmcf_msg[s->nvmcf_msg - 1] = (struct shmcp_snap_vmcf_msg){
+			m->mid, src, m->sink, m->func, m->state, m->prio, m->data_len, m->reply_len };
+	}
+	s->vmcf_msgs = vhdr(sys)->seq;
+}
+
+/* VMCF's answer to the lock's repair (shmcp_pool_sweep, core/facility.h):
+ * does an active message entry whose index folds to @owner name pool block
+ * @off as its data or reply?  -1: @owner is not a VMCF message's. */
+static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
+{
+	SHMCP_LOCK_HELD(sys);
+	if (!SHMCP_POOL_OWNER_IS_VMCF(owner))
+		return -1;
+	for (uint32_t i = owner & 0x3fff; i < nmsgs(sys); i += 0x4000) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state != M_FREE && SHMCP_POOL_OWNER_VMCF(i) == owner &&
+		    (m->data_off == off || m->reply_off == off))
+			return 1;
+	}
+	return 0;
+}
+
+/* What VMCF gives the core (core/facility.h): its interrupts are presented
+ * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
+ * carry trailing data, so none is dropped as withdrawn at the head. */
+const struct shmcp_facility shmcp_vmcf_facility = {
+	.name = "VMCF",
+	.signal = SIGUSR2,
+	.region_size = shmcp_vmcf_region_size,
+	.logoff = shmcp_vmcf_logoff,
+	.holds = holds,
+	.snap = snap,
+};

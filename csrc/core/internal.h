@@ -6,8 +6,11 @@
  *
  *   header   magic, layout version, limits, region offsets, the control
  *            lock, counters, pool bookkeeping
+ *   trace    the trace ring (trace.c), a fixed size
  *   vm table max_vms entries: state, userid, process identity, and per
  *            facility the doorbell words and two ring headers
+ *   regions  one per facility, by number (IUCV's, VMCF's), of the size it
+ *            asks (core/facility.h)
  *   rings    max_vms x NFAC x 2 classes x queue_size slots of 64 bytes
  *   tags     the pool's block tags (pool.h)
  *   pool     message storage
@@ -24,7 +27,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "shmcp.h"
+#include "../include/shmcp.h"
 #include "pool.h"
 #include "prefetch.h"
 
@@ -76,6 +79,23 @@ struct shmcp_vm {
 	struct shmcp_fq fq[SHMCP_NFAC];
 };
 
+/* The trace ring (trace.c): written under the control lock, one record
+ * per interrupt queued while trace_on; read by tracers without it. */
+struct shmcp_trace_slot {
+	_Atomic uint64_t seq;    /* the record's seq once whole; 0 while written */
+	struct shmcp_trace_rec rec;
+};
+struct shmcp_tracer {
+	int32_t pid;             /* 0: free */
+	uint32_t _pad;
+	uint64_t starttime;
+};
+struct shmcp_trace {
+	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t head;  /* records written, ever */
+	struct shmcp_tracer tracer[SHMCP_TRACERS_MAX];
+	_Alignas(SHMCP_CACHELINE) struct shmcp_trace_slot slot[SHMCP_TRACE_RING];
+};
+
 struct shmcp_header {
 	uint64_t magic;
 	uint32_t layout_version;
@@ -83,9 +103,12 @@ struct shmcp_header {
 	uint64_t total_size;
 	uint32_t owner_uid;
 	_Atomic uint32_t state;  /* SHMCP_STATE_* */
+	/* tracers attached (trace.c): beside `state`, on a line every wait
+	 * reads and only shutdown and a tracer's coming or going write */
+	_Atomic uint32_t trace_on;
 	char name[SHMCP_SYSNAME_MAX];
 	struct shmcp_limits limits;
-	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off;
+	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off;
 	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
 	struct shmcp_pool_hdr pool;
@@ -100,6 +123,10 @@ struct shmcp_header {
 	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t running[SHMCP_MAX_VMS_LIMIT / 64];
 };
 
+/* The trace ring's region: right after the header, before the VM table. */
+#define SHMCP_TRACE_OFF (((sizeof(struct shmcp_header) + SHMCP_ALIGN - 1) / SHMCP_ALIGN) * SHMCP_ALIGN)
+#define SHMCP_TRACE_END (SHMCP_TRACE_OFF + ((sizeof(struct shmcp_trace) + SHMCP_ALIGN - 1) / SHMCP_ALIGN) * SHMCP_ALIGN)
+
 /* The process-local handle. */
 struct shmcp_sys {
 	uint8_t *base;
@@ -108,8 +135,7 @@ struct shmcp_sys {
 	struct shmcp_vm *vms;
 	struct shmcp_slot *slots;
 	struct shmcp_pool pool;
-	uint8_t *iucv;           /* the facilities' regions */
-	uint8_t *vmcf;
+	uint8_t *region[SHMCP_NFAC];  /* the facilities' regions, by number */
 	uint32_t max_vms, qsize;
 	/* pidfd cache, by slot: valid while pidfd_gen matches the slot's gen */
 	int *pidfd;
@@ -130,7 +156,7 @@ struct shmcp_sys {
 };
 
 struct shmcp_layout {
-	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off, total, pool_size;
+	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off, total, pool_size;
 };
 
 /* Doorbells to ring once the control lock is released (kill() costs ~20 us:
@@ -149,6 +175,22 @@ int shmcp_lock(shmcp_sys *sys);
 void shmcp_unlock(shmcp_sys *sys);
 void shmcp_fault(const char *point);
 
+/* SHMCP_LOCK_HELD(sys): a function that must run with the control lock
+ * held says so with this.  The debug build (-DSHMCP_DEBUG: the sanitizer
+ * tests') checks that this thread holds it and aborts, naming the
+ * function, if not; the release build compiles it to nothing. */
+#ifdef SHMCP_DEBUG
+extern _Thread_local const pthread_mutex_t *shmcp_lock_mine;  /* segment.c */
+void shmcp_lock_missing(const char *fn);
+#define SHMCP_LOCK_HELD(sys)                                  \
+	do {                                                  \
+		if (shmcp_lock_mine != &(sys)->hdr->lock)     \
+			shmcp_lock_missing(__func__);         \
+	} while (0)
+#else
+#define SHMCP_LOCK_HELD(sys) ((void)0)
+#endif
+
 /* ring access: the slots of ring @cls of facility @f of VM @slot */
 /* CLOCK_MONOTONIC in nanoseconds: deadlines of waits */
 static inline int64_t shmcp_now_ns(void)
@@ -156,6 +198,11 @@ static inline int64_t shmcp_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline struct shmcp_trace *shmcp_trace_of(shmcp_sys *sys)
+{
+	return (struct shmcp_trace *)(sys->base + SHMCP_TRACE_OFF);
 }
 
 static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
@@ -174,24 +221,18 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);
 void shmcp_ring_repair(shmcp_sys *sys);
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
-void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
-			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
-			  void *ctx);
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);
 
-/* iucv.c, vmcf.c: each facility's tables in the segment.  region_size
- * gives the bytes its region needs for limits @lim (0 allowed); the region
- * starts zero-filled, which must be its empty state.  logoff is called by
- * the logoff hook with the lock held and must be idempotent. */
-uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
-void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
-uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim);
-void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
-
 /* logoff.c */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
+
+/* storage.c: whether a pool block's holder names it, for the lock's repair
+ * (shmcp_pool_sweep; @ctx is the shmcp_sys).  The facilities answer for
+ * their messages and CP's blocks (core/facility.h holds); lock held. */
+int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
 
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
@@ -199,6 +240,13 @@ void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
 void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
 int shmcp_running_at_least(shmcp_sys *sys, int n);
 int shmcp_spin_allowed(shmcp_sys *sys);
+
+/* segment.c: the control lock, waiting at most @timeout_ns (SHMCP_E_BUSY) */
+int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns);
+
+/* trace.c: note one interrupt just queued (lock held, trace_on set) */
+void shmcp_trace_note(shmcp_sys *sys, int32_t slot, int f, int priority,
+		      const uint8_t *data, uint32_t ext_len);
 
 static inline void cpu_relax(void)
 {
