@@ -31,6 +31,7 @@ from .vmcf import Vmcmhdr, Vmcparm, smsg
 from .msgservice import msg
 from .errors import (ConnectionRefused, MessageLimitExceeded, MessageRejected, NotAuthorized,
                      PathQuiesced, PathSevered, ReplyTruncated)
+from . import pythonic  # noqa: F401  (gives VirtualMachine connect, accept ...)
 from .pythonic.events import Event
 from .pythonic.message import Message
 from .pythonic.path import Path, Pending

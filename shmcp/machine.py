@@ -14,7 +14,7 @@ import re
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import posix_ipc
@@ -26,7 +26,6 @@ from ._iparml import next as _next_shown
 from ._native import ffi, lib
 from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
 from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
-from .pythonic.vm import PythonicVM
 from .system import WATCHDOG_MS, System, create, make_limits, system_name
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
@@ -69,11 +68,14 @@ _READY, _PRESENTED = lib.SHMCP_WAIT_READY, lib.SHMCP_WAIT_PRESENTED
 _record_head = struct.Struct("=iiII").unpack_from  # struct shmcp_record: facility .. presented
 
 _current: "VirtualMachine | None" = None
+# What the layers above do just before a VM's LOGOFF, each called with the
+# VM (the Pythonic layer: its thread leaves the core's wait)
+before_logoff: "list[Callable[[VirtualMachine], None]]" = []
 _pid = os.getpid()  # this process (os.getpid() is a system call; forks update it)
 _logon_lock = threading.Lock()
 
 
-class VirtualMachine(PythonicVM, Machine):
+class VirtualMachine(Machine):
     """A logged-on virtual machine: this process, as ``userid`` on ``system``.
 
     Its C base (csrc/pyext/machine.c) keeps what the message calls read on
@@ -105,6 +107,9 @@ class VirtualMachine(PythonicVM, Machine):
         self._released: collections.deque[Interrupt] = collections.deque()
         self.present_types = 0  # IUCV types shmcp_next presents (bit n: type n)
         self.facility_state: dict[int, Any] = {}  # per facility, process-local
+        # a layer above that takes this VM's interrupts itself (the Pythonic
+        # layer) shows them through events() with this: timeout -> iterator
+        self.events_source: Callable[[float | None], Iterator[Any]] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -122,7 +127,8 @@ class VirtualMachine(PythonicVM, Machine):
         userid can log on again at once.  Idempotent."""
         if not self.logged_on:
             return
-        self._stop_layer()  # the Pythonic layer's thread, if any, leaves the core first
+        for hook in before_logoff:  # e.g. a layer's thread leaves the core's wait
+            hook(self)
         lib.shmcp_logoff(self._sys.handle, self._slot, self._gen)  # stale: already off
         self._forget()
 
@@ -318,8 +324,8 @@ class VirtualMachine(PythonicVM, Machine):
         """Iterate over external interrupts; stops when none came for ``timeout``
         seconds (None: never stops).  Once the Pythonic layer is in use on
         this VM, they are its Events (docs/pythonic.md)."""
-        if self._router is not None:
-            yield from self._pythonic_events(timeout)
+        if self.events_source is not None:
+            yield from self.events_source(timeout)
             return
         while True:
             got = self.wait(timeout)

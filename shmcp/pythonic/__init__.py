@@ -8,8 +8,8 @@ Modules: ``vm`` (the VirtualMachine methods, a mixin), ``router`` (one
 per VM: takes its interrupts, completes what waits), ``path`` (Path,
 Pending), ``message`` (Message), ``events`` (Event), ``timeouts``.  Only
 ``vm`` (and ``timeouts``) is
-imported here: machine.py needs it before shmcp.iucv exists, and the
-others need shmcp.iucv.
+imported here: importing it gives VirtualMachine the layer's methods
+(machine.py, a layer below, names no layer above it).
 """
 from .vm import PythonicVM
 

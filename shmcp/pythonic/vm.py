@@ -56,6 +56,7 @@ class PythonicVM:
                 raise NotLoggedOn(f"{self.userid} is not logged on")  # type: ignore[attr-defined]
             from .router import Router
             router = self._router = Router(self)  # type: ignore[arg-type]
+            self.events_source = self._pythonic_events  # vm.events() shows its Events
         return router
 
     def _stop_layer(self) -> None:
@@ -181,5 +182,17 @@ class PythonicVM:
             except TimeoutError:
                 return
 
+
+def _attach() -> None:
+    """Give VirtualMachine the layer's methods, and stop the layer's thread
+    before LOGOFF (machine.py names no layer above it)."""
+    from ..machine import VirtualMachine, before_logoff
+    for name, value in vars(PythonicVM).items():
+        if not name.startswith("__"):
+            setattr(VirtualMachine, name, value)
+    before_logoff.append(PythonicVM._stop_layer)  # type: ignore[arg-type]
+
+
+_attach()
 
 __all__ = ["PythonicVM"]
