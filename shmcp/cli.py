@@ -17,7 +17,8 @@ from . import _native  # noqa: F401  (fails loudly on a stale build)
 from ._native import ffi, lib
 from .errors import ShmcpError
 from .machine import userid_bytes
-from .system import System, ipl, shutdown, system_name
+from .session import shutdown
+from .system import System, ipl, system_name
 
 
 def _ipl(args: argparse.Namespace) -> int:

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._iparml import Buffer as _Buffer
-from ._iparml import Field as _Field
-from ._iparml import IMAGE_LEN, Image
-from ._native import lib
-
-if IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
-    raise ImportError(f"shmcp._iparml's image is {IMAGE_LEN} bytes, the core's {lib.SHMCP_RECORD_LEN}")
+from ._native import Buffer as _Buffer
+from ._native import Field as _Field
+from ._native import Image, lib
 
 
 class _Bytes:
@@ -190,17 +186,19 @@ def _restore(cls: type[Iparml], image: bytes, bf1: Any, bf2: Any) -> Iparml:
 
 
 _TYPE = lib.SHMCP_IP_RCODE
-_BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist,
-            6: CompPlist, 7: CompPlist, 8: MsgPlist, 9: MsgPlist}
+# the class of each interrupt type, IPTYPE 0-9 (None: not an IUCV type)
+CLASS_OF_TYPE = (None, PathPlist, PathPlist, PathPlist, PathPlist, PathPlist,
+                 CompPlist, CompPlist, MsgPlist, MsgPlist)
 
 
 def for_interrupt(image: bytes, default: Any = None) -> Any:
     """The class SAS/C's siginfo() would be cast to for this interrupt image,
     read from it; ``default`` if byte 3 is not an IUCV interrupt type."""
-    cls = _BY_TYPE.get(image[_TYPE])
+    itype = image[_TYPE]
+    cls = CLASS_OF_TYPE[itype] if itype < len(CLASS_OF_TYPE) else None
     if cls is None:
         return default
     return cls._of(image)
 
 
-__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt"]
+__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt", "CLASS_OF_TYPE"]

@@ -163,7 +163,7 @@ class Server:
         return {"interrupts": got}
 
     def op_storage(self, cmd: dict) -> dict:
-        return {"free": self.vm._sys.storage_free()}
+        return {"free": self.vm.attached.storage_free()}
 
     def op_pending(self, cmd: dict) -> dict:
         return {"pending": self.vm.pending()}

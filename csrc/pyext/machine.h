@@ -27,17 +27,24 @@ typedef struct {
 
 extern PyTypeObject MachineType;
 
-/* The VM this process is logged on as (machine._current), or NULL. */
+/* The VM this process is logged on as, or NULL: this is its one owner
+ * (machine.py sets it through set_current and reads it through current). */
 extern Machine *current_vm;
 
 /* Facilities whose signal has no handler: the ones wait() takes (bit n:
- * facility n), as shmcp/signals.py last said. */
+ * facility n).  Its one owner; shmcp/signals.py sets it (set_unhandled). */
 extern uint32_t unhandled_facilities;
 
-/* iucvcall.c: one core wait for @vm -- the IUCV message interrupt the core
- * presented, as its parameter list, or the wait's outcome (SHMCP_WAIT_*, a
- * negative core error) as an int for Python. */
-PyObject *next_shown(Machine *vm, uint32_t fmask, int64_t timeout_ns);
+/* iucvcall.c: the one route to the core's wait (shmcp_next) for @vm.
+ * @present < 0: the types @vm->present_types says.  With @show, an IUCV
+ * message interrupt the core presented comes back as its parameter list;
+ * otherwise (and for anything else) the wait's outcome (SHMCP_WAIT_*, a
+ * negative core error) as an int, the record in @vm->rec. */
+PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show);
+
+/* iucvcall.c: IUCV's work in the VM's process for a message interrupt the
+ * core presented (its answer area dropped, the declared buffer filled). */
+int note_presented(Machine *vm, const uint8_t *image);
 
 /* The one optional argument of @fn, by position or as @kw=: 1 and *@arg
  * set, 0 (not given), or -1 with TypeError. */
