@@ -31,7 +31,8 @@ from ._native import ffi, lib
 from .errors import ProgramCheck, core_error
 from .interrupt import IUCV, Facility, Interrupt
 from .machine import VirtualMachine, required
-from .plist import CLASS_OF_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
+from .plist import (CLASS_OF_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, buffers_of,
+                    core_image_of, for_interrupt, image_of)
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
 for _name in dir(lib):
@@ -146,17 +147,10 @@ def _too_short(field: str, size: int, length: int) -> None:
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
-    cc = _core_call(vm.handle, vm.slot, vm.gen, func, plist._cb or _core_view(plist), inbuf, outbuf)
+    cc = _core_call(vm.handle, vm.slot, vm.gen, func, core_image_of(plist), inbuf, outbuf)
     if cc < 0:
         _failed(vm, func, cc)
     return cc
-
-
-def _core_view(plist: Iparml) -> Any:
-    """The core's view of the parameter list's image, made once (the image
-    is never resized)."""
-    cb = plist._cb = _from_buffer(_BYTES, plist._b)
-    return cb
 
 
 def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
@@ -240,15 +234,16 @@ reply = _native.iucv_reply
 
 def _send(plist: Iparml) -> int:
     vm = required("IUCV")
-    image = _check_plist(plist, "send")._b
+    image = image_of(_check_plist(plist, "send"))
+    bf1, bf2 = buffers_of(plist)
     flags = image[_FLAGS1]
     inbuf = ffi.NULL
     if not flags & _IPRMDATA:
-        inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
+        inbuf = _buffer(bf1, _word(image, _BFLN1F)[0], "bf1", False)
     if flags & _IPNORPY:
         answer = ffi.NULL
     else:
-        answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
+        answer = _buffer(bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
     cc = _call(vm, _SEND, plist, inbuf, answer)
     if cc == 0 and answer is not ffi.NULL:
         _state(vm)  # IUCV's state, with its answer areas
@@ -260,16 +255,17 @@ def _send(plist: Iparml) -> int:
 
 def _receive(plist: Iparml) -> int:
     vm = required("IUCV")
-    out = _buffer(_check_plist(plist, "receive")._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
+    bf1, _ = buffers_of(_check_plist(plist, "receive"))
+    out = _buffer(bf1, _word(image_of(plist), _BFLN1F)[0], "bf1", True)
     return _call(vm, _RECEIVE, plist, ffi.NULL, out)
 
 
 def _reply(plist: Iparml) -> int:
     vm = required("IUCV")
-    image = _check_plist(plist, "reply")._b
+    image = image_of(_check_plist(plist, "reply"))
     inbuf = ffi.NULL
     if not image[_FLAGS1] & _IPRMDATA:
-        inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
+        inbuf = _buffer(buffers_of(plist)[1], _word(image, _BFLN2F)[0], "bf2", False)
     return _call(vm, _REPLY, plist, inbuf, ffi.NULL)
 
 
@@ -289,7 +285,7 @@ def purge(plist: Iparml) -> int:
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_PURGE, _check_plist(plist, "purge"))
     if cc == 0 and vm.iucv_answers is not None:
-        vm.iucv_answers.pop(_word(plist._b, _MSGID)[0], None)
+        vm.iucv_answers.pop(_word(image_of(plist), _MSGID)[0], None)
     return cc
 
 
@@ -299,8 +295,8 @@ def testcmpl(plist: Iparml) -> int:
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_TESTCMPL, _check_plist(plist, "testcmpl"))
     if cc in (0, 3):
-        _take_reply(vm, plist._b, plist._cb)
-        plist._b[_HINT] = _NO_HINT
+        _take_reply(vm, image_of(plist), core_image_of(plist))
+        image_of(plist)[_HINT] = _NO_HINT
     return cc
 
 
@@ -341,7 +337,7 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
     vm = required("IUCV")
     cc = _call(vm, func, _check_plist(plist, "set" + which))
     st = _state(vm)
-    mask = plist._b[lib.SHMCP_IP_MASK]
+    mask = image_of(plist)[lib.SHMCP_IP_MASK]
     st.set_masks(mask if which == "mask" else st.mask, mask if which == "cmask" else st.cmask)
     _masks_changed(vm, st)
     # interrupts held while masked and now enabled go out first, in order

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._native import Buffer as _Buffer
 from ._native import Field as _Field
-from ._native import Image, lib
+from ._native import Image, ffi, lib
 
 
 class _Bytes:
@@ -185,6 +185,27 @@ def _restore(cls: type[Iparml], image: bytes, bf1: Any, bf2: Any) -> Iparml:
     return obj
 
 
+# What the IUCV functions read of a parameter list (its C base's fields,
+# csrc/pyext/iparml.c), for shmcp/iucv.py's Python paths.
+
+def image_of(plist: Iparml) -> bytearray:
+    """The 40-byte image itself (the IUCV functions fill it in place)."""
+    return plist._b
+
+
+def core_image_of(plist: Iparml) -> Any:
+    """The core's view of the image, made once (the image is never resized)."""
+    cb = plist._cb
+    if cb is None:
+        cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
+    return cb
+
+
+def buffers_of(plist: Iparml) -> tuple[Any, Any]:
+    """``bf1`` and ``bf2`` as the program gave them (the callers check them)."""
+    return plist._bf1, plist._bf2
+
+
 _TYPE = lib.SHMCP_IP_RCODE
 # the class of each interrupt type, IPTYPE 0-9 (None: not an IUCV type)
 CLASS_OF_TYPE = (None, PathPlist, PathPlist, PathPlist, PathPlist, PathPlist,
@@ -201,4 +222,5 @@ def for_interrupt(image: bytes, default: Any = None) -> Any:
     return cls._of(image)
 
 
-__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt", "CLASS_OF_TYPE"]
+__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt", "CLASS_OF_TYPE",
+           "image_of", "core_image_of", "buffers_of"]
