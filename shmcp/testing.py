@@ -115,14 +115,17 @@ class ChildVM:
         self.proc = subprocess.Popen(
             [sys.executable, script, *map(str, args)], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})))
+        out, into = self.proc.stdout, self.proc.stdin
+        assert out is not None and into is not None  # both piped
+        self._out, self._in = out, into
 
     def line(self, timeout: float = 60) -> str:
         """The next line the child prints ('' at its end)."""
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        ready, _, _ = select.select([self._out], [], [], timeout)
         if not ready:
             self.kill()
             raise TimeoutError(f"child printed nothing within {timeout} s")
-        return self.proc.stdout.readline().strip()  # type: ignore[union-attr]
+        return self._out.readline().strip()
 
     def expect(self, text: str) -> None:
         got = self.line()
@@ -131,8 +134,8 @@ class ChildVM:
     def json(self, timeout: float = 60) -> Any:
         """The next line, a JSON object (bytes decoded)."""
         got = self.line(timeout)
-        if not got and self.proc.poll() is not None:
-            raise EOFError(f"child ended (rc {self.proc.returncode})")
+        if not got:
+            raise EOFError(f"child ended (rc {self.proc.poll()})")
         try:
             return dec(json.loads(got))
         except json.JSONDecodeError:
@@ -140,8 +143,8 @@ class ChildVM:
 
     def tell(self, text: str = "go") -> None:
         """One line to the child."""
-        self.proc.stdin.write(text + "\n")  # type: ignore[union-attr]
-        self.proc.stdin.flush()  # type: ignore[union-attr]
+        self._in.write(text + "\n")
+        self._in.flush()
 
     def submit(self, command: dict) -> None:
         """A JSON command, without waiting for its answer."""
@@ -163,9 +166,9 @@ class ChildVM:
     def close(self) -> None:
         """Ended (killed if it still runs), its pipes closed."""
         self.kill()
-        for f in (self.proc.stdin, self.proc.stdout):
+        for f in (self._in, self._out):
             with contextlib.suppress(OSError):
-                f.close()  # type: ignore[union-attr]
+                f.close()
 
     @property
     def pid(self) -> int:
