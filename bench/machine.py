@@ -81,10 +81,8 @@ def kill_job(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
     except ProcessLookupError:
         pass
-    prefix = f"shmcp.bench-{proc.pid}-"
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):
-            shmcp.shutdown(name[len("shmcp."):])
+    for name in shm_left("bench", proc.pid):
+        shmcp.shutdown(name)
 
 
 def _is_resource_tracker(p: psutil.Process) -> bool:

@@ -57,10 +57,11 @@ def private_system(tag: str = "test") -> Iterator[str]:
         shutdown(name)
 
 
-def shm_left(tag: str = "test") -> set[str]:
-    """This process's private systems (``tag``) whose segment is in /dev/shm."""
-    prefix = shm_name(f"{tag}-{os.getpid()}-").lstrip("/")
-    return {n for n in os.listdir("/dev/shm") if n.startswith(prefix)}
+def shm_left(tag: str = "test", pid: int | None = None) -> set[str]:
+    """The private systems (``tag``) of this process (or process ``pid``)
+    whose segment is in /dev/shm, as system names."""
+    prefix = shm_name(f"{tag}-{os.getpid() if pid is None else pid}-").lstrip("/")
+    return {n[len("shmcp."):] for n in os.listdir("/dev/shm") if n.startswith(prefix)}
 
 
 # -- the protocol ------------------------------------------------------------------

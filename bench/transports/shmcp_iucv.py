@@ -23,17 +23,16 @@ then IPLed with a directory that raises maxconn."""
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import signal
 import tempfile
 
 import shmcp
+from shmcp.testing import private_system_name
 from shmcp import MsgPlist, PathPlist, iucv
 
 from . import STOP_SEQ
 
-_count = itertools.count()
 MSGLIM = 255
 _RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
 _CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
@@ -53,7 +52,7 @@ class IUCVFailed(RuntimeError):
 
 
 def setup(nclients: int, size: int, **opts):
-    system = f"bench-{os.getpid()}-{next(_count)}"
+    system = private_system_name("bench")
     limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
     if opts.get("spin_us") is not None:
         limits["spin_us"] = opts["spin_us"]

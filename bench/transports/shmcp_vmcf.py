@@ -14,13 +14,12 @@ reused across messages (``vmcf.diag68``)."""
 from __future__ import annotations
 
 import itertools
-import os
 
 import shmcp
+from shmcp.testing import private_system_name
 from shmcp import vmcf
 from shmcp.vmcf import Vmcparm
 
-_count = itertools.count()
 _STOP = b"\xff" * 7
 
 
@@ -29,7 +28,7 @@ class VMCFFailed(RuntimeError):
 
 
 def setup(nclients: int, size: int, **opts):
-    system = f"bench-{os.getpid()}-{next(_count)}"
+    system = private_system_name("bench")
     limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
     if opts.get("spin_us") is not None:
         limits["spin_us"] = opts["spin_us"]
