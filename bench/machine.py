@@ -66,6 +66,7 @@ def kill_job(proc: subprocess.Popen) -> None:
     could not do so itself.  multiprocessing's resource tracker is spared
     until the rest are gone, so it unlinks the semaphores they leaked."""
     import shmcp  # here: the harness itself never logs on
+    from shmcp.testing import shm_left
     try:
         worker = psutil.Process(proc.pid)
         group = [worker] + worker.children(recursive=True)

@@ -48,7 +48,7 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
             raise
         vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
         make_current(vm)
-        signals.logged_on()
+        signals.after_logon()
         return vm
 
 

@@ -193,7 +193,7 @@ def deliver(facility: int) -> None:
     _deliver(int(_SIGNAL[facility]), None)
 
 
-def logged_on() -> None:
+def after_logon() -> None:
     """This process has just logged on (shmcp.session): the dispatcher in
     place, the core told which facilities interrupt anywhere, and what
     waited for a handler handled."""
@@ -305,4 +305,4 @@ def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",
-           "handler_established", "unhandled_facilities", "deliver", "logged_on"]
+           "handler_established", "unhandled_facilities", "deliver", "after_logon"]
