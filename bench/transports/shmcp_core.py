@@ -16,14 +16,14 @@ import signal
 import shmcp
 from shmcp.testing import private_system_name
 
+from . import shmcp_limits
+
 RECORD = bytes(40)
 
 
 def setup(nclients: int, size: int, **opts):
     system = private_system_name("bench")
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    limits = shmcp_limits(nclients, opts)
     shmcp.ipl(system, **limits)
     return {"system": system, "mode": opts.get("mode", "wait")}, lambda: shmcp.shutdown(system)
 

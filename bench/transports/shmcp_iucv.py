@@ -28,10 +28,10 @@ import signal
 import tempfile
 
 import shmcp
-from shmcp.testing import private_system_name
 from shmcp import MsgPlist, PathPlist, iucv
+from shmcp.testing import private_system_name
 
-from . import STOP_SEQ
+from . import STOP_SEQ, shmcp_limits
 
 MSGLIM = 255
 _RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
@@ -53,9 +53,7 @@ class IUCVFailed(RuntimeError):
 
 def setup(nclients: int, size: int, **opts):
     system = private_system_name("bench")
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    limits = shmcp_limits(nclients, opts)
     paths = opts.get("open_paths", 1) or 1
     directory = None
     if paths + nclients + 2 > 64:  # the default maxconn is 64 per VM

@@ -16,9 +16,11 @@ from __future__ import annotations
 import itertools
 
 import shmcp
-from shmcp.testing import private_system_name
 from shmcp import vmcf
+from shmcp.testing import private_system_name
 from shmcp.vmcf import Vmcparm
+
+from . import shmcp_limits
 
 _STOP = b"\xff" * 7
 
@@ -29,9 +31,7 @@ class VMCFFailed(RuntimeError):
 
 def setup(nclients: int, size: int, **opts):
     system = private_system_name("bench")
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    limits = shmcp_limits(nclients, opts)
     shmcp.ipl(system, **limits)
     spec = {"system": system, "size": size, "oneway": opts.get("workload") == "stream"}
     return spec, lambda: shmcp.shutdown(system)
