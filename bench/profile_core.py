@@ -33,7 +33,7 @@ def main() -> None:
             uid = userid_bytes("A")
             g = dict(vm=vm, lib=lib, ffi=ffi, h=h, slot=slot, gen=gen, rec=rec, data=data, uid=uid,
                      userid_bytes=userid_bytes, Interrupt=Interrupt, view=view, fac=1,
-                     s_out=ffi.new("int32_t *"), g_out=ffi.new("uint32_t *"), r=vm.record)
+                     s_out=ffi.new("int32_t *"), g_out=ffi.new("uint32_t *"), r=ffi.new("struct shmcp_record *"))
             rows = []
 
             def both(label, post_stmt, pop_stmt="vm.pop(3)"):

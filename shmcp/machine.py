@@ -15,13 +15,15 @@ theirs to touch:
   process-local), ``vm.present_types`` and ``vm.iucv_answers`` /
   ``vm.iucv_buffer`` (IUCV's, read by the C message calls).  All of them
   live in the C base (csrc/pyext/machine.c) except the handle and System.
+  ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
   program's), ``vm.pop(fmask)`` (the next interrupt to present, without
   waiting), ``vm.sleep(fmask, timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
-  ring), ``vm.pending(facility)``.  The process's threads may all wait: the
-  core lets one consume at a time; each wait releases the GIL, and
-  ``timeout`` bounds it.
+  ring), ``vm.pending(facility)``.  The process's threads may all wait at
+  once (``vm.wait(timeout)`` in each): the core lets one take at a time,
+  each core wait has its own record and lets the GIL go, and ``timeout``
+  bounds it; each interrupt goes to exactly one of them.
 * endings: ``vm.lost(rc)`` -- the exception for a core call that says the
   VM ended (it is forgotten here); ``vm.failed(rc, context)`` -- that, or
   the funnel's exception (errors.core_error) for any other core error.
@@ -82,9 +84,15 @@ def _timeout_ns(timeout: float | None) -> int:
     return int(timeout * 1e9)
 
 
-_READY, _PRESENTED = lib.SHMCP_WAIT_READY, lib.SHMCP_WAIT_PRESENTED
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
-_record_head = struct.Struct("=iiII").unpack_from  # struct shmcp_record: facility .. presented
+# struct shmcp_record, as the C base's take() returns it: facility, priority,
+# ext_len, presented, ext_off, then the 40-byte image
+_RECORD_HEAD = struct.Struct("=iiIIQ")
+if (_RECORD_HEAD.size != ffi.offsetof("struct shmcp_record", "data")
+        or ffi.sizeof("struct shmcp_record") != _RECORD_HEAD.size + lib.SHMCP_RECORD_LEN):
+    raise ImportError("shmcp's record layout is not the one machine.py reads")
+_record_head = _RECORD_HEAD.unpack_from
+_IMAGE = slice(_RECORD_HEAD.size, None)
 
 
 class VirtualMachine(_native.Machine):
@@ -102,12 +110,8 @@ class VirtualMachine(_native.Machine):
         self.userid = userid8.decode().rstrip()
         self.system = system.name
         self.spin_ns = system.spin_ns
-        self.record = ffi.new("struct shmcp_record *")  # where the core's wait puts a record
         # the core's ids go to the C base, their one owner, until _logged_off()
-        self._logged_on(int(ffi.cast("uintptr_t", system.handle)), slot, gen,
-                        int(ffi.cast("uintptr_t", self.record)), self.spin_ns)
-        self._recbuf = ffi.buffer(self.record.data)  # its 40-byte image, copied out by [:]
-        self._rechead = ffi.buffer(self.record)       # its first four words, read by one unpack
+        self._logged_on(int(ffi.cast("uintptr_t", system.handle)), slot, gen, self.spin_ns)
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
         # interrupts taken off the ring but not presented yet (released by
         # SET MASK, or stashed by TEST MESSAGE): they go before the ring
@@ -217,23 +221,23 @@ class VirtualMachine(_native.Machine):
             raise self.lost(rc)
         if rc == lib.SHMCP_E_NOTLOGGED and not self.logged_on:
             self.handle  # raises NotLoggedOn  # noqa: B018
-        return rc if rc == _READY or rc == _PRESENTED else check(rc, f"{self.userid}: wait")
+        return check(rc, f"{self.userid}: wait")
 
-    def _taken(self) -> Interrupt:
-        """The record the last take() got, as an Interrupt (with its trailing data)."""
-        facility, priority, ext_len, presented = _record_head(self._rechead)
+    def _taken(self, record: bytes) -> Interrupt:
+        """A record take() returned, as an Interrupt (with its trailing data)."""
+        facility, priority, ext_len, presented, ext_off = _record_head(record)
         if not ext_len:
-            return Interrupt(facility, priority != 0, self._recbuf[:], b"", presented != 0)
+            return Interrupt(facility, priority != 0, record[_IMAGE], b"", presented != 0)
         out = bytearray(ext_len)
-        check(lib.shmcp_take_ext(self.attached.handle, self.slot, self.record.ext_off, ext_len,
+        check(lib.shmcp_take_ext(self.attached.handle, self.slot, ext_off, ext_len,
                                  ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
-        return Interrupt(facility, priority != 0, self._recbuf[:], bytes(out), presented != 0)
+        return Interrupt(facility, priority != 0, record[_IMAGE], bytes(out), presented != 0)
 
     def _next(self, fmask: int, timeout_ns: int = 0, present: int = -1) -> Interrupt | int:
-        """One core wait (the C base's take()) and its record: the next
-        interrupt, or the wait's outcome."""
-        rc = self._waited(self.take(fmask, timeout_ns, present))
-        return self._taken() if rc == _READY or rc == _PRESENTED else rc
+        """One core wait (the C base's take()): the next interrupt, or the
+        wait's outcome."""
+        got = self.take(fmask, timeout_ns, present)
+        return self._taken(got) if isinstance(got, bytes) else self._waited(got)
 
     def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
@@ -289,9 +293,9 @@ class VirtualMachine(_native.Machine):
     # common case (csrc/pyext/machine.c has its doc)
 
     def _wait(self, timeout: float | None = None, got: Any = None) -> Any:
-        """wait(), all of it; ``got``: the outcome of a core wait the C base
-        already made (no timeout, facilities without a handler, nothing
-        released)."""
+        """wait(), all of it; ``got``: what a core wait the C base already
+        made returned (a record, or its outcome) when it had no timeout,
+        facilities without a handler and nothing released."""
         fmask = _native.unhandled()
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
@@ -307,15 +311,14 @@ class VirtualMachine(_native.Machine):
                 # the core's wait, from C: an IUCV message interrupt the core
                 # presented (the common case) comes back as its parameter list
                 got = self.take_shown(fmask, left)
-                if got.__class__ is not int:
+                if got.__class__ is not int and got.__class__ is not bytes:
                     return got
-            rc = self._waited(got)
-            got = None
-            if rc == _READY or rc == _PRESENTED:
-                if (shown := self._present(self._taken())) is not None:
+            if got.__class__ is bytes:  # a record for Python to present
+                if (shown := self._present(self._taken(got))) is not None:
                     return view(shown)
-            elif rc == _TIMEOUT:
+            elif self._waited(got) == _TIMEOUT:
                 return None
+            got = None
             # withdrawn, held, or another signal's handler ran: wait on
             if deadline is not None:
                 left = max(0, deadline - time.monotonic_ns())

@@ -246,17 +246,19 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	uint32_t gen = vm->gen;
 	int64_t spin_ns = vm->spin_ns;
 	uint32_t types = present < 0 ? vm->present_types : (uint32_t)present;  /* SET MASK changes it */
-	struct shmcp_record *rec = vm->rec;
+	struct shmcp_record rec;  /* this call's own */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-	rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, rec);
+	rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
 	Py_END_ALLOW_THREADS
-	uint8_t itype = rec->data[IP_TYPE];
+	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
+		return PyLong_FromLong(rc);
+	uint8_t itype = rec.data[IP_TYPE];
 	if (!show || rc != SHMCP_WAIT_PRESENTED || !by_type || itype >= PyTuple_GET_SIZE(by_type) ||
 	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
-		return PyLong_FromLong(rc);  /* wait() presents it in Python */
-	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
-	if (shown && note_presented(vm, rec->data) < 0)
+		return PyBytes_FromStringAndSize((const char *)&rec, sizeof rec);  /* Python presents it */
+	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec.data);
+	if (shown && note_presented(vm, rec.data) < 0)
 		Py_CLEAR(shown);
 	return shown;
 }

@@ -45,29 +45,28 @@ static void Machine_dealloc(Machine *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* _logged_on(handle, slot, gen, record, spin_ns): the core's ids (the
- * handle's and the record's addresses), valid until _logged_off(). */
+/* _logged_on(handle, slot, gen, spin_ns): the core's ids (the handle's
+ * address), valid until _logged_off(). */
 static PyObject *Machine_logged_on(Machine *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	if (nargs != 5) {
-		PyErr_Format(PyExc_TypeError, "_logged_on(handle, slot, gen, record, spin_ns) "
-			     "takes 5 arguments, not %zd", nargs);
+	if (nargs != 4) {
+		PyErr_Format(PyExc_TypeError, "_logged_on(handle, slot, gen, spin_ns) "
+			     "takes 4 arguments, not %zd", nargs);
 		return NULL;
 	}
-	int64_t v[5];
-	for (int i = 0; i < 5; i++)
+	int64_t v[4];
+	for (int i = 0; i < 4; i++)
 		v[i] = PyLong_AsLongLong(args[i]);
 	if (PyErr_Occurred())
 		return NULL;
-	if (!v[0] || !v[3] || v[1] < 0) {
-		PyErr_SetString(PyExc_ValueError, "_logged_on: no handle, no record or a negative slot");
+	if (!v[0] || v[1] < 0) {
+		PyErr_SetString(PyExc_ValueError, "_logged_on: no handle or a negative slot");
 		return NULL;
 	}
 	self->h = (shmcp_sys *)(uintptr_t)v[0];
 	self->slot = (int32_t)v[1];
 	self->gen = (uint32_t)v[2];
-	self->rec = (struct shmcp_record *)(uintptr_t)v[3];
-	self->spin_ns = v[4];
+	self->spin_ns = v[3];
 	self->logged_on = 1;
 	Py_RETURN_NONE;
 }
@@ -99,8 +98,8 @@ static int wait_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, in
 	return PyErr_Occurred() ? -1 : 0;
 }
 
-/* take(fmask, timeout_ns, present=-1): one core wait, the record left in
- * the VM's record; the outcome (SHMCP_WAIT_*, or a core error) as an int. */
+/* take(fmask, timeout_ns, present=-1): one core wait: the record it took
+ * (bytes), or the outcome (SHMCP_WAIT_*, or a core error) as an int. */
 static PyObject *Machine_take(Machine *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	int64_t v[3];
@@ -149,8 +148,8 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 	if (timeout != Py_None || released || !unhandled_facilities || !self->logged_on)
 		return PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, NULL);
 	PyObject *got = core_wait(self, unhandled_facilities, -1, -1, 1);
-	if (!got || !PyLong_CheckExact(got))
-		return got;
+	if (!got || !(PyLong_CheckExact(got) || PyBytes_CheckExact(got)))
+		return got;  /* shown, or an error */
 	PyObject *shown = PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, got, NULL);
 	Py_DECREF(got);
 	return shown;
@@ -158,13 +157,13 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 
 static PyMethodDef Machine_methods[] = {
 	{"_logged_on", (PyCFunction)(void (*)(void))Machine_logged_on, METH_FASTCALL,
-	 "_logged_on(handle, slot, gen, record, spin_ns): the core's ids of this VM."},
+	 "_logged_on(handle, slot, gen, spin_ns): the core's ids of this VM."},
 	{"_logged_off", (PyCFunction)Machine_logged_off, METH_NOARGS,
 	 "The core's ids are no longer valid."},
 	{"take", (PyCFunction)(void (*)(void))Machine_take, METH_FASTCALL,
-	 "take(fmask, timeout_ns, present=-1): one core wait (shmcp_next), the record in the "
-	 "VM's record; returns its outcome, SHMCP_WAIT_* or a core error (present < 0: "
-	 "present_types)."},
+	 "take(fmask, timeout_ns, present=-1): one core wait (shmcp_next): the record it took "
+	 "(a struct shmcp_record's bytes), or its outcome, SHMCP_WAIT_* or a core error "
+	 "(present < 0: present_types).  Threads may take at once: each gets its own record."},
 	{"take_shown", (PyCFunction)(void (*)(void))Machine_take_shown, METH_FASTCALL,
 	 "take_shown(fmask, timeout_ns): take(), an IUCV message interrupt the core presented "
 	 "returned as its parameter list."},
@@ -174,7 +173,8 @@ static PyMethodDef Machine_methods[] = {
 	 "list class, or an Interrupt), or None after ``timeout`` seconds.\n\n"
 	 "For handler-free programs: interrupts of a facility whose signal has a\n"
 	 "handler go to that handler instead.  Interrupted system calls are\n"
-	 "retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt."},
+	 "retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt.\n"
+	 "Several threads may wait at once: each interrupt goes to one of them."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -13,7 +13,6 @@ typedef struct {
 	shmcp_sys *h;
 	int32_t slot;
 	uint32_t gen;
-	struct shmcp_record *rec;  /* where shmcp_next puts the record it takes */
 	int64_t spin_ns;
 	int logged_on;
 	uint32_t present_types;    /* IUCV types the core presents (bit n: type n) */
@@ -38,8 +37,9 @@ extern uint32_t unhandled_facilities;
 /* iucvcall.c: the one route to the core's wait (shmcp_next) for @vm.
  * @present < 0: the types @vm->present_types says.  With @show, an IUCV
  * message interrupt the core presented comes back as its parameter list;
- * otherwise (and for anything else) the wait's outcome (SHMCP_WAIT_*, a
- * negative core error) as an int, the record in @vm->rec. */
+ * any other record as the bytes of its struct shmcp_record (each call has
+ * its own: threads may wait at once); no record: the wait's outcome
+ * (SHMCP_WAIT_*, a negative core error) as an int. */
 PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show);
 
 /* iucvcall.c: IUCV's work in the VM's process for a message interrupt the
