@@ -1,11 +1,13 @@
 """The runtime's stated API for facilities and the Pythonic layer
 (shmcp/machine.py's docstring): several threads taking interrupts with a
-timeout, the VM's ids, deliver."""
+timeout, the VM's ids, deliver; and the one binding of the extension."""
 from __future__ import annotations
 
 import signal
 import struct
 import threading
+
+import pytest
 
 import shmcp
 from shmcp import signals
@@ -84,3 +86,17 @@ def test_deliver_runs_the_handler_once_per_queued_interrupt(system):
             assert len(seen) == 3
     finally:
         signal.signal(shmcp.SIGIUCV, signal.SIG_DFL)
+
+
+def test_the_extension_is_stamped_and_bound_once_by_keyword():
+    """shmcp/_native.py checked the extension's version stamp and gave it
+    the core's calls; nobody binds them again, and never by position."""
+    from shmcp import _iparml
+
+    assert _iparml.__version__ == shmcp.__version__
+    with pytest.raises(RuntimeError, match="already bound"):
+        _iparml.bind_core(iucv_call=1, next=1)
+    with pytest.raises(RuntimeError, match="already bound"):
+        _iparml.bind_iucv(classes=(), failed=print, send=print, receive=print, reply=print)
+    with pytest.raises(TypeError):
+        _iparml.bind_core(1, 2)
