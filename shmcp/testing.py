@@ -89,8 +89,11 @@ def dec(x: Any) -> Any:
 
 
 def say(obj: Any) -> None:
-    """The child's side: one line -- a word as it is, anything else as JSON."""
-    print(obj if isinstance(obj, str) else json.dumps(enc(obj)), flush=True)
+    """One line on stdout -- a word or text as it is, anything else as JSON
+    -- in one write: processes that share stdout never split each other's
+    lines (print() writes the newline apart when unbuffered)."""
+    sys.stdout.write((obj if isinstance(obj, str) else json.dumps(enc(obj))) + "\n")
+    sys.stdout.flush()
 
 
 def serve(handle: Callable[[dict], dict], ready: Any = "READY") -> dict | None:

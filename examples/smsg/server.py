@@ -18,16 +18,9 @@ from collections.abc import Iterator
 
 import shmcp
 from shmcp import vmcf
-from shmcp.testing import run_pair
+from shmcp.testing import run_pair, say  # say: one line, one write (the VMs share stdout)
 
 COMMANDS = ["ADD 2 40", "ECHO Hello from USER1", "FROB", "COUNT"]
-
-
-def say(line: str) -> None:
-    """Print one whole line with one write: the VMs share stdout, and with
-    PYTHONUNBUFFERED print() writes the text and its newline separately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 

@@ -13,16 +13,9 @@ import sys
 
 import shmcp
 from shmcp import vmcf
-from shmcp.testing import run_pair
+from shmcp.testing import run_pair, say  # say: one line, one write (the VMs share stdout)
 
 REQUESTS = ["hello", "virtual machine", "communication facility"]
-
-
-def say(line: str) -> None:
-    """Print one whole line with one write: the VMs share stdout, and with
-    PYTHONUNBUFFERED print() writes the text and its newline separately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 
