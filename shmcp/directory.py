@@ -10,15 +10,17 @@
     msglimit = 10             # ceiling for IPMSGLIM on its paths
     priority = false          # no priority messages on its paths
 
-The embedded default lets every VM connect to every VM, with maxconn 64,
-msglimit 255 and priority permitted.  A malformed file is refused with a
+An entry inherits every statement it does not make from [default] (and,
+without one, from the embedded default), so stating maxconn for a user never
+widens whom it may connect to.  The embedded default lets every VM connect to
+every VM, with maxconn 64, msglimit 255 and priority permitted.  A malformed file is refused with a
 DirectoryError naming the line.
 """
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._native import ffi, lib
 from .errors import ShmcpError
@@ -70,14 +72,18 @@ def parse(text: str, source: str = "<directory>", max_conn: int | None = None) -
     def bad(table: str, key: str | None, what: str) -> DirectoryError:
         return DirectoryError(f"{source}, line {_line_of(text, table, key)}: {what}")
 
+    # [default] first, wherever it stands: every other entry starts from a
+    # copy of it, so a statement an entry does not make is inherited.
+    tables = sorted(doc.items(), key=lambda item: item[0].lower() != "default")
+    default = Entry("")
     entries = []
-    for table, body in doc.items():
+    for table, body in tables:
         if not isinstance(body, dict):
             raise bad(table, None, f"{table!r} must be a table like [{table}], not a value")
         userid = "" if table.lower() == "default" else table.upper()
         if userid and not _USERID.fullmatch(userid):
             raise bad(table, None, f"[{table}] is not a userid (1-8 of A-Z 0-9 @ # $)")
-        entry = Entry(userid)
+        entry = replace(default, userid=userid, iucv=list(default.iucv))
         for key, value in body.items():
             if key not in _KEYS:
                 raise bad(table, key, f"unknown statement {key!r} in [{table}]; "
@@ -101,6 +107,8 @@ def parse(text: str, source: str = "<directory>", max_conn: int | None = None) -
                 if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= top:
                     raise bad(table, key, f"{key} must be a whole number from 1 to {top}")
                 setattr(entry, key, value)
+        if not userid:
+            default = entry
         entries.append(entry)
     return entries
 

@@ -320,7 +320,22 @@ def diag68(parm: Vmcparm) -> int:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
     if bad:
         return bad
-    rc = lib.shmcp_vmcf_diag68(vm.handle, vm.slot, vm.gen, bytes(parm), data, reply_addr)
+    # The REPLY buffer is recorded before the call: once the SEND/RECV is
+    # queued, its RESPONSE may be presented (by another thread, or by a
+    # SIGVMCF handler) before the call returns.
+    key = (parm.user, parm.mid)
+    before = st.replies.get(key)
+    if keep is not None:
+        st.replies[key] = keep
+    rc = None
+    try:
+        rc = lib.shmcp_vmcf_diag68(vm.handle, vm.slot, vm.gen, bytes(parm), data, reply_addr)
+    finally:
+        if keep is not None and rc != 0:    # nothing was queued: as it was
+            if before is None:
+                st.replies.pop(key, None)
+            else:
+                st.replies[key] = before
     if rc < 0:
         raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
     if rc == 0 and func == lib.SHMCP_VMCPAUTH:
@@ -328,8 +343,6 @@ def diag68(parm: Vmcparm) -> int:
     elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
         st.auth = None
         st.replies.clear()
-    elif rc == 0 and func == lib.SHMCP_VMCPSENR and keep is not None:
-        st.replies[(parm.user, parm.mid)] = keep
     elif rc in (0, lib.SHMCP_VMCF_RC_REPLY_CANCELED) and func == lib.SHMCP_VMCPCANC:
         st.replies.pop((parm.user, parm.mid), None)
     return rc

@@ -121,3 +121,28 @@ def test_parse_keeps_the_statements():
     assert entries[""].iucv == ["SERVER"] and entries[""].maxconn == 2
     assert entries["SERVER"].iucv == ["ALLOW"] and entries["SERVER"].msglimit == 20
     assert entries["ROOT"].priority is False
+
+
+def test_entry_inherits_what_it_does_not_state_from_default():
+    """An entry that states only maxconn must not widen whom it may connect to."""
+    entries = {e.userid: e for e in parse('[default]\niucv = []\nmsglimit = 7\n'
+                                          '[BOB]\nmaxconn = 4\n'
+                                          '[AMY]\niucv = ["BOB"]\n')}
+    assert entries["BOB"].iucv == [] and entries["BOB"].maxconn == 4
+    assert entries["BOB"].msglimit == 7 and entries["AMY"].msglimit == 7
+    assert entries["AMY"].iucv == ["BOB"] and entries["AMY"].maxconn == entries[""].maxconn
+
+
+def test_default_after_the_entries_is_inherited_too():
+    entries = {e.userid: e for e in parse('[BOB]\nmaxconn = 4\n[default]\npriority = false\n')}
+    assert entries["BOB"].priority is False and entries["BOB"].iucv == ["ANY"]
+
+
+def test_entry_without_iucv_cannot_connect_where_default_forbids(system, tmp_path):
+    path = tmp_path / "directory.toml"
+    path.write_text('[default]\niucv = []\n[BOB]\nmaxconn = 4\n')
+    shmcp.ipl(system, directory=str(path))
+    with shmcp.logon("bob"):
+        iucv.dclbfr(PathPlist())
+        assert iucv.query()[2] == 4
+        assert connect("bob").rcode == 15                # [default] iucv = []: not even itself

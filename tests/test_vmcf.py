@@ -512,3 +512,49 @@ def test_query_vmcf_command(ab, system):
     lines = sorted(done.stdout.splitlines())
     assert lines == ["A        VMCF not authorized",
                      "B        VMCF authorized buffer 169 SPECIFIC=A SMSG out 0 in 0"]
+
+
+class _LateReturn:
+    """The core as the program sees it when the RESPONSE comes first: the
+    real DIAGNOSE X'68', then ``meanwhile`` (the sink answers and this VM
+    takes the RESPONSE, as another thread or a SIGVMCF handler would) before
+    the call returns to Python."""
+
+    def __init__(self, lib, meanwhile) -> None:
+        self._lib, self._meanwhile = lib, meanwhile
+
+    def __getattr__(self, name):
+        return getattr(self._lib, name)
+
+    def shmcp_vmcf_diag68(self, *args):
+        rc = self._lib.shmcp_vmcf_diag68(*args)
+        if rc == 0:
+            self._meanwhile()
+        return rc
+
+
+def test_send_recv_reply_kept_when_the_response_comes_before_the_call_returns(
+        system, monkeypatch):
+    (b,) = start("B")
+    try:
+        auth(b)
+        with shmcp.logon("A") as me:
+            ib = bytearray(64)
+            assert vmcf.authorize(ib) == 0
+            seen = []
+
+            def sink_answers_and_response_is_taken():
+                b.take()
+                assert b.rc(V.VMCPREPL, user="A", mid=9, data=b"answer".hex()) == 0
+                seen.append(me.wait(10))
+
+            monkeypatch.setattr(vmcf, "lib", _LateReturn(vmcf.lib, sink_answers_and_response_is_taken))
+            answer = bytearray(6)
+            assert vmcf.send_recv("B", 9, b"question", answer) == 0
+            monkeypatch.undo()
+            assert seen and vmcf.Vmcmhdr.from_bytes(bytes(ib[:40])).response
+            assert bytes(answer) == b"answer", "the REPLY must land although the RESPONSE came first"
+            assert not vmcf._state(me).replies, "no stale REPLY-buffer record is left"
+    finally:
+        b.close()
+        b.kill()
