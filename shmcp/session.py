@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import TypeVar
 
 import posix_ipc
 
@@ -20,6 +21,7 @@ from .machine import VirtualMachine, current, make_current, userid_bytes
 from .system import WATCHDOG_MS, System, create, make_limits, remove, system_name
 
 _logon_lock = threading.Lock()
+VM = TypeVar("VM", bound=VirtualMachine)
 
 
 def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
@@ -27,6 +29,14 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
     the default directory when it is not up (the embedded default).  Raises
     AlreadyLoggedOn if a live process holds the userid or this process is
     already logged on."""
+    return logon_as(VirtualMachine, userid, system=system)
+
+
+def logon_as(kind: type[VM], userid: str | bytes, *, system: str | None = None) -> VM:
+    """logon(), the VM made as ``kind`` (a subclass of VirtualMachine that
+    a layer above adds its methods to): the runtime never imports it."""
+    if not (isinstance(kind, type) and issubclass(kind, VirtualMachine)):
+        raise TypeError(f"logon_as() takes a VirtualMachine subclass, not {kind!r}")
     uid = userid_bytes(userid)
     name = system_name(system)
     with _logon_lock:
@@ -46,7 +56,7 @@ def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
         except BaseException:
             sysobj.detach()
             raise
-        vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
+        vm = kind(sysobj, uid, slot[0], gen[0])
         make_current(vm)
         signals.after_logon()
         return vm
@@ -92,4 +102,4 @@ def shutdown(system: str | None = None) -> bool:
     return True
 
 
-__all__ = ["logon", "shutdown"]
+__all__ = ["logon", "logon_as", "shutdown"]

@@ -100,3 +100,17 @@ def test_the_extension_is_stamped_and_bound_once_by_keyword():
         _iparml.bind_iucv(classes=(), failed=print, send=print, receive=print, reply=print)
     with pytest.raises(TypeError):
         _iparml.bind_core(1, 2)
+
+
+def test_a_layer_above_logs_on_as_its_own_subclass(system):
+    """session.logon_as: the VM made as a subclass the runtime never imports."""
+    from shmcp.session import logon_as
+
+    class Mine(shmcp.VirtualMachine):
+        def hello(self) -> str:
+            return f"hello from {self.userid}"
+
+    with logon_as(Mine, "A") as vm:
+        assert type(vm) is Mine and shmcp.current() is vm and vm.hello() == "hello from A"
+    with pytest.raises(TypeError, match="VirtualMachine subclass"):
+        logon_as(object, "A")
