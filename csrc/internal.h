@@ -190,6 +190,14 @@ void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 /* logoff.c */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 
+/* storage.c: whether a pool block's holder names it, for the lock's repair
+ * (shmcp_pool_sweep; @ctx is the shmcp_sys).  The facilities answer for
+ * their messages (@owner SHMCP_POOL_OWNER_IUCV / _VMCF); lock held. */
+int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
+int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
+int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off);
+int shmcp_vmcf_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
+
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);

@@ -126,11 +126,12 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	if (t.hdr->dir_n) {
-		shmcp_pool_free(&sys->pool, t.hdr->dir_off);
-		t.hdr->dir_n = 0;
+		t.hdr->dir_n = 0;  /* first: a kill before the free leaves it to repair */
+		atomic_signal_fence(memory_order_seq_cst);
+		shmcp_pool_free(&sys->pool, t.hdr->dir_off, SHMCP_POOL_OWNER_CP);
 	}
 	if (nentries) {
-		uint64_t off = shmcp_pool_alloc(&sys->pool, bytes, 0);
+		uint64_t off = shmcp_pool_alloc(&sys->pool, bytes, SHMCP_POOL_OWNER_CP);
 		if (off == SHMCP_POOL_NIL) {
 			rc = SHMCP_E_NOSTORAGE;
 		} else {
@@ -144,6 +145,17 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	}
 	shmcp_unlock(sys);
 	return rc;
+}
+
+/**
+ * shmcp_iucv_holds_directory - is pool block @off the directory's?  (The
+ * only lasting block CP holds for itself; lock held.)
+ */
+int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off)
+{
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	return t.hdr->dir_n && t.hdr->dir_off == off;
 }
 
 /* ---- path ends -------------------------------------------------------- */
@@ -557,7 +569,8 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
  * Takes the control lock; doorbells are rung after it.
  * Returns the condition code 0-3 (IPRCODE in plist[3] for CC1), or
  * SHMCP_E_PCSPEC / _PCOPER (program checks), _NOSTORAGE, _QFULL,
- * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.
+ * _NOTLOGGED, _BADARG, _LOCK; nothing is changed then.  SHMCP_E_CORRUPT
+ * if the message's storage was not its own (a double free refused).
  */
 int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_t *plist,
 		    const uint8_t *in, uint8_t *out)
@@ -574,6 +587,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
+	uint32_t refused = sys->pool.refused;
 	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen) {
 		rc = SHMCP_E_NOTLOGGED;
 	} else if (func == SHMCP_IUCV_DCLBFR) {
@@ -598,6 +612,8 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	}
 	if (t.unshown)  /* not on the path of a program that takes its interrupts */
 		shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */

@@ -124,17 +124,30 @@ static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msg
 		h->tail = me;
 }
 
+/* The message's staged data and reply, freed as its own (the MSGBLOK
+ * holds them, not the VM that staged them): each offset is cleared before
+ * its free, so a kill between leaves a block nobody names, which the
+ * lock's repair frees (shmcp_pool_sweep), never one named twice. */
+static void msg_free_data(shmcp_sys *sys, struct shmcp_msgblok *m, uint32_t idx1)
+{
+	uint64_t data = m->data_off, reply = m->reply_off;
+	m->data_off = NO_OFF;
+	m->reply_off = NO_OFF;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (data != NO_OFF)
+		shmcp_pool_free(&sys->pool, data, SHMCP_POOL_OWNER_IUCV(idx1));
+	if (reply != NO_OFF)
+		shmcp_pool_free(&sys->pool, reply, SHMCP_POOL_OWNER_IUCV(idx1));
+}
+
 static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
 	q_remove(t, m);
 	struct shmcp_path *p = path_at(t, m);
 	if (p && p->outstanding[m->src])
 		p->outstanding[m->src]--;
-	if (m->data_off != NO_OFF)
-		shmcp_pool_free(&sys->pool, m->data_off);
-	if (m->reply_off != NO_OFF)
-		shmcp_pool_free(&sys->pool, m->reply_off);
 	uint32_t i = idx1_of(t, m);
+	msg_free_data(sys, m, i);
 	memset(m, 0, sizeof *m);
 	m->next = t->hdr->free_msgs;
 	t->hdr->free_msgs = i;
@@ -299,7 +312,8 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	if (!m)
 		return SHMCP_E_NOSTORAGE;
 	if (len > 0) {
-		m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)len, (uint16_t)(slot + 1));
+		m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)len,
+					       SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
 		if (m->data_off == SHMCP_POOL_NIL) {
 			m->data_off = NO_OFF;
 			msg_destroy(sys, t, m);
@@ -337,7 +351,8 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 /**
  * shmcp_iucv_cp_send - CP sends on path @p to its VM end @vmend (lock
  * held): a one-way message of target class @trgcls whose data is @prefix
- * (@plen bytes) then @text (@len bytes), staged in the pool as CP's; the
+ * (@plen bytes) then @text (@len bytes), staged in the pool as the
+ * message's; the
  * VM gets a 09.  Does not count against the path's limit; destroyed when
  * received (nobody takes its completion).  Returns 0, SHMCP_E_MSGQUIESCED
  * (the VM quiesced the path), _NOSTORAGE or _QFULL; nothing is left then.
@@ -352,7 +367,8 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	struct shmcp_msgblok *m = msg_alloc(t);
 	if (!m)
 		return SHMCP_E_NOSTORAGE;
-	m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)plen + len, 0);
+	m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)plen + len,
+				       SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
 	if (m->data_off == SHMCP_POOL_NIL) {
 		m->data_off = NO_OFF;
 		msg_destroy(sys, t, m);
@@ -389,8 +405,12 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
 	uint64_t size = sys->pool.hdr->size;
-	if (off < size && len <= size - off)  /* else none (NO_OFF), or torn */
+	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
+		/* its tag too: RECEIVE checks the message holds the block */
+		shmcp_prefetch_read(&sys->pool.tags[off >> SHMCP_POOL_MIN_SHIFT],
+				    sizeof sys->pool.tags[0]);
+	}
 }
 
 /**
@@ -437,6 +457,9 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	} else {
 		uint32_t rem = m->data_len - m->received;
 		uint32_t n = rem < (uint32_t)buflen ? rem : (uint32_t)buflen;
+		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, m->data_len,
+					     SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
+			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(out, sys->pool.base + m->data_off + m->received, n);
 		m->received += n;
@@ -491,7 +514,8 @@ static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t 
 	} else {
 		uint32_t stored = (uint32_t)len < m->ans_len ? (uint32_t)len : m->ans_len;
 		if (stored) {
-			m->reply_off = shmcp_pool_alloc(&sys->pool, stored, (uint16_t)(slot + 1));
+			m->reply_off = shmcp_pool_alloc(&sys->pool, stored,
+							SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
 			if (m->reply_off == SHMCP_POOL_NIL) {
 				m->reply_off = NO_OFF;
 				return SHMCP_E_NOSTORAGE;
@@ -729,7 +753,8 @@ static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t,
 static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
-	if (n && m->answer && m->reply_off != NO_OFF)
+	if (n && m->answer && m->reply_off != NO_OFF &&
+	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
 		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
 	msg_destroy(sys, t, m);
 }
@@ -858,4 +883,22 @@ int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen)
 						 (t.vm[slot].q[Q_REPLY].head != 0) << 1;
 	shmcp_unlock(sys);
 	return rc;
+}
+
+/**
+ * shmcp_iucv_holds - does a MSGBLOK whose index folds to @owner
+ * (SHMCP_POOL_OWNER_IUCV) name pool block @off as its data or reply?
+ * For the lock's repair (shmcp_pool_sweep); lock held.
+ */
+int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
+{
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	for (uint32_t i = owner & 0x7fff; i <= t.nmsgs; i += 0x8000) {
+		struct shmcp_msgblok *m = msg_at(&t, i);
+		if (m && SHMCP_POOL_OWNER_IUCV(i) == owner &&
+		    (m->data_off == off || m->reply_off == off))
+			return 1;
+	}
+	return 0;
 }

@@ -24,8 +24,11 @@ void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 	shmcp_vmcf_logoff(sys, slot, bells);
 	/* interrupts nobody will take: free their trailing data */
 	shmcp_queue_drain(sys, slot);
-	/* storage staged on behalf of the VM */
-	shmcp_pool_free_owner(&sys->pool, (uint16_t)(slot + 1));
+	/* trailing data of records it took off its queue but never took the
+	 * data of (it died in between).  Nothing else is the VM's: what it
+	 * staged belongs to its messages, ended above or still queued at a
+	 * partner, and is freed when they end (docs/decisions.md) */
+	shmcp_pool_free_owner(&sys->pool, SHMCP_POOL_OWNER_VM(slot));
 	/* a VM that died while counted running must not keep others from
 	 * spinning */
 	shmcp_running_set(sys, slot, 0);

@@ -14,6 +14,9 @@
  *   split   upper half's tag (state written last), then the lower's order;
  *   merge   lower's order, then the upper's state to INTERIOR;
  *   alloc   owner, then state USED;  free   state FREE, then owner.
+ * The holder's own record of a block (a message's offset) is written after
+ * the allocation and cleared before the free, so a kill between the two
+ * leaves a block nobody names, which shmcp_pool_sweep() frees.
  * A kill can leave one stale tag behind, always at the midpoint of a FREE
  * block; rebuild clears it, and coalesces free buddies an interrupted
  * free left unmerged.
@@ -396,17 +399,22 @@ rebuild:
 }
 
 /**
- * shmcp_pool_free - free the allocated block at @off, merging it with its
- * free buddies.
- * Returns 0, or -1 (changing nothing) if @off is out of range, unaligned,
- * or not the start of a USED block.
+ * shmcp_pool_free - free the allocated block at @off held by @owner,
+ * merging it with its free buddies.
+ * Returns 0, or -1 if @off is out of range, unaligned, not the start of a
+ * USED block, or held by another owner: a second free of a block (reused
+ * or not) is refused, counted in the header (refused) and changes nothing
+ * else.
  */
-int shmcp_pool_free(struct shmcp_pool *p, uint64_t off)
+int shmcp_pool_free(struct shmcp_pool *p, uint64_t off, uint16_t owner)
 {
 	unsigned order;
 
-	if (!used_block(p, off, &order))
+	if (!used_block(p, off, &order) || tag(p, off)->owner != owner) {
+		p->hdr->refused++;
+		p->refused++;
 		return -1;
+	}
 	free_block(p, off, order);
 	return 0;
 }
@@ -421,6 +429,23 @@ uint64_t shmcp_pool_block_len(const struct shmcp_pool *p, uint64_t off)
 	unsigned order;
 
 	return used_block(p, off, &order) ? bsize(order) : 0;
+}
+
+/**
+ * shmcp_pool_held_by - is @off the start of a USED block of at least @len
+ * bytes whose tag names @owner?  Uses the process-local @p->size.
+ */
+int shmcp_pool_held_by(const struct shmcp_pool *p, uint64_t off, uint64_t len, uint16_t owner)
+{
+	/* p->size, not the header's: RECEIVE calls this, and the header's
+	 * line is written by every allocation of the sending process */
+	if (off >= p->size || (off & (bsize(0) - 1)))
+		return 0;
+	const struct shmcp_pool_tag *t = tag(p, off);
+	if (t->state != SHMCP_POOL_USED || t->owner != owner || t->order >= SHMCP_POOL_MAX_ORDERS)
+		return 0;
+	uint64_t n = bsize(t->order);
+	return !(off & (n - 1)) && n <= p->size - off && n >= len;
 }
 
 /**
@@ -476,12 +501,16 @@ int shmcp_pool_rebuild(struct shmcp_pool *p)
 }
 
 /**
- * shmcp_pool_free_owner - free every block allocated by @owner.
- * Walks the tags block by block; a walk that meets a broken tag stops
- * there (the blocks beyond it are left alone).
+ * shmcp_pool_sweep - free every USED block whose holder, as @held tells,
+ * does not name it: what a lock holder killed between an allocation and
+ * the store of its offset (or between clearing an offset and its free)
+ * left behind (repair, with the free lists rebuilt); also the walk of
+ * shmcp_pool_free_owner.  Walks the tags block by block; a walk that
+ * meets a broken tag stops there (the blocks beyond it are left alone).
  * Returns the number of blocks freed.
  */
-uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
+uint64_t shmcp_pool_sweep(struct shmcp_pool *p,
+			  int (*held)(void *ctx, uint64_t off, uint16_t owner), void *ctx)
 {
 	uint64_t n = 0, off = 0;
 	unsigned k;
@@ -492,7 +521,7 @@ uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
 		if (!walk_step_ok(p, off, &k))
 			break;
 		const struct shmcp_pool_tag *t = tag(p, off);
-		if (t->state == SHMCP_POOL_USED && t->owner == owner) {
+		if (t->state == SHMCP_POOL_USED && !held(ctx, off, t->owner)) {
 			/* Merging may swallow blocks on either side: go on
 			 * from the end of the merged block (free_block says). */
 			off = free_block(p, off, k);
@@ -502,4 +531,19 @@ uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
 		}
 	}
 	return n;
+}
+
+static int held_by_another(void *ctx, uint64_t off, uint16_t owner)
+{
+	(void)off;
+	return owner != *(const uint16_t *)ctx;
+}
+
+/**
+ * shmcp_pool_free_owner - free every block allocated by @owner.
+ * Returns the number of blocks freed.
+ */
+uint64_t shmcp_pool_free_owner(struct shmcp_pool *p, uint16_t owner)
+{
+	return shmcp_pool_sweep(p, held_by_another, &owner);
 }

@@ -132,7 +132,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 	if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >= sys->qsize)
 		return SHMCP_E_QFULL;
 	if (ext_len) {
-		off = shmcp_pool_alloc(&sys->pool, ext_len, (uint16_t)(slot + 1));
+		off = shmcp_pool_alloc(&sys->pool, ext_len, SHMCP_POOL_OWNER_VM(slot));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, ext, ext_len);
@@ -140,7 +140,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 	int rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
 	if (rc) {
 		if (ext_len)
-			shmcp_pool_free(&sys->pool, off);
+			shmcp_pool_free(&sys->pool, off, SHMCP_POOL_OWNER_VM(slot));
 		return rc;
 	}
 	atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
@@ -296,7 +296,8 @@ int shmcp_pending(shmcp_sys *sys, int32_t slot, int fmask)
 /**
  * shmcp_take_ext - copy the trailing data of a popped record into @buf
  * and free its storage.  @off/@len come from the record and are checked
- * against the pool (a corrupt record gives SHMCP_E_CORRUPT).  Takes the
+ * against the pool: a block that is not allocated, too short or not held
+ * by VM @slot gives SHMCP_E_CORRUPT (a corrupt record).  Takes the
  * control lock.
  */
 int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
@@ -307,12 +308,11 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;
-	uint64_t have = shmcp_pool_block_len(&sys->pool, off);
-	if (have == 0 || have < len) {
-		rc = SHMCP_E_CORRUPT;
+	if (!shmcp_pool_held_by(&sys->pool, off, len, SHMCP_POOL_OWNER_VM(slot))) {
+		rc = SHMCP_E_CORRUPT;  /* not this VM's: another's data, never shown */
 	} else {
 		memcpy(buf, sys->pool.base + off, len);
-		shmcp_pool_free(&sys->pool, off);
+		shmcp_pool_free(&sys->pool, off, SHMCP_POOL_OWNER_VM(slot));
 	}
 	shmcp_unlock(sys);
 	return rc;
@@ -358,5 +358,6 @@ void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 		for (int cls = 0; cls < 2; cls++)
 			while (ring_take(sys, slot, f, cls, &rec, &kind))
 				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
-					shmcp_pool_free(&sys->pool, rec.ext_off);
+					shmcp_pool_free(&sys->pool, rec.ext_off,
+							SHMCP_POOL_OWNER_VM(slot));
 }

@@ -163,7 +163,7 @@ int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
 	h->tag_off = l.tag_off;
 	h->pool_off = l.pool_off;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + l.tag_off),
-				base + l.pool_off };
+				base + l.pool_off, l.pool_size, 0 };
 	shmcp_pool_format(&p, l.pool_size);
 	rc = init_lock(&h->lock) ? SHMCP_E_LOCK : 0;
 	if (rc == 0) {
@@ -241,7 +241,7 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	if (!header_ok(h, size, name, rc))
 		goto fail;
 	struct shmcp_pool p = { &h->pool, (struct shmcp_pool_tag *)(base + h->tag_off),
-				base + h->pool_off };
+				base + h->pool_off, h->limits.storage, 0 };
 	if (shmcp_pool_check(&p, h->limits.storage)) {
 		*rc = SHMCP_E_CORRUPT;
 		goto fail;
@@ -335,11 +335,13 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 
 /* Put the control tables right after a holder of the lock died: publish
  * claimed-but-unfinished queue slots as void records, rebuild the pool's
- * free lists from its tags, and finish interrupted logoffs. */
+ * free lists from its tags, free the blocks it allocated or let go that
+ * no holder names, and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	shmcp_ring_repair(sys);
-	shmcp_pool_rebuild(&sys->pool);
+	if (shmcp_pool_rebuild(&sys->pool) == 0)
+		shmcp_pool_sweep(&sys->pool, shmcp_storage_held, sys);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
 			shmcp_logoff_hook(sys, (int32_t)i, bells);
@@ -428,13 +430,23 @@ void shmcp_unlock(shmcp_sys *sys)
 
 /**
  * shmcp_fault - test-only fault injection: if the environment variable
- * SHMCP_FAULT names @point, the process kills itself with SIGKILL here.
+ * SHMCP_FAULT names @point, the process kills itself with SIGKILL here;
+ * "POINT@N" waits for the Nth time the point is reached (e.g. post@2: the
+ * SEND after a CONNECT).
  */
 void shmcp_fault(const char *point)
 {
 	static const char *want = (const char *)1;
-	if (want == (const char *)1)
+	static size_t len;
+	static unsigned long nth, seen;
+	if (want == (const char *)1) {
 		want = getenv("SHMCP_FAULT");
-	if (want && strcmp(want, point) == 0)
+		if (want) {
+			const char *at = strchr(want, '@');
+			len = at ? (size_t)(at - want) : strlen(want);
+			nth = at ? strtoul(at + 1, NULL, 10) : 1;
+		}
+	}
+	if (want && strncmp(want, point, len) == 0 && point[len] == '\0' && ++seen >= nth)
 		raise(SIGKILL);
 }

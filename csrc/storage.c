@@ -1,7 +1,11 @@
 /*
- * storage.c - how much of CP's storage is free, for queries and tests.
+ * storage.c - how much of CP's storage is free, for queries and tests, and
+ * who holds a block of it, for the lock's repair.
  */
 #include "internal.h"
+
+_Static_assert(SHMCP_MAX_VMS_LIMIT <= SHMCP_POOL_OWNER_VM_MAX,
+	       "a VM's pool owner must not look like a message's");
 
 uint64_t shmcp_storage_free(shmcp_sys *sys)
 {
@@ -15,4 +19,22 @@ uint64_t shmcp_storage_free(shmcp_sys *sys)
 uint64_t shmcp_storage_size(shmcp_sys *sys)
 {
 	return sys->pool.hdr->size;
+}
+
+/**
+ * shmcp_storage_held - does the holder that @owner names still name pool
+ * block @off?  A VM's blocks (records' trailing data it may have taken
+ * off its queue) always count: its LOGOFF frees them.  A message's count
+ * while its table entry names them; CP's own, only the directory.
+ */
+int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner)
+{
+	shmcp_sys *sys = ctx;
+	if (SHMCP_POOL_OWNER_IS_IUCV(owner))
+		return shmcp_iucv_holds(sys, owner, off);
+	if (SHMCP_POOL_OWNER_IS_VMCF(owner))
+		return shmcp_vmcf_holds(sys, owner, off);
+	if (owner == SHMCP_POOL_OWNER_CP)
+		return shmcp_iucv_holds_directory(sys, off);
+	return 1;
 }

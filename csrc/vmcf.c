@@ -17,9 +17,9 @@
  * SEND interrupt counts as "given" (RC 13 before it), a SENDX's data lands
  * and its RESPONSE is queued, and REPLY data reaches the source.
  *
- * Data: SEND and SEND/RECV data is staged in the pool at SEND time (owned
- * by the source's slot) and copied out by the sink's RECEIVE; REPLY data
- * is staged at REPLY (owned by the source) and copied into the source's
+ * Data: SEND and SEND/RECV data is staged in the pool at SEND time (held
+ * by the message entry, never by a VM) and copied out by the sink's
+ * RECEIVE; REPLY data is staged at REPLY (the entry's too) and copied into the source's
  * REPLY buffer in the source's own process at presentation; SENDX and
  * SMSG data travel as the record's trailing data.  The only process-local
  * addresses kept here are those of the source's SEND data and REPLY
@@ -154,20 +154,29 @@ static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
 	return -1;
 }
 
-static void free_off(shmcp_sys *sys, uint64_t *off)
+/* Index of entry @m in the message table. */
+static uint32_t msg_index(shmcp_sys *sys, struct vmcf_msg *m)
 {
-	if (*off != SHMCP_POOL_NIL)
-		shmcp_pool_free(&sys->pool, *off);
+	return (uint32_t)(m - msg_at(sys, 0));
+}
+
+/* Free the block entry @m holds at *@off: the offset is cleared first, so
+ * a kill between leaves a block nobody names (the lock's repair frees it),
+ * never one named after its free. */
+static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
+{
+	uint64_t was = *off;
 	*off = SHMCP_POOL_NIL;
+	atomic_signal_fence(memory_order_seq_cst);
+	if (was != SHMCP_POOL_NIL)
+		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 }
 
 /* Free entry @m and the storage it holds. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
-	if (m->data_len)
-		free_off(sys, &m->data_off);
-	if (m->reply_len)
-		free_off(sys, &m->reply_off);
+	free_off(sys, m, &m->data_off);
+	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
 }
 
@@ -186,7 +195,7 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 	uint64_t tmp = SHMCP_POOL_NIL;
 	if (total > sizeof small) {
 		/* stage through the pool rather than a big stack or heap copy */
-		tmp = shmcp_pool_alloc(&sys->pool, total, 0);
+		tmp = shmcp_pool_alloc(&sys->pool, total, SHMCP_POOL_OWNER_CP);
 		if (tmp == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		ext = sys->pool.base + tmp;
@@ -197,14 +206,8 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 	int rc = shmcp_queue_locked(sys, slot, SHMCP_VMCF, prio, must, hdr, ext,
 				    (uint32_t)total, bells);
 	if (tmp != SHMCP_POOL_NIL)
-		shmcp_pool_free(&sys->pool, tmp);
+		shmcp_pool_free(&sys->pool, tmp, SHMCP_POOL_OWNER_CP);
 	return rc;
-}
-
-/* Index of entry @m in the message table. */
-static uint32_t msg_index(shmcp_sys *sys, struct vmcf_msg *m)
-{
-	return (uint32_t)(m - msg_at(sys, 0));
 }
 
 /*
@@ -237,8 +240,7 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		memcpy(h + 0x20, use, 8);
 	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
-	if (m->data_len)
-		free_off(sys, &m->data_off);
+	free_off(sys, m, &m->data_off);
 	if (rc) {
 		msg_free(sys, m);
 		return rc;
@@ -370,7 +372,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return SHMCP_E_BADARG;
 	uint64_t off = SHMCP_POOL_NIL;
 	if (moves && lena) {
-		off = shmcp_pool_alloc(&sys->pool, lena, (uint16_t)(slot + 1));
+		off = shmcp_pool_alloc(&sys->pool, lena, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, data, lena);
@@ -388,7 +390,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			  func == SHMCP_VMCPSENX ? data : NULL,
 			  func == SHMCP_VMCPSENX ? lena : 0, bells);
 	if (rc) {
-		free_off(sys, &off);
+		free_off(sys, m, &off);
 		return rc;
 	}
 	m->func = func;
@@ -443,6 +445,9 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
 		}
 		uint32_t n = lena < m->data_len ? lena : m->data_len;
+		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, n,
+					     SHMCP_POOL_OWNER_VMCF(msg_index(sys, m))))
+			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(data, sys->pool.base + m->data_off, n);
 		if (lena < m->data_len) {
@@ -452,8 +457,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		if (!sr)
 			return complete(sys, m, 0, 0, NULL, 0, 0, bells);
-		if (m->data_len)
-			free_off(sys, &m->data_off);
+		free_off(sys, m, &m->data_off);
 		m->data_len = 0;
 		m->state = M_RECEIVED;
 		return 0;
@@ -471,7 +475,8 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		uint32_t n = lena < m->lenb ? lena : m->lenb;
 		if (n) {
-			uint64_t off = shmcp_pool_alloc(&sys->pool, n, (uint16_t)(src + 1));
+			uint64_t off = shmcp_pool_alloc(&sys->pool, n,
+							SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 			if (off == SHMCP_POOL_NIL)
 				return SHMCP_E_NOSTORAGE;
 			memcpy(sys->pool.base + off, data, n);
@@ -546,7 +551,7 @@ static int enter(shmcp_sys *sys, int32_t slot, uint32_t gen)
  * after releasing it.
  * Returns the DIAGNOSE return code (0..20), or a negative core error
  * (SHMCP_E_DOWN, _STALE, _LOCK, _BADARG, _QFULL, _NOSTORAGE) with nothing
- * changed.
+ * changed; SHMCP_E_CORRUPT if a message's storage was not its own.
  */
 int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		      const uint8_t *parm, uint8_t *data, uint64_t reply_addr)
@@ -557,6 +562,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t refused = sys->pool.refused;
 	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
 	if (func > SHMCP_VMCPRJCT)
 		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
@@ -591,6 +597,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			auth_of(sys, slot)->quiesced = 0;
 			break;
 		}
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
@@ -607,7 +615,8 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
  * message.  Records whose message is gone are dropped.
  * Takes the control lock.
  * Returns SHMCP_VMCF_PRESENT, _DROP, _FOREIGN (not a VMCF-tagged record:
- * show it unchanged), or a negative core error.
+ * show it unchanged), or a negative core error (SHMCP_E_CORRUPT: a
+ * message's storage was not its own).
  */
 int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		       const uint8_t *ext, uint32_t ext_len,
@@ -623,6 +632,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t refused = sys->pool.refused;
 	uint32_t dlen = ext_len - (uint32_t)sizeof tag;
 	struct vmcf_auth *a = auth_of(sys, slot);
 	rc = SHMCP_VMCF_DROP;
@@ -650,12 +660,16 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		} else if (tag.kind == T_RESP && m->state == M_DONE && m->seq == tag.seq &&
 			   src == slot && m->src_gen == gen) {
 			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
-			if (n && reply_buf)
+			if (n && reply_buf &&
+			    shmcp_pool_held_by(&sys->pool, m->reply_off, n,
+					       SHMCP_POOL_OWNER_VMCF(tag.index)))
 				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
 			msg_free(sys, m);
 			rc = SHMCP_VMCF_PRESENT;
 		}
 	}
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
@@ -754,4 +768,20 @@ int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out)
 void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	unauthorize(sys, slot, bells);
+}
+
+/**
+ * shmcp_vmcf_holds - does an active message entry whose index folds to
+ * @owner (SHMCP_POOL_OWNER_VMCF) name pool block @off as its data or
+ * reply?  For the lock's repair (shmcp_pool_sweep); lock held.
+ */
+int shmcp_vmcf_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
+{
+	for (uint32_t i = owner & 0x3fff; i < nmsgs(sys); i += 0x4000) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state != M_FREE && SHMCP_POOL_OWNER_VMCF(i) == owner &&
+		    (m->data_off == off || m->reply_off == off))
+			return 1;
+	}
+	return 0;
 }

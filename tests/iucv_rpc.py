@@ -11,7 +11,7 @@ protocol):
   answer area given at SEND can be looked at after the completion.
 * ``drain`` / ``wait``: external interrupts taken with ``vm.wait``;
   ``events``: those a SIGIUCV handler recorded (``--handler``).
-* ``storage``, ``pending``, ``buf``, ``logoff``, ``exit``.
+* ``storage``, ``pending``, ``buf``, ``msg`` (*MSG), ``logoff``, ``exit``.
 
 The same ``Server`` also runs inside the test process (``LocalVM``): tests
 address every VM the same way.
@@ -146,6 +146,10 @@ class Server:
 
     def op_buf(self, cmd: dict) -> dict:
         return {"data": bytes(self.bufs[cmd["name"]])}
+
+    def op_msg(self, cmd: dict) -> dict:
+        shmcp.msg(cmd["to"], cmd["text"])
+        return {"ok": True}
 
     def op_logoff(self, cmd: dict) -> dict:
         self.vm.logoff()

@@ -71,6 +71,7 @@ static void fake_init(struct fake *f, uint64_t size)
 	f->p.hdr = calloc(1, sizeof *f->p.hdr);
 	f->p.tags = calloc(1, f->tag_bytes);
 	f->p.base = aligned_alloc(64, size);
+	f->p.size = size;
 	if (!f->p.hdr || !f->p.tags || !f->p.base) {
 		perror("alloc");
 		exit(2);
@@ -136,6 +137,16 @@ static void set_tag(struct fake *f, uint64_t off, uint8_t order, uint8_t state, 
 {
 	*tagp(f, off) = (struct shmcp_pool_tag){ order, state, owner };
 }
+
+/* The holder the tags name for @off (0 if @off is no tag's), so tests that
+ * do not track holders free as the rightful one. */
+static uint16_t owner_of(struct fake *f, uint64_t off)
+{
+	if (off >= f->size || (off & 63))
+		return 0;
+	return tagp(f, off)->owner;
+}
+#define FREE(f, off) shmcp_pool_free(&(f)->p, (off), owner_of((f), (off)))
 
 /* ---- an independent checker -------------------------------------------- */
 
@@ -260,7 +271,7 @@ static void test_format_check(void)
 	struct shmcp_pool_hdr h;
 	struct shmcp_pool_tag t[1] = { { 0, 0, 0 } };
 	uint8_t b[64];
-	struct shmcp_pool p = { &h, t, b };
+	struct shmcp_pool p = { &h, t, b, 0, 0 };
 	shmcp_pool_format(&p, (uint64_t)1 << 46);
 	CHECK(shmcp_pool_check(&p, (uint64_t)1 << 46) == -1);
 	shmcp_pool_format(&p, 96);
@@ -302,7 +313,7 @@ static void test_alloc_sizes(void)
 	CHECK(off == 0 && shmcp_pool_block_len(&f.p, 0) == f.size);
 	CHECK(f.p.hdr->free_bytes == 0);
 	CHECK(shmcp_pool_alloc(&f.p, 0, 1) == NIL);
-	CHECK(shmcp_pool_free(&f.p, 0) == 0);
+	CHECK(FREE(&f, 0) == 0);
 	CHECK(pool_consistent(&f));
 	fake_done(&f);
 
@@ -314,8 +325,8 @@ static void test_alloc_sizes(void)
 	CHECK(f.p.hdr->free_bytes == 0);
 	CHECK(shmcp_pool_alloc(&f.p, 0, 1) == NIL);
 	CHECK(pool_consistent(&f));
-	CHECK(shmcp_pool_free(&f.p, 0) == 0);
-	CHECK(shmcp_pool_free(&f.p, 0) == -1);
+	CHECK(FREE(&f, 0) == 0);
+	CHECK(FREE(&f, 0) == -1);
 	CHECK(f.p.hdr->free_bytes == 64);
 	CHECK(shmcp_pool_alloc(&f.p, 64, 1) == 0);
 	CHECK(pool_consistent(&f));
@@ -327,13 +338,13 @@ static void test_alloc_sizes(void)
 	CHECK(shmcp_pool_alloc(&f.p, 0, 1) == NIL);
 	CHECK(shmcp_pool_alloc(&f.p, 128, 1) == NIL);
 	CHECK(pool_consistent(&f));
-	CHECK(shmcp_pool_free(&f.p, b) == 0);
+	CHECK(FREE(&f, b) == 0);
 	CHECK(shmcp_pool_alloc(&f.p, 128, 1) == NIL);
-	CHECK(shmcp_pool_free(&f.p, a) == 0);
+	CHECK(FREE(&f, a) == 0);
 	CHECK(f.p.hdr->free_bytes == 128);
 	CHECK(shmcp_pool_alloc(&f.p, 128, 1) == 0);
 	CHECK(pool_consistent(&f));
-	CHECK(shmcp_pool_free(&f.p, 0) == 0);
+	CHECK(FREE(&f, 0) == 0);
 	CHECK(shmcp_pool_alloc(&f.p, 129, 1) == NIL);
 	fake_done(&f);
 }
@@ -359,11 +370,11 @@ static void test_exhaust(void)
 		offs[j] = t;
 	}
 	for (i = 0; i < n; i++)
-		CHECK(shmcp_pool_free(&f.p, offs[i]) == 0);
+		CHECK(FREE(&f, offs[i]) == 0);
 	CHECK(f.p.hdr->free_bytes == f.size);
 	CHECK(pool_consistent(&f));
 	CHECK(shmcp_pool_alloc(&f.p, f.size, 1) == 0);
-	CHECK(shmcp_pool_free(&f.p, 0) == 0);
+	CHECK(FREE(&f, 0) == 0);
 
 	/* Exhaust with mixed sizes, free everything, whole pool again. */
 	i = 0;
@@ -504,7 +515,7 @@ static void test_stress(uint64_t size, uint64_t ops, uint64_t maxlive)
 			uint64_t i = rnd() % nlive;
 			CHECK(intact(&f, &live[i], 1));
 			uint64_t fb = f.p.hdr->free_bytes;
-			CHECK(shmcp_pool_free(&f.p, live[i].off) == 0);
+			CHECK(FREE(&f, live[i].off) == 0);
 			CHECK(f.p.hdr->free_bytes == fb + live[i].blen);
 			live[i] = live[--nlive];
 		}
@@ -530,7 +541,7 @@ static void test_stress(uint64_t size, uint64_t ops, uint64_t maxlive)
 	CHECK(nil_allocs > 0);          /* the mix does fill the pool */
 	CHECK(owner_frees > 0 || size < 4096);
 	for (uint64_t i = 0; i < nlive; i++)
-		CHECK(shmcp_pool_free(&f.p, live[i].off) == 0);
+		CHECK(FREE(&f, live[i].off) == 0);
 	CHECK(f.p.hdr->free_bytes == size);
 	CHECK(pool_consistent(&f));
 	CHECK(shmcp_pool_alloc(&f.p, size, 0) == 0);
@@ -545,8 +556,10 @@ static void expect_bad_free(struct fake *f, uint64_t off)
 	struct snap s;
 	snap_take(f, &s);
 	CHECK(shmcp_pool_block_len(&f->p, off) == 0);
-	int rc = shmcp_pool_free(&f->p, off);
+	int rc = FREE(f, off);
 	CHECK(rc == -1);
+	CHECK(f->p.hdr->refused == s.hdr.refused + 1);  /* counted, nothing else */
+	s.hdr.refused++;
 	CHECK(snap_same(f, &s));
 	if (rc != -1)
 		fprintf(stderr, "  bad free of %#llx accepted\n", (unsigned long long)off);
@@ -562,7 +575,7 @@ static void test_bad_free(void)
 	uint64_t c = shmcp_pool_alloc(&f.p, 4096, 1);
 	uint64_t d = shmcp_pool_alloc(&f.p, 64, 1);
 	CHECK(a != NIL && b != NIL && c != NIL && d != NIL);
-	CHECK(shmcp_pool_free(&f.p, b) == 0);
+	CHECK(FREE(&f, b) == 0);
 	uint64_t freeblk = f.p.hdr->free_head[f.p.hdr->orders - 2];
 	CHECK(freeblk != NIL);
 
@@ -592,10 +605,10 @@ static void test_bad_free(void)
 	*tagp(&f, d) = save;
 
 	CHECK(pool_consistent(&f));
-	CHECK(shmcp_pool_free(&f.p, c) == 0);
+	CHECK(FREE(&f, c) == 0);
 	expect_bad_free(&f, c);                 /* double free */
-	CHECK(shmcp_pool_free(&f.p, a) == 0);
-	CHECK(shmcp_pool_free(&f.p, d) == 0);
+	CHECK(FREE(&f, a) == 0);
+	CHECK(FREE(&f, d) == 0);
 	CHECK(f.p.hdr->free_bytes == f.size);
 	CHECK(pool_consistent(&f));
 	expect_bad_free(&f, 0);
@@ -642,7 +655,7 @@ static void test_free_owner(void)
 	CHECK(shmcp_pool_alloc(&f.p, f.size, 0) == 0);
 
 	/* All of the pool in owner 7's minimum blocks: one walk frees all. */
-	CHECK(shmcp_pool_free(&f.p, 0) == 0);
+	CHECK(FREE(&f, 0) == 0);
 	while (shmcp_pool_alloc(&f.p, 0, 7) != NIL)
 		;
 	CHECK(shmcp_pool_free_owner(&f.p, 7) == f.size / 64);
@@ -656,6 +669,128 @@ static void test_free_owner(void)
 	set_tag(&f, 128, 0, 0, 0);              /* interior at a block start */
 	CHECK(shmcp_pool_free_owner(&f.p, 3) == 2);
 	CHECK(shmcp_pool_rebuild(&f.p) == -1);
+	fake_done(&f);
+}
+
+/* ---- holders: a free must name the block's holder ----------------------- */
+
+/* A free naming another holder than the block's changes nothing but the
+ * count of refused frees. */
+static void expect_refused(struct fake *f, uint64_t off, uint16_t owner)
+{
+	struct snap s;
+	snap_take(f, &s);
+	uint32_t here = f->p.refused;
+	CHECK(shmcp_pool_free(&f->p, off, owner) == -1);
+	CHECK(f->p.hdr->refused == s.hdr.refused + 1 && f->p.refused == here + 1);
+	s.hdr.refused++;
+	CHECK(snap_same(f, &s));
+	snap_free(&s);
+}
+
+static void test_double_free_refused(void)
+{
+	struct fake f;
+	fake_init(&f, 1 << 16);
+	const uint16_t m1 = SHMCP_POOL_OWNER_IUCV(1), m2 = SHMCP_POOL_OWNER_VMCF(7);
+	const uint16_t vm = SHMCP_POOL_OWNER_VM(3);
+	CHECK(SHMCP_POOL_OWNER_IS_IUCV(m1) && !SHMCP_POOL_OWNER_IS_VMCF(m1));
+	CHECK(SHMCP_POOL_OWNER_IS_VMCF(m2) && !SHMCP_POOL_OWNER_IS_IUCV(m2));
+	CHECK(!SHMCP_POOL_OWNER_IS_IUCV(vm) && !SHMCP_POOL_OWNER_IS_VMCF(vm));
+	CHECK(SHMCP_POOL_OWNER_VM(4095) <= SHMCP_POOL_OWNER_VM_MAX);
+
+	/* the plain double free */
+	uint64_t a = shmcp_pool_alloc(&f.p, 1000, m1);
+	CHECK(a != NIL && shmcp_pool_held_by(&f.p, a, 1000, m1));
+	CHECK(!shmcp_pool_held_by(&f.p, a, 1000, m2) && !shmcp_pool_held_by(&f.p, a, 1025, m1));
+	CHECK(!shmcp_pool_held_by(&f.p, a + 64, 0, m1) && !shmcp_pool_held_by(&f.p, a + 1, 0, m1));
+	CHECK(!shmcp_pool_held_by(&f.p, f.size, 0, m1) && !shmcp_pool_held_by(&f.p, NIL, 0, m1));
+	expect_refused(&f, a, m2);              /* not its holder */
+	CHECK(shmcp_pool_free(&f.p, a, m1) == 0);
+	expect_refused(&f, a, m1);              /* again */
+	CHECK(f.p.hdr->free_bytes == f.size);
+
+	/* freed, then reused by another holder: the stale free is refused
+	 * and the new holder's data is untouched */
+	a = shmcp_pool_alloc(&f.p, 1000, m1);
+	CHECK(shmcp_pool_free(&f.p, a, m1) == 0);
+	uint64_t b = shmcp_pool_alloc(&f.p, 1000, m2);
+	CHECK(b == a);
+	memset(f.p.base + b, 0x5c, 1000);
+	expect_refused(&f, a, m1);
+	CHECK(shmcp_pool_held_by(&f.p, b, 1000, m2));
+	CHECK(f.p.base[b] == 0x5c && f.p.base[b + 999] == 0x5c);
+
+	/* a VM's LOGOFF frees its own blocks only, never a message's */
+	uint64_t v = shmcp_pool_alloc(&f.p, 64, vm);
+	uint64_t c = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_IUCV(4));
+	CHECK(shmcp_pool_free_owner(&f.p, vm) == 1);
+	CHECK(shmcp_pool_block_len(&f.p, v) == 0 && shmcp_pool_held_by(&f.p, b, 1000, m2));
+	CHECK(shmcp_pool_held_by(&f.p, c, 64, SHMCP_POOL_OWNER_IUCV(4)));
+	CHECK(shmcp_pool_free(&f.p, b, m2) == 0);
+	CHECK(shmcp_pool_free(&f.p, c, SHMCP_POOL_OWNER_IUCV(4)) == 0);
+	CHECK(f.p.hdr->free_bytes == f.size);
+	CHECK(pool_consistent(&f));
+	fake_done(&f);
+}
+
+/* The holders' own records in a test: which offsets each names. */
+#define NAMED_MAX 64
+struct holders {
+	uint64_t off[NAMED_MAX];
+	uint16_t owner[NAMED_MAX];
+	unsigned n;
+	unsigned asked;
+};
+
+static int named(void *ctx, uint64_t off, uint16_t owner)
+{
+	struct holders *h = ctx;
+	h->asked++;
+	if (!SHMCP_POOL_OWNER_IS_IUCV(owner) && !SHMCP_POOL_OWNER_IS_VMCF(owner) &&
+	    owner != SHMCP_POOL_OWNER_CP)
+		return 1;                       /* a VM's: its LOGOFF frees it */
+	for (unsigned i = 0; i < h->n; i++)
+		if (h->off[i] == off && h->owner[i] == owner)
+			return 1;
+	return 0;
+}
+
+static void test_sweep(void)
+{
+	struct fake f;
+	fake_init(&f, 1 << 16);
+	struct holders h = { .n = 0 };
+	uint64_t kept[6], lost[6];
+	for (unsigned i = 0; i < 6; i++) {
+		uint16_t owner = i % 3 == 0 ? SHMCP_POOL_OWNER_IUCV(i + 1)
+			       : i % 3 == 1 ? SHMCP_POOL_OWNER_VMCF(i) : SHMCP_POOL_OWNER_CP;
+		kept[i] = shmcp_pool_alloc(&f.p, 100 * i, owner);
+		h.off[h.n] = kept[i];
+		h.owner[h.n++] = owner;
+		/* a kill between the allocation and the store naming it */
+		lost[i] = shmcp_pool_alloc(&f.p, 300, owner);
+	}
+	uint64_t v = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_VM(0));
+	/* named by a holder, but under another holder's name: not its */
+	uint64_t wrong = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_IUCV(9));
+	h.off[h.n] = wrong;
+	h.owner[h.n++] = SHMCP_POOL_OWNER_IUCV(10);
+	CHECK(shmcp_pool_sweep(&f.p, named, &h) == 7);
+	for (unsigned i = 0; i < 6; i++) {
+		CHECK(shmcp_pool_block_len(&f.p, kept[i]) >= 100 * i);
+		CHECK(shmcp_pool_held_by(&f.p, kept[i], 0, h.owner[i]));
+		CHECK(shmcp_pool_block_len(&f.p, lost[i]) == 0 ||
+		      !shmcp_pool_held_by(&f.p, lost[i], 0, h.owner[i]));
+	}
+	CHECK(shmcp_pool_block_len(&f.p, v) == 64);
+	CHECK(pool_consistent(&f));
+	CHECK(shmcp_pool_sweep(&f.p, named, &h) == 0);
+	for (unsigned i = 0; i < 6; i++)
+		CHECK(shmcp_pool_free(&f.p, kept[i], h.owner[i]) == 0);
+	CHECK(shmcp_pool_free(&f.p, v, SHMCP_POOL_OWNER_VM(0)) == 0);
+	CHECK(f.p.hdr->free_bytes == f.size);
+	CHECK(f.p.hdr->refused == 0);
 	fake_done(&f);
 }
 
@@ -711,13 +846,13 @@ static void test_rebuild_states(void)
 	uint64_t a = shmcp_pool_alloc(&f.p, 0, 1), b = shmcp_pool_alloc(&f.p, 0, 2);
 	uint64_t c = shmcp_pool_alloc(&f.p, 5000, 3);
 	CHECK(a == 0 && b == 64 && c != NIL);
-	CHECK(shmcp_pool_free(&f.p, a) == 0);
+	CHECK(FREE(&f, a) == 0);
 	tagp(&f, b)->state = SHMCP_POOL_FREE;   /* b freed, merge not begun */
 	CHECK(shmcp_pool_rebuild(&f.p) == 0);
 	CHECK(pool_consistent(&f));
 	CHECK(tagp(&f, 0)->order >= 1 && tagp(&f, 64)->state == 0);
 	CHECK(f.p.hdr->free_bytes == f.size - 8192);
-	CHECK(shmcp_pool_free(&f.p, c) == 0);
+	CHECK(FREE(&f, c) == 0);
 	CHECK(f.p.hdr->free_bytes == f.size);
 	CHECK(shmcp_pool_alloc(&f.p, f.size, 1) == 0);
 	fake_done(&f);
@@ -786,7 +921,7 @@ static void fragmented(struct fake *f, struct live *live, uint64_t *nlive)
 		live[(*nlive)++] = (struct live){ off, 0, shmcp_pool_block_len(&f->p, off), 0, 1 };
 	for (uint64_t i = 0; i < *nlive;) {
 		if (rnd() % 2) {
-			CHECK(shmcp_pool_free(&f->p, live[i].off) == 0);
+			CHECK(FREE(f, live[i].off) == 0);
 			live[i] = live[--*nlive];
 		} else {
 			i++;
@@ -879,14 +1014,14 @@ static void test_corrupt_lists(void)
 	uint64_t a = shmcp_pool_alloc(&f.p, 0, 1), b = shmcp_pool_alloc(&f.p, 0, 1);
 	uint64_t c = shmcp_pool_alloc(&f.p, 0, 1);
 	CHECK(a == 0 && b == 64 && c == 128);
-	CHECK(shmcp_pool_free(&f.p, b) == 0);
+	CHECK(FREE(&f, b) == 0);
 	((uint64_t *)(f.p.base + b))[1] = 4096;        /* b's prev: bogus */
-	CHECK(shmcp_pool_free(&f.p, a) == 0);
+	CHECK(FREE(&f, a) == 0);
 	CHECK(pool_consistent(&f));
 	CHECK(f.p.hdr->free_bytes == f.size - 64);
 	CHECK(shmcp_pool_block_len(&f.p, 0) == 0 && tagp(&f, 0)->order == 1);
 	f.p.hdr->free_head[2] = 4;                     /* a bad head */
-	CHECK(shmcp_pool_free(&f.p, c) == 0);
+	CHECK(FREE(&f, c) == 0);
 	CHECK(pool_consistent(&f));
 	CHECK(f.p.hdr->free_bytes == f.size);
 	CHECK(shmcp_pool_alloc(&f.p, f.size, 1) == 0);
@@ -913,6 +1048,7 @@ static void fake_init_mapped(struct fake *f, uint64_t size, int shared)
 	f->mapped = 1;
 	f->tag_bytes = shmcp_pool_tag_bytes(size);
 	f->tag_map_len = (f->tag_bytes + (uint64_t)pg - 1) / (uint64_t)pg * (uint64_t)pg;
+	f->p.size = size;
 	if (shared) {
 		f->p.hdr = map_shared(sizeof *f->p.hdr);
 		f->p.tags = map_shared(f->tag_map_len);
@@ -954,7 +1090,7 @@ static void after_crash(struct fake *f, const uint16_t *owners, unsigned nowners
 	CHECK(pool_consistent(f));
 	uint64_t off = shmcp_pool_alloc(&f->p, f->size, 1);
 	CHECK(off == 0);
-	CHECK(shmcp_pool_free(&f->p, off) == 0);
+	CHECK(FREE(f, off) == 0);
 }
 
 static void child_work(struct fake *f, uint64_t seed)
@@ -973,7 +1109,7 @@ static void child_work(struct fake *f, uint64_t seed)
 			n = 0;
 		} else {
 			uint64_t i = rnd() % n;
-			shmcp_pool_free(&f->p, offs[i]);
+			FREE(f, offs[i]);
 			offs[i] = offs[--n];
 		}
 	}
@@ -1060,7 +1196,7 @@ static int run_limited(struct fake *f, enum op_kind kind, uint64_t arg, uint16_t
 		if (kind == OP_ALLOC)
 			shmcp_pool_alloc(&f->p, arg, owner);
 		else if (kind == OP_FREE)
-			shmcp_pool_free(&f->p, arg);
+			FREE(f, arg);
 		else
 			shmcp_pool_free_owner(&f->p, owner);
 		done = 1;
@@ -1068,6 +1204,39 @@ static int run_limited(struct fake *f, enum op_kind kind, uint64_t arg, uint16_t
 	step_armed = 0;
 	mprotect(step_page, step_len, PROT_READ | PROT_WRITE);
 	return done;
+}
+
+/* The blocks a test's holders name: @live, less the one at @gone (being
+ * freed: its holder let go of it first). */
+struct live_names {
+	const struct live *live;
+	uint64_t n, gone;
+};
+
+static int live_named(void *ctx, uint64_t off, uint16_t owner)
+{
+	const struct live_names *l = ctx;
+	if (!SHMCP_POOL_OWNER_IS_IUCV(owner) && owner != SHMCP_POOL_OWNER_CP)
+		return 1;
+	for (uint64_t i = 0; i < l->n; i++)
+		if (l->live[i].off == off && off != l->gone)
+			return 1;
+	return 0;
+}
+
+/* After a kill inside an allocation for a message (not yet named) or a
+ * free (already unnamed): the repair's rebuild and sweep give back
+ * exactly that block, no more, no less. */
+static void after_crash_sweep(struct fake *f, const struct live *live, uint64_t nlive,
+			      uint64_t gone, uint64_t want_free)
+{
+	struct live_names l = { live, nlive, gone };
+	CHECK(shmcp_pool_rebuild(&f->p) == 0);
+	shmcp_pool_sweep(&f->p, live_named, &l);
+	CHECK(f->p.hdr->free_bytes == want_free);
+	for (uint64_t i = 0; i < nlive; i++)
+		CHECK(live[i].off == gone || shmcp_pool_block_len(&f->p, live[i].off));
+	CHECK(pool_consistent(f));
 }
 
 static void test_every_store(unsigned cases)
@@ -1088,7 +1257,7 @@ static void test_every_store(unsigned cases)
 	step_len = f.tag_map_len;
 	static struct live live[1024];
 	uint64_t nlive = 0, runs = 0, max_stores = 0;
-	uint16_t owners[] = { 0, 1, 2, 3, 9 };
+	uint16_t owners[] = { 0, 1, 2, SHMCP_POOL_OWNER_IUCV(3), SHMCP_POOL_OWNER_IUCV(9) };
 
 	for (unsigned c = 0; c < cases; c++) {
 		/* A random state to start from. */
@@ -1096,7 +1265,8 @@ static void test_every_store(unsigned cases)
 			shmcp_pool_free_owner(&f.p, 0);
 			shmcp_pool_free_owner(&f.p, 1);
 			shmcp_pool_free_owner(&f.p, 2);
-			shmcp_pool_free_owner(&f.p, 3);
+			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_IUCV(3));
+			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_IUCV(9));
 			nlive = 0;
 		}
 		unsigned steps = (unsigned)(rnd() % 40);
@@ -1105,13 +1275,15 @@ static void test_every_store(unsigned cases)
 				uint64_t max = rnd() % 2 ? 200 : 9000;
 				uint64_t len = rnd() % max;
 				uint16_t own = (uint16_t)(rnd() % 4);
+				if (own == 3)
+					own = SHMCP_POOL_OWNER_IUCV(3);
 				uint64_t off = shmcp_pool_alloc(&f.p, len, own);
 				if (off != NIL)
 					live[nlive++] = (struct live){ off, 0, 0, 0,
 								       f.p.tags[off >> 6].owner };
 			} else {
 				uint64_t j = rnd() % nlive;
-				CHECK(shmcp_pool_free(&f.p, live[j].off) == 0);
+				CHECK(FREE(&f, live[j].off) == 0);
 				live[j] = live[--nlive];
 			}
 		}
@@ -1120,7 +1292,7 @@ static void test_every_store(unsigned cases)
 		/* One operation, killed after each of its tag stores in turn. */
 		enum op_kind kind;
 		uint64_t arg = 0;
-		uint16_t owner = 9;
+		uint16_t owner = SHMCP_POOL_OWNER_IUCV(9);      /* a message's */
 		uint64_t r = rnd() % 10;
 		if (c == 0) {
 			kind = OP_ALLOC;                /* the deepest split */
@@ -1136,6 +1308,8 @@ static void test_every_store(unsigned cases)
 		}
 		struct snap s;
 		snap_take(&f, &s);
+		const struct shmcp_pool_tag *was =
+			&((const struct shmcp_pool_tag *)s.tags)[arg >> SHMCP_POOL_MIN_SHIFT];
 		for (int limit = 1;; limit++) {
 			snap_restore(&f, &s);
 			int done = run_limited(&f, kind, arg, owner, limit);
@@ -1145,6 +1319,12 @@ static void test_every_store(unsigned cases)
 					max_stores = (uint64_t)limit - 1;
 				break;
 			}
+			if (kind == OP_ALLOC)
+				after_crash_sweep(&f, live, nlive, NIL, s.hdr.free_bytes);
+			else if (kind == OP_FREE && (SHMCP_POOL_OWNER_IS_IUCV(was->owner) ||
+						     was->owner == SHMCP_POOL_OWNER_CP))
+				after_crash_sweep(&f, live, nlive, arg,
+						  s.hdr.free_bytes + ((uint64_t)64 << was->order));
 			after_crash(&f, owners, 5);
 			if (limit > 100000) {
 				CHECK(!"operation never finished");
@@ -1159,9 +1339,9 @@ static void test_every_store(unsigned cases)
 			if (off != NIL && nlive < 1024)
 				live[nlive++] = (struct live){ off, 0, 0, 0, owner };
 			else if (off != NIL)
-				shmcp_pool_free(&f.p, off);
+				FREE(&f, off);
 		} else if (kind == OP_FREE) {
-			CHECK(shmcp_pool_free(&f.p, arg) == 0);
+			CHECK(FREE(&f, arg) == 0);
 			for (uint64_t j = 0; j < nlive; j++)
 				if (live[j].off == arg) {
 					live[j] = live[--nlive];
@@ -1194,6 +1374,8 @@ int main(void)
 	test_exhaust();
 	test_bad_free();
 	test_free_owner();
+	test_double_free_refused();
+	test_sweep();
 	test_rebuild_states();
 	test_corrupt_lists();
 	printf("  basic tests done\n");
