@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-CORE   := $(wildcard csrc/*.c csrc/*.h csrc/pyext/*.c csrc/pyext/*.h) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
+CORE   := $(wildcard csrc/*.c csrc/*/*.c csrc/*/*.h) csrc/build_core.py setup.py pyproject.toml shmcp/_version.py
 CC     ?= gcc
 CFLAGS_TEST := -std=gnu11 -g -O1 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-DSHMCP_BUILD_VERSION='"test"' -fsanitize=address,undefined \
-	-fno-omit-frame-pointer -fno-sanitize-recover=all -Icsrc
-CORE_C := $(filter-out csrc/tests/%,$(wildcard csrc/*.c))
+	-DSHMCP_BUILD_VERSION='"test"' -DSHMCP_DEBUG -fsanitize=address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=all
+CORE_C := $(wildcard csrc/*.c $(patsubst %,csrc/%/*.c,core iucv vmcf))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
 .PHONY: test demo stress csrc-test example-core example-sasc clean
@@ -59,7 +59,7 @@ bench: $(BENCH_STAMP)
 bench-quick:
 	$(MAKE) bench BENCH_FLAGS=--quick
 
-csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*.h csrc/tests/*.h)
+csrc/build-tests/%: csrc/tests/%.c $(CORE_C) $(wildcard csrc/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $(CORE_C) $< -o $@ -lpthread
 

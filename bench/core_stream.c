@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "iucv.h"
+#include "../csrc/core/internal.h"
+#include "../csrc/iucv/iucv.h"
 
 #define MSGLIM 255
 #define MESSAGE_TYPES (0xFu << SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE)

@@ -78,10 +78,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 # The C floors: bench/floors.c alone, and bench/core_stream.c with shmcp's
 # core (csrc/), whose version check wants a build version.
-CORE_C = sorted(str(p) for p in (HERE.parent / "csrc").glob("*.c"))
+CORE_C = sorted(str(p) for pattern in ("*.c", "core/*.c", "iucv/*.c", "vmcf/*.c")
+                for p in (HERE.parent / "csrc").glob(pattern))
 FLOOR_SOURCES = {
     "floors": [str(HERE / "floors.c")],
-    "core_stream": ["-DSHMCP_BUILD_VERSION=\"bench\"", f"-I{HERE.parent / 'csrc'}", *CORE_C,
+    "core_stream": ["-DSHMCP_BUILD_VERSION=\"bench\"", *CORE_C,
                     str(HERE / "core_stream.c"), "-lpthread"],
 }
 

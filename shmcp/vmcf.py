@@ -32,7 +32,7 @@ from .interrupt import VMCF, Facility, Interrupt
 from .machine import VirtualMachine, current, required, userid_bytes
 from .system import System, system_name
 
-# -- constants, defined once in csrc/shmcp.h ---------------------------------
+# -- constants, defined once in csrc/include/shmcp_vmcf.h ----------------------
 
 _CONSTANTS: dict[str, int] = {}
 for _name in dir(lib):
@@ -53,8 +53,21 @@ SUBFUNCTIONS = {v: k for k, v in _CONSTANTS.items()
                          "VMCPCANC", "VMCPREPL", "VMCPQUIE", "VMCPRESM", "VMCPIDEN", "VMCPRJCT")}
 RC_NAMES = {v: k for k, v in _CONSTANTS.items() if k.startswith("RC_")}
 
-_LAYOUT = struct.Struct(">BBHI8sIIII8s")
-assert _LAYOUT.size == PARM_LEN == HDR_LEN
+
+def _layout() -> struct.Struct:
+    """VMCPARM's ten fields (VMCMHDR's at the same offsets) as a struct: the
+    offsets are the core's (shmcp_vmcf.h), only the field types are here."""
+    fmt, at = ">", 0
+    for name, code in (("FLG1", "B"), ("FLG2", "B"), ("FUNC", "H"), ("MID", "I"), ("USER", "8s"),
+                       ("VADA", "I"), ("LENA", "I"), ("VADB", "I"), ("LENB", "I"), ("USE", "8s")):
+        off = getattr(lib, f"SHMCP_VMCF_PARM_{name}")
+        fmt += "x" * (off - at) + code
+        at = off + struct.calcsize(">" + code)
+    return struct.Struct(fmt)
+
+
+_LAYOUT = _layout()
+assert _LAYOUT.size == PARM_LEN == HDR_LEN == lib.SHMCP_VMCF_HDR_BUF
 _TAG_LEN = lib.SHMCP_VMCF_TAG_LEN
 _TAG_MAGIC = lib.SHMCP_VMCF_TAG_MAGIC
 

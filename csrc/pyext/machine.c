@@ -19,7 +19,7 @@
 #include <structmember.h>
 
 Machine *current_vm;
-uint32_t unhandled_facilities = 1u << SHMCP_IUCV | 1u << SHMCP_VMCF;  /* no handler yet */
+uint32_t unhandled_facilities = (1u << SHMCP_NFAC) - 1;  /* every facility: no handler yet */
 static PyObject *s_wait;  /* "_wait" */
 
 static int Machine_traverse(Machine *self, visitproc visit, void *arg)

@@ -4,7 +4,7 @@
 #define SHMCP_PYEXT_MACHINE_H
 
 #include "image.h"
-#include "../shmcp.h"
+#include "../include/shmcp_iucv.h"
 
 typedef struct {
 	PyObject_HEAD

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "internal.h"
+#include "../core/internal.h"
+#include "../include/shmcp_iucv.h"
+#include "../include/shmcp_vmcf.h"
 
 /* A small system "T" in a memfd: @max_vms VMs, 256-record queues, 1 MiB of
  * storage, no spin. */

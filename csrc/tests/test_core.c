@@ -13,7 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "../core/internal.h"
+#include "../include/shmcp_iucv.h"
+#include "../include/shmcp_vmcf.h"
 
 #include "check.h"
 
@@ -159,7 +161,9 @@ static void test_priority_and_repair(void)
 	CHECK(shmcp_pop(sys, 1, 1, &r) == 1 && r.data[0] == 2 && r.priority);
 	CHECK(shmcp_pop(sys, 1, 1, &r) == 1 && r.data[0] == 1 && !r.priority);
 	CHECK(shmcp_pop(sys, 1, 1, &r) == 0); /* stalled at the claimed slot */
+	CHECK(shmcp_lock(sys) == 0);  /* the repair runs under the lock */
 	shmcp_ring_repair(sys);
+	shmcp_unlock(sys);
 	CHECK(shmcp_pop(sys, 1, 1, &r) == 1 && r.data[0] == 3); /* void skipped */
 	CHECK(shmcp_pop(sys, 1, 1, &r) == 0);
 	CHECK(shmcp_pending(sys, 1, 1) == 0);

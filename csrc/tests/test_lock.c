@@ -4,8 +4,11 @@
  * tries, their gaps growing, then the futex sleep) and processes taking it
  * between pauses (short gaps) both get it exclusively, every time, and each
  * acquisition counts once in lock_taken, which the waiters' gaps go by.
- * Nothing here asserts a duration.
+ * A function that needs the lock, called without it, stops the process
+ * (SHMCP_LOCK_HELD: the tests are the debug build).  Nothing here asserts
+ * a duration.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -48,6 +51,50 @@ static void contend(shmcp_sys *sys, volatile uint64_t *counter, int pause)
 	CHECK(atomic_load(&sys->hdr->lock_taken) - before == (uint32_t)(TAKERS * ROUNDS));
 }
 
+/* How a child that runs @fn(@sys) ends: its wait status. */
+static int child_status(shmcp_sys *sys, void (*fn)(shmcp_sys *))
+{
+	pid_t kid = fork();
+	if (kid == 0) {
+		fclose(stderr);  /* the abort's message is expected */
+		fn(sys);
+		_exit(0);
+	}
+	int status = -1;
+	CHECK(kid > 0 && waitpid(kid, &status, 0) == kid);
+	return status;
+}
+
+static void drain_unlocked(shmcp_sys *sys)
+{
+	shmcp_queue_drain(sys, 0);
+}
+
+static void drain_locked(shmcp_sys *sys)
+{
+	if (shmcp_lock(sys) == 0) {
+		shmcp_queue_drain(sys, 0);
+		shmcp_unlock(sys);
+	}
+}
+
+static void drain_released(shmcp_sys *sys)
+{
+	if (shmcp_lock(sys) == 0)
+		shmcp_unlock(sys);
+	shmcp_queue_drain(sys, 0);
+}
+
+static void test_lock_held_checked(shmcp_sys *sys)
+{
+	int st = child_status(sys, drain_locked);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	st = child_status(sys, drain_unlocked);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+	st = child_status(sys, drain_released);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+}
+
 int main(void)
 {
 	shmcp_sys *sys = small_system("shmcp-lock-test", 4);
@@ -59,6 +106,7 @@ int main(void)
 		contend(sys, counter, pause);
 	}
 	munmap((void *)counter, sizeof *counter);
+	test_lock_held_checked(sys);
 	shmcp_detach(sys);
 	return report("test_lock");
 }

@@ -24,7 +24,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "pool.h"
+#include "../core/pool.h"
 
 #define NIL SHMCP_POOL_NIL
 

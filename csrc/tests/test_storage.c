@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fixture.h"
-#include "iucv.h"
+#include "../iucv/iucv.h"
 
 static void one_way(uint8_t *pl, uint16_t pathid, uint32_t len)
 {

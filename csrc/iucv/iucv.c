@@ -1,10 +1,12 @@
 /*
- * iucv.c - IUCV: the region, the directory, path ends, and the functions
- * that make and end connections (CONNECT, ACCEPT, SEVER, QUIESCE, RESUME,
- * DECLARE BUFFER, RETRIEVE BUFFER, SET MASK, SET CONTROL MASK), plus
- * shmcp_iucv_call, the one entry point for the IUCV instruction.
- * Message functions are in iucv_msg.c.  See IUCV.md and docs/decisions.md.
+ * iucv.c - IUCV: the directory, path ends, and the functions that make and
+ * end connections (CONNECT, ACCEPT, SEVER, QUIESCE, RESUME, DECLARE BUFFER,
+ * RETRIEVE BUFFER, SET MASK, SET CONTROL MASK), plus shmcp_iucv_call, the
+ * one entry point for the IUCV instruction, and IUCV's facility entry.
+ * Message functions are in iucv_msg.c, the region's tables in region.c.
+ * See IUCV.md and docs/decisions.md.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "iucv.h"
@@ -13,50 +15,11 @@
  * specification exception. */
 #define PATH_OPTIONS (SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY)
 
-static uint64_t al64(uint64_t v)
+/* IUCV's limits in struct shmcp_limits are in range. */
+static int limits_ok(const struct shmcp_limits *lim)
 {
-	return (v + 63) & ~(uint64_t)63;
-}
-
-static uint32_t npaths_for(const struct shmcp_limits *lim)
-{
-	/* every path has two ends: at most max_vms * max_conn / 2 paths */
-	return (uint32_t)(((uint64_t)lim->max_vms * lim->max_conn + 1) / 2);
-}
-
-/**
- * shmcp_iucv_region_size - bytes of IUCV tables for limits @lim.
- */
-uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim)
-{
-	return al64(sizeof(struct shmcp_iucv_hdr)) +
-	       al64((uint64_t)lim->max_vms * sizeof(struct shmcp_iucv_vm)) +
-	       al64((uint64_t)lim->max_vms * lim->max_conn * sizeof(uint32_t)) +
-	       al64((uint64_t)npaths_for(lim) * sizeof(struct shmcp_path)) +
-	       al64((uint64_t)lim->max_msgs * sizeof(struct shmcp_msgblok));
-}
-
-/**
- * shmcp_iucv_tables - where the IUCV tables of @sys are mapped.
- */
-void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t)
-{
-	const struct shmcp_limits *lim = &sys->hdr->limits;
-	uint8_t *p = sys->iucv;
-	t->max_vms = lim->max_vms;
-	t->max_conn = lim->max_conn;
-	t->npaths = npaths_for(lim);
-	t->nmsgs = lim->max_msgs;
-	t->hdr = (struct shmcp_iucv_hdr *)p;
-	p += al64(sizeof(struct shmcp_iucv_hdr));
-	t->vm = (struct shmcp_iucv_vm *)p;
-	p += al64((uint64_t)t->max_vms * sizeof(struct shmcp_iucv_vm));
-	t->pathmap = (uint32_t *)p;
-	p += al64((uint64_t)t->max_vms * t->max_conn * sizeof(uint32_t));
-	t->path = (struct shmcp_path *)p;
-	p += al64((uint64_t)t->npaths * sizeof(struct shmcp_path));
-	t->msg = (struct shmcp_msgblok *)p;
-	t->unshown = 0;
+	return lim->max_conn >= 1 && lim->max_conn <= SHMCP_MAX_CONN_LIMIT &&
+	       lim->max_msgs >= 1 && lim->max_msgs <= SHMCP_MAX_MSGS_LIMIT;
 }
 
 /* ---- the directory ------------------------------------------------------ */
@@ -166,26 +129,6 @@ int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint
 	       t->vm[slot].declared_gen == gen && gen != 0;
 }
 
-/**
- * shmcp_iucv_path_of - the path behind path id @pathid of VM @slot, and
- * which end is the VM's; NULL if the id is not in use.
- */
-struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
-				      int *end)
-{
-	if (pathid >= t->max_conn)
-		return NULL;
-	uint32_t v = t->pathmap[(size_t)slot * t->max_conn + pathid];
-	if (!v || (v >> 1) > t->npaths)
-		return NULL;
-	struct shmcp_path *p = &t->path[(v >> 1) - 1];
-	*end = (int)(v & 1);
-	if (!p->in_use || p->e[*end].slot != slot || p->e[*end].pathid != pathid ||
-	    p->e[*end].state == END_NONE)
-		return NULL;
-	return p;
-}
-
 static int alloc_pathid(struct shmcp_iucv *t, int32_t slot, uint16_t maxconn, uint32_t pidx,
 			int end)
 {
@@ -278,6 +221,7 @@ static int control(shmcp_sys *sys, struct shmcp_path *p, int end, int type, uint
 void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p, int end,
 			  const uint8_t *user, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path_end *me = &p->e[end], *other = &p->e[1 - end];
 	if (me->state == END_NONE)
 		return;
@@ -377,6 +321,7 @@ struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *
 static int connect_msg(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
 		       struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	static const uint8_t zeros[16];
 	uint8_t flags = pl[SHMCP_IP_FLAGS1];
 	const char *me = sys->vms[slot].userid;
@@ -535,6 +480,7 @@ static void retrieve(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
 int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 			  uint8_t *pl, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct ctx x = { sys, t, pl + SHMCP_IP_USER, 0, bells };
 	switch (func) {
 	case SHMCP_IUCV_CONNECT:
@@ -611,7 +557,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 		rc = shmcp_iucv_message(sys, &t, slot, func, plist, in, out, &bells);
 	}
 	if (t.unshown)  /* not on the path of a program that takes its interrupts */
-		shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
+		shmcp_iucv_drop_withdrawn(sys, slot, gen);
 	if (sys->pool.refused != refused)
 		rc = SHMCP_E_CORRUPT;
 	shmcp_unlock(sys);
@@ -654,7 +600,32 @@ int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen)
  */
 void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	retrieve(sys, &t, slot, bells);
 }
+
+/* IUCV's answer to the lock's repair (shmcp_pool_sweep): does it still
+ * name pool block @off, held as @owner?  CP's own lasting block is the
+ * directory; a MSGBLOK's are its data and reply.  -1: not an IUCV owner. */
+static int holds_block(shmcp_sys *sys, uint16_t owner, uint64_t off)
+{
+	if (owner == SHMCP_POOL_OWNER_CP)
+		return shmcp_iucv_holds_directory(sys, off);
+	if (!SHMCP_POOL_OWNER_IS_IUCV(owner))
+		return -1;
+	return shmcp_iucv_holds(sys, owner, off);
+}
+
+/* What IUCV gives the core (core/facility.h). */
+const struct shmcp_facility shmcp_iucv_facility = {
+	.name = "IUCV",
+	.signal = SIGUSR1,
+	.limits_ok = limits_ok,
+	.region_size = shmcp_iucv_region_size,
+	.logoff = shmcp_iucv_logoff,
+	.present = shmcp_iucv_show,
+	.withdrawn = shmcp_iucv_withdrawn,
+	.holds = holds_block,
+};

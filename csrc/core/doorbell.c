@@ -40,18 +40,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "facility.h"
 
 #ifndef PIDFD_SIGNAL_THREAD
 #define PIDFD_SIGNAL_THREAD (1UL << 0)  /* Linux 6.9 */
 #endif
 
 /**
- * shmcp_signal_of - the signal that rings facility @f's bell.
+ * shmcp_signal_of - the signal that rings facility @f's bell, or
+ * SHMCP_E_BADARG for no such facility.
  */
 int shmcp_signal_of(int facility)
 {
-	return facility == SHMCP_VMCF ? SIGUSR2 : SIGUSR1;
+	if (facility < 0 || facility >= SHMCP_NFAC)
+		return SHMCP_E_BADARG;
+	return shmcp_facilities[facility]->signal;
 }
 
 /* A pidfd for the process of VM @slot at logon @gen, checked against the

@@ -29,10 +29,13 @@
  * Everything below runs with the control lock held, except where a
  * function's comment says it takes it.
  */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "../core/facility.h"
+#include "../core/image.h"
+#include "../include/shmcp_vmcf.h"
 
 #define MAXMSG SHMCP_VMCF_MSG_LIMIT
 #define HDR SHMCP_VMCF_HDR_LEN
@@ -89,7 +92,7 @@ _Static_assert(sizeof(struct vmcf_tag) == SHMCP_VMCF_TAG_LEN, "tag size");
  * header, one authorization block per VM and MSG_LIMIT message entries
  * per VM (each VM's outgoing messages).
  */
-uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
+static uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 {
 	return sizeof(struct vmcf_hdr) +
 	       (uint64_t)lim->max_vms * (sizeof(struct vmcf_auth) +
@@ -98,17 +101,17 @@ uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim)
 
 static struct vmcf_hdr *vhdr(shmcp_sys *sys)
 {
-	return (struct vmcf_hdr *)sys->vmcf;
+	return (struct vmcf_hdr *)sys->region[SHMCP_VMCF];
 }
 
 static struct vmcf_auth *auth_of(shmcp_sys *sys, int32_t slot)
 {
-	return (struct vmcf_auth *)(sys->vmcf + sizeof(struct vmcf_hdr)) + slot;
+	return (struct vmcf_auth *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr)) + slot;
 }
 
 static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 {
-	struct vmcf_msg *m = (struct vmcf_msg *)(sys->vmcf + sizeof(struct vmcf_hdr) +
+	struct vmcf_msg *m = (struct vmcf_msg *)(sys->region[SHMCP_VMCF] + sizeof(struct vmcf_hdr) +
 						 sys->max_vms * sizeof(struct vmcf_auth));
 	return m + idx;
 }
@@ -116,20 +119,6 @@ static struct vmcf_msg *msg_at(shmcp_sys *sys, uint32_t idx)
 static uint32_t nmsgs(shmcp_sys *sys)
 {
 	return sys->max_vms * MAXMSG;
-}
-
-/* big-endian fields of VMCPARM / VMCMHDR */
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
 }
 
 static int live(shmcp_sys *sys, int32_t slot)
@@ -186,6 +175,7 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 			uint64_t seq, const uint8_t *data, uint32_t len,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint8_t small[SHMCP_VMCF_TAG_LEN + 256];
 	uint64_t total = (uint64_t)SHMCP_VMCF_TAG_LEN + len;
 	if (total > UINT32_MAX)
@@ -221,6 +211,7 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		    const uint8_t *use, uint32_t resa, uint32_t resb,
 		    struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t idx = msg_index(sys, m);
 	int32_t src = (int32_t)(idx / MAXMSG);
 	if (m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
@@ -229,15 +220,15 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		return 0;
 	}
 	uint8_t h[HDR] = { 0 };
-	h[0] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
-	h[1] = eflg;
-	h[3] = m->func;
-	put32(h + 4, m->mid);
-	memcpy(h + 8, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
-	put32(h + 0x14, resa);
-	put32(h + 0x1c, resb);
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)(SHMCP_VMCMRESP | stat | (m->prio ? SHMCP_VMCMPRTY : 0));
+	h[SHMCP_VMCF_HDR_EFLG] = eflg;
+	put16(h, SHMCP_VMCF_PARM_FUNC, m->func);
+	put32(h, SHMCP_VMCF_PARM_MID, m->mid);
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+	put32(h, SHMCP_VMCF_PARM_LENA, resa);
+	put32(h, SHMCP_VMCF_PARM_LENB, resb);
 	if (use)
-		memcpy(h + 0x20, use, 8);
+		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
 	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
 	free_off(sys, m, &m->data_off);
@@ -267,6 +258,7 @@ static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32
 static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
 			   struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t gen = sys->vms[slot].gen;
 	for (uint32_t i = 0; i < nmsgs(sys); i++) {
 		struct vmcf_msg *m = msg_at(sys, i);
@@ -292,6 +284,7 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
 static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
 	if (a->on && a->gen == sys->vms[slot].gen)
 		answer_waiting(sys, slot, -1, bells);
@@ -304,15 +297,16 @@ static void unauthorize(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 			struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct vmcf_auth *a = auth_of(sys, slot);
-	uint32_t lena = get32(p + 0x14);
+	uint32_t lena = ip32(p, SHMCP_VMCF_PARM_LENA);
 	if (lena < HDR)
 		return SHMCP_VMCF_RC_INVALID_ADDRESS;
-	uint8_t flags = p[0] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
+	uint8_t flags = p[SHMCP_VMCF_PARM_FLG1] & (SHMCP_VMCPAUTS | SHMCP_VMCPPRTY | SHMCP_VMCPSMSG);
 	int was = authorized(sys, slot);
 	if (was && (flags & SHMCP_VMCPAUTS)) {
 		/* waiting messages from others than the new partner: error 5 */
-		int32_t keep = find_user(sys, p + 8);
+		int32_t keep = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 		answer_waiting(sys, slot, keep, bells);
 	}
 	if (!was) {
@@ -322,7 +316,7 @@ static int do_authorize(shmcp_sys *sys, int32_t slot, const uint8_t *p,
 	a->flags = flags;
 	a->lena = lena;
 	if (flags & SHMCP_VMCPAUTS)
-		memcpy(a->partner, p + 8, SHMCP_USERID_LEN);
+		memcpy(a->partner, p + SHMCP_VMCF_PARM_USER, SHMCP_USERID_LEN);
 	else
 		memset(a->partner, 0, SHMCP_USERID_LEN);
 	a->on = 1;
@@ -349,9 +343,11 @@ static int sink_check(shmcp_sys *sys, int32_t src, int32_t sink, int prio)
 static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   const uint8_t *data, uint64_t reply_addr, struct shmcp_bells *bells)
 {
-	int prio = (p[0] & SHMCP_VMCPPRTY) != 0;
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14), lenb = get32(p + 0x1c);
-	int32_t sink = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	int prio = (p[SHMCP_VMCF_PARM_FLG1] & SHMCP_VMCPPRTY) != 0;
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA),
+		 lenb = ip32(p, SHMCP_VMCF_PARM_LENB);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	int rc = sink_check(sys, slot, sink, prio);
 	if (rc)
 		return rc;
@@ -380,10 +376,10 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
 	uint8_t h[HDR];
 	memcpy(h, p, HDR);
-	h[0] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
+	h[SHMCP_VMCF_HDR_STAT] = (uint8_t)((prio ? SHMCP_VMCMPRTY : 0) |
 			 (func == SHMCP_VMCPIDEN ? SHMCP_VMCMRESP : 0));
-	h[1] = 0;
-	memcpy(h + 8, sys->vms[slot].userid, SHMCP_USERID_LEN);
+	h[SHMCP_VMCF_HDR_EFLG] = 0;
+	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[slot].userid, SHMCP_USERID_LEN);
 	uint64_t seq = ++vhdr(sys)->seq;
 	uint32_t idx = msg_index(sys, m);
 	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
@@ -419,9 +415,10 @@ static int overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		   uint8_t *data, struct shmcp_bells *bells)
 {
-	uint32_t mid = get32(p + 4), lena = get32(p + 0x14);
-	const uint8_t *use = p + 0x20;
-	int32_t src = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID), lena = ip32(p, SHMCP_VMCF_PARM_LENA);
+	const uint8_t *use = p + SHMCP_VMCF_PARM_USE;
+	int32_t src = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	if (src < 0 || !authorized(sys, src))
 		return func == SHMCP_VMCPRJCT ? SHMCP_VMCF_RC_MESSAGE_NOT_FOUND
 					      : SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
@@ -499,8 +496,9 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 
 static int do_cancel(shmcp_sys *sys, int32_t slot, const uint8_t *p)
 {
-	uint32_t mid = get32(p + 4);
-	int32_t sink = find_user(sys, p + 8);
+	SHMCP_LOCK_HELD(sys);
+	uint32_t mid = ip32(p, SHMCP_VMCF_PARM_MID);
+	int32_t sink = find_user(sys, p + SHMCP_VMCF_PARM_USER);
 	struct vmcf_msg *m = sink >= 0 ? lookup(sys, slot, sink, mid) : NULL;
 	if (!m) {
 		if (sink >= 0 && lookup(sys, sink, slot, mid))
@@ -563,7 +561,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	uint32_t refused = sys->pool.refused;
-	uint16_t func = (uint16_t)(parm[2] << 8 | parm[3]);
+	uint16_t func = ip16(parm, SHMCP_VMCF_PARM_FUNC);
 	if (func > SHMCP_VMCPRJCT)
 		rc = SHMCP_VMCF_RC_INVALID_SUBFUNCTION;
 	else if (func != SHMCP_VMCPAUTH && !authorized(sys, slot))
@@ -712,11 +710,11 @@ int shmcp_vmcf_smsg(shmcp_sys *sys, const char *target, const char *issuer,
 		if (mid <= vh->smsg_mid && vh->smsg_mid - mid < 0x80000000u)
 			mid = vh->smsg_mid + 1;  /* unique, like the TOD clock */
 		uint8_t h[HDR] = { 0 };
-		h[3] = SHMCP_VMCPSENX;
-		put32(h + 4, mid);
-		memcpy(h + 8, "SYSTEM  ", SHMCP_USERID_LEN);
-		put32(h + 0x14, len);
-		memcpy(h + 0x20, issuer, SHMCP_USERID_LEN);
+		put16(h, SHMCP_VMCF_PARM_FUNC, SHMCP_VMCPSENX);
+		put32(h, SHMCP_VMCF_PARM_MID, mid);
+		memcpy(h + SHMCP_VMCF_PARM_USER, "SYSTEM  ", SHMCP_USERID_LEN);
+		put32(h, SHMCP_VMCF_PARM_LENA, len);
+		memcpy(h + SHMCP_VMCF_PARM_USE, issuer, SHMCP_USERID_LEN);
 		rc = queue_tagged(sys, sink, 0, 0, h, T_SMSG, (uint32_t)sink, a->epoch,
 				  text, len, &bells);
 		if (rc == 0)
@@ -765,18 +763,19 @@ int shmcp_vmcf_info(shmcp_sys *sys, int32_t slot, struct shmcp_vmcf_info *out)
  * its waiting sources (error code 5), drop its own messages and its
  * authorization; the sources' doorbells go into @bells.  Idempotent.
  */
-void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
+static void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
 	unauthorize(sys, slot, bells);
 }
 
-/**
- * shmcp_vmcf_holds - does an active message entry whose index folds to
- * @owner (SHMCP_POOL_OWNER_VMCF) name pool block @off as its data or
- * reply?  For the lock's repair (shmcp_pool_sweep); lock held.
- */
-int shmcp_vmcf_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
+/* VMCF's answer to the lock's repair (shmcp_pool_sweep, core/facility.h):
+ * does an active message entry whose index folds to @owner name pool block
+ * @off as its data or reply?  -1: @owner is not a VMCF message's. */
+static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 {
+	SHMCP_LOCK_HELD(sys);
+	if (!SHMCP_POOL_OWNER_IS_VMCF(owner))
+		return -1;
 	for (uint32_t i = owner & 0x3fff; i < nmsgs(sys); i += 0x4000) {
 		struct vmcf_msg *m = msg_at(sys, i);
 		if (m->state != M_FREE && SHMCP_POOL_OWNER_VMCF(i) == owner &&
@@ -785,3 +784,14 @@ int shmcp_vmcf_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 	}
 	return 0;
 }
+
+/* What VMCF gives the core (core/facility.h): its interrupts are presented
+ * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
+ * carry trailing data, so none is dropped as withdrawn at the head. */
+const struct shmcp_facility shmcp_vmcf_facility = {
+	.name = "VMCF",
+	.signal = SIGUSR2,
+	.region_size = shmcp_vmcf_region_size,
+	.logoff = shmcp_vmcf_logoff,
+	.holds = holds,
+};

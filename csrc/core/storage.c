@@ -2,7 +2,7 @@
  * storage.c - how much of CP's storage is free, for queries and tests, and
  * who holds a block of it, for the lock's repair.
  */
-#include "internal.h"
+#include "facility.h"
 
 _Static_assert(SHMCP_MAX_VMS_LIMIT <= SHMCP_POOL_OWNER_VM_MAX,
 	       "a VM's pool owner must not look like a message's");
@@ -24,17 +24,19 @@ uint64_t shmcp_storage_size(shmcp_sys *sys)
 /**
  * shmcp_storage_held - does the holder that @owner names still name pool
  * block @off?  A VM's blocks (records' trailing data it may have taken
- * off its queue) always count: its LOGOFF frees them.  A message's count
- * while its table entry names them; CP's own, only the directory.
+ * off its queue) always count: its LOGOFF frees them.  A message's, and
+ * CP's own, count while a facility's tables name them (core/facility.h
+ * holds); a block no facility claims is nobody's.
  */
 int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner)
 {
 	shmcp_sys *sys = ctx;
-	if (SHMCP_POOL_OWNER_IS_IUCV(owner))
-		return shmcp_iucv_holds(sys, owner, off);
-	if (SHMCP_POOL_OWNER_IS_VMCF(owner))
-		return shmcp_vmcf_holds(sys, owner, off);
-	if (owner == SHMCP_POOL_OWNER_CP)
-		return shmcp_iucv_holds_directory(sys, off);
-	return 1;
+	if (owner != SHMCP_POOL_OWNER_CP && owner <= SHMCP_POOL_OWNER_VM_MAX)
+		return 1;
+	for (int f = 0; f < SHMCP_NFAC; f++) {
+		int held = shmcp_facilities[f]->holds ? shmcp_facilities[f]->holds(sys, owner, off) : -1;
+		if (held >= 0)
+			return held;
+	}
+	return 0;
 }

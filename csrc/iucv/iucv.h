@@ -15,7 +15,9 @@
 #ifndef SHMCP_IUCV_H
 #define SHMCP_IUCV_H
 
-#include "internal.h"
+#include "../core/facility.h"
+#include "../core/image.h"
+#include "../include/shmcp_iucv.h"
 
 /* path end states (IUCV.md section 8.1) */
 #define END_NONE 0
@@ -134,11 +136,17 @@ struct shmcp_iucv {
 	int unshown;
 };
 
-/* iucv.c */
+/* region.c: the bottom of IUCV, using no other IUCV file */
+uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t);
-int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16_t pathid,
 				      int *end);
+
+/* iucv.c: uses region.c and iucv_msg.c */
+extern const struct shmcp_facility shmcp_iucv_facility;
+int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off);
+void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
+int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
 void shmcp_iucv_put_user(uint8_t *rec, const uint8_t *user);
 int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 			  uint8_t *pl, struct shmcp_bells *bells);
@@ -146,7 +154,7 @@ void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_pat
 			  const uint8_t *user, struct shmcp_bells *bells);
 struct shmcp_path *shmcp_iucv_msg_path(struct shmcp_iucv *t, int32_t slot, int *end);
 
-/* iucv_msg.c */
+/* iucv_msg.c: uses region.c only */
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells);
 void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
@@ -156,7 +164,11 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 		       uint32_t len, struct shmcp_bells *bells);
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p);
-void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen);
+int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
+		    struct shmcp_record *rec);
+int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
+int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
 /* Interrupt types 06-09: a message's, presented only while its message
@@ -165,29 +177,6 @@ static inline int message_interrupt(int type)
 {
 	return type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE &&
 	       type <= SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING;
-}
-
-/* big-endian fields of an IPARML image */
-static inline uint16_t ip16(const uint8_t *p, int off)
-{
-	return (uint16_t)(p[off] << 8 | p[off + 1]);
-}
-static inline uint32_t ip32(const uint8_t *p, int off)
-{
-	return (uint32_t)p[off] << 24 | (uint32_t)p[off + 1] << 16 | (uint32_t)p[off + 2] << 8 |
-	       p[off + 3];
-}
-static inline void put16(uint8_t *p, int off, uint16_t v)
-{
-	p[off] = (uint8_t)(v >> 8);
-	p[off + 1] = (uint8_t)v;
-}
-static inline void put32(uint8_t *p, int off, uint32_t v)
-{
-	p[off] = (uint8_t)(v >> 24);
-	p[off + 1] = (uint8_t)(v >> 16);
-	p[off + 2] = (uint8_t)(v >> 8);
-	p[off + 3] = (uint8_t)v;
 }
 
 #endif

@@ -101,6 +101,7 @@ static int userid_ok(const char *u)
  * partners' doorbells go into @bells, rung by the caller after unlock. */
 static void logoff_locked(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	atomic_store(&vm->state, SHMCP_VM_CLOSING);
 	shmcp_fault("logoff");

@@ -19,7 +19,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "internal.h"
+#include "facility.h"
 
 #define REL memory_order_release
 #define ACQ memory_order_acquire
@@ -126,6 +126,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
 		       struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
 	uint64_t off = 0;
@@ -252,25 +253,25 @@ int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
 }
 
 /**
- * shmcp_drop_withdrawn - drop from the head of VM @slot's rings of
- * facility @f the records nobody will be shown: void ones, and those
- * @withdrawn(@sys, @slot, record data, @ctx) says are withdrawn (they carry
- * no trailing data), up to the first that may still be shown.  A program
+ * shmcp_drop_withdrawn - drop from the head of VM @slot's (logon @gen)
+ * rings of facility @f the records nobody will be shown: void ones, and
+ * those the facility's withdrawn() test says are withdrawn (they carry no
+ * trailing data), up to the first that may still be shown.  A program
  * that takes its messages by RECEIVE or TEST COMPLETION instead of by
  * their interrupts would otherwise fill its queue with withdrawn ones.  In
  * the VM's own process, which may hold the control lock; does nothing
  * while another of its threads is taking records.
  */
-void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
-			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
-			  void *ctx)
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 {
-	if (!shmcp_slot_ok(sys, slot) || !consumer_try(sys))
+	int (*withdrawn)(shmcp_sys *, int32_t, uint32_t, const uint8_t *) =
+		shmcp_facilities[f]->withdrawn;
+	if (!shmcp_slot_ok(sys, slot) || !withdrawn || !consumer_try(sys))
 		return;
 	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
 		for (struct shmcp_slot *s; (s = ring_head(sys, slot, f, cls));) {
 			if (s->kind == SHMCP_REC_INTERRUPT &&
-			    (s->ext_len || !withdrawn(sys, slot, s->data, ctx)))
+			    (s->ext_len || !withdrawn(sys, slot, gen, s->data)))
 				break;
 			ring_advance(sys, slot, f, cls, s);
 		}
@@ -325,6 +326,7 @@ int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
  */
 void shmcp_ring_repair(shmcp_sys *sys)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint64_t mask = sys->qsize - 1;
 	for (uint32_t v = 0; v < sys->max_vms; v++)
 		for (int f = 0; f < SHMCP_NFAC; f++)
@@ -352,6 +354,7 @@ void shmcp_ring_repair(shmcp_sys *sys)
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_record rec;
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)

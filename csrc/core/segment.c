@@ -5,13 +5,14 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "facility.h"
 
 #ifndef SHMCP_BUILD_VERSION
 #error "the build passes SHMCP_BUILD_VERSION (the package version)"
@@ -71,9 +72,18 @@ static int limits_ok(const struct shmcp_limits *lim)
 	       lim->storage >= SHMCP_STORAGE_MIN &&
 	       lim->storage <= SHMCP_STORAGE_LIMIT &&
 	       (lim->storage & (lim->storage - 1)) == 0 &&
-	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT &&
-	       lim->max_conn >= 1 && lim->max_conn <= SHMCP_MAX_CONN_LIMIT &&
-	       lim->max_msgs >= 1 && lim->max_msgs <= SHMCP_MAX_MSGS_LIMIT;
+	       lim->spin_ns <= SHMCP_SPIN_NS_LIMIT;
+}
+
+/* The core's limits and each facility's. */
+static int all_limits_ok(const struct shmcp_limits *lim)
+{
+	if (!limits_ok(lim))
+		return 0;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (shmcp_facilities[f]->limits_ok && !shmcp_facilities[f]->limits_ok(lim))
+			return 0;
+	return 1;
 }
 
 /**
@@ -83,15 +93,15 @@ static int limits_ok(const struct shmcp_limits *lim)
  */
 int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *out)
 {
-	if (!limits_ok(lim))
+	if (!all_limits_ok(lim))
 		return SHMCP_E_BADARG;
 	uint64_t off = round_up(sizeof(struct shmcp_header), SHMCP_ALIGN);
 	out->vm_off = off;
 	off += round_up((uint64_t)lim->max_vms * sizeof(struct shmcp_vm), SHMCP_ALIGN);
-	out->iucv_off = off;
-	off += round_up(shmcp_iucv_region_size(lim), SHMCP_ALIGN);
-	out->vmcf_off = off;
-	off += round_up(shmcp_vmcf_region_size(lim), SHMCP_ALIGN);
+	for (int f = 0; f < SHMCP_NFAC; f++) {
+		out->region_off[f] = off;
+		off += round_up(shmcp_facilities[f]->region_size(lim), SHMCP_ALIGN);
+	}
 	out->ring_off = off;
 	off += round_up((uint64_t)lim->max_vms * SHMCP_NFAC * 2 * lim->queue_size *
 				sizeof(struct shmcp_slot), SHMCP_ALIGN);
@@ -157,8 +167,7 @@ int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name)
 	strncpy(h->name, name, SHMCP_SYSNAME_MAX - 1);
 	h->limits = *lim;
 	h->vm_off = l.vm_off;
-	h->iucv_off = l.iucv_off;
-	h->vmcf_off = l.vmcf_off;
+	memcpy(h->region_off, l.region_off, sizeof h->region_off);
 	h->ring_off = l.ring_off;
 	h->tag_off = l.tag_off;
 	h->pool_off = l.pool_off;
@@ -198,8 +207,9 @@ static int header_ok(const struct shmcp_header *h, uint64_t size, const char *na
 	if (memchr(h->name, 0, SHMCP_SYSNAME_MAX) == NULL || strcmp(h->name, name))
 		return 0;
 	if (shmcp_compute_layout(&h->limits, &l) || l.total != size ||
-	    l.vm_off != h->vm_off || l.iucv_off != h->iucv_off ||
-	    l.vmcf_off != h->vmcf_off || l.ring_off != h->ring_off ||
+	    l.vm_off != h->vm_off ||
+	    memcmp(l.region_off, h->region_off, sizeof l.region_off) ||
+	    l.ring_off != h->ring_off ||
 	    l.tag_off != h->tag_off || l.pool_off != h->pool_off)
 		return 0;
 	uint32_t st = atomic_load(&h->state);
@@ -254,8 +264,8 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	sys->hdr = h;
 	sys->vms = (struct shmcp_vm *)(base + h->vm_off);
 	sys->slots = (struct shmcp_slot *)(base + h->ring_off);
-	sys->iucv = base + h->iucv_off;
-	sys->vmcf = base + h->vmcf_off;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		sys->region[f] = base + h->region_off[f];
 	sys->pool = p;
 	sys->max_vms = h->limits.max_vms;
 	sys->qsize = h->limits.queue_size;
@@ -339,6 +349,7 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
  * no holder names, and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	shmcp_ring_repair(sys);
 	if (shmcp_pool_rebuild(&sys->pool) == 0)
 		shmcp_pool_sweep(&sys->pool, shmcp_storage_held, sys);
@@ -371,6 +382,21 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 #define LOCK_GAP_MIN 8
 #define LOCK_GAP_MAX 64
 
+#ifdef SHMCP_DEBUG
+/* the control lock this thread holds (SHMCP_LOCK_HELD), or NULL */
+_Thread_local const pthread_mutex_t *shmcp_lock_mine;
+
+void shmcp_lock_missing(const char *fn)
+{
+	fprintf(stderr, "shmcp: %s needs the control lock, and this thread does not hold it\n",
+		fn);
+	abort();
+}
+#define MINE(m) (shmcp_lock_mine = (m))
+#else
+#define MINE(m) ((void)0)
+#endif
+
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
@@ -393,9 +419,11 @@ static int lock(shmcp_sys *sys)
 			seen = now;
 		}
 	}
-	if (rc == 0 || rc == EOWNERDEAD)  /* only the holder writes it */
+	if (rc == 0 || rc == EOWNERDEAD) {  /* only the holder writes it */
 		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
+		MINE(m);
+	}
 	return rc;
 }
 
@@ -425,6 +453,7 @@ int shmcp_lock(shmcp_sys *sys)
 
 void shmcp_unlock(shmcp_sys *sys)
 {
+	MINE(NULL);
 	pthread_mutex_unlock(&sys->hdr->lock);
 }
 

@@ -2,13 +2,13 @@
  * logoff.c - what LOGOFF does to CP's tables, whatever caused it:
  * logoff(), normal exit, an uncaught exception, SIGKILL, or FORCE.
  *
- * This is the one place the facilities hook in: IUCV severs the VM's
- * paths here and VMCF answers its waiting senders.  It runs with the
+ * Each facility does its part here first (core/facility.h: IUCV severs the
+ * VM's paths, VMCF answers its waiting senders).  It runs with the
  * control lock held, exactly once per logon: the caller marks the slot
  * CLOSING first, and if the caller dies inside, the lock's repair runs the
  * hook again, so every step must be idempotent.
  */
-#include "internal.h"
+#include "facility.h"
 
 /**
  * shmcp_logoff_hook - release everything VM @slot holds in CP's storage
@@ -17,11 +17,12 @@
  */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	/* the facilities first: they may queue interrupts for partners
 	 * (path severed, VMCF error code 5), rung by the caller after unlock */
-	shmcp_iucv_logoff(sys, slot, bells);
-	shmcp_vmcf_logoff(sys, slot, bells);
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		shmcp_facilities[f]->logoff(sys, slot, bells);
 	/* interrupts nobody will take: free their trailing data */
 	shmcp_queue_drain(sys, slot);
 	/* trailing data of records it took off its queue but never took the

@@ -8,6 +8,8 @@
  *            lock, counters, pool bookkeeping
  *   vm table max_vms entries: state, userid, process identity, and per
  *            facility the doorbell words and two ring headers
+ *   regions  one per facility, by number (IUCV's, VMCF's), of the size it
+ *            asks (core/facility.h)
  *   rings    max_vms x NFAC x 2 classes x queue_size slots of 64 bytes
  *   tags     the pool's block tags (pool.h)
  *   pool     message storage
@@ -24,7 +26,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "shmcp.h"
+#include "../include/shmcp.h"
 #include "pool.h"
 #include "prefetch.h"
 
@@ -82,7 +84,7 @@ struct shmcp_header {
 	_Atomic uint32_t state;  /* SHMCP_STATE_* */
 	char name[SHMCP_SYSNAME_MAX];
 	struct shmcp_limits limits;
-	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off;
+	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off;
 	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
 	struct shmcp_pool_hdr pool;
@@ -105,8 +107,7 @@ struct shmcp_sys {
 	struct shmcp_vm *vms;
 	struct shmcp_slot *slots;
 	struct shmcp_pool pool;
-	uint8_t *iucv;           /* the facilities' regions */
-	uint8_t *vmcf;
+	uint8_t *region[SHMCP_NFAC];  /* the facilities' regions, by number */
 	uint32_t max_vms, qsize;
 	/* pidfd cache, by slot: valid while pidfd_gen matches the slot's gen */
 	int *pidfd;
@@ -127,7 +128,7 @@ struct shmcp_sys {
 };
 
 struct shmcp_layout {
-	uint64_t vm_off, iucv_off, vmcf_off, ring_off, tag_off, pool_off, total, pool_size;
+	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off, total, pool_size;
 };
 
 /* Doorbells to ring once the control lock is released (kill() costs ~20 us:
@@ -145,6 +146,22 @@ int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *ou
 int shmcp_lock(shmcp_sys *sys);
 void shmcp_unlock(shmcp_sys *sys);
 void shmcp_fault(const char *point);
+
+/* SHMCP_LOCK_HELD(sys): a function that must run with the control lock
+ * held says so with this.  The debug build (-DSHMCP_DEBUG: the sanitizer
+ * tests') checks that this thread holds it and aborts, naming the
+ * function, if not; the release build compiles it to nothing. */
+#ifdef SHMCP_DEBUG
+extern _Thread_local const pthread_mutex_t *shmcp_lock_mine;  /* segment.c */
+void shmcp_lock_missing(const char *fn);
+#define SHMCP_LOCK_HELD(sys)                                  \
+	do {                                                  \
+		if (shmcp_lock_mine != &(sys)->hdr->lock)     \
+			shmcp_lock_missing(__func__);         \
+	} while (0)
+#else
+#define SHMCP_LOCK_HELD(sys) ((void)0)
+#endif
 
 /* ring access: the slots of ring @cls of facility @f of VM @slot */
 /* CLOCK_MONOTONIC in nanoseconds: deadlines of waits */
@@ -171,32 +188,18 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);
 void shmcp_ring_repair(shmcp_sys *sys);
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
-void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, int f,
-			  int (*withdrawn)(shmcp_sys *, int32_t, const uint8_t *, void *),
-			  void *ctx);
+void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);
-
-/* iucv.c, vmcf.c: each facility's tables in the segment.  region_size
- * gives the bytes its region needs for limits @lim (0 allowed); the region
- * starts zero-filled, which must be its empty state.  logoff is called by
- * the logoff hook with the lock held and must be idempotent. */
-uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
-void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
-uint64_t shmcp_vmcf_region_size(const struct shmcp_limits *lim);
-void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 
 /* logoff.c */
 void shmcp_logoff_hook(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 
 /* storage.c: whether a pool block's holder names it, for the lock's repair
  * (shmcp_pool_sweep; @ctx is the shmcp_sys).  The facilities answer for
- * their messages (@owner SHMCP_POOL_OWNER_IUCV / _VMCF); lock held. */
+ * their messages and CP's blocks (core/facility.h holds); lock held. */
 int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
-int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
-int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off);
-int shmcp_vmcf_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
 
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);

@@ -142,6 +142,7 @@ static void msg_free_data(shmcp_sys *sys, struct shmcp_msgblok *m, uint32_t idx1
 
 static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
+	SHMCP_LOCK_HELD(sys);
 	q_remove(t, m);
 	struct shmcp_path *p = path_at(t, m);
 	if (p && p->outstanding[m->src])
@@ -196,6 +197,7 @@ static void complete_image(struct shmcp_path *p, struct shmcp_msgblok *m, uint8_
 static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m,
 		     struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path *p = path_at(t, m);
 	q_remove(t, m);
 	if (!p || p->e[m->src].slot == CP_SLOT ||  /* *MSG: nobody to tell */
@@ -361,6 +363,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 		       uint32_t trgcls, const uint8_t *prefix, uint32_t plen, const uint8_t *text,
 		       uint32_t len, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path_end *vm = &p->e[vmend];
 	if (p->e[1 - vmend].quiesced)
 		return SHMCP_E_MSGQUIESCED;
@@ -652,6 +655,7 @@ static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int func,
 		       uint8_t *pl, const uint8_t *in, uint8_t *out, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	if (func != SHMCP_IUCV_SEND && func != SHMCP_IUCV_DESCRIBE &&
 	    func != SHMCP_IUCV_TESTMSG && (pl[SHMCP_IP_FLAGS1] & UNDEFINED_MSG_FLAGS))
 		return SHMCP_E_PCSPEC;
@@ -687,6 +691,7 @@ int shmcp_iucv_message(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, int f
 void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *p,
 			       int end, struct shmcp_bells *bells)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t pidx = (uint32_t)(p - t->path) + 1;
 	/* the partner's messages come back in the order it sent them (message
 	 * id), whatever MSGBLOKs they occupy */
@@ -722,6 +727,7 @@ void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmc
 void shmcp_iucv_destroy_path_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				      struct shmcp_path *p)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t pidx = (uint32_t)(p - t->path) + 1;
 	for (uint32_t i = 1; i <= t->hdr->msgs_used && i <= t->nmsgs; i++) {
 		struct shmcp_msgblok *m = msg_at(t, i);
@@ -742,6 +748,7 @@ static struct shmcp_msgblok *hinted(struct shmcp_iucv *t, const uint8_t *rec)
 static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot,
 					   uint32_t gen, const uint8_t *rec)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
 	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot ? m : NULL;
 }
@@ -752,6 +759,7 @@ static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t,
  * the message is destroyed. */
 static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
 	if (n && m->answer && m->reply_off != NO_OFF &&
 	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
@@ -764,6 +772,7 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen,
 			  const uint8_t *rec)
 {
+	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
 	if (sys->vms[slot].gen != gen || !m || m->qslot != slot ||
 	    (m->q != Q_REPLY && m->q != Q_TAKEN))
@@ -772,15 +781,10 @@ static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, ui
 	return 1;
 }
 
-/**
- * shmcp_iucv_present - present the interrupt @rec to VM @slot, in the VM's
- * own process: a message-pending interrupt only while its message waits on
- * the send queue (docs/decisions.md); a message-complete interrupt takes
- * its message, the reply written into the answer area.  Returns 1, or 0
- * when the interrupt is withdrawn (received, purged, taken by TEST
- * COMPLETION meanwhile).  Takes the lock.
- */
-int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
+/* shmcp_iucv_present's work, inline also in shmcp_iucv_show: the facility
+ * table's indirect call is then the one call per presented message. */
+static inline __attribute__((always_inline)) int present(shmcp_sys *sys, int32_t slot,
+							 uint32_t gen, const uint8_t *rec)
 {
 	int type = rec[SHMCP_IP_RCODE];
 	if (!message_interrupt(type))
@@ -814,23 +818,54 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 	return ok;
 }
 
-struct drop_ctx {
-	struct shmcp_iucv *t;
-	uint32_t gen;
-};
-
-/* A message interrupt no one will be shown (shmcp_drop_withdrawn): a
- * pending-message one whose message left the send queue, a message-complete
- * one whose message is gone (taken by TEST COMPLETION, purged). */
-static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx)
+/**
+ * shmcp_iucv_present - present the interrupt @rec to VM @slot, in the VM's
+ * own process: a message-pending interrupt only while its message waits on
+ * the send queue (docs/decisions.md); a message-complete interrupt takes
+ * its message, the reply written into the answer area.  Returns 1, or 0
+ * when the interrupt is withdrawn (received, purged, taken by TEST
+ * COMPLETION meanwhile).  Takes the lock.
+ */
+int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
 {
-	struct drop_ctx *c = ctx;
+	return present(sys, slot, gen, rec);
+}
+
+/**
+ * shmcp_iucv_show - IUCV's presentation in shmcp_next (core/facility.h):
+ * a message interrupt (06-09) of a type in @present_types (bit n: type n)
+ * is presented (shmcp_iucv_present) and its hint cleared; any other record
+ * goes back as is.  Returns SHMCP_SHOW_*.
+ */
+int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
+		    struct shmcp_record *rec)
+{
+	int type = rec->data[SHMCP_IP_RCODE];
+	if (!message_interrupt(type) || !(present_types >> type & 1))
+		return SHMCP_SHOW_AS_IS;
+	if (!present(sys, slot, gen, rec->data))
+		return SHMCP_SHOW_WITHDRAWN;
+	memset(rec->data + HINT_OFF, 0, 4);
+	return SHMCP_SHOW_PRESENTED;
+}
+
+/**
+ * shmcp_iucv_withdrawn - a message interrupt no one will be shown
+ * (shmcp_drop_withdrawn; lock held): a pending-message one whose message
+ * left the send queue, a message-complete one whose message is gone (taken
+ * by TEST COMPLETION, purged).
+ */
+int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec)
+{
+	SHMCP_LOCK_HELD(sys);
 	int type = rec[SHMCP_IP_RCODE];
 	if (!message_interrupt(type))
 		return 0;
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
-		return still_pending(sys, c->t, slot, c->gen, rec) == NULL;
-	return !hinted(c->t, rec);
+		return still_pending(sys, &t, slot, gen, rec) == NULL;
+	return !hinted(&t, rec);
 }
 
 /**
@@ -839,10 +874,9 @@ static int withdrawn(shmcp_sys *sys, int32_t slot, const uint8_t *rec, void *ctx
  * COMPLETION): drop the interrupts that became withdrawn from the head of
  * its queue (lock held, in the VM's own process).
  */
-void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen)
+void shmcp_iucv_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen)
 {
-	struct drop_ctx c = { t, gen };
-	shmcp_drop_withdrawn(sys, slot, SHMCP_IUCV, withdrawn, &c);
+	shmcp_drop_withdrawn(sys, slot, gen, SHMCP_IUCV);
 }
 
 /**
@@ -860,7 +894,7 @@ int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint
 	struct shmcp_iucv t;
 	shmcp_iucv_tables(sys, &t);
 	rc = take_completed(sys, &t, slot, gen, rec) ? 0 : SHMCP_E_NOTFOUND;
-	shmcp_iucv_drop_withdrawn(sys, &t, slot, gen);
+	shmcp_iucv_drop_withdrawn(sys, slot, gen);
 	shmcp_unlock(sys);
 	return rc;
 }

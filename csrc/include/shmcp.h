@@ -1,0 +1,169 @@
+/*
+ * shmcp.h - the public interface of shmcp's C core.
+ *
+ * cffi's cdef reads the public headers of csrc/include/ -- this one, then
+ * each facility's (shmcp_iucv.h, shmcp_vmcf.h) -- dropping the lines that
+ * start with '#' other than integer #defines, so they hold only integer
+ * constants, plain structs and prototypes.  Every size, limit, offset and
+ * code the Python layer needs is defined in them once and read from `lib`.
+ */
+#ifndef SHMCP_H
+#define SHMCP_H
+#include <stdint.h>
+
+/* Layout of the system segment; bump on any change of the layout. */
+#define SHMCP_LAYOUT_VERSION 7   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders */
+#define SHMCP_USERID_LEN 8
+#define SHMCP_SYSNAME_MAX 48
+#define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
+
+/* Facilities: each has its own interrupt queues, doorbell and signal, and
+ * its number (SHMCP_IUCV, SHMCP_VMCF) in its own header. */
+#define SHMCP_NFAC 2
+
+/* Limits: defaults and the ranges ipl() accepts (IUCV's own: shmcp_iucv.h). */
+#define SHMCP_MAX_VMS_DEFAULT 64
+#define SHMCP_MAX_VMS_LIMIT 4096
+#define SHMCP_QUEUE_DEFAULT 4096      /* records per queue class */
+#define SHMCP_QUEUE_MIN 256
+#define SHMCP_QUEUE_LIMIT 1048576
+#define SHMCP_QUEUE_RESERVE 128       /* slots kept for must-deliver records */
+#define SHMCP_STORAGE_DEFAULT 67108864 /* 64 MiB of message storage */
+#define SHMCP_STORAGE_MIN 4096
+#define SHMCP_STORAGE_LIMIT 68719476736 /* 64 GiB */
+#define SHMCP_SPIN_NS_DEFAULT 50000   /* spin before sleeping: 50 us */
+#define SHMCP_SPIN_NS_LIMIT 100000000
+
+/* Return codes of the core: 0 ok, negative errors.  shmcp_strerror()
+ * gives the text. */
+#define SHMCP_OK 0
+#define SHMCP_E_CORRUPT -1     /* segment header or table fails a check */
+#define SHMCP_E_QFULL -2       /* target's interrupt queue is full */
+#define SHMCP_E_NOTLOGGED -3   /* no such VM logged on */
+#define SHMCP_E_ALREADY -4     /* userid held by a live process */
+#define SHMCP_E_TABLEFULL -5   /* VM table full */
+#define SHMCP_E_NOSTORAGE -6   /* storage pool exhausted */
+#define SHMCP_E_LOCK -7        /* control lock unusable */
+#define SHMCP_E_SYS -8         /* system call failed: see errno */
+#define SHMCP_E_DOWN -9        /* the system was shut down */
+#define SHMCP_E_BADARG -10     /* argument out of range */
+#define SHMCP_E_STALE -11      /* the VM handle was logged off */
+#define SHMCP_E_OWNER -12      /* segment belongs to another user */
+#define SHMCP_E_VERSION -13    /* segment written by another layout */
+#define SHMCP_E_NOTEMPTY -14   /* live VMs still logged on */
+#define SHMCP_E_PCSPEC -20     /* program check: specification exception */
+#define SHMCP_E_PCOPER -21     /* program check: operation exception */
+#define SHMCP_E_NOTFOUND -22   /* no such message (withdrawn interrupt) */
+#define SHMCP_E_DIRECTORY -23  /* directory blob fails its checks */
+#define SHMCP_E_NOMSGPATH -24  /* *MSG: the target has no path to *MSG */
+#define SHMCP_E_MSGQUIESCED -25 /* *MSG: the target quiesced its *MSG path */
+
+/* What shmcp_wait() and shmcp_pop() report. */
+#define SHMCP_WAIT_READY 1     /* a record is queued */
+#define SHMCP_WAIT_TIMEOUT 0
+#define SHMCP_WAIT_INTR 2      /* another signal interrupted the wait */
+#define SHMCP_WAIT_DOWN 3      /* the system was shut down / VM forced off */
+#define SHMCP_WAIT_PRESENTED 4 /* shmcp_next: its facility presented the interrupt */
+
+/* Why a consumer wants its doorbell rung (fq.want bits). */
+#define SHMCP_WANT_SLEEPING 1  /* asleep in shmcp_wait */
+#define SHMCP_WANT_ASYNC 2     /* an unblocked handler waits to be interrupted */
+
+/* Slot states in the VM table. */
+#define SHMCP_VM_FREE 0
+#define SHMCP_VM_ACTIVE 1
+#define SHMCP_VM_CLOSING 2
+
+/* Record kinds. */
+#define SHMCP_REC_VOID 0       /* filler left by the repair of a dead producer */
+#define SHMCP_REC_INTERRUPT 1
+
+struct shmcp_limits {
+	uint32_t max_vms;
+	uint32_t queue_size;     /* power of two */
+	uint64_t storage;        /* bytes; rounded up to a power of two */
+	uint64_t spin_ns;
+	uint32_t max_conn;       /* IUCV: ceiling of any VM's maxconn (path ids) */
+	uint32_t max_msgs;       /* IUCV: message blocks in the system */
+};
+
+/* One interrupt as the consumer receives it. */
+struct shmcp_record {
+	int32_t facility;
+	int32_t priority;
+	uint32_t ext_len;        /* trailing data (a facility's, e.g. VMCF SENDX) */
+	uint32_t presented;      /* shmcp_next had its facility present it */
+	uint64_t ext_off;        /* its place in the pool, taken by shmcp_take_ext */
+	uint8_t data[40];
+};
+
+/* A snapshot of one VM table entry, for queries. */
+struct shmcp_vminfo {
+	int32_t slot;
+	uint32_t state;
+	uint32_t gen;
+	int32_t pid;
+	uint64_t starttime;
+	char userid[8];
+	uint64_t queued[2];      /* records waiting, per facility */
+};
+
+/* Process-local handle on an attached system (opaque to Python). */
+struct shmcp_sys;
+typedef struct shmcp_sys shmcp_sys;
+
+const char *shmcp_version(void);
+const char *shmcp_strerror(int rc);
+
+/* segment.c */
+int shmcp_layout_size(const struct shmcp_limits *lim, uint64_t *size);
+int shmcp_format(int fd, const struct shmcp_limits *lim, const char *name);
+shmcp_sys *shmcp_attach(int fd, const char *name, int *rc);
+void shmcp_detach(shmcp_sys *sys);
+int shmcp_read_limits(shmcp_sys *sys, struct shmcp_limits *lim);
+int shmcp_is_down(shmcp_sys *sys);
+int shmcp_mark_down(shmcp_sys *sys);
+uint64_t shmcp_lock_repairs(shmcp_sys *sys);
+
+/* vm.c */
+int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
+		uint64_t starttime, int32_t *slot, uint32_t *gen);
+int shmcp_logoff(shmcp_sys *sys, int32_t slot, uint32_t gen);
+int shmcp_find(shmcp_sys *sys, const char *userid, int32_t *slot, uint32_t *gen);
+int shmcp_vm_alive(shmcp_sys *sys, int32_t slot, uint32_t gen);
+int shmcp_reap(shmcp_sys *sys);
+int shmcp_live_count(shmcp_sys *sys);
+int shmcp_vminfo(shmcp_sys *sys, int32_t slot, struct shmcp_vminfo *out);
+uint64_t shmcp_logoff_count(shmcp_sys *sys);
+uint64_t shmcp_proc_starttime(int32_t pid);
+int shmcp_proc_alive(int32_t pid, uint64_t starttime);
+
+/* queue.c */
+int shmcp_post(shmcp_sys *sys, int32_t slot, uint32_t gen, int facility,
+	       int priority, int must, const uint8_t *data,
+	       const uint8_t *ext, uint32_t ext_len);
+int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out);
+int shmcp_pending(shmcp_sys *sys, int32_t slot, int fmask);
+int shmcp_take_ext(shmcp_sys *sys, int32_t slot, uint64_t off, uint32_t len,
+		   uint8_t *buf);
+
+/* doorbell.c */
+int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility);
+int shmcp_set_async(shmcp_sys *sys, int32_t slot, int facility, int on);
+int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
+	       int64_t timeout_ns, int64_t spin_ns);
+int shmcp_signal_of(int facility);
+
+/* present.c */
+int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t present_types,
+	       int64_t timeout_ns, int64_t spin_ns, struct shmcp_record *out);
+
+/* pool use, for storage accounting and tests */
+uint64_t shmcp_storage_free(shmcp_sys *sys);
+uint64_t shmcp_storage_size(shmcp_sys *sys);
+
+/* watchdog.c */
+int shmcp_watchdog_start(shmcp_sys *sys, uint32_t interval_ms);
+void shmcp_watchdog_stop(shmcp_sys *sys);
+
+#endif
