@@ -76,6 +76,9 @@ TRANSPORTS: list[Transport] = [
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-traced", "shmcp IUCV: handler-free wait, a tracer attached",
+              "bench.transports.shmcp_iucv", "shmcp", {"mode": "wait", "tracer": True}, ("rtt",),
+              "shmcp.iucv", _PENDING_IUCV),
     Transport("vmcf", "shmcp VMCF (wait)", "bench.transports.shmcp_vmcf",
               "shmcp", {}, ("rtt", "stream", "fanin"), "shmcp.vmcf", _PENDING_VMCF),
     # the peers users would otherwise pick

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 import posix_ipc
 
 from . import directory as _directory
 from ._native import ffi, lib
 from .errors import CorruptSegment, ShmcpError, SystemNotUp, check, core_error
+
+if TYPE_CHECKING:
+    from .snapshot import Snapshot
 
 DEFAULT_SYSTEM = "SHMCP"
 _NAME = re.compile(r"[A-Za-z0-9_.\-]+")
@@ -154,14 +158,22 @@ class System:
         return lib.shmcp_lock_repairs(self.handle)
 
     def names(self) -> list[tuple[str, int]]:
-        """(userid, pid) of each VM logged on, in table order."""
+        """(userid, pid) of each VM logged on whose process lives, in table
+        order (one that died is left out before CP has logged it off)."""
         info = ffi.new("struct shmcp_vminfo *")
         out = []
         for slot in range(self.max_vms):
             lib.shmcp_vminfo(self.handle, slot, info)
-            if info.state == lib.SHMCP_VM_ACTIVE:
+            if info.state == lib.SHMCP_VM_ACTIVE and \
+                    lib.shmcp_vm_alive(self.handle, slot, info.gen) == 1:
                 out.append((ffi.string(info.userid, 8).decode().rstrip(), info.pid))
         return out
+
+    def snapshot(self, timeout: float | None = None) -> "Snapshot":
+        """The operator's view: a read-only copy of the system's tables
+        (shmcp.snapshot); ``timeout`` bounds the wait for the control lock."""
+        from .snapshot import take
+        return take(self, timeout)
 
     def __enter__(self) -> "System":
         return self

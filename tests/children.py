@@ -145,6 +145,16 @@ def idle(me: str, how: str = "logoff") -> None:
             time.sleep(1)
 
 
+def lockspin(me: str) -> None:
+    """Take and release the control lock without end (each storage_free()
+    takes it), so that a SIGSTOP may land inside it."""
+    shmcp.logon(me)
+    s = shmcp.System.attach()
+    say("READY")
+    while True:
+        s.storage_free()
+
+
 def fault(me: str, target: str, point: str) -> None:
     """Die by SIGKILL at fault-injection point ``point`` (SHMCP_FAULT is set
     by the parent): post -> inside the lock with a claimed queue slot;

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ONLY = "core,core-nospin,core-sigpause,iucv-wait,vmcf,pipe,c-signal,c-iucv"
+ONLY = "core,core-nospin,core-sigpause,iucv-wait,iucv-traced,vmcf,pipe,c-signal,c-iucv"
 
 
 def test_bench_tiny(tmp_path):
@@ -32,6 +32,8 @@ def test_bench_tiny(tmp_path):
     for workload in ("rtt", "stream", "fanin"):
         assert by[("vmcf", workload)]["status"] == "ok", by[("vmcf", workload)]
     assert by[("vmcf", "scale")]["status"] == "not run"  # reported, not dropped
+    assert by[("iucv-traced", "rtt")]["status"] == "ok", by[("iucv-traced", "rtt")]
+    assert by[("iucv-traced", "rtt")]["metrics"]["corrupt"] == 0
     assert by[("pipe", "rtt")]["status"] == "ok"
     assert by[("c-signal", "rtt")]["status"] == "ok", by[("c-signal", "rtt")]
     assert by[("c-iucv", "stream")]["status"] == "ok", by[("c-iucv", "stream")]

@@ -16,7 +16,7 @@ PACKAGE = ROOT / "shmcp"
 # it, and any module of a layer below
 LAYERS = [
     ("native", ["_version", "_native"]),
-    ("runtime", ["errors", "interrupt", "directory", "system", "snapshot", "machine", "signals",
+    ("runtime", ["errors", "interrupt", "directory", "snapshot", "system", "machine", "signals",
                  "session"]),
     ("faithful", ["plist", "msgservice", "iucv", "vmcf", "trace"]),
     ("sasc", ["sasc"]),
@@ -32,12 +32,28 @@ def module_of(path: pathlib.Path) -> str:
     return rel.parts[0] if len(rel.parts) > 1 else rel.stem
 
 
+def typing_only(tree: ast.AST) -> set[int]:
+    """The nodes under ``if TYPE_CHECKING:``: names for the type checker,
+    never imported when the program runs."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) \
+                and node.test.id == "TYPE_CHECKING":
+            out.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
 def imports(path: pathlib.Path) -> set[str]:
-    """The shmcp modules a file imports, wherever in it (lazy imports too)."""
+    """The shmcp modules a file imports when it runs, wherever in it (lazy
+    imports too; not those only the type checker sees)."""
     rel = path.relative_to(PACKAGE)
     depth = len(rel.parts) - 1  # how deep in a subpackage
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    skip = typing_only(tree)
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level == 0:
                 parts = (node.module or "").split(".")

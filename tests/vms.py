@@ -39,3 +39,23 @@ def run_senders(senders: int, per_sender: int, mode: str) -> dict:
     finally:
         for c in [rx, *tx]:
             c.kill()
+
+
+def stop_inside_the_lock(kid: Child, system: str) -> None:
+    """SIGSTOP ``kid`` (a children.lockspin VM) until it is stopped while it
+    holds ``system``'s control lock; it stays stopped (SIGCONT it)."""
+    import signal
+
+    from shmcp.snapshot import lock_holder, process_state
+    from shmcp.system import System
+
+    with System.attach(system) as s:
+        def stopped_holding() -> bool:
+            os.kill(kid.pid, signal.SIGSTOP)
+            eventually(lambda: process_state(kid.pid) == "stopped", what="the stop")
+            h = lock_holder(s)
+            if h is not None and h.pid == kid.pid:
+                return True
+            os.kill(kid.pid, signal.SIGCONT)
+            return False
+        eventually(stopped_holding, timeout=60, what="a stop inside the lock")

@@ -19,12 +19,15 @@ with SIGIUCV blocked in between (SAS/C style).  spin_us: the IPL's spin
 limit (None: the default; 0: pure signal wake-ups).  idle_vms: that many
 extra VMs logged on (IUCV declared) and idle.  open_paths: the client opens
 that many paths to the server in all (the extra ones idle); the system is
-then IPLed with a directory that raises maxconn."""
+then IPLed with a directory that raises maxconn.  tracer: a tracer
+(bench.tracer) attached to the system throughout."""
 from __future__ import annotations
 
 import collections
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 
 import shmcp
@@ -61,14 +64,29 @@ def setup(nclients: int, size: int, **opts):
         with os.fdopen(fd, "w") as f:
             f.write(f"[default]\niucv = [\"ANY\"]\nmaxconn = {paths + nclients + 8}\n")
     shmcp.ipl(system, directory=directory, **limits)
+    tracer = _start_tracer(system) if opts.get("tracer") else None
 
     def cleanup() -> None:
+        if tracer is not None:
+            tracer.terminate()
+            tracer.wait()
         shmcp.shutdown(system)
         if directory:
             os.unlink(directory)
     spec = {"system": system, "mode": opts.get("mode", "wait"), "size": size,
             "oneway": opts.get("workload") == "stream", "paths": paths}
     return spec, cleanup
+
+
+def _start_tracer(system: str) -> subprocess.Popen:
+    """bench.tracer attached to ``system`` (the tracer option: what a
+    round trip costs while someone traces)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bench.tracer", system],
+                            stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "READY":
+        proc.kill()
+        raise IUCVFailed("the tracer did not attach")
+    return proc
 
 
 def _check(cc: int, plist, what: str) -> None:

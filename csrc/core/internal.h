@@ -6,6 +6,7 @@
  *
  *   header   magic, layout version, limits, region offsets, the control
  *            lock, counters, pool bookkeeping
+ *   trace    the trace ring (trace.c), a fixed size
  *   vm table max_vms entries: state, userid, process identity, and per
  *            facility the doorbell words and two ring headers
  *   regions  one per facility, by number (IUCV's, VMCF's), of the size it
@@ -75,6 +76,23 @@ struct shmcp_vm {
 	struct shmcp_fq fq[SHMCP_NFAC];
 };
 
+/* The trace ring (trace.c): written under the control lock, one record
+ * per interrupt queued while trace_on; read by tracers without it. */
+struct shmcp_trace_slot {
+	_Atomic uint64_t seq;    /* the record's seq once whole; 0 while written */
+	struct shmcp_trace_rec rec;
+};
+struct shmcp_tracer {
+	int32_t pid;             /* 0: free */
+	uint32_t _pad;
+	uint64_t starttime;
+};
+struct shmcp_trace {
+	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t head;  /* records written, ever */
+	struct shmcp_tracer tracer[SHMCP_TRACERS_MAX];
+	_Alignas(SHMCP_CACHELINE) struct shmcp_trace_slot slot[SHMCP_TRACE_RING];
+};
+
 struct shmcp_header {
 	uint64_t magic;
 	uint32_t layout_version;
@@ -82,6 +100,9 @@ struct shmcp_header {
 	uint64_t total_size;
 	uint32_t owner_uid;
 	_Atomic uint32_t state;  /* SHMCP_STATE_* */
+	/* tracers attached (trace.c): beside `state`, on a line every wait
+	 * reads and only shutdown and a tracer's coming or going write */
+	_Atomic uint32_t trace_on;
 	char name[SHMCP_SYSNAME_MAX];
 	struct shmcp_limits limits;
 	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off;
@@ -98,6 +119,10 @@ struct shmcp_header {
 	 * nothing can be left half-counted; LOGOFF clears it (doorbell.c) */
 	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t running[SHMCP_MAX_VMS_LIMIT / 64];
 };
+
+/* The trace ring's region: right after the header, before the VM table. */
+#define SHMCP_TRACE_OFF (((sizeof(struct shmcp_header) + SHMCP_ALIGN - 1) / SHMCP_ALIGN) * SHMCP_ALIGN)
+#define SHMCP_TRACE_END (SHMCP_TRACE_OFF + ((sizeof(struct shmcp_trace) + SHMCP_ALIGN - 1) / SHMCP_ALIGN) * SHMCP_ALIGN)
 
 /* The process-local handle. */
 struct shmcp_sys {
@@ -172,6 +197,11 @@ static inline int64_t shmcp_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static inline struct shmcp_trace *shmcp_trace_of(shmcp_sys *sys)
+{
+	return (struct shmcp_trace *)(sys->base + SHMCP_TRACE_OFF);
+}
+
 static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
 						  int f, int cls)
 {
@@ -207,6 +237,16 @@ void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
 void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
 int shmcp_running_at_least(shmcp_sys *sys, int n);
 int shmcp_spin_allowed(shmcp_sys *sys);
+
+/* segment.c: the control lock, waiting at most @timeout_ns (SHMCP_E_BUSY) */
+int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns);
+
+/* trace.c: note one interrupt just queued (lock held, trace_on set) */
+void shmcp_trace_note(shmcp_sys *sys, int32_t slot, int f, int priority,
+		      const uint8_t *data, uint32_t ext_len);
+
+/* vmcf.c: copy the VMCF part of a snapshot (lock held) */
+void shmcp_vmcf_snap(shmcp_sys *sys, struct shmcp_snapshot *s);
 
 static inline void cpu_relax(void)
 {

@@ -145,6 +145,8 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		return rc;
 	}
 	atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
+	if (__builtin_expect(atomic_load_explicit(&sys->hdr->trace_on, RLX) != 0, 0))
+		shmcp_trace_note(sys, slot, f, priority, data, ext_len);
 	for (int i = 0; i < bells->n; i++)
 		if (bells->b[i].slot == slot && bells->b[i].f == f)
 			return 0;

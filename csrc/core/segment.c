@@ -45,6 +45,7 @@ static const char *const messages[] = {
 	[14] = "virtual machines are still logged on",
 	[24] = "the target has no path to *MSG",
 	[25] = "the target quiesced its *MSG path",
+	[26] = "the control lock stayed held (its holder may be stopped)",
 };
 
 /**
@@ -95,7 +96,7 @@ int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *ou
 {
 	if (!all_limits_ok(lim))
 		return SHMCP_E_BADARG;
-	uint64_t off = round_up(sizeof(struct shmcp_header), SHMCP_ALIGN);
+	uint64_t off = SHMCP_TRACE_END;  /* the header, then the trace ring */
 	out->vm_off = off;
 	off += round_up((uint64_t)lim->max_vms * sizeof(struct shmcp_vm), SHMCP_ALIGN);
 	for (int f = 0; f < SHMCP_NFAC; f++) {
@@ -397,6 +398,19 @@ void shmcp_lock_missing(const char *fn)
 #define MINE(m) ((void)0)
 #endif
 
+/* After a try that returned @rc: if the lock is now ours, count the
+ * acquisition (only the holder writes lock_taken) and note it as held. */
+static int took(shmcp_sys *sys, int rc)
+{
+	if (rc == 0 || rc == EOWNERDEAD) {
+		_Atomic uint32_t *taken = &sys->hdr->lock_taken;
+		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		MINE(&sys->hdr->lock);
+	}
+	return rc;
+}
+
 static int lock(shmcp_sys *sys)
 {
 	pthread_mutex_t *m = &sys->hdr->lock;
@@ -419,12 +433,7 @@ static int lock(shmcp_sys *sys)
 			seen = now;
 		}
 	}
-	if (rc == 0 || rc == EOWNERDEAD) {  /* only the holder writes it */
-		atomic_store_explicit(taken, atomic_load_explicit(taken, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
-		MINE(m);
-	}
-	return rc;
+	return took(sys, rc);
 }
 
 /**
@@ -433,22 +442,56 @@ static int lock(shmcp_sys *sys)
  * kill -9 at any point leaves nothing stuck.
  * Returns 0 or SHMCP_E_LOCK.
  */
+/* After EOWNERDEAD (the lock is ours): repair.  Returns 0 holding the lock,
+ * 1 having released it to ring bells (take it again), or an errno. */
+static int recover(shmcp_sys *sys)
+{
+	/* partners of a VM whose LOGOFF is finished here are told at
+	 * once: ring every bell after the lock (rare path) */
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	repair(sys, &bells);
+	int rc = pthread_mutex_consistent(&sys->hdr->lock);
+	if (rc == 0 && (bells.n || bells.overflow)) {
+		MINE(NULL);
+		pthread_mutex_unlock(&sys->hdr->lock);
+		shmcp_bells_ring(sys, &bells);
+		return 1;
+	}
+	return rc;
+}
+
 int shmcp_lock(shmcp_sys *sys)
 {
 	int rc = lock(sys);
-	if (rc == EOWNERDEAD) {
-		/* partners of a VM whose LOGOFF is finished here are told at
-		 * once: ring every bell after the lock (rare path) */
-		struct shmcp_bells bells = { .n = 0, .overflow = 0 };
-		repair(sys, &bells);
-		rc = pthread_mutex_consistent(&sys->hdr->lock);
-		if (rc == 0 && (bells.n || bells.overflow)) {
-			pthread_mutex_unlock(&sys->hdr->lock);
-			shmcp_bells_ring(sys, &bells);
-			return shmcp_lock(sys);
-		}
-	}
+	if (rc == EOWNERDEAD && (rc = recover(sys)) == 1)
+		return shmcp_lock(sys);
 	return rc ? SHMCP_E_LOCK : 0;
+}
+
+/**
+ * shmcp_lock_within - take the control lock as shmcp_lock() does, but give
+ * up after @timeout_ns: for the operator's commands, which must not hang
+ * behind a holder that was stopped (SIGSTOP) inside it.  Tries at growing
+ * intervals up to 1 ms.  Returns 0, SHMCP_E_BUSY or SHMCP_E_LOCK.
+ */
+int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns)
+{
+	int64_t end = shmcp_now_ns() + timeout_ns;
+	long gap = 20000;
+	for (;;) {
+		int rc = took(sys, pthread_mutex_trylock(&sys->hdr->lock));
+		if (rc == EOWNERDEAD && (rc = recover(sys)) == 1)
+			continue;
+		if (rc != EBUSY)
+			return rc ? SHMCP_E_LOCK : 0;
+		int64_t left = end - shmcp_now_ns();
+		if (left <= 0)
+			return SHMCP_E_BUSY;
+		struct timespec ts = { 0, left < gap ? left : gap };
+		nanosleep(&ts, NULL);
+		if (gap < 1000000)
+			gap *= 2;
+	}
 }
 
 void shmcp_unlock(shmcp_sys *sys)

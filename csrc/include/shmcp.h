@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 7   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders */
+#define SHMCP_LAYOUT_VERSION 8   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -165,5 +165,145 @@ uint64_t shmcp_storage_size(shmcp_sys *sys);
 /* watchdog.c */
 int shmcp_watchdog_start(shmcp_sys *sys, uint32_t interval_ms);
 void shmcp_watchdog_stop(shmcp_sys *sys);
+
+/* --- the operator's view: snapshot.c, trace.c --------------------------- */
+#define SHMCP_E_BUSY -26              /* the control lock stayed held past a timeout */
+
+/* Path end states, as a snapshot shows them (IUCV.md section 8.1). */
+#define SHMCP_PATH_OUT_PENDING 1      /* originator: CONNECT done, not accepted */
+#define SHMCP_PATH_IN_PENDING 2       /* target: pending connection */
+#define SHMCP_PATH_ACTIVE 3
+#define SHMCP_PATH_SEVERED 4          /* the partner severed; this end must too */
+#define SHMCP_PARTNER_CP -1           /* partner_slot of a path to *MSG */
+
+/* IUCV message queues (IUCV.md section 1.1), as a snapshot shows them. */
+#define SHMCP_QUEUE_SEND 1            /* the target's: sent, not yet received */
+#define SHMCP_QUEUE_RECEIVE 2         /* the target's: received, awaiting REPLY */
+#define SHMCP_QUEUE_REPLY 3           /* the source's: complete, awaiting its 06/07 */
+
+/* One VM table entry with its facilities' state. */
+struct shmcp_snap_vm {
+	int32_t slot;
+	uint32_t state;          /* SHMCP_VM_* */
+	uint32_t gen;
+	int32_t pid;
+	uint64_t starttime;
+	char userid[8];
+	uint64_t queued[2];      /* interrupts waiting, per facility */
+	uint64_t posted[2];      /* interrupts queued for it ever, per facility */
+	int32_t running;         /* not asleep in a wait */
+	int32_t iucv_declared;   /* DECLARE BUFFER done */
+	uint32_t maxconn;
+	uint32_t npaths;
+	int32_t vmcf_authorized;
+	uint32_t vmcf_flags;     /* VMCPFLG1 options in effect */
+	uint32_t vmcf_lena;
+	int32_t vmcf_quiesced;
+	char vmcf_partner[8];    /* SPECIFIC userid */
+	uint32_t vmcf_active_out, vmcf_active_in;
+};
+
+/* One end of an IUCV path, as its VM sees it. */
+struct shmcp_snap_path {
+	uint32_t index;          /* the path; its two ends share it */
+	int32_t slot;            /* this end's VM */
+	uint32_t pathid;
+	uint32_t state;          /* SHMCP_PATH_* */
+	int32_t partner_slot;    /* SHMCP_PARTNER_CP for *MSG */
+	char partner[8];
+	uint32_t partner_pathid;
+	uint32_t msglim;
+	uint32_t outstanding;    /* messages this end sent, not yet complete */
+	uint32_t quiesced;       /* the partner quiesced it: this end cannot SEND */
+	uint32_t priority;       /* priority messages allowed on the path */
+	uint32_t flags;          /* this end's options: IPRMDATA, IPPRTY, IPQUSCE */
+};
+
+/* One IUCV message on a queue, in queue order. */
+struct shmcp_snap_msg {
+	int32_t slot;            /* whose queue */
+	uint32_t queue;          /* SHMCP_QUEUE_* */
+	uint32_t msgid;
+	uint32_t pathid;         /* the queue owner's path id */
+	uint32_t trgcls;
+	uint32_t length;
+	uint32_t reply_len;
+	uint32_t priority;
+	uint32_t oneway;
+	uint32_t prmdata;
+};
+
+/* One active VMCF message (in its source's table). */
+struct shmcp_snap_vmcf_msg {
+	uint32_t mid;
+	int32_t source, sink;    /* slots */
+	uint32_t func;           /* VMCPSEND, VMCPSENR, VMCPSENX */
+	uint32_t state;          /* 1 queued, 2 notified, 3 received, 4 done */
+	uint32_t priority;
+	uint32_t length;
+	uint32_t reply_len;
+};
+
+/* Storage in use by one owner: 0 CP, slot + 1 a VM (trailing data queued
+ * to it), or the data of every IUCV / VMCF message. */
+#define SHMCP_SNAP_OWNER_IUCV 0x8000
+#define SHMCP_SNAP_OWNER_VMCF 0x4000
+struct shmcp_snap_owner {
+	uint32_t owner;
+	uint32_t blocks;
+	uint64_t bytes;
+};
+
+/* What shmcp_snapshot() fills: the caller gives each array and its
+ * capacity; the counts say how many rows there were (more than the
+ * capacity: only the first ones copied, call again with more room). */
+struct shmcp_snapshot {
+	struct shmcp_snap_vm *vm;
+	uint32_t vm_cap, nvm;
+	struct shmcp_snap_path *path;
+	uint32_t path_cap, npath;
+	struct shmcp_snap_msg *msg;
+	uint32_t msg_cap, nmsg;
+	struct shmcp_snap_vmcf_msg *vmcf_msg;
+	uint32_t vmcf_msg_cap, nvmcf_msg;
+	struct shmcp_snap_owner *owner;
+	uint32_t owner_cap, nowner;
+	uint64_t storage_size, storage_free, storage_largest;
+	uint64_t logoffs, lock_repairs, lock_taken;
+	uint64_t iucv_msgids;    /* IUCV message ids given, ever */
+	uint64_t vmcf_msgs;      /* VMCF messages sent, ever */
+	uint64_t trace_records;  /* interrupts traced, ever */
+	uint32_t tracers;
+	uint32_t down;
+};
+
+int shmcp_snapshot(shmcp_sys *sys, struct shmcp_snapshot *s, int64_t timeout_ns);
+int32_t shmcp_lock_holder(shmcp_sys *sys);
+
+/* The trace: while a tracer is attached, each interrupt CP queues is also
+ * written to a ring in the segment, in queueing order; tracers read it
+ * without the lock and count what they missed when they fall behind. */
+#define SHMCP_TRACE_RING 4096         /* records the ring keeps */
+#define SHMCP_TRACERS_MAX 8
+#define SHMCP_FROM_NONE -1            /* from_slot: not a VM (a command) */
+#define SHMCP_FROM_CP -2              /* from_slot: CP's *MSG service */
+
+struct shmcp_trace_rec {
+	uint64_t seq;            /* 1, 2, ... in queueing order */
+	uint64_t time_ns;        /* CLOCK_REALTIME when queued */
+	char to[8];
+	char from[8];            /* the path's partner, else the posting VM */
+	int32_t to_slot, from_slot;
+	int32_t facility, priority;
+	uint32_t ext_len;
+	uint32_t _pad;
+	uint8_t data[40];        /* the interrupt's IPARML / VMCMHDR image */
+};
+
+int shmcp_trace_attach(shmcp_sys *sys, int32_t pid, uint64_t starttime, uint64_t *cursor);
+int shmcp_trace_detach(shmcp_sys *sys, int tracer);
+int shmcp_trace_read(shmcp_sys *sys, uint64_t *cursor, struct shmcp_trace_rec *out,
+		     uint32_t max, uint64_t *missed);
+
 
 #endif

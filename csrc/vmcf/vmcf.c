@@ -768,6 +768,46 @@ static void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *
 	unauthorize(sys, slot, bells);
 }
 
+/**
+ * shmcp_vmcf_snap - the VMCF part of a snapshot (lock held, snapshot.c):
+ * each listed VM's authorization and message counts, and every active
+ * message.  Reads only.
+ */
+void shmcp_vmcf_snap(shmcp_sys *sys, struct shmcp_snapshot *s)
+{
+	uint32_t nvm = s->nvm < s->vm_cap ? s->nvm : s->vm_cap;
+	for (uint32_t i = 0; i < nvm; i++) {
+		struct shmcp_snap_vm *o = &s->vm[i];
+		struct vmcf_auth *a = auth_of(sys, o->slot);
+		o->vmcf_authorized = authorized(sys, o->slot);
+		if (o->vmcf_authorized) {
+			o->vmcf_flags = a->flags;
+			o->vmcf_lena = a->lena;
+			o->vmcf_quiesced = a->quiesced;
+			memcpy(o->vmcf_partner, a->partner, SHMCP_USERID_LEN);
+		}
+	}
+	s->nvmcf_msg = 0;
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		if (m->state == M_FREE)
+			continue;
+		int32_t src = (int32_t)(i / MAXMSG);
+		for (uint32_t k = 0; k < nvm; k++) {
+			if (s->vm[k].slot == src)
+				s->vm[k].vmcf_active_out++;
+			if (s->vm[k].slot == m->sink && m->sink_gen == sys->vms[m->sink].gen &&
+			    m->state != M_DONE)
+				s->vm[k].vmcf_active_in++;
+		}
+		if (s->nvmcf_msg++ >= s->vmcf_msg_cap)
+			continue;
+		s->vmcf_msg[s->nvmcf_msg - 1] = (struct shmcp_snap_vmcf_msg){
+			m->mid, src, m->sink, m->func, m->state, m->prio, m->data_len, m->reply_len };
+	}
+	s->vmcf_msgs = vhdr(sys)->seq;
+}
+
 /* VMCF's answer to the lock's repair (shmcp_pool_sweep, core/facility.h):
  * does an active message entry whose index folds to @owner name pool block
  * @off as its data or reply?  -1: @owner is not a VMCF message's. */

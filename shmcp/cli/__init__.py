@@ -1,0 +1,64 @@
+"""The ``shmcp`` command: CP's command language where it fits.
+
+    shmcp ipl [--max-vms N] [--storage BYTES] [--queue-size N]
+    shmcp shutdown
+    shmcp force USERID
+    shmcp smsg USERID TEXT... [--from USERID]
+    shmcp msg USERID TEXT... [--from USERID]
+    shmcp query names|iucv [USERID]|vmcf|storage [--json]
+    shmcp trace [USERID...] [--type TYPE ...] [--json] [--count N]
+    shmcp monitor [--once] [--interval SECONDS]
+
+Every command takes ``--system``.  Each is a thin view: the queries and
+the monitor show ``System.snapshot()``, the trace shows a ``Tracer``.
+Command words are case-insensitive, as CP's are (``QUERY NAMES``).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import _native  # noqa: F401  (fails loudly on a stale build)
+from ..errors import ShmcpError
+from . import basic, monitor, query, trace
+
+_SYSTEM_HELP = "system name (default: $SHMCP_SYSTEM or SHMCP)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shmcp", description="CP commands for shmcp systems")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    basic.add_parsers(sub)
+    query.add_parser(sub)
+    trace.add_parser(sub)
+    monitor.add_parser(sub)
+    for p in sub.choices.values():
+        # a query's own parser takes it (a default on both would clobber)
+        for q in getattr(p, "queries", {}).values() or [p]:
+            q.add_argument("--system", help=_SYSTEM_HELP)
+    return parser
+
+
+def _fold(argv: list[str]) -> list[str]:
+    """CP's command words in any case: the command, and a query's subject."""
+    argv = list(argv)
+    if argv and not argv[0].startswith("-"):
+        argv[0] = argv[0].lower()
+        if argv[0] == "query" and len(argv) > 1 and not argv[1].startswith("-"):
+            argv[1] = argv[1].lower()
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one shmcp command; returns its exit status."""
+    parser = _parser()
+    args = parser.parse_args(_fold(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.run(args)
+    except (ShmcpError, ValueError, TypeError) as exc:
+        print(f"shmcp {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""``shmcp trace [USERID...] [--type TYPE ...]``: CP's TRACE EXT, a live
+stream of external interrupts as CP queues them, one line each, until
+Ctrl-C (or ``--count`` records, or the system's shutdown)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..machine import userid_bytes
+from ..system import System
+from ..trace import TraceRecord, Tracer, type_names
+
+
+def _matches(rec: TraceRecord, users: set[str], types: set[str]) -> bool:
+    if users and rec.source not in users and rec.target not in users:
+        return False
+    if types and not types & {rec.type, rec.facility.lower(), f"{rec.code:02x}"}:
+        return False
+    return True
+
+
+def _types(given: list[str]) -> set[str]:
+    names = set(type_names())
+    out = set()
+    for t in given:
+        t = t.lower()
+        if t not in names and t not in ("iucv", "vmcf") and \
+                not (len(t) == 2 and all(c in "0123456789abcdef" for c in t)):
+            raise ValueError(f"--type {t!r} is not a type; known: iucv, vmcf, a two-digit "
+                             f"hex code, or {', '.join(sorted(names))}")
+        out.add(t)
+    return out
+
+
+def _trace(args: argparse.Namespace) -> int:
+    users = {userid_bytes(u).decode().rstrip() for u in args.userids}
+    types = _types(args.type or [])
+    shown = 0
+    try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
+        with System.attach(args.system) as s, Tracer(s) as tracer:
+            print(f"tracing external interrupts on {s.name}"
+                  f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
+                  file=sys.stderr, flush=True)
+            for rec in tracer.records(poll=args.poll):
+                if isinstance(rec, int):
+                    print(json.dumps({"missed": rec}) if args.json else
+                          f"*** {rec} interrupts missed: the tracer fell behind", flush=True)
+                    continue
+                if not _matches(rec, users, types):
+                    continue
+                print(json.dumps(rec.to_json()) if args.json else rec.line(), flush=True)
+                shown += 1
+                if args.count and shown >= args.count:
+                    break
+            else:
+                print(f"system {s.name} was shut down", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:  # `shmcp trace | head`
+        sys.stderr.close()
+    return 0
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "trace", help="show external interrupts as CP queues them (TRACE EXT), until Ctrl-C",
+        description="A live stream of external interrupts as CP queues them, in order: time, "
+        "from, to, facility, type code and name, path id, message id, length.  If the "
+        "tracer falls behind, a line says how many it missed; no VM ever waits for it.")
+    p.add_argument("userids", nargs="*", metavar="USERID",
+                   help="only interrupts to or from these virtual machines")
+    p.add_argument("--type", action="append", metavar="TYPE",
+                   help="only this type (repeatable): iucv, vmcf, a code such as 09, or a "
+                   "name such as nonpriority-message-pending or send-response")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object a line (fields as in the README)")
+    p.add_argument("--count", type=int, metavar="N", help="stop after N interrupts")
+    p.add_argument("--poll", type=float, default=0.05, metavar="SECONDS",
+                   help="how often to look for new interrupts while none come (default 0.05)")
+    p.set_defaults(run=_trace)
