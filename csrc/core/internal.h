@@ -219,6 +219,8 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 void shmcp_ring_repair(shmcp_sys *sys);
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
 void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
+void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
+		       int (*stale)(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec));
 
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);

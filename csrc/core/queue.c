@@ -281,6 +281,43 @@ void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 }
 
 /**
+ * shmcp_queue_purge - with the lock held, in VM @slot's own process: drop
+ * from its rings of facility @f every record @stale says is dead (its
+ * message ended: UNAUTHORIZE purges its interrupts), freeing their
+ * trailing data; the rest keep their order.  Withdrawn records are dropped
+ * at presentation anyway; this gives their slots back, so stale ones never
+ * fill the queue and refuse a must-deliver record.  Each record is taken
+ * off the head and a kept one pushed back at the tail (no producer runs
+ * under the lock): a kill between loses that one record, never duplicates
+ * one, and a stale one's data waits for the VM's LOGOFF.
+ */
+void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
+		       int (*stale)(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec))
+{
+	SHMCP_LOCK_HELD(sys);
+	if (!shmcp_slot_ok(sys, slot) || !stale)
+		return;
+	consumer_take(sys);
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++) {
+		struct shmcp_record rec;
+		uint8_t kind;
+		for (uint64_t n = ring_count(sys, slot, f, cls); n; n--) {
+			if (!ring_take(sys, slot, f, cls, &rec, &kind))
+				break;
+			if (kind != SHMCP_REC_INTERRUPT)
+				continue;  /* a void record: nothing to keep */
+			if (!stale(sys, slot, &rec)) {
+				shmcp_ring_push(sys, slot, f, cls, rec.data, rec.ext_len, rec.ext_off);
+				continue;
+			}
+			if (rec.ext_len)
+				shmcp_pool_free(&sys->pool, rec.ext_off, SHMCP_POOL_OWNER_VM(slot));
+		}
+	}
+	consumer_give(sys);
+}
+
+/**
  * shmcp_pending - how many records wait for VM @slot in the facilities of
  * @fmask (void fillers included; exact when no producer is active).
  */

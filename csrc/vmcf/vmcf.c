@@ -205,7 +205,8 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
  * transfer error @eflg, extra status @stat, the sink's doubleword @use,
  * residual counts @resa / @resb) and mark it DONE until the source takes
  * it.  IDENTIFY has no RESPONSE; a source that is gone gets none.  If the
- * RESPONSE cannot be queued the message is freed and the error returned.
+ * RESPONSE cannot be queued the error is returned and the message is left
+ * as it was (QueueFull: nothing changed); the caller decides its fate.
  */
 static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t stat,
 		    const uint8_t *use, uint32_t resa, uint32_t resb,
@@ -231,11 +232,9 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
 	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
-	free_off(sys, m, &m->data_off);
-	if (rc) {
-		msg_free(sys, m);
+	if (rc)
 		return rc;
-	}
+	free_off(sys, m, &m->data_off);
 	m->state = M_DONE;
 	return 0;
 }
@@ -267,7 +266,11 @@ static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
 			continue;
 		uint32_t resa = m->state == M_RECEIVED ? 0 : m->data_len;
 		uint32_t resb = m->func == SHMCP_VMCPSENR ? m->lenb : 0;
-		complete(sys, m, SHMCP_VMCF_RC_USER_NOT_AVAILABLE, 0, NULL, resa, resb, bells);
+		/* the sink is going: a source whose queue is full of must-deliver
+		 * records (never VMCF's own: stale RESPONSEs are purged) loses
+		 * the notice, but not its message slot */
+		if (complete(sys, m, SHMCP_VMCF_RC_USER_NOT_AVAILABLE, 0, NULL, resa, resb, bells))
+			msg_free(sys, m);
 	}
 }
 
@@ -279,6 +282,19 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 		if (m->state != M_FREE)
 			msg_free(sys, m);
 	}
+}
+
+/* After UNAUTHORIZE, every record queued for @slot that carries a VMCF
+ * tag is dead: its own messages are purged, those it was sent are
+ * answered, its SMSG epoch moved on (shmcp_queue_purge). */
+static int tagged(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec)
+{
+	struct vmcf_tag tag;
+	if (rec->ext_len < sizeof tag ||
+	    !shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)))
+		return 0;
+	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
+	return tag.magic == TAG_MAGIC && tag.kind >= T_SEND && tag.kind <= T_SMSG;
 }
 
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
@@ -482,6 +498,10 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		int eflg = lena > m->lenb ? SHMCP_VMCF_RC_INCORRECT_LENGTH : 0;
 		rc = complete(sys, m, (uint8_t)eflg, 0, use, resa, m->lenb - n, bells);
+		if (rc) {  /* not queued: the message stays unreplied */
+			free_off(sys, m, &m->reply_off);
+			m->reply_len = 0;
+		}
 		return rc ? rc : eflg;
 	}
 	default: /* REJECT */
@@ -573,6 +593,10 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			break;
 		case SHMCP_VMCPUAUT:
 			unauthorize(sys, slot, &bells);
+			/* its pending interrupts are purged (VMCF.md section 8):
+			 * presentation would drop them, and their slots are free
+			 * again, so they never fill the queue a RESPONSE needs */
+			shmcp_queue_purge(sys, slot, SHMCP_VMCF, tagged);
 			break;
 		case SHMCP_VMCPSEND:
 		case SHMCP_VMCPSENR:
@@ -650,6 +674,8 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 				int fits = (uint64_t)m->data_len + HDR <= a->lena;
 				int r = complete(sys, m, fits ? 0 : SHMCP_VMCF_RC_SENDX_TOO_LARGE, 0,
 						 NULL, fits ? 0 : m->data_len, 0, &bells);
+				if (r)  /* its SEND record is taken: nothing can end it later */
+					msg_free(sys, m);
 				rc = r ? r : fits ? SHMCP_VMCF_PRESENT : SHMCP_VMCF_DROP;
 			} else {
 				m->state = M_NOTIFIED;
