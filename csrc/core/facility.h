@@ -44,6 +44,11 @@ struct shmcp_facility {
 	 * messages' owners, or SHMCP_POOL_OWNER_CP), 0 if not, -1 if @owner
 	 * is none of its (NULL: it holds no block) */
 	int (*holds)(shmcp_sys *sys, uint16_t owner, uint64_t off);
+	/* the lock's repair, after a holder died (lock held; rings and pool
+	 * already whole): make its own tables consistent whatever store the
+	 * kill interrupted, and queue what partners are owed into @bells.
+	 * Must be idempotent (NULL: nothing to repair) */
+	void (*repair)(shmcp_sys *sys, struct shmcp_bells *bells);
 };
 
 /* facilities.c: by facility number */

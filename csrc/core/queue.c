@@ -136,6 +136,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		off = shmcp_pool_alloc(&sys->pool, ext_len, SHMCP_POOL_OWNER_VM(slot));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
+		shmcp_fault("pool.alloc");  /* tests: a block no record names yet */
 		memcpy(sys->pool.base + off, ext, ext_len);
 	}
 	int rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
@@ -306,6 +307,7 @@ void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
 				break;
 			if (kind != SHMCP_REC_INTERRUPT)
 				continue;  /* a void record: nothing to keep */
+			shmcp_fault("queue.purge");  /* tests: a record off its ring */
 			if (!stale(sys, slot, &rec)) {
 				shmcp_ring_push(sys, slot, f, cls, rec.data, rec.ext_len, rec.ext_off);
 				continue;
@@ -315,6 +317,40 @@ void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
 		}
 	}
 	consumer_give(sys);
+}
+
+/**
+ * shmcp_queue_find - with the lock held: 1 if a record queued for VM @slot
+ * in facility @f satisfies @match (called with @ctx), else 0.  For the
+ * lock's repair, which asks whether an interrupt a facility owes is
+ * already queued: no producer runs, and a slot the consumer frees
+ * meanwhile keeps its contents until the next post.
+ */
+int shmcp_queue_find(shmcp_sys *sys, int32_t slot, int f,
+		     int (*match)(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx),
+		     const void *ctx)
+{
+	SHMCP_LOCK_HELD(sys);
+	uint64_t mask = sys->qsize - 1;
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++) {
+		struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+		struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
+		uint64_t t = atomic_load_explicit(&r->tail, ACQ);
+		uint64_t h = atomic_load_explicit(&r->head, ACQ);
+		if (t - h > sys->qsize)
+			h = t - sys->qsize;
+		for (uint64_t p = h; p != t; p++) {
+			struct shmcp_slot *s = &slots[p & mask];
+			if (s->kind != SHMCP_REC_INTERRUPT)
+				continue;
+			struct shmcp_record rec = { .facility = f, .priority = cls == SHMCP_PRIO,
+						    .ext_len = s->ext_len, .ext_off = s->ext_off };
+			memcpy(rec.data, s->data, SHMCP_RECORD_LEN);
+			if (match(sys, &rec, ctx))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /**

@@ -161,9 +161,13 @@ static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
 		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 }
 
-/* Free entry @m and the storage it holds. */
+/* Free entry @m and the storage it holds: free first, so a kill before
+ * its blocks are freed leaves blocks no entry names (the repair frees
+ * them), never an entry half cleared. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
+	m->state = M_FREE;
+	atomic_signal_fence(memory_order_seq_cst);
 	free_off(sys, m, &m->data_off);
 	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
@@ -230,12 +234,18 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 	put32(h, SHMCP_VMCF_PARM_LENB, resb);
 	if (use)
 		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
-	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
-	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
-	if (rc)
-		return rc;
-	free_off(sys, m, &m->data_off);
+	/* DONE first: a kill before the RESPONSE is queued leaves one the
+	 * lock's repair sees is owed.  A RESPONSE must be deliverable: at
+	 * most MAXMSG per source exist */
+	uint8_t was = m->state;
 	m->state = M_DONE;
+	shmcp_fault("vmcf.complete");  /* tests: DONE, its RESPONSE not queued */
+	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
+	if (rc) {
+		m->state = was;
+		return rc;
+	}
+	free_off(sys, m, &m->data_off);
 	return 0;
 }
 
@@ -388,6 +398,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, data, lena);
+		shmcp_fault("vmcf.send.staged");  /* tests: data no entry names */
 	}
 	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
 	uint8_t h[HDR];
@@ -405,6 +416,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		free_off(sys, m, &off);
 		return rc;
 	}
+	shmcp_fault("vmcf.send.queued");  /* tests: its SEND queued, it is not */
 	m->func = func;
 	m->prio = (uint8_t)prio;
 	m->mid = mid;
@@ -463,6 +475,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(data, sys->pool.base + m->data_off, n);
+		shmcp_fault("vmcf.receive");  /* tests: copied, not yet RECEIVED */
 		if (lena < m->data_len) {
 			rc = complete(sys, m, SHMCP_VMCF_RC_INCORRECT_LENGTH, 0, srcuse,
 				      m->data_len - n, m->lenb, bells);
@@ -496,6 +509,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			m->reply_off = off;
 			m->reply_len = n;
 		}
+		shmcp_fault("vmcf.reply");  /* tests: the reply staged, no RESPONSE */
 		int eflg = lena > m->lenb ? SHMCP_VMCF_RC_INCORRECT_LENGTH : 0;
 		rc = complete(sys, m, (uint8_t)eflg, 0, use, resa, m->lenb - n, bells);
 		if (rc) {  /* not queued: the message stays unreplied */
@@ -851,6 +865,47 @@ static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 	return 0;
 }
 
+/* Is @rec the RESPONSE of entry @ctx (index, sequence number)? */
+static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx)
+{
+	const uint64_t *want = ctx;
+	struct vmcf_tag tag;
+	if (rec->ext_len < sizeof tag || rec->ext_off >= sys->pool.hdr->size ||
+	    sizeof tag > sys->pool.hdr->size - rec->ext_off)
+		return 0;
+	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
+	return tag.magic == TAG_MAGIC && tag.kind == T_RESP && tag.index == want[0] &&
+	       tag.seq == want[1];
+}
+
+/* VMCF's part of the lock's repair (core/facility.h): a message DONE
+ * whose RESPONSE the kill kept from its source's queue gets it (should
+ * the source hold a copy already, the second is dropped: the entry is
+ * gone by then).  The rest is safe at every store: an entry is named
+ * QUEUED only once its SEND is queued, and the sweep frees a block a FREE
+ * entry still names. */
+static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
+{
+	SHMCP_LOCK_HELD(sys);
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		int32_t src = (int32_t)(i / MAXMSG);
+		if (m->state != M_DONE || m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
+		    sys->vms[src].gen != m->src_gen || !shmcp_slot_ok(sys, m->sink))
+			continue;
+		uint64_t want[2] = { i, m->seq };
+		if (shmcp_queue_find(sys, src, SHMCP_VMCF, is_response, want))
+			continue;
+		uint8_t h[HDR] = { 0 };
+		h[SHMCP_VMCF_HDR_STAT] = (uint8_t)(SHMCP_VMCMRESP | (m->prio ? SHMCP_VMCMPRTY : 0));
+		h[SHMCP_VMCF_HDR_EFLG] = SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+		put16(h, SHMCP_VMCF_PARM_FUNC, m->func);
+		put32(h, SHMCP_VMCF_PARM_MID, m->mid);
+		memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+		queue_tagged(sys, src, m->prio, 1, h, T_RESP, i, m->seq, NULL, 0, bells);
+	}
+}
+
 /* What VMCF gives the core (core/facility.h): its interrupts are presented
  * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
  * carry trailing data, so none is dropped as withdrawn at the head. */
@@ -860,4 +915,5 @@ const struct shmcp_facility shmcp_vmcf_facility = {
 	.region_size = shmcp_vmcf_region_size,
 	.logoff = shmcp_vmcf_logoff,
 	.holds = holds,
+	.repair = repair,
 };
