@@ -47,15 +47,16 @@ static int refresh(shmcp_sys *sys, struct watched *w, struct pollfd *pfd, int *d
 		if (active && w[i].gen != gen) {
 			int32_t pid = vm->pid;
 			uint64_t start = vm->starttime;
-			w[i].gen = gen;
 			int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-			if (fd >= 0 && !shmcp_proc_alive(pid, start)) {
-				close(fd);  /* gone, or its pid already reused */
-				fd = -1;
+			if (!shmcp_proc_alive(pid, start)) {
+				/* gone, its pid reused, or a LOGON read half
+				 * written: reap, and look again next time */
+				if (fd >= 0)
+					close(fd);
 				*dead = 1;
-			} else if (fd < 0 && !shmcp_proc_alive(pid, start)) {
-				*dead = 1;
+				continue;
 			}
+			w[i].gen = gen;  /* no pidfd (EMFILE): the timed reap */
 			w[i].fd = fd;
 		}
 		if (w[i].fd >= 0)
@@ -74,17 +75,18 @@ static void *watch(void *arg)
 		w[i].fd = -1;
 	uint32_t waited = 0;
 	while (!atomic_load(&sys->watchdog_stop)) {
-		int dead = 0, n = 0, ready = 0;
+		int dead = 0, n = 0;
 		if (w && pfd)
 			n = refresh(sys, w, pfd, &dead);
-		if (!dead) {
-			ready = poll(pfd, (nfds_t)n, step_ms);
-			for (int k = 0; ready > 0 && k < n; k++)
-				if (pfd[k].revents)
-					dead = 1;
-			if (ready <= 0)
-				waited += step_ms;
-		}
+		if (dead && !shmcp_is_down(sys))
+			shmcp_reap(sys);  /* found gone without a pidfd */
+		dead = 0;
+		int ready = poll(pfd, (nfds_t)n, step_ms);
+		for (int k = 0; ready > 0 && k < n; k++)
+			if (pfd[k].revents)
+				dead = 1;
+		if (ready <= 0)
+			waited += step_ms;
 		if (shmcp_is_down(sys))
 			break;
 		if (dead || waited >= sys->watchdog_ms) {
