@@ -20,9 +20,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-from shmcp import PathPlist, iucv  # noqa: E402
+import shmcp
+from shmcp import PathPlist, iucv
 
 CHILD = """
 import sys, time, shmcp
