@@ -53,6 +53,11 @@ struct shmcp_facility {
 	 * SHMCP_FROM_CP, with its userid in @from; SHMCP_FROM_NONE if it cannot
 	 * (the trace then names the VM of the posting process) */
 	int32_t (*origin)(shmcp_sys *sys, int32_t slot, const uint8_t *rec, char from[8]);
+	/* the lock's repair, after a holder died (lock held; rings and pool
+	 * already whole): make its own tables consistent whatever store the
+	 * kill interrupted, and queue what partners are owed into @bells.
+	 * Must be idempotent (NULL: nothing to repair) */
+	void (*repair)(shmcp_sys *sys, struct shmcp_bells *bells);
 };
 
 /* facilities.c: by facility number */

@@ -173,7 +173,17 @@ struct shmcp_bells {
 int shmcp_compute_layout(const struct shmcp_limits *lim, struct shmcp_layout *out);
 int shmcp_lock(shmcp_sys *sys);
 void shmcp_unlock(shmcp_sys *sys);
-void shmcp_fault(const char *point);
+/* shmcp_fault(point): a named fault point.  The tests' SHMCP_FAULT
+ * ("POINT" or "POINT@N") makes the process kill itself there; otherwise it
+ * costs one load and a branch never taken (shmcp_faults_armed is set once,
+ * when the library is loaded, only if the variable is). */
+extern int shmcp_faults_armed;
+void shmcp_fault_at(const char *point);
+#define shmcp_fault(point)                                    \
+	do {                                                  \
+		if (__builtin_expect(shmcp_faults_armed, 0))  \
+			shmcp_fault_at(point);                \
+	} while (0)
 
 /* SHMCP_LOCK_HELD(sys): a function that must run with the control lock
  * held says so with this.  The debug build (-DSHMCP_DEBUG: the sanitizer
@@ -222,6 +232,11 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 void shmcp_ring_repair(shmcp_sys *sys);
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot);
 void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
+int shmcp_queue_find(shmcp_sys *sys, int32_t slot, int f,
+		     int (*match)(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx),
+		     const void *ctx);
+void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
+		       int (*stale)(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec));
 
 /* vm.c */
 int shmcp_slot_ok(shmcp_sys *sys, int32_t slot);

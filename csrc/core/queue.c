@@ -136,6 +136,7 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 		off = shmcp_pool_alloc(&sys->pool, ext_len, SHMCP_POOL_OWNER_VM(slot));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
+		shmcp_fault("pool.alloc");  /* tests: a block no record names yet */
 		memcpy(sys->pool.base + off, ext, ext_len);
 	}
 	int rc = shmcp_ring_push(sys, slot, f, cls, data, ext_len, off);
@@ -278,6 +279,78 @@ void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 			ring_advance(sys, slot, f, cls, s);
 		}
 	consumer_give(sys);
+}
+
+/**
+ * shmcp_queue_purge - with the lock held, in VM @slot's own process: drop
+ * from its rings of facility @f every record @stale says is dead (its
+ * message ended: UNAUTHORIZE purges its interrupts), freeing their
+ * trailing data; the rest keep their order.  Withdrawn records are dropped
+ * at presentation anyway; this gives their slots back, so stale ones never
+ * fill the queue and refuse a must-deliver record.  Each record is taken
+ * off the head and a kept one pushed back at the tail (no producer runs
+ * under the lock): a kill between loses that one record, never duplicates
+ * one, and a stale one's data waits for the VM's LOGOFF.
+ */
+void shmcp_queue_purge(shmcp_sys *sys, int32_t slot, int f,
+		       int (*stale)(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec))
+{
+	SHMCP_LOCK_HELD(sys);
+	if (!shmcp_slot_ok(sys, slot) || !stale)
+		return;
+	consumer_take(sys);
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++) {
+		struct shmcp_record rec;
+		uint8_t kind;
+		for (uint64_t n = ring_count(sys, slot, f, cls); n; n--) {
+			if (!ring_take(sys, slot, f, cls, &rec, &kind))
+				break;
+			if (kind != SHMCP_REC_INTERRUPT)
+				continue;  /* a void record: nothing to keep */
+			shmcp_fault("queue.purge");  /* tests: a record off its ring */
+			if (!stale(sys, slot, &rec)) {
+				shmcp_ring_push(sys, slot, f, cls, rec.data, rec.ext_len, rec.ext_off);
+				continue;
+			}
+			if (rec.ext_len)
+				shmcp_pool_free(&sys->pool, rec.ext_off, SHMCP_POOL_OWNER_VM(slot));
+		}
+	}
+	consumer_give(sys);
+}
+
+/**
+ * shmcp_queue_find - with the lock held: 1 if a record queued for VM @slot
+ * in facility @f satisfies @match (called with @ctx), else 0.  For the
+ * lock's repair, which asks whether an interrupt a facility owes is
+ * already queued: no producer runs, and a slot the consumer frees
+ * meanwhile keeps its contents until the next post.
+ */
+int shmcp_queue_find(shmcp_sys *sys, int32_t slot, int f,
+		     int (*match)(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx),
+		     const void *ctx)
+{
+	SHMCP_LOCK_HELD(sys);
+	uint64_t mask = sys->qsize - 1;
+	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++) {
+		struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+		struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
+		uint64_t t = atomic_load_explicit(&r->tail, ACQ);
+		uint64_t h = atomic_load_explicit(&r->head, ACQ);
+		if (t - h > sys->qsize)
+			h = t - sys->qsize;
+		for (uint64_t p = h; p != t; p++) {
+			struct shmcp_slot *s = &slots[p & mask];
+			if (s->kind != SHMCP_REC_INTERRUPT)
+				continue;
+			struct shmcp_record rec = { .facility = f, .priority = cls == SHMCP_PRIO,
+						    .ext_len = s->ext_len, .ext_off = s->ext_off };
+			memcpy(rec.data, s->data, SHMCP_RECORD_LEN);
+			if (match(sys, &rec, ctx))
+				return 1;
+		}
+	}
+	return 0;
 }
 
 /**

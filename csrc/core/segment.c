@@ -347,13 +347,19 @@ uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 /* Put the control tables right after a holder of the lock died: publish
  * claimed-but-unfinished queue slots as void records, rebuild the pool's
  * free lists from its tags, free the blocks it allocated or let go that
- * no holder names, and finish interrupted logoffs. */
+ * no holder names, let each facility repair its own tables (and queue the
+ * interrupts owed), and finish interrupted logoffs. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	SHMCP_LOCK_HELD(sys);
 	shmcp_ring_repair(sys);
 	if (shmcp_pool_rebuild(&sys->pool) == 0)
 		shmcp_pool_sweep(&sys->pool, shmcp_storage_held, sys);
+	/* each facility's own tables, with the rings and the pool whole
+	 * again: they may free blocks and queue the interrupts owed */
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (shmcp_facilities[f]->repair)
+			shmcp_facilities[f]->repair(sys, bells);
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (atomic_load(&sys->vms[i].state) == SHMCP_VM_CLOSING) {
 			shmcp_logoff_hook(sys, (int32_t)i, bells);
@@ -500,25 +506,33 @@ void shmcp_unlock(shmcp_sys *sys)
 	pthread_mutex_unlock(&sys->hdr->lock);
 }
 
+/* Test-only fault injection (shmcp_fault in internal.h): the point
+ * SHMCP_FAULT names, and from which time it is reached on it kills. */
+int shmcp_faults_armed;
+static const char *fault_want;
+static size_t fault_len;
+static unsigned long fault_nth, fault_seen;
+
+__attribute__((constructor)) static void fault_arm(void)
+{
+	fault_want = getenv("SHMCP_FAULT");
+	if (!fault_want || !*fault_want)
+		return;
+	const char *at = strchr(fault_want, '@');
+	fault_len = at ? (size_t)(at - fault_want) : strlen(fault_want);
+	fault_nth = at ? strtoul(at + 1, NULL, 10) : 1;
+	shmcp_faults_armed = 1;
+}
+
 /**
- * shmcp_fault - test-only fault injection: if the environment variable
- * SHMCP_FAULT names @point, the process kills itself with SIGKILL here;
+ * shmcp_fault_at - fault point @point was reached while SHMCP_FAULT is
+ * set: if it names @point, the process kills itself with SIGKILL here;
  * "POINT@N" waits for the Nth time the point is reached (e.g. post@2: the
  * SEND after a CONNECT).
  */
-void shmcp_fault(const char *point)
+void shmcp_fault_at(const char *point)
 {
-	static const char *want = (const char *)1;
-	static size_t len;
-	static unsigned long nth, seen;
-	if (want == (const char *)1) {
-		want = getenv("SHMCP_FAULT");
-		if (want) {
-			const char *at = strchr(want, '@');
-			len = at ? (size_t)(at - want) : strlen(want);
-			nth = at ? strtoul(at + 1, NULL, 10) : 1;
-		}
-	}
-	if (want && strncmp(want, point, len) == 0 && point[len] == '\0' && ++seen >= nth)
+	if (strncmp(fault_want, point, fault_len) == 0 && point[fault_len] == '\0' &&
+	    ++fault_seen >= fault_nth)
 		raise(SIGKILL);
 }

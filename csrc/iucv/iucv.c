@@ -170,6 +170,7 @@ static struct shmcp_path *alloc_path(struct shmcp_iucv *t, uint32_t *idx)
 	}
 	struct shmcp_path *p = &t->path[i];
 	memset(p, 0, sizeof *p);
+	atomic_signal_fence(memory_order_seq_cst);
 	p->in_use = 1;
 	*idx = i;
 	return p;
@@ -179,6 +180,8 @@ static void release_path(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path
 {
 	shmcp_iucv_destroy_path_messages(sys, t, p);
 	uint32_t i = (uint32_t)(p - t->path);
+	p->in_use = 0;  /* first: the repair never sees half a path in use */
+	atomic_signal_fence(memory_order_seq_cst);
 	memset(p, 0, sizeof *p);
 	p->next_free = t->hdr->free_paths;
 	t->hdr->free_paths = i + 1;
@@ -237,10 +240,14 @@ void shmcp_iucv_sever_end(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_pat
 			shmcp_iucv_sever_messages(sys, t, p, end, bells);
 		if (other->state == END_IN_PENDING)
 			other->_pad = 1;  /* its ACCEPT will get rc 20 */
+		other->sever_sent = 0;
 		other->state = END_PARTNER_SEVERED;
+		shmcp_fault("iucv.sever");  /* tests: severed, its 03 not queued */
 		control(sys, p, 1 - end, SHMCP_IPTYPE_PATH_SEVERED, 0, 0, NULL, user, bells);
+		other->sever_sent = 1;
 	}
 	free_end(t, p, end);
+	shmcp_fault("iucv.sever.freed");  /* tests: one end gone, the path not */
 	if (other->state == END_NONE)
 		release_path(sys, t, p);
 }
@@ -396,6 +403,7 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 		return SHMCP_IPRC_MAXCONN_TARGET;
 	const struct shmcp_dir_entry *da = dir_lookup(sys, t, me), *db = dir_lookup(sys, t, vmid);
 	int ida = alloc_pathid(t, slot, a->maxconn, pidx, 0);
+	shmcp_fault("iucv.connect");  /* tests: a path half built */
 	int idb = alloc_pathid(t, target, b->maxconn, pidx, 1);
 	p->e[0] = (struct shmcp_path_end){ .slot = slot, .gen = sys->vms[slot].gen,
 					   .pathid = (uint16_t)ida, .state = END_OUT_PENDING,
@@ -618,6 +626,90 @@ static int holds_block(shmcp_sys *sys, uint16_t owner, uint64_t off)
 	return shmcp_iucv_holds(sys, owner, off);
 }
 
+/* Does @rec tell path id *@ctx that its partner severed? */
+static int severs(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx)
+{
+	(void)sys;
+	return !rec->ext_len && rec->data[SHMCP_IP_RCODE] == SHMCP_IPTYPE_PATH_SEVERED &&
+	       ip16(rec->data, SHMCP_IP_PATHID) == *(const uint16_t *)ctx;
+}
+
+/* Is map entry @v of VM @slot's path id @id backed by its path's end? */
+static int map_ok(struct shmcp_iucv *t, uint32_t slot, uint32_t id, uint32_t v)
+{
+	if ((v >> 1) < 1 || (v >> 1) > t->npaths)
+		return 0;
+	const struct shmcp_path *p = &t->path[(v >> 1) - 1];
+	const struct shmcp_path_end *e = &p->e[v & 1];
+	return p->in_use && e->state != END_NONE && e->slot == (int32_t)slot && e->pathid == id;
+}
+
+/*
+ * IUCV's part of the lock's repair (core/facility.h): whatever store the
+ * dead holder's kill interrupted, a path with no end left is released,
+ * each VM's path-id map holds exactly its path ends (and counts them), the
+ * free list holds exactly the paths not in use, the MSGBLOKs are put right
+ * (shmcp_iucv_repair_messages), and an end marked severed whose type 03
+ * the kill kept from its queue gets it.  Idempotent.
+ */
+static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
+{
+	SHMCP_LOCK_HELD(sys);
+	static const uint8_t zeros[16];
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	if (t.hdr->paths_used > t.npaths)
+		t.hdr->paths_used = t.npaths;
+	uint32_t used = t.hdr->paths_used;
+	for (uint32_t i = 0; i < used; i++) {
+		struct shmcp_path *p = &t.path[i];
+		if (p->in_use && p->e[0].state == END_NONE && p->e[1].state == END_NONE)
+			release_path(sys, &t, p);
+	}
+	for (uint32_t v = 0; v < t.max_vms; v++) {
+		uint32_t *map = &t.pathmap[(size_t)v * t.max_conn];
+		uint16_t n = 0;
+		for (uint32_t id = 0; id < t.max_conn; id++) {
+			if (map[id] && !map_ok(&t, v, id, map[id]))
+				map[id] = 0;
+			n += map[id] != 0;
+		}
+		t.vm[v].npaths = n;
+	}
+	for (uint32_t i = 0; i < used; i++)
+		for (int end = 0; end < 2 && t.path[i].in_use; end++) {
+			struct shmcp_path_end *e = &t.path[i].e[end];
+			if (e->state == END_NONE || e->slot < 0 || (uint32_t)e->slot >= t.max_vms ||
+			    e->pathid >= t.max_conn)
+				continue;
+			uint32_t *entry = &t.pathmap[(size_t)e->slot * t.max_conn + e->pathid];
+			if (!*entry) {  /* its map entry was not written yet */
+				*entry = (i + 1) << 1 | (uint32_t)end;
+				t.vm[e->slot].npaths++;
+			}
+		}
+	t.hdr->free_paths = 0;
+	for (uint32_t i = used; i >= 1; i--)
+		if (!t.path[i - 1].in_use) {
+			t.path[i - 1].next_free = t.hdr->free_paths;
+			t.hdr->free_paths = i;
+		}
+	shmcp_iucv_repair_messages(sys, &t, bells);
+	for (uint32_t i = 0; i < used; i++)
+		for (int end = 0; end < 2 && t.path[i].in_use; end++) {
+			struct shmcp_path *p = &t.path[i];
+			struct shmcp_path_end *e = &p->e[end];
+			if (e->state != END_PARTNER_SEVERED || e->sever_sent || e->slot < 0 ||
+			    (uint32_t)e->slot >= t.max_vms ||
+			    atomic_load(&sys->vms[e->slot].state) != SHMCP_VM_ACTIVE ||
+			    sys->vms[e->slot].gen != e->gen)
+				continue;
+			if (!shmcp_queue_find(sys, e->slot, SHMCP_IUCV, severs, &e->pathid))
+				control(sys, p, end, SHMCP_IPTYPE_PATH_SEVERED, 0, 0, NULL, zeros, bells);
+			e->sever_sent = 1;
+		}
+}
+
 /* What IUCV gives the core (core/facility.h). */
 const struct shmcp_facility shmcp_iucv_facility = {
 	.name = "IUCV",
@@ -630,4 +722,5 @@ const struct shmcp_facility shmcp_iucv_facility = {
 	.holds = holds_block,
 	.snap = shmcp_iucv_snap,
 	.origin = shmcp_iucv_origin,
+	.repair = repair,
 };

@@ -74,7 +74,7 @@ struct shmcp_path_end {
 	uint8_t flags;          /* options at CONNECT/ACCEPT: IPRMDATA, IPPRTY, IPQUSCE */
 	uint8_t quiesced;       /* the partner quiesced this end: no SEND */
 	uint8_t _pad;
-	uint16_t _pad1;
+	uint16_t sever_sent;    /* PARTNER_SEVERED: its type 03 is queued (repair) */
 	uint16_t msglim_asked;  /* the limit this end asked for (0 = default) */
 	uint16_t dir_msglimit;  /* its directory ceiling */
 	uint8_t dir_priority;   /* its directory permits priority */
@@ -119,6 +119,7 @@ struct shmcp_msgblok {
 	uint32_t shown;         /* its pending-message interrupt was presented */
 	uint64_t answer;        /* the answer area: an address in the source VM's own
 				 * process, written only there (shmcp_iucv_take_reply) */
+	uint8_t completing;     /* complete() has it in hand (the lock's repair) */
 };
 
 #define NO_OFF UINT64_MAX
@@ -173,6 +174,8 @@ int shmcp_iucv_show(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present
 		    struct shmcp_record *rec);
 int shmcp_iucv_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
+void shmcp_iucv_repair_messages(shmcp_sys *sys, struct shmcp_iucv *t,
+				struct shmcp_bells *bells);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
 /* Interrupt types 06-09: a message's, presented only while its message

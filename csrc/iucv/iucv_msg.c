@@ -5,6 +5,7 @@
  * PURGE, DESCRIBE, TEST COMPLETION, TEST MESSAGE.  Data is staged in the
  * pool at SEND and REPLY (docs/decisions.md).  Lock held throughout.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "iucv.h"
@@ -54,10 +55,12 @@ static struct shmcp_msgblok *msg_alloc(struct shmcp_iucv *t)
 	}
 	m = &t->msg[i];
 	memset(m, 0, sizeof *m);
-	m->in_use = 1;
 	m->data_off = NO_OFF;
 	m->reply_off = NO_OFF;
 	m->qslot = -1;
+	/* in use last: a block the repair finds in use never names offset 0 */
+	atomic_signal_fence(memory_order_seq_cst);
+	m->in_use = 1;
 	return m;
 }
 
@@ -148,7 +151,10 @@ static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgbl
 	if (p && p->outstanding[m->src])
 		p->outstanding[m->src]--;
 	uint32_t i = idx1_of(t, m);
+	shmcp_fault("iucv.destroy");  /* tests: off its queue, not yet freed */
 	msg_free_data(sys, m, i);
+	m->in_use = 0;  /* first: the repair never sees half a block in use */
+	atomic_signal_fence(memory_order_seq_cst);
 	memset(m, 0, sizeof *m);
 	m->next = t->hdr->free_msgs;
 	t->hdr->free_msgs = i;
@@ -199,6 +205,7 @@ static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok 
 {
 	SHMCP_LOCK_HELD(sys);
 	struct shmcp_path *p = path_at(t, m);
+	m->completing = 1;  /* a kill off every queue: the repair completes it */
 	q_remove(t, m);
 	if (!p || p->e[m->src].slot == CP_SLOT ||  /* *MSG: nobody to tell */
 	    (p->e[m->src].state != END_ACTIVE && p->e[m->src].state != END_PARTNER_SEVERED)) {
@@ -206,6 +213,8 @@ static void complete(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok 
 		return;
 	}
 	q_insert(t, p->e[m->src].slot, Q_REPLY, m);
+	m->completing = 0;
+	shmcp_fault("iucv.complete");  /* tests: completed, its 06/07 not queued */
 	uint8_t rec[SHMCP_RECORD_LEN];
 	complete_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
@@ -323,6 +332,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 		}
 		memcpy(sys->pool.base + m->data_off, in, (size_t)len);
 	}
+	shmcp_fault("iucv.send.staged");  /* tests: a MSGBLOK on no queue */
 	m->msgid = ++t->hdr->msgid ? t->hdr->msgid : ++t->hdr->msgid;
 	m->path = (uint32_t)(p - t->path) + 1;
 	m->src = (uint8_t)end;
@@ -345,6 +355,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 		msg_destroy(sys, t, m);
 		return rc;
 	}
+	shmcp_fault("iucv.send.queued");  /* tests: its 08/09 queued, it is not */
 	q_insert(t, other->slot, Q_SEND, m);
 	put32(pl, SHMCP_IP_MSGID, m->msgid);
 	return 0;
@@ -478,7 +489,9 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	pl[SHMCP_IP_FLAGS1] = oflags;
 	if (rc)
 		return rc;
+	shmcp_fault("iucv.receive");  /* tests: data copied, still queued */
 	q_remove(t, m);
+	shmcp_fault("iucv.receive.unlinked");  /* tests: on no queue */
 	if (m->flags & SHMCP_IPNORPY) {
 		m->residual = 0;
 		m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
@@ -536,6 +549,7 @@ static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t 
 		put32(pl, SHMCP_IP_BFLN2F, m->residual);
 	}
 	m->cprio = ((f & SHMCP_IPPRTY) && p->priority) || (m->flags & SHMCP_IPPRTY);
+	shmcp_fault("iucv.reply");  /* tests: the reply staged, not completed */
 	complete(sys, t, m, bells);
 	return rc;
 }
@@ -550,6 +564,7 @@ static int do_reject(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t
 	m->audit |= SHMCP_IPADRJCT;
 	m->residual = m->ans_len;
 	m->cprio = (m->flags & SHMCP_IPPRTY) != 0;
+	shmcp_fault("iucv.reject");  /* tests: marked rejected, not completed */
 	complete(sys, t, m, bells);
 	return 0;
 }
@@ -630,9 +645,11 @@ static int do_testcmpl(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 	complete_image(path_at(t, m), m, pl);
 	pl[SHMCP_IP_RCODE] = 0;  /* a plist: IPRCODE, not the interrupt type */
 	put32(pl, HINT_OFF, idx1_of(t, m));  /* for shmcp_iucv_take_reply */
+	m->completing = 1;  /* a kill between: back to the reply queue */
 	q_remove(t, m);
 	m->q = Q_TAKEN;
 	m->qslot = slot;
+	m->completing = 0;
 	return m->audit ? CC3 : 0;
 }
 
@@ -717,6 +734,7 @@ void shmcp_iucv_sever_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmc
 		next->residual = next->ans_len;
 		next->cprio = (next->flags & SHMCP_IPPRTY) != 0;
 		complete(sys, t, next, bells);
+		shmcp_fault("iucv.sever.returned");  /* tests: some returned, not all */
 	}
 }
 
@@ -750,7 +768,9 @@ static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t,
 {
 	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
-	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot ? m : NULL;
+	/* a shown one's is a second copy the lock's repair queued */
+	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot && !m->shown
+		       ? m : NULL;
 }
 
 /* The source VM @slot takes completed message @m (lock held): the reply
@@ -935,4 +955,128 @@ int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 			return 1;
 	}
 	return 0;
+}
+
+/* ---- the lock's repair ---------------------------------------------------- */
+
+/* Does record @rec name MSGBLOK @ctx's message with an interrupt of its
+ * kind (06/07 on a reply queue, 08/09 on a send queue)? */
+static int names_msg(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx)
+{
+	const uint32_t *want = ctx;  /* index + 1, message id, first type */
+	(void)sys;
+	int type = rec->data[SHMCP_IP_RCODE];
+	return !rec->ext_len && (type == (int)want[2] || type == (int)want[2] + 1) &&
+	       ip32(rec->data, HINT_OFF) == want[0] && ip32(rec->data, SHMCP_IP_MSGID) == want[1];
+}
+
+/* Walk queue @q of VM @slot from its head, keeping the blocks that really
+ * are on it (in use, saying so, seen once), and set its back links and
+ * tail from them: a kill inside q_insert or q_remove leaves the forward
+ * chain right up to one link. */
+static void relink(struct shmcp_iucv *t, int32_t slot, int q, uint8_t *seen)
+{
+	struct shmcp_qhead *h = &t->vm[slot].q[q];
+	uint32_t prev = 0, *link = &h->head;
+	for (uint32_t i = *link; i; i = *link) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		if (!m || seen[i - 1] || m->q != q || m->qslot != slot)
+			break;
+		seen[i - 1] = 1;
+		m->completing = 0;  /* still where it was: whatever had it undone */
+		m->prev = prev;
+		prev = i;
+		link = &m->next;
+	}
+	*link = 0;
+	h->tail = prev;
+}
+
+/**
+ * shmcp_iucv_repair_messages - the MSGBLOKs after a holder of the lock
+ * died (lock held, rings and pool whole): every block in use is on exactly
+ * one queue (or taken by TEST COMPLETION), every queue a well-linked list,
+ * every free block on the free list, each path's outstanding count right;
+ * a block the kill left on no queue is finished (complete() had it: to its
+ * source's reply queue; else back on its target's send queue, where a
+ * dead receiver's LOGOFF returns it with IPADSVRD); a message on a send or
+ * reply queue whose 08/09 or 06/07 is neither shown nor queued gets it
+ * (a second copy, should the VM hold one already, is withdrawn).
+ */
+void shmcp_iucv_repair_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_bells *bells)
+{
+	SHMCP_LOCK_HELD(sys);
+	if (t->hdr->msgs_used > t->nmsgs)
+		t->hdr->msgs_used = t->nmsgs;
+	uint32_t n = t->hdr->msgs_used;
+	uint8_t *seen = calloc(n ? n : 1, 1);
+	if (!seen)
+		return;
+	for (uint32_t v = 0; v < t->max_vms; v++)
+		for (int q = Q_SEND; q <= Q_REPLY; q++)
+			relink(t, (int32_t)v, q, seen);
+	for (uint32_t i = 1; i <= n; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		if (!m || seen[i - 1] || m->q == Q_TAKEN)
+			continue;
+		m->next = m->prev = 0;
+		struct shmcp_path *p = path_at(t, m);
+		int q = m->q;
+		int32_t slot = m->qslot;
+		m->q = Q_NONE;
+		m->qslot = -1;
+		if (m->completing) {
+			complete(sys, t, m, bells);
+		} else if (q >= Q_SEND && q <= Q_REPLY && slot >= 0 && (uint32_t)slot < t->max_vms) {
+			q_insert(t, slot, q, m);  /* a link the kill did not write */
+		} else if (p && p->e[1 - m->src].state == END_ACTIVE &&
+			   p->e[1 - m->src].slot != CP_SLOT) {
+			m->shown = 0;
+			q_insert(t, p->e[1 - m->src].slot, Q_SEND, m);
+		} else {
+			complete(sys, t, m, bells);
+		}
+	}
+	free(seen);
+	/* the free list, from scratch; outstanding counts, from the blocks */
+	t->hdr->free_msgs = 0;
+	for (uint32_t i = n; i >= 1; i--)
+		if (!t->msg[i - 1].in_use) {
+			t->msg[i - 1].next = t->hdr->free_msgs;
+			t->hdr->free_msgs = i;
+		}
+	for (uint32_t i = 0; i < t->npaths; i++)
+		t->path[i].outstanding[0] = t->path[i].outstanding[1] = 0;
+	for (uint32_t i = 1; i <= n; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		struct shmcp_path *p = m ? path_at(t, m) : NULL;
+		if (p && p->e[m->src].slot != CP_SLOT)  /* CP's do not count */
+			p->outstanding[m->src]++;
+	}
+	/* the interrupts owed */
+	for (uint32_t i = 1; i <= n; i++) {
+		struct shmcp_msgblok *m = msg_at(t, i);
+		struct shmcp_path *p = m ? path_at(t, m) : NULL;
+		m = p ? m : NULL;
+		if (!m || !(m->q == Q_REPLY || (m->q == Q_SEND && !m->shown)) ||
+		    atomic_load(&sys->vms[m->qslot].state) != SHMCP_VM_ACTIVE)
+			continue;
+		m->completing = 0;
+		uint32_t want[3] = { i, m->msgid, m->q == Q_REPLY
+					  ? SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE
+					  : SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING };
+		if (shmcp_queue_find(sys, m->qslot, SHMCP_IUCV, names_msg, want))
+			continue;
+		uint8_t rec[SHMCP_RECORD_LEN];
+		int prio;
+		if (m->q == Q_REPLY) {
+			complete_image(p, m, rec);
+			prio = m->cprio;
+		} else {
+			pending_image(p, m, rec);
+			prio = (m->flags & SHMCP_IPPRTY) != 0;
+		}
+		put32(rec, HINT_OFF, i);
+		shmcp_queue_locked(sys, m->qslot, SHMCP_IUCV, prio, 1, rec, NULL, 0, bells);
+	}
 }

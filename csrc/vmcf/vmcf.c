@@ -161,9 +161,13 @@ static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
 		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
 }
 
-/* Free entry @m and the storage it holds. */
+/* Free entry @m and the storage it holds: free first, so a kill before
+ * its blocks are freed leaves blocks no entry names (the repair frees
+ * them), never an entry half cleared. */
 static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 {
+	m->state = M_FREE;
+	atomic_signal_fence(memory_order_seq_cst);
 	free_off(sys, m, &m->data_off);
 	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
@@ -205,7 +209,8 @@ static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
  * transfer error @eflg, extra status @stat, the sink's doubleword @use,
  * residual counts @resa / @resb) and mark it DONE until the source takes
  * it.  IDENTIFY has no RESPONSE; a source that is gone gets none.  If the
- * RESPONSE cannot be queued the message is freed and the error returned.
+ * RESPONSE cannot be queued the error is returned and the message is left
+ * as it was (QueueFull: nothing changed); the caller decides its fate.
  */
 static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t stat,
 		    const uint8_t *use, uint32_t resa, uint32_t resb,
@@ -229,14 +234,18 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 	put32(h, SHMCP_VMCF_PARM_LENB, resb);
 	if (use)
 		memcpy(h + SHMCP_VMCF_PARM_USE, use, 8);
-	/* a RESPONSE must be deliverable: at most MAXMSG per source exist */
+	/* DONE first: a kill before the RESPONSE is queued leaves one the
+	 * lock's repair sees is owed.  A RESPONSE must be deliverable: at
+	 * most MAXMSG per source exist */
+	uint8_t was = m->state;
+	m->state = M_DONE;
+	shmcp_fault("vmcf.complete");  /* tests: DONE, its RESPONSE not queued */
 	int rc = queue_tagged(sys, src, m->prio, 1, h, T_RESP, idx, m->seq, NULL, 0, bells);
-	free_off(sys, m, &m->data_off);
 	if (rc) {
-		msg_free(sys, m);
+		m->state = was;
 		return rc;
 	}
-	m->state = M_DONE;
+	free_off(sys, m, &m->data_off);
 	return 0;
 }
 
@@ -267,7 +276,11 @@ static void answer_waiting(shmcp_sys *sys, int32_t slot, int32_t keep_from,
 			continue;
 		uint32_t resa = m->state == M_RECEIVED ? 0 : m->data_len;
 		uint32_t resb = m->func == SHMCP_VMCPSENR ? m->lenb : 0;
-		complete(sys, m, SHMCP_VMCF_RC_USER_NOT_AVAILABLE, 0, NULL, resa, resb, bells);
+		/* the sink is going: a source whose queue is full of must-deliver
+		 * records (never VMCF's own: stale RESPONSEs are purged) loses
+		 * the notice, but not its message slot */
+		if (complete(sys, m, SHMCP_VMCF_RC_USER_NOT_AVAILABLE, 0, NULL, resa, resb, bells))
+			msg_free(sys, m);
 	}
 }
 
@@ -279,6 +292,19 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 		if (m->state != M_FREE)
 			msg_free(sys, m);
 	}
+}
+
+/* After UNAUTHORIZE, every record queued for @slot that carries a VMCF
+ * tag is dead: its own messages are purged, those it was sent are
+ * answered, its SMSG epoch moved on (shmcp_queue_purge). */
+static int tagged(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec)
+{
+	struct vmcf_tag tag;
+	if (rec->ext_len < sizeof tag ||
+	    !shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)))
+		return 0;
+	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
+	return tag.magic == TAG_MAGIC && tag.kind >= T_SEND && tag.kind <= T_SMSG;
 }
 
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
@@ -372,6 +398,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, data, lena);
+		shmcp_fault("vmcf.send.staged");  /* tests: data no entry names */
 	}
 	/* the SEND interrupt: mostly a copy of the VMCPARM, userid switched */
 	uint8_t h[HDR];
@@ -389,6 +416,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		free_off(sys, m, &off);
 		return rc;
 	}
+	shmcp_fault("vmcf.send.queued");  /* tests: its SEND queued, it is not */
 	m->func = func;
 	m->prio = (uint8_t)prio;
 	m->mid = mid;
@@ -447,6 +475,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(data, sys->pool.base + m->data_off, n);
+		shmcp_fault("vmcf.receive");  /* tests: copied, not yet RECEIVED */
 		if (lena < m->data_len) {
 			rc = complete(sys, m, SHMCP_VMCF_RC_INCORRECT_LENGTH, 0, srcuse,
 				      m->data_len - n, m->lenb, bells);
@@ -480,8 +509,13 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			m->reply_off = off;
 			m->reply_len = n;
 		}
+		shmcp_fault("vmcf.reply");  /* tests: the reply staged, no RESPONSE */
 		int eflg = lena > m->lenb ? SHMCP_VMCF_RC_INCORRECT_LENGTH : 0;
 		rc = complete(sys, m, (uint8_t)eflg, 0, use, resa, m->lenb - n, bells);
+		if (rc) {  /* not queued: the message stays unreplied */
+			free_off(sys, m, &m->reply_off);
+			m->reply_len = 0;
+		}
 		return rc ? rc : eflg;
 	}
 	default: /* REJECT */
@@ -573,6 +607,10 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			break;
 		case SHMCP_VMCPUAUT:
 			unauthorize(sys, slot, &bells);
+			/* its pending interrupts are purged (VMCF.md section 8):
+			 * presentation would drop them, and their slots are free
+			 * again, so they never fill the queue a RESPONSE needs */
+			shmcp_queue_purge(sys, slot, SHMCP_VMCF, tagged);
 			break;
 		case SHMCP_VMCPSEND:
 		case SHMCP_VMCPSENR:
@@ -650,6 +688,8 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 				int fits = (uint64_t)m->data_len + HDR <= a->lena;
 				int r = complete(sys, m, fits ? 0 : SHMCP_VMCF_RC_SENDX_TOO_LARGE, 0,
 						 NULL, fits ? 0 : m->data_len, 0, &bells);
+				if (r)  /* its SEND record is taken: nothing can end it later */
+					msg_free(sys, m);
 				rc = r ? r : fits ? SHMCP_VMCF_PRESENT : SHMCP_VMCF_DROP;
 			} else {
 				m->state = M_NOTIFIED;
@@ -824,6 +864,47 @@ static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 	return 0;
 }
 
+/* Is @rec the RESPONSE of entry @ctx (index, sequence number)? */
+static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx)
+{
+	const uint64_t *want = ctx;
+	struct vmcf_tag tag;
+	if (rec->ext_len < sizeof tag || rec->ext_off >= sys->pool.hdr->size ||
+	    sizeof tag > sys->pool.hdr->size - rec->ext_off)
+		return 0;
+	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
+	return tag.magic == TAG_MAGIC && tag.kind == T_RESP && tag.index == want[0] &&
+	       tag.seq == want[1];
+}
+
+/* VMCF's part of the lock's repair (core/facility.h): a message DONE
+ * whose RESPONSE the kill kept from its source's queue gets it (should
+ * the source hold a copy already, the second is dropped: the entry is
+ * gone by then).  The rest is safe at every store: an entry is named
+ * QUEUED only once its SEND is queued, and the sweep frees a block a FREE
+ * entry still names. */
+static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
+{
+	SHMCP_LOCK_HELD(sys);
+	for (uint32_t i = 0; i < nmsgs(sys); i++) {
+		struct vmcf_msg *m = msg_at(sys, i);
+		int32_t src = (int32_t)(i / MAXMSG);
+		if (m->state != M_DONE || m->func == SHMCP_VMCPIDEN || !live(sys, src) ||
+		    sys->vms[src].gen != m->src_gen || !shmcp_slot_ok(sys, m->sink))
+			continue;
+		uint64_t want[2] = { i, m->seq };
+		if (shmcp_queue_find(sys, src, SHMCP_VMCF, is_response, want))
+			continue;
+		uint8_t h[HDR] = { 0 };
+		h[SHMCP_VMCF_HDR_STAT] = (uint8_t)(SHMCP_VMCMRESP | (m->prio ? SHMCP_VMCMPRTY : 0));
+		h[SHMCP_VMCF_HDR_EFLG] = SHMCP_VMCF_RC_USER_NOT_AVAILABLE;
+		put16(h, SHMCP_VMCF_PARM_FUNC, m->func);
+		put32(h, SHMCP_VMCF_PARM_MID, m->mid);
+		memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[m->sink].userid, SHMCP_USERID_LEN);
+		queue_tagged(sys, src, m->prio, 1, h, T_RESP, i, m->seq, NULL, 0, bells);
+	}
+}
+
 /* What VMCF gives the core (core/facility.h): its interrupts are presented
  * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
  * carry trailing data, so none is dropped as withdrawn at the head. */
@@ -834,4 +915,5 @@ const struct shmcp_facility shmcp_vmcf_facility = {
 	.logoff = shmcp_vmcf_logoff,
 	.holds = holds,
 	.snap = snap,
+	.repair = repair,
 };
