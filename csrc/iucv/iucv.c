@@ -78,7 +78,7 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	for (uint32_t i = 0; i < nentries; i++) {
 		const struct shmcp_dir_entry *e = &entries[i];
 		if ((uint64_t)e->first_target + e->ntargets > ntargets ||
-		    e->maxconn == 0 || e->maxconn > sys->hdr->limits.max_conn ||
+		    e->maxconn == 0 || e->maxconn > sys->lim.max_conn ||
 		    e->msglimit == 0 || e->msglimit > SHMCP_MSGLIM_MAX)
 			return SHMCP_E_DIRECTORY;
 	}

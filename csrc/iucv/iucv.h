@@ -119,6 +119,8 @@ struct shmcp_msgblok {
 	uint32_t shown;         /* its pending-message interrupt was presented */
 	uint64_t answer;        /* the answer area: an address in the source VM's own
 				 * process, written only there (shmcp_iucv_take_reply) */
+	uint64_t answer_seal;   /* answer ^ that process's sys->seal: a corrupt
+				 * address is never written to */
 };
 
 #define NO_OFF UINT64_MAX

@@ -335,6 +335,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	m->data_len = (uint32_t)len;
 	m->ans_len = (uint32_t)ans;
 	m->answer = ans ? (uint64_t)(uintptr_t)answer : 0;
+	m->answer_seal = m->answer ^ sys->seal;
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
@@ -761,7 +762,7 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 {
 	SHMCP_LOCK_HELD(sys);
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
-	if (n && m->answer && m->reply_off != NO_OFF &&
+	if (n && m->answer && (m->answer ^ sys->seal) == m->answer_seal && m->reply_off != NO_OFF &&
 	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
 		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
 	msg_destroy(sys, t, m);
