@@ -138,6 +138,13 @@ struct shmcp_iucv {
 	int unshown;
 };
 
+/* A path end's slot, read from the segment, is CP's or a VM table index:
+ * every user of a path follows both ends' slots. */
+static inline int end_slot_ok(const struct shmcp_iucv *t, int32_t slot)
+{
+	return slot == CP_SLOT || (slot >= 0 && (uint32_t)slot < t->max_vms);
+}
+
 /* region.c: the bottom of IUCV, using no other IUCV file */
 uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t);

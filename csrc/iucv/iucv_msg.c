@@ -32,11 +32,16 @@ static uint32_t idx1_of(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 	return (uint32_t)(m - t->msg) + 1;
 }
 
+/* The message's path, NULL if it has none -- or if the words naming it
+ * (path index, source end, the ends' slots) are out of range. */
 static struct shmcp_path *path_at(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
-	if (!m->path || m->path > t->npaths || !t->path[m->path - 1].in_use)
+	if (!m->path || m->path > t->npaths || m->src > 1)
 		return NULL;
-	return &t->path[m->path - 1];
+	struct shmcp_path *p = &t->path[m->path - 1];
+	if (!p->in_use || !end_slot_ok(t, p->e[0].slot) || !end_slot_ok(t, p->e[1].slot))
+		return NULL;
+	return p;
 }
 
 static struct shmcp_msgblok *msg_alloc(struct shmcp_iucv *t)
@@ -68,6 +73,23 @@ static struct shmcp_qhead *qhead(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 	return &t->vm[m->qslot].q[m->q];
 }
 
+/* The message link @idx1 names on queue @q of VM @slot; NULL at the end
+ * (0).  A link a corrupt segment left -- to a block not in use or not on
+ * that queue, or one link more than there are MSGBLOKs (a loop) -- is
+ * NULL too, with *@bad set.  @steps counts the walk's links. */
+static struct shmcp_msgblok *q_link(struct shmcp_iucv *t, int32_t slot, int q, uint32_t idx1,
+				    uint32_t *steps, int *bad)
+{
+	if (!idx1)
+		return NULL;
+	struct shmcp_msgblok *m = msg_at(t, idx1);
+	if (!m || m->q != q || m->qslot != slot || ++*steps > t->nmsgs) {
+		*bad = 1;
+		return NULL;
+	}
+	return m;
+}
+
 static int is_prio(struct shmcp_msgblok *m)
 {
 	return m->q == Q_REPLY ? m->cprio : (m->flags & SHMCP_IPPRTY) != 0;
@@ -75,8 +97,11 @@ static int is_prio(struct shmcp_msgblok *m)
 
 static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
-	if (m->q == Q_NONE || m->q == Q_TAKEN) {
+	if (m->q == Q_NONE || m->q == Q_TAKEN || m->q > Q_REPLY || m->qslot < 0 ||
+	    (uint32_t)m->qslot >= t->max_vms) {  /* on no queue, or words out of range */
+		m->next = m->prev = 0;
 		m->q = Q_NONE;
+		m->qslot = -1;
 		return;
 	}
 	if (m->q == Q_SEND ? !m->shown : m->q == Q_REPLY)
@@ -103,15 +128,19 @@ static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msg
 	m->q = (uint8_t)q;
 	m->qslot = slot;
 	struct shmcp_qhead *h = qhead(t, m);
-	uint32_t me = idx1_of(t, m);
-	struct shmcp_msgblok *after = msg_at(t, h->tail);
+	uint32_t me = idx1_of(t, m), steps = 0;
+	int bad = 0;
+	struct shmcp_msgblok *after = q_link(t, slot, q, h->tail, &steps, &bad);
 	if (q != Q_RECV && is_prio(m)) {
 		after = NULL;
-		for (struct shmcp_msgblok *c = msg_at(t, h->head); c && is_prio(c);
-		     c = msg_at(t, c->next))
+		for (struct shmcp_msgblok *c = q_link(t, slot, q, h->head, &steps, &bad);
+		     c && is_prio(c); c = q_link(t, slot, q, c->next, &steps, &bad))
 			after = c;
 	}
-	struct shmcp_msgblok *before = after ? msg_at(t, after->next) : msg_at(t, h->head);
+	struct shmcp_msgblok *before = after ? q_link(t, slot, q, after->next, &steps, &bad)
+					     : q_link(t, slot, q, h->head, &steps, &bad);
+	if (bad)  /* a corrupt queue: it starts afresh with @m */
+		after = before = NULL;
 	m->prev = after ? idx1_of(t, after) : 0;
 	m->next = before ? idx1_of(t, before) : 0;
 	if (after)
@@ -235,9 +264,15 @@ static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int 
 			return NULL;
 		}
 	}
-	for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
-	     m = msg_at(t, m->next)) {
+	uint32_t steps = 0;
+	int bad = 0;
+	for (struct shmcp_msgblok *m = q_link(t, slot, q, t->vm[slot].q[q].head, &steps, &bad); m;
+	     m = q_link(t, slot, q, m->next, &steps, &bad)) {
 		struct shmcp_path *p = path_at(t, m);
+		if (!p) {  /* every queued message has a path */
+			*rc = SHMCP_E_CORRUPT;
+			return NULL;
+		}
 		int path_ok = !want || (p == want && (mine ? m->src == end : m->src != end));
 		uint32_t mcls = cls_off == SHMCP_IP_TRGCLS ? m->trgcls : m->srccls;
 		int cls_ok = !(f & SHMCP_IPFGMCL) || mcls == cls;
@@ -251,7 +286,7 @@ static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int 
 		if (path_ok && cls_ok && !(q == Q_SEND && m->partial))
 			return m;
 	}
-	*rc = CC2;
+	*rc = bad ? SHMCP_E_CORRUPT : CC2;
 	return NULL;
 }
 
@@ -268,11 +303,14 @@ static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qm
 		return NULL;
 	}
 	uint32_t msgid = ip32(pl, SHMCP_IP_MSGID), cls = ip32(pl, SHMCP_IP_TRGCLS);
+	uint32_t steps = 0;
+	int bad = 0;
 	for (int q = Q_SEND; q <= Q_RECV; q++) {
 		if (!(qmask & (1 << q)))
 			continue;
-		for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
-		     m = msg_at(t, m->next))
+		steps = 0;
+		for (struct shmcp_msgblok *m = q_link(t, slot, q, t->vm[slot].q[q].head, &steps, &bad);
+		     m; m = q_link(t, slot, q, m->next, &steps, &bad))
 			if (m->msgid == msgid) {
 				if (path_at(t, m) != want || m->src == end || m->trgcls != cls) {
 					*rc = SHMCP_IPRC_MSGID_MISMATCH;
@@ -281,7 +319,7 @@ static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qm
 				return m;
 			}
 	}
-	*rc = CC2;
+	*rc = bad ? SHMCP_E_CORRUPT : CC2;
 	return NULL;
 }
 

@@ -66,10 +66,8 @@ struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16
 		return NULL;
 	struct shmcp_path *p = &t->path[(v >> 1) - 1];
 	*end = (int)(v & 1);
-	int32_t other = p->e[1 - *end].slot;  /* an index its callers follow */
 	if (!p->in_use || p->e[*end].slot != slot || p->e[*end].pathid != pathid ||
-	    p->e[*end].state == END_NONE ||
-	    (other != CP_SLOT && (uint32_t)other >= t->max_vms))
+	    p->e[*end].state == END_NONE || !end_slot_ok(t, p->e[1 - *end].slot))
 		return NULL;
 	return p;
 }
