@@ -446,7 +446,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
  * prefetch, inside the pool. */
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
-	uint64_t size = sys->pool.hdr->size;
+	uint64_t size = sys->pool.size;
 	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
 		/* its tag too: RECEIVE checks the message holds the block */
@@ -497,6 +497,8 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	if (m->flags & SHMCP_IPRMDATA) {
 		memcpy(pl + SHMCP_IP_RMMSG, m->prm, 8);
 	} else {
+		if (m->received > m->data_len)
+			return SHMCP_E_CORRUPT;
 		uint32_t rem = m->data_len - m->received;
 		uint32_t n = rem < (uint32_t)buflen ? rem : (uint32_t)buflen;
 		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, m->data_len,
