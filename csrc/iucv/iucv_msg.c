@@ -679,10 +679,15 @@ static int do_testcmpl(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 
 static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 {
-	struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[Q_SEND].head);
+	uint32_t steps = 0;
+	int bad = 0;
+	struct shmcp_msgblok *m = q_link(t, slot, Q_SEND, t->vm[slot].q[Q_SEND].head, &steps, &bad);
+	struct shmcp_path *p = m ? path_at(t, m) : NULL;
+	if (bad || (m && !p))
+		return SHMCP_E_CORRUPT;
 	if (!m)
 		return CC2;
-	pending_image(path_at(t, m), m, pl);
+	pending_image(p, m, pl);
 	pl[SHMCP_IP_RCODE] = 0;
 	pl[SHMCP_IP_FLAGS1] |= SHMCP_IPFGMID | SHMCP_IPFGPID | SHMCP_IPFGMCL;
 	return 0;
