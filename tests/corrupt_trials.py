@@ -28,6 +28,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import shmcp  # noqa: E402
+from shmcp import trace  # noqa: E402
 from shmcp._core import ffi, lib  # noqa: E402
 from shmcp.system import System, shm_name  # noqa: E402
 
@@ -237,7 +238,9 @@ def workload(name: str, h, st: dict, dead: "Dead") -> None:
 def trace_read(h, st: dict) -> None:
     recs = ffi.new("struct shmcp_trace_rec[64]")
     missed = ffi.new("uint64_t *")
-    lib.shmcp_trace_read(h, st["cursor"], recs, 64, missed)
+    n = lib.shmcp_trace_read(h, st["cursor"], recs, 64, missed)
+    for i in range(max(n, 0)):
+        trace.decode(recs[i]).line()  # what `shmcp trace` prints
 
 
 class Dead:
