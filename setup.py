@@ -2,11 +2,17 @@
 # Two native parts: the core and its facilities (cffi: csrc/core, csrc/iucv,
 # csrc/vmcf) and the parameter lists' C base and IUCV's message calls (a
 # CPython extension, csrc/pyext: cffi cannot define a type).
+import re
+
 from setuptools import Extension, setup
+
+# the extension is version-stamped like the core; shmcp/_native.py checks both
+VERSION = re.search(r'"(.+)"', open("shmcp/_version.py").read()).group(1)
 
 setup(cffi_modules=["csrc/build_core.py:ffibuilder"],
       ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c", "csrc/pyext/iucvcall.c",
                                                        "csrc/pyext/machine.c"],
                              depends=["csrc/pyext/image.h", "csrc/pyext/machine.h",
                                       "csrc/include/shmcp.h", "csrc/include/shmcp_iucv.h"],
+                             define_macros=[("SHMCP_BUILD_VERSION", '"%s"' % VERSION)],
                              extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror"])])

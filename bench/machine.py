@@ -66,6 +66,7 @@ def kill_job(proc: subprocess.Popen) -> None:
     could not do so itself.  multiprocessing's resource tracker is spared
     until the rest are gone, so it unlinks the semaphores they leaked."""
     import shmcp  # here: the harness itself never logs on
+    from shmcp.testing import shm_left
     try:
         worker = psutil.Process(proc.pid)
         group = [worker] + worker.children(recursive=True)
@@ -81,10 +82,8 @@ def kill_job(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group
     except ProcessLookupError:
         pass
-    prefix = f"shmcp.bench-{proc.pid}-"
-    for name in os.listdir("/dev/shm"):
-        if name.startswith(prefix):
-            shmcp.shutdown(name[len("shmcp."):])
+    for name in shm_left("bench", proc.pid):
+        shmcp.shutdown(name)
 
 
 def _is_resource_tracker(p: psutil.Process) -> bool:

@@ -27,16 +27,16 @@ def main() -> None:
     shmcp.ipl(system)
     try:
         with shmcp.logon("A", system=system) as vm:
-            h, slot, gen = vm._sys.handle, vm._slot, vm._gen
+            h, slot, gen = vm.handle, vm.slot, vm.gen
             rec = bytes(40)
             data = bytes(64)
             uid = userid_bytes("A")
             g = dict(vm=vm, lib=lib, ffi=ffi, h=h, slot=slot, gen=gen, rec=rec, data=data, uid=uid,
                      userid_bytes=userid_bytes, Interrupt=Interrupt, view=view, fac=1,
-                     s_out=ffi.new("int32_t *"), g_out=ffi.new("uint32_t *"), r=vm._rec)
+                     s_out=ffi.new("int32_t *"), g_out=ffi.new("uint32_t *"), r=ffi.new("struct shmcp_record *"))
             rows = []
 
-            def both(label, post_stmt, pop_stmt="vm._pop(3)"):
+            def both(label, post_stmt, pop_stmt="vm.pop(3)"):
                 # post then pop, so the queue never fills
                 t = per_call(f"{post_stmt}; {pop_stmt}", n, g)
                 rows.append((label, t))
@@ -47,15 +47,15 @@ def main() -> None:
             rows.append(("lib.shmcp_find (C call, preallocated outs)",
                          per_call("lib.shmcp_find(h, uid, s_out, g_out)", n, g)))
             rows.append(("vm._target('A') (lookup per queue_interrupt)", per_call("vm._target('A')", n, g)))
-            rows.append(("vm._handle()", per_call("vm._handle()", n, g)))
+            rows.append(("vm.handle", per_call("vm.handle", n, g)))
             both("lib.shmcp_post + lib.shmcp_pop, 40 B record only (C calls alone)",
                  "lib.shmcp_post(h, slot, gen, 1, 0, 0, rec, b'', 0)", "lib.shmcp_pop(h, slot, 3, r)")
             both("lib.shmcp_post + lib.shmcp_pop + take_ext, 64 B data (C calls alone)",
                  "lib.shmcp_post(h, slot, gen, 1, 0, 0, rec, data, 64)",
                  "lib.shmcp_pop(h, slot, 3, r); b = bytearray(r.ext_len); "
                  "lib.shmcp_take_ext(h, slot, r.ext_off, r.ext_len, ffi.from_buffer('uint8_t[]', b))")
-            both("vm.queue_interrupt + vm._pop, 40 B record only", "vm.queue_interrupt('A', rec)")
-            both("vm.queue_interrupt + vm._pop, 64 B data", "vm.queue_interrupt('A', rec, data=data)")
+            both("vm.queue_interrupt + vm.pop, 40 B record only", "vm.queue_interrupt('A', rec)")
+            both("vm.queue_interrupt + vm.pop, 64 B data", "vm.queue_interrupt('A', rec, data=data)")
             both("vm.queue_interrupt + vm.wait(), 64 B data (the benchmark's path)",
                  "vm.queue_interrupt('A', rec, data=data)", "vm.wait()")
             rows.append(("Interrupt(...) object + view()",

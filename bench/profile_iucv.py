@@ -148,7 +148,8 @@ def _server(system: str, ready_w: int, n: int) -> None:
     iucv.dclbfr(PathPlist())
     os.write(ready_w, b"r")
     iucv.accept(PathPlist(pathid=vm.wait().pathid))
-    h, slot, gen, rec, spin = vm._h, vm._slot, vm._gen, vm._rec, vm._spin_ns
+    h, slot, gen, spin = vm.handle, vm.slot, vm.gen, vm.spin_ns
+    rec = ffi.new("struct shmcp_record *")
     pl = bytearray(40)
     plc = ffi.from_buffer(_BYTES, pl)
     buf = bytearray(64)
@@ -189,7 +190,8 @@ def floor_two_processes(n: int) -> None:
         c = PathPlist(vmid="SERVER")
         iucv.connect(c)
         vm.wait()  # connection complete
-        h, slot, gen, rec, spin = vm._h, vm._slot, vm._gen, vm._rec, vm._spin_ns
+        h, slot, gen, spin = vm.handle, vm.slot, vm.gen, vm.spin_ns
+        rec = ffi.new("struct shmcp_record *")
         sp = MsgPlist(pathid=c.pathid)
         image, req, answer = sp._b, bytes(64), bytearray(64)
         plc = ffi.from_buffer(_BYTES, image)

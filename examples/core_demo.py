@@ -8,12 +8,12 @@ this with the SAS/C sender/receiver programs.)
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import signal
 import struct
 import sys
 
 import shmcp
+from shmcp.testing import run_pair
 
 ROUNDS = 5
 
@@ -57,25 +57,9 @@ def ping(system: str) -> None:
 
 
 def main() -> int:
-    system = f"demo-{mp.current_process().pid}"
-    ctx = mp.get_context("spawn")
-    ready = ctx.Event()
-    shmcp.ipl(system)
-    try:
-        partner = ctx.Process(target=pong, args=(system, ready))
-        partner.start()
-        if not ready.wait(30):
-            print("PONG did not log on", file=sys.stderr)
-            return 1
-        child = ctx.Process(target=ping, args=(system,))
-        child.start()
-        child.join(60)
-        partner.join(60)
-        ok = child.exitcode == 0 and partner.exitcode == 0
-        print("demo: " + ("PING and PONG exchanged all interrupts" if ok else "FAILED"))
-        return 0 if ok else 1
-    finally:
-        shmcp.shutdown(system)
+    ok = run_pair("demo", pong, ping)
+    print("demo: " + ("PING and PONG exchanged all interrupts" if ok else "FAILED"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -19,16 +19,23 @@ from .errors import (
     VMCFError,
 )
 from .errors import NotReceiving
-from .interrupt import IUCV, VMCF, Interrupt
-from .machine import VirtualMachine, current, logon, userid_bytes
+from .interrupt import FACILITIES, IUCV, VMCF, Interrupt
+from .machine import VirtualMachine, current, userid_bytes
+from .session import logon, shutdown
 from .plist import CompPlist, MsgPlist, PathPlist
-from . import iucv  # noqa: E402  (registers how IUCV interrupts are presented)
+from . import iucv, vmcf
 from .sasc import (iucvacc, iucvclr, iucvconn, iucvpurg, iucvqs, iucvrecv, iucvrej, iucvresm,
                    iucvrply, iucvsend, iucvset, iucvsevr, iucvtcmp)
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
-from .system import System, ipl, shutdown
+from .system import System, ipl
 from .vmcf import Vmcmhdr, Vmcparm, smsg
 from .msgservice import msg
+
+# The runtime presents and shows each facility's interrupts through the
+# facility's own functions; the facilities sit above it, so they are
+# installed here, the one place that sees every layer.
+FACILITIES[IUCV] = iucv.FACILITY
+FACILITIES[VMCF] = vmcf.FACILITY
 
 __all__ = [
     "__version__",

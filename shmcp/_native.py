@@ -1,6 +1,15 @@
-"""The compiled core, loaded once; its version checked against the package.
+"""The one binding seam: both compiled modules, loaded, checked and bound once.
 
-Never imported by users: the facilities and the Pythonic layer go through it.
+* ``shmcp._core`` (cffi, csrc/): the C core -- ``ffi`` and ``lib``.
+* ``shmcp._iparml`` (a CPython extension, csrc/pyext/): the parameter
+  lists' C base, VirtualMachine's C base ``Machine``, and IUCV's per-message
+  calls SEND, RECEIVE and REPLY.
+
+Both are stamped with the package version at build time and refused here if
+they disagree with it.  The extension calls the core directly (no cffi on
+its hot path): it is given the core's two calls here, by keyword, once.
+Never imported by users; every other module takes the native parts from
+here, not from the compiled modules.
 """
 from __future__ import annotations
 
@@ -15,18 +24,41 @@ if not sys.platform.startswith("linux"):
     )
 
 try:
+    from . import _iparml
     from ._core import ffi, lib
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
-        "shmcp's C core (shmcp._core) is not built: install the package with "
-        "`pip install .` or run `make test`, which sets everything up"
+        "shmcp's C core (shmcp._core) or its extension (shmcp._iparml) is not built: "
+        "install the package with `pip install .` or run `make test`, which sets everything up"
     ) from exc
 
-_built = ffi.string(lib.shmcp_version()).decode()
-if _built != __version__:
-    raise ImportError(
-        f"shmcp's compiled core is version {_built} but the Python package is "
-        f"{__version__}: the build is stale; reinstall (`pip install -e .`) or run `make test`"
-    )
 
-__all__ = ["ffi", "lib"]
+def _check_stamp(module: str, built: str) -> None:
+    if built != __version__:
+        raise ImportError(
+            f"shmcp's compiled {module} is version {built} but the Python package is "
+            f"{__version__}: the build is stale; reinstall (`pip install -e .`) or run `make test`"
+        )
+
+
+_check_stamp("core", ffi.string(lib.shmcp_version()).decode())
+_check_stamp("extension (_iparml)", getattr(_iparml, "__version__", "unstamped"))
+if _iparml.IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
+    raise ImportError(f"shmcp._iparml's image is {_iparml.IMAGE_LEN} bytes, "
+                      f"the core's {lib.SHMCP_RECORD_LEN}")
+
+_iparml.bind_core(iucv_call=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
+                  next=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))))
+
+# the extension's names, for the modules above (csrc/pyext/ has each one)
+from ._iparml import IMAGE_LEN, Buffer, Field, Image  # noqa: E402  (iparml.c)
+from ._iparml import Machine, current, set_current, set_unhandled, unhandled  # noqa: E402  (machine.c)
+from ._iparml import bind_iucv  # noqa: E402  (iucvcall.c, as the three below)
+from ._iparml import presented as iucv_presented  # noqa: E402
+from ._iparml import receive as iucv_receive  # noqa: E402
+from ._iparml import reply as iucv_reply  # noqa: E402
+from ._iparml import send as iucv_send  # noqa: E402
+
+__all__ = ["ffi", "lib", "Image", "Field", "Buffer", "IMAGE_LEN", "Machine", "current",
+           "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
+           "iucv_reply", "iucv_presented", "bind_iucv"]

@@ -1,5 +1,14 @@
-"""Exceptions: one base, ShmcpError, and one class per condition users handle."""
+"""Exceptions: one base, ShmcpError, and one class per condition users handle.
+
+The one funnel from return codes to exceptions: ``core_error`` for the
+core's (negative) return codes, whichever facility's call gave them --
+program checks and the message service's answers included; ``iucv_error``
+for an IPRCODE, ``vmcf_error`` for a DIAGNOSE X'68' return code.  Every
+layer above (the facilities, the Pythonic layer) raises through these.
+"""
 from __future__ import annotations
+
+import os
 
 from ._native import ffi, lib
 
@@ -73,27 +82,58 @@ class NotReceiving(VMCFError):
     9 quiesced, 7 buffer too small)."""
 
 
-_BY_CODE: dict[int, type[ShmcpError]] = {
-    lib.SHMCP_E_CORRUPT: CorruptSegment,
-    lib.SHMCP_E_QFULL: QueueFull,
-    lib.SHMCP_E_NOTLOGGED: NotLoggedOn,
-    lib.SHMCP_E_ALREADY: AlreadyLoggedOn,
-    lib.SHMCP_E_NOSTORAGE: StorageExhausted,
-    lib.SHMCP_E_DOWN: SystemDown,
-    lib.SHMCP_E_STALE: NotLoggedOn,
+# core return code -> (class, how its message reads); {c}: the caller's
+# context (what was being done, to what), {t}: the core's text for the code
+_BY_CODE: dict[int, tuple[type[ShmcpError], str]] = {
+    lib.SHMCP_E_CORRUPT: (CorruptSegment, "{c}: {t}"),
+    lib.SHMCP_E_QFULL: (QueueFull, "{c}: {t}"),
+    lib.SHMCP_E_NOTLOGGED: (NotLoggedOn, "{c}: {t}"),
+    lib.SHMCP_E_ALREADY: (AlreadyLoggedOn, "{c}: {t}"),
+    lib.SHMCP_E_NOSTORAGE: (StorageExhausted, "{c}: {t}"),
+    lib.SHMCP_E_DOWN: (SystemDown, "{c}: {t}"),
+    lib.SHMCP_E_STALE: (NotLoggedOn, "{c}: {t}"),
+}
+_PROGRAM_CHECKS = {lib.SHMCP_E_PCSPEC: "specification", lib.SHMCP_E_PCOPER: "operation"}
+# the message service's refusals: the VMCF return code each stands for, and why
+_NOT_RECEIVING = {
+    lib.SHMCP_E_NOMSGPATH: (lib.SHMCP_VMCF_RC_USER_NOT_AVAILABLE, "no path to *MSG"),
+    lib.SHMCP_E_MSGQUIESCED: (lib.SHMCP_VMCF_RC_QUIESCED, "its *MSG path is quiesced"),
+}
+# VMCF return codes that mean the target does not take the message
+_VMCF_NOT_RECEIVING = {
+    lib.SHMCP_VMCF_RC_USER_NOT_AVAILABLE: "not authorized for special messages",
+    lib.SHMCP_VMCF_RC_QUIESCED: "VMCF quiesced",
+    lib.SHMCP_VMCF_RC_SENDX_TOO_LARGE: "interrupt buffer too small for the text",
 }
 
 
 def core_error(rc: int, context: str) -> ShmcpError:
     """The exception for core return code ``rc``; ``context`` says what was
-    being done and to what (a system, a userid)."""
+    being done and to what (a system, a userid; for the message service's
+    refusals: "MSG: TARGET")."""
+    if rc in _PROGRAM_CHECKS:
+        return ProgramCheck(_PROGRAM_CHECKS[rc], context)
+    if rc in _NOT_RECEIVING:
+        vmcf_rc, why = _NOT_RECEIVING[rc]
+        return NotReceiving(vmcf_rc, f"{context} not receiving ({why})")
     text = ffi.string(lib.shmcp_strerror(rc)).decode()
     if rc == lib.SHMCP_E_SYS:
-        err = ffi.errno
-        import os
+        text = f"{text}: {os.strerror(ffi.errno)}"
+    cls, form = _BY_CODE.get(rc, (ShmcpError, "{c}: {t}"))
+    return cls(form.format(c=context, t=text), rc)
 
-        text = f"{text}: {os.strerror(err)}"
-    return _BY_CODE.get(rc, ShmcpError)(f"{context}: {text}", rc)
+
+def vmcf_error(rc: int, context: str) -> VMCFError:
+    """The exception for DIAGNOSE X'68' return code ``rc`` (nonzero):
+    NotReceiving when the target does not take the message, else VMCFError."""
+    if rc in _VMCF_NOT_RECEIVING:
+        return NotReceiving(rc, f"{context} not receiving ({_VMCF_NOT_RECEIVING[rc]})")
+    return VMCFError(rc, f"{context}: VMCF return code {rc}")
+
+
+def iucv_error(rc: int, context: str) -> IUCVError:
+    """The exception for IUCV return code (IPRCODE) ``rc`` after CC1."""
+    return IUCVError(rc, f"{context}: IUCV return code {rc}")
 
 
 def check(rc: int, context: str) -> int:

@@ -1,7 +1,7 @@
 """An external interrupt as the core delivers it: 40 bytes and trailing data."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from ._native import lib
 
@@ -15,7 +15,7 @@ class Interrupt:
     IUCV, a VMCMHDR for VMCF), ``buf`` the data that followed it (VMCF's
     SENDX and SMSG text), ``facility`` IUCV or VMCF, ``priority`` whether it
     came from the priority queue, ``presented`` whether the core already
-    gave it its facility's last word (machine.py, csrc/present.c)."""
+    gave it its facility's last word (machine.py, the core)."""
 
     __slots__ = ("facility", "priority", "raw", "buf", "presented")
 
@@ -53,32 +53,29 @@ def facility_of(name: int | str) -> int:
     return name
 
 
-# facility -> how its interrupts are shown; machine.py reads it once per interrupt
-views: dict[int, Callable[[Interrupt], Any]] = {}
+class Facility(NamedTuple):
+    """What the runtime asks of a facility (IUCV, VMCF) for its interrupts.
+
+    ``present(vm, interrupt)``: the facility's last word before one of its
+    interrupts reaches the program, in the VM's own process -- the
+    interrupt to present (possibly with its image completed), or None when
+    it is withdrawn (its message is gone) or held (masked).
+    ``view(interrupt)``: how siginfo() and wait() show it (IUCV: the
+    parameter-list classes; VMCF: Vmcmhdr), the Interrupt itself for a
+    record that is not one of its types (the core's own callers queue
+    arbitrary records)."""
+
+    present: Callable[[Any, Interrupt], "Interrupt | None"]
+    view: Callable[[Interrupt], Any]
 
 
-def register_view(facility: int, convert: Callable[[Interrupt], Any]) -> None:
-    """A facility says how its interrupts are shown to programs (IUCV: the
-    parameter-list classes; VMCF: Vmcmhdr).  ``convert`` returns the
-    Interrupt itself for a record that is not one of its interrupt types
-    (the core's own callers queue arbitrary records)."""
-    views[facility] = convert
+# facility code -> its Facility: filled once, by shmcp/__init__.py (the
+# facilities sit above the runtime, which never imports them); a facility
+# not in it is presented and shown as the bare Interrupt
+FACILITIES: dict[int, Facility] = {}
 
 
 def view(interrupt: Interrupt) -> Any:
     """What siginfo() and wait() give the program for ``interrupt``."""
-    convert = views.get(interrupt.facility)
-    return convert(interrupt) if convert is not None else interrupt
-
-
-# facility -> its presenter; machine.py reads it once per interrupt
-presenters: dict[int, Callable[[Any, Interrupt], "Interrupt | None"]] = {}
-
-
-def register_presenter(facility: int, present: Callable[[Any, Interrupt], "Interrupt | None"]) -> None:
-    """A facility's last word before one of its interrupts reaches the
-    program, in the VM's own process: ``present(vm, interrupt)`` returns the
-    interrupt to present (possibly with its image completed), or None when
-    it is withdrawn (its message is gone) or held (masked)."""
-    presenters[facility] = present
-
+    facility = FACILITIES.get(interrupt.facility)
+    return facility.view(interrupt) if facility is not None else interrupt

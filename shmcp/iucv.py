@@ -6,6 +6,19 @@ with CC1 the IPRCODE is in ``plist.rcode``.  What VM reports as a program
 check raises ProgramCheck.  Every constant of IUCV.md is an attribute here,
 spelled as there (IPRMDATA, IPTYPE_PENDING_CONNECTION, IPADSVRD, IPSNDN ...),
 read from the C core.
+
+Where each function is: SEND, RECEIVE and REPLY are C functions of the
+extension (csrc/pyext/iucvcall.c: iucv_send, iucv_receive, iucv_reply),
+which hand what they do not take (no VM, a memoryview, a short buffer, an
+IUCV state not made yet) to their Python paths here (``_send``,
+``_receive``, ``_reply``).  Every other function is Python, below, calling
+the core through cffi (csrc/: shmcp_iucv_call).  wait() presents the
+message interrupts the core presented in C (csrc/pyext/iucvcall.c
+core_wait, note_presented); the others in ``present`` below.  Tests by
+function: tests/test_iucv_messages.py (SEND, RECEIVE, REPLY, REJECT,
+PURGE, TEST COMPLETION, DESCRIBE), test_iucv_paths.py (CONNECT ... SEVER,
+QUIESCE, RESUME), test_iucv_calls_native.py (the C calls' own cases),
+test_iucv_bad_input.py, test_iucv_storage.py, test_iucv_stateful.py.
 """
 from __future__ import annotations
 
@@ -13,15 +26,13 @@ import collections
 import struct
 from typing import Any
 
-from . import interrupt as _interrupt
-from . import signals as _signals
+from . import _native, signals
 from ._native import ffi, lib
-from .errors import NotLoggedOn, ProgramCheck, core_error
-from .interrupt import IUCV, Interrupt
+from .errors import ProgramCheck, core_error
+from .interrupt import IUCV, Facility, Interrupt
 from .machine import VirtualMachine, required
-from ._iparml import _bind
-from ._iparml import receive, reply, send
-from .plist import _BY_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, for_interrupt
+from .plist import (CLASS_OF_TYPE, CompPlist, Iparml, MsgPlist, PathPlist, buffers_of,
+                    core_image_of, for_interrupt, image_of)
 
 # Every IUCV constant, once, from the core: SHMCP_IPRMDATA -> IPRMDATA ...
 for _name in dir(lib):
@@ -33,8 +44,7 @@ MSGLIM_MAX = lib.SHMCP_MSGLIM_MAX
 _FUNCTION = {getattr(lib, n): n[len("SHMCP_IUCV_"):].replace("_", " ")
              for n in dir(lib) if n.startswith("SHMCP_IUCV_") and n[11:].isalpha()}
 _HINT = slice(36, 40)  # reserved word: the core's MSGBLOK hint, never shown
-_PROGRAM_CHECKS = {lib.SHMCP_E_PCSPEC: "specification", lib.SHMCP_E_PCOPER: "operation"}
-_router: Any = None  # the SAS/C layer's routing of pending connections (sasc.py)
+_router: Any = None  # who routes pending connections (set_connection_router)
 # the offsets, flags and functions of the hot paths, looked up once
 _FLAGS1, _RCODE, _MSGID = lib.SHMCP_IP_FLAGS1, lib.SHMCP_IP_RCODE, lib.SHMCP_IP_MSGID
 _BFLN1F, _BFLN2F = lib.SHMCP_IP_BFLN1F, lib.SHMCP_IP_BFLN2F
@@ -51,17 +61,14 @@ _MASK_CLASS = {9: lib.SHMCP_IPSNDN, 8: lib.SHMCP_IPSNDP, 7: lib.SHMCP_IPRPYN, 6:
 
 
 class _State:
-    """What IUCV keeps in the VM's own process: the declared interrupt
-    buffer, the masks, interrupts held while masked, and the answer areas of
-    two-way messages in flight (the reply is written there before the
-    message-complete interrupt is presented)."""
+    """What IUCV keeps in the VM's own process: the masks and interrupts
+    held while masked.  The declared interrupt buffer and the answer areas
+    of two-way messages in flight (msgid -> the core's view of it, kept
+    alive until the core has written the reply there) are the VM's C
+    base's, which the C calls read: ``vm.iucv_buffer``, ``vm.iucv_answers``."""
 
-    def __init__(self, buffer: memoryview | None = None) -> None:
-        self.buffer = buffer
+    def __init__(self) -> None:
         self.held: collections.deque[Interrupt] = collections.deque()
-        # msgid -> the core's view of the answer area, kept alive until the
-        # core has written the reply into it (the MSGBLOK holds its address)
-        self.answers: dict[int, Any] = {}
         self.set_masks(lib.SHMCP_IUCV_MASK_DEFAULT, lib.SHMCP_IUCV_MASK_DEFAULT)
 
     def set_masks(self, mask: int, cmask: int) -> None:
@@ -86,9 +93,8 @@ def _state(vm: VirtualMachine) -> _State:
 
 
 def _new_state(vm: VirtualMachine, buffer: memoryview | None = None) -> _State:
-    st = vm.facility_state[IUCV] = _State(buffer)
-    # what the C calls keep up per message, in the VM's C base (machine.c)
-    vm._iucv_answers, vm._iucv_buffer = st.answers, st.buffer
+    st = vm.facility_state[IUCV] = _State()
+    vm.iucv_answers, vm.iucv_buffer = {}, buffer
     _masks_changed(vm, st)
     return st
 
@@ -141,26 +147,16 @@ def _too_short(field: str, size: int, length: int) -> None:
 
 def _call(vm: VirtualMachine, func: int, plist: Iparml, inbuf: Any = ffi.NULL,
           outbuf: Any = ffi.NULL) -> int:
-    cc = _core_call(vm._h, vm._slot, vm._gen, func, plist._cb or _core_view(plist), inbuf, outbuf)
+    cc = _core_call(vm.handle, vm.slot, vm.gen, func, core_image_of(plist), inbuf, outbuf)
     if cc < 0:
         _failed(vm, func, cc)
     return cc
 
 
-def _core_view(plist: Iparml) -> Any:
-    """The core's view of the parameter list's image, made once (the image
-    is never resized)."""
-    cb = plist._cb = _from_buffer(_BYTES, plist._b)
-    return cb
-
-
 def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
-    name = _FUNCTION.get(func, str(func))
-    if rc in _PROGRAM_CHECKS:
-        raise ProgramCheck(_PROGRAM_CHECKS[rc], f"IUCV {name} by {vm.userid}")
-    if rc == lib.SHMCP_E_NOTLOGGED:
-        raise vm._lost(rc)
-    raise core_error(rc, f"IUCV {name} by {vm.userid}")
+    """Raises the exception for the core's error ``rc`` of IUCV function
+    ``func`` (the C calls' too)."""
+    raise vm.failed(rc, f"IUCV {_FUNCTION.get(func, str(func))} by {vm.userid}")
 
 
 # -- the 18 functions ----------------------------------------------------------
@@ -168,7 +164,7 @@ def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
 def query(plist: Iparml | None = None) -> tuple[int, int, int]:
     """QUERY: (cc, interrupt buffer size, maxconn)."""
     vm = required("IUCV")
-    maxconn = lib.shmcp_iucv_maxconn(vm._handle(), vm._slot, vm._gen)
+    maxconn = lib.shmcp_iucv_maxconn(vm.handle, vm.slot, vm.gen)
     if maxconn < 0:
         raise core_error(maxconn, "IUCV QUERY")
     return 0, BUFFER_SIZE, maxconn
@@ -195,7 +191,7 @@ def rtrvbfr(plist: Iparml | None = None) -> int:
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_RTRVBFR, plist if plist is not None else PathPlist())
     vm.facility_state.pop(IUCV, None)
-    vm._iucv_answers = vm._iucv_buffer = None
+    vm.iucv_answers = vm.iucv_buffer = None
     vm.present_types = 0
     return cc
 
@@ -226,51 +222,57 @@ def resume(plist: Iparml) -> int:
     return _call(required("IUCV"), lib.SHMCP_IUCV_RESUME, _check_plist(plist, "resume"))
 
 
-# send, receive and reply are C functions (csrc/pyext/iucvcall.c, imported
-# above): they find the VM and call the core themselves in the common case
-# and leave the rest to the Python path below.
+# SEND, RECEIVE and REPLY are C: csrc/pyext/iucvcall.c (iucv_send,
+# iucv_receive, iucv_reply).  They find the VM and call the core themselves
+# in the common case and leave the rest to their Python paths below.
+send = _native.iucv_send
+receive = _native.iucv_receive
+reply = _native.iucv_reply
 
 # What the C calls leave to Python: no VM, other buffer types, short
 # buffers, a first SEND before IUCV's state exists, and every error message.
 
-def _send(vm: VirtualMachine, plist: Iparml) -> int:
-    image = _check_plist(plist, "send")._b
+def _send(plist: Iparml) -> int:
+    vm = required("IUCV")
+    image = image_of(_check_plist(plist, "send"))
+    bf1, bf2 = buffers_of(plist)
     flags = image[_FLAGS1]
     inbuf = ffi.NULL
     if not flags & _IPRMDATA:
-        inbuf = _buffer(plist._bf1, _word(image, _BFLN1F)[0], "bf1", False)
+        inbuf = _buffer(bf1, _word(image, _BFLN1F)[0], "bf1", False)
     if flags & _IPNORPY:
         answer = ffi.NULL
     else:
-        answer = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
+        answer = _buffer(bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
     cc = _call(vm, _SEND, plist, inbuf, answer)
     if cc == 0 and answer is not ffi.NULL:
-        _state(vm).answers[_word(image, _MSGID)[0]] = answer
+        _state(vm)  # IUCV's state, with its answer areas
+        answers = vm.iucv_answers
+        assert answers is not None
+        answers[_word(image, _MSGID)[0]] = answer
     return cc
 
 
-def _receive(vm: VirtualMachine, plist: Iparml) -> int:
-    out = _buffer(_check_plist(plist, "receive")._bf1, _word(plist._b, _BFLN1F)[0], "bf1", True)
+def _receive(plist: Iparml) -> int:
+    vm = required("IUCV")
+    bf1, _ = buffers_of(_check_plist(plist, "receive"))
+    out = _buffer(bf1, _word(image_of(plist), _BFLN1F)[0], "bf1", True)
     return _call(vm, _RECEIVE, plist, ffi.NULL, out)
 
 
-def _reply(vm: VirtualMachine, plist: Iparml) -> int:
-    image = _check_plist(plist, "reply")._b
+def _reply(plist: Iparml) -> int:
+    vm = required("IUCV")
+    image = image_of(_check_plist(plist, "reply"))
     inbuf = ffi.NULL
     if not image[_FLAGS1] & _IPRMDATA:
-        inbuf = _buffer(plist._bf2, _word(image, _BFLN2F)[0], "bf2", False)
+        inbuf = _buffer(buffers_of(plist)[1], _word(image, _BFLN2F)[0], "bf2", False)
     return _call(vm, _REPLY, plist, inbuf, ffi.NULL)
 
 
-# the C calls: the core's two functions, how wait() shows a message interrupt
-# the core presented (_presented's work too), what raises a core error, and
-# the Python path of each call
-_bind(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
-      int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
-      tuple(_BY_TYPE.get(t) for t in range(10)), _failed,
-      (lambda plist: _send(required("IUCV"), plist),
-       lambda plist: _receive(required("IUCV"), plist),
-       lambda plist: _reply(required("IUCV"), plist)))
+# what the C calls need of this module: how wait() shows a message interrupt
+# the core presented, what raises a core error, the Python path of each call
+_native.bind_iucv(classes=CLASS_OF_TYPE, failed=_failed, send=_send, receive=_receive,
+                  reply=_reply)
 
 
 def reject(plist: Iparml) -> int:
@@ -282,8 +284,8 @@ def purge(plist: Iparml) -> int:
     """PURGE a message this VM sent, wherever it is; no interrupt."""
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_PURGE, _check_plist(plist, "purge"))
-    if cc == 0:
-        _state(vm).answers.pop(_word(plist._b, _MSGID)[0], None)
+    if cc == 0 and vm.iucv_answers is not None:
+        vm.iucv_answers.pop(_word(image_of(plist), _MSGID)[0], None)
     return cc
 
 
@@ -293,8 +295,8 @@ def testcmpl(plist: Iparml) -> int:
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_TESTCMPL, _check_plist(plist, "testcmpl"))
     if cc in (0, 3):
-        _take_reply(vm, plist._b, plist._cb)
-        plist._b[_HINT] = _NO_HINT
+        _take_reply(vm, image_of(plist), core_image_of(plist))
+        image_of(plist)[_HINT] = _NO_HINT
     return cc
 
 
@@ -312,13 +314,13 @@ def testmsg(plist: Iparml | None = None) -> int:
         cc = _call(vm, lib.SHMCP_IUCV_TESTMSG, scratch)
         if cc:
             return cc
-        if _signals.unhandled_facilities() & (1 << IUCV):
-            vm._stash(1 << IUCV)  # no handler: keep them for wait(), sleep for new ones
+        if signals.unhandled_facilities() & (1 << IUCV):
+            vm.stash(1 << IUCV)  # no handler: keep them for wait(), sleep for new ones
         else:
-            _signals._deliver(int(_signals.SIGIUCV), None)
+            signals.deliver(IUCV)
             if vm.pending(IUCV):
                 continue
-        vm._sleep(1 << IUCV, -1)
+        vm.sleep(1 << IUCV, -1)
 
 
 def setmask(plist: Iparml) -> int:
@@ -335,15 +337,18 @@ def _set_mask(plist: Iparml, func: int, which: str) -> int:
     vm = required("IUCV")
     cc = _call(vm, func, _check_plist(plist, "set" + which))
     st = _state(vm)
-    mask = plist._b[lib.SHMCP_IP_MASK]
+    mask = image_of(plist)[lib.SHMCP_IP_MASK]
     st.set_masks(mask if which == "mask" else st.mask, mask if which == "cmask" else st.cmask)
     _masks_changed(vm, st)
     # interrupts held while masked and now enabled go out first, in order
     still: collections.deque[Interrupt] = collections.deque()
     for held in st.held:
-        (vm._released if st.enabled(held.raw[3]) else still).append(held)
+        if st.enabled(held.raw[3]):
+            vm.release(held)
+        else:
+            still.append(held)
     st.held = still
-    _signals._deliver(int(_signals.SIGIUCV), None)
+    signals.deliver(IUCV)
     return cc
 
 
@@ -353,16 +358,25 @@ def _take_reply(vm: VirtualMachine, image: Any, image_c: Any) -> bool:
     """TEST COMPLETION's second half: the reply of the message it took
     (named by ``image``, the core's view of it: ``image_c``) goes into its
     answer area and the message is destroyed; False if it is already gone."""
-    rc = lib.shmcp_iucv_take_reply(vm._h, vm._slot, vm._gen, image_c)
-    _state(vm).answers.pop(_word(image, _MSGID)[0], None)
+    rc = lib.shmcp_iucv_take_reply(vm.handle, vm.slot, vm.gen, image_c)
+    if vm.iucv_answers is not None:
+        vm.iucv_answers.pop(_word(image, _MSGID)[0], None)
     return rc >= 0
+
+
+def set_connection_router(router: Any) -> None:
+    """Who decides, in the VM's process, whether a pending connection is
+    presented: ``router(vm, image)`` -> bool (the SAS/C layer's CMS routing,
+    once a program has named itself)."""
+    global _router
+    _router = router
 
 
 def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     raw = it.raw
     itype = raw[_RCODE]
     if it.presented:  # by the core (a message interrupt the VM enabled)
-        _presented(vm, raw)
+        _native.iucv_presented(vm, raw)
         return it
     if not 1 <= itype <= 9:
         return it  # not an IUCV interrupt type: a core-level record
@@ -371,34 +385,23 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
         st.held.append(it)
         return None
     if itype >= 6:
-        if not lib.shmcp_iucv_present(vm._h, vm._slot, vm._gen, raw):
-            if itype < 8:
-                st.answers.pop(_word(raw, _MSGID)[0], None)
+        if not lib.shmcp_iucv_present(vm.handle, vm.slot, vm.gen, raw):
+            if itype < 8 and vm.iucv_answers is not None:
+                vm.iucv_answers.pop(_word(raw, _MSGID)[0], None)
             return None  # received, purged or taken by TEST COMPLETION meanwhile
     elif itype == _PENDING_CONNECTION and _router is not None and not _router(vm, raw):
         return None  # CMS severed it: no program by that name
     it.raw = raw = raw[:36] + _NO_HINT
-    _presented(vm, raw)
+    _native.iucv_presented(vm, raw)
     return it
-
-
-def _presented(vm: VirtualMachine, raw: bytes) -> None:
-    """What is left to do in the VM's process for an interrupt the core
-    presented: the answer area no longer needs keeping alive, and the image
-    goes into the declared buffer."""
-    st = vm.facility_state[IUCV]
-    if 6 <= raw[_RCODE] < 8:
-        st.answers.pop(_word(raw, _MSGID)[0], None)  # the reply is in it now
-    if st.buffer is not None:
-        st.buffer[:BUFFER_SIZE] = raw
 
 
 def _view(it: Interrupt) -> Any:
     return for_interrupt(it.raw, it)
 
 
-_interrupt.register_presenter(IUCV, _present)
-_interrupt.register_view(IUCV, _view)
+# what the runtime asks of IUCV for its interrupts (shmcp/__init__.py installs it)
+FACILITY = Facility(present=_present, view=_view)
 
 __all__ = ["PathPlist", "MsgPlist", "CompPlist", "query", "testmsg", "rtrvbfr", "describe",
            "send", "receive", "reply", "testcmpl", "reject", "purge", "accept", "connect",

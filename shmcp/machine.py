@@ -1,8 +1,36 @@
-"""Virtual machines: this OS process logs on to a system with a userid.
+"""Virtual machines: this OS process is logged on to a system with a userid.
 
 One VM per process.  LOGOFF happens on ``logoff()``, on leaving the ``with``
 block, at interpreter exit (also after an uncaught exception), and -- when
 the process is killed -- by the watchdog of any other VM within a second.
+LOGON itself is shmcp.session's (it binds the signals too).
+
+The runtime's internal API, for the facilities (iucv, vmcf, msgservice), the
+signal delivery (signals.py) and the Pythonic layer; nothing else of a VM is
+theirs to touch:
+
+* ids: ``vm.handle`` (the system's handle for the core's calls; NotLoggedOn
+  once the VM is off), ``vm.slot``, ``vm.gen``, ``vm.logged_on``,
+  ``vm.attached`` (the System), ``vm.facility_state`` (a dict per facility,
+  process-local), ``vm.present_types`` and ``vm.iucv_answers`` /
+  ``vm.iucv_buffer`` (IUCV's, read by the C message calls).  All of them
+  live in the C base (csrc/pyext/machine.c) except the handle and System.
+  ``vm.spin_ns``: how long a wait spins before it sleeps.
+* take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
+  program's), ``vm.pop(fmask)`` (the next interrupt to present, without
+  waiting), ``vm.sleep(fmask, timeout_ns)`` (one core wait, nothing taken),
+  ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
+  ring), ``vm.pending(facility)``.  The process's threads may all wait at
+  once (``vm.wait(timeout)`` in each): the core lets one take at a time,
+  each core wait has its own record and lets the GIL go, and ``timeout``
+  bounds it; each interrupt goes to exactly one of them.
+* endings: ``vm.lost(rc)`` -- the exception for a core call that says the
+  VM ended (it is forgotten here); ``vm.failed(rc, context)`` -- that, or
+  the funnel's exception (errors.core_error) for any other core error.
+* deliver: ``shmcp.signals.deliver(facility)`` runs the program's handler
+  for what is queued (when one is established and unblocked).
+* presentation: each facility's ``present(vm, interrupt)`` and
+  ``view(interrupt)`` are in interrupt.FACILITIES, filled by shmcp/__init__.
 """
 from __future__ import annotations
 
@@ -12,21 +40,15 @@ import math
 import os
 import re
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-import posix_ipc
-
-from . import signals
-from ._iparml import Machine
-from ._iparml import _current as _set_current
-from ._iparml import next as _next_shown
+from . import _native
 from ._native import ffi, lib
-from .errors import NotLoggedOn, ShmcpError, SystemDown, SystemNotUp, check, core_error
-from .interrupt import IUCV, VMCF, Interrupt, facility_of, presenters, view
-from .system import WATCHDOG_MS, System, create, make_limits, system_name
+from .errors import NotLoggedOn, ShmcpError, SystemDown, check, core_error
+from .interrupt import FACILITIES, IUCV, VMCF, Interrupt, facility_of, view
+from .system import System
 
 _USERID_CHARS = re.compile(r"[A-Z0-9@#$]+")
 ALL_FACILITIES = (1 << IUCV) | (1 << VMCF)
@@ -62,83 +84,79 @@ def _timeout_ns(timeout: float | None) -> int:
     return int(timeout * 1e9)
 
 
-# the hot path of every interrupt (wait, siginfo): bound once
-_core_next = lib.shmcp_next
-_READY, _PRESENTED = lib.SHMCP_WAIT_READY, lib.SHMCP_WAIT_PRESENTED
-_record_head = struct.Struct("=iiII").unpack_from  # struct shmcp_record: facility .. presented
+_TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
+# struct shmcp_record, as the C base's take() returns it: facility, priority,
+# ext_len, presented, ext_off, then the 40-byte image
+_RECORD_HEAD = struct.Struct("=iiIIQ")
+if (_RECORD_HEAD.size != ffi.offsetof("struct shmcp_record", "data")
+        or ffi.sizeof("struct shmcp_record") != _RECORD_HEAD.size + lib.SHMCP_RECORD_LEN):
+    raise ImportError("shmcp's record layout is not the one machine.py reads")
+_record_head = _RECORD_HEAD.unpack_from
+_IMAGE = slice(_RECORD_HEAD.size, None)
 
-_current: "VirtualMachine | None" = None
-_pid = os.getpid()  # this process (os.getpid() is a system call; forks update it)
-_logon_lock = threading.Lock()
 
-
-class VirtualMachine(Machine):
+class VirtualMachine(_native.Machine):
     """A logged-on virtual machine: this process, as ``userid`` on ``system``.
 
     Its C base (csrc/pyext/machine.c) keeps what the message calls read on
-    every message -- the core's ids, ``present_types``, ``_released``, IUCV's
-    answer areas and buffer -- and runs wait()'s common case; ``_wait`` is
-    the rest of it."""
+    every message -- the core's ids, ``present_types``, the interrupts
+    released ahead of the ring, IUCV's answer areas and buffer -- and runs
+    wait()'s common case; ``_wait`` is the rest of it.  The module
+    docstring lists what facilities may use."""
 
     def __init__(self, system: System, userid8: bytes, slot: int, gen: int) -> None:
-        self._sys = system
+        self.attached = system
         self.userid8 = userid8
         self.userid = userid8.decode().rstrip()
         self.system = system.name
-        self._slot = slot
-        self._gen = gen
-        self._pid = _pid
-        # the system's handle and spin, for the hot paths: valid while logged
-        # on, which every caller checks first (_slot, _pid)
-        self._h = system.handle
-        self._spin_ns = system.spin_ns
-        self._rec = ffi.new("struct shmcp_record *")
-        # the same for the C base, until _logged_off()
-        self._logged_on(int(ffi.cast("uintptr_t", self._h)), slot, gen,
-                        int(ffi.cast("uintptr_t", self._rec)), self._spin_ns)
-        self._recbuf = ffi.buffer(self._rec.data)  # its 40-byte image, copied out by [:]
-        self._rechead = ffi.buffer(self._rec)       # its first four words, read by one unpack
+        self.spin_ns = system.spin_ns
+        # the core's ids go to the C base, their one owner, until _logged_off()
+        self._logged_on(int(ffi.cast("uintptr_t", system.handle)), slot, gen, self.spin_ns)
         self._targets: dict[Any, tuple[bytes, int, int]] = {}  # userid -> (uid8, slot, gen)
         # interrupts taken off the ring but not presented yet (released by
         # SET MASK, or stashed by TEST MESSAGE): they go before the ring
-        self._released: collections.deque[Interrupt] = collections.deque()
-        self.present_types = 0  # IUCV types shmcp_next presents (bit n: type n)
+        self._released = collections.deque()
+        self.present_types = 0  # IUCV types the core presents (bit n: type n)
         self.facility_state: dict[int, Any] = {}  # per facility, process-local
 
     # -- lifecycle ---------------------------------------------------------
 
     @property
-    def logged_on(self) -> bool:
-        return self._slot >= 0 and self._pid == _pid
-
-    def _handle(self) -> "ffi.CData":
-        if self._slot < 0 or self._pid != _pid:
+    def handle(self) -> "ffi.CData":
+        """The system's handle for the core's calls; NotLoggedOn once off."""
+        if not self.logged_on:
             raise NotLoggedOn(f"{self.userid} is not logged on to system {self.system}")
-        return self._sys.handle
+        return self.attached.handle
 
     def logoff(self) -> None:
         """LOGOFF: the logoff hook runs, the slot and storage are freed, the
         userid can log on again at once.  Idempotent."""
         if not self.logged_on:
             return
-        lib.shmcp_logoff(self._sys.handle, self._slot, self._gen)  # stale: already off
+        lib.shmcp_logoff(self.attached.handle, self.slot, self.gen)  # stale: already off
         self._forget()
 
     def _forget(self) -> None:
-        self._slot = -1
         self._logged_off()
-        signals._unbind(self)
-        self._sys.detach()
-        if _current is self:
-            _make_current(None)
+        self.attached.detach()
+        if _native.current() is self:
+            _native.set_current(None)
 
-    def _lost(self, rc: int) -> NotLoggedOn | SystemDown:
-        """The core says this VM ended (forced off, or the system went down)."""
-        down = lib.shmcp_is_down(self._sys.handle)
+    def lost(self, rc: int) -> NotLoggedOn | SystemDown:
+        """The exception for a core call that says this VM ended (forced off,
+        or the system went down); the VM is forgotten in this process."""
+        down = lib.shmcp_is_down(self.attached.handle)
         self._forget()
         if down:
             return SystemDown(f"system {self.system} was shut down; {self.userid} is logged off")
         return NotLoggedOn(f"{self.userid} was logged off (forced) on system {self.system}")
+
+    def failed(self, rc: int, context: str) -> Exception:
+        """The exception for core return code ``rc`` of a call for this VM:
+        lost() when the VM ended, else the funnel's (errors.core_error)."""
+        if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE, lib.SHMCP_E_NOTLOGGED):
+            return self.lost(rc)
+        return core_error(rc, context)
 
     def __enter__(self) -> "VirtualMachine":
         return self
@@ -162,7 +180,7 @@ class VirtualMachine(Machine):
         uid = userid_bytes(userid)
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")
-        if lib.shmcp_find(self._handle(), uid, slot, gen) < 0:
+        if lib.shmcp_find(self.handle, uid, slot, gen) < 0:
             self._targets.pop(key, None)
             raise NotLoggedOn(f"{uid.decode().rstrip()} is not logged on to system {self.system}")
         got = (uid, slot[0], gen[0])
@@ -188,49 +206,38 @@ class VirtualMachine(Machine):
             raise ValueError("trailing data is longer than 4 GiB")
         for fresh in (False, True):  # a cached target may have logged off or on again
             uid, slot, gen = self._target(userid, fresh)
-            rc = lib.shmcp_post(self._handle(), slot, gen, fac, int(bool(priority)),
+            rc = lib.shmcp_post(self.handle, slot, gen, fac, int(bool(priority)),
                                 int(bool(must)), rec, ext, len(ext))
             if rc != lib.SHMCP_E_NOTLOGGED:
                 break
         if rc < 0:
             if rc == lib.SHMCP_E_DOWN:
-                raise self._lost(rc)
+                raise self.lost(rc)
             raise core_error(rc, f"queueing an interrupt for {uid.decode().rstrip()}")
 
-    def _take(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> int:
-        """One core call: the next record on this VM's interrupt queue into
-        ``self._rec`` -- message interrupts of the types in ``present``
-        (default: the ones its facility lets the core present) already
-        presented -- waiting up to ``timeout_ns``.  Returns SHMCP_WAIT_READY
-        (SHMCP_WAIT_PRESENTED: an IUCV message interrupt the core presented),
-        or when none came SHMCP_WAIT_TIMEOUT / SHMCP_WAIT_INTR; raises if the
-        VM ended."""
-        if self._slot < 0 or self._pid != _pid:
-            self._handle()  # raises NotLoggedOn
-        return self._waited(_core_next(self._h, self._slot, self._gen, fmask,
-                                       self.present_types if present is None else present,
-                                       timeout_ns, self._spin_ns, self._rec))
-
     def _waited(self, rc: int) -> int:
-        """shmcp_next's outcome: raises if the VM ended or the core failed."""
+        """A core wait's outcome: raises if the VM ended or the core failed."""
         if rc == lib.SHMCP_WAIT_DOWN:
-            raise self._lost(rc)
-        return rc if rc == _READY or rc == _PRESENTED else check(rc, f"{self.userid}: wait")
+            raise self.lost(rc)
+        if rc == lib.SHMCP_E_NOTLOGGED and not self.logged_on:
+            self.handle  # raises NotLoggedOn  # noqa: B018
+        return check(rc, f"{self.userid}: wait")
 
-    def _taken(self) -> Interrupt:
-        """The record _take() got, as an Interrupt (with its trailing data)."""
-        facility, priority, ext_len, presented = _record_head(self._rechead)
+    def _taken(self, record: bytes) -> Interrupt:
+        """A record take() returned, as an Interrupt (with its trailing data)."""
+        facility, priority, ext_len, presented, ext_off = _record_head(record)
         if not ext_len:
-            return Interrupt(facility, priority != 0, self._recbuf[:], b"", presented != 0)
+            return Interrupt(facility, priority != 0, record[_IMAGE], b"", presented != 0)
         out = bytearray(ext_len)
-        check(lib.shmcp_take_ext(self._h, self._slot, self._rec.ext_off, ext_len,
+        check(lib.shmcp_take_ext(self.attached.handle, self.slot, ext_off, ext_len,
                                  ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")
-        return Interrupt(facility, priority != 0, self._recbuf[:], bytes(out), presented != 0)
+        return Interrupt(facility, priority != 0, record[_IMAGE], bytes(out), presented != 0)
 
-    def _next(self, fmask: int, timeout_ns: int = 0, present: int | None = None) -> Interrupt | int:
-        """_take() and _taken(): the next interrupt, or the wait's outcome."""
-        rc = self._take(fmask, timeout_ns, present)
-        return self._taken() if rc == _READY or rc == _PRESENTED else rc
+    def _next(self, fmask: int, timeout_ns: int = 0, present: int = -1) -> Interrupt | int:
+        """One core wait (the C base's take()): the next interrupt, or the
+        wait's outcome."""
+        got = self.take(fmask, timeout_ns, present)
+        return self._taken(got) if isinstance(got, bytes) else self._waited(got)
 
     def _pop_released(self, fmask: int) -> Interrupt | None:
         for i, got in enumerate(self._released):
@@ -239,9 +246,9 @@ class VirtualMachine(Machine):
                 return got
         return None
 
-    def _pop(self, fmask: int) -> Interrupt | None:
-        """The next interrupt to present, after its facility's last word
-        (without waiting)."""
+    def pop(self, fmask: int) -> Interrupt | None:
+        """The next interrupt of the facilities in ``fmask`` to present,
+        after its facility's last word (without waiting); None if none."""
         while True:
             got = self._pop_released(fmask) if self._released else None
             if got is None:
@@ -254,37 +261,42 @@ class VirtualMachine(Machine):
                 return shown
 
     def _present(self, got: Interrupt) -> Interrupt | None:
-        present = presenters.get(got.facility)
-        return got if present is None else present(self, got)
+        facility = FACILITIES.get(got.facility)
+        return got if facility is None else facility.present(self, got)
 
-    def _stash(self, fmask: int) -> None:
+    def release(self, interrupt: Interrupt) -> None:
+        """Present ``interrupt`` (taken earlier, held by its facility) before
+        whatever the ring holds, after those released before it."""
+        self._released.append(interrupt)
+
+    def stash(self, fmask: int) -> None:
         """Move what the ring holds into the process-local queue, in order
         (for a wait that must block until something new arrives)."""
         while not isinstance(got := self._next(fmask, 0, 0), int):
             self._released.append(got)
 
-    def _sleep(self, fmask: int, timeout_ns: int) -> int:
-        """One core wait; returns READY / TIMEOUT / INTR, raises if the VM ended."""
-        rc = lib.shmcp_wait(self._handle(), self._slot, self._gen, fmask, timeout_ns,
-                            self._spin_ns)
+    def sleep(self, fmask: int, timeout_ns: int) -> int:
+        """One core wait that takes nothing; returns READY / TIMEOUT / INTR,
+        raises if the VM ended."""
+        rc = lib.shmcp_wait(self.handle, self.slot, self.gen, fmask, timeout_ns, self.spin_ns)
         if rc == lib.SHMCP_WAIT_DOWN:
-            raise self._lost(rc)
+            raise self.lost(rc)
         return check(rc, f"{self.userid}: wait")
 
     def pending(self, facility: int | str | None = None) -> int:
         """How many interrupts are queued for this VM (of one facility, or all)."""
         fmask = ALL_FACILITIES if facility is None else 1 << facility_of(facility)
         local = sum(1 for i in self._released if fmask & (1 << i.facility))
-        return local + check(lib.shmcp_pending(self._handle(), self._slot, fmask), self.userid)
+        return local + check(lib.shmcp_pending(self.handle, self.slot, fmask), self.userid)
 
     # wait(timeout=None): the C base's, which calls _wait for all but its
     # common case (csrc/pyext/machine.c has its doc)
 
     def _wait(self, timeout: float | None = None, got: Any = None) -> Any:
-        """wait(), all of it; ``got``: the outcome of a core call the C base
-        already made (no timeout, facilities without a handler, nothing
-        released)."""
-        fmask = signals.unhandled_facilities()
+        """wait(), all of it; ``got``: what a core wait the C base already
+        made returned (a record, or its outcome) when it had no timeout,
+        facilities without a handler and nothing released."""
+        fmask = _native.unhandled()
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
                              "not to wait(); use sigpause()")
@@ -292,22 +304,21 @@ class VirtualMachine(Machine):
         deadline = None if left < 0 else time.monotonic_ns() + left
         while True:
             if got is None:
-                if self._released and (shown := self._pop(fmask)) is not None:
+                if self._released and (shown := self.pop(fmask)) is not None:
                     return view(shown)
-                if self._slot < 0 or self._pid != _pid:
-                    self._handle()  # raises NotLoggedOn
-                # the core's call from C, which shows an IUCV message interrupt
-                # the core presented (the common case) as its parameter list
-                got = _next_shown(self, fmask, left)
-                if got.__class__ is not int:
+                if not self.logged_on:
+                    self.handle  # raises NotLoggedOn  # noqa: B018
+                # the core's wait, from C: an IUCV message interrupt the core
+                # presented (the common case) comes back as its parameter list
+                got = self.take_shown(fmask, left)
+                if got.__class__ is not int and got.__class__ is not bytes:
                     return got
-            rc = self._waited(got)
-            got = None
-            if rc == _READY or rc == _PRESENTED:
-                if (shown := self._present(self._taken())) is not None:
+            if got.__class__ is bytes:  # a record for Python to present
+                if (shown := self._present(self._taken(got))) is not None:
                     return view(shown)
-            elif rc == lib.SHMCP_WAIT_TIMEOUT:
+            elif self._waited(got) == _TIMEOUT:
                 return None
+            got = None
             # withdrawn, held, or another signal's handler ran: wait on
             if deadline is not None:
                 left = max(0, deadline - time.monotonic_ns())
@@ -322,82 +333,24 @@ class VirtualMachine(Machine):
             yield got
 
 
-def _make_current(vm: VirtualMachine | None) -> None:
-    """This process's VM, here and for the C calls that find it themselves."""
-    global _current
-    _current = vm
-    _set_current(vm)
-
-
 def current() -> VirtualMachine | None:
     """The VM this process is logged on as, or None."""
-    vm = _current
+    vm = _native.current()
     return vm if vm is not None and vm.logged_on else None
 
 
 def required(what: str) -> VirtualMachine:
     """The VM this process is logged on as; NotLoggedOn naming ``what`` (the
     facility asked for) if there is none.  Every IUCV and VMCF call asks."""
-    vm = _current  # current(), spelled out: this is on every call's path
-    if vm is None or vm._slot < 0 or vm._pid != _pid:
+    vm = _native.current()
+    if vm is None or not vm.logged_on:
         raise NotLoggedOn(f"{what}: this process is not logged on as a virtual machine")
     return vm
 
 
-def logon(userid: str | bytes, *, system: str | None = None) -> VirtualMachine:
-    """This process becomes virtual machine ``userid``.  IPLs the system with
-    the default directory when it is not up (the embedded default).  Raises
-    AlreadyLoggedOn if a live process holds the userid or this process is
-    already logged on."""
-    uid = userid_bytes(userid)
-    name = system_name(system)
-    with _logon_lock:
-        held = current()
-        if held is not None:
-            raise ShmcpError(f"this process is already logged on as {held.userid} "
-                             f"to system {held.system}; one VM per process")
-        sysobj = _attach_or_ipl(name)
-        try:
-            slot = ffi.new("int32_t *")
-            gen = ffi.new("uint32_t *")
-            start = lib.shmcp_proc_starttime(_pid)
-            rc = lib.shmcp_logon(sysobj.handle, uid, _pid, start, slot, gen)
-            check(rc, f"logon {uid.decode().rstrip()} to system {name}")
-            lib.shmcp_reap(sysobj.handle)  # recover VMs that died unnoticed
-            check(lib.shmcp_watchdog_start(sysobj.handle, WATCHDOG_MS), f"system {name}")
-        except BaseException:
-            sysobj.detach()
-            raise
-        vm = VirtualMachine(sysobj, uid, slot[0], gen[0])
-        _make_current(vm)
-        signals._bind(vm)
-        return vm
-
-
-def _attach_or_ipl(name: str) -> System:
-    """The embedded default: attach, or IPL with the default directory.
-    Never replaces an existing segment (that is ipl()'s recovery): a system
-    another process has just IPLed has no VMs yet, and is not stale."""
-    for _ in range(50):
-        try:
-            sysobj = System.attach(name)
-        except SystemNotUp:
-            try:
-                create(name, make_limits({}))
-            except posix_ipc.ExistentialError:
-                pass  # another process IPLed it first: attach to that
-            continue
-        if not sysobj.down:
-            return sysobj
-        sysobj.detach()  # shut down but not yet removed: wait for it to go
-        time.sleep(0.01)
-    raise SystemNotUp(f"system {name} could not be attached or IPLed")
-
-
-def _system_going_down(name: str) -> None:
-    vm = current()
-    if vm is not None and vm.system == name:
-        vm.logoff()
+def make_current(vm: VirtualMachine) -> None:
+    """``vm`` is this process's VM from now on (shmcp.session's LOGON)."""
+    _native.set_current(vm)
 
 
 @atexit.register
@@ -409,11 +362,10 @@ def _logoff_at_exit() -> None:
 
 def _forget_in_child() -> None:
     # the child of a fork is another process: it is not the VM
-    global _pid
-    if _current is not None:
-        _current._logged_off()
-    _make_current(None)
-    _pid = os.getpid()
+    vm = _native.current()
+    if vm is not None:
+        vm._logged_off()
+    _native.set_current(None)
 
 
 os.register_at_fork(after_in_child=_forget_in_child)

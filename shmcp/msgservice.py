@@ -14,8 +14,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ._native import lib
-from .errors import NotLoggedOn, NotReceiving, core_error
+from .errors import NotLoggedOn, core_error
 from .machine import current, userid_bytes
+from .system import System, system_name
 
 CLASS_MSG = lib.SHMCP_MSG_CLASS_MSG
 CLASS_WNG = lib.SHMCP_MSG_CLASS_WNG
@@ -53,29 +54,25 @@ def addresses(userid: str | bytes, issuer: str | bytes | None, what: str) -> tup
 def on_system(system: str | None, fn: Callable[[Any], int]) -> tuple[str, int]:
     """Run ``fn(handle)`` on the system named (default: this VM's, else
     $SHMCP_SYSTEM / SHMCP); returns (system name, what fn returned)."""
-    from .system import System, system_name  # noqa: PLC0415  (import cycle)
-
     vm = current()
     name = vm.system if system is None and vm is not None else system_name(system)
     if vm is not None and vm.system == name:
-        return name, fn(vm._handle())
+        return name, fn(vm.handle)
     with System.attach(name) as sysobj:
         return name, fn(sysobj.handle)
 
 
+# the core's codes for a target that does not take the message
+NOT_RECEIVING_CODES = (lib.SHMCP_E_NOMSGPATH, lib.SHMCP_E_MSGQUIESCED)
+
+
 def raise_for(rc: int, what: str, target: bytes, system: str) -> None:
-    """The exception for shmcp_msg_deliver's return code ``rc``, if any."""
+    """The exception for shmcp_msg_deliver's return code ``rc``, if any (errors' funnel)."""
     tname = target.decode().rstrip()
-    if rc == lib.SHMCP_E_NOTLOGGED:
+    if rc == lib.SHMCP_E_NOTLOGGED:  # the target, not this VM: said so
         raise NotLoggedOn(f"{what}: {tname} not logged on to system {system}")
-    if rc == lib.SHMCP_E_NOMSGPATH:
-        raise NotReceiving(lib.SHMCP_VMCF_RC_USER_NOT_AVAILABLE,
-                           f"{what}: {tname} not receiving (no path to *MSG)")
-    if rc == lib.SHMCP_E_MSGQUIESCED:
-        raise NotReceiving(lib.SHMCP_VMCF_RC_QUIESCED,
-                           f"{what}: {tname} not receiving (its *MSG path is quiesced)")
     if rc < 0:
-        raise core_error(rc, f"{what} to {tname}")
+        raise core_error(rc, f"{what}: {tname}" if rc in NOT_RECEIVING_CODES else f"{what} to {tname}")
 
 
 def msg(userid: str | bytes, text: str | bytes, *, system: str | None = None,

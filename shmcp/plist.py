@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._iparml import Buffer as _Buffer
-from ._iparml import Field as _Field
-from ._iparml import IMAGE_LEN, Image
-from ._native import lib
-
-if IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
-    raise ImportError(f"shmcp._iparml's image is {IMAGE_LEN} bytes, the core's {lib.SHMCP_RECORD_LEN}")
+from ._native import Buffer as _Buffer
+from ._native import Field as _Field
+from ._native import Image, ffi, lib
 
 
 class _Bytes:
@@ -189,18 +185,42 @@ def _restore(cls: type[Iparml], image: bytes, bf1: Any, bf2: Any) -> Iparml:
     return obj
 
 
+# What the IUCV functions read of a parameter list (its C base's fields,
+# csrc/pyext/iparml.c), for shmcp/iucv.py's Python paths.
+
+def image_of(plist: Iparml) -> bytearray:
+    """The 40-byte image itself (the IUCV functions fill it in place)."""
+    return plist._b
+
+
+def core_image_of(plist: Iparml) -> Any:
+    """The core's view of the image, made once (the image is never resized)."""
+    cb = plist._cb
+    if cb is None:
+        cb = plist._cb = ffi.from_buffer("uint8_t[]", plist._b)
+    return cb
+
+
+def buffers_of(plist: Iparml) -> tuple[Any, Any]:
+    """``bf1`` and ``bf2`` as the program gave them (the callers check them)."""
+    return plist._bf1, plist._bf2
+
+
 _TYPE = lib.SHMCP_IP_RCODE
-_BY_TYPE = {1: PathPlist, 2: PathPlist, 3: PathPlist, 4: PathPlist, 5: PathPlist,
-            6: CompPlist, 7: CompPlist, 8: MsgPlist, 9: MsgPlist}
+# the class of each interrupt type, IPTYPE 0-9 (None: not an IUCV type)
+CLASS_OF_TYPE = (None, PathPlist, PathPlist, PathPlist, PathPlist, PathPlist,
+                 CompPlist, CompPlist, MsgPlist, MsgPlist)
 
 
 def for_interrupt(image: bytes, default: Any = None) -> Any:
     """The class SAS/C's siginfo() would be cast to for this interrupt image,
     read from it; ``default`` if byte 3 is not an IUCV interrupt type."""
-    cls = _BY_TYPE.get(image[_TYPE])
+    itype = image[_TYPE]
+    cls = CLASS_OF_TYPE[itype] if itype < len(CLASS_OF_TYPE) else None
     if cls is None:
         return default
     return cls._of(image)
 
 
-__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt"]
+__all__ = ["Iparml", "PathPlist", "MsgPlist", "CompPlist", "for_interrupt", "CLASS_OF_TYPE",
+           "image_of", "core_image_of", "buffers_of"]

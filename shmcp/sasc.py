@@ -85,6 +85,7 @@ def iucvset(name: str | bytes) -> tuple[int, int]:
         raise NotLoggedOn("iucvset: this process is not logged on as a virtual machine")
     if not _names:
         iucv.dclbfr(PathPlist())  # HNDIUCV SET's DECLARE BUFFER (rc 19 if done: fine)
+        iucv.set_connection_router(_route)  # CMS routes pending connections from now on
     _names[n] = None
     return 0, iucv.query()[2]
 
@@ -213,7 +214,6 @@ def _route(vm: Any, image: bytes) -> bool:
     return False
 
 
-iucv._router = _route
 
 __all__ = ["iucvset", "iucvclr", "iucvconn", "iucvacc", "iucvsevr", "iucvsend", "iucvrecv",
            "iucvrply", "iucvrej", "iucvpurg", "iucvtcmp", "iucvqs", "iucvresm",

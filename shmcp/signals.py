@@ -18,15 +18,13 @@ from __future__ import annotations
 import signal as _signal_module
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
-from ._iparml import _unhandled as _tell_machine
+from . import _native
 from ._native import lib
 from .errors import ShmcpError
 from .interrupt import IUCV, VMCF, Interrupt, view
-
-if TYPE_CHECKING:
-    from .machine import VirtualMachine
+from .machine import VirtualMachine, current
 
 SIGIUCV = _signal_module.SIGUSR1
 SIGVMCF = _signal_module.SIGUSR2
@@ -42,9 +40,6 @@ _blocked = 0                     # library mask: bits of SIGIUCV / SIGVMCF
 _OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
 _info: list[Any] = []            # interrupts being handled (as viewed), innermost last
 _active: set[int] = set()        # signals whose delivery loop is running
-_vm: "VirtualMachine | None" = None
-_unhandled = (1 << IUCV) | (1 << VMCF)  # facilities without a handler (kept by _note_handlers)
-_tell_machine(_unhandled)
 
 
 def sigmask(sig: int) -> int:
@@ -67,14 +62,13 @@ def handler_established(sig: int) -> bool:
 
 
 def unhandled_facilities() -> int:
-    """Facility mask of the facilities whose signal has no handler."""
-    return _unhandled
+    """Facility mask of the facilities whose signal has no handler (kept
+    in the extension, where wait()'s C part reads it)."""
+    return _native.unhandled()
 
 
 def _note_handlers() -> None:
-    global _unhandled
-    _unhandled = sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)]))
-    _tell_machine(_unhandled)  # wait()'s C part reads it there
+    _native.set_unhandled(sum(1 << f for f, s in _SIGNAL.items() if not callable(_handler[int(s)])))
 
 
 # -- the wrapped signal.signal / signal.getsignal ---------------------------
@@ -126,10 +120,10 @@ _signal_module.getsignal = _wrapped_getsignal
 
 def _dispatch(signum: int, frame: Any) -> None:
     """The real Python handler of SIGUSR1/SIGUSR2: a doorbell rang."""
-    vm = _vm
-    if vm is None or not vm.logged_on:
+    vm = current()
+    if vm is None:
         return
-    lib.shmcp_bell_clear(vm._sys.handle, vm._slot, _FACILITY[signum])
+    lib.shmcp_bell_clear(vm.handle, vm.slot, _FACILITY[signum])
     _deliver(signum, frame)
 
 
@@ -151,15 +145,15 @@ def _deliver(signum: int, frame: Any) -> None:
         return
     fac = _FACILITY[signum]
 
-    def eligible() -> "VirtualMachine | None":
-        vm = _vm
-        return vm if vm is not None and vm.logged_on and _takes(signum) else None
+    def eligible() -> VirtualMachine | None:
+        vm = current()
+        return vm if vm is not None and _takes(signum) else None
 
     while eligible():
         _active.add(signum)
         try:
             while (vm := eligible()) is not None:
-                got = vm._pop(1 << fac)
+                got = vm.pop(1 << fac)
                 if got is None:
                     break
                 _call(signum, frame, got)
@@ -180,11 +174,11 @@ def _sync_async() -> None:
     """Tell the core which facilities must be interrupted wherever this VM
     is (an unblocked handler): only those get a doorbell for every record;
     the others only while they sleep."""
-    vm = _vm
-    if vm is None or not vm.logged_on:
+    vm = current()
+    if vm is None:
         return
     for fac, sig in _SIGNAL.items():
-        lib.shmcp_set_async(vm._sys.handle, vm._slot, fac, int(_takes(sig)))
+        lib.shmcp_set_async(vm.handle, vm.slot, fac, int(_takes(sig)))
 
 
 def _deliver_all(frame: Any) -> None:
@@ -192,18 +186,20 @@ def _deliver_all(frame: Any) -> None:
         _deliver(int(sig), frame)
 
 
-def _bind(vm: "VirtualMachine") -> None:
-    global _vm
-    _vm = vm
+def deliver(facility: int) -> None:
+    """Run the program's handler of ``facility``'s signal once per queued
+    interrupt, if one is established and unblocked (a facility calls this
+    when it releases interrupts it held)."""
+    _deliver(int(_SIGNAL[facility]), None)
+
+
+def after_logon() -> None:
+    """This process has just logged on (shmcp.session): the dispatcher in
+    place, the core told which facilities interrupt anywhere, and what
+    waited for a handler handled."""
     _adopt()
     _sync_async()
     _deliver_all(None)
-
-
-def _unbind(vm: "VirtualMachine") -> None:
-    global _vm
-    if _vm is vm:
-        _vm = None
 
 
 # -- SAS/C's mask functions ----------------------------------------------------
@@ -265,8 +261,8 @@ def sigpause(mask: int = 0) -> None:
     SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
     wake-up is lost).  Handles one interrupt even if several are queued."""
     mask = _check_mask(mask)
-    vm = _vm
-    if vm is None or not vm.logged_on:
+    vm = current()
+    if vm is None:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
@@ -283,7 +279,7 @@ def sigpause(mask: int = 0) -> None:
         _deliver(sig, frame)  # what the restored mask lets through
 
 
-def _pause(vm: "VirtualMachine", mask: int) -> Interrupt | None:
+def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
     """sigpause's wait under ``mask``: the interrupt to handle, or None when
     another signal ended it.  The previous mask is back on return."""
     global _blocked
@@ -294,13 +290,13 @@ def _pause(vm: "VirtualMachine", mask: int) -> Interrupt | None:
     try:
         fmask = sum(1 << f for f, s in _SIGNAL.items() if _takes(s))
         while True:
-            got = vm._pop(fmask) if fmask else None
+            got = vm.pop(fmask) if fmask else None
             if got is not None:
                 return got
             if not fmask:
                 _signal_module.pause()  # only other signals can end this pause
                 return None
-            if vm._sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
+            if vm.sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
                 return None  # another signal's handler runs as we return
     finally:
         _blocked = old_lib
@@ -309,4 +305,4 @@ def _pause(vm: "VirtualMachine", mask: int) -> Interrupt | None:
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",
-           "handler_established"]
+           "handler_established", "unhandled_facilities", "deliver", "after_logon"]

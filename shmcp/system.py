@@ -1,7 +1,8 @@
 """Systems: CP's storage as one POSIX shared-memory segment per system name.
 
-``ipl`` creates one, ``shutdown`` ends one, ``System.attach`` maps an
-existing one into this process.  The segment is created exclusively with
+``ipl`` creates one, ``System.attach`` maps an existing one into this
+process (``shutdown``, which logs this process's VM off first, is
+shmcp.session's).  The segment is created exclusively with
 mode 0600; an existing object with the wrong header or another owner is
 refused with an error that names the system.
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import posix_ipc
 
+from . import directory as _directory
 from ._native import ffi, lib
 from .errors import CorruptSegment, ShmcpError, SystemNotUp, check, core_error
 
@@ -187,8 +189,6 @@ def ipl(system: str | None = None, *, directory: str | None = None, **limits: in
     A system that is up is an error, unless no VM of it is alive (all died,
     or none logged on), in which case the stale segment is recovered:
     replaced by the new one."""
-    from . import directory as _directory
-
     name = system_name(system)
     if directory is not None and not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, not {type(directory).__name__}")
@@ -211,7 +211,7 @@ def ipl(system: str | None = None, *, directory: str | None = None, **limits: in
                     raise ShmcpError(f"system {name} is already up")
                 # every VM is dead (or it was shut down): recover the segment
                 lib.shmcp_mark_down(old.handle)
-                _unlink(name)
+                remove(name)
         except SystemNotUp:
             continue
     raise ShmcpError(f"system {name}: IPL raced with another IPL three times; try again")
@@ -222,8 +222,6 @@ def create(name: str, lim: "ffi.CData", directory: list | None = None) -> None:
     then link it into place: the system appears whole or not at all, so a VM
     attaching while another IPLs never sees a half-written one.
     Raises posix_ipc.ExistentialError if the system exists."""
-    from . import directory as _directory
-
     private = f"{shm_name(name)}.ipl{os.getpid()}"
     shm = posix_ipc.SharedMemory(private, posix_ipc.O_CREX, mode=0o600, size=0)
     try:
@@ -248,32 +246,13 @@ def create(name: str, lim: "ffi.CData", directory: list | None = None) -> None:
         shm.unlink()
 
 
-def _unlink(name: str) -> None:
+def remove(name: str) -> None:
+    """Unlink system ``name``'s segment, if there is one (mappings stay valid)."""
     try:
         posix_ipc.unlink_shared_memory(shm_name(name))
     except posix_ipc.ExistentialError:
         pass
 
 
-def shutdown(system: str | None = None) -> bool:
-    """End a system: mark it down (every waiting VM wakes and is logged off),
-    remove the segment.  Returns False if it was not up.  A corrupt segment is
-    refused (CorruptSegment) and left as it is."""
-    name = system_name(system)
-    from . import machine  # the VM of this process, if it is on this system
-
-    try:
-        sysobj = System.attach(name)
-    except SystemNotUp:
-        return False
-    try:
-        machine._system_going_down(name)
-        check(lib.shmcp_mark_down(sysobj.handle), f"system {name}: shutdown")
-        _unlink(name)
-    finally:
-        sysobj.detach()
-    return True
-
-
-__all__ = ["System", "ipl", "shutdown", "system_name", "shm_name", "DEFAULT_SYSTEM",
+__all__ = ["System", "ipl", "remove", "system_name", "shm_name", "DEFAULT_SYSTEM",
            "CorruptSegment"]

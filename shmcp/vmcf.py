@@ -25,10 +25,12 @@ import struct
 import sys
 from typing import Any
 
+from . import msgservice as _msg
 from ._native import ffi, lib
-from .errors import NotLoggedOn, NotReceiving, core_error
-from .interrupt import VMCF, Interrupt, register_presenter, register_view
+from .errors import NotLoggedOn, core_error, vmcf_error
+from .interrupt import VMCF, Facility, Interrupt
 from .machine import VirtualMachine, current, required, userid_bytes
+from .system import System, system_name
 
 # -- constants, defined once in csrc/include/shmcp_vmcf.h ----------------------
 
@@ -265,7 +267,7 @@ class _Local:
     buffer, and the REPLY buffer of each SEND/RECV in flight."""
 
     def __init__(self, vm: VirtualMachine) -> None:
-        self.key = (id(vm), vm._gen)
+        self.key = (id(vm), vm.gen)
         self.auth: memoryview | None = None
         self.replies: dict[tuple[bytes, int], tuple[Any, int]] = {}
 
@@ -275,7 +277,7 @@ _local: _Local | None = None
 
 def _state(vm: VirtualMachine) -> _Local:
     global _local
-    if _local is None or _local.key != (id(vm), vm._gen):
+    if _local is None or _local.key != (id(vm), vm.gen):
         _local = _Local(vm)
     return _local
 
@@ -340,7 +342,7 @@ def diag68(parm: Vmcparm) -> int:
         st.replies[key] = keep
     rc = None
     try:
-        rc = lib.shmcp_vmcf_diag68(vm._handle(), vm._slot, vm._gen, bytes(parm), data, reply_addr)
+        rc = lib.shmcp_vmcf_diag68(vm.handle, vm.slot, vm.gen, bytes(parm), data, reply_addr)
     finally:
         if keep is not None and rc != 0:    # nothing was queued: as it was
             if before is None:
@@ -348,9 +350,7 @@ def diag68(parm: Vmcparm) -> int:
             else:
                 st.replies[key] = before
     if rc < 0:
-        if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE):
-            raise vm._lost(rc)
-        raise core_error(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+        raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
     if rc == 0 and func == lib.SHMCP_VMCPAUTH:
         st.auth = memoryview(parm.vada).cast("B")[:lena]
     elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
@@ -469,11 +469,9 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if hdr[0] & lib.SHMCP_VMCMRESP and func == lib.SHMCP_VMCPSENR:
         reply = st.replies.get(key)
     rbuf, rlen = (_cbuf(reply[0], True), reply[1]) if reply else (ffi.NULL, 0)
-    rc = lib.shmcp_vmcf_present(vm._handle(), vm._slot, vm._gen, it.buf, len(it.buf), rbuf, rlen)
+    rc = lib.shmcp_vmcf_present(vm.handle, vm.slot, vm.gen, it.buf, len(it.buf), rbuf, rlen)
     if rc < 0:
-        if rc in (lib.SHMCP_E_DOWN, lib.SHMCP_E_STALE):
-            raise vm._lost(rc)
-        raise core_error(rc, f"{vm.userid}: VMCF interrupt")
+        raise vm.failed(rc, f"{vm.userid}: VMCF interrupt")
     if rc == lib.SHMCP_VMCF_DROP:
         return None
     if rc == lib.SHMCP_VMCF_FOREIGN:
@@ -493,17 +491,12 @@ def _view(it: Interrupt) -> Any:
     return Vmcmhdr.from_bytes(it.raw + it.buf[_TAG_LEN:])
 
 
-register_presenter(VMCF, _present)
-register_view(VMCF, _view)
+# what the runtime asks of VMCF for its interrupts (shmcp/__init__.py installs it)
+FACILITY = Facility(present=_present, view=_view)
 
 
 # -- SMSG ------------------------------------------------------------------------
 
-_WHY = {
-    lib.SHMCP_VMCF_RC_USER_NOT_AVAILABLE: "not authorized for special messages",
-    lib.SHMCP_VMCF_RC_QUIESCED: "VMCF quiesced",
-    lib.SHMCP_VMCF_RC_SENDX_TOO_LARGE: "interrupt buffer too small for the text",
-}
 
 
 def smsg(userid: str | bytes, text: str | bytes, *, system: str | None = None,
@@ -516,8 +509,6 @@ def smsg(userid: str | bytes, text: str | bytes, *, system: str | None = None,
     ``issuer`` defaults to this process's VM, else OPERATOR.  Raises
     NotLoggedOn, or NotReceiving when the target does not accept special
     messages; ValueError for text that is too long (nothing is cut)."""
-    from . import msgservice as _msg  # noqa: PLC0415
-
     text = _msg.text_bytes(text, "SMSG")
     target, who = _msg.addresses(userid, issuer, "SMSG")
 
@@ -529,8 +520,8 @@ def smsg(userid: str | bytes, text: str | bytes, *, system: str | None = None,
 
     name, rc = _msg.on_system(system, deliver)
     tname = target.decode().rstrip()
-    if rc in _WHY:
-        raise NotReceiving(rc, f"SMSG: {tname} not receiving ({_WHY[rc]})")
+    if rc > 0:
+        raise vmcf_error(rc, f"SMSG: {tname}")
     _msg.raise_for(rc, "SMSG", target, name)
 
 
@@ -542,13 +533,11 @@ def info(userid: str | bytes | None = None, *, system: str | None = None) -> dic
         if vm is None:
             raise NotLoggedOn("vmcf.info(): this process is not logged on; name a userid")
         userid = vm.userid8
-    from .system import System, system_name  # noqa: PLC0415
-
     name = vm.system if system is None and vm is not None else system_name(system)
     uid = userid_bytes(userid)
     out = ffi.new("struct shmcp_vmcf_info *")
     own = vm is not None and vm.system == name
-    sysobj = vm._sys if own and vm is not None else System.attach(name)
+    sysobj = vm.attached if own and vm is not None else System.attach(name)
     try:
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")

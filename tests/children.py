@@ -2,23 +2,17 @@
 
 ``python tests/children.py ROLE ARGS...`` logs on (system from
 $SHMCP_SYSTEM), prints ``READY`` once it can take interrupts, does its
-role, and prints one JSON line with its findings.
+role, and prints one JSON line with its findings (shmcp.testing's protocol).
 """
 from __future__ import annotations
 
-import json
-import os
 import signal
 import struct
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-
-
-def say(*parts: object) -> None:
-    print(*parts, flush=True)
+import shmcp
+from shmcp.testing import say
 
 
 def record(sender: int, seq: int) -> bytes:
@@ -45,7 +39,7 @@ def send(me: str, target: str, sender: int, count: int, priority: str = "no") ->
             except shmcp.QueueFull:
                 full += 1
                 time.sleep(0.0005)
-    say(json.dumps({"sent": count, "full": full}))
+    say({"sent": count, "full": full})
     sys.stdin.readline()  # stay logged on until told
     vm.logoff()
 
@@ -97,7 +91,7 @@ def receive(me: str, senders: int, total: int, mode: str) -> None:
     out = counter.result()
     out["outside"] = shmcp.siginfo() is None
     out["left"] = extra is not None
-    say(json.dumps(out))
+    say(out)
     vm.logoff()
 
 
@@ -112,7 +106,7 @@ def blocked(me: str, count: int) -> None:
     before = counter.calls
     queued = vm.pending()
     shmcp.sigsetmask(0)
-    say(json.dumps({"before": before, "queued": queued, **counter.result()}))
+    say({"before": before, "queued": queued, **counter.result()})
     vm.logoff()
 
 
@@ -126,7 +120,7 @@ def order(me: str) -> None:
     say("READY")
     sys.stdin.readline()
     shmcp.sigsetmask(0)
-    say(json.dumps({"seen": seen}))
+    say({"seen": seen})
     vm.logoff()
 
 

@@ -1,7 +1,6 @@
-"""Shared fixtures: a fresh system per test, and the /dev/shm check."""
+"""Shared fixtures: a fresh system per test, and the /dev/shm check (shmcp.testing)."""
 from __future__ import annotations
 
-import itertools
 import os
 
 import pytest
@@ -9,19 +8,13 @@ from hypothesis import settings
 
 import shmcp
 from shmcp.system import shm_name
-
-_count = itertools.count()
+from shmcp.testing import private_system_name, shm_left
 
 # CI runs the same examples every time (a submission must not fail on a new
 # random draw); `make stress` and developers' runs explore fresh ones.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-
-def shm_left() -> set[str]:
-    """This test process's systems in /dev/shm (other runs may share the machine)."""
-    return {n for n in os.listdir("/dev/shm") if n.startswith(f"shmcp.test-{os.getpid()}-")}
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +28,7 @@ def nothing_left_in_dev_shm():
     left = shm_left() - before
     for name in left:  # clean up so one failure does not cascade
         try:
-            os.unlink(f"/dev/shm/{name}")
+            os.unlink("/dev/shm" + shm_name(name))
         except FileNotFoundError:
             pass
     assert not left, f"left in /dev/shm: {sorted(left)}"
@@ -45,7 +38,7 @@ def nothing_left_in_dev_shm():
 def system(monkeypatch):
     """A unique system name for this test, set as $SHMCP_SYSTEM for the
     children too; shut down afterwards."""
-    name = f"test-{os.getpid()}-{next(_count)}"
+    name = private_system_name("test")
     monkeypatch.setenv("SHMCP_SYSTEM", name)
     yield name
     shmcp.shutdown(name)

@@ -1,7 +1,8 @@
 """One virtual machine per child process, driven over a pipe.
 
 ``python tests/iucv_driver.py`` prints ``READY``, then reads one JSON command
-per line on stdin and answers one JSON line on stdout:
+per line on stdin and answers one JSON line on stdout (shmcp.testing's
+protocol):
 
 * ``{"op": "logon", "system": NAME, "userid": U}``: log off (if on), log on
   as U to system NAME, DECLARE BUFFER.  -> ``{"ok": true}``
@@ -24,14 +25,11 @@ Any other exception -> ``{"error": TRACEBACK}``.
 """
 from __future__ import annotations
 
-import json
-import os
-import sys
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-from shmcp import iucv  # noqa: E402
+import shmcp
+from shmcp import iucv
+from shmcp.testing import serve
 
 CLASSES = {"path": iucv.PathPlist, "msg": iucv.MsgPlist, "comp": iucv.CompPlist}
 
@@ -134,15 +132,14 @@ class Driver:
 
 def main() -> None:
     driver = Driver()
-    print("READY", flush=True)
-    for line in sys.stdin:
-        if not line.strip():
-            break
+
+    def handle(cmd: dict) -> dict:
         try:
-            answer = driver.handle(json.loads(line))
+            return driver.handle(cmd)
         except Exception:
-            answer = {"error": traceback.format_exc()}
-        print(json.dumps(answer), flush=True)
+            return {"error": traceback.format_exc()}
+
+    serve(handle)
     driver.logoff()
 
 

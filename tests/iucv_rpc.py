@@ -3,7 +3,8 @@
 ``python tests/iucv_rpc.py USERID [--no-dclbfr] [--handler]`` logs on as
 USERID (system from $SHMCP_SYSTEM), issues DECLARE BUFFER unless told not
 to, prints one JSON line ``{"ready": ...}`` and then serves JSON commands,
-one a line on stdin, one JSON answer a line on stdout:
+one a line on stdin, one JSON answer a line on stdout (shmcp.testing's
+protocol):
 
 * ``call``: an IUCV (or SAS/C) function with a parameter list built from a
   class name, fields and buffers.  Buffers are kept in the VM by name, so an
@@ -13,48 +14,23 @@ one a line on stdin, one JSON answer a line on stdout:
 * ``storage``, ``pending``, ``buf``, ``msg`` (*MSG), ``logoff``, ``exit``.
 
 The same ``Server`` also runs inside the test process (``LocalVM``): tests
-address every VM the same way.  Bytes cross the pipe as ``{"__b__": hex}``.
+address every VM the same way.
 """
 from __future__ import annotations
 
 import json
 import os
-import select
 import signal
-import subprocess
 import sys
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-from shmcp import CompPlist, MsgPlist, PathPlist, iucv, sasc  # noqa: E402
+import shmcp
+from shmcp import CompPlist, MsgPlist, PathPlist, iucv, sasc
+from shmcp.plist import CLASS_OF_TYPE
+from shmcp.testing import ChildVM, dec, enc, serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = {"PathPlist": PathPlist, "MsgPlist": MsgPlist, "CompPlist": CompPlist}
-_BY_TYPE = {1: "PathPlist", 2: "PathPlist", 3: "PathPlist", 4: "PathPlist", 5: "PathPlist",
-            6: "CompPlist", 7: "CompPlist", 8: "MsgPlist", 9: "MsgPlist"}
-
-
-# -- bytes over JSON ------------------------------------------------------------
-
-def enc(x: Any) -> Any:
-    if isinstance(x, (bytes, bytearray, memoryview)):
-        return {"__b__": bytes(x).hex()}
-    if isinstance(x, dict):
-        return {k: enc(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [enc(v) for v in x]
-    return x
-
-
-def dec(x: Any) -> Any:
-    if isinstance(x, dict):
-        if set(x) == {"__b__"}:
-            return bytes.fromhex(x["__b__"])
-        return {k: dec(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [dec(v) for v in x]
-    return x
 
 
 def fields_of(p: Any) -> dict:
@@ -69,7 +45,7 @@ def fields_of(p: Any) -> dict:
 def interrupt_dict(ev: Any) -> dict:
     image = bytes(ev)
     itype = image[3]
-    cls = CLASSES.get(_BY_TYPE.get(itype, ""), None)
+    cls = CLASS_OF_TYPE[itype] if itype < len(CLASS_OF_TYPE) else None
     shown = cls.from_bytes(image) if cls else None
     return {"type": itype, "cls": type(ev).__name__,
             "fields": fields_of(shown) if shown is not None else {"image": image}}
@@ -163,7 +139,7 @@ class Server:
         return {"interrupts": got}
 
     def op_storage(self, cmd: dict) -> dict:
-        return {"free": self.vm._sys.storage_free()}
+        return {"free": self.vm.attached.storage_free()}
 
     def op_pending(self, cmd: dict) -> dict:
         return {"pending": self.vm.pending()}
@@ -180,22 +156,18 @@ class Server:
         return {"ok": True}
 
     def op_exit(self, cmd: dict) -> dict:
-        return {"exit": cmd.get("code", 0)}
+        return {"exit": cmd.get("code", 0), "how": cmd.get("how", "return")}
 
 
 def main(argv: list[str]) -> int:
     userid, opts = argv[0], argv[1:]
     server = Server(userid, dclbfr="--no-dclbfr" not in opts, handler="--handler" in opts)
-    print(json.dumps({"ready": server.vm.userid}), flush=True)
-    for line in sys.stdin:
-        cmd = dec(json.loads(line))
-        result = server.handle(cmd)
-        print(json.dumps(enc(result)), flush=True)
-        if "exit" in result:
-            if cmd.get("how") == "os_exit":
-                os._exit(result["exit"])
-            return result["exit"]
-    return 0
+    ended = serve(server.handle, ready={"ready": server.vm.userid})
+    if ended is None:
+        return 0
+    if ended["how"] == "os_exit":
+        os._exit(ended["exit"])
+    return ended["exit"]
 
 
 # -- the test side ------------------------------------------------------------
@@ -276,32 +248,16 @@ class LocalVM(_VM):
         self.vm.logoff()
 
 
-class RpcVM(_VM):
+class RpcVM(_VM, ChildVM):
     """A child process as a VM."""
 
     def __init__(self, userid: str, *opts: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "iucv_rpc.py"), userid,
-                                      *opts], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=dict(os.environ))
-        self.userid = self._line()["ready"]
-
-    def _line(self, timeout: float = 30) -> dict:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            self.kill()
-            raise TimeoutError(f"VM child printed nothing within {timeout} s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise EOFError(f"VM child ended (rc {self.proc.poll()})")
-        return dec(json.loads(line))
-
-    def submit(self, cmd: dict) -> None:
-        """Send a command without waiting for its answer (collect() it)."""
-        self.proc.stdin.write(json.dumps(enc(cmd)) + "\n")
-        self.proc.stdin.flush()
+        ChildVM.__init__(self, os.path.join(HERE, "iucv_rpc.py"), userid, *opts)
+        self.userid = self.collect()["ready"]
 
     def collect(self, timeout: float = 30) -> dict:
-        return self._line(timeout)
+        """The answer to a command submit()ted earlier."""
+        return self.json(timeout)
 
     def request(self, cmd: dict) -> dict:
         self.submit(cmd)
@@ -309,13 +265,8 @@ class RpcVM(_VM):
 
     def exit(self, code: int = 0, how: str = "return") -> int:
         self.submit({"op": "exit", "code": code, "how": how})
-        self._line()
+        self.collect()
         return self.proc.wait(30)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -323,12 +274,7 @@ class RpcVM(_VM):
                 self.exit()
             except (OSError, EOFError, TimeoutError, ValueError):
                 pass
-        self.kill()
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        ChildVM.close(self)
 
 
 # -- helpers over two VMs -------------------------------------------------------------

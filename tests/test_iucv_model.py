@@ -3,13 +3,10 @@ rules of IUCV.md and docs/decisions.md.  No shmcp: these run before the
 facility exists and pin down what the stateful test compares."""
 from __future__ import annotations
 
-import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import iucv_model as M  # noqa: E402
+import iucv_model as M  # noqa: E402  (tests/ is on the path: pytest puts it there)
 from iucv_model import (  # noqa: E402
     IPADPRMD, IPADRJCT, IPADRPLE, IPADSVRD, IPALL, IPFGMCL, IPFGMID, IPFGPID, IPNORPY,
     IPPRTY, IPQUSCE, IPRMDATA, CP, ProgramCheck, Unsettled, plain,

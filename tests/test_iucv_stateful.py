@@ -19,11 +19,8 @@ same machine against a model-backed loopback to check the harness itself.
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import select
 import subprocess
-import sys
 
 import pytest
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -33,9 +30,9 @@ from hypothesis.stateful import (  # noqa: E402
 )
 
 import shmcp  # noqa: E402
+from shmcp.testing import ChildVM
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import iucv_model as M  # noqa: E402
+import iucv_model as M  # noqa: E402  (tests/ is on the path: pytest puts it there)
 from iucv_model import (  # noqa: E402
     IPALL, IPFGMCL, IPFGMID, IPFGPID, IPNORPY, IPPRTY, IPQUSCE, IPRMDATA, Unsettled,
 )
@@ -51,28 +48,20 @@ KIND = {1: "PathPlist", 2: "PathPlist", 3: "PathPlist", 4: "PathPlist", 5: "Path
 _systems = itertools.count()
 
 
-class DriverProc:
+class DriverProc(ChildVM):
     """One tests/iucv_driver.py child: a request, an answer."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "iucv_driver.py")],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        assert self._line() == "READY"
+        super().__init__(os.path.join(HERE, "iucv_driver.py"))
+        assert self.line(20) == "READY"
 
-    def _line(self, timeout: float = 20) -> str:
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            self.close()
-            raise AssertionError("the driver child did not answer in time (blocked in a call?)")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"the driver child ended (rc {self.proc.poll()})")
-        return line.strip()
-
-    def request(self, cmd: dict) -> dict:
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        answer = json.loads(self._line())
+    def request(self, cmd: dict, timeout: float = 20) -> dict:
+        try:
+            answer = super().request(cmd, timeout)
+        except TimeoutError:
+            raise AssertionError("the driver child did not answer in time (blocked in a call?)") from None
+        except EOFError:
+            raise AssertionError(f"the driver child ended (rc {self.proc.poll()})") from None
         if "error" in answer:
             raise AssertionError(f"driver error on {cmd}:\n{answer['error']}")
         return answer
@@ -80,12 +69,10 @@ class DriverProc:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.write("\n")
-                self.proc.stdin.flush()
+                self.tell("")
                 self.proc.wait(10)
             except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
 
 
 def mismatch(what: str, expected, got, detail: str = "") -> AssertionError:

@@ -1,7 +1,7 @@
 """VMCF virtual machines for the tests, each a real child process.
 
 ``python tests/vmcf_children.py ROLE USERID`` logs on (system from
-$SHMCP_SYSTEM) and prints ``READY``.
+$SHMCP_SYSTEM) and prints ``READY`` (shmcp.testing's protocol).
 
 Role ``driven``: reads one JSON command a line and answers one JSON line
 (see ``run``): DIAGNOSE X'68' with the areas built from the command, take
@@ -13,18 +13,12 @@ Role ``handler``: takes VMCF interrupts in a SIGVMCF handler through
 """
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-from shmcp import vmcf  # noqa: E402
-
-
-def say(obj: object) -> None:
-    print(obj if isinstance(obj, str) else json.dumps(obj), flush=True)
+import shmcp
+from shmcp import vmcf
+from shmcp.testing import say, serve
 
 
 class Driven:
@@ -102,7 +96,7 @@ class Driven:
                 self.vm.logoff()
                 return {"ok": True}
             if op == "storage":
-                return {"free": shmcp.current()._sys.storage_free()}
+                return {"free": shmcp.current().attached.storage_free()}
         except Exception as exc:  # reported to the test, which checks it
             return {"error": type(exc).__name__, "msg": str(exc),
                     "rc": getattr(exc, "rc", None)}
@@ -111,12 +105,7 @@ class Driven:
 
 def driven(userid: str) -> None:
     me = Driven(userid)
-    say("READY")
-    for line in sys.stdin:
-        c = json.loads(line)
-        if c["op"] == "exit":
-            break
-        say(me.run(c))
+    serve(lambda c: {"exit": 0} if c["op"] == "exit" else me.run(c))
     me.vm.logoff()
 
 

@@ -1,28 +1,22 @@
 """Driving the VMCF child VMs of tests/vmcf_children.py."""
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
-from vms import Child
+from shmcp.testing import ChildVM
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class VM(Child):
+class VM(ChildVM):
     """A child VM under remote control: ``vm.do(op, **command)`` -> answer."""
 
     def __init__(self, userid: str, role: str = "driven", *args: object) -> None:
         self.userid = userid
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "vmcf_children.py"), role, userid, *map(str, args)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        super().__init__(os.path.join(HERE, "vmcf_children.py"), role, userid, *args)
 
     def do(self, op: str, **command: object) -> dict:
-        self.tell(json.dumps({"op": op, **command}))
-        return self.json()
+        return self.request({"op": op, **command})
 
     def diag(self, func: int, **command: object) -> dict:
         return self.do("diag", func=func, **command)
@@ -37,7 +31,7 @@ class VM(Child):
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.tell(json.dumps({"op": "exit"}))
+            self.submit({"op": "exit"})
             self.wait()
 
 

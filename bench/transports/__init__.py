@@ -28,6 +28,15 @@ HEADER = 8
 STOP_SEQ = (1 << 56) - 1
 
 
+def shmcp_limits(nclients: int, opts: dict) -> dict[str, int]:
+    """The IPL limits of a shmcp transport's private system: room for the
+    clients, the idle VMs and a few more; the spin asked for, if any."""
+    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
+    if opts.get("spin_us") is not None:
+        limits["spin_us"] = opts["spin_us"]
+    return limits
+
+
 def message(cid: int, seq: int, size: int) -> bytes:
     """A message of ``size`` bytes from client ``cid`` with sequence ``seq``."""
     return bytes((cid,)) + seq.to_bytes(7, "little") + bytes(size - HEADER)

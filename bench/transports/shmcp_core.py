@@ -10,21 +10,20 @@ wake-ups).  idle_vms: that many extra VMs logged on and idle (started by the
 harness's scaling workload)."""
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 
 import shmcp
+from shmcp.testing import private_system_name
 
-_count = itertools.count()
+from . import shmcp_limits
+
 RECORD = bytes(40)
 
 
 def setup(nclients: int, size: int, **opts):
-    system = f"bench-{os.getpid()}-{next(_count)}"
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    system = private_system_name("bench")
+    limits = shmcp_limits(nclients, opts)
     shmcp.ipl(system, **limits)
     return {"system": system, "mode": opts.get("mode", "wait")}, lambda: shmcp.shutdown(system)
 

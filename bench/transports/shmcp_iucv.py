@@ -24,7 +24,6 @@ then IPLed with a directory that raises maxconn.  tracer: a tracer
 from __future__ import annotations
 
 import collections
-import itertools
 import os
 import signal
 import subprocess
@@ -33,10 +32,10 @@ import tempfile
 
 import shmcp
 from shmcp import MsgPlist, PathPlist, iucv
+from shmcp.testing import private_system_name
 
-from . import STOP_SEQ
+from . import STOP_SEQ, shmcp_limits
 
-_count = itertools.count()
 MSGLIM = 255
 _RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
 _CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
@@ -56,10 +55,8 @@ class IUCVFailed(RuntimeError):
 
 
 def setup(nclients: int, size: int, **opts):
-    system = f"bench-{os.getpid()}-{next(_count)}"
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    system = private_system_name("bench")
+    limits = shmcp_limits(nclients, opts)
     paths = opts.get("open_paths", 1) or 1
     directory = None
     if paths + nclients + 2 > 64:  # the default maxconn is 64 per VM

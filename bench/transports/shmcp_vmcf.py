@@ -14,13 +14,14 @@ reused across messages (``vmcf.diag68``)."""
 from __future__ import annotations
 
 import itertools
-import os
 
 import shmcp
 from shmcp import vmcf
+from shmcp.testing import private_system_name
 from shmcp.vmcf import Vmcparm
 
-_count = itertools.count()
+from . import shmcp_limits
+
 _STOP = b"\xff" * 7
 
 
@@ -29,10 +30,8 @@ class VMCFFailed(RuntimeError):
 
 
 def setup(nclients: int, size: int, **opts):
-    system = f"bench-{os.getpid()}-{next(_count)}"
-    limits = {"max_vms": max(64, nclients + opts.get("idle_vms", 0) + 4)}
-    if opts.get("spin_us") is not None:
-        limits["spin_us"] = opts["spin_us"]
+    system = private_system_name("bench")
+    limits = shmcp_limits(nclients, opts)
     shmcp.ipl(system, **limits)
     spec = {"system": system, "size": size, "oneway": opts.get("workload") == "stream"}
     return spec, lambda: shmcp.shutdown(system)

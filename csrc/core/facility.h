@@ -44,6 +44,15 @@ struct shmcp_facility {
 	 * messages' owners, or SHMCP_POOL_OWNER_CP), 0 if not, -1 if @owner
 	 * is none of its (NULL: it holds no block) */
 	int (*holds)(shmcp_sys *sys, uint16_t owner, uint64_t off);
+	/* the operator's view (snapshot.c; lock held, reads only): fill its
+	 * part of @s -- its fields of the VM rows already copied, its own rows
+	 * and counters (NULL: it shows nothing more) */
+	void (*snap)(shmcp_sys *sys, struct shmcp_snapshot *s);
+	/* for the trace (trace.c; lock held): who caused interrupt @rec for VM
+	 * @slot, if the facility can tell (a path's partner): its slot or
+	 * SHMCP_FROM_CP, with its userid in @from; SHMCP_FROM_NONE if it cannot
+	 * (the trace then names the VM of the posting process) */
+	int32_t (*origin)(shmcp_sys *sys, int32_t slot, const uint8_t *rec, char from[8]);
 };
 
 /* facilities.c: by facility number */

@@ -252,9 +252,6 @@ int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns);
 void shmcp_trace_note(shmcp_sys *sys, int32_t slot, int f, int priority,
 		      const uint8_t *data, uint32_t ext_len);
 
-/* vmcf.c: copy the VMCF part of a snapshot (lock held) */
-void shmcp_vmcf_snap(shmcp_sys *sys, struct shmcp_snapshot *s);
-
 static inline void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -641,4 +641,6 @@ const struct shmcp_facility shmcp_iucv_facility = {
 	.present = shmcp_iucv_show,
 	.withdrawn = shmcp_iucv_withdrawn,
 	.holds = holds_block,
+	.snap = shmcp_iucv_snap,
+	.origin = shmcp_iucv_origin,
 };

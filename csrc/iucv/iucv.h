@@ -153,6 +153,10 @@ struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16
 
 /* iucv.c: uses region.c and iucv_msg.c */
 extern const struct shmcp_facility shmcp_iucv_facility;
+
+/* view.c: the operator's view of IUCV (facility hooks; lock held) */
+void shmcp_iucv_snap(shmcp_sys *sys, struct shmcp_snapshot *s);
+int32_t shmcp_iucv_origin(shmcp_sys *sys, int32_t slot, const uint8_t *rec, char from[8]);
 int shmcp_iucv_holds_directory(shmcp_sys *sys, uint64_t off);
 void shmcp_iucv_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bells);
 int shmcp_iucv_declared(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen);

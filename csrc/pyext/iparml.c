@@ -379,10 +379,15 @@ static PyTypeObject BufferType = {
 static struct PyModuleDef iparml_module = {
 	PyModuleDef_HEAD_INIT,
 	.m_name = "shmcp._iparml",
-	.m_doc = "The parameter-list fields and IUCV's message calls at C speed (shmcp/plist.py, iucv.py).",
+	.m_doc = "The parameter-list fields, VirtualMachine's C base and IUCV's message calls at C "
+		 "speed; loaded and bound only by shmcp/_native.py.",
 	.m_size = -1,
 	.m_methods = iucvcall_methods,
 };
+
+#ifndef SHMCP_BUILD_VERSION
+#error "the build passes SHMCP_BUILD_VERSION (the package version)"
+#endif
 
 PyMODINIT_FUNC PyInit__iparml(void)
 {
@@ -397,7 +402,8 @@ PyMODINIT_FUNC PyInit__iparml(void)
 			return NULL;
 		}
 	}
-	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 || machine_add(m) < 0) {
+	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
+	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -12,7 +12,9 @@
  * say -- and call the core directly for the VM this process is logged on
  * as (machine.c).  Anything else (no VM, a memoryview, a short buffer, an
  * IUCV state not made yet) they hand, before doing anything, to the Python
- * path bound by _bind, which makes every check and message of its own.
+ * path shmcp/iucv.py binds (bind_iucv), which makes every check and message
+ * of its own.  The core's two calls reach them once, from shmcp/_native.py
+ * (bind_core).
  *
  * SEND, RECEIVE and REPLY keep the GIL through the core's call (under a
  * microsecond; they never wait for another VM), so no other thread can
@@ -32,9 +34,9 @@ typedef __typeof__(shmcp_next) next_fn;
 
 static iucv_call_fn *core_call;  /* shmcp_iucv_call in the cffi module */
 static next_fn *core_next;       /* shmcp_next */
-static PyObject *by_type;        /* plist._BY_TYPE as a tuple: the class per IPTYPE */
-static PyObject *failed;         /* iucv._failed(vm, func, rc): raises the core's error */
-static PyObject *python_path[3]; /* iucv's send, receive, reply in Python: (plist) -> cc */
+static PyObject *by_type;        /* the parameter-list class per IPTYPE (a tuple) */
+static PyObject *failed;         /* iucv.py's failed(vm, func, rc): raises the core's error */
+static PyObject *python_path[3]; /* iucv.py's send, receive, reply in Python: (plist) -> cc */
 static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 static uint32_t word(const uint8_t *image, int off)
@@ -98,13 +100,13 @@ static int call_of(PyObject *plist, struct call *c)
 static PyObject *python(int which, PyObject *plist)
 {
 	if (!python_path[which]) {
-		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to the core (_bind)");
+		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to shmcp.iucv (bind_iucv)");
 		return NULL;
 	}
 	return PyObject_CallOneArg(python_path[which], plist);
 }
 
-/* A call's condition code, or the exception iucv._failed raises for the
+/* A call's condition code, or the exception iucv.py's failed raises for the
  * core's error @cc < 0. */
 static PyObject *outcome(PyObject *vm, int func, int cc)
 {
@@ -202,16 +204,17 @@ PLIST_CALL(send)
 PLIST_CALL(receive)
 PLIST_CALL(reply)
 
-/* What IUCV keeps in the VM's process when the core presented a message
- * interrupt: a completion's answer area is no longer the core's to write,
- * and the interrupt goes into the declared buffer -- iucv._presented's work
- * (the path of interrupts presented in Python), here without its frame. */
-static int note_presented(Machine *vm, const uint8_t *image)
+/* What IUCV keeps in the VM's process when a message interrupt is
+ * presented: a completion's answer area is no longer the core's to write,
+ * and the interrupt goes into the declared buffer.  Both of wait()'s paths
+ * use it (Python's through presented()). */
+int note_presented(Machine *vm, const uint8_t *image)
 {
 	PyObject *answers = vm->answers, *buffer = vm->buffer;
 	/* a one-way message never had an answer area: look before deleting
 	 * (a KeyError made and cleared costs ~0.1 us) */
-	if (image[IP_TYPE] < SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING &&  /* 06, 07 */
+	if (image[IP_TYPE] >= SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE &&   /* 06, 07 */
+	    image[IP_TYPE] < SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING &&
 	    answers && PyDict_CheckExact(answers) && PyDict_GET_SIZE(answers)) {
 		PyObject *msgid = PyLong_FromUnsignedLong(word(image, SHMCP_IP_MSGID));
 		PyObject *held = msgid ? PyDict_GetItemWithError(answers, msgid) : NULL;
@@ -230,92 +233,134 @@ static int note_presented(Machine *vm, const uint8_t *image)
 	return 0;
 }
 
-PyObject *next_shown(Machine *vm, uint32_t fmask, int64_t timeout_ns)
+PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show)
 {
 	if (!core_next) {
-		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to the core (_bind)");
+		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to the core (bind_core)");
 		return NULL;
 	}
-	if (!vm->logged_on)  /* wait() says so */
+	if (!vm->logged_on)  /* the caller says so */
 		return PyLong_FromLong(SHMCP_E_NOTLOGGED);
 	shmcp_sys *h = vm->h;
 	int32_t slot = vm->slot;
 	uint32_t gen = vm->gen;
 	int64_t spin_ns = vm->spin_ns;
-	uint32_t present = vm->present_types;  /* SET MASK changes it */
-	struct shmcp_record *rec = vm->rec;
+	uint32_t types = present < 0 ? vm->present_types : (uint32_t)present;  /* SET MASK changes it */
+	struct shmcp_record rec;  /* this call's own */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-	rc = core_next(h, slot, gen, (int)fmask, present, timeout_ns, spin_ns, rec);
+	rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
 	Py_END_ALLOW_THREADS
-	uint8_t itype = rec->data[IP_TYPE];
-	if (rc != SHMCP_WAIT_PRESENTED || itype >= PyTuple_GET_SIZE(by_type) ||
+	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
+		return PyLong_FromLong(rc);
+	uint8_t itype = rec.data[IP_TYPE];
+	if (!show || rc != SHMCP_WAIT_PRESENTED || !by_type || itype >= PyTuple_GET_SIZE(by_type) ||
 	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
-		return PyLong_FromLong(rc);  /* wait() presents it in Python */
-	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
-	if (shown && note_presented(vm, rec->data) < 0)
+		return PyBytes_FromStringAndSize((const char *)&rec, sizeof rec);  /* Python presents it */
+	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec.data);
+	if (shown && note_presented(vm, rec.data) < 0)
 		Py_CLEAR(shown);
 	return shown;
 }
 
-/* next(vm, fmask, timeout_ns): next_shown for wait()'s Python path. */
-static PyObject *iucv_next(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+/* presented(vm, image): note_presented, for an interrupt presented in Python. */
+static PyObject *iucv_presented(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 3) {
-		PyErr_Format(PyExc_TypeError, "next(vm, fmask, timeout_ns) takes 3 arguments, not %zd", nargs);
+	Py_buffer view;
+	if (nargs != 2 || !PyObject_TypeCheck(args[0], &MachineType)) {
+		PyErr_SetString(PyExc_TypeError, "presented(vm: Machine, image: bytes)");
 		return NULL;
 	}
-	if (!PyObject_TypeCheck(args[0], &MachineType)) {
-		PyErr_Format(PyExc_TypeError, "next() takes a Machine, not %s", Py_TYPE(args[0])->tp_name);
+	if (PyObject_GetBuffer(args[1], &view, PyBUF_SIMPLE) < 0)
+		return NULL;
+	if (view.len != IMAGE_LEN) {
+		PyBuffer_Release(&view);
+		PyErr_Format(PyExc_ValueError, "presented(): the image is %zd bytes, not %d", view.len,
+			     IMAGE_LEN);
 		return NULL;
 	}
-	int64_t fmask = PyLong_AsLongLong(args[1]), timeout = PyLong_AsLongLong(args[2]);
-	if (PyErr_Occurred())
+	int rc = note_presented((Machine *)args[0], view.buf);
+	PyBuffer_Release(&view);
+	if (rc < 0)
 		return NULL;
-	return next_shown((Machine *)args[0], (uint32_t)fmask, timeout);
+	Py_RETURN_NONE;
 }
 
-/* _bind(shmcp_iucv_call's address, shmcp_next's, the parameter-list class
- * of each interrupt type, iucv._failed, the Python path of send, receive
- * and reply) */
-static PyObject *iucv_bind(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+/* bind_core(*, iucv_call, next): the addresses of the core's shmcp_iucv_call
+ * and shmcp_next (from the cffi module), once. */
+static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)
 {
 	(void)mod;
-	if (nargs != 5 || !PyLong_Check(args[0]) || !PyLong_Check(args[1]) ||
-	    !PyTuple_Check(args[2]) || !PyCallable_Check(args[3]) ||
-	    !PyTuple_Check(args[4]) || PyTuple_GET_SIZE(args[4]) != 3) {
-		PyErr_SetString(PyExc_TypeError, "_bind(iucv_call: int, next: int, by_type: tuple, "
-				"failed, (send, receive, reply))");
+	static char *kwlist[] = {"iucv_call", "next", NULL};
+	PyObject *call_o = NULL, *next_o = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O!O!:bind_core", kwlist, &PyLong_Type, &call_o,
+					 &PyLong_Type, &next_o))
+		return NULL;
+	if (!call_o || !next_o) {
+		PyErr_SetString(PyExc_TypeError, "bind_core() needs iucv_call= and next=");
 		return NULL;
 	}
-	void *call = PyLong_AsVoidPtr(args[0]), *next = PyLong_AsVoidPtr(args[1]);
+	if (core_call) {
+		PyErr_SetString(PyExc_RuntimeError, "bind_core(): already bound");
+		return NULL;
+	}
+	void *call = PyLong_AsVoidPtr(call_o), *next = PyLong_AsVoidPtr(next_o);
 	if (!call || !next) {
 		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "_bind: a core address is 0");
+			PyErr_SetString(PyExc_ValueError, "bind_core(): a core address is 0");
 		return NULL;
 	}
-	if (!image_slice) {
-		PyObject *end = PyLong_FromLong(SHMCP_IUCV_BUFFER_SIZE);
-		image_slice = end ? PySlice_New(NULL, end, NULL) : NULL;
-		Py_XDECREF(end);
-		if (!image_slice)
-			return NULL;
-	}
-	Py_XSETREF(by_type, Py_NewRef(args[2]));
-	Py_XSETREF(failed, Py_NewRef(args[3]));
-	for (int i = 0; i < 3; i++)
-		Py_XSETREF(python_path[i], Py_NewRef(PyTuple_GET_ITEM(args[4], i)));
 	core_call = (iucv_call_fn *)call;
 	core_next = (next_fn *)next;
 	Py_RETURN_NONE;
 }
 
+/* bind_iucv(*, classes, failed, send, receive, reply): shmcp/iucv.py's part,
+ * once: the parameter-list class of each interrupt type (a tuple), what
+ * raises a core error, the Python path of the three calls. */
+static PyObject *bind_iucv(PyObject *mod, PyObject *args, PyObject *kw)
+{
+	(void)mod;
+	static char *kwlist[] = {"classes", "failed", "send", "receive", "reply", NULL};
+	PyObject *classes = NULL, *fail = NULL, *path[3] = {NULL, NULL, NULL};
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O!OOOO:bind_iucv", kwlist, &PyTuple_Type,
+					 &classes, &fail, &path[0], &path[1], &path[2]))
+		return NULL;
+	if (!classes || !fail || !path[0] || !path[1] || !path[2]) {
+		PyErr_SetString(PyExc_TypeError,
+				"bind_iucv() needs classes=, failed=, send=, receive= and reply=");
+		return NULL;
+	}
+	if (!PyCallable_Check(fail) || !PyCallable_Check(path[0]) || !PyCallable_Check(path[1]) ||
+	    !PyCallable_Check(path[2])) {
+		PyErr_SetString(PyExc_TypeError, "bind_iucv(): failed, send, receive and reply are callables");
+		return NULL;
+	}
+	if (by_type) {
+		PyErr_SetString(PyExc_RuntimeError, "bind_iucv(): already bound");
+		return NULL;
+	}
+	PyObject *end = PyLong_FromLong(SHMCP_IUCV_BUFFER_SIZE);
+	image_slice = end ? PySlice_New(NULL, end, NULL) : NULL;
+	Py_XDECREF(end);
+	if (!image_slice)
+		return NULL;
+	by_type = Py_NewRef(classes);
+	failed = Py_NewRef(fail);
+	for (int i = 0; i < 3; i++)
+		python_path[i] = Py_NewRef(path[i]);
+	Py_RETURN_NONE;
+}
+
 PyMethodDef iucvcall_methods[] = {
-	{"_bind", (PyCFunction)(void (*)(void))iucv_bind, METH_FASTCALL,
-	 "_bind(iucv_call, next, by_type, failed, (send, receive, reply)): the core's "
-	 "two calls, the parameter-list class per interrupt type, what raises a core error, "
-	 "the Python path of the three calls."},
+	{"bind_core", (PyCFunction)(void (*)(void))bind_core, METH_VARARGS | METH_KEYWORDS,
+	 "bind_core(*, iucv_call, next): the core's two calls (their addresses), once."},
+	{"bind_iucv", (PyCFunction)(void (*)(void))bind_iucv, METH_VARARGS | METH_KEYWORDS,
+	 "bind_iucv(*, classes, failed, send, receive, reply): the parameter-list class per "
+	 "interrupt type, what raises a core error, the Python path of the three calls; once."},
+	{"presented", (PyCFunction)(void (*)(void))iucv_presented, METH_FASTCALL,
+	 "presented(vm, image): IUCV's work in the process for a presented message interrupt."},
 	/* shmcp.iucv's own send, receive and reply: their docs are the API's */
 	{"send", (PyCFunction)(void (*)(void))send_call, METH_FASTCALL | METH_KEYWORDS,
 	 "send(plist)\n--\n\n"
@@ -329,8 +374,5 @@ PyMethodDef iucvcall_methods[] = {
 	 "reply(plist)\n--\n\n"
 	 "REPLY to message ``msgid`` (with ``pathid`` and ``trgcls``): the\n"
 	 "reply is ``bf2`` (``bf2len`` bytes) or ``data`` with IPRMDATA."},
-	{"next", (PyCFunction)(void (*)(void))iucv_next, METH_FASTCALL,
-	 "next(vm, fmask, timeout_ns): a presented IUCV message interrupt's parameter list, "
-	 "or the wait's outcome."},
 	{NULL, NULL, 0, NULL},
 };

@@ -3,20 +3,23 @@
  *
  * The message calls run once per message, and a Python attribute lookup
  * (~20 ns), a Python frame (~0.1 us) or an int converted from Python are a
- * good part of what they cost.  So these live here as C fields: the VM's
- * core ids, the interrupt types the core presents, the interrupts already
- * taken off the ring, and what IUCV keeps per message in the process.  The
- * process's current VM and the facilities without a signal handler are C
- * statics (machine.py and signals.py keep them).  wait()'s common case --
- * no timeout, nothing taken earlier, an IUCV message interrupt the core
- * presents -- runs here; everything else goes to VirtualMachine._wait,
- * which is the whole of wait() in Python.
+ * good part of what they cost.  So what they read lives here, and only
+ * here (Python reads these fields, it keeps no copy): the VM's core ids
+ * (slot, gen, logged_on), the interrupt types the core presents, the
+ * interrupts already taken off the ring, and what IUCV keeps per message in
+ * the process (its answer areas, its declared buffer).  The process's
+ * current VM and the facilities without a signal handler are C statics,
+ * owned here too.  Every core wait (shmcp_next) goes through core_wait
+ * (iucvcall.c): wait()'s common case -- no timeout, nothing taken earlier,
+ * an IUCV message interrupt the core presents -- runs here; everything
+ * else goes to VirtualMachine._wait, which is the whole of wait() in Python
+ * and reaches the core through take()/take_shown().
  */
 #include "machine.h"
 #include <structmember.h>
 
 Machine *current_vm;
-uint32_t unhandled_facilities;
+uint32_t unhandled_facilities = (1u << SHMCP_NFAC) - 1;  /* every facility: no handler yet */
 static PyObject *s_wait;  /* "_wait" */
 
 static int Machine_traverse(Machine *self, visitproc visit, void *arg)
@@ -42,29 +45,28 @@ static void Machine_dealloc(Machine *self)
 	Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* _logged_on(handle, slot, gen, record, spin_ns): the core's ids (the
- * handle's and the record's addresses), valid until _logged_off(). */
+/* _logged_on(handle, slot, gen, spin_ns): the core's ids (the handle's
+ * address), valid until _logged_off(). */
 static PyObject *Machine_logged_on(Machine *self, PyObject *const *args, Py_ssize_t nargs)
 {
-	if (nargs != 5) {
-		PyErr_Format(PyExc_TypeError, "_logged_on(handle, slot, gen, record, spin_ns) "
-			     "takes 5 arguments, not %zd", nargs);
+	if (nargs != 4) {
+		PyErr_Format(PyExc_TypeError, "_logged_on(handle, slot, gen, spin_ns) "
+			     "takes 4 arguments, not %zd", nargs);
 		return NULL;
 	}
-	int64_t v[5];
-	for (int i = 0; i < 5; i++)
+	int64_t v[4];
+	for (int i = 0; i < 4; i++)
 		v[i] = PyLong_AsLongLong(args[i]);
 	if (PyErr_Occurred())
 		return NULL;
-	if (!v[0] || !v[3] || v[1] < 0) {
-		PyErr_SetString(PyExc_ValueError, "_logged_on: no handle, no record or a negative slot");
+	if (!v[0] || v[1] < 0) {
+		PyErr_SetString(PyExc_ValueError, "_logged_on: no handle or a negative slot");
 		return NULL;
 	}
 	self->h = (shmcp_sys *)(uintptr_t)v[0];
 	self->slot = (int32_t)v[1];
 	self->gen = (uint32_t)v[2];
-	self->rec = (struct shmcp_record *)(uintptr_t)v[3];
-	self->spin_ns = v[4];
+	self->spin_ns = v[3];
 	self->logged_on = 1;
 	Py_RETURN_NONE;
 }
@@ -74,6 +76,46 @@ static PyObject *Machine_logged_off(Machine *self, PyObject *unused)
 	(void)unused;
 	self->logged_on = 0;
 	Py_RETURN_NONE;
+}
+
+static PyObject *Machine_get_logged_on(Machine *self, void *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(self->logged_on);
+}
+
+/* The (fmask, timeout_ns[, present]) of take and take_shown. */
+static int wait_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, int64_t v[3])
+{
+	if (nargs < 2 || nargs > 3) {
+		PyErr_Format(PyExc_TypeError, "%s(fmask, timeout_ns[, present]) takes 2 or 3 "
+			     "arguments, not %zd", fn, nargs);
+		return -1;
+	}
+	v[2] = -1;
+	for (Py_ssize_t i = 0; i < nargs; i++)
+		v[i] = PyLong_AsLongLong(args[i]);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+/* take(fmask, timeout_ns, present=-1): one core wait: the record it took
+ * (bytes), or the outcome (SHMCP_WAIT_*, or a core error) as an int. */
+static PyObject *Machine_take(Machine *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	int64_t v[3];
+	if (wait_args("take", args, nargs, v) < 0)
+		return NULL;
+	return core_wait(self, (uint32_t)v[0], v[2], v[1], 0);
+}
+
+/* take_shown(fmask, timeout_ns): the same, an IUCV message interrupt the
+ * core presented shown as its parameter list. */
+static PyObject *Machine_take_shown(Machine *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	int64_t v[3];
+	if (wait_args("take_shown", args, nargs, v) < 0)
+		return NULL;
+	return core_wait(self, (uint32_t)v[0], v[2], v[1], 1);
 }
 
 int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t nargs,
@@ -105,9 +147,9 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 		PyErr_Clear();  /* not a deque: the Python path's to say */
 	if (timeout != Py_None || released || !unhandled_facilities || !self->logged_on)
 		return PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, NULL);
-	PyObject *got = next_shown(self, unhandled_facilities, -1);
-	if (!got || !PyLong_CheckExact(got))
-		return got;
+	PyObject *got = core_wait(self, unhandled_facilities, -1, -1, 1);
+	if (!got || !(PyLong_CheckExact(got) || PyBytes_CheckExact(got)))
+		return got;  /* shown, or an error */
 	PyObject *shown = PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, got, NULL);
 	Py_DECREF(got);
 	return shown;
@@ -115,29 +157,47 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 
 static PyMethodDef Machine_methods[] = {
 	{"_logged_on", (PyCFunction)(void (*)(void))Machine_logged_on, METH_FASTCALL,
-	 "_logged_on(handle, slot, gen, record, spin_ns): the core's ids of this VM."},
+	 "_logged_on(handle, slot, gen, spin_ns): the core's ids of this VM."},
 	{"_logged_off", (PyCFunction)Machine_logged_off, METH_NOARGS,
 	 "The core's ids are no longer valid."},
+	{"take", (PyCFunction)(void (*)(void))Machine_take, METH_FASTCALL,
+	 "take(fmask, timeout_ns, present=-1): one core wait (shmcp_next): the record it took "
+	 "(a struct shmcp_record's bytes), or its outcome, SHMCP_WAIT_* or a core error "
+	 "(present < 0: present_types).  Threads may take at once: each gets its own record."},
+	{"take_shown", (PyCFunction)(void (*)(void))Machine_take_shown, METH_FASTCALL,
+	 "take_shown(fmask, timeout_ns): take(), an IUCV message interrupt the core presented "
+	 "returned as its parameter list."},
 	{"wait", (PyCFunction)(void (*)(void))Machine_wait, METH_FASTCALL | METH_KEYWORDS,
 	 "wait($self, /, timeout=None)\n--\n\n"
 	 "The next external interrupt (as its facility shows it: a parameter\n"
 	 "list class, or an Interrupt), or None after ``timeout`` seconds.\n\n"
 	 "For handler-free programs: interrupts of a facility whose signal has a\n"
 	 "handler go to that handler instead.  Interrupted system calls are\n"
-	 "retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt."},
+	 "retried with the deadline recomputed; Ctrl-C raises KeyboardInterrupt.\n"
+	 "Several threads may wait at once: each interrupt goes to one of them."},
 	{NULL, NULL, 0, NULL},
 };
 
 static PyMemberDef Machine_members[] = {
+	{"slot", T_INT, offsetof(Machine, slot), READONLY,
+	 "the VM's slot in the VM table (valid while logged_on)"},
+	{"gen", T_UINT, offsetof(Machine, gen), READONLY,
+	 "the slot's generation at LOGON (valid while logged_on)"},
 	{"present_types", T_UINT, offsetof(Machine, present_types), 0,
 	 "IUCV interrupt types the core presents (bit n: type n)"},
 	{"_released", T_OBJECT, offsetof(Machine, released), 0,
 	 "interrupts taken off the ring but not presented yet (a deque)"},
-	{"_iucv_answers", T_OBJECT, offsetof(Machine, answers), 0,
+	{"iucv_answers", T_OBJECT, offsetof(Machine, answers), 0,
 	 "IUCV's answer areas of two-way messages in flight, by message id (a dict), or None"},
-	{"_iucv_buffer", T_OBJECT, offsetof(Machine, buffer), 0,
+	{"iucv_buffer", T_OBJECT, offsetof(Machine, buffer), 0,
 	 "IUCV's declared interrupt buffer, or None"},
 	{NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef Machine_getset[] = {
+	{"logged_on", (getter)Machine_get_logged_on, NULL,
+	 "Whether this VM is logged on (False after LOGOFF and in a fork's child).", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject MachineType = {
@@ -152,14 +212,15 @@ PyTypeObject MachineType = {
 	.tp_dealloc = (destructor)Machine_dealloc,
 	.tp_methods = Machine_methods,
 	.tp_members = Machine_members,
+	.tp_getset = Machine_getset,
 };
 
-/* _current(vm): the VM this process is logged on as, or None. */
+/* set_current(vm): the VM this process is logged on as, or None. */
 static PyObject *set_current(PyObject *mod, PyObject *vm)
 {
 	(void)mod;
 	if (vm != Py_None && !PyObject_TypeCheck(vm, &MachineType)) {
-		PyErr_Format(PyExc_TypeError, "_current() takes a Machine or None, not %s",
+		PyErr_Format(PyExc_TypeError, "set_current() takes a Machine or None, not %s",
 			     Py_TYPE(vm)->tp_name);
 		return NULL;
 	}
@@ -169,7 +230,14 @@ static PyObject *set_current(PyObject *mod, PyObject *vm)
 	Py_RETURN_NONE;
 }
 
-/* _unhandled(fmask): the facilities whose signal has no handler. */
+/* current(): that VM, or None. */
+static PyObject *get_current(PyObject *mod, PyObject *unused)
+{
+	(void)mod, (void)unused;
+	return Py_NewRef(current_vm ? (PyObject *)current_vm : Py_None);
+}
+
+/* set_unhandled(fmask): the facilities whose signal has no handler. */
 static PyObject *set_unhandled(PyObject *mod, PyObject *fmask)
 {
 	(void)mod;
@@ -180,10 +248,20 @@ static PyObject *set_unhandled(PyObject *mod, PyObject *fmask)
 	Py_RETURN_NONE;
 }
 
+/* unhandled(): that mask. */
+static PyObject *get_unhandled(PyObject *mod, PyObject *unused)
+{
+	(void)mod, (void)unused;
+	return PyLong_FromUnsignedLong(unhandled_facilities);
+}
+
 static PyMethodDef machine_methods[] = {
-	{"_current", set_current, METH_O, "_current(vm): the VM this process is logged on as, or None."},
-	{"_unhandled", set_unhandled, METH_O,
-	 "_unhandled(fmask): the facilities whose signal has no handler (bit n: facility n)."},
+	{"set_current", set_current, METH_O,
+	 "set_current(vm): the VM this process is logged on as, or None."},
+	{"current", get_current, METH_NOARGS, "current(): the VM set_current last named, or None."},
+	{"set_unhandled", set_unhandled, METH_O,
+	 "set_unhandled(fmask): the facilities whose signal has no handler (bit n: facility n)."},
+	{"unhandled", get_unhandled, METH_NOARGS, "unhandled(): the mask set_unhandled last set."},
 	{NULL, NULL, 0, NULL},
 };
 

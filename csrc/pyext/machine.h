@@ -13,7 +13,6 @@ typedef struct {
 	shmcp_sys *h;
 	int32_t slot;
 	uint32_t gen;
-	struct shmcp_record *rec;  /* where shmcp_next puts the record it takes */
 	int64_t spin_ns;
 	int logged_on;
 	uint32_t present_types;    /* IUCV types the core presents (bit n: type n) */
@@ -27,17 +26,25 @@ typedef struct {
 
 extern PyTypeObject MachineType;
 
-/* The VM this process is logged on as (machine._current), or NULL. */
+/* The VM this process is logged on as, or NULL: this is its one owner
+ * (machine.py sets it through set_current and reads it through current). */
 extern Machine *current_vm;
 
 /* Facilities whose signal has no handler: the ones wait() takes (bit n:
- * facility n), as shmcp/signals.py last said. */
+ * facility n).  Its one owner; shmcp/signals.py sets it (set_unhandled). */
 extern uint32_t unhandled_facilities;
 
-/* iucvcall.c: one core wait for @vm -- the IUCV message interrupt the core
- * presented, as its parameter list, or the wait's outcome (SHMCP_WAIT_*, a
- * negative core error) as an int for Python. */
-PyObject *next_shown(Machine *vm, uint32_t fmask, int64_t timeout_ns);
+/* iucvcall.c: the one route to the core's wait (shmcp_next) for @vm.
+ * @present < 0: the types @vm->present_types says.  With @show, an IUCV
+ * message interrupt the core presented comes back as its parameter list;
+ * any other record as the bytes of its struct shmcp_record (each call has
+ * its own: threads may wait at once); no record: the wait's outcome
+ * (SHMCP_WAIT_*, a negative core error) as an int. */
+PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show);
+
+/* iucvcall.c: IUCV's work in the VM's process for a message interrupt the
+ * core presented (its answer area dropped, the declared buffer filled). */
+int note_presented(Machine *vm, const uint8_t *image);
 
 /* The one optional argument of @fn, by position or as @kw=: 1 and *@arg
  * set, 0 (not given), or -1 with TypeError. */

@@ -768,13 +768,12 @@ static void shmcp_vmcf_logoff(shmcp_sys *sys, int32_t slot, struct shmcp_bells *
 	unauthorize(sys, slot, bells);
 }
 
-/**
- * shmcp_vmcf_snap - the VMCF part of a snapshot (lock held, snapshot.c):
+/* VMCF's part of a snapshot (the facility's snap; lock held, reads only):
  * each listed VM's authorization and message counts, and every active
- * message.  Reads only.
- */
-void shmcp_vmcf_snap(shmcp_sys *sys, struct shmcp_snapshot *s)
+ * message. */
+static void snap(shmcp_sys *sys, struct shmcp_snapshot *s)
 {
+	SHMCP_LOCK_HELD(sys);
 	uint32_t nvm = s->nvm < s->vm_cap ? s->nvm : s->vm_cap;
 	for (uint32_t i = 0; i < nvm; i++) {
 		struct shmcp_snap_vm *o = &s->vm[i];
@@ -834,4 +833,5 @@ const struct shmcp_facility shmcp_vmcf_facility = {
 	.region_size = shmcp_vmcf_region_size,
 	.logoff = shmcp_vmcf_logoff,
 	.holds = holds,
+	.snap = snap,
 };

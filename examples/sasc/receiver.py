@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 
+from shmcp import testing
 from shmcp import (MsgPlist, PathPlist, SIGIUCV, iucvacc, iucvclr, iucvrecv, iucvrply, iucvset,
                    iucvsevr, logon, siginfo, sigblock, sigmask, sigpause)
 
@@ -17,7 +18,7 @@ events: list = []
 
 
 def say(step: str, text: str) -> None:
-    print(f"RECEIVER {step:>8}: {text}", flush=True)
+    testing.say(f"RECEIVER {step:>8}: {text}")  # one write: both programs share one pipe
 
 
 def handler(signum, frame) -> None:

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 
+from shmcp import testing
 from shmcp import (MsgPlist, PathPlist, SIGIUCV, iucvclr, iucvconn, iucvsend, iucvset, iucvsevr,
                    logon, siginfo, sigblock, sigmask, sigpause)
 
@@ -19,7 +20,7 @@ events: list = []
 
 
 def say(step: str, text: str) -> None:
-    print(f"SENDER   {step:>8}: {text}", flush=True)
+    testing.say(f"SENDER   {step:>8}: {text}")  # one write: both programs share one pipe
 
 
 def handler(signum, frame) -> None:

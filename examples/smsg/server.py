@@ -10,7 +10,6 @@ it with the command line: ``shmcp smsg SRVMACH STOP``.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing as mp
 import os
 import signal
 import subprocess
@@ -19,15 +18,9 @@ from collections.abc import Iterator
 
 import shmcp
 from shmcp import vmcf
+from shmcp.testing import run_pair, say  # say: one line, one write (the VMs share stdout)
 
 COMMANDS = ["ADD 2 40", "ECHO Hello from USER1", "FROB", "COUNT"]
-
-
-def say(line: str) -> None:
-    """Print one whole line with one write: the VMs share stdout, and with
-    PYTHONUNBUFFERED print() writes the text and its newline separately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 
@@ -92,28 +85,16 @@ def user1(system: str) -> None:
             say(f"USER1: {h.use.decode().strip()} answered: {h.buf.decode()}")
 
 
+def stop(system: str) -> bool:
+    """The operator's SMSG STOP, from the command line."""
+    cmd = [sys.executable, "-m", "shmcp", "smsg", "--system", system, "SRVMACH", "STOP"]
+    return subprocess.run(cmd, env=dict(os.environ)).returncode == 0
+
+
 def main() -> int:
-    system = f"smsg-{mp.current_process().pid}"
-    ctx = mp.get_context("spawn")
-    ready = ctx.Event()
-    shmcp.ipl(system)
-    try:
-        srv = ctx.Process(target=srvmach, args=(system, ready))
-        srv.start()
-        if not ready.wait(30):
-            print("SRVMACH did not log on", file=sys.stderr)
-            return 1
-        usr = ctx.Process(target=user1, args=(system,))
-        usr.start()
-        usr.join(60)
-        cmd = [sys.executable, "-m", "shmcp", "smsg", "--system", system, "SRVMACH", "STOP"]
-        stop = subprocess.run(cmd, env=dict(os.environ))
-        srv.join(60)
-        ok = usr.exitcode == 0 and srv.exitcode == 0 and stop.returncode == 0
-        say("example-smsg: " + ("done" if ok else "FAILED"))
-        return 0 if ok else 1
-    finally:
-        shmcp.shutdown(system)
+    ok = run_pair("smsg", srvmach, user1, between=stop)
+    say("example-smsg: " + ("done" if ok else "FAILED"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -8,21 +8,14 @@ CLIENT's REPLY buffer when its RESPONSE interrupt is presented.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import signal
 import sys
 
 import shmcp
 from shmcp import vmcf
+from shmcp.testing import run_pair, say  # say: one line, one write (the VMs share stdout)
 
 REQUESTS = ["hello", "virtual machine", "communication facility"]
-
-
-def say(line: str) -> None:
-    """Print one whole line with one write: the VMs share stdout, and with
-    PYTHONUNBUFFERED print() writes the text and its newline separately."""
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
 
 
 
@@ -82,25 +75,9 @@ def client(system: str, ready) -> None:
 
 
 def main() -> int:
-    system = f"vmcf-{mp.current_process().pid}"
-    ctx = mp.get_context("spawn")
-    ready = ctx.Event()
-    shmcp.ipl(system)
-    try:
-        c = ctx.Process(target=client, args=(system, ready))
-        c.start()
-        if not ready.wait(30):
-            print("CLIENT did not log on", file=sys.stderr)
-            return 1
-        s = ctx.Process(target=server, args=(system,))
-        s.start()
-        c.join(60)
-        s.join(60)
-        ok = c.exitcode == 0 and s.exitcode == 0
-        say("example-vmcf: " + ("done" if ok else "FAILED"))
-        return 0 if ok else 1
-    finally:
-        shmcp.shutdown(system)
+    ok = run_pair("vmcf", client, server)
+    say("example-vmcf: " + ("done" if ok else "FAILED"))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

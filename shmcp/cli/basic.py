@@ -7,7 +7,8 @@ import sys
 from .._native import ffi, lib
 from ..errors import SystemNotUp
 from ..machine import userid_bytes
-from ..system import System, ipl, shutdown, system_name
+from ..session import shutdown
+from ..system import System, ipl, system_name
 
 
 def _stale(name: str) -> str | None:

@@ -18,38 +18,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "iucv/iucv.h"
+#include "facility.h"
 
 #define RING SHMCP_TRACE_RING
 
-/* Who caused an interrupt for @slot: the partner on its path for an IUCV
- * path interrupt, else the VM of the process posting it (none for a
- * command such as `shmcp smsg`).  Lock held. */
+/* Who caused an interrupt for @slot: what its facility can tell (a path's
+ * partner), else the VM of the process posting it (none for a command
+ * such as `shmcp smsg`).  Lock held. */
 static void note_from(shmcp_sys *sys, int32_t slot, int f, const uint8_t *data,
 		      struct shmcp_trace_rec *r)
 {
-	r->from_slot = SHMCP_FROM_NONE;
 	memset(r->from, ' ', sizeof r->from);
-	if (f == SHMCP_IUCV && data[SHMCP_IP_RCODE] >= SHMCP_IPTYPE_PENDING_CONNECTION &&
-	    data[SHMCP_IP_RCODE] <= SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING) {
-		struct shmcp_iucv t;
-		int end;
-		shmcp_iucv_tables(sys, &t);
-		struct shmcp_path *p = shmcp_iucv_path_of(&t, slot, ip16(data, SHMCP_IP_PATHID), &end);
-		if (p) {
-			int32_t other = p->e[1 - end].slot;
-			if (other == CP_SLOT) {
-				r->from_slot = SHMCP_FROM_CP;
-				memcpy(r->from, MSG_SERVICE, sizeof r->from);
-				return;
-			}
-			if (shmcp_slot_ok(sys, other)) {
-				r->from_slot = other;
-				memcpy(r->from, sys->vms[other].userid, sizeof r->from);
-				return;
-			}
-		}
-	}
+	const struct shmcp_facility *fac = shmcp_facilities[f];
+	r->from_slot = fac->origin ? fac->origin(sys, slot, data, r->from) : SHMCP_FROM_NONE;
+	if (r->from_slot != SHMCP_FROM_NONE)
+		return;
 	int32_t me = (int32_t)getpid();
 	for (uint32_t v = 0; v < sys->max_vms; v++)
 		if (sys->vms[v].pid == me && atomic_load(&sys->vms[v].state) == SHMCP_VM_ACTIVE) {
