@@ -26,11 +26,10 @@ import sys
 import time
 import traceback
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import shmcp  # noqa: E402
-from shmcp import trace  # noqa: E402
-from shmcp._core import ffi, lib  # noqa: E402
-from shmcp.system import System, shm_name  # noqa: E402
+import shmcp
+from shmcp import trace
+from shmcp._core import ffi, lib
+from shmcp.system import System, shm_name
 
 REGIONS = ("header", "trace", "vm", "iucv", "vmcf", "rings", "tags", "pool")
 BOUND = 20.0  # seconds: a trial takes a few milliseconds; beyond this it hangs
