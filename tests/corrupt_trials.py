@@ -164,8 +164,7 @@ def setup(h, dead_pid: int) -> dict:
     for vm in (a, b, d):
         vm.iucv(lib.SHMCP_IUCV_DCLBFR, bytearray(40))
     pab = a.connect(b)
-    b.receive_accept = [r for r in b.take_all()]
-    for raw in b.receive_accept:
+    for raw in b.take_all():
         if raw[3] == lib.SHMCP_IPTYPE_PENDING_CONNECTION:
             pl = bytearray(40)
             pl[0:2] = raw[0:2]
