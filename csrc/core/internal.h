@@ -137,6 +137,13 @@ struct shmcp_sys {
 	struct shmcp_pool pool;
 	uint8_t *region[SHMCP_NFAC];  /* the facilities' regions, by number */
 	uint32_t max_vms, qsize;
+	/* the limits as attach checked them: every table's bounds come from
+	 * this copy, never from the header a stray write could change */
+	struct shmcp_limits lim;
+	/* random, drawn at attach: an address this process keeps in the
+	 * segment (an IUCV answer area) is stored beside itself ^ seal, and
+	 * used only while the two agree */
+	uint64_t seal;
 	/* pidfd cache, by slot: valid while pidfd_gen matches the slot's gen */
 	int *pidfd;
 	uint32_t *pidfd_gen;

@@ -60,10 +60,13 @@ static int is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
-/* The header is self-consistent, so sizes derived from it cannot overflow. */
-static int hdr_ok(const struct shmcp_pool_hdr *h)
+/* The header is self-consistent, so sizes derived from it cannot overflow,
+ * and its size is the one this process mapped (a stray write to it must
+ * not move every bound past the mapping). */
+static int hdr_ok(const struct shmcp_pool *p)
 {
-	if (!is_pow2(h->size) || h->size < bsize(0))
+	const struct shmcp_pool_hdr *h = p->hdr;
+	if (h->size != p->size || !is_pow2(h->size) || h->size < bsize(0))
 		return 0;
 	return h->orders == (uint32_t)__builtin_ctzll(h->size) - SHMCP_POOL_MIN_SHIFT + 1 &&
 	       h->orders <= SHMCP_POOL_MAX_ORDERS;
@@ -82,7 +85,7 @@ static struct link *link_at(const struct shmcp_pool *p, uint64_t off)
 /* @off is the start of a block of order @order whose tag says @state. */
 static int block_is(const struct shmcp_pool *p, uint64_t off, unsigned order, uint8_t state)
 {
-	if (off >= p->hdr->size || (off & (bsize(order) - 1)))
+	if (off >= p->size || (off & (bsize(order) - 1)))
 		return 0;
 	const struct shmcp_pool_tag *t = tag(p, off);
 	return t->state == state && t->order == order;
@@ -180,7 +183,7 @@ static int walk_step_ok(const struct shmcp_pool *p, uint64_t off, unsigned *orde
 	if (t->order >= p->hdr->orders)
 		return 0;
 	uint64_t n = bsize(t->order);
-	if ((off & (n - 1)) || n > p->hdr->size - off)
+	if ((off & (n - 1)) || n > p->size - off)
 		return 0;
 	*order = t->order;
 	return 1;
@@ -236,7 +239,7 @@ int shmcp_pool_check(const struct shmcp_pool *p, uint64_t size)
 {
 	const struct shmcp_pool_hdr *h = p->hdr;
 
-	if (h->size != size || !hdr_ok(h) || h->free_bytes > size)
+	if (h->size != size || !hdr_ok(p) || h->free_bytes > size)
 		return -1;
 	for (unsigned i = 0; i < SHMCP_POOL_MAX_ORDERS; i++) {
 		uint64_t off = h->free_head[i];
@@ -304,7 +307,7 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner)
 {
 	struct shmcp_pool_hdr *h = p->hdr;
 
-	if (!hdr_ok(h) || len > h->size)
+	if (!hdr_ok(p) || len > h->size)
 		return SHMCP_POOL_NIL;
 	unsigned want = order_for(len);  /* len <= size <= 2^45 here */
 	int bad = 0;
@@ -332,7 +335,7 @@ uint64_t shmcp_pool_alloc(struct shmcp_pool *p, uint64_t len, uint16_t owner)
 void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len)
 {
 	const struct shmcp_pool_hdr *h = p->hdr;
-	uint64_t size = h->size;
+	uint64_t size = p->size;
 	if (!len || len > size || len > SHMCP_PREFETCH_MAX)
 		return;
 	unsigned want = order_for(len);
@@ -347,7 +350,7 @@ void shmcp_pool_prefetch_alloc(const struct shmcp_pool *p, uint64_t len)
 /* @off is the start of a USED block: sets *@order. */
 static int used_block(const struct shmcp_pool *p, uint64_t off, unsigned *order)
 {
-	if (!hdr_ok(p->hdr) || off >= p->hdr->size || (off & (bsize(0) - 1)))
+	if (!hdr_ok(p) || off >= p->size || (off & (bsize(0) - 1)))
 		return 0;
 	const struct shmcp_pool_tag *t = tag(p, off);
 	if (t->state != SHMCP_POOL_USED || t->order >= p->hdr->orders ||
@@ -462,7 +465,7 @@ int shmcp_pool_rebuild(struct shmcp_pool *p)
 	uint64_t off;
 	unsigned k;
 
-	if (!hdr_ok(h))
+	if (!hdr_ok(p))
 		return -1;
 	for (off = 0; off < h->size; off += bsize(k))
 		if (!walk_step_ok(p, off, &k))
@@ -515,7 +518,7 @@ uint64_t shmcp_pool_sweep(struct shmcp_pool *p,
 	uint64_t n = 0, off = 0;
 	unsigned k;
 
-	if (!hdr_ok(p->hdr))
+	if (!hdr_ok(p))
 		return 0;
 	while (off < p->hdr->size) {
 		if (!walk_step_ok(p, off, &k))

@@ -39,7 +39,8 @@ static inline void seq_set(struct shmcp_slot *s, uint64_t i, uint64_t v)
 /**
  * shmcp_ring_push - append one record to ring @cls of facility @f of VM
  * @slot.  Lock-free and safe for concurrent producers.
- * Returns 0, or SHMCP_E_QFULL when every slot holds an unconsumed record.
+ * Returns 0, SHMCP_E_QFULL when every slot holds an unconsumed record, or
+ * SHMCP_E_CORRUPT for a slot ahead of the ring's tail.
  */
 int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off)
@@ -59,7 +60,13 @@ int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		} else if (dif < 0) {
 			return SHMCP_E_QFULL;
 		} else {
-			pos = atomic_load_explicit(&r->tail, RLX);
+			/* another producer claimed pos: the tail moved on.  If it
+			 * did not, the slot's sequence is ahead of the ring (a
+			 * corrupt segment), and waiting for it would never end */
+			uint64_t now = atomic_load_explicit(&r->tail, RLX);
+			if (now == pos)
+				return SHMCP_E_CORRUPT;
+			pos = now;
 		}
 	}
 	shmcp_fault("post");  /* tests: die holding a claimed, unpublished slot */

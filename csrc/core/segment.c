@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,6 +269,9 @@ shmcp_sys *shmcp_attach(int fd, const char *name, int *rc)
 	for (int f = 0; f < SHMCP_NFAC; f++)
 		sys->region[f] = base + h->region_off[f];
 	sys->pool = p;
+	sys->lim = h->limits;
+	if (getrandom(&sys->seal, sizeof sys->seal, 0) != sizeof sys->seal)
+		sys->seal = (uint64_t)(uintptr_t)sys ^ (uint64_t)shmcp_now_ns() * 0x9e3779b97f4a7c15ULL;
 	sys->max_vms = h->limits.max_vms;
 	sys->qsize = h->limits.queue_size;
 	strcpy(sys->name, name);
@@ -316,7 +320,7 @@ void shmcp_detach(shmcp_sys *sys)
  */
 int shmcp_read_limits(shmcp_sys *sys, struct shmcp_limits *lim)
 {
-	*lim = sys->hdr->limits;
+	*lim = sys->lim;
 	return 0;
 }
 
@@ -342,6 +346,31 @@ int shmcp_mark_down(shmcp_sys *sys)
 uint64_t shmcp_lock_repairs(shmcp_sys *sys)
 {
 	return atomic_load(&sys->hdr->lock_repairs);
+}
+
+_Static_assert(SHMCP_NREGIONS == 6 + SHMCP_NFAC, "the regions shmcp_regions names");
+
+/**
+ * shmcp_regions - the offsets of the segment's regions, then its end, in
+ * @bounds (SHMCP_NREGIONS + 1 words), and the control lock's offset and
+ * length in @lock (2 words): from this process's mapping, never from the
+ * header a test may have overwritten.  Returns 0.
+ */
+int shmcp_regions(shmcp_sys *sys, uint64_t *bounds, uint64_t *lock)
+{
+	int n = 0;
+	bounds[n++] = 0;
+	bounds[n++] = SHMCP_TRACE_OFF;
+	bounds[n++] = (uint64_t)((uint8_t *)sys->vms - sys->base);
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		bounds[n++] = (uint64_t)(sys->region[f] - sys->base);
+	bounds[n++] = (uint64_t)((uint8_t *)sys->slots - sys->base);
+	bounds[n++] = (uint64_t)((uint8_t *)sys->pool.tags - sys->base);
+	bounds[n++] = (uint64_t)(sys->pool.base - sys->base);
+	bounds[n] = sys->size;
+	lock[0] = offsetof(struct shmcp_header, lock);
+	lock[1] = sizeof(pthread_mutex_t);
+	return 0;
 }
 
 /* Put the control tables right after a holder of the lock died: publish

@@ -50,10 +50,12 @@ static int copy_storage(shmcp_sys *sys, struct shmcp_snapshot *s)
 {
 	struct shmcp_pool *pool = &sys->pool;
 	struct shmcp_pool_hdr *h = pool->hdr;
-	s->storage_size = h->size;
+	s->storage_size = pool->size;
 	s->storage_free = h->free_bytes;
 	s->storage_largest = 0;
 	s->nowner = 0;
+	if (shmcp_pool_check(pool, pool->size))  /* the walk's bounds: size, orders */
+		return SHMCP_E_CORRUPT;
 	for (uint64_t off = 0; off < h->size;) {
 		struct shmcp_pool_tag *tg = &pool->tags[off >> SHMCP_POOL_MIN_SHIFT];
 		if (tg->order >= h->orders || (off & (block_size(tg->order) - 1)) ||

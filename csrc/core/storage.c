@@ -18,7 +18,7 @@ uint64_t shmcp_storage_free(shmcp_sys *sys)
 
 uint64_t shmcp_storage_size(shmcp_sys *sys)
 {
-	return sys->pool.hdr->size;
+	return sys->pool.size;
 }
 
 /**

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 9   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell */
+#define SHMCP_LAYOUT_VERSION 10  /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell; 10: answer seal */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -126,6 +126,12 @@ int shmcp_read_limits(shmcp_sys *sys, struct shmcp_limits *lim);
 int shmcp_is_down(shmcp_sys *sys);
 int shmcp_mark_down(shmcp_sys *sys);
 uint64_t shmcp_lock_repairs(shmcp_sys *sys);
+/* For tests that corrupt the segment region by region: where each region
+ * starts, in the segment's order (header, trace ring, VM table, IUCV's,
+ * VMCF's, rings, tags, pool) and, last, the segment's end (9 words); and
+ * where the control lock lies in the header (2 words: offset, length). */
+#define SHMCP_NREGIONS 8
+int shmcp_regions(shmcp_sys *sys, uint64_t *bounds, uint64_t *lock);
 
 /* vm.c */
 int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,

@@ -29,10 +29,20 @@ static const struct shmcp_dir_entry builtin_default = {
 	SHMCP_DIR_MSGLIMIT_DEFAULT, SHMCP_MAXCONN_DEFAULT, 0, 0
 };
 
+/* What a directory the segment no longer holds whole grants: nothing. */
+static const struct shmcp_dir_entry closed = { "        ", 0, 1, 1, 0, 0 };
+
+/* The directory's entries, NULL if there is none; &closed if the words
+ * naming it do not name a block CP holds of its size (a corrupt segment). */
 static const struct shmcp_dir_entry *dir_entries(shmcp_sys *sys, struct shmcp_iucv *t)
 {
-	if (!t->hdr->dir_n)
+	uint64_t n = t->hdr->dir_n;
+	if (!n)
 		return NULL;
+	uint64_t bytes = n * sizeof(struct shmcp_dir_entry) + (uint64_t)t->hdr->dir_ntargets * 8;
+	if (n > UINT32_MAX / sizeof(struct shmcp_dir_entry) ||
+	    !shmcp_pool_held_by(&sys->pool, t->hdr->dir_off, bytes, SHMCP_POOL_OWNER_CP))
+		return &closed;
 	return (const struct shmcp_dir_entry *)(sys->pool.base + t->hdr->dir_off);
 }
 
@@ -42,6 +52,8 @@ static const struct shmcp_dir_entry *dir_lookup(shmcp_sys *sys, struct shmcp_iuc
 						const char *userid)
 {
 	const struct shmcp_dir_entry *e = dir_entries(sys, t), *dflt = &builtin_default;
+	if (e == &closed)
+		return e;
 	for (uint32_t i = 0; e && i < t->hdr->dir_n; i++) {
 		if (e[i].flags & SHMCP_DIR_DEFAULT)
 			dflt = &e[i];
@@ -57,7 +69,8 @@ static int dir_authorized(shmcp_sys *sys, struct shmcp_iucv *t, const char *from
 	if ((a->flags & SHMCP_DIR_ANY) || (b->flags & SHMCP_DIR_ALLOW))
 		return 1;
 	const struct shmcp_dir_entry *base = dir_entries(sys, t);
-	if (!base)
+	if (!base || base == &closed ||
+	    (uint64_t)a->first_target + a->ntargets > t->hdr->dir_ntargets)
 		return 0;
 	const char *names = (const char *)(base + t->hdr->dir_n);
 	for (uint32_t i = 0; i < a->ntargets; i++)
@@ -78,7 +91,7 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 	for (uint32_t i = 0; i < nentries; i++) {
 		const struct shmcp_dir_entry *e = &entries[i];
 		if ((uint64_t)e->first_target + e->ntargets > ntargets ||
-		    e->maxconn == 0 || e->maxconn > sys->hdr->limits.max_conn ||
+		    e->maxconn == 0 || e->maxconn > sys->lim.max_conn ||
 		    e->msglimit == 0 || e->msglimit > SHMCP_MSGLIM_MAX)
 			return SHMCP_E_DIRECTORY;
 	}

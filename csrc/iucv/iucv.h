@@ -119,6 +119,8 @@ struct shmcp_msgblok {
 	uint32_t shown;         /* its pending-message interrupt was presented */
 	uint64_t answer;        /* the answer area: an address in the source VM's own
 				 * process, written only there (shmcp_iucv_take_reply) */
+	uint64_t answer_seal;   /* answer ^ that process's sys->seal: a corrupt
+				 * address is never written to */
 	uint8_t completing;     /* complete() has it in hand (the lock's repair) */
 };
 
@@ -136,6 +138,13 @@ struct shmcp_iucv {
 	 * the caller's withdrawn interrupts are dropped before the unlock */
 	int unshown;
 };
+
+/* A path end's slot, read from the segment, is CP's or a VM table index:
+ * every user of a path follows both ends' slots. */
+static inline int end_slot_ok(const struct shmcp_iucv *t, int32_t slot)
+{
+	return slot == CP_SLOT || (slot >= 0 && (uint32_t)slot < t->max_vms);
+}
 
 /* region.c: the bottom of IUCV, using no other IUCV file */
 uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim);

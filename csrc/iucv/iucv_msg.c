@@ -33,11 +33,16 @@ static uint32_t idx1_of(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 	return (uint32_t)(m - t->msg) + 1;
 }
 
+/* The message's path, NULL if it has none -- or if the words naming it
+ * (path index, source end, the ends' slots) are out of range. */
 static struct shmcp_path *path_at(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
-	if (!m->path || m->path > t->npaths || !t->path[m->path - 1].in_use)
+	if (!m->path || m->path > t->npaths || m->src > 1)
 		return NULL;
-	return &t->path[m->path - 1];
+	struct shmcp_path *p = &t->path[m->path - 1];
+	if (!p->in_use || !end_slot_ok(t, p->e[0].slot) || !end_slot_ok(t, p->e[1].slot))
+		return NULL;
+	return p;
 }
 
 static struct shmcp_msgblok *msg_alloc(struct shmcp_iucv *t)
@@ -71,6 +76,23 @@ static struct shmcp_qhead *qhead(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 	return &t->vm[m->qslot].q[m->q];
 }
 
+/* The message link @idx1 names on queue @q of VM @slot; NULL at the end
+ * (0).  A link a corrupt segment left -- to a block not in use or not on
+ * that queue, or one link more than there are MSGBLOKs (a loop) -- is
+ * NULL too, with *@bad set.  @steps counts the walk's links. */
+static struct shmcp_msgblok *q_link(struct shmcp_iucv *t, int32_t slot, int q, uint32_t idx1,
+				    uint32_t *steps, int *bad)
+{
+	if (!idx1)
+		return NULL;
+	struct shmcp_msgblok *m = msg_at(t, idx1);
+	if (!m || m->q != q || m->qslot != slot || ++*steps > t->nmsgs) {
+		*bad = 1;
+		return NULL;
+	}
+	return m;
+}
+
 static int is_prio(struct shmcp_msgblok *m)
 {
 	return m->q == Q_REPLY ? m->cprio : (m->flags & SHMCP_IPPRTY) != 0;
@@ -78,8 +100,11 @@ static int is_prio(struct shmcp_msgblok *m)
 
 static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 {
-	if (m->q == Q_NONE || m->q == Q_TAKEN) {
+	if (m->q == Q_NONE || m->q == Q_TAKEN || m->q > Q_REPLY || m->qslot < 0 ||
+	    (uint32_t)m->qslot >= t->max_vms) {  /* on no queue, or words out of range */
+		m->next = m->prev = 0;
 		m->q = Q_NONE;
+		m->qslot = -1;
 		return;
 	}
 	if (m->q == Q_SEND ? !m->shown : m->q == Q_REPLY)
@@ -106,15 +131,19 @@ static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msg
 	m->q = (uint8_t)q;
 	m->qslot = slot;
 	struct shmcp_qhead *h = qhead(t, m);
-	uint32_t me = idx1_of(t, m);
-	struct shmcp_msgblok *after = msg_at(t, h->tail);
+	uint32_t me = idx1_of(t, m), steps = 0;
+	int bad = 0;
+	struct shmcp_msgblok *after = q_link(t, slot, q, h->tail, &steps, &bad);
 	if (q != Q_RECV && is_prio(m)) {
 		after = NULL;
-		for (struct shmcp_msgblok *c = msg_at(t, h->head); c && is_prio(c);
-		     c = msg_at(t, c->next))
+		for (struct shmcp_msgblok *c = q_link(t, slot, q, h->head, &steps, &bad);
+		     c && is_prio(c); c = q_link(t, slot, q, c->next, &steps, &bad))
 			after = c;
 	}
-	struct shmcp_msgblok *before = after ? msg_at(t, after->next) : msg_at(t, h->head);
+	struct shmcp_msgblok *before = after ? q_link(t, slot, q, after->next, &steps, &bad)
+					     : q_link(t, slot, q, h->head, &steps, &bad);
+	if (bad)  /* a corrupt queue: it starts afresh with @m */
+		after = before = NULL;
 	m->prev = after ? idx1_of(t, after) : 0;
 	m->next = before ? idx1_of(t, before) : 0;
 	if (after)
@@ -244,9 +273,15 @@ static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int 
 			return NULL;
 		}
 	}
-	for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
-	     m = msg_at(t, m->next)) {
+	uint32_t steps = 0;
+	int bad = 0;
+	for (struct shmcp_msgblok *m = q_link(t, slot, q, t->vm[slot].q[q].head, &steps, &bad); m;
+	     m = q_link(t, slot, q, m->next, &steps, &bad)) {
 		struct shmcp_path *p = path_at(t, m);
+		if (!p) {  /* every queued message has a path */
+			*rc = SHMCP_E_CORRUPT;
+			return NULL;
+		}
 		int path_ok = !want || (p == want && (mine ? m->src == end : m->src != end));
 		uint32_t mcls = cls_off == SHMCP_IP_TRGCLS ? m->trgcls : m->srccls;
 		int cls_ok = !(f & SHMCP_IPFGMCL) || mcls == cls;
@@ -260,7 +295,7 @@ static struct shmcp_msgblok *select_msg(struct shmcp_iucv *t, int32_t slot, int 
 		if (path_ok && cls_ok && !(q == Q_SEND && m->partial))
 			return m;
 	}
-	*rc = CC2;
+	*rc = bad ? SHMCP_E_CORRUPT : CC2;
 	return NULL;
 }
 
@@ -277,11 +312,14 @@ static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qm
 		return NULL;
 	}
 	uint32_t msgid = ip32(pl, SHMCP_IP_MSGID), cls = ip32(pl, SHMCP_IP_TRGCLS);
+	uint32_t steps = 0;
+	int bad = 0;
 	for (int q = Q_SEND; q <= Q_RECV; q++) {
 		if (!(qmask & (1 << q)))
 			continue;
-		for (struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[q].head); m;
-		     m = msg_at(t, m->next))
+		steps = 0;
+		for (struct shmcp_msgblok *m = q_link(t, slot, q, t->vm[slot].q[q].head, &steps, &bad);
+		     m; m = q_link(t, slot, q, m->next, &steps, &bad))
 			if (m->msgid == msgid) {
 				if (path_at(t, m) != want || m->src == end || m->trgcls != cls) {
 					*rc = SHMCP_IPRC_MSGID_MISMATCH;
@@ -290,7 +328,7 @@ static struct shmcp_msgblok *identify(struct shmcp_iucv *t, int32_t slot, int qm
 				return m;
 			}
 	}
-	*rc = CC2;
+	*rc = bad ? SHMCP_E_CORRUPT : CC2;
 	return NULL;
 }
 
@@ -345,6 +383,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	m->data_len = (uint32_t)len;
 	m->ans_len = (uint32_t)ans;
 	m->answer = ans ? (uint64_t)(uintptr_t)answer : 0;
+	m->answer_seal = m->answer ^ sys->seal;
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
@@ -418,7 +457,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
  * prefetch, inside the pool. */
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
-	uint64_t size = sys->pool.hdr->size;
+	uint64_t size = sys->pool.size;
 	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
 		/* its tag too: RECEIVE checks the message holds the block */
@@ -469,6 +508,8 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	if (m->flags & SHMCP_IPRMDATA) {
 		memcpy(pl + SHMCP_IP_RMMSG, m->prm, 8);
 	} else {
+		if (m->received > m->data_len)
+			return SHMCP_E_CORRUPT;
 		uint32_t rem = m->data_len - m->received;
 		uint32_t n = rem < (uint32_t)buflen ? rem : (uint32_t)buflen;
 		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, m->data_len,
@@ -655,10 +696,15 @@ static int do_testcmpl(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 
 static int do_describe(struct shmcp_iucv *t, int32_t slot, uint8_t *pl)
 {
-	struct shmcp_msgblok *m = msg_at(t, t->vm[slot].q[Q_SEND].head);
+	uint32_t steps = 0;
+	int bad = 0;
+	struct shmcp_msgblok *m = q_link(t, slot, Q_SEND, t->vm[slot].q[Q_SEND].head, &steps, &bad);
+	struct shmcp_path *p = m ? path_at(t, m) : NULL;
+	if (bad || (m && !p))
+		return SHMCP_E_CORRUPT;
 	if (!m)
 		return CC2;
-	pending_image(path_at(t, m), m, pl);
+	pending_image(p, m, pl);
 	pl[SHMCP_IP_RCODE] = 0;
 	pl[SHMCP_IP_FLAGS1] |= SHMCP_IPFGMID | SHMCP_IPFGPID | SHMCP_IPFGMCL;
 	return 0;
@@ -781,7 +827,7 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 {
 	SHMCP_LOCK_HELD(sys);
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
-	if (n && m->answer && m->reply_off != NO_OFF &&
+	if (n && m->answer && (m->answer ^ sys->seal) == m->answer_seal && m->reply_off != NO_OFF &&
 	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
 		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
 	msg_destroy(sys, t, m);

@@ -34,7 +34,7 @@ uint64_t shmcp_iucv_region_size(const struct shmcp_limits *lim)
  */
 void shmcp_iucv_tables(shmcp_sys *sys, struct shmcp_iucv *t)
 {
-	const struct shmcp_limits *lim = &sys->hdr->limits;
+	const struct shmcp_limits *lim = &sys->lim;
 	uint8_t *p = sys->region[SHMCP_IUCV];
 	t->max_vms = lim->max_vms;
 	t->max_conn = lim->max_conn;
@@ -62,12 +62,12 @@ struct shmcp_path *shmcp_iucv_path_of(struct shmcp_iucv *t, int32_t slot, uint16
 	if (pathid >= t->max_conn)
 		return NULL;
 	uint32_t v = t->pathmap[(size_t)slot * t->max_conn + pathid];
-	if (!v || (v >> 1) > t->npaths)
+	if (v < 2 || (v >> 1) > t->npaths)  /* path index + 1, shifted: 0 and 1 name none */
 		return NULL;
 	struct shmcp_path *p = &t->path[(v >> 1) - 1];
 	*end = (int)(v & 1);
 	if (!p->in_use || p->e[*end].slot != slot || p->e[*end].pathid != pathid ||
-	    p->e[*end].state == END_NONE)
+	    p->e[*end].state == END_NONE || !end_slot_ok(t, p->e[1 - *end].slot))
 		return NULL;
 	return p;
 }
