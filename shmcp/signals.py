@@ -15,6 +15,7 @@ other signals go to the thread's OS signal mask.
 """
 from __future__ import annotations
 
+import _thread
 import signal as _signal_module
 import sys
 import threading
@@ -151,17 +152,40 @@ def _deliver(signum: int, frame: Any) -> None:
 
     while eligible():
         _active.add(signum)
+        done = False
         try:
             while (vm := eligible()) is not None:
                 got = vm.pop(1 << fac)
                 if got is None:
                     break
                 _call(signum, frame, got)
+            done = True
         finally:
             _active.discard(signum)
+            if not done:
+                _cut_short((signum,))
         vm = eligible()
         if vm is None or not vm.pending(fac):
             return
+
+
+def _cut_short(signals: Any) -> None:
+    """A delivery ended in an exception (a handler raised, or Ctrl-C): the
+    exception goes on to the program, and the interrupts still due are
+    handled at Python's next check for signals, as CPython does with the
+    signals behind a handler that raised (it trips them again).  Tripping
+    the signal itself is that: ``_dispatch`` runs there, in the main thread,
+    nothing new needed.  Called with the loops marked inactive."""
+    vm = current()
+    if vm is None:
+        return
+    for sig in signals:
+        try:
+            due = _takes(sig) and vm.pending(_FACILITY[sig])
+        except ShmcpError:
+            return  # the VM has ended: nothing is due, the exception goes on
+        if due:
+            _thread.interrupt_main(sig)
 
 
 def _takes(sig: int) -> bool:
@@ -269,12 +293,16 @@ def sigpause(mask: int = 0) -> None:
     # slip the next interrupt in ahead of the one the pause took.
     added = {int(s) for s in _SIGNAL.values()} - _active
     _active.update(added)
+    done = False
     try:
         got = _pause(vm, mask)
         if got is not None:
             _call(_SIGNAL[got.facility], frame, got)
+        done = True
     finally:
         _active.difference_update(added)
+        if not done:
+            _cut_short(added)
     for sig in added:
         _deliver(sig, frame)  # what the restored mask lets through
 

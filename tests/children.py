@@ -110,6 +110,35 @@ def blocked(me: str, count: int) -> None:
     vm.logoff()
 
 
+def raising(me: str, count: int) -> None:
+    """Blocked while ``count`` interrupts queue; sigsetmask(0) releases them
+    and the handler raises on its first call.  The program catches the
+    exception and carries on with plain Python work (no shmcp call, nothing
+    new arriving): report what the handler saw."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(unpack(shmcp.siginfo().raw)[1])
+        if len(seen) == 1:
+            raise LookupError(f"handler refused interrupt {seen[0]}")
+
+    signal.signal(shmcp.SIGIUCV, handler)
+    shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # the sender has queued everything
+    caught = None
+    try:
+        shmcp.sigsetmask(0)
+    except LookupError as e:
+        caught = str(e)
+    deadline = time.monotonic() + 5
+    while len(seen) < count and time.monotonic() < deadline:
+        sum(range(100))  # the main line goes on; nothing new arrives
+    say({"caught": caught, "seen": seen, "left": vm.pending()})
+    vm.logoff()
+
+
 def order(me: str) -> None:
     """Blocked; report the order in which queued interrupts are handled."""
     seen: list[list] = []

@@ -47,6 +47,25 @@ def test_blocked_200_then_one_sigsetmask_gives_200_handler_calls(system):
         tx.kill()
 
 
+def test_a_handler_that_raises_strands_none_of_the_interrupts_behind_it(system):
+    rx = Child("raising", "RX", 5)
+    tx = Child("send", "TX", "RX", 0, 5)
+    try:
+        rx.expect("READY")
+        tx.expect("READY")
+        tx.tell()
+        assert tx.json()["sent"] == 5
+        rx.tell()
+        got = rx.json()
+        assert got["caught"] == "handler refused interrupt 0", "the exception reaches the program"
+        assert got["seen"] == [0, 1, 2, 3, 4], "the rest once each, in order, nothing new needed"
+        assert got["left"] == 0
+        tx.tell()
+    finally:
+        rx.kill()
+        tx.kill()
+
+
 def test_priority_interrupts_overtake_queued_non_priority_ones(system):
     rx = Child("order", "RX")
     normal = Child("send", "TXN", "RX", 0, 10, "no")
