@@ -15,6 +15,11 @@ theirs to touch:
   process-local), ``vm.present_types`` and ``vm.iucv_answers`` /
   ``vm.iucv_buffer`` (IUCV's, read by the C message calls).  All of them
   live in the C base (csrc/pyext/machine.c) except the handle and System.
+  ``vm.answer_done(msgid)``: an IUCV answer area the core will not write
+  any more (completion taken, purged, withdrawn); ``vm.send_begun(area)``
+  / ``vm.send_ended(area, msgid)`` around a SEND that records its answer
+  area after the call (its message id is the call's): the area is kept
+  throughout, and a completion taken in between leaves no record.
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
   program's), ``vm.pop(fmask)`` (the next interrupt to present, without
