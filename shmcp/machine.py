@@ -22,8 +22,9 @@ theirs to touch:
   throughout, and a completion taken in between leaves no record.
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
-  program's), ``vm.pop(fmask)`` (the next interrupt to present, without
-  waiting), ``vm.sleep(fmask, timeout_ns)`` (one core wait, nothing taken),
+  program's), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
+  present, waiting for one up to ``timeout_ns``), ``vm.sleep(fmask,
+  timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
   ring), ``vm.pending(facility)``.  The process's threads may all wait at
   once (``vm.wait(timeout)`` in each): the core lets one take at a time,
@@ -251,13 +252,15 @@ class VirtualMachine(_native.Machine):
                 return got
         return None
 
-    def pop(self, fmask: int) -> Interrupt | None:
+    def pop(self, fmask: int, timeout_ns: int = 0) -> Interrupt | None:
         """The next interrupt of the facilities in ``fmask`` to present,
-        after its facility's last word (without waiting); None if none."""
+        after its facility's last word; None if none.  ``timeout_ns``: how
+        long to wait for one (0: not at all, -1: until one comes or another
+        signal's handler runs), spinning first as every core wait does."""
         while True:
             got = self._pop_released(fmask) if self._released else None
             if got is None:
-                taken = self._next(fmask)
+                taken = self._next(fmask, timeout_ns)
                 if isinstance(taken, int):
                     return None
                 got = taken

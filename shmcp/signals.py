@@ -291,7 +291,7 @@ def sigpause(mask: int = 0) -> None:
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
     # slip the next interrupt in ahead of the one the pause took.
-    added = {int(s) for s in _SIGNAL.values()} - _active
+    added = _BOTH - _active
     _active.update(added)
     done = False
     try:
@@ -304,32 +304,44 @@ def sigpause(mask: int = 0) -> None:
         if not done:
             _cut_short(added)
     for sig in added:
-        _deliver(sig, frame)  # what the restored mask lets through
+        if _takes(sig):
+            _deliver(sig, frame)  # what the restored mask lets through
+
+
+_BOTH = frozenset(int(s) for s in _SIGNAL.values())
 
 
 def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
     """sigpause's wait under ``mask``: the interrupt to handle, or None when
-    another signal ended it.  The previous mask is back on return."""
+    another signal ended it.  The previous mask is back on return.
+
+    One core wait takes it: spinning first, while the interrupt may come
+    with this process awake (then no signal is sent at all and the handler
+    is called from here), then asleep until the doorbell, which the wait
+    itself takes.  Either way the interrupt is taken off the queue here,
+    so it reaches the handler once, in queue order."""
     global _blocked
     old_lib, old_os = _blocked, _os_mask()
     _blocked = mask & _OURS
-    if (old_os ^ mask) & ~_OURS:
+    os_changed = (old_os ^ mask) & ~_OURS
+    if os_changed:
         _set_os_mask(mask)
     try:
-        fmask = sum(1 << f for f, s in _SIGNAL.items() if _takes(s))
-        while True:
-            got = vm.pop(fmask) if fmask else None
-            if got is not None:
-                return got
-            if not fmask:
-                _signal_module.pause()  # only other signals can end this pause
-                return None
-            if vm.sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
-                return None  # another signal's handler runs as we return
+        fmask = 0
+        for fac, sig in _TAKERS:
+            if callable(_handler[sig]) and not _blocked & (1 << (sig - 1)):
+                fmask |= 1 << fac
+        if not fmask:
+            _signal_module.pause()  # only other signals can end this pause
+            return None
+        return vm.pop(fmask, -1)  # None: another signal's handler runs as we return
     finally:
         _blocked = old_lib
-        if (old_os ^ mask) & ~_OURS:
+        if os_changed:
             _set_os_mask(old_os)
+
+
+_TAKERS = tuple((fac, int(sig)) for fac, sig in _SIGNAL.items())
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

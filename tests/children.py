@@ -44,6 +44,31 @@ def send(me: str, target: str, sender: int, count: int, priority: str = "no") ->
     vm.logoff()
 
 
+def send_bursts(me: str, target: str, count: int, burst: int) -> None:
+    """Queue ``count`` interrupts for ``target`` in bursts of 1..``burst``,
+    pausing between them long enough (up to 3 ms) for the target to fall
+    asleep at times and to find the next burst awake at others."""
+    import random
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # go
+    rng = random.Random(count * 1000 + burst)
+    seq = 0
+    while seq < count:
+        for _ in range(min(rng.randint(1, burst), count - seq)):
+            while True:
+                try:
+                    vm.queue_interrupt(target, record(0, seq))
+                    break
+                except shmcp.QueueFull:
+                    time.sleep(0.0005)
+            seq += 1
+        time.sleep(rng.choice((0, 0, 0.00002, 0.0002, 0.003)))
+    say({"sent": count, "full": 0})
+    sys.stdin.readline()  # stay logged on until told
+    vm.logoff()
+
+
 class Counter:
     """A SIGIUCV handler that checks every sender's sequence."""
 

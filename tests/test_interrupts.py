@@ -47,6 +47,30 @@ def test_blocked_200_then_one_sigsetmask_gives_200_handler_calls(system):
         tx.kill()
 
 
+def test_sigpause_hands_each_interrupt_over_once_in_order_awake_or_asleep(system):
+    """Bursts with gaps: some interrupts come while sigpause spins (handed
+    to the handler from the pause, no signal sent), some wake it from its
+    sleep (the doorbell); none lost, doubled or reordered."""
+    total = 3000
+    rx = Child("receive", "RX", 1, total, "sigpause")
+    tx = Child("send_bursts", "TX", "RX", total, 8)
+    try:
+        rx.expect("READY")
+        tx.expect("READY")
+        tx.tell()
+        assert tx.json()["sent"] == total
+        got = rx.json()
+        assert got["errors"] == []
+        assert got["calls"] == total and got["next"] == [total]
+        assert not got["left"], "an interrupt was left over after the count"
+        assert got["outside"], "siginfo() must be None outside a handler"
+        tx.tell()
+        assert tx.wait() == 0 and rx.wait() == 0
+    finally:
+        rx.kill()
+        tx.kill()
+
+
 def test_a_handler_that_raises_strands_none_of_the_interrupts_behind_it(system):
     rx = Child("raising", "RX", 5)
     tx = Child("send", "TX", "RX", 0, 5)
