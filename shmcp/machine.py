@@ -23,7 +23,8 @@ theirs to touch:
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
   program's), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
-  present, waiting for one up to ``timeout_ns``), ``vm.sleep(fmask,
+  present, waiting for one up to ``timeout_ns``), ``vm.pop_shown(fmask,
+  timeout_ns=0)`` (the same, as (facility, what siginfo() shows)), ``vm.sleep(fmask,
   timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
   ring), ``vm.pending(facility)``.  The process's threads may all wait at
@@ -267,6 +268,24 @@ class VirtualMachine(_native.Machine):
             shown = self._present(got)
             if shown is not None:
                 return shown
+
+    def pop_shown(self, fmask: int, timeout_ns: int = 0) -> tuple[int, Any] | None:
+        """pop(), the interrupt as its facility shows it (what siginfo()
+        gives): (facility, shown), or None.  An IUCV message interrupt the
+        core presented comes from C as its parameter list, as in wait()."""
+        while True:
+            if self._released:
+                got = self.pop(fmask, timeout_ns)
+                return None if got is None else (got.facility, view(got))
+            got = self.take_shown(fmask, timeout_ns)
+            if got.__class__ is bytes:  # a record for Python to present
+                if (shown := self._present(self._taken(got))) is not None:
+                    return shown.facility, view(shown)
+                continue  # withdrawn or held: wait on
+            if got.__class__ is int:
+                self._waited(got)  # raises if the VM ended
+                return None
+            return IUCV, got
 
     def _present(self, got: Interrupt) -> Interrupt | None:
         facility = FACILITIES.get(got.facility)

@@ -16,6 +16,7 @@ other signals go to the thread's OS signal mask.
 from __future__ import annotations
 
 import _thread
+from _signal import pthread_sigmask as _sigmask
 import signal as _signal_module
 import sys
 import threading
@@ -24,7 +25,7 @@ from typing import Any
 from . import _native
 from ._native import lib
 from .errors import ShmcpError
-from .interrupt import IUCV, VMCF, Interrupt, view
+from .interrupt import IUCV, VMCF, view
 from .machine import VirtualMachine, current
 
 SIGIUCV = _signal_module.SIGUSR1
@@ -128,8 +129,10 @@ def _dispatch(signum: int, frame: Any) -> None:
     _deliver(signum, frame)
 
 
-def _call(signum: int, frame: Any, interrupt: Interrupt) -> None:
-    _info.append(view(interrupt))
+def _call(signum: int, frame: Any, shown: Any) -> None:
+    """The handler of ``signum``, once, for an interrupt ``shown`` as its
+    facility shows it (what siginfo() answers inside)."""
+    _info.append(shown)
     try:
         _handler[signum](signum, frame)
     finally:
@@ -158,7 +161,7 @@ def _deliver(signum: int, frame: Any) -> None:
                 got = vm.pop(1 << fac)
                 if got is None:
                     break
-                _call(signum, frame, got)
+                _call(signum, frame, view(got))
             done = True
         finally:
             _active.discard(signum)
@@ -229,7 +232,9 @@ def after_logon() -> None:
 # -- SAS/C's mask functions ----------------------------------------------------
 
 def _os_mask() -> int:
-    blocked = _signal_module.pthread_sigmask(_signal_module.SIG_BLOCK, [])
+    # signal.pthread_sigmask's own C function: its wrapper in signal.py
+    # makes an enum of each signal, which cost sigpause ~1 us
+    blocked = _sigmask(_signal_module.SIG_BLOCK, ())
     return sum(1 << (int(s) - 1) for s in blocked)
 
 
@@ -297,7 +302,7 @@ def sigpause(mask: int = 0) -> None:
     try:
         got = _pause(vm, mask)
         if got is not None:
-            _call(_SIGNAL[got.facility], frame, got)
+            _call(_SIGNAL[got[0]], frame, got[1])
         done = True
     finally:
         _active.difference_update(added)
@@ -311,8 +316,9 @@ def sigpause(mask: int = 0) -> None:
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
 
 
-def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
-    """sigpause's wait under ``mask``: the interrupt to handle, or None when
+def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
+    """sigpause's wait under ``mask``: the interrupt to handle (its facility,
+    as the facility shows it), or None when
     another signal ended it.  The previous mask is back on return.
 
     One core wait takes it: spinning first, while the interrupt may come
@@ -334,7 +340,7 @@ def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
         if not fmask:
             _signal_module.pause()  # only other signals can end this pause
             return None
-        return vm.pop(fmask, -1)  # None: another signal's handler runs as we return
+        return vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
     finally:
         _blocked = old_lib
         if os_changed:
