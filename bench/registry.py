@@ -79,6 +79,8 @@ TRANSPORTS: list[Transport] = [
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("shmcp-path", "shmcp Pythonic layer: path.send / vm.receive", "bench.transports.shmcp_path",
+              "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-traced", "shmcp IUCV: handler-free wait, a tracer attached",
               "bench.transports.shmcp_iucv", "shmcp", {"mode": "wait", "tracer": True}, ("rtt",),
               "shmcp.iucv", _PENDING_IUCV),

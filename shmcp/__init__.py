@@ -30,6 +30,12 @@ from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sig
 from .system import System, ipl
 from .vmcf import Vmcmhdr, Vmcparm, smsg
 from .msgservice import msg
+from .errors import (ConnectionRefused, MessageLimitExceeded, MessageRejected, NotAuthorized,
+                     PathQuiesced, PathSevered, ReplyTruncated)
+from . import pythonic  # noqa: F401  (gives VirtualMachine connect, accept ...)
+from .pythonic.events import Event
+from .pythonic.message import Message
+from .pythonic.path import Path, Pending
 
 # The runtime presents and shows each facility's interrupts through the
 # facility's own functions; the facilities sit above it, so they are
@@ -50,3 +56,5 @@ __all__ = [
 ]
 __all__ += ["NotReceiving", "Vmcparm", "Vmcmhdr", "smsg"]
 __all__ += ["msg"]
+__all__ += ["ConnectionRefused", "MessageLimitExceeded", "MessageRejected", "NotAuthorized",
+            "PathQuiesced", "PathSevered", "ReplyTruncated", "Event", "Message", "Path", "Pending"]

@@ -13,6 +13,7 @@ here, not from the compiled modules.
 """
 from __future__ import annotations
 
+import os
 import sys
 
 from ._version import __version__
@@ -49,6 +50,12 @@ if _iparml.IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
 
 _iparml.bind_core(iucv_call=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
                   next=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))))
+
+# A wait in the main thread comes back to Python when one of its sleep
+# slices ends, so that the handler of a signal that landed just before the
+# wait blocked signals (Ctrl-C) runs then; SHMCP_WAIT_SLICE_MS sets the
+# slice (500 ms; tests shorten or lengthen it).
+lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 1_000_000), 1)
 
 # the extension's names, for the modules above (csrc/pyext/ has each one)
 from ._iparml import IMAGE_LEN, Buffer, Field, Image  # noqa: E402  (iparml.c)

@@ -33,10 +33,6 @@ class AlreadyLoggedOn(ShmcpError):
     """The userid is logged on by a live process (or this process already has a VM)."""
 
 
-class NotLoggedOn(ShmcpError):
-    """The target, or this process's VM, is not logged on."""
-
-
 class QueueFull(ShmcpError):
     """The target VM's interrupt queue is full; nothing was queued."""
 
@@ -59,11 +55,21 @@ class ProgramCheck(ShmcpError):
 
 
 class IUCVError(ShmcpError):
-    """An IUCV function ended with condition code 1; ``rc`` is the IPRCODE."""
+    """An IUCV function ended with condition code 1; ``rc`` is the IPRCODE
+    (None where no return code stands behind the error, e.g. an audit bit)."""
 
-    def __init__(self, rc: int, message: str = "") -> None:
+    def __init__(self, rc: int | None, message: str = "") -> None:
         super().__init__(message or f"IUCV return code {rc}", rc)
         self.rc = rc
+
+
+class NotLoggedOn(IUCVError):
+    """The target, or this process's VM, is not logged on: IUCV's CONNECT
+    return code 11 (``rc``); ``code`` is the core's return code, if any."""
+
+    def __init__(self, message: str = "", code: int | None = None) -> None:
+        ShmcpError.__init__(self, message or "not logged on", code)
+        self.rc = 11
 
 
 class VMCFError(ShmcpError):
@@ -141,3 +147,65 @@ def check(rc: int, context: str) -> int:
     if rc < 0:
         raise core_error(rc, context)
     return rc
+
+
+# -- the Pythonic layer's errors (docs/pythonic.md): each an IUCVError with
+# the IPRCODE behind it, or None where an audit bit or interrupt stands
+# behind it instead
+
+class PathSevered(IUCVError):
+    """The path is severed: its partner severed it or logged off (or this
+    end did).  Raised by send, receive and result on that path; ``rc`` is
+    the IPRCODE of the call that found it (1, invalid path) or None."""
+
+    def __init__(self, message: str = "the path is severed", rc: int | None = None) -> None:
+        super().__init__(rc, message)
+
+
+class PathQuiesced(IUCVError):
+    """SEND with block=False on a path its partner quiesced (IPRCODE 2)."""
+
+    def __init__(self, message: str = "the partner quiesced the path") -> None:
+        super().__init__(2, message)
+
+
+class MessageLimitExceeded(IUCVError):
+    """SEND with block=False on a path at its message limit (IPRCODE 3)."""
+
+    def __init__(self, message: str = "the path is at its message limit") -> None:
+        super().__init__(3, message)
+
+
+class NotAuthorized(IUCVError):
+    """The directory forbids the CONNECT (IPRCODE 15)."""
+
+    def __init__(self, message: str = "the directory does not authorize this connection") -> None:
+        super().__init__(15, message)
+
+
+class MessageRejected(IUCVError):
+    """The target rejected the message (audit IPADRJCT; ``rc`` None)."""
+
+    def __init__(self, message: str = "the target rejected the message") -> None:
+        super().__init__(None, message)
+
+
+class ReplyTruncated(IUCVError):
+    """The reply was longer than the answer area (audit IPADRPLE): ``data``
+    is what arrived (the answer area full), ``missing`` the bytes cut."""
+
+    def __init__(self, data: bytes, missing: int) -> None:
+        super().__init__(None, f"the reply is {missing} bytes longer than the answer area "
+                               f"of {len(data)} bytes (reply_size)")
+        self.data = data
+        self.missing = missing
+
+
+class ConnectionRefused(IUCVError):
+    """The target severed the pending connection instead of accepting it
+    (``rc`` None), or CONNECT failed for a reason of the target's: no
+    DECLARE BUFFER (12), its maximum connections (14), this VM's (13)."""
+
+    def __init__(self, message: str = "the target refused the connection",
+                 rc: int | None = None) -> None:
+        super().__init__(rc, message)

@@ -48,7 +48,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _native
@@ -100,6 +100,9 @@ if (_RECORD_HEAD.size != ffi.offsetof("struct shmcp_record", "data")
     raise ImportError("shmcp's record layout is not the one machine.py reads")
 _record_head = _RECORD_HEAD.unpack_from
 _IMAGE = slice(_RECORD_HEAD.size, None)
+# What the layers above do just before a VM's LOGOFF, each called with the
+# VM (the Pythonic layer: its thread leaves the core's wait)
+before_logoff: "list[Callable[[VirtualMachine], None]]" = []
 
 
 class VirtualMachine(_native.Machine):
@@ -125,6 +128,9 @@ class VirtualMachine(_native.Machine):
         self._released = collections.deque()
         self.present_types = 0  # IUCV types the core presents (bit n: type n)
         self.facility_state: dict[int, Any] = {}  # per facility, process-local
+        # a layer above that takes this VM's interrupts itself (the Pythonic
+        # layer) shows them through events() with this: timeout -> iterator
+        self.events_source: Callable[[float | None], Iterator[Any]] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -140,6 +146,8 @@ class VirtualMachine(_native.Machine):
         userid can log on again at once.  Idempotent."""
         if not self.logged_on:
             return
+        for hook in before_logoff:  # e.g. a layer's thread leaves the core's wait
+            hook(self)
         lib.shmcp_logoff(self.attached.handle, self.slot, self.gen)  # stale: already off
         self._forget()
 
@@ -352,7 +360,11 @@ class VirtualMachine(_native.Machine):
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``
-        seconds (None: never stops)."""
+        seconds (None: never stops).  Once the Pythonic layer is in use on
+        this VM, they are its Events (docs/pythonic.md)."""
+        if self.events_source is not None:
+            yield from self.events_source(timeout)
+            return
         while True:
             got = self.wait(timeout)
             if got is None:

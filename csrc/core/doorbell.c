@@ -31,9 +31,15 @@
  * Signals go through a pidfd opened after checking the process's start
  * time, so a recycled pid can never receive SIGUSR1 (whose default action
  * kills).  They are directed at the VM's main thread, where Python runs
- * its handlers and where shmcp_wait sleeps in sigtimedwait.
+ * its handlers and where shmcp_wait sleeps in sigtimedwait.  A thread
+ * other than the main one sleeps on a futex in the VM's table entry
+ * instead (thread_bell; want counts such sleepers in units of
+ * SHMCP_WANT_THREAD): a signal for the main thread would not wake it, and
+ * a futex needs no pid at all.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -105,7 +111,14 @@ void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 {
 	struct shmcp_fq *q = &sys->vms[slot].fq[f];
 	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load(&q->want))
+	uint32_t want = atomic_load(&q->want);
+	if (!want)
+		return;
+	if (want >= SHMCP_WANT_THREAD && !atomic_exchange(&sys->vms[slot].thread_bell, 1)) {
+		shmcp_running_set(sys, slot, 1);  /* as for a sleeper woken by a signal */
+		syscall(SYS_futex, &sys->vms[slot].thread_bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	}
+	if (!(want & (SHMCP_WANT_SLEEPING | SHMCP_WANT_ASYNC)))
 		return;
 	if (atomic_exchange(&q->bell, 1))
 		return;
@@ -263,15 +276,154 @@ static int spin(shmcp_sys *sys, int32_t slot, int fmask, int64_t until)
 	}
 }
 
+/* The length of one sleep, and whether a main thread's wait returns
+ * SHMCP_WAIT_SLICE when one ends (shmcp_wait_slices). */
+static int64_t slice_ns = 500000000;
+static int main_returns;
+
+/**
+ * shmcp_wait_slices - sleeps in shmcp_wait last @ns (> 0; else unchanged);
+ * with @main_returns, a wait in the process's main thread returns
+ * SHMCP_WAIT_SLICE when one ends, so that a caller that must run signal
+ * handlers (Python) gets to see one whose signal landed just before the
+ * wait blocked signals.  Process-wide; set once, before any wait.
+ */
+void shmcp_wait_slices(int64_t ns, int main_returns_)
+{
+	if (ns > 0)
+		slice_ns = ns;
+	main_returns = main_returns_;
+}
+
+/* The signals a main thread's sleep blocks and takes: all but the ones
+ * that cannot be blocked or that a fault raises synchronously. */
+static void catchable(sigset_t *set)
+{
+	static const int sync_signals[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL,
+					    SIGFPE, SIGTRAP, SIGSYS, SIGABRT };
+	sigfillset(set);
+	for (size_t i = 0; i < sizeof sync_signals / sizeof sync_signals[0]; i++)
+		sigdelset(set, sync_signals[i]);
+}
+
+/* What look() returns when the sleeper should sleep on (no SHMCP_WAIT_*). */
+#define SLEEP_ON (-1000)
+
+/* Look at the queue, the system and the deadline for a sleeper: SLEEP_ON
+ * (*@slice set), else what the wait returns. */
+static int look(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline,
+		int64_t *slice)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	if (shmcp_pending(sys, slot, fmask) > 0)
+		return SHMCP_WAIT_READY;
+	if (shmcp_is_down(sys) || atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen)
+		return SHMCP_WAIT_DOWN;
+	int64_t now = shmcp_now_ns();
+	if (now >= deadline)
+		return SHMCP_WAIT_TIMEOUT;
+	*slice = deadline - now < slice_ns ? deadline - now : slice_ns;
+	return SLEEP_ON;
+}
+
+/* The main thread's sleep: in sigtimedwait, its doorbells and every other
+ * signal blocked and waited for, so none can land between two looks and
+ * go unseen.  Another signal taken that way is raised again for this
+ * thread, to be handled as the mask is restored: SHMCP_WAIT_INTR. */
+static int sleep_main(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	/* ours are taken here; the other facility's doorbell stays pending
+	 * for its handler after the wait, as do signals already blocked */
+	sigset_t block, waitfor, old;
+	catchable(&block);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	waitfor = block;
+	for (int s = 1; s < NSIG; s++)
+		if (sigismember(&old, s) == 1)
+			sigdelset(&waitfor, s);
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			sigaddset(&waitfor, shmcp_signal_of(f));
+		else
+			sigdelset(&waitfor, shmcp_signal_of(f));
+	int rc;
+	set_sleeping(sys, slot, fmask, 1);
+	for (;;) {
+		/* not running from here (before the look at the queue, so the
+		 * mark of a doorbell rung after it stands) */
+		shmcp_running_set(sys, slot, 0);
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (fmask & (1 << f))
+				atomic_exchange(&vm->fq[f].bell, 0);
+		int64_t slice;
+		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)) != SLEEP_ON)
+			break;
+		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
+		int sig = sigtimedwait(&waitfor, NULL, &ts);
+		if (sig > 0 && sig != SIGUSR1 && sig != SIGUSR2) {
+			pthread_kill(pthread_self(), sig);  /* pending until the mask is restored */
+			rc = SHMCP_WAIT_INTR;
+			break;
+		}
+		if (sig < 0 && errno == EINTR) {
+			rc = SHMCP_WAIT_INTR;
+			break;
+		}
+		if (sig < 0 && main_returns && shmcp_now_ns() < deadline) {
+			rc = SHMCP_WAIT_SLICE;
+			break;
+		}
+	}
+	set_sleeping(sys, slot, fmask, 0);
+	if (rc != SHMCP_WAIT_DOWN)  /* back to work, whatever woke us */
+		shmcp_running_set(sys, slot, 1);
+	/* a doorbell taken by sigtimedwait needs no handler; one still
+	 * pending when the mask is restored finds the queue as it is */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/* Another thread's sleep: on the VM's thread doorbell, a futex.  Armed
+ * (0) before each look; a producer that sees a thread sleeper sets it to
+ * 1 and wakes the futex: either the look sees its record or the futex
+ * wait sees the 1 (the Dekker pattern again). */
+static int sleep_thread(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline)
+{
+	struct shmcp_vm *vm = &sys->vms[slot];
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			atomic_fetch_add(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	int rc;
+	for (;;) {
+		shmcp_running_set(sys, slot, 0);
+		atomic_store(&vm->thread_bell, 0);
+		atomic_thread_fence(memory_order_seq_cst);
+		int64_t slice;
+		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)) != SLEEP_ON)
+			break;
+		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
+		/* EINTR, EAGAIN (rung), ETIMEDOUT: look again (PEP 475) */
+		syscall(SYS_futex, &vm->thread_bell, FUTEX_WAIT, 0, &ts, NULL, 0);
+	}
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			atomic_fetch_sub(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	if (rc != SHMCP_WAIT_DOWN)
+		shmcp_running_set(sys, slot, 1);
+	return rc;
+}
+
 /**
  * shmcp_wait - wait until a record is queued for VM @slot (logon @gen) in
  * the facilities of @fmask, @timeout_ns passes (< 0: no limit), or another
- * signal arrives.  Spins first for up to @spin_ns, then sleeps in
- * sigtimedwait with the facilities' signals blocked in this thread (the
- * doorbell is consumed there, never by a handler).  The sleep is sliced
- * so a shut-down system is noticed.  Call with the GIL released.
- * Returns SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler
- * is due: return to Python, then wait again) / _DOWN, or SHMCP_E_*.
+ * signal arrives.  Spins first for up to @spin_ns, then sleeps: the
+ * process's main thread in sigtimedwait (sleep_main), any other thread on
+ * the VM's futex (sleep_thread).  The sleep is sliced so a shut-down
+ * system is noticed.  Call with the GIL released.  Returns
+ * SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler is due:
+ * return to Python, then wait again) / _SLICE (shmcp_wait_slices: the same,
+ * at a slice's end) / _DOWN, or SHMCP_E_*.
  */
 int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 	       int64_t timeout_ns, int64_t spin_ns)
@@ -290,54 +442,7 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 		if (spin(sys, slot, fmask, until))
 			return SHMCP_WAIT_READY;
 	}
-	/* Block both doorbells: ours are taken by sigtimedwait, the other
-	 * facility's stays pending for its handler after the wait, so EINTR
-	 * means some other signal. */
-	sigset_t set, both, old;
-	sigemptyset(&set);
-	sigemptyset(&both);
-	for (int f = 0; f < SHMCP_NFAC; f++) {
-		sigaddset(&both, shmcp_signal_of(f));
-		if (fmask & (1 << f))
-			sigaddset(&set, shmcp_signal_of(f));
-	}
-	pthread_sigmask(SIG_BLOCK, &both, &old);
-	int rc;
-	set_sleeping(sys, slot, fmask, 1);
-	for (;;) {
-		/* not running from here (before the look at the queue, so the
-		 * mark of a doorbell rung after it stands) */
-		shmcp_running_set(sys, slot, 0);
-		for (int f = 0; f < SHMCP_NFAC; f++)
-			if (fmask & (1 << f))
-				atomic_exchange(&vm->fq[f].bell, 0);
-		if (shmcp_pending(sys, slot, fmask) > 0) {
-			rc = SHMCP_WAIT_READY;
-			break;
-		}
-		if (shmcp_is_down(sys) || atomic_load(&vm->state) != SHMCP_VM_ACTIVE ||
-		    vm->gen != gen) {
-			rc = SHMCP_WAIT_DOWN;
-			break;
-		}
-		int64_t now = shmcp_now_ns();
-		if (now >= deadline) {
-			rc = SHMCP_WAIT_TIMEOUT;
-			break;
-		}
-		int64_t slice = deadline - now < 500000000 ? deadline - now : 500000000;
-		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
-		int sig = sigtimedwait(&set, NULL, &ts);
-		if (sig < 0 && errno == EINTR) {
-			rc = SHMCP_WAIT_INTR;
-			break;
-		}
-	}
-	set_sleeping(sys, slot, fmask, 0);
-	if (rc != SHMCP_WAIT_DOWN)  /* back to work, whatever woke us */
-		shmcp_running_set(sys, slot, 1);
-	/* a doorbell taken by sigtimedwait needs no handler; one still
-	 * pending when the mask is restored finds the queue as it is */
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
+	if (getpid() == (pid_t)syscall(SYS_gettid))
+		return sleep_main(sys, slot, gen, fmask, deadline);
+	return sleep_thread(sys, slot, gen, fmask, deadline);
 }

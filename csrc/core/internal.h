@@ -73,6 +73,9 @@ struct shmcp_vm {
 	int32_t pid;
 	uint32_t hooked_gen;     /* logon whose logoff hook has completed */
 	uint64_t starttime;      /* /proc/PID/stat field 22: pid + this = identity */
+	/* the doorbell of the VM's threads other than its process's main one
+	 * (doorbell.c): a futex word, 0 while a sleeper is armed, 1 once rung */
+	_Atomic uint32_t thread_bell;
 	struct shmcp_fq fq[SHMCP_NFAC];
 };
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 8   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring */
+#define SHMCP_LAYOUT_VERSION 9   /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -64,10 +64,12 @@
 #define SHMCP_WAIT_INTR 2      /* another signal interrupted the wait */
 #define SHMCP_WAIT_DOWN 3      /* the system was shut down / VM forced off */
 #define SHMCP_WAIT_PRESENTED 4 /* shmcp_next: its facility presented the interrupt */
+#define SHMCP_WAIT_SLICE 5     /* a sleep slice ended (shmcp_wait_slices): wait again */
 
 /* Why a consumer wants its doorbell rung (fq.want bits). */
 #define SHMCP_WANT_SLEEPING 1  /* asleep in shmcp_wait */
 #define SHMCP_WANT_ASYNC 2     /* an unblocked handler waits to be interrupted */
+#define SHMCP_WANT_THREAD 256  /* one per thread but the main one asleep on the futex */
 
 /* Slot states in the VM table. */
 #define SHMCP_VM_FREE 0
@@ -153,6 +155,7 @@ int shmcp_set_async(shmcp_sys *sys, int32_t slot, int facility, int on);
 int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 	       int64_t timeout_ns, int64_t spin_ns);
 int shmcp_signal_of(int facility);
+void shmcp_wait_slices(int64_t slice_ns, int main_returns);
 
 /* present.c */
 int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t present_types,

@@ -1,0 +1,342 @@
+"""A path between two VMs, and a message in flight on it."""
+from __future__ import annotations
+
+import collections
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .. import iucv
+from .._native import lib
+from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
+from ..plist import MsgPlist, PathPlist
+from .router import raise_for
+from .timeouts import deadline_of
+
+if TYPE_CHECKING:
+    from .message import Message
+    from .router import Router
+
+# The answer area of a two-way send when reply_size is not given: a longer
+# reply raises ReplyTruncated (docs/pythonic.md)
+DEFAULT_REPLY_SIZE = 65536
+_IPNORPY, _IPPRTY, _IPRMDATA = lib.SHMCP_IPNORPY, lib.SHMCP_IPPRTY, lib.SHMCP_IPRMDATA
+_IPADRJCT, _IPADSVRD, _IPADRPLE = lib.SHMCP_IPADRJCT, lib.SHMCP_IPADSVRD, lib.SHMCP_IPADRPLE
+_SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
+_send = iucv.send
+
+
+def _data(data: Any) -> Any:
+    """``data`` as SEND takes it: bytes and bytearray as they are, any
+    other bytes-like object through a memoryview."""
+    try:
+        return memoryview(data)
+    except TypeError:
+        raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+
+
+def _reply_size(size: Any) -> int:
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"reply_size must be an int, not {type(size).__name__}")
+    if not 0 <= size < 0x80000000:
+        raise ValueError(f"reply_size must be 0 .. 2**31-1 bytes, not {size}")
+    return size
+
+
+def _class(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise ValueError(f"{name} must be a fullword, 0 .. 2**32-1, not {value}")
+    return value
+
+
+def outcome(got: Any, answer: bytearray) -> bytes:
+    """What a two-way send returns for its message-complete interrupt
+    ``got`` (the reply, now in ``answer``), or the exception its audit
+    trail names."""
+    audit = got.audit
+    if audit:
+        if audit & _IPADRJCT:
+            raise MessageRejected(f"message {got.msgid} was rejected by its target")
+        if audit & _IPADSVRD:
+            raise PathSevered(f"message {got.msgid}: the path was severed before it was answered")
+        if audit & _IPADRPLE:
+            raise ReplyTruncated(bytes(answer), got.bf2len)
+        raise IUCVError(None, f"message {got.msgid} completed with audit trail {audit:#06x}")
+    if got.flags1 & _IPRMDATA:
+        return got.data  # a parameter-list reply (from a faithful-layer partner)
+    return bytes(memoryview(answer)[:len(answer) - got.bf2len])
+
+
+class Pending:
+    """A message send_nowait queued: ``result(timeout=None)`` is what send
+    would have returned (the reply, or None for a one-way message), or
+    raises what it would have raised."""
+
+    __slots__ = ("_path", "msgid", "_answer", "_got", "_done", "_callbacks")
+
+    def __init__(self, path: "Path", msgid: int, answer: bytearray | None) -> None:
+        self._path = path
+        self.msgid = msgid
+        self._answer = answer
+        self._got: Any = None
+        self._done = answer is None  # one-way: done once queued
+        self._callbacks: list[Any] = []
+
+    def done(self) -> bool:
+        """Whether the message has completed."""
+        return self._done
+
+    def _complete(self, got: Any) -> None:  # the router's, mutex held
+        self._got = got
+        self._done = True
+        for callback in self._callbacks:
+            callback(self)
+
+    def add_done_callback(self, callback: Any) -> None:
+        """Call ``callback(pending)`` (in the thread that dispatches the
+        completion, router lock held: keep it short) once it completes;
+        at once if it has.  For the asyncio twins."""
+        with self._path._router.mutex:
+            if not self._done:
+                self._callbacks.append(callback)
+                return
+        callback(self)
+
+    def result(self, timeout: float | None = None) -> bytes | None:
+        """The reply (None for a one-way message), waiting up to
+        ``timeout`` seconds (TimeoutError: the message stays in flight)."""
+        if self._answer is None:
+            return None
+        if not self._done:
+            self._path._router.wait_until(lambda: self._done, deadline_of(timeout))
+        return outcome(self._got, self._answer)
+
+    def __repr__(self) -> str:
+        return f"<Pending message {self.msgid} {'done' if self._done else 'in flight'}>"
+
+
+class Path:
+    """One end of an IUCV path: ``pathid``, ``partner`` (its userid),
+    ``msglim``, ``priority`` (priority messages allowed), ``quiesced``
+    (the partner quiesced it: sends wait), ``severed``.  ``with path:``
+    severs it on leaving."""
+
+    def __init__(self, router: "Router", pathid: int, partner: bytes, msglim: int,
+                 priority: bool, state: str = "active") -> None:
+        self._router = router
+        self.pathid = pathid
+        self.partner = partner.decode("ascii", "replace").rstrip()
+        self._msglim = msglim
+        self._priority = priority
+        self._quiesced = False
+        self._state = state  # connecting, active, severed
+        self._partner_severed = False
+        self._sever_owed = False  # severed by the partner, ours waits for the inbox
+        self._inbox: collections.deque["Message"] = collections.deque()
+        self._completions = 0  # message-complete interrupts taken, ever
+        self._resumes = 0      # path-resumed interrupts taken, ever
+        self._plist = MsgPlist(pathid=pathid)  # SEND's, reused
+        self._classed = False  # its classes or tag are not all zero
+        self._spares: list[bytearray] = []     # default-size answer areas, reused
+
+    msglim = property(lambda self: self._msglim, doc="The path's message limit.")
+    priority = property(lambda self: self._priority, doc="Whether priority messages are allowed.")
+    quiesced = property(lambda self: self._quiesced, doc="Whether the partner quiesced the path.")
+    severed = property(lambda self: self._state == "severed", doc="Whether the path is severed.")
+
+    # -- sending --------------------------------------------------------------
+
+    def _queue(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
+               msgtag: int, reply_size: int | None, deadline: float | None,
+               block: bool) -> tuple[int, bytearray | None]:
+        """SEND, waiting (up to ``deadline``) while the path is at its
+        limit or quiesced: (message id, answer area or None)."""
+        if self._state != "active":
+            self._not_active("send")
+        p = self._plist
+        if type(data) is not bytes and type(data) is not bytearray:
+            data = _data(data)
+        p.bf1 = data
+        p.flags1 = (_IPNORPY if one_way else 0) | (_IPPRTY if priority else 0)
+        if trgcls or srccls or msgtag or self._classed:
+            p.trgcls, p.srccls, p.msgtag = (_class("trgcls", trgcls), _class("srccls", srccls),
+                                            _class("msgtag", msgtag))
+            self._classed = bool(trgcls or srccls or msgtag)
+        answer = None
+        if not one_way:
+            if reply_size is None:
+                spares = self._spares
+                answer = spares.pop() if spares else bytearray(DEFAULT_REPLY_SIZE)
+            else:
+                answer = bytearray(_reply_size(reply_size))
+            p.bf2 = answer
+        router = self._router
+        while True:
+            completions, resumes = self._completions, self._resumes
+            if not _send(p):
+                return p.msgid, answer
+            rc = p.rcode
+            if rc == 3 and block:  # at the limit: wait for a completion
+                router.wait_until(lambda: self._completions != completions or
+                                  self._state != "active", deadline)
+            elif rc == 2 and block:  # quiesced: wait for the RESUME
+                router.wait_until(lambda: self._resumes != resumes or
+                                  self._state != "active", deadline)
+            elif rc == 1 or self._state != "active":
+                self._not_active("send")
+            else:
+                raise_for(rc, "send", self.partner)
+
+    def _not_active(self, what: str) -> None:
+        who = "its partner" if self._partner_severed else "this end"
+        raise PathSevered(f"{what}: path {self.pathid} to {self.partner} was severed by {who}")
+
+    def send(self, data: Any, *, one_way: bool = False, priority: bool = False, trgcls: int = 0,
+             srccls: int = 0, msgtag: int = 0, reply_size: int | None = None,
+             timeout: float | None = None, block: bool = True) -> bytes | None:
+        """Send ``data`` (any bytes-like object).  Two-way: returns the
+        reply (bytes).  One-way: returns None once the message is queued.
+        At the path's message limit, or while the partner has it quiesced,
+        waits (up to ``timeout``) -- or with ``block=False`` raises
+        MessageLimitExceeded / PathQuiesced.  Raises MessageRejected,
+        ReplyTruncated (reply longer than ``reply_size``, default
+        DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is
+        then purged)."""
+        if one_way and (type(data) is bytes or type(data) is bytearray) and \
+                not (priority or trgcls or srccls or msgtag or self._classed) and \
+                block and timeout is None and self._state == "active":
+            p = self._plist  # the stream's common case, spelled out
+            p.bf1 = data
+            while True:
+                completions = self._completions
+                p.flags1 = _IPNORPY
+                if not _send(p):
+                    return None
+                if p.rcode != 3 or self._state != "active":
+                    break  # quiesced, severed: the general path says why
+                # at the limit: take completions until one of ours came
+                self._router.wait_until(lambda: self._completions != completions or
+                                        self._state != "active", None)
+        deadline = None if timeout is None else deadline_of(timeout)
+        msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
+                                    reply_size, deadline, block)
+        if answer is None:
+            return None
+        router = self._router
+        completed = router.completed
+        try:
+            got = router.wait_until(lambda: completed.pop(msgid, None), deadline)
+        except TimeoutError:
+            self._purge(msgid, srccls)
+            raise
+        if reply_size is None and len(self._spares) < 4:
+            self._spares.append(answer)
+        return outcome(got, answer)
+
+    def _purge(self, msgid: int, srccls: int) -> None:
+        """Withdraw a two-way message whose sender stopped waiting."""
+        with self._router.mutex:
+            iucv.purge(MsgPlist(pathid=self.pathid, msgid=msgid, srccls=srccls, flags1=_SELECT))
+            self._router.completed.pop(msgid, None)
+
+    def send_nowait(self, data: Any, *, one_way: bool = False, priority: bool = False,
+                    trgcls: int = 0, srccls: int = 0, msgtag: int = 0,
+                    reply_size: int | None = None, timeout: float | None = None,
+                    block: bool = True) -> Pending:
+        """Send as ``send`` does, but return a Pending as soon as the
+        message is queued (waiting, like send, while the path is at its
+        limit); up to ``msglim`` messages may be in flight."""
+        deadline = None if timeout is None else deadline_of(timeout)
+        if reply_size is None and not one_way:
+            reply_size = DEFAULT_REPLY_SIZE  # its own area: it outlives this call
+        router = self._router
+        msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
+                                    reply_size, deadline, block)
+        pending = Pending(self, msgid, answer)
+        if answer is not None:
+            with router.mutex:
+                got = router.completed.pop(msgid, None)
+                if got is not None:
+                    pending._complete(got)
+                else:
+                    router.pending[msgid] = pending
+        return pending
+
+    # -- receiving --------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None) -> "Message":
+        """The next message on this path, waiting up to ``timeout``
+        seconds (TimeoutError); PathSevered once the path is severed and
+        nothing is left on it."""
+        inbox, router = self._inbox, self._router
+
+        def take() -> "Message | None":
+            msg = router.take(inbox, True)
+            if msg is None and self._state == "severed":
+                self._not_active("receive")
+            return msg
+        return router.wait_until(take, deadline_of(timeout))
+
+    def __iter__(self) -> Iterator["Message"]:
+        """The path's messages as they come, until it is severed and empty."""
+        while True:
+            try:
+                yield self.receive()
+            except PathSevered:
+                return
+
+    # -- the path itself ----------------------------------------------------------
+
+    def _path_call(self, fn: Any, what: str, **fields: Any) -> None:
+        if self._state != "active":
+            self._not_active(what)
+        plist = PathPlist(pathid=self.pathid, **fields)
+        if fn(plist):
+            raise_for(plist.rcode, what, self.partner)
+
+    def quiesce(self) -> None:
+        """QUIESCE: the partner's sends wait (or raise PathQuiesced) until resume()."""
+        self._path_call(iucv.quiesce, "quiesce")
+
+    def resume(self) -> None:
+        """RESUME what quiesce() stopped."""
+        self._path_call(iucv.resume, "resume")
+
+    def sever(self, user: bytes = b"") -> None:
+        """SEVER the path (``user``: up to 16 bytes shown to the partner).
+        Idempotent; messages still unread on it stay receivable."""
+        if not isinstance(user, (bytes, bytearray)):
+            raise TypeError(f"user must be bytes, not {type(user).__name__}")
+        if len(user) > 16:
+            raise ValueError(f"user is {len(user)} bytes; at most 16")
+        router = self._router
+        with router.mutex:
+            if self._sever_owed:  # the program gives up what is left on it
+                self._sever_owed = False
+                for msg in self._inbox:
+                    msg.taken = True
+                if router.vm.logged_on:
+                    iucv.sever(PathPlist(pathid=self.pathid))
+            if self._state == "severed":
+                return
+            was = self._state
+            self._state = "severed"
+            router.paths.pop(self.pathid, None)
+            router.connecting.pop(self.pathid, None)
+            plist = PathPlist(pathid=self.pathid)
+            plist.ipuser = bytes(user)
+            if router.vm.logged_on:
+                iucv.sever(plist)
+            if was == "connecting":
+                router.connecting.pop(self.pathid, None)
+            if router.sleepers:
+                router.cond.notify_all()
+
+    def __enter__(self) -> "Path":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sever()
+
+    def __repr__(self) -> str:
+        return f"<Path {self.pathid} to {self.partner}, {self._state}>"

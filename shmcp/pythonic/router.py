@@ -1,0 +1,356 @@
+"""The Pythonic layer's dispatch: one router per VM takes its interrupts and
+completes what waits for them.
+
+Threads wait the leader/follower way: whichever waiting thread finds no
+other in the core's wait becomes the *pumper*: it calls ``vm.wait()``
+(the GIL let go), dispatches what came into the router's state -- paths,
+their inboxes, completions by message id, pending connections, events --
+and wakes the followers (those sleeping on ``cond``) if there are any.
+Each waiter asks its own question of that state (``wait_until(pred)``),
+so a thread wakes as soon as what it waits for has come, whoever took it.
+A single-threaded program is always its own pumper and pays one
+uncontended lock per interrupt.
+
+Everything the dispatcher does goes through ``_on_*`` methods and a
+callback list per state change (``watchers``): an asyncio twin plugs in
+by pumping from its event loop (``pump_once(0)`` when woken) and by
+registering a watcher that completes its futures with
+``loop.call_soon_threadsafe``.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from time import monotonic as _monotonic
+from typing import TYPE_CHECKING, Any, Callable
+
+from .. import iucv
+from .._native import lib
+from .. import signals
+from ..errors import ShmcpError
+from ..interrupt import IUCV
+from ..plist import Iparml, MsgPlist, PathPlist
+from .events import Event
+from .message import Message
+from .timeouts import deadline_of  # noqa: F401  (part of the router's interface)
+
+if TYPE_CHECKING:
+    from ..machine import VirtualMachine
+    from .path import Path, Pending
+
+_PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
+_CONNECTION_COMPLETE = lib.SHMCP_IPTYPE_CONNECTION_COMPLETE
+_SEVERED = lib.SHMCP_IPTYPE_PATH_SEVERED
+_QUIESCED = lib.SHMCP_IPTYPE_PATH_QUIESCED
+_RESUMED = lib.SHMCP_IPTYPE_PATH_RESUMED
+_COMPLETE_P, _COMPLETE_N = (lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE,
+                             lib.SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE)
+_ARRIVED_P, _ARRIVED_N = (lib.SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING,
+                          lib.SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)
+_IPNORPY, _IPPRTY = lib.SHMCP_IPNORPY, lib.SHMCP_IPPRTY
+# a VM left idle this long by its program is pumped by the acceptor thread
+# of accept_all (the listen backlog), which otherwise keeps out of the way
+IDLE_BEFORE_ACCEPTOR = 0.02
+# what a program thread queues to its own VM to end the acceptor's wait
+NUDGE = bytes(40)
+
+
+class Router:
+    """The Pythonic layer's state of one VM and the dispatch of its IUCV
+    interrupts (see the module's doc)."""
+
+    def __init__(self, vm: "VirtualMachine") -> None:
+        if not signals.unhandled_facilities() & (1 << IUCV):
+            raise ShmcpError("the Pythonic layer takes IUCV interrupts itself, but a SIGIUCV "
+                             "handler is established: remove it (signal.SIG_DFL) first")
+        if IUCV not in vm.facility_state:
+            iucv.dclbfr(PathPlist())  # the layer's own DECLARE BUFFER
+        self.vm = vm
+        self.mutex = threading.Lock()
+        self.cond = threading.Condition(self.mutex)
+        self.pumping = False
+        self.acceptor_pumping = False  # the pumper is accept_all's thread
+        self.nudged = False            # and was asked to give way
+        self.sleepers = 0            # threads in cond.wait
+        self.fg_waits = 0            # waits by the program's threads, ever
+        self.paths: dict[int, "Path"] = {}
+        self.connecting: dict[int, "Path"] = {}
+        self.connections: collections.deque[PathPlist] = collections.deque()
+        self.inbox: collections.deque[Any] = collections.deque()  # every path's messages
+        self.completed: dict[int, Any] = {}         # msgid -> 06/07 nobody claimed yet
+        self.pending: dict[int, "Pending"] = {}     # msgid -> send_nowait's Pending
+        self.events: collections.deque[Event] | None = None  # once vm.events() asked
+        self.other: collections.deque[Any] = collections.deque()  # not IUCV's (VMCF)
+        self.accept_policy: tuple[int | None, bool] | None = None
+        self.acceptor: threading.Thread | None = None
+        self.stopped = threading.Event()
+        self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
+
+    # -- waiting ------------------------------------------------------------
+
+    def wait_until(self, pred: Callable[[], Any], deadline: float | None) -> Any:
+        """pred()'s first true value (asked with ``mutex`` held), pumping
+        interrupts meanwhile; TimeoutError at ``deadline``.  (pump_once,
+        spelled out: this is every blocking call's loop.)"""
+        mutex = self.mutex
+        self.fg_waits += 1  # the acceptor keeps out of the way
+        mutex.acquire()
+        try:
+            while True:
+                got = pred()
+                if got:
+                    return got
+                if deadline is not None and _monotonic() >= deadline:
+                    raise TimeoutError("timed out")
+                if self.pumping:
+                    if self.acceptor_pumping and not self.nudged:
+                        self.nudged = True  # wake it: its wait would last 20 ms
+                        try:
+                            self.vm.queue_interrupt(self.vm.userid8, NUDGE)
+                        except ShmcpError:  # a full queue wakes it anyway
+                            self.nudged = False
+                    self.sleepers += 1
+                    try:
+                        self.cond.wait(None if deadline is None else deadline - _monotonic())
+                    finally:
+                        self.sleepers -= 1
+                    continue
+                self.pumping = True
+                mutex.release()
+                try:
+                    got = self.vm.wait(None if deadline is None
+                                       else max(0.0, deadline - _monotonic()))
+                finally:
+                    mutex.acquire()
+                    self.pumping = False
+                    if self.sleepers:  # they run once this thread lets go of mutex
+                        self.cond.notify_all()
+                if got is not None:
+                    self.dispatch(got)
+        finally:
+            mutex.release()
+
+    def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
+        """One wait for the next interrupt (up to ``deadline``) and its
+        dispatch, as the pumper (``pumping`` set by the caller; cleared
+        here).  True if an interrupt came."""
+        try:
+            self.acceptor_pumping = acceptor
+            got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
+            if got is not None:
+                with self.mutex:
+                    self.dispatch(got)
+            return got is not None
+        finally:
+            with self.mutex:
+                self.pumping = self.acceptor_pumping = False
+                if self.sleepers:
+                    self.cond.notify_all()
+
+    # -- dispatch -------------------------------------------------------------
+
+    def dispatch(self, got: Any) -> None:
+        """One interrupt into the router's state (mutex held)."""
+        itype = got.type if isinstance(got, Iparml) else None
+        if itype == _COMPLETE_N or itype == _COMPLETE_P:
+            self._on_complete(got)
+        elif itype == _ARRIVED_N or itype == _ARRIVED_P:
+            self._on_message(got)
+        elif itype is None and getattr(got, "raw", None) == NUDGE:
+            self.nudged = False
+            return
+        elif itype == _PENDING_CONNECTION:
+            self._on_pending(got)
+        elif itype == _CONNECTION_COMPLETE:
+            self._on_complete_connection(got)
+        elif itype == _SEVERED:
+            self._on_severed(got)
+        elif itype == _QUIESCED or itype == _RESUMED:
+            path = self.paths.get(got.pathid)
+            if path is not None:
+                path._quiesced = itype == _QUIESCED
+                path._resumes += itype == _RESUMED
+            self._event("path_quiesced" if itype == _QUIESCED else "path_resumed", path, raw=got)
+        else:
+            self.other.append(got)  # VMCF's, or a core-level record
+            self._event("other", None, raw=got)
+        if self.watchers:
+            for watcher in self.watchers:
+                watcher()
+
+    def _event(self, name: str, path: Any, message: Any = None, raw: Any = None) -> None:
+        if self.events is not None:
+            self.events.append(Event(name, path, message, raw))
+
+    def _on_complete(self, got: Any) -> None:
+        path = self.paths.get(got.pathid)
+        if path is not None:
+            path._completions += 1
+        if not got.flags1 & _IPNORPY:
+            pend = self.pending.pop(got.msgid, None)
+            if pend is not None:
+                pend._complete(got)
+            else:
+                self.completed[got.msgid] = got
+        if self.events is not None:
+            self._event("message_complete", path, raw=got)
+
+    def _on_message(self, got: MsgPlist) -> None:
+        # announced only: the data stays in CP's storage (and counts against
+        # the path's limit) until the program takes the message
+        path = self.paths.get(got.pathid)
+        msg = Message(got, got.flags1, path, self)
+        self.inbox.append(msg)
+        if path is not None:
+            path._inbox.append(msg)
+        if self.events is not None:
+            self._event("message_pending", path, msg, raw=got)
+
+    def take(self, inbox: "collections.deque[Message]", other: bool) -> Message | None:
+        """The first message of ``inbox`` not taken yet, RECEIVEd (mutex
+        held); ``other``: trim the other inbox it sits in (its path's, or
+        the VM's) of taken ones."""
+        while inbox:
+            msg = inbox.popleft()
+            if msg.taken:
+                continue
+            msg.taken = True
+            if other:
+                path = msg.path
+                own = path._inbox if inbox is self.inbox and path is not None else self.inbox
+                while own and own[0].taken:
+                    own.popleft()
+            got = msg._data is not None or msg._fetch()
+            if msg.path is not None and msg.path._sever_owed:
+                self._settle(msg.path)
+            if got:
+                return msg
+        return None
+
+    def _on_pending(self, got: PathPlist) -> None:
+        if self.accept_policy is not None:
+            msglim, priority = self.accept_policy
+            path = self.accept_now(got, msglim, priority)
+            self._event("path_pending", path, raw=got)
+            return
+        self.connections.append(got)
+        self._event("path_pending", None, raw=got)
+
+    def accept_now(self, got: PathPlist, msglim: int | None, priority: bool) -> "Path | None":
+        """ACCEPT the pending connection ``got`` (mutex held); None if its
+        originator severed it meanwhile."""
+        from .path import Path
+        plist = PathPlist(pathid=got.pathid, msglim=got.msglim if msglim is None else msglim,
+                          flags1=_IPPRTY if priority else 0)
+        if iucv.accept(plist):
+            if plist.rcode == 20:  # the originator severed it first
+                iucv.sever(PathPlist(pathid=got.pathid))
+                return None
+            raise_for(plist.rcode, "ACCEPT")
+        path = Path(self, plist.pathid, got.vmid, plist.msglim, bool(plist.flags1 & _IPPRTY))
+        self.paths[path.pathid] = path
+        return path
+
+    def _on_complete_connection(self, got: PathPlist) -> None:
+        path = self.connecting.pop(got.pathid, None)
+        if path is not None:
+            path._msglim = got.msglim
+            path._priority = bool(got.flags1 & _IPPRTY)
+            path._quiesced = bool(got.flags1 & lib.SHMCP_IPQUSCE)
+            path._state = "active"
+            self.paths[path.pathid] = path
+        self._event("path_complete", path, raw=got)
+
+    def _on_severed(self, got: PathPlist) -> None:
+        pathid = got.pathid
+        path = self.paths.pop(pathid, None) or self.connecting.pop(pathid, None)
+        if path is None:  # a pending connection its originator gave up
+            for i, conn in enumerate(self.connections):
+                if conn.pathid == pathid:
+                    del self.connections[i]
+                    break
+        else:
+            path._state = "severed"
+            path._partner_severed = True
+            if any(not msg.taken for msg in path._inbox):
+                # our SEVER would destroy them: it waits until they are taken
+                path._sever_owed = True
+                self._event("path_severed", path, raw=got)
+                return
+        iucv.sever(PathPlist(pathid=pathid))  # our end too: the path id is free again
+        self._event("path_severed", path, raw=got)
+
+    def _settle(self, path: "Path") -> None:
+        """The SEVER a path's end owes once its last message is taken."""
+        if path._sever_owed and not any(not msg.taken for msg in path._inbox):
+            path._sever_owed = False
+            iucv.sever(PathPlist(pathid=path.pathid))
+
+    # -- accept_all's acceptor ----------------------------------------------------
+
+    def start_acceptor(self) -> None:
+        """accept_all's thread: it pumps only while no program thread has
+        waited for IDLE_BEFORE_ACCEPTOR seconds, so pending connections are
+        accepted while the program is busy elsewhere (a listen backlog)."""
+        if self.acceptor is not None:
+            return
+        self.acceptor = threading.Thread(target=self._accept_loop, name="shmcp-acceptor",
+                                         daemon=True)
+        self.acceptor.start()
+
+    def _accept_loop(self) -> None:
+        # it polls (no notification costs the program's threads anything)
+        stopped = self.stopped
+        seen = -1
+        while not stopped.is_set():
+            if self.pumping or self.fg_waits != seen:  # the program used the VM lately
+                seen = self.fg_waits
+                stopped.wait(IDLE_BEFORE_ACCEPTOR)
+                continue
+            with self.mutex:
+                if self.pumping:
+                    continue
+                self.pumping = True
+            try:
+                # short, so a program thread that wants the VM gets it soon
+                self.pump_once(_monotonic() + IDLE_BEFORE_ACCEPTOR, acceptor=True)
+            except Exception:  # logged off meanwhile: the thread ends
+                if not self.vm.logged_on:
+                    return
+                raise
+
+    def stop(self) -> None:
+        """Before LOGOFF: end the acceptor, which may be in the core's wait."""
+        self.stopped.set()
+        thread = self.acceptor
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(2 * IDLE_BEFORE_ACCEPTOR + 1.0)
+        self.acceptor = None
+
+
+def raise_for(rc: int, what: str, partner: str = "") -> None:
+    """The Pythonic exception for IPRCODE ``rc`` of ``what`` (one funnel)."""
+    from ..errors import (ConnectionRefused, IUCVError, MessageLimitExceeded, NotAuthorized,
+                          NotLoggedOn, PathQuiesced, PathSevered)
+    to = f" to {partner}" if partner else ""
+    if rc == 1:
+        raise PathSevered(f"{what}: the path is severed", rc)
+    if rc == 2:
+        raise PathQuiesced(f"{what}: the partner quiesced the path")
+    if rc == 3:
+        raise MessageLimitExceeded(f"{what}: the path is at its message limit")
+    if rc == 11:
+        raise NotLoggedOn(f"{what}{to}: {partner or 'the target'} is not logged on")
+    if rc == 12:
+        raise ConnectionRefused(f"{what}{to}: {partner or 'the target'} does not use IUCV "
+                                f"(no DECLARE BUFFER)", rc)
+    if rc == 13:
+        raise ConnectionRefused(f"{what}{to}: this VM is at its maximum connections", rc)
+    if rc == 14:
+        raise ConnectionRefused(f"{what}{to}: {partner or 'the target'} is at its maximum "
+                                f"connections", rc)
+    if rc == 15:
+        raise NotAuthorized(f"{what}{to}: the directory does not authorize it")
+    if rc == 4:
+        raise IUCVError(rc, f"{what}: priority messages are not allowed on this path")
+    raise IUCVError(rc, f"{what}: IUCV return code {rc}")

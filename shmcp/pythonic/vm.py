@@ -1,0 +1,198 @@
+"""The Pythonic layer's VirtualMachine methods (a mixin of VirtualMachine)."""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from typing import TYPE_CHECKING
+
+from .._native import lib
+from ..errors import ConnectionRefused, NotLoggedOn
+from ..plist import PathPlist
+from .timeouts import deadline_of
+
+if TYPE_CHECKING:  # the rest of the layer needs shmcp.iucv, which needs machine.py
+    from .events import Event
+    from .message import Message
+    from .path import Path
+    from .router import Router
+
+_IPPRTY = lib.SHMCP_IPPRTY
+_MSGLIM_MAX = lib.SHMCP_MSGLIM_MAX
+_CONNECT_POLL = 0.01  # connect(wait=True): how often to try a target not there yet
+
+
+def _msglim(msglim: Any, default: int) -> int:
+    if msglim is None:
+        return default
+    if isinstance(msglim, bool) or not isinstance(msglim, int):
+        raise TypeError(f"msglim must be None or an int, not {type(msglim).__name__}")
+    if not 1 <= msglim <= _MSGLIM_MAX:
+        raise ValueError(f"msglim must be 1 .. {_MSGLIM_MAX}, not {msglim}")
+    return msglim
+
+
+def _user(value: Any, name: str, size: int) -> bytes:
+    if isinstance(value, str):
+        value = value.encode("ascii")
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"{name} must be bytes or str, not {type(value).__name__}")
+    if len(value) > size:
+        raise ValueError(f"{name} is {len(value)} bytes; at most {size}")
+    return bytes(value)
+
+
+class PythonicVM:
+    """connect, accept, accept_all, receive, messages, paths: the Pythonic
+    layer on a VirtualMachine (docs/pythonic.md)."""
+
+    _router: Router | None = None
+
+    def _layer(self) -> Router:
+        """The VM's router, made (and IUCV declared) on first use."""
+        router = self._router
+        if router is None:
+            if not self.logged_on:  # type: ignore[attr-defined]
+                raise NotLoggedOn(f"{self.userid} is not logged on")  # type: ignore[attr-defined]
+            from .router import Router
+            router = self._router = Router(self)  # type: ignore[arg-type]
+            self.events_source = self._pythonic_events  # vm.events() shows its Events
+        return router
+
+    def _stop_layer(self) -> None:
+        """Before LOGOFF: the layer's own thread ends."""
+        if self._router is not None:
+            self._router.stop()
+
+    def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
+                msglim: int | None = None, priority: bool = False, timeout: float | None = None,
+                wait: bool = False) -> Path:
+        """CONNECT to ``userid`` and return the Path once the target has
+        accepted.  ``msglim`` (None: the most the directory allows, up to
+        255), ``priority`` (ask for priority messages), ``pgm`` / ``user``
+        (IPUSER: with ``pgm`` the program name routed on and 8 bytes of
+        user data, else 16 bytes of user data).  ``wait=True`` waits for
+        the target to log on and declare, up to ``timeout``, instead of
+        raising NotLoggedOn / ConnectionRefused (rc 12) at once.  Raises
+        NotAuthorized, ConnectionRefused, TimeoutError."""
+        from .. import iucv
+        from ..machine import userid_bytes
+        from .path import Path
+        from .router import raise_for
+        router = self._layer()
+        deadline = deadline_of(timeout)
+        uid = userid_bytes(userid)
+        plist = PathPlist(vmid=uid, msglim=_msglim(msglim, _MSGLIM_MAX),
+                          flags1=_IPPRTY if priority else 0)
+        if pgm is not None:
+            plist.pgm = _user(pgm, "pgm", 8).ljust(8)
+            plist.user = _user(user, "user", 8)
+        else:
+            plist.ipuser = _user(user, "user", 16)
+        partner = uid.decode().rstrip()
+        while True:
+            with router.mutex:  # so the 02 finds the path registered
+                if not iucv.connect(plist):
+                    path = Path(router, plist.pathid, uid, plist.msglim, priority, "connecting")
+                    router.connecting[path.pathid] = path
+                    break
+            rc = plist.rcode
+            if wait and rc in (11, 12):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError(f"connect: {partner} did not log on and declare in time")
+                time.sleep(_CONNECT_POLL if left is None else min(_CONNECT_POLL, left))
+                continue
+            raise_for(rc, "connect", partner)
+        try:
+            router.wait_until(lambda: path._state != "connecting", deadline)
+        except BaseException:
+            path.sever()  # gave up (timeout, Ctrl-C): the pending connection goes
+            raise
+        if path._state == "severed":
+            raise ConnectionRefused(f"connect: {partner} severed the pending connection")
+        return path
+
+    def accept(self, timeout: float | None = None, *, msglim: int | None = None,
+               priority: bool = False) -> Path:
+        """ACCEPT the next pending connection (waiting up to ``timeout``);
+        ``msglim=None`` keeps the connector's."""
+        router = self._layer()
+        deadline = deadline_of(timeout)
+        lim = None if msglim is None else _msglim(msglim, 0)
+        connections = router.connections
+
+        def take() -> Path | None:
+            while connections:
+                path = router.accept_now(connections.popleft(), lim, bool(priority))
+                if path is not None:
+                    return path
+            return None
+        return router.wait_until(take, deadline)
+
+    def accept_all(self, *, msglim: int | None = None, priority: bool = False) -> None:
+        """Accept every pending connection from now on (the accept-all
+        policy), also while the program is busy elsewhere: each Path is
+        then found in ``vm.paths`` and as ``msg.path``."""
+        router = self._layer()
+        lim = None if msglim is None else _msglim(msglim, 0)
+        with router.mutex:
+            router.accept_policy = (lim, bool(priority))
+            while router.connections:
+                router.accept_now(router.connections.popleft(), lim, bool(priority))
+        router.start_acceptor()
+
+    @property
+    def paths(self) -> list[Path]:
+        """The VM's paths of the Pythonic layer that are complete and not severed."""
+        router = self._router
+        return [] if router is None else list(router.paths.values())
+
+    def receive(self, timeout: float | None = None) -> Message:
+        """The next message of any path (waiting up to ``timeout``:
+        TimeoutError); never raises for one severed path."""
+        router = self._router or self._layer()
+        inbox = router.inbox
+        return router.wait_until(lambda: router.take(inbox, True),
+                                 None if timeout is None else deadline_of(timeout))
+
+    def messages(self, timeout: float | None = None) -> Iterator[Message]:
+        """Every path's messages as they come; stops when none came for
+        ``timeout`` seconds (None: never)."""
+        while True:
+            try:
+                yield self.receive(timeout)
+            except TimeoutError:
+                return
+
+    def _pythonic_events(self, timeout: float | None) -> Iterator[Event]:
+        """vm.events() once the Pythonic layer is in use: Events, from the
+        first call on."""
+        router = self._layer()
+        if router.events is None:
+            with router.mutex:
+                if router.events is None:
+                    router.events = __import__("collections").deque()
+        events = router.events
+        deadline_of(timeout)  # checks it
+        while True:
+            try:
+                yield router.wait_until(lambda: events.popleft() if events else None,
+                                        deadline_of(timeout))
+            except TimeoutError:
+                return
+
+
+def _attach() -> None:
+    """Give VirtualMachine the layer's methods, and stop the layer's thread
+    before LOGOFF (machine.py names no layer above it)."""
+    from ..machine import VirtualMachine, before_logoff
+    for name, value in vars(PythonicVM).items():
+        if not name.startswith("__"):
+            setattr(VirtualMachine, name, value)
+    before_logoff.append(PythonicVM._stop_layer)  # type: ignore[arg-type]
+
+
+_attach()
+
+__all__ = ["PythonicVM"]
