@@ -23,7 +23,7 @@ theirs to touch:
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
   program's), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
-  present, waiting for one up to ``timeout_ns``), ``vm.pop_shown(fmask,
+  present; ``timeout_ns`` -1: waiting for one), ``vm.pop_shown(fmask,
   timeout_ns=0)`` (the same, as (facility, what siginfo() shows)), ``vm.sleep(fmask,
   timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
@@ -92,6 +92,7 @@ def _timeout_ns(timeout: float | None) -> int:
 
 
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
+_SLICE = lib.SHMCP_WAIT_SLICE  # a main thread's sleep slice ended: Python's handlers ran
 # struct shmcp_record, as the C base's take() returns it: facility, priority,
 # ext_len, presented, ext_off, then the 40-byte image
 _RECORD_HEAD = struct.Struct("=iiIIQ")
@@ -263,14 +264,16 @@ class VirtualMachine(_native.Machine):
 
     def pop(self, fmask: int, timeout_ns: int = 0) -> Interrupt | None:
         """The next interrupt of the facilities in ``fmask`` to present,
-        after its facility's last word; None if none.  ``timeout_ns``: how
-        long to wait for one (0: not at all, -1: until one comes or another
-        signal's handler runs), spinning first as every core wait does."""
+        after its facility's last word; None if none.  ``timeout_ns``: 0
+        (do not wait) or -1 (wait, spinning first as every core wait does,
+        until one comes or another signal's handler runs)."""
         while True:
             got = self._pop_released(fmask) if self._released else None
             if got is None:
                 taken = self._next(fmask, timeout_ns)
                 if isinstance(taken, int):
+                    if taken == _SLICE:
+                        continue  # pending Python handlers ran: wait on
                     return None
                 got = taken
             shown = self._present(got)
@@ -291,7 +294,8 @@ class VirtualMachine(_native.Machine):
                     return shown.facility, view(shown)
                 continue  # withdrawn or held: wait on
             if got.__class__ is int:
-                self._waited(got)  # raises if the VM ended
+                if self._waited(got) == _SLICE:  # raises if the VM ended
+                    continue  # pending Python handlers ran: wait on
                 return None
             return IUCV, got
 
