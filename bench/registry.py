@@ -72,6 +72,9 @@ TRANSPORTS: list[Transport] = [
     # shmcp's facilities (reported as pending where shmcp.iucv / shmcp.vmcf do not import)
     Transport("iucv-sigpause", "shmcp IUCV: SIGIUCV handler + sigpause", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "sigpause"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+    Transport("iucv-seed", "shmcp IUCV: handler + sigpause, a new plist per message",
+              "bench.transports.shmcp_iucv", "shmcp", {"mode": "sigpause", "fresh": True},
+              ("rtt", "stream"), "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-wait", "shmcp IUCV: handler-free wait", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",

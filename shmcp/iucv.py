@@ -244,12 +244,20 @@ def _send(plist: Iparml) -> int:
         answer = ffi.NULL
     else:
         answer = _buffer(bf2, _word(image, _BFLN2F)[0], "bf2 (the answer area)", True)
-    cc = _call(vm, _SEND, plist, inbuf, answer)
-    if cc == 0 and answer is not ffi.NULL:
-        _state(vm)  # IUCV's state, with its answer areas
-        answers = vm.iucv_answers
-        assert answers is not None
-        answers[_word(image, _MSGID)[0]] = answer
+    if answer is ffi.NULL:
+        return _call(vm, _SEND, plist, inbuf, answer)
+    _state(vm)  # IUCV's state, with its answer areas
+    # The message id is the call's, and cffi lets the GIL go during it: the
+    # area is kept from before the call, and a completion another thread or
+    # a handler takes before the record leaves a note, so none goes stale.
+    vm.send_begun(answer)
+    msgid = None
+    try:
+        cc = _call(vm, _SEND, plist, inbuf, answer)
+        if cc == 0:
+            msgid = _word(image, _MSGID)[0]
+    finally:
+        vm.send_ended(answer, msgid)
     return cc
 
 
@@ -284,8 +292,8 @@ def purge(plist: Iparml) -> int:
     """PURGE a message this VM sent, wherever it is; no interrupt."""
     vm = required("IUCV")
     cc = _call(vm, lib.SHMCP_IUCV_PURGE, _check_plist(plist, "purge"))
-    if cc == 0 and vm.iucv_answers is not None:
-        vm.iucv_answers.pop(_word(image_of(plist), _MSGID)[0], None)
+    if cc == 0:
+        vm.answer_done(_word(image_of(plist), _MSGID)[0])
     return cc
 
 
@@ -359,8 +367,7 @@ def _take_reply(vm: VirtualMachine, image: Any, image_c: Any) -> bool:
     (named by ``image``, the core's view of it: ``image_c``) goes into its
     answer area and the message is destroyed; False if it is already gone."""
     rc = lib.shmcp_iucv_take_reply(vm.handle, vm.slot, vm.gen, image_c)
-    if vm.iucv_answers is not None:
-        vm.iucv_answers.pop(_word(image, _MSGID)[0], None)
+    vm.answer_done(_word(image, _MSGID)[0])
     return rc >= 0
 
 
@@ -386,8 +393,8 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
         return None
     if itype >= 6:
         if not lib.shmcp_iucv_present(vm.handle, vm.slot, vm.gen, raw):
-            if itype < 8 and vm.iucv_answers is not None:
-                vm.iucv_answers.pop(_word(raw, _MSGID)[0], None)
+            if itype < 8:
+                vm.answer_done(_word(raw, _MSGID)[0])
             return None  # received, purged or taken by TEST COMPLETION meanwhile
     elif itype == _PENDING_CONNECTION and _router is not None and not _router(vm, raw):
         return None  # CMS severed it: no program by that name

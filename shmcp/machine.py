@@ -15,10 +15,17 @@ theirs to touch:
   process-local), ``vm.present_types`` and ``vm.iucv_answers`` /
   ``vm.iucv_buffer`` (IUCV's, read by the C message calls).  All of them
   live in the C base (csrc/pyext/machine.c) except the handle and System.
+  ``vm.answer_done(msgid)``: an IUCV answer area the core will not write
+  any more (completion taken, purged, withdrawn); ``vm.send_begun(area)``
+  / ``vm.send_ended(area, msgid)`` around a SEND that records its answer
+  area after the call (its message id is the call's): the area is kept
+  throughout, and a completion taken in between leaves no record.
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
-  program's), ``vm.pop(fmask)`` (the next interrupt to present, without
-  waiting), ``vm.sleep(fmask, timeout_ns)`` (one core wait, nothing taken),
+  program's), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
+  present; ``timeout_ns`` -1: waiting for one), ``vm.pop_shown(fmask,
+  timeout_ns=0)`` (the same, as (facility, what siginfo() shows)), ``vm.sleep(fmask,
+  timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
   ring), ``vm.pending(facility)``.  The process's threads may all wait at
   once (``vm.wait(timeout)`` in each): the core lets one take at a time,
@@ -85,6 +92,7 @@ def _timeout_ns(timeout: float | None) -> int:
 
 
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
+_SLICE = lib.SHMCP_WAIT_SLICE  # a main thread's sleep slice ended: Python's handlers ran
 # struct shmcp_record, as the C base's take() returns it: facility, priority,
 # ext_len, presented, ext_off, then the 40-byte image
 _RECORD_HEAD = struct.Struct("=iiIIQ")
@@ -254,19 +262,42 @@ class VirtualMachine(_native.Machine):
                 return got
         return None
 
-    def pop(self, fmask: int) -> Interrupt | None:
+    def pop(self, fmask: int, timeout_ns: int = 0) -> Interrupt | None:
         """The next interrupt of the facilities in ``fmask`` to present,
-        after its facility's last word (without waiting); None if none."""
+        after its facility's last word; None if none.  ``timeout_ns``: 0
+        (do not wait) or -1 (wait, spinning first as every core wait does,
+        until one comes or another signal's handler runs)."""
         while True:
             got = self._pop_released(fmask) if self._released else None
             if got is None:
-                taken = self._next(fmask)
+                taken = self._next(fmask, timeout_ns)
                 if isinstance(taken, int):
+                    if taken == _SLICE:
+                        continue  # pending Python handlers ran: wait on
                     return None
                 got = taken
             shown = self._present(got)
             if shown is not None:
                 return shown
+
+    def pop_shown(self, fmask: int, timeout_ns: int = 0) -> tuple[int, Any] | None:
+        """pop(), the interrupt as its facility shows it (what siginfo()
+        gives): (facility, shown), or None.  An IUCV message interrupt the
+        core presented comes from C as its parameter list, as in wait()."""
+        while True:
+            if self._released:
+                got = self.pop(fmask, timeout_ns)
+                return None if got is None else (got.facility, view(got))
+            got = self.take_shown(fmask, timeout_ns)
+            if got.__class__ is bytes:  # a record for Python to present
+                if (shown := self._present(self._taken(got))) is not None:
+                    return shown.facility, view(shown)
+                continue  # withdrawn or held: wait on
+            if got.__class__ is int:
+                if self._waited(got) == _SLICE:  # raises if the VM ended
+                    continue  # pending Python handlers ran: wait on
+                return None
+            return IUCV, got
 
     def _present(self, got: Interrupt) -> Interrupt | None:
         facility = FACILITIES.get(got.facility)

@@ -15,6 +15,8 @@ other signals go to the thread's OS signal mask.
 """
 from __future__ import annotations
 
+import _thread
+from _signal import pthread_sigmask as _sigmask
 import signal as _signal_module
 import sys
 import threading
@@ -23,7 +25,7 @@ from typing import Any
 from . import _native
 from ._native import lib
 from .errors import ShmcpError
-from .interrupt import IUCV, VMCF, Interrupt, view
+from .interrupt import IUCV, VMCF, view
 from .machine import VirtualMachine, current
 
 SIGIUCV = _signal_module.SIGUSR1
@@ -127,8 +129,10 @@ def _dispatch(signum: int, frame: Any) -> None:
     _deliver(signum, frame)
 
 
-def _call(signum: int, frame: Any, interrupt: Interrupt) -> None:
-    _info.append(view(interrupt))
+def _call(signum: int, frame: Any, shown: Any) -> None:
+    """The handler of ``signum``, once, for an interrupt ``shown`` as its
+    facility shows it (what siginfo() answers inside)."""
+    _info.append(shown)
     try:
         _handler[signum](signum, frame)
     finally:
@@ -151,17 +155,40 @@ def _deliver(signum: int, frame: Any) -> None:
 
     while eligible():
         _active.add(signum)
+        done = False
         try:
             while (vm := eligible()) is not None:
                 got = vm.pop(1 << fac)
                 if got is None:
                     break
-                _call(signum, frame, got)
+                _call(signum, frame, view(got))
+            done = True
         finally:
             _active.discard(signum)
+            if not done:
+                _cut_short((signum,))
         vm = eligible()
         if vm is None or not vm.pending(fac):
             return
+
+
+def _cut_short(signals: Any) -> None:
+    """A delivery ended in an exception (a handler raised, or Ctrl-C): the
+    exception goes on to the program, and the interrupts still due are
+    handled at Python's next check for signals, as CPython does with the
+    signals behind a handler that raised (it trips them again).  Tripping
+    the signal itself is that: ``_dispatch`` runs there, in the main thread,
+    nothing new needed.  Called with the loops marked inactive."""
+    vm = current()
+    if vm is None:
+        return
+    for sig in signals:
+        try:
+            due = _takes(sig) and vm.pending(_FACILITY[sig])
+        except ShmcpError:
+            return  # the VM has ended: nothing is due, the exception goes on
+        if due:
+            _thread.interrupt_main(sig)
 
 
 def _takes(sig: int) -> bool:
@@ -205,7 +232,9 @@ def after_logon() -> None:
 # -- SAS/C's mask functions ----------------------------------------------------
 
 def _os_mask() -> int:
-    blocked = _signal_module.pthread_sigmask(_signal_module.SIG_BLOCK, [])
+    # signal.pthread_sigmask's own C function: its wrapper in signal.py
+    # makes an enum of each signal, which cost sigpause ~1 us
+    blocked = _sigmask(_signal_module.SIG_BLOCK, ())
     return sum(1 << (int(s) - 1) for s in blocked)
 
 
@@ -267,41 +296,58 @@ def sigpause(mask: int = 0) -> None:
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
     # slip the next interrupt in ahead of the one the pause took.
-    added = {int(s) for s in _SIGNAL.values()} - _active
+    added = _BOTH - _active
     _active.update(added)
+    done = False
     try:
         got = _pause(vm, mask)
         if got is not None:
-            _call(_SIGNAL[got.facility], frame, got)
+            _call(_SIGNAL[got[0]], frame, got[1])
+        done = True
     finally:
         _active.difference_update(added)
+        if not done:
+            _cut_short(added)
     for sig in added:
-        _deliver(sig, frame)  # what the restored mask lets through
+        if _takes(sig):
+            _deliver(sig, frame)  # what the restored mask lets through
 
 
-def _pause(vm: VirtualMachine, mask: int) -> Interrupt | None:
-    """sigpause's wait under ``mask``: the interrupt to handle, or None when
-    another signal ended it.  The previous mask is back on return."""
+_BOTH = frozenset(int(s) for s in _SIGNAL.values())
+
+
+def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
+    """sigpause's wait under ``mask``: the interrupt to handle (its facility,
+    as the facility shows it), or None when
+    another signal ended it.  The previous mask is back on return.
+
+    One core wait takes it: spinning first, while the interrupt may come
+    with this process awake (then no signal is sent at all and the handler
+    is called from here), then asleep until the doorbell, which the wait
+    itself takes.  Either way the interrupt is taken off the queue here,
+    so it reaches the handler once, in queue order."""
     global _blocked
     old_lib, old_os = _blocked, _os_mask()
     _blocked = mask & _OURS
-    if (old_os ^ mask) & ~_OURS:
+    os_changed = (old_os ^ mask) & ~_OURS
+    if os_changed:
         _set_os_mask(mask)
     try:
-        fmask = sum(1 << f for f, s in _SIGNAL.items() if _takes(s))
-        while True:
-            got = vm.pop(fmask) if fmask else None
-            if got is not None:
-                return got
-            if not fmask:
-                _signal_module.pause()  # only other signals can end this pause
-                return None
-            if vm.sleep(fmask, -1) == lib.SHMCP_WAIT_INTR:
-                return None  # another signal's handler runs as we return
+        fmask = 0
+        for fac, sig in _TAKERS:
+            if callable(_handler[sig]) and not _blocked & (1 << (sig - 1)):
+                fmask |= 1 << fac
+        if not fmask:
+            _signal_module.pause()  # only other signals can end this pause
+            return None
+        return vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
     finally:
         _blocked = old_lib
-        if (old_os ^ mask) & ~_OURS:
+        if os_changed:
             _set_os_mask(old_os)
+
+
+_TAKERS = tuple((fac, int(sig)) for fac, sig in _SIGNAL.items())
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

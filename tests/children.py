@@ -44,6 +44,31 @@ def send(me: str, target: str, sender: int, count: int, priority: str = "no") ->
     vm.logoff()
 
 
+def send_bursts(me: str, target: str, count: int, burst: int) -> None:
+    """Queue ``count`` interrupts for ``target`` in bursts of 1..``burst``,
+    pausing between them long enough (up to 3 ms) for the target to fall
+    asleep at times and to find the next burst awake at others."""
+    import random
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # go
+    rng = random.Random(count * 1000 + burst)
+    seq = 0
+    while seq < count:
+        for _ in range(min(rng.randint(1, burst), count - seq)):
+            while True:
+                try:
+                    vm.queue_interrupt(target, record(0, seq))
+                    break
+                except shmcp.QueueFull:
+                    time.sleep(0.0005)
+            seq += 1
+        time.sleep(rng.choice((0, 0, 0.00002, 0.0002, 0.003)))
+    say({"sent": count, "full": 0})
+    sys.stdin.readline()  # stay logged on until told
+    vm.logoff()
+
+
 class Counter:
     """A SIGIUCV handler that checks every sender's sequence."""
 
@@ -107,6 +132,35 @@ def blocked(me: str, count: int) -> None:
     queued = vm.pending()
     shmcp.sigsetmask(0)
     say({"before": before, "queued": queued, **counter.result()})
+    vm.logoff()
+
+
+def raising(me: str, count: int) -> None:
+    """Blocked while ``count`` interrupts queue; sigsetmask(0) releases them
+    and the handler raises on its first call.  The program catches the
+    exception and carries on with plain Python work (no shmcp call, nothing
+    new arriving): report what the handler saw."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        seen.append(unpack(shmcp.siginfo().raw)[1])
+        if len(seen) == 1:
+            raise LookupError(f"handler refused interrupt {seen[0]}")
+
+    signal.signal(shmcp.SIGIUCV, handler)
+    shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon(me)
+    say("READY")
+    sys.stdin.readline()  # the sender has queued everything
+    caught = None
+    try:
+        shmcp.sigsetmask(0)
+    except LookupError as e:
+        caught = str(e)
+    deadline = time.monotonic() + 5
+    while len(seen) < count and time.monotonic() < deadline:
+        sum(range(100))  # the main line goes on; nothing new arrives
+    say({"caught": caught, "seen": seen, "left": vm.pending()})
     vm.logoff()
 
 

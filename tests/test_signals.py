@@ -209,3 +209,27 @@ def test_wait_skips_the_facility_that_has_a_handler(vm):
 def test_sigpause_outside_a_vm_is_an_error():
     with pytest.raises(shmcp.ShmcpError, match="not logged on"):
         shmcp.sigpause(0)
+
+
+def test_sigpause_sleeps_on_through_its_sleep_slices(system):
+    """The main thread's core wait comes back to Python at the end of each
+    sleep slice (1 ms here); sigpause waits on until an interrupt comes."""
+    from script_child import child, finish, line
+    proc = child("""
+        import signal, shmcp
+        seen = []
+        signal.signal(shmcp.SIGIUCV, lambda s, f: seen.append(shmcp.siginfo().raw[7]))
+        vm = shmcp.logon("pauser")
+        print("PAUSING", flush=True)
+        shmcp.sigpause(0)
+        print("RETURNED", seen, flush=True)
+        input()
+        """, SHMCP_WAIT_SLICE_MS="1")
+    try:
+        assert line(proc) == "PAUSING"
+        assert line(proc, within=0.3) == "", "sigpause returned with nothing handled"
+        with shmcp.logon("poker") as vm:
+            vm.queue_interrupt("pauser", rec(7))
+            assert line(proc) == "RETURNED [7]"
+    finally:
+        finish(proc)

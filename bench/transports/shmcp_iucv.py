@@ -15,7 +15,9 @@ server RECEIVEs and REPLYs with the interrupt's own parameter list.
 
 mode="wait": handler-free ``vm.wait()``; mode="sigpause": a SIGIUCV handler
 records ``shmcp.siginfo()`` and the program waits in ``shmcp.sigpause(0)``
-with SIGIUCV blocked in between (SAS/C style).  spin_us: the IPL's spin
+with SIGIUCV blocked in between (SAS/C style).  fresh: every message gets
+new parameter lists at both ends (SEND, RECEIVE, REPLY), as the seed
+programs write it, instead of reusing them.  spin_us: the IPL's spin
 limit (None: the default; 0: pure signal wake-ups).  idle_vms: that many
 extra VMs logged on (IUCV declared) and idle.  open_paths: the client opens
 that many paths to the server in all (the extra ones idle); the system is
@@ -74,7 +76,8 @@ def setup(nclients: int, size: int, **opts):
         if directory:
             os.unlink(directory)
     spec = {"system": system, "mode": opts.get("mode", "wait"), "size": size,
-            "oneway": opts.get("workload") == "stream", "paths": paths}
+            "oneway": opts.get("workload") == "stream", "paths": paths,
+            "fresh": bool(opts.get("fresh"))}
     return spec, cleanup
 
 
@@ -97,6 +100,7 @@ def _check(cc: int, plist, what: str) -> None:
 class _End:
     def __init__(self, spec, userid: str) -> None:
         self.sigpause = spec["mode"] == "sigpause"
+        self.fresh = spec.get("fresh", False)
         if self.sigpause:
             self.got: collections.deque = collections.deque()
             signal.signal(shmcp.SIGIUCV, lambda signum, frame: self.got.append(shmcp.siginfo()))
@@ -135,8 +139,12 @@ class Server(_End):
                 # the interrupt's parameter list names the message: RECEIVE
                 # with it, and later REPLY with it (as SAS/C programs do)
                 oneway = ev.flags1 & _NORPY
-                ev.flags1 = _RECV_FLAGS
-                ev.bf1 = self.buf
+                if self.fresh:  # the seed's way: a new parameter list
+                    ev = MsgPlist(pathid=ev.pathid, msgid=ev.msgid, trgcls=ev.trgcls,
+                                  flags1=_RECV_FLAGS, bf1=self.buf)
+                else:
+                    ev.flags1 = _RECV_FLAGS
+                    ev.bf1 = self.buf
                 cc = _receive(ev)
                 if cc:
                     _check(cc, ev, "RECEIVE")
@@ -155,6 +163,8 @@ class Server(_End):
 
     def send(self, cid: int, data) -> None:
         yp = self.pending[cid]
+        if self.fresh:  # the seed's way: a new parameter list
+            yp = MsgPlist(pathid=yp.pathid, msgid=yp.msgid, trgcls=yp.trgcls)
         yp.flags1 = 0
         if isinstance(data, memoryview) and data.obj is self.buf:
             yp.bf2 = self.buf  # the echo of what recv() gave: REPLY from the buffer itself
@@ -198,7 +208,7 @@ class Client(_End):
         if self.oneway and (data[7] != 0xFF or data[1:8] != _STOP):
             # one-way, spelled out (once per message): free a slot under the
             # path's message limit if none is, then SEND
-            op = self.op
+            op = MsgPlist(pathid=self.pathid) if self.fresh else self.op
             while self.outstanding >= self.msglim:
                 ev = self.take()  # _complete_one(), spelled out
                 t = ev.type
@@ -218,7 +228,9 @@ class Client(_End):
             self.outstanding += 1
             return
         sp = self.sp
-        if data is not self.request:  # SEND changes neither bf1, bf2 nor flags1
+        if self.fresh:  # the seed's way: a new parameter list
+            sp = MsgPlist(pathid=self.pathid, bf1=data, bf2=self.answer)
+        elif data is not self.request:  # SEND changes neither bf1, bf2 nor flags1
             sp.bf1 = self.request = data
         cc = iucv.send(sp)
         while cc == 1 and sp.rcode == iucv.IPRC_MSGLIM_EXCEEDED:

@@ -148,6 +148,9 @@ static PyObject *iucv_send(PyObject *plist)
 			}
 		}
 	}
+	/* The message id is the call's, so the record comes after it; with
+	 * the GIL held throughout, no completion can be presented (that needs
+	 * the GIL: note_presented, TEST COMPLETION) between the two. */
 	int cc = core_call(c.h, c.slot, c.gen, SHMCP_IUCV_SEND, c.image, in, answer);
 	if (cc == 0 && keep) {
 		PyObject *msgid = PyLong_FromUnsignedLong(word(image, SHMCP_IP_MSGID));
@@ -204,25 +207,43 @@ PLIST_CALL(send)
 PLIST_CALL(receive)
 PLIST_CALL(reply)
 
+int answer_done(Machine *vm, uint32_t msgid)
+{
+	PyObject *answers = vm->answers;
+	int sending = vm->sending && PyList_GET_SIZE(vm->sending);
+	/* a one-way message never had an answer area: look before deleting
+	 * (a KeyError made and cleared costs ~0.1 us) */
+	if (!answers || !PyDict_CheckExact(answers) || (!PyDict_GET_SIZE(answers) && !sending))
+		return 0;
+	PyObject *key = PyLong_FromUnsignedLong(msgid);
+	if (!key)
+		return -1;
+	int rc = 0;
+	if (PyDict_GetItemWithError(answers, key))
+		rc = PyDict_DelItem(answers, key);
+	else if (PyErr_Occurred())
+		rc = -1;
+	else if (sending) {  /* perhaps that SEND's own: it must not record it */
+		if (!vm->answered && !(vm->answered = PySet_New(NULL)))
+			rc = -1;
+		else
+			rc = PySet_Add(vm->answered, key);
+	}
+	Py_DECREF(key);
+	return rc;
+}
+
 /* What IUCV keeps in the VM's process when a message interrupt is
  * presented: a completion's answer area is no longer the core's to write,
  * and the interrupt goes into the declared buffer.  Both of wait()'s paths
  * use it (Python's through presented()). */
 int note_presented(Machine *vm, const uint8_t *image)
 {
-	PyObject *answers = vm->answers, *buffer = vm->buffer;
-	/* a one-way message never had an answer area: look before deleting
-	 * (a KeyError made and cleared costs ~0.1 us) */
+	PyObject *buffer = vm->buffer;
 	if (image[IP_TYPE] >= SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE &&   /* 06, 07 */
 	    image[IP_TYPE] < SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING &&
-	    answers && PyDict_CheckExact(answers) && PyDict_GET_SIZE(answers)) {
-		PyObject *msgid = PyLong_FromUnsignedLong(word(image, SHMCP_IP_MSGID));
-		PyObject *held = msgid ? PyDict_GetItemWithError(answers, msgid) : NULL;
-		int ok = held ? PyDict_DelItem(answers, msgid) == 0 : msgid && !PyErr_Occurred();
-		Py_XDECREF(msgid);
-		if (!ok)
-			return -1;
-	}
+	    answer_done(vm, word(image, SHMCP_IP_MSGID)) < 0)
+		return -1;
 	if (buffer && buffer != Py_None) {
 		PyObject *copy = PyBytes_FromStringAndSize((const char *)image, IMAGE_LEN);
 		int ok = copy && PyObject_SetItem(buffer, image_slice, copy) == 0;

@@ -27,6 +27,8 @@ static int Machine_traverse(Machine *self, visitproc visit, void *arg)
 	Py_VISIT(self->released);
 	Py_VISIT(self->answers);
 	Py_VISIT(self->buffer);
+	Py_VISIT(self->sending);
+	Py_VISIT(self->answered);
 	return 0;
 }
 
@@ -35,6 +37,8 @@ static int Machine_clear(Machine *self)
 	Py_CLEAR(self->released);
 	Py_CLEAR(self->answers);
 	Py_CLEAR(self->buffer);
+	Py_CLEAR(self->sending);
+	Py_CLEAR(self->answered);
 	return 0;
 }
 
@@ -155,6 +159,67 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 	return shown;
 }
 
+/* send_begun(area): a SEND whose answer area is recorded after its core
+ * call (the message id is the call's) is about to make it: @area is kept
+ * from now on, and a completion taken before the record leaves a note. */
+static PyObject *Machinesend_begun(Machine *self, PyObject *area)
+{
+	if (!self->sending && !(self->sending = PyList_New(0)))
+		return NULL;
+	if (PyList_Append(self->sending, area) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* send_ended(area, msgid): that SEND returned.  @area is @msgid's answer
+ * area from now on, unless its completion was taken meanwhile; @msgid
+ * None: nothing was queued, @area is let go. */
+static PyObject *Machinesend_ended(Machine *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	if (nargs != 2) {
+		PyErr_Format(PyExc_TypeError, "send_ended(area, msgid) takes 2 arguments, not %zd",
+			     nargs);
+		return NULL;
+	}
+	PyObject *area = args[0], *msgid = args[1];
+	Py_ssize_t i = self->sending ? PyList_GET_SIZE(self->sending) : 0;
+	while (i-- > 0 && PyList_GET_ITEM(self->sending, i) != area)
+		;
+	if (i < 0) {
+		PyErr_SetString(PyExc_ValueError, "send_ended(): that answer area has no SEND in flight");
+		return NULL;
+	}
+	if (msgid != Py_None) {
+		int early = self->answered ? PySet_Discard(self->answered, msgid) : 0;
+		if (early < 0)
+			return NULL;
+		/* recorded before it leaves the list: it is kept throughout */
+		if (!early && self->answers && PyDict_CheckExact(self->answers) &&
+		    PyDict_SetItem(self->answers, msgid, area) < 0)
+			return NULL;
+	}
+	if (PyList_SetSlice(self->sending, i, i + 1, NULL) < 0)
+		return NULL;
+	if (!PyList_GET_SIZE(self->sending))
+		Py_CLEAR(self->answered);
+	Py_RETURN_NONE;
+}
+
+/* answer_done(msgid): iucvcall.c's answer_done, for Python's callers. */
+static PyObject *Machine_answer_done(Machine *self, PyObject *msgid)
+{
+	unsigned long id = PyLong_AsUnsignedLong(msgid);
+	if (id == (unsigned long)-1 && PyErr_Occurred())
+		return NULL;
+	if (id > 0xFFFFFFFFul) {
+		PyErr_Format(PyExc_ValueError, "answer_done(): message id %lu is over 32 bits", id);
+		return NULL;
+	}
+	if (answer_done(self, (uint32_t)id) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef Machine_methods[] = {
 	{"_logged_on", (PyCFunction)(void (*)(void))Machine_logged_on, METH_FASTCALL,
 	 "_logged_on(handle, slot, gen, spin_ns): the core's ids of this VM."},
@@ -167,6 +232,15 @@ static PyMethodDef Machine_methods[] = {
 	{"take_shown", (PyCFunction)(void (*)(void))Machine_take_shown, METH_FASTCALL,
 	 "take_shown(fmask, timeout_ns): take(), an IUCV message interrupt the core presented "
 	 "returned as its parameter list."},
+	{"send_begun", (PyCFunction)Machinesend_begun, METH_O,
+	 "send_begun(area): a SEND that records its answer area after its core call is "
+	 "about to make it; the area is kept from now on."},
+	{"send_ended", (PyCFunction)(void (*)(void))Machinesend_ended, METH_FASTCALL,
+	 "send_ended(area, msgid): that SEND returned; the area is msgid's answer area "
+	 "unless its completion was taken meanwhile (msgid None: nothing was queued)."},
+	{"answer_done", (PyCFunction)Machine_answer_done, METH_O,
+	 "answer_done(msgid): IUCV message msgid's answer area is no longer the core's to "
+	 "write (completion taken, purged, withdrawn): its record goes."},
 	{"wait", (PyCFunction)(void (*)(void))Machine_wait, METH_FASTCALL | METH_KEYWORDS,
 	 "wait($self, /, timeout=None)\n--\n\n"
 	 "The next external interrupt (as its facility shows it: a parameter\n"

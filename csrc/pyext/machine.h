@@ -22,6 +22,13 @@ typedef struct {
 	 * dict), the declared interrupt buffer (or None) */
 	PyObject *answers;
 	PyObject *buffer;
+	/* the answer areas of SENDs between their core call and their record
+	 * by message id (the Python path's: cffi lets the GIL go), kept from
+	 * before the call (a list, or NULL); the message ids whose completion
+	 * was taken meanwhile, before their record (a set, or NULL): that
+	 * SEND records nothing for them */
+	PyObject *sending;
+	PyObject *answered;
 } Machine;
 
 extern PyTypeObject MachineType;
@@ -45,6 +52,12 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 /* iucvcall.c: IUCV's work in the VM's process for a message interrupt the
  * core presented (its answer area dropped, the declared buffer filled). */
 int note_presented(Machine *vm, const uint8_t *image);
+
+/* iucvcall.c: @msgid's answer area is no longer the core's to write (its
+ * completion presented, taken by TEST COMPLETION, purged or withdrawn):
+ * its record goes, or, while a SEND is between its call and its record,
+ * a note that SEND reads.  0, or -1 with an exception. */
+int answer_done(Machine *vm, uint32_t msgid);
 
 /* The one optional argument of @fn, by position or as @kw=: 1 and *@arg
  * set, 0 (not given), or -1 with TypeError. */
