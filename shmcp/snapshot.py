@@ -306,8 +306,8 @@ def _build(name: str, s: Any) -> Snapshot:
         rows.append(v)
     user = lambda slot: names.get(slot, "*MSG" if slot == lib.SHMCP_PARTNER_CP else f"#{slot}")  # noqa: E731
 
-    holder = {0: "CP", lib.SHMCP_SNAP_OWNER_IUCV: "IUCV messages",
-              lib.SHMCP_SNAP_OWNER_VMCF: "VMCF messages"}
+    holder = {0: "CP", lib.SHMCP_SNAP_OWNER_MESSAGES + lib.SHMCP_IUCV: "IUCV messages",
+              lib.SHMCP_SNAP_OWNER_MESSAGES + lib.SHMCP_VMCF: "VMCF messages"}
     owners = [StorageOwner(holder.get(o.owner) or user(o.owner - 1), o.bytes, o.blocks)
               for o in (s.owner[i] for i in range(s.nowner))]
     owned = {o.owner: o.bytes for o in owners}

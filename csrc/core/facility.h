@@ -19,6 +19,10 @@
 #define SHMCP_SHOW_PRESENTED 1   /* presented (shmcp_next's SHMCP_WAIT_PRESENTED) */
 #define SHMCP_SHOW_WITHDRAWN 2   /* withdrawn meanwhile: dropped, not shown */
 
+#define SHMCP_HOLDER_NONE 0      /* its messages hold no pool blocks */
+#define SHMCP_HOLDER_WIDE 1      /* SHMCP_POOL_OWNER_WIDE (core/pool.h) */
+#define SHMCP_HOLDER_NARROW 2    /* SHMCP_POOL_OWNER_NARROW */
+
 struct shmcp_facility {
 	const char *name;
 	int signal;              /* the signal that rings its doorbell */
@@ -44,6 +48,9 @@ struct shmcp_facility {
 	 * messages' owners, or SHMCP_POOL_OWNER_CP), 0 if not, -1 if @owner
 	 * is none of its (NULL: it holds no block) */
 	int (*holds)(shmcp_sys *sys, uint16_t owner, uint64_t off);
+	/* the pool holder class its messages' blocks are tagged with
+	 * (SHMCP_HOLDER_*): how the snapshot counts storage by facility */
+	int holder_class;
 	/* the operator's view (snapshot.c; lock held, reads only): fill its
 	 * part of @s -- its fields of the VM rows already copied, its own rows
 	 * and counters (NULL: it shows nothing more) */

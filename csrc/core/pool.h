@@ -42,12 +42,13 @@ struct shmcp_pool_tag {
  * its queue and died before taking the data) */
 #define SHMCP_POOL_OWNER_VM(slot) ((uint16_t)((slot) + 1))
 #define SHMCP_POOL_OWNER_VM_MAX 0x3fff
-/* data and reply of IUCV MSGBLOK @idx1 (1-based), *MSG's included */
-#define SHMCP_POOL_OWNER_IUCV(idx1) ((uint16_t)(0x8000 | ((idx1) & 0x7fff)))
-/* data and reply of VMCF message entry @idx */
-#define SHMCP_POOL_OWNER_VMCF(idx) ((uint16_t)(0x4000 | ((idx) & 0x3fff)))
-#define SHMCP_POOL_OWNER_IS_IUCV(o) (((o) & 0x8000) != 0)
-#define SHMCP_POOL_OWNER_IS_VMCF(o) (((o) & 0xc000) == 0x4000)
+/* data and reply of a facility's message table entry @idx, in one of two
+ * holder classes (a facility's holder_class, core/facility.h): wide, the
+ * index folded into 15 bits (IUCV's MSGBLOKs), or narrow, into 14 */
+#define SHMCP_POOL_OWNER_WIDE(idx) ((uint16_t)(0x8000 | ((idx) & 0x7fff)))
+#define SHMCP_POOL_OWNER_NARROW(idx) ((uint16_t)(0x4000 | ((idx) & 0x3fff)))
+#define SHMCP_POOL_OWNER_IS_WIDE(o) (((o) & 0x8000) != 0)
+#define SHMCP_POOL_OWNER_IS_NARROW(o) (((o) & 0xc000) == 0x4000)
 
 /* Pool bookkeeping kept in the segment header. Offsets are relative to the
  * pool's base; SHMCP_POOL_NIL ends a list. */

@@ -39,6 +39,19 @@ static void copy_vms(shmcp_sys *sys, struct shmcp_snapshot *s)
 	}
 }
 
+/* A block's owner as a snapshot shows it: a message's blocks count as their
+ * facility's (SHMCP_SNAP_OWNER_MESSAGES + its number), not one row each. */
+static uint32_t holder_of(uint16_t owner)
+{
+	int cls = SHMCP_POOL_OWNER_IS_WIDE(owner) ? SHMCP_HOLDER_WIDE
+		: SHMCP_POOL_OWNER_IS_NARROW(owner) ? SHMCP_HOLDER_NARROW : SHMCP_HOLDER_NONE;
+	if (cls != SHMCP_HOLDER_NONE)
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (shmcp_facilities[f]->holder_class == cls)
+				return SHMCP_SNAP_OWNER_MESSAGES + (uint32_t)f;
+	return owner;
+}
+
 static uint64_t block_size(unsigned order)
 {
 	return (uint64_t)1 << (order + SHMCP_POOL_MIN_SHIFT);
@@ -67,9 +80,7 @@ static int copy_storage(shmcp_sys *sys, struct shmcp_snapshot *s)
 				s->storage_largest = len;
 		} else {
 			/* a message's blocks are counted by facility, not by message */
-			uint32_t who = SHMCP_POOL_OWNER_IS_IUCV(tg->owner) ? SHMCP_SNAP_OWNER_IUCV
-				     : SHMCP_POOL_OWNER_IS_VMCF(tg->owner) ? SHMCP_SNAP_OWNER_VMCF
-				     : tg->owner;
+			uint32_t who = holder_of(tg->owner);
 			uint32_t i = 0;
 			while (i < s->nowner && i < s->owner_cap && s->owner[i].owner != who)
 				i++;

@@ -254,9 +254,9 @@ struct shmcp_snap_vmcf_msg {
 };
 
 /* Storage in use by one owner: 0 CP, slot + 1 a VM (trailing data queued
- * to it), or the data of every IUCV / VMCF message. */
-#define SHMCP_SNAP_OWNER_IUCV 0x8000
-#define SHMCP_SNAP_OWNER_VMCF 0x4000
+ * to it), or SHMCP_SNAP_OWNER_MESSAGES + f: the data of facility f's
+ * messages (SHMCP_IUCV, SHMCP_VMCF). */
+#define SHMCP_SNAP_OWNER_MESSAGES 0x10000   /* + a facility's number */
 struct shmcp_snap_owner {
 	uint32_t owner;
 	uint32_t blocks;

@@ -634,7 +634,7 @@ static int holds_block(shmcp_sys *sys, uint16_t owner, uint64_t off)
 {
 	if (owner == SHMCP_POOL_OWNER_CP)
 		return shmcp_iucv_holds_directory(sys, off);
-	if (!SHMCP_POOL_OWNER_IS_IUCV(owner))
+	if (!SHMCP_POOL_OWNER_IS_WIDE(owner))
 		return -1;
 	return shmcp_iucv_holds(sys, owner, off);
 }
@@ -733,6 +733,7 @@ const struct shmcp_facility shmcp_iucv_facility = {
 	.present = shmcp_iucv_show,
 	.withdrawn = shmcp_iucv_withdrawn,
 	.holds = holds_block,
+	.holder_class = SHMCP_HOLDER_WIDE,
 	.snap = shmcp_iucv_snap,
 	.origin = shmcp_iucv_origin,
 	.repair = repair,

@@ -167,9 +167,9 @@ static void msg_free_data(shmcp_sys *sys, struct shmcp_msgblok *m, uint32_t idx1
 	m->reply_off = NO_OFF;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (data != NO_OFF)
-		shmcp_pool_free(&sys->pool, data, SHMCP_POOL_OWNER_IUCV(idx1));
+		shmcp_pool_free(&sys->pool, data, SHMCP_POOL_OWNER_WIDE(idx1));
 	if (reply != NO_OFF)
-		shmcp_pool_free(&sys->pool, reply, SHMCP_POOL_OWNER_IUCV(idx1));
+		shmcp_pool_free(&sys->pool, reply, SHMCP_POOL_OWNER_WIDE(idx1));
 }
 
 static void msg_destroy(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m)
@@ -362,7 +362,7 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 		return SHMCP_E_NOSTORAGE;
 	if (len > 0) {
 		m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)len,
-					       SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
+					       SHMCP_POOL_OWNER_WIDE(idx1_of(t, m)));
 		if (m->data_off == SHMCP_POOL_NIL) {
 			m->data_off = NO_OFF;
 			msg_destroy(sys, t, m);
@@ -421,7 +421,7 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	if (!m)
 		return SHMCP_E_NOSTORAGE;
 	m->data_off = shmcp_pool_alloc(&sys->pool, (uint64_t)plen + len,
-				       SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
+				       SHMCP_POOL_OWNER_WIDE(idx1_of(t, m)));
 	if (m->data_off == SHMCP_POOL_NIL) {
 		m->data_off = NO_OFF;
 		msg_destroy(sys, t, m);
@@ -513,7 +513,7 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 		uint32_t rem = m->data_len - m->received;
 		uint32_t n = rem < (uint32_t)buflen ? rem : (uint32_t)buflen;
 		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, m->data_len,
-					     SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
+					     SHMCP_POOL_OWNER_WIDE(idx1_of(t, m))))
 			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(out, sys->pool.base + m->data_off + m->received, n);
@@ -572,7 +572,7 @@ static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t 
 		uint32_t stored = (uint32_t)len < m->ans_len ? (uint32_t)len : m->ans_len;
 		if (stored) {
 			m->reply_off = shmcp_pool_alloc(&sys->pool, stored,
-							SHMCP_POOL_OWNER_IUCV(idx1_of(t, m)));
+							SHMCP_POOL_OWNER_WIDE(idx1_of(t, m)));
 			if (m->reply_off == SHMCP_POOL_NIL) {
 				m->reply_off = NO_OFF;
 				return SHMCP_E_NOSTORAGE;
@@ -828,7 +828,7 @@ static void take_reply(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblo
 	SHMCP_LOCK_HELD(sys);
 	uint32_t n = m->reply_len < m->ans_len ? m->reply_len : m->ans_len;
 	if (n && m->answer && (m->answer ^ sys->seal) == m->answer_seal && m->reply_off != NO_OFF &&
-	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_IUCV(idx1_of(t, m))))
+	    shmcp_pool_held_by(&sys->pool, m->reply_off, n, SHMCP_POOL_OWNER_WIDE(idx1_of(t, m))))
 		memcpy((uint8_t *)(uintptr_t)m->answer, sys->pool.base + m->reply_off, n);
 	msg_destroy(sys, t, m);
 }
@@ -987,7 +987,7 @@ int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen)
 
 /**
  * shmcp_iucv_holds - does a MSGBLOK whose index folds to @owner
- * (SHMCP_POOL_OWNER_IUCV) name pool block @off as its data or reply?
+ * (SHMCP_POOL_OWNER_WIDE) name pool block @off as its data or reply?
  * For the lock's repair (shmcp_pool_sweep); lock held.
  */
 int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
@@ -996,7 +996,7 @@ int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 	shmcp_iucv_tables(sys, &t);
 	for (uint32_t i = owner & 0x7fff; i <= t.nmsgs; i += 0x8000) {
 		struct shmcp_msgblok *m = msg_at(&t, i);
-		if (m && SHMCP_POOL_OWNER_IUCV(i) == owner &&
+		if (m && SHMCP_POOL_OWNER_WIDE(i) == owner &&
 		    (m->data_off == off || m->reply_off == off))
 			return 1;
 	}

@@ -692,11 +692,11 @@ static void test_double_free_refused(void)
 {
 	struct fake f;
 	fake_init(&f, 1 << 16);
-	const uint16_t m1 = SHMCP_POOL_OWNER_IUCV(1), m2 = SHMCP_POOL_OWNER_VMCF(7);
+	const uint16_t m1 = SHMCP_POOL_OWNER_WIDE(1), m2 = SHMCP_POOL_OWNER_NARROW(7);
 	const uint16_t vm = SHMCP_POOL_OWNER_VM(3);
-	CHECK(SHMCP_POOL_OWNER_IS_IUCV(m1) && !SHMCP_POOL_OWNER_IS_VMCF(m1));
-	CHECK(SHMCP_POOL_OWNER_IS_VMCF(m2) && !SHMCP_POOL_OWNER_IS_IUCV(m2));
-	CHECK(!SHMCP_POOL_OWNER_IS_IUCV(vm) && !SHMCP_POOL_OWNER_IS_VMCF(vm));
+	CHECK(SHMCP_POOL_OWNER_IS_WIDE(m1) && !SHMCP_POOL_OWNER_IS_NARROW(m1));
+	CHECK(SHMCP_POOL_OWNER_IS_NARROW(m2) && !SHMCP_POOL_OWNER_IS_WIDE(m2));
+	CHECK(!SHMCP_POOL_OWNER_IS_WIDE(vm) && !SHMCP_POOL_OWNER_IS_NARROW(vm));
 	CHECK(SHMCP_POOL_OWNER_VM(4095) <= SHMCP_POOL_OWNER_VM_MAX);
 
 	/* the plain double free */
@@ -723,12 +723,12 @@ static void test_double_free_refused(void)
 
 	/* a VM's LOGOFF frees its own blocks only, never a message's */
 	uint64_t v = shmcp_pool_alloc(&f.p, 64, vm);
-	uint64_t c = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_IUCV(4));
+	uint64_t c = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_WIDE(4));
 	CHECK(shmcp_pool_free_owner(&f.p, vm) == 1);
 	CHECK(shmcp_pool_block_len(&f.p, v) == 0 && shmcp_pool_held_by(&f.p, b, 1000, m2));
-	CHECK(shmcp_pool_held_by(&f.p, c, 64, SHMCP_POOL_OWNER_IUCV(4)));
+	CHECK(shmcp_pool_held_by(&f.p, c, 64, SHMCP_POOL_OWNER_WIDE(4)));
 	CHECK(shmcp_pool_free(&f.p, b, m2) == 0);
-	CHECK(shmcp_pool_free(&f.p, c, SHMCP_POOL_OWNER_IUCV(4)) == 0);
+	CHECK(shmcp_pool_free(&f.p, c, SHMCP_POOL_OWNER_WIDE(4)) == 0);
 	CHECK(f.p.hdr->free_bytes == f.size);
 	CHECK(pool_consistent(&f));
 	fake_done(&f);
@@ -747,7 +747,7 @@ static int named(void *ctx, uint64_t off, uint16_t owner)
 {
 	struct holders *h = ctx;
 	h->asked++;
-	if (!SHMCP_POOL_OWNER_IS_IUCV(owner) && !SHMCP_POOL_OWNER_IS_VMCF(owner) &&
+	if (!SHMCP_POOL_OWNER_IS_WIDE(owner) && !SHMCP_POOL_OWNER_IS_NARROW(owner) &&
 	    owner != SHMCP_POOL_OWNER_CP)
 		return 1;                       /* a VM's: its LOGOFF frees it */
 	for (unsigned i = 0; i < h->n; i++)
@@ -763,8 +763,8 @@ static void test_sweep(void)
 	struct holders h = { .n = 0 };
 	uint64_t kept[6], lost[6];
 	for (unsigned i = 0; i < 6; i++) {
-		uint16_t owner = i % 3 == 0 ? SHMCP_POOL_OWNER_IUCV(i + 1)
-			       : i % 3 == 1 ? SHMCP_POOL_OWNER_VMCF(i) : SHMCP_POOL_OWNER_CP;
+		uint16_t owner = i % 3 == 0 ? SHMCP_POOL_OWNER_WIDE(i + 1)
+			       : i % 3 == 1 ? SHMCP_POOL_OWNER_NARROW(i) : SHMCP_POOL_OWNER_CP;
 		kept[i] = shmcp_pool_alloc(&f.p, 100 * i, owner);
 		h.off[h.n] = kept[i];
 		h.owner[h.n++] = owner;
@@ -773,9 +773,9 @@ static void test_sweep(void)
 	}
 	uint64_t v = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_VM(0));
 	/* named by a holder, but under another holder's name: not its */
-	uint64_t wrong = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_IUCV(9));
+	uint64_t wrong = shmcp_pool_alloc(&f.p, 64, SHMCP_POOL_OWNER_WIDE(9));
 	h.off[h.n] = wrong;
-	h.owner[h.n++] = SHMCP_POOL_OWNER_IUCV(10);
+	h.owner[h.n++] = SHMCP_POOL_OWNER_WIDE(10);
 	CHECK(shmcp_pool_sweep(&f.p, named, &h) == 7);
 	for (unsigned i = 0; i < 6; i++) {
 		CHECK(shmcp_pool_block_len(&f.p, kept[i]) >= 100 * i);
@@ -1216,7 +1216,7 @@ struct live_names {
 static int live_named(void *ctx, uint64_t off, uint16_t owner)
 {
 	const struct live_names *l = ctx;
-	if (!SHMCP_POOL_OWNER_IS_IUCV(owner) && owner != SHMCP_POOL_OWNER_CP)
+	if (!SHMCP_POOL_OWNER_IS_WIDE(owner) && owner != SHMCP_POOL_OWNER_CP)
 		return 1;
 	for (uint64_t i = 0; i < l->n; i++)
 		if (l->live[i].off == off && off != l->gone)
@@ -1257,7 +1257,7 @@ static void test_every_store(unsigned cases)
 	step_len = f.tag_map_len;
 	static struct live live[1024];
 	uint64_t nlive = 0, runs = 0, max_stores = 0;
-	uint16_t owners[] = { 0, 1, 2, SHMCP_POOL_OWNER_IUCV(3), SHMCP_POOL_OWNER_IUCV(9) };
+	uint16_t owners[] = { 0, 1, 2, SHMCP_POOL_OWNER_WIDE(3), SHMCP_POOL_OWNER_WIDE(9) };
 
 	for (unsigned c = 0; c < cases; c++) {
 		/* A random state to start from. */
@@ -1265,8 +1265,8 @@ static void test_every_store(unsigned cases)
 			shmcp_pool_free_owner(&f.p, 0);
 			shmcp_pool_free_owner(&f.p, 1);
 			shmcp_pool_free_owner(&f.p, 2);
-			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_IUCV(3));
-			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_IUCV(9));
+			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_WIDE(3));
+			shmcp_pool_free_owner(&f.p, SHMCP_POOL_OWNER_WIDE(9));
 			nlive = 0;
 		}
 		unsigned steps = (unsigned)(rnd() % 40);
@@ -1276,7 +1276,7 @@ static void test_every_store(unsigned cases)
 				uint64_t len = rnd() % max;
 				uint16_t own = (uint16_t)(rnd() % 4);
 				if (own == 3)
-					own = SHMCP_POOL_OWNER_IUCV(3);
+					own = SHMCP_POOL_OWNER_WIDE(3);
 				uint64_t off = shmcp_pool_alloc(&f.p, len, own);
 				if (off != NIL)
 					live[nlive++] = (struct live){ off, 0, 0, 0,
@@ -1292,7 +1292,7 @@ static void test_every_store(unsigned cases)
 		/* One operation, killed after each of its tag stores in turn. */
 		enum op_kind kind;
 		uint64_t arg = 0;
-		uint16_t owner = SHMCP_POOL_OWNER_IUCV(9);      /* a message's */
+		uint16_t owner = SHMCP_POOL_OWNER_WIDE(9);      /* a message's */
 		uint64_t r = rnd() % 10;
 		if (c == 0) {
 			kind = OP_ALLOC;                /* the deepest split */
@@ -1321,7 +1321,7 @@ static void test_every_store(unsigned cases)
 			}
 			if (kind == OP_ALLOC)
 				after_crash_sweep(&f, live, nlive, NIL, s.hdr.free_bytes);
-			else if (kind == OP_FREE && (SHMCP_POOL_OWNER_IS_IUCV(was->owner) ||
+			else if (kind == OP_FREE && (SHMCP_POOL_OWNER_IS_WIDE(was->owner) ||
 						     was->owner == SHMCP_POOL_OWNER_CP))
 				after_crash_sweep(&f, live, nlive, arg,
 						  s.hdr.free_bytes + ((uint64_t)64 << was->order));

@@ -158,7 +158,7 @@ static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
 	*off = SHMCP_POOL_NIL;
 	atomic_signal_fence(memory_order_seq_cst);
 	if (was != SHMCP_POOL_NIL)
-		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
+		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
 }
 
 /* Free entry @m and the storage it holds: free first, so a kill before
@@ -394,7 +394,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return SHMCP_E_BADARG;
 	uint64_t off = SHMCP_POOL_NIL;
 	if (moves && lena) {
-		off = shmcp_pool_alloc(&sys->pool, lena, SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
+		off = shmcp_pool_alloc(&sys->pool, lena, SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
 		if (off == SHMCP_POOL_NIL)
 			return SHMCP_E_NOSTORAGE;
 		memcpy(sys->pool.base + off, data, lena);
@@ -471,7 +471,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		uint32_t n = lena < m->data_len ? lena : m->data_len;
 		if (n && !shmcp_pool_held_by(&sys->pool, m->data_off, n,
-					     SHMCP_POOL_OWNER_VMCF(msg_index(sys, m))))
+					     SHMCP_POOL_OWNER_NARROW(msg_index(sys, m))))
 			return SHMCP_E_CORRUPT;  /* never another's data */
 		if (n)
 			memcpy(data, sys->pool.base + m->data_off, n);
@@ -502,7 +502,7 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		uint32_t n = lena < m->lenb ? lena : m->lenb;
 		if (n) {
 			uint64_t off = shmcp_pool_alloc(&sys->pool, n,
-							SHMCP_POOL_OWNER_VMCF(msg_index(sys, m)));
+							SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
 			if (off == SHMCP_POOL_NIL)
 				return SHMCP_E_NOSTORAGE;
 			memcpy(sys->pool.base + off, data, n);
@@ -700,7 +700,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
 			if (n && reply_buf &&
 			    shmcp_pool_held_by(&sys->pool, m->reply_off, n,
-					       SHMCP_POOL_OWNER_VMCF(tag.index)))
+					       SHMCP_POOL_OWNER_NARROW(tag.index)))
 				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
 			msg_free(sys, m);
 			rc = SHMCP_VMCF_PRESENT;
@@ -853,11 +853,11 @@ static void snap(shmcp_sys *sys, struct shmcp_snapshot *s)
 static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 {
 	SHMCP_LOCK_HELD(sys);
-	if (!SHMCP_POOL_OWNER_IS_VMCF(owner))
+	if (!SHMCP_POOL_OWNER_IS_NARROW(owner))
 		return -1;
 	for (uint32_t i = owner & 0x3fff; i < nmsgs(sys); i += 0x4000) {
 		struct vmcf_msg *m = msg_at(sys, i);
-		if (m->state != M_FREE && SHMCP_POOL_OWNER_VMCF(i) == owner &&
+		if (m->state != M_FREE && SHMCP_POOL_OWNER_NARROW(i) == owner &&
 		    (m->data_off == off || m->reply_off == off))
 			return 1;
 	}
@@ -914,6 +914,7 @@ const struct shmcp_facility shmcp_vmcf_facility = {
 	.region_size = shmcp_vmcf_region_size,
 	.logoff = shmcp_vmcf_logoff,
 	.holds = holds,
+	.holder_class = SHMCP_HOLDER_NARROW,
 	.snap = snap,
 	.repair = repair,
 };
