@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .. import iucv
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
+from .aio import AsyncPath, AsyncPending
 from .router import deadline_of, raise_for
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def outcome(got: Any, answer: bytearray) -> bytes:
     return bytes(memoryview(answer)[:len(answer) - got.bf2len])
 
 
-class Pending:
+class Pending(AsyncPending):
     """A message send_nowait queued: ``result(timeout=None)`` is what send
     would have returned (the reply, or None for a one-way message), or
     raises what it would have raised."""
@@ -113,7 +114,7 @@ class Pending:
         return f"<Pending message {self.msgid} {'done' if self._done else 'in flight'}>"
 
 
-class Path:
+class Path(AsyncPath):
     """One end of an IUCV path: ``pathid``, ``partner`` (its userid),
     ``msglim``, ``priority`` (priority messages allowed), ``quiesced``
     (the partner quiesced it: sends wait), ``severed``.  ``with path:``
@@ -132,7 +133,7 @@ class Path:
         self._inbox: collections.deque["Message"] = collections.deque()
         self._completions = 0  # message-complete interrupts taken, ever
         self._resumes = 0      # path-resumed interrupts taken, ever
-        self._plist = MsgPlist(pathid=pathid)  # SEND's, reused
+        self._plists = [MsgPlist(pathid=pathid)]  # SEND's, reused
         self._spares: list[bytearray] = []     # default-size answer areas, reused
 
     msglim = property(lambda self: self._msglim, doc="The path's message limit.")
@@ -149,7 +150,12 @@ class Path:
         limit or quiesced: (message id, answer area or None)."""
         if self._state != "active":
             self._not_active("send")
-        p = self._plist
+        # a parameter list of its own while it is filled in and sent: another
+        # thread (or the event loop) may send on this path meanwhile
+        try:
+            p = self._plists.pop()
+        except IndexError:
+            p = MsgPlist(pathid=self.pathid)
         if type(data) is not bytes and type(data) is not bytearray:
             data = _data(data)
         p.bf1 = data
@@ -166,21 +172,24 @@ class Path:
                 answer = bytearray(_reply_size(reply_size))
             p.bf2 = answer
         router = self._router
-        while True:
-            completions, resumes = self._completions, self._resumes
-            if not _send(p):
-                return p.msgid, answer
-            rc = p.rcode
-            if rc == 3 and block:  # at the limit: wait for a completion
-                router.wait_until(lambda: self._completions != completions or
-                                  self._state != "active", deadline)
-            elif rc == 2 and block:  # quiesced: wait for the RESUME
-                router.wait_until(lambda: self._resumes != resumes or
-                                  self._state != "active", deadline)
-            elif rc == 1 or self._state != "active":
-                self._not_active("send")
-            else:
-                raise_for(rc, "send", self.partner)
+        try:
+            while True:
+                completions, resumes = self._completions, self._resumes
+                if not _send(p):
+                    return p.msgid, answer
+                rc = p.rcode
+                if rc == 3 and block:  # at the limit: wait for a completion
+                    router.wait_until(lambda: self._completions != completions or
+                                      self._state != "active", deadline)
+                elif rc == 2 and block:  # quiesced: wait for the RESUME
+                    router.wait_until(lambda: self._resumes != resumes or
+                                      self._state != "active", deadline)
+                elif rc == 1 or self._state != "active":
+                    self._not_active("send")
+                else:
+                    raise_for(rc, "send", self.partner)
+        finally:
+            self._plists.append(p)
 
     def _not_active(self, what: str) -> None:
         who = "its partner" if self._partner_severed else "this end"
@@ -209,9 +218,11 @@ class Path:
         except TimeoutError:
             self._purge(msgid, srccls)
             raise
-        if reply_size is None and len(self._spares) < 4:
-            self._spares.append(answer)
-        return outcome(got, answer)
+        try:
+            return outcome(got, answer)
+        finally:  # only once read: another thread may take it at once
+            if reply_size is None and len(self._spares) < 4:
+                self._spares.append(answer)
 
     def _purge(self, msgid: int, srccls: int) -> None:
         """Withdraw a two-way message whose sender stopped waiting."""
