@@ -39,6 +39,12 @@ if TYPE_CHECKING:
 # core's own spin window (spin_us, default 50 us) -- a round trip of the
 # layer fits in it, and the doorbell rule still decides whether it spins
 SPIN = 50e-6
+# ... and when the loop waits on nothing but the core (no file descriptor
+# registered but its own wake-up pipe): up to this long, or to its next
+# timer -- the doorbell then wakes the loop's thread directly, one hop
+# instead of the sleeper's two; a call_soon_threadsafe from another thread
+# waits at most this long
+ALONE = 0.002
 # the sleeper thread's core waits: short, so it notices LOGOFF and a
 # closed loop
 SLEEPER_WAIT = 0.02
@@ -81,9 +87,14 @@ class LoopPump:
         self.sleeper: threading.Thread | None = None
         self.closed = False
         self.failure: BaseException | None = None
-        # BaseEventLoop's queue of ready callbacks (private; a loop without
-        # one is taken as idle): the hot phase only spins when it is empty
+        # BaseEventLoop's queue of ready callbacks, timers and selector
+        # (private; a loop without them gets the plain SPIN window): the hot
+        # phase only waits when nothing is ready, and waits longer when
+        # nothing else can wake the loop
         self._ready = getattr(loop, "_ready", None)
+        self._scheduled = getattr(loop, "_scheduled", None)
+        selector = getattr(loop, "_selector", None)
+        self._fds = selector.get_map() if selector is not None else None
         router.watchers.append(self._dispatched)
 
     # -- waking the coroutines --------------------------------------------------
@@ -192,10 +203,19 @@ class LoopPump:
                 return None
             router.pumping = True
         try:
-            return router.pump_once(_monotonic() + (0.0 if busy else SPIN))
+            return router.pump_once(_monotonic() + (0.0 if busy else self._window()))
         except Exception as exc:  # the VM ended (logoff, system down): every waiter learns it
             self._fail(exc)
             return None
+
+    def _window(self) -> float:
+        """How long the idle loop waits in the core (see SPIN, ALONE)."""
+        fds, timers = self._fds, self._scheduled
+        if fds is None or timers is None or len(fds) > 1:
+            return SPIN
+        if not timers:
+            return ALONE
+        return max(SPIN, min(ALONE, timers[0].when() - self.loop.time()))
 
     def _sleep(self) -> None:
         """The cold phase: the sleeper thread waits in the core."""
@@ -341,11 +361,12 @@ class AsyncVM:
 
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message of any path."""
-        from .router import deadline_of
-        deadline = deadline_of(timeout)
-        receive = self.receive  # type: ignore[attr-defined]
-        return await pump_of(self._layer()).until(  # type: ignore[attr-defined]
-            lambda: _now_or_none(receive), deadline)
+        router = self._layer()  # type: ignore[attr-defined]
+        pump = pump_of(router)
+        deadline = None if timeout is None else _deadline_of(timeout)
+        receive, inbox = self.receive, router.inbox  # type: ignore[attr-defined]
+        return await pump.until(  # (a peek first: an empty inbox costs no raise)
+            lambda: inbox and _now_or_none(receive), deadline)
 
     async def amessages(self, timeout: float | None = None) -> AsyncIterator["Message"]:
         """``messages``' twin: ends when none came for ``timeout`` seconds."""
@@ -441,11 +462,12 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        from .router import deadline_of
-        deadline = deadline_of(timeout)
-        receive = self.receive  # type: ignore[attr-defined]
-        return await pump_of(self._router).until(  # type: ignore[attr-defined]
-            lambda: _now_or_none(receive), deadline)
+        pump = pump_of(self._router)  # type: ignore[attr-defined]
+        deadline = None if timeout is None else _deadline_of(timeout)
+        receive, inbox = self.receive, self._inbox  # type: ignore[attr-defined]
+        return await pump.until(
+            lambda: (inbox or self._state == "severed")  # type: ignore[attr-defined]
+            and _now_or_none(receive), deadline)
 
     def __aiter__(self) -> AsyncIterator["Message"]:
         """``async for msg in path``: its messages until severed and empty."""

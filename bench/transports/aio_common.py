@@ -1,0 +1,46 @@
+"""What the asyncio rows share: a client whose round trip is one
+coroutine run to completion on its own event loop (the harness times
+send + recv; the loop's own cost per round trip is in every asyncio row
+alike), and the echo server loop counting STOPs."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from . import is_stop
+
+
+class LoopClient:
+    """A client on its own event loop: ``round_trip(data)`` is the
+    coroutine the subclass provides."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.reply: Any = None
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def round_trip(self, data: bytes) -> Awaitable[Any]:
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        self.reply = self.run(self.round_trip(data))
+
+    def recv(self) -> Any:
+        return self.reply
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def serve(main: Callable[..., Awaitable[None]], *args: Any) -> None:
+    """Run the asyncio echo server ``main(*args)`` to its end."""
+    asyncio.run(main(*args))
+
+
+def stopped(data: bytes, stops: list[int], nclients: int) -> bool:
+    """Count a STOP; True once every client sent one."""
+    if data[1] == 0xFF and is_stop(data):
+        stops[0] += 1
+    return stops[0] >= nclients
