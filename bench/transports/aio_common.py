@@ -34,9 +34,17 @@ class LoopClient:
         self.loop.close()
 
 
-def serve(main: Callable[..., Awaitable[None]], *args: Any) -> None:
-    """Run the asyncio echo server ``main(*args)`` to its end."""
-    asyncio.run(main(*args))
+def serving(main: Callable[[Any, int, Any], Awaitable[None]]) -> Callable[[Any, int, Any], None]:
+    """A transport's ``serve(spec, nclients, ready)``: the asyncio echo
+    server ``main`` run to its end on a loop of its own."""
+    def serve(spec: Any, nclients: int, ready: Any) -> None:
+        asyncio.run(main(spec, nclients, ready))
+    return serve
+
+
+def unsupported(workload: str, size: int, opts: Any) -> str | None:
+    """The asyncio rows measure round trips: rtt and fan-in."""
+    return None if workload in ("rtt", "fanin") else "round trips only"
 
 
 def stopped(data: bytes, stops: list[int], nclients: int) -> bool:

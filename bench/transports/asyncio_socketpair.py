@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from .aio_common import LoopClient, serve as _serve_loop, stopped
+from .aio_common import LoopClient, serving, stopped, unsupported  # noqa: F401
 from .socketpair import setup  # noqa: F401  (one pair per client)
 
 
@@ -29,8 +29,7 @@ async def _server(spec, nclients: int, ready) -> None:
         t.cancel()
 
 
-def serve(spec, nclients: int, ready) -> None:
-    _serve_loop(_server, spec, nclients, ready)
+serve = serving(_server)
 
 
 class Client(LoopClient):
@@ -51,6 +50,3 @@ class Client(LoopClient):
 
 open_client = Client
 
-
-def unsupported(workload: str, size: int, opts) -> str | None:
-    return None if workload in ("rtt", "fanin") else "round trips only"

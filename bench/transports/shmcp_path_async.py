@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shmcp
 
-from .aio_common import LoopClient, serve as _serve_loop, stopped
+from .aio_common import LoopClient, serving, stopped, unsupported  # noqa: F401
 from .shmcp_iucv import setup  # noqa: F401  (the same system and directory)
 
 MSGLIM = 255
@@ -26,8 +26,7 @@ async def _server(spec, nclients: int, ready) -> None:
         vm.logoff()
 
 
-def serve(spec, nclients: int, ready) -> None:
-    _serve_loop(_server, spec, nclients, ready)
+serve = serving(_server)
 
 
 class Client(LoopClient):
@@ -44,6 +43,3 @@ class Client(LoopClient):
 
 open_client = Client
 
-
-def unsupported(workload: str, size: int, opts) -> str | None:
-    return None if workload in ("rtt", "fanin") else "round trips only"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import zmq
 import zmq.asyncio
 
-from .aio_common import LoopClient, serve as _serve_loop, stopped
+from .aio_common import LoopClient, serving, stopped, unsupported  # noqa: F401
 from .zmq_ipc import setup  # noqa: F401  (an ipc:// address in a temporary directory)
 
 
@@ -28,8 +28,7 @@ async def _server(spec, nclients: int, ready) -> None:
         ctx.term()
 
 
-def serve(spec, nclients: int, ready) -> None:
-    _serve_loop(_server, spec, nclients, ready)
+serve = serving(_server)
 
 
 class Client(LoopClient):
@@ -52,6 +51,3 @@ class Client(LoopClient):
 
 open_client = Client
 
-
-def unsupported(workload: str, size: int, opts) -> str | None:
-    return None if workload in ("rtt", "fanin") else "round trips only"
