@@ -52,6 +52,13 @@ _monotonic = time.monotonic
 _running_loop = asyncio.get_running_loop
 
 
+# bound by _bind_late on the first pump_of (their modules import this one)
+_deadline_of: Callable[[float | None], float | None]
+_outcome: Callable[[Any, bytearray], bytes]
+_MessageLimitExceeded: type[Exception]
+_PathQuiesced: type[Exception]
+
+
 def _bind_late() -> None:
     """The names of modules that import this one (path.py, router.py)."""
     global _deadline_of, _outcome, _MessageLimitExceeded, _PathQuiesced
