@@ -83,6 +83,7 @@ class Router:
         self.other: collections.deque[Any] = collections.deque()  # not IUCV's (VMCF)
         self.accept_policy: tuple[int | None, bool] | None = None
         self.acceptor: threading.Thread | None = None
+        self.helpers: list[threading.Thread] = []  # asyncio's sleeper threads (aio.py)
         self.stopped = threading.Event()
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
 
@@ -326,6 +327,9 @@ class Router:
         if thread is not None and thread is not threading.current_thread():
             thread.join(2 * IDLE_BEFORE_ACCEPTOR + 1.0)
         self.acceptor = None
+        for thread in self.helpers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
 
 
 def raise_for(rc: int, what: str, partner: str = "") -> None:
