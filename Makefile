@@ -14,6 +14,7 @@ CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/tes
 
 .PHONY: test demo stress csrc-test example-core example-sasc clean
 .PHONY: example-vmcf example-smsg bench bench-quick
+.PHONY: example-reqrep example-stream example-workers
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,16 @@ example-vmcf: $(STAMP)
 
 example-smsg: $(STAMP)
 	$(PY) examples/smsg/server.py
+
+# the Pythonic layer's examples, each beside its multiprocessing twin
+example-reqrep: $(STAMP)
+	$(PY) examples/reqrep/shmcp_version.py
+
+example-stream: $(STAMP)
+	$(PY) examples/stream/shmcp_version.py
+
+example-workers: $(STAMP)
+	$(PY) examples/workers/shmcp_version.py
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests
