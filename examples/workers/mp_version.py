@@ -31,7 +31,7 @@ def feed(conn, name, jobs, results):
             conn.send(job)
             results[job] = conn.recv()
         except (EOFError, ConnectionError):      # the worker's end closed: it died
-            print(f"dispatch: {name.upper()} died during job {job}; the job goes back", flush=True)
+            print(f"dispatch: {name.upper()} died during job {job}; the job goes back")
             jobs.put(job)
             return
     conn.send(None)

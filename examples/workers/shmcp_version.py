@@ -34,7 +34,7 @@ def feed(path, jobs, results):
         try:
             results[job] = int(path.send(b"%d" % job, timeout=30))
         except shmcp.PathSevered:
-            print(f"dispatch: {path.partner} died during job {job}; the job goes back", flush=True)
+            print(f"dispatch: {path.partner} died during job {job}; the job goes back")
             jobs.put(job)
             return
 
