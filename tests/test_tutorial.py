@@ -57,3 +57,12 @@ def test_tutorial_program_runs(number, system, tmp_path):
         assert done.stdout == expected
     # each program shuts its system down itself
     assert not os.path.exists("/dev/shm" + shm_name(system))
+
+
+def test_every_python_block_of_the_tutorial_compiles():
+    """The fragments that are not whole programs are at least valid Python."""
+    with open(TUTORIAL) as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    assert len(blocks) > len(PROGRAMS)
+    for number, block in enumerate(blocks):
+        compile(block, f"docs/tutorial.md python block {number}", "exec")
