@@ -13,9 +13,9 @@ WORKERS, JOBS, DOOMED = 3, 20, "worker1"
 
 
 def worker(conn, name):
-    for done, job in enumerate(iter(conn.recv, None)):  # until the dispatcher says None
-        if name == DOOMED and done == 2:
-            os.kill(os.getpid(), signal.SIGKILL)   # dies holding a job
+    for job in iter(conn.recv, None):           # until the dispatcher says None
+        if name == DOOMED:
+            os.kill(os.getpid(), signal.SIGKILL)   # dies holding its first job
         time.sleep(0.01)                         # the work
         conn.send(job * job)
 

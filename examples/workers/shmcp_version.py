@@ -17,9 +17,9 @@ WORKERS, JOBS, DOOMED = 3, 20, "worker1"
 def worker(system, name):
     with shmcp.logon(name, system=system) as vm:
         with vm.connect("dispatch", timeout=30, wait=True) as path:
-            for done, msg in enumerate(path):    # until the dispatcher severs
-                if name == DOOMED and done == 2:
-                    os.kill(os.getpid(), signal.SIGKILL)   # dies holding a job
+            for msg in path:                     # until the dispatcher severs
+                if name == DOOMED:
+                    os.kill(os.getpid(), signal.SIGKILL)   # dies holding its first job
                 time.sleep(0.01)                 # the work
                 msg.reply(b"%d" % int(msg.data) ** 2)
 
