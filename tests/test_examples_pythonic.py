@@ -79,16 +79,12 @@ def _stream_then_leave(records: int) -> None:
                 path.send(b"record %d" % seq, one_way=True)
 
 
-# -- BUGS found while writing the examples (reported to the lead, not fixed
-# here: the core and shmcp/pythonic are other helpers').  Data staged in
-# CP's storage by a VM that then severs or logs off is freed under its
-# partner: the partner reads 0xFF bytes of the right length, with no error
-# (a silent corruption).  The examples work around it: the side that
-# finishes last is the one that logs off first.  Each test is
-# xfail(strict=True): it fails the suite the day the bug is fixed, so that
-# the mark is removed.
+# -- Data staged in CP's storage by a VM that then severs or logs off must
+# reach its partner intact: the message owns its data (not the VM that
+# staged it), and the Pythonic layer severs its own end of a path only once
+# the messages queued on it are taken.  (Found as bugs while the examples
+# were written; they read 0xFF bytes of the right length, with no error.)
 
-@pytest.mark.xfail(strict=True, reason="BUG: a sever/logoff frees queued one-way data")
 def test_records_sent_before_a_sever_arrive_intact(system):
     records = 2000
     child = mp.get_context("fork").Process(target=_stream_then_leave, args=(records,))
@@ -110,7 +106,6 @@ def _reply_then_leave() -> None:
         msg.reply(b"answer " + msg.data)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the replier's LOGOFF frees its staged reply")
 def test_a_reply_survives_its_replier_logging_off(system):
     child = mp.get_context("fork").Process(target=_reply_then_leave)
     child.start()
@@ -143,7 +138,6 @@ def _faithful_reply_then_leave(ready) -> None:
                                    bf2=b"answer " + bytes(data))) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (core): the replier's LOGOFF frees its staged reply")
 def test_a_faithful_reply_survives_its_replier_logging_off(system):
     from shmcp import MsgPlist, PathPlist, iucv
     ctx = mp.get_context("fork")
