@@ -32,6 +32,9 @@ from ..errors import MessageLimitExceeded, PathQuiesced, PathSevered
 from .timeouts import CONNECT_POLL, deadline_of
 
 if TYPE_CHECKING:
+    import collections
+    from typing import Iterator
+
     from ..plist import PathPlist
     from .events import Event
     from .message import Message
@@ -296,7 +299,7 @@ def _time_out(fut: asyncio.Future) -> None:
         fut.set_exception(TimeoutError("timed out"))
 
 
-class _Reply:
+class AsyncReply:
     """What waits in ``router.pending`` for an asend's completion (the
     router calls ``_complete``, mutex held, in the dispatching thread)."""
 
@@ -315,14 +318,14 @@ class _Reply:
 def pump_of(router: "Router") -> LoopPump:
     """The router's pump for the running loop (made on first use)."""
     loop = _running_loop()
-    pump: LoopPump | None = router.__dict__.get("_pump")
+    pump = router.loop_pump
     if pump is None or pump.loop is not loop:
         if "_outcome" not in globals():
             _bind_late()
         with router.mutex:
             if pump is not None:
                 pump.close()
-            pump = router._pump = LoopPump(router, loop)  # type: ignore[attr-defined]
+            pump = router.loop_pump = LoopPump(router, loop)
     return pump
 
 
@@ -333,15 +336,29 @@ class AsyncVM:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what the sync class provides (vm.py's PythonicVM)
+        def _layer(self) -> Router: ...
+        def _connect_request(self, userid: Any, pgm: Any, user: Any, msglim: Any,
+                             priority: bool) -> tuple[PathPlist, bytes, str]: ...
+        def _connect_attempt(self, router: Router, plist: PathPlist, uid: bytes,
+                             priority: bool, wait: bool, deadline: float | None,
+                             partner: str) -> Path | None: ...
+        @staticmethod
+        def _connected(path: Path, partner: str) -> Path: ...
+        def accept(self, timeout: float | None = None, *, msglim: int | None = None,
+                   priority: bool = False) -> Path: ...
+        def receive(self, timeout: float | None = None) -> Message: ...
+        def _pythonic_events(self, timeout: float | None) -> Iterator[Event]: ...
+
     async def aconnect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                        msglim: int | None = None, priority: bool = False,
                        timeout: float | None = None, wait: bool = False) -> "Path":
         """``connect``'s twin: the Path once the target accepted."""
-        router = self._layer()  # type: ignore[attr-defined]
+        router = self._layer()
         deadline = deadline_of(timeout)
-        plist, uid, partner = self._connect_request(  # type: ignore[attr-defined]
+        plist, uid, partner = self._connect_request(
             userid, pgm, user, msglim, priority)
-        while (path := self._connect_attempt(router, plist, uid, priority,  # type: ignore
+        while (path := self._connect_attempt(router, plist, uid, priority,
                                              wait, deadline, partner)) is None:
             left = CONNECT_POLL if deadline is None else deadline - _monotonic()
             await asyncio.sleep(min(CONNECT_POLL, left))
@@ -351,23 +368,23 @@ class AsyncVM:
         except BaseException:
             path.sever()  # gave up (timeout, cancelled): the pending connection goes
             raise
-        return self._connected(path, partner)  # type: ignore[attr-defined]
+        return self._connected(path, partner)
 
     async def aaccept(self, timeout: float | None = None, *, msglim: int | None = None,
                       priority: bool = False) -> "Path":
         """``accept``'s twin."""
         deadline = deadline_of(timeout)
-        accept = self.accept  # type: ignore[attr-defined]
-        return await pump_of(self._layer()).until(  # type: ignore[attr-defined]
+        accept = self.accept
+        return await pump_of(self._layer()).until(
             lambda: _now_or_none(lambda t: accept(t, msglim=msglim, priority=priority)),
             deadline)
 
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message of any path."""
-        router = self._layer()  # type: ignore[attr-defined]
+        router = self._layer()
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
-        receive, inbox = self.receive, router.inbox  # type: ignore[attr-defined]
+        receive, inbox = self.receive, router.inbox
         return await pump.until(  # (a peek first: an empty inbox costs no raise)
             lambda: inbox and _now_or_none(receive), deadline)
 
@@ -383,10 +400,10 @@ class AsyncVM:
     async def aevents(self, timeout: float | None = None) -> AsyncIterator["Event"]:
         """``events``' twin (the Pythonic layer's Events): ends when none
         came for ``timeout`` seconds."""
-        router = self._layer()  # type: ignore[attr-defined]
+        router = self._layer()
         deadline_of(timeout)  # checks it
         pump = pump_of(router)
-        events = self._pythonic_events  # type: ignore[attr-defined]
+        events = self._pythonic_events
         while True:
             try:
                 ev = await pump.until(lambda: next(events(0), None), deadline_of(timeout))
@@ -400,6 +417,20 @@ class AsyncPath:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what the sync class provides (path.py's Path)
+        _router: Router
+        _state: str
+        _completions: int
+        _resumes: int
+        _inbox: collections.deque[Message]
+        _spares: list[bytearray]
+
+        def _queue(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
+                   msgtag: int, reply_size: int | None, deadline: float | None,
+                   block: bool) -> tuple[int, bytearray | None]: ...
+        def _purge(self, msgid: int, srccls: int) -> None: ...
+        def receive(self, timeout: float | None = None) -> Message: ...
+
     async def asend(self, data: Any, *, one_way: bool = False, priority: bool = False,
                     trgcls: int = 0, srccls: int = 0, msgtag: int = 0,
                     reply_size: int | None = None, timeout: float | None = None,
@@ -410,23 +441,23 @@ class AsyncPath:
         the target, which never sees it or can no longer answer it); one
         answered just as the caller gave up is complete, its reply
         dropped."""
-        router = self._router  # type: ignore[attr-defined]
+        router = self._router
         pump = pump_of(router)  # (binds _outcome on first use)
         deadline = None if timeout is None else deadline_of(timeout)
         try:
-            msgid, answer = self._queue(data, one_way, priority, trgcls,  # type: ignore
+            msgid, answer = self._queue(data, one_way, priority, trgcls,
                                         srccls, msgtag, reply_size, None, False)
         except (MessageLimitExceeded, PathQuiesced):
             if not block:
                 raise
-            msgid, answer = await self._aqueue(  # type: ignore[attr-defined]
+            msgid, answer = await self._aqueue(
                 pump, data, one_way, priority, trgcls, srccls, msgtag, reply_size, deadline)
         if answer is None:
             return None
         with router.mutex:
             got = router.completed.pop(msgid, None)
             if got is None:
-                reply = router.pending[msgid] = _Reply(pump)
+                reply = router.pending[msgid] = AsyncReply(pump)
         if got is None:
             try:
                 await pump.wait_for(reply.fut, deadline)
@@ -434,13 +465,13 @@ class AsyncPath:
                 with router.mutex:
                     router.pending.pop(msgid, None)
                 if reply.got is None:
-                    self._purge(msgid, srccls)  # type: ignore[attr-defined]
+                    self._purge(msgid, srccls)
                 raise
             got = reply.got
         try:
             return _outcome(got, answer)
         finally:  # only once read: another thread may take it at once
-            spares = self._spares  # type: ignore[attr-defined]
+            spares = self._spares
             if reply_size is None and len(spares) < 4:
                 spares.append(answer)
 
@@ -450,25 +481,25 @@ class AsyncPath:
         """Path._queue, awaiting (not blocking) while the path is at its
         limit or quiesced."""
         while True:
-            completions, resumes = self._completions, self._resumes  # type: ignore[attr-defined]
+            completions, resumes = self._completions, self._resumes
             try:
-                return self._queue(data, one_way, priority, trgcls,  # type: ignore[attr-defined]
+                return self._queue(data, one_way, priority, trgcls,
                                    srccls, msgtag, reply_size, None, False)
             except MessageLimitExceeded:
-                await pump.until(lambda: self._completions != completions  # type: ignore
-                                 or self._state != "active", deadline)  # type: ignore
+                await pump.until(lambda: self._completions != completions
+                                 or self._state != "active", deadline)
             except PathQuiesced:
-                await pump.until(lambda: self._resumes != resumes  # type: ignore
-                                 or self._state != "active", deadline)  # type: ignore
+                await pump.until(lambda: self._resumes != resumes
+                                 or self._state != "active", deadline)
 
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        pump = pump_of(self._router)  # type: ignore[attr-defined]
+        pump = pump_of(self._router)
         deadline = None if timeout is None else deadline_of(timeout)
-        receive, inbox = self.receive, self._inbox  # type: ignore[attr-defined]
+        receive, inbox = self.receive, self._inbox
         return await pump.until(
-            lambda: (inbox or self._state == "severed")  # type: ignore[attr-defined]
+            lambda: (inbox or self._state == "severed")
             and _now_or_none(receive), deadline)
 
     def __aiter__(self) -> AsyncIterator["Message"]:
@@ -489,18 +520,26 @@ class AsyncPending:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what the sync class provides (path.py's Pending)
+        _path: Path
+        _answer: bytearray | None
+        _got: Any
+        _done: bool
+
+        def add_done_callback(self, callback: Any) -> None: ...
+
     async def aresult(self, timeout: float | None = None) -> bytes | None:
         """``result``'s twin: TimeoutError or cancellation leave the
         message in flight (``result`` can still take it)."""
         deadline = deadline_of(timeout)
-        if self._answer is None:  # type: ignore[attr-defined]
+        if self._answer is None:
             return None
-        if not self._done:  # type: ignore[attr-defined]
-            pump = pump_of(self._path._router)  # type: ignore[attr-defined]
+        if not self._done:
+            pump = pump_of(self._path._router)
             fut = pump.loop.create_future()
-            self.add_done_callback(lambda _p: pump.notify(fut))  # type: ignore[attr-defined]
+            self.add_done_callback(lambda _p: pump.notify(fut))
             await pump.wait_for(fut, deadline)
-        return _outcome(self._got, self._answer)  # type: ignore[attr-defined]
+        return _outcome(self._got, self._answer)
 
 
 __all__ = ["AsyncPath", "AsyncPending", "AsyncVM", "LoopPump", "SPIN"]
