@@ -13,7 +13,8 @@ CORE_C := $(wildcard csrc/*.c $(patsubst %,csrc/%/*.c,core iucv vmcf))
 CTESTS := $(patsubst csrc/tests/%.c,csrc/build-tests/%,$(wildcard csrc/tests/test_*.c))
 
 .PHONY: test demo stress csrc-test example-core example-sasc clean
-.PHONY: example-vmcf example-smsg bench bench-quick
+.PHONY: example-vmcf example-smsg example-asyncio bench bench-quick
+.PHONY: example-reqrep example-stream example-workers
 
 $(STAMP): $(CORE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,20 @@ example-vmcf: $(STAMP)
 
 example-smsg: $(STAMP)
 	$(PY) examples/smsg/server.py
+
+# the server in the background; the client stops it, and make waits for it
+example-asyncio: $(STAMP)
+	$(PY) examples/asyncio_service/server.py & $(PY) examples/asyncio_service/client.py && wait $$!
+
+# the Pythonic layer's examples, each beside its multiprocessing twin
+example-reqrep: $(STAMP)
+	$(PY) examples/reqrep/shmcp_version.py
+
+example-stream: $(STAMP)
+	$(PY) examples/stream/shmcp_version.py
+
+example-workers: $(STAMP)
+	$(PY) examples/workers/shmcp_version.py
 
 stress: $(STAMP)
 	$(PY) -m pytest -q -m stress tests

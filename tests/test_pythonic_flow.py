@@ -121,6 +121,50 @@ def test_threads_share_a_vm(system):
         finish(server)
 
 
+def test_threads_send_one_way_on_one_path_each_with_its_own_data_and_class(system):
+    """One-way sends with and without a class, and two-way ones from
+    another thread, on one path at once: each message arrives with its own
+    data and its own class, in its sender's order."""
+    server = child("""
+        import shmcp
+        vm = shmcp.logon("server")
+        vm.accept_all(msglim=4)
+        print("READY", flush=True)
+        got = {}
+        while sum(len(v) for v in got.values()) < 3 * 300:
+            msg = vm.receive(timeout=30)
+            got.setdefault(msg.trgcls, []).append(msg.data)
+            if not msg.one_way:
+                msg.reply(msg.data)
+        for cls in sorted(got):
+            print(cls, ",".join(d.decode() for d in got[cls]), flush=True)
+        """)
+    try:
+        assert line(server) == "READY"
+        with shmcp.logon("client") as vm:
+            path = vm.connect("server", timeout=30)
+            wrong: list = []
+
+            def mixed() -> None:  # a classed SEND, then the fast path's
+                for i in range(300):
+                    path.send(b"c%d" % i, one_way=True, trgcls=7)
+                    path.send(b"p%d" % i, one_way=True)
+
+            def two_way() -> None:
+                for i in range(300):
+                    if path.send(b"t%d" % i, trgcls=9, timeout=60) != b"t%d" % i:
+                        wrong.append(i)
+            ts = [threading.Thread(target=f) for f in (mixed, two_way)]
+            [t.start() for t in ts]
+            [t.join(120) for t in ts]
+            assert not any(t.is_alive() for t in ts) and wrong == []
+            assert [line(server) for _ in range(3)] == [
+                "%d %s" % (cls, ",".join("%s%d" % (tag, i) for i in range(300)))
+                for cls, tag in ((0, "p"), (7, "c"), (9, "t"))]
+    finally:
+        finish(server)
+
+
 def test_ctrl_c_interrupts_receive_and_send(system):
     proc = child("""
         import shmcp

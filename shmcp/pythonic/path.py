@@ -8,6 +8,7 @@ from .. import iucv
 from .._native import lib
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
+from .aio import AsyncPath, AsyncPending
 from .router import raise_for
 from .timeouts import deadline_of
 
@@ -67,7 +68,7 @@ def outcome(got: Any, answer: bytearray) -> bytes:
     return bytes(memoryview(answer)[:len(answer) - got.bf2len])
 
 
-class Pending:
+class Pending(AsyncPending):
     """A message send_nowait queued: ``result(timeout=None)`` is what send
     would have returned (the reply, or None for a one-way message), or
     raises what it would have raised."""
@@ -115,7 +116,7 @@ class Pending:
         return f"<Pending message {self.msgid} {'done' if self._done else 'in flight'}>"
 
 
-class Path:
+class Path(AsyncPath):
     """One end of an IUCV path: ``pathid``, ``partner`` (its userid),
     ``msglim``, ``priority`` (priority messages allowed), ``quiesced``
     (the partner quiesced it: sends wait), ``severed``.  ``with path:``
@@ -135,8 +136,10 @@ class Path:
         self._inbox: collections.deque["Message"] = collections.deque()
         self._completions = 0  # message-complete interrupts taken, ever
         self._resumes = 0      # path-resumed interrupts taken, ever
-        self._plist = MsgPlist(pathid=pathid)  # SEND's, reused
-        self._classed = False  # its classes or tag are not all zero
+        # SEND's parameter lists, reused; one per sender at a time (threads and
+        # the event loop may send on one path at once); every one in the pool
+        # has its classes and tag zero
+        self._plists = [MsgPlist(pathid=pathid)]
         self._spares: list[bytearray] = []     # default-size answer areas, reused
 
     msglim = property(lambda self: self._msglim, doc="The path's message limit.")
@@ -153,15 +156,17 @@ class Path:
         limit or quiesced: (message id, answer area or None)."""
         if self._state != "active":
             self._not_active("send")
-        p = self._plist
         if type(data) is not bytes and type(data) is not bytearray:
             data = _data(data)
+        classed = trgcls or srccls or msgtag
+        if classed:
+            classes = _class("trgcls", trgcls), _class("srccls", srccls), _class("msgtag", msgtag)
+        plists = self._plists
+        p = plists.pop() if plists else MsgPlist(pathid=self.pathid)
         p.bf1 = data
         p.flags1 = (_IPNORPY if one_way else 0) | (_IPPRTY if priority else 0)
-        if trgcls or srccls or msgtag or self._classed:
-            p.trgcls, p.srccls, p.msgtag = (_class("trgcls", trgcls), _class("srccls", srccls),
-                                            _class("msgtag", msgtag))
-            self._classed = bool(trgcls or srccls or msgtag)
+        if classed:
+            p.trgcls, p.srccls, p.msgtag = classes
         answer = None
         if not one_way:
             if reply_size is None:
@@ -171,21 +176,26 @@ class Path:
                 answer = bytearray(_reply_size(reply_size))
             p.bf2 = answer
         router = self._router
-        while True:
-            completions, resumes = self._completions, self._resumes
-            if not _send(p):
-                return p.msgid, answer
-            rc = p.rcode
-            if rc == 3 and block:  # at the limit: wait for a completion
-                router.wait_until(lambda: self._completions != completions or
-                                  self._state != "active", deadline)
-            elif rc == 2 and block:  # quiesced: wait for the RESUME
-                router.wait_until(lambda: self._resumes != resumes or
-                                  self._state != "active", deadline)
-            elif rc == 1 or self._state != "active":
-                self._not_active("send")
-            else:
-                raise_for(rc, "send", self.partner)
+        try:
+            while True:
+                completions, resumes = self._completions, self._resumes
+                if not _send(p):
+                    return p.msgid, answer
+                rc = p.rcode
+                if rc == 3 and block:  # at the limit: wait for a completion
+                    router.wait_until(lambda: self._completions != completions or
+                                      self._state != "active", deadline)
+                elif rc == 2 and block:  # quiesced: wait for the RESUME
+                    router.wait_until(lambda: self._resumes != resumes or
+                                      self._state != "active", deadline)
+                elif rc == 1 or self._state != "active":
+                    self._not_active("send")
+                else:
+                    raise_for(rc, "send", self.partner)
+        finally:
+            if classed:
+                p.trgcls = p.srccls = p.msgtag = 0
+            plists.append(p)
 
     def _not_active(self, what: str) -> None:
         who = "its partner" if self._partner_severed else "this end"
@@ -203,20 +213,24 @@ class Path:
         DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is
         then purged)."""
         if one_way and (type(data) is bytes or type(data) is bytearray) and \
-                not (priority or trgcls or srccls or msgtag or self._classed) and \
+                not (priority or trgcls or srccls or msgtag) and \
                 block and timeout is None and self._state == "active":
-            p = self._plist  # the stream's common case, spelled out
-            p.bf1 = data
-            while True:
-                completions = self._completions
-                p.flags1 = _IPNORPY
-                if not _send(p):
-                    return None
-                if p.rcode != 3 or self._state != "active":
-                    break  # quiesced, severed: the general path says why
-                # at the limit: take completions until one of ours came
-                self._router.wait_until(lambda: self._completions != completions or
-                                        self._state != "active", None)
+            plists = self._plists  # the stream's common case, spelled out
+            p = plists.pop() if plists else MsgPlist(pathid=self.pathid)
+            try:
+                p.bf1 = data
+                while True:
+                    completions = self._completions
+                    p.flags1 = _IPNORPY
+                    if not _send(p):
+                        return None
+                    if p.rcode != 3 or self._state != "active":
+                        break  # quiesced, severed: the general path says why
+                    # at the limit: take completions until one of ours came
+                    self._router.wait_until(lambda: self._completions != completions or
+                                            self._state != "active", None)
+            finally:
+                plists.append(p)
         deadline = None if timeout is None else deadline_of(timeout)
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)
@@ -229,9 +243,11 @@ class Path:
         except TimeoutError:
             self._purge(msgid, srccls)
             raise
-        if reply_size is None and len(self._spares) < 4:
-            self._spares.append(answer)
-        return outcome(got, answer)
+        try:
+            return outcome(got, answer)
+        finally:  # only once read: another thread may take it at once
+            if reply_size is None and len(self._spares) < 4:
+                self._spares.append(answer)
 
     def _purge(self, msgid: int, srccls: int) -> None:
         """Withdraw a two-way message whose sender stopped waiting."""

@@ -36,6 +36,7 @@ from .timeouts import deadline_of  # noqa: F401  (part of the router's interface
 
 if TYPE_CHECKING:
     from ..machine import VirtualMachine
+    from .aio import AsyncReply, LoopPump
     from .path import Path, Pending
 
 _PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
@@ -78,11 +79,14 @@ class Router:
         self.connections: collections.deque[PathPlist] = collections.deque()
         self.inbox: collections.deque[Any] = collections.deque()  # every path's messages
         self.completed: dict[int, Any] = {}         # msgid -> 06/07 nobody claimed yet
-        self.pending: dict[int, "Pending"] = {}     # msgid -> send_nowait's Pending
+        # msgid -> send_nowait's Pending, or an asend's AsyncReply
+        self.pending: dict[int, "Pending | AsyncReply"] = {}
         self.events: collections.deque[Event] | None = None  # once vm.events() asked
         self.other: collections.deque[Any] = collections.deque()  # not IUCV's (VMCF)
         self.accept_policy: tuple[int | None, bool] | None = None
         self.acceptor: threading.Thread | None = None
+        self.helpers: list[threading.Thread] = []  # asyncio's sleeper threads (aio.py)
+        self.loop_pump: "LoopPump | None" = None   # aio.py's, for the running loop
         self.stopped = threading.Event()
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
 
@@ -326,6 +330,9 @@ class Router:
         if thread is not None and thread is not threading.current_thread():
             thread.join(2 * IDLE_BEFORE_ACCEPTOR + 1.0)
         self.acceptor = None
+        for thread in self.helpers:
+            if thread is not threading.current_thread():
+                thread.join(1.0)
 
 
 def raise_for(rc: int, what: str, partner: str = "") -> None:

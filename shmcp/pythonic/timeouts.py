@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from time import monotonic
 
+# connect(wait=True): how often to try a target not there yet
+CONNECT_POLL = 0.01
+
 
 def deadline_of(timeout: float | None) -> float | None:
     """The monotonic deadline of ``timeout`` seconds (None: none); a bad

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from .._native import lib
 from ..errors import ConnectionRefused, NotLoggedOn
 from ..plist import PathPlist
-from .timeouts import deadline_of
+from .aio import AsyncVM
+from .timeouts import CONNECT_POLL, deadline_of
 
 if TYPE_CHECKING:  # the rest of the layer needs shmcp.iucv, which needs machine.py
     from .events import Event
@@ -19,7 +20,6 @@ if TYPE_CHECKING:  # the rest of the layer needs shmcp.iucv, which needs machine
 
 _IPPRTY = lib.SHMCP_IPPRTY
 _MSGLIM_MAX = lib.SHMCP_MSGLIM_MAX
-_CONNECT_POLL = 0.01  # connect(wait=True): how often to try a target not there yet
 
 
 def _msglim(msglim: Any, default: int) -> int:
@@ -42,7 +42,7 @@ def _user(value: Any, name: str, size: int) -> bytes:
     return bytes(value)
 
 
-class PythonicVM:
+class PythonicVM(AsyncVM):
     """connect, accept, accept_all, receive, messages, paths: the Pythonic
     layer on a VirtualMachine (docs/pythonic.md)."""
 
@@ -75,12 +75,24 @@ class PythonicVM:
         the target to log on and declare, up to ``timeout``, instead of
         raising NotLoggedOn / ConnectionRefused (rc 12) at once.  Raises
         NotAuthorized, ConnectionRefused, TimeoutError."""
-        from .. import iucv
-        from ..machine import userid_bytes
-        from .path import Path
-        from .router import raise_for
         router = self._layer()
         deadline = deadline_of(timeout)
+        plist, uid, partner = self._connect_request(userid, pgm, user, msglim, priority)
+        while (path := self._connect_attempt(router, plist, uid, priority, wait, deadline,
+                                             partner)) is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            time.sleep(CONNECT_POLL if left is None else min(CONNECT_POLL, left))
+        try:
+            router.wait_until(lambda: path._state != "connecting", deadline)
+        except BaseException:
+            path.sever()  # gave up (timeout, Ctrl-C): the pending connection goes
+            raise
+        return self._connected(path, partner)
+
+    def _connect_request(self, userid: Any, pgm: Any, user: Any, msglim: Any,
+                         priority: bool) -> tuple[PathPlist, bytes, str]:
+        """CONNECT's parameter list, the target's userid (8 bytes) and name."""
+        from ..machine import userid_bytes
         uid = userid_bytes(userid)
         plist = PathPlist(vmid=uid, msglim=_msglim(msglim, _MSGLIM_MAX),
                           flags1=_IPPRTY if priority else 0)
@@ -89,26 +101,31 @@ class PythonicVM:
             plist.user = _user(user, "user", 8)
         else:
             plist.ipuser = _user(user, "user", 16)
-        partner = uid.decode().rstrip()
-        while True:
-            with router.mutex:  # so the 02 finds the path registered
-                if not iucv.connect(plist):
-                    path = Path(router, plist.pathid, uid, plist.msglim, priority, "connecting")
-                    router.connecting[path.pathid] = path
-                    break
-            rc = plist.rcode
-            if wait and rc in (11, 12):
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise TimeoutError(f"connect: {partner} did not log on and declare in time")
-                time.sleep(_CONNECT_POLL if left is None else min(_CONNECT_POLL, left))
-                continue
-            raise_for(rc, "connect", partner)
-        try:
-            router.wait_until(lambda: path._state != "connecting", deadline)
-        except BaseException:
-            path.sever()  # gave up (timeout, Ctrl-C): the pending connection goes
-            raise
+        return plist, uid, uid.decode().rstrip()
+
+    def _connect_attempt(self, router: Router, plist: PathPlist, uid: bytes, priority: bool,
+                         wait: bool, deadline: float | None, partner: str) -> Path | None:
+        """One CONNECT: the connecting Path, or None to try again later
+        (``wait`` and the target not there yet); raises otherwise."""
+        from .. import iucv
+        from .path import Path
+        from .router import raise_for
+        with router.mutex:  # so the 02 finds the path registered
+            if not iucv.connect(plist):
+                path = Path(router, plist.pathid, uid, plist.msglim, priority, "connecting")
+                router.connecting[path.pathid] = path
+                return path
+        rc = plist.rcode
+        if wait and rc in (11, 12):
+            if deadline is not None and deadline - time.monotonic() <= 0:
+                raise TimeoutError(f"connect: {partner} did not log on and declare in time")
+            return None
+        raise_for(rc, "connect", partner)
+        return None  # not reached
+
+    @staticmethod
+    def _connected(path: Path, partner: str) -> Path:
+        """The Path of a connect whose wait ended."""
         if path._state == "severed":
             raise ConnectionRefused(f"connect: {partner} severed the pending connection")
         return path
@@ -187,9 +204,10 @@ def _attach() -> None:
     """Give VirtualMachine the layer's methods, and stop the layer's thread
     before LOGOFF (machine.py names no layer above it)."""
     from ..machine import VirtualMachine, before_logoff
-    for name, value in vars(PythonicVM).items():
-        if not name.startswith("__"):
-            setattr(VirtualMachine, name, value)
+    for cls in reversed(PythonicVM.__mro__[:-1]):  # AsyncVM's twins too
+        for name, value in vars(cls).items():
+            if not name.startswith("__"):
+                setattr(VirtualMachine, name, value)
     before_logoff.append(PythonicVM._stop_layer)  # type: ignore[arg-type]
 
 

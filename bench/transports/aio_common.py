@@ -1,0 +1,54 @@
+"""What the asyncio rows share: a client whose round trip is one
+coroutine run to completion on its own event loop (the harness times
+send + recv; the loop's own cost per round trip is in every asyncio row
+alike), and the echo server loop counting STOPs."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+from . import is_stop
+
+
+class LoopClient:
+    """A client on its own event loop: ``round_trip(data)`` is the
+    coroutine the subclass provides."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.reply: Any = None
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def round_trip(self, data: bytes) -> Awaitable[Any]:
+        raise NotImplementedError
+
+    def send(self, data: bytes) -> None:
+        self.reply = self.run(self.round_trip(data))
+
+    def recv(self) -> Any:
+        return self.reply
+
+    def close(self) -> None:
+        self.loop.close()
+
+
+def serving(main: Callable[[Any, int, Any], Awaitable[None]]) -> Callable[[Any, int, Any], None]:
+    """A transport's ``serve(spec, nclients, ready)``: the asyncio echo
+    server ``main`` run to its end on a loop of its own."""
+    def serve(spec: Any, nclients: int, ready: Any) -> None:
+        asyncio.run(main(spec, nclients, ready))
+    return serve
+
+
+def unsupported(workload: str, size: int, opts: Any) -> str | None:
+    """The asyncio rows measure round trips: rtt and fan-in."""
+    return None if workload in ("rtt", "fanin") else "round trips only"
+
+
+def stopped(data: bytes, stops: list[int], nclients: int) -> bool:
+    """Count a STOP; True once every client sent one."""
+    if data[1] == 0xFF and is_stop(data):
+        stops[0] += 1
+    return stops[0] >= nclients

@@ -1,0 +1,545 @@
+"""The Pythonic layer's coroutine twins: ``await vm.aconnect(...)``,
+``await path.asend(...)``, ``async for msg in vm.amessages()`` ...
+
+They run on the standard asyncio event loop.  One ``LoopPump`` per
+(VM, loop) takes the VM's interrupts for the coroutines that wait, in
+two phases (bench/NOTES.md has the figures that chose them):
+
+* hot: while coroutines wait, the loop itself pumps the router
+  (``Router.pump_once``) from a callback it schedules for itself: a bare
+  poll when other callbacks are ready, else one core wait of up to
+  SPIN seconds -- the core spins in it while the doorbell rule allows
+  (no more running VMs than cores), else sleeps on the doorbell.  A reply
+  that comes within the window costs no wake-up at all;
+* cold: when nothing came in the window, the loop goes back to its
+  selector and one sleeper thread per pump waits in the core instead,
+  waking the loop (``call_soon_threadsafe``) on the next interrupt and
+  handing the pumping back.
+
+Coroutines wait on futures the pump wakes after each dispatch (any
+thread's: the router's ``watchers``); each then asks its own question of
+the router's state on the loop thread, so what it takes is never lost to
+a cancellation: a message taken is returned by the same step that took it.
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+
+from ..errors import MessageLimitExceeded, PathQuiesced, PathSevered
+from .timeouts import CONNECT_POLL, deadline_of
+
+if TYPE_CHECKING:
+    import collections
+    from typing import Iterator
+
+    from ..plist import PathPlist
+    from .events import Event
+    from .message import Message
+    from .path import Path
+    from .router import Router
+
+# the hot phase's core wait when the loop has nothing else to do: the
+# core's own spin window (spin_us, default 50 us) -- a round trip of the
+# layer fits in it, and the doorbell rule still decides whether it spins
+SPIN = 50e-6
+# ... and when the loop waits on nothing but the core (no file descriptor
+# registered but its own wake-up pipe): up to this long, or to its next
+# timer -- the doorbell then wakes the loop's thread directly, one hop
+# instead of the sleeper's two; a call_soon_threadsafe from another thread
+# waits at most this long
+ALONE = 0.002
+# the sleeper thread's core waits: short, so it notices LOGOFF and a
+# closed loop
+SLEEPER_WAIT = 0.02
+_monotonic = time.monotonic
+_running_loop = asyncio.get_running_loop
+
+
+# bound by _bind_late on the first pump_of (path.py imports this module)
+_outcome: Callable[[Any, bytearray], bytes]
+
+
+def _bind_late() -> None:
+    """The names of a module that imports this one (path.py)."""
+    global _outcome
+    from .path import outcome
+    _outcome = outcome
+
+
+def _now_or_none(call: Callable[[float], Any]) -> Any:
+    """``call(0)`` -- a sync receive/accept that never pumps -- or None
+    if it timed out (nothing there yet)."""
+    try:
+        return call(0)
+    except TimeoutError:
+        return None
+
+
+class LoopPump:
+    """The bridge between one VM's router and one asyncio loop."""
+
+    def __init__(self, router: "Router", loop: asyncio.AbstractEventLoop) -> None:
+        self.router = router
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self.waiters: list[asyncio.Future] = []   # woken after every dispatch
+        self.awaited: set[asyncio.Future] = set()  # every future a coroutine awaits
+        self.outstanding = 0       # coroutines waiting on the router now
+        self.scheduled = False     # _drive is in the loop's ready queue
+        self.wake_queued = False   # a _wake is on its way from another thread
+        self.handoff = threading.Event()  # the sleeper thread pumps while set
+        self.sleeper: threading.Thread | None = None
+        self.closed = False
+        self.failure: BaseException | None = None
+        # BaseEventLoop's queue of ready callbacks, timers and selector
+        # (private; a loop without them gets the plain SPIN window): the hot
+        # phase only waits when nothing is ready, and waits longer when
+        # nothing else can wake the loop
+        self._ready = getattr(loop, "_ready", None)
+        self._scheduled = getattr(loop, "_scheduled", None)
+        selector = getattr(loop, "_selector", None)
+        self._fds = selector.get_map() if selector is not None else None
+        router.watchers.append(self._dispatched)
+
+    # -- waking the coroutines --------------------------------------------------
+
+    def _dispatched(self) -> None:
+        """The router's watcher (mutex held, any thread)."""
+        if threading.get_ident() == self.thread_id:
+            self._wake()
+        elif not self.wake_queued:
+            self.wake_queued = True
+            try:
+                self.loop.call_soon_threadsafe(self._wake)
+            except RuntimeError:  # the loop is closed: nobody waits on it
+                self.wake_queued = False
+
+    def _wake(self) -> None:
+        self.wake_queued = False
+        waiters, self.waiters = self.waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def notify(self, fut: asyncio.Future) -> None:
+        """Wake one future (from any thread): a Pending's completion."""
+        if threading.get_ident() == self.thread_id:
+            if not fut.done():
+                fut.set_result(None)
+        else:
+            try:
+                self.loop.call_soon_threadsafe(_set_if_pending, fut)
+            except RuntimeError:
+                pass
+
+    # -- waiting ------------------------------------------------------------------
+
+    async def wait_for(self, fut: asyncio.Future, deadline: float | None) -> None:
+        """Await ``fut`` while the pump runs; TimeoutError at ``deadline``."""
+        self.outstanding += 1
+        self.awaited.add(fut)
+        try:
+            if not self.scheduled and not self._ready:
+                self._pump(False)  # the loop has nothing else to do: pump now, in this step
+            if not fut.done():
+                self._kick()
+                timer = None
+                if deadline is not None:
+                    timer = self.loop.call_later(max(0.0, deadline - _monotonic()),
+                                                 _time_out, fut)
+                try:
+                    await fut
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+        finally:
+            self.outstanding -= 1
+            self.awaited.discard(fut)
+        if self.failure is not None:
+            raise self.failure
+
+    async def until(self, pred: Callable[[], Any], deadline: float | None) -> Any:
+        """pred()'s first true value (asked on the loop thread after each
+        dispatch; pred takes the router's mutex itself if it needs it);
+        TimeoutError at ``deadline``."""
+        while True:
+            got = pred()
+            if got:
+                return got
+            if deadline is not None and _monotonic() >= deadline:
+                raise TimeoutError("timed out")
+            fut = self.loop.create_future()
+            self.waiters.append(fut)
+            try:
+                await self.wait_for(fut, deadline)
+            except TimeoutError:
+                pass  # pred is asked once more, then the deadline raises
+
+    # -- pumping --------------------------------------------------------------
+
+    def _kick(self) -> None:
+        if not self.scheduled and not self.closed:
+            self.scheduled = True
+            self.loop.call_soon(self._drive)
+
+    def _drive(self) -> None:
+        """The hot phase, as a callback of the loop: pumps while coroutines
+        wait, then hands over to the sleeper."""
+        self.scheduled = False
+        busy = bool(self._ready)
+        got = self._pump(busy)
+        if got or busy:
+            self._kick()
+        elif got is not None:
+            self._sleep()
+
+    def _pump(self, busy: bool) -> bool | None:
+        """One pump from the loop thread: a poll if ``busy`` (other
+        callbacks are ready), else a core wait of up to SPIN.  Whether an
+        interrupt came; None if there was nothing to do or a thread
+        pumps (the sleeper then follows it)."""
+        if not self.outstanding or self.closed:
+            return None
+        router = self.router
+        with router.mutex:
+            if router.pumping:  # a thread is in the core's wait: its dispatch wakes us
+                self._sleep()
+                return None
+            router.pumping = True
+            router.fg_waits += 1  # the program waits: accept_all's thread keeps out
+        try:
+            return router.pump_once(_monotonic() + (0.0 if busy else self._window()))
+        except Exception as exc:  # the VM ended (logoff, system down): every waiter learns it
+            self._fail(exc)
+            return None
+
+    def _window(self) -> float:
+        """How long the idle loop waits in the core (see SPIN, ALONE)."""
+        fds, timers = self._fds, self._scheduled
+        if fds is None or timers is None or len(fds) > 1:
+            return SPIN
+        if not timers:
+            return ALONE
+        return max(SPIN, min(ALONE, timers[0].when() - self.loop.time()))
+
+    def _sleep(self) -> None:
+        """The cold phase: the sleeper thread waits in the core."""
+        if self.sleeper is None:
+            self.sleeper = threading.Thread(target=self._sleeper, name="shmcp-asyncio",
+                                            daemon=True)
+            self.router.helpers.append(self.sleeper)
+            self.sleeper.start()
+        self.handoff.set()
+
+    def _sleeper(self) -> None:
+        router, handoff, stopped = self.router, self.handoff, self.router.stopped
+        while not stopped.is_set() and not self.closed:
+            if not handoff.wait(SLEEPER_WAIT):
+                if self.loop.is_closed():
+                    return
+                continue
+            if not self.outstanding:
+                handoff.clear()
+                continue
+            with router.mutex:
+                if router.pumping:  # a program thread pumps: follow it
+                    router.sleepers += 1
+                    try:
+                        router.cond.wait(SLEEPER_WAIT)
+                    finally:
+                        router.sleepers -= 1
+                    continue
+                router.pumping = True
+                router.fg_waits += 1
+            try:
+                got = router.pump_once(_monotonic() + SLEEPER_WAIT)
+            except Exception as exc:
+                if not router.vm.logged_on:
+                    return
+                self._fail_threadsafe(exc)
+                return
+            if got:  # back to the loop's hot phase
+                handoff.clear()
+                try:
+                    self.loop.call_soon_threadsafe(self._kick)
+                except RuntimeError:
+                    return
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        for fut in list(self.awaited):
+            _set_if_pending(fut)
+
+    def _fail_threadsafe(self, exc: BaseException) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self._fail, exc)
+        except RuntimeError:
+            pass
+
+    def close(self) -> None:
+        """Detach from the router (its loop is gone or replaced)."""
+        self.closed = True
+        self.handoff.set()
+        try:
+            self.router.watchers.remove(self._dispatched)
+        except ValueError:
+            pass
+
+
+def _set_if_pending(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _time_out(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError("timed out"))
+
+
+class AsyncReply:
+    """What waits in ``router.pending`` for an asend's completion (the
+    router calls ``_complete``, mutex held, in the dispatching thread)."""
+
+    __slots__ = ("pump", "fut", "got")
+
+    def __init__(self, pump: LoopPump) -> None:
+        self.pump = pump
+        self.fut = pump.loop.create_future()
+        self.got: Any = None
+
+    def _complete(self, got: Any) -> None:
+        self.got = got
+        self.pump.notify(self.fut)
+
+
+def pump_of(router: "Router") -> LoopPump:
+    """The router's pump for the running loop (made on first use)."""
+    loop = _running_loop()
+    pump = router.loop_pump
+    if pump is None or pump.loop is not loop:
+        if "_outcome" not in globals():
+            _bind_late()
+        with router.mutex:
+            if pump is not None:
+                pump.close()
+            pump = router.loop_pump = LoopPump(router, loop)
+    return pump
+
+
+# -- the twins, as mixins of the sync classes ------------------------------------------
+
+class AsyncVM:
+    """The coroutine twins of a VirtualMachine's Pythonic calls."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what the sync class provides (vm.py's PythonicVM)
+        def _layer(self) -> Router: ...
+        def _connect_request(self, userid: Any, pgm: Any, user: Any, msglim: Any,
+                             priority: bool) -> tuple[PathPlist, bytes, str]: ...
+        def _connect_attempt(self, router: Router, plist: PathPlist, uid: bytes,
+                             priority: bool, wait: bool, deadline: float | None,
+                             partner: str) -> Path | None: ...
+        @staticmethod
+        def _connected(path: Path, partner: str) -> Path: ...
+        def accept(self, timeout: float | None = None, *, msglim: int | None = None,
+                   priority: bool = False) -> Path: ...
+        def receive(self, timeout: float | None = None) -> Message: ...
+        def _pythonic_events(self, timeout: float | None) -> Iterator[Event]: ...
+
+    async def aconnect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
+                       msglim: int | None = None, priority: bool = False,
+                       timeout: float | None = None, wait: bool = False) -> "Path":
+        """``connect``'s twin: the Path once the target accepted."""
+        router = self._layer()
+        deadline = deadline_of(timeout)
+        plist, uid, partner = self._connect_request(
+            userid, pgm, user, msglim, priority)
+        while (path := self._connect_attempt(router, plist, uid, priority,
+                                             wait, deadline, partner)) is None:
+            left = CONNECT_POLL if deadline is None else deadline - _monotonic()
+            await asyncio.sleep(min(CONNECT_POLL, left))
+        pump = pump_of(router)
+        try:
+            await pump.until(lambda: path._state != "connecting", deadline)
+        except BaseException:
+            path.sever()  # gave up (timeout, cancelled): the pending connection goes
+            raise
+        return self._connected(path, partner)
+
+    async def aaccept(self, timeout: float | None = None, *, msglim: int | None = None,
+                      priority: bool = False) -> "Path":
+        """``accept``'s twin."""
+        deadline = deadline_of(timeout)
+        accept = self.accept
+        return await pump_of(self._layer()).until(
+            lambda: _now_or_none(lambda t: accept(t, msglim=msglim, priority=priority)),
+            deadline)
+
+    async def areceive(self, timeout: float | None = None) -> "Message":
+        """``receive``'s twin: the next message of any path."""
+        router = self._layer()
+        pump = pump_of(router)
+        deadline = None if timeout is None else deadline_of(timeout)
+        receive, inbox = self.receive, router.inbox
+        return await pump.until(  # (a peek first: an empty inbox costs no raise)
+            lambda: inbox and _now_or_none(receive), deadline)
+
+    async def amessages(self, timeout: float | None = None) -> AsyncIterator["Message"]:
+        """``messages``' twin: ends when none came for ``timeout`` seconds."""
+        while True:
+            try:
+                msg = await self.areceive(timeout)
+            except TimeoutError:
+                return
+            yield msg
+
+    async def aevents(self, timeout: float | None = None) -> AsyncIterator["Event"]:
+        """``events``' twin (the Pythonic layer's Events): ends when none
+        came for ``timeout`` seconds."""
+        router = self._layer()
+        deadline_of(timeout)  # checks it
+        pump = pump_of(router)
+        events = self._pythonic_events
+        while True:
+            try:
+                ev = await pump.until(lambda: next(events(0), None), deadline_of(timeout))
+            except TimeoutError:
+                return
+            yield ev
+
+
+class AsyncPath:
+    """The coroutine twins of a Path's blocking calls."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what the sync class provides (path.py's Path)
+        _router: Router
+        _state: str
+        _completions: int
+        _resumes: int
+        _inbox: collections.deque[Message]
+        _spares: list[bytearray]
+
+        def _queue(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
+                   msgtag: int, reply_size: int | None, deadline: float | None,
+                   block: bool) -> tuple[int, bytearray | None]: ...
+        def _purge(self, msgid: int, srccls: int) -> None: ...
+        def receive(self, timeout: float | None = None) -> Message: ...
+
+    async def asend(self, data: Any, *, one_way: bool = False, priority: bool = False,
+                    trgcls: int = 0, srccls: int = 0, msgtag: int = 0,
+                    reply_size: int | None = None, timeout: float | None = None,
+                    block: bool = True) -> bytes | None:
+        """``send``'s twin.  Many may be in flight on one path (up to its
+        msglim; more wait for a completion).  On TimeoutError or
+        cancellation a message not yet answered is purged (withdrawn from
+        the target, which never sees it or can no longer answer it); one
+        answered just as the caller gave up is complete, its reply
+        dropped."""
+        router = self._router
+        pump = pump_of(router)  # (binds _outcome on first use)
+        deadline = None if timeout is None else deadline_of(timeout)
+        try:
+            msgid, answer = self._queue(data, one_way, priority, trgcls,
+                                        srccls, msgtag, reply_size, None, False)
+        except (MessageLimitExceeded, PathQuiesced):
+            if not block:
+                raise
+            msgid, answer = await self._aqueue(
+                pump, data, one_way, priority, trgcls, srccls, msgtag, reply_size, deadline)
+        if answer is None:
+            return None
+        with router.mutex:
+            got = router.completed.pop(msgid, None)
+            if got is None:
+                reply = router.pending[msgid] = AsyncReply(pump)
+        if got is None:
+            try:
+                await pump.wait_for(reply.fut, deadline)
+            except BaseException:  # TimeoutError, CancelledError, the VM ended
+                with router.mutex:
+                    router.pending.pop(msgid, None)
+                if reply.got is None:
+                    self._purge(msgid, srccls)
+                raise
+            got = reply.got
+        try:
+            return _outcome(got, answer)
+        finally:  # only once read: another thread may take it at once
+            spares = self._spares
+            if reply_size is None and len(spares) < 4:
+                spares.append(answer)
+
+    async def _aqueue(self, pump: LoopPump, data: Any, one_way: bool, priority: bool,
+                      trgcls: int, srccls: int, msgtag: int, reply_size: int | None,
+                      deadline: float | None) -> tuple[int, bytearray | None]:
+        """Path._queue, awaiting (not blocking) while the path is at its
+        limit or quiesced."""
+        while True:
+            completions, resumes = self._completions, self._resumes
+            try:
+                return self._queue(data, one_way, priority, trgcls,
+                                   srccls, msgtag, reply_size, None, False)
+            except MessageLimitExceeded:
+                await pump.until(lambda: self._completions != completions
+                                 or self._state != "active", deadline)
+            except PathQuiesced:
+                await pump.until(lambda: self._resumes != resumes
+                                 or self._state != "active", deadline)
+
+    async def areceive(self, timeout: float | None = None) -> "Message":
+        """``receive``'s twin: the next message on this path; PathSevered
+        once it is severed and empty."""
+        pump = pump_of(self._router)
+        deadline = None if timeout is None else deadline_of(timeout)
+        receive, inbox = self.receive, self._inbox
+        return await pump.until(
+            lambda: (inbox or self._state == "severed")
+            and _now_or_none(receive), deadline)
+
+    def __aiter__(self) -> AsyncIterator["Message"]:
+        """``async for msg in path``: its messages until severed and empty."""
+        return self._amessages()
+
+    async def _amessages(self) -> AsyncIterator["Message"]:
+        while True:
+            try:
+                msg = await self.areceive()
+            except PathSevered:
+                return
+            yield msg
+
+
+class AsyncPending:
+    """The coroutine twin of Pending.result."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what the sync class provides (path.py's Pending)
+        _path: Path
+        _answer: bytearray | None
+        _got: Any
+        _done: bool
+
+        def add_done_callback(self, callback: Any) -> None: ...
+
+    async def aresult(self, timeout: float | None = None) -> bytes | None:
+        """``result``'s twin: TimeoutError or cancellation leave the
+        message in flight (``result`` can still take it)."""
+        deadline = deadline_of(timeout)
+        if self._answer is None:
+            return None
+        if not self._done:
+            pump = pump_of(self._path._router)
+            fut = pump.loop.create_future()
+            self.add_done_callback(lambda _p: pump.notify(fut))
+            await pump.wait_for(fut, deadline)
+        return _outcome(self._got, self._answer)
+
+
+__all__ = ["AsyncPath", "AsyncPending", "AsyncVM", "LoopPump", "SPIN"]
