@@ -40,7 +40,6 @@ from shmcp.testing import ChildVM, eventually
 HERE = os.path.dirname(os.path.abspath(__file__))
 SCRIPT = os.path.join(HERE, "soak_vm.py")
 STALL = 60.0  # seconds without a ledger line before a VM counts as hung
-AUDIT_NAMES = {0x0008: "IPADSVRD", 0x0400: "IPADRJCT", 0x8000: "IPADRPLE"}
 
 
 class Soak:
@@ -57,7 +56,9 @@ class Soak:
         ledger = os.path.join(self.ledgers, f"{userid}.{len(glob.glob(self.ledgers + f'/{userid}.*'))}")
         child = ChildVM(SCRIPT, userid, ",".join(self.userids), ledger, self.end_at,
                         self.rng.randrange(1 << 30))
-        child.expect("READY")
+        said = child.line(timeout=STALL)
+        if said != "READY":
+            raise AssertionError(f"{userid} said {said!r}, not READY: {tail(ledger)}")
         child.ledger = ledger  # type: ignore[attr-defined]
         self.children[userid] = child
 
@@ -195,9 +196,8 @@ def check(ledgers: str, problems: list[str]) -> dict:
             fig["purged"] += 1
         elif o["k"] == "A":
             fig[f"abandoned ({o['why']})"] += 1
-        elif o["audit"]:
-            names = "+".join(n for b, n in AUDIT_NAMES.items() if o["audit"] & b) or hex(o["audit"])
-            fig[f"returned with {names}"] += 1
+        elif o["how"]:
+            fig[f"returned with {o['how']}"] += 1
         else:
             fig["completed"] += 1
             if o.get("reply") == "bad":

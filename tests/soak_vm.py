@@ -35,7 +35,7 @@ import time
 import zlib
 
 import shmcp
-from shmcp import MsgPlist, PathPlist, iucv
+from shmcp import MsgPlist, PathPlist, iucv, vmcf
 from shmcp.testing import say
 
 HEAD = struct.Struct(">8sIII")  # sender, process id, sequence, payload length
@@ -47,6 +47,7 @@ SEVERED_BOUND = 20.0  # seconds from a 03 to the IPADSVRD completions it owes
 PENDING = (iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING, iucv.IPTYPE_PRIORITY_MESSAGE_PENDING)
 COMPLETE = (iucv.IPTYPE_NONPRIORITY_MESSAGE_COMPLETE, iucv.IPTYPE_PRIORITY_MESSAGE_COMPLETE)
 SELECT_ALL = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+AUDIT_NAMES = {iucv.IPADSVRD: "IPADSVRD", iucv.IPADRJCT: "IPADRJCT", iucv.IPADRPLE: "IPADRPLE"}
 
 
 def sealed(body: bytes) -> bytes:
@@ -81,6 +82,7 @@ class SoakVM:
         self.paths: dict[int, Path] = {}
         self.fail: list[str] = []
         self.buf = bytearray(BUFSIZE)
+        self.ib = bytearray(64)  # VMCF's external interrupt buffer
         self.log(k="start", u=userid, pid=self.pid)
         self.vm = self.logon()
         self.last_stats = 0.0
@@ -100,6 +102,8 @@ class SoakVM:
                 time.sleep(0.05)
         p = PathPlist()
         assert iucv.dclbfr(p) == 0, p.rcode
+        self.vmcf_quiesced = False
+        assert vmcf.authorize(self.ib, priority=self.rng.random() < 0.7) == 0
         return vm
 
     # -- the random operations ------------------------------------------------
@@ -144,10 +148,52 @@ class SoakVM:
         if cc == 0:
             self.outstanding[self.seq] = (pathid, two, answer, head, p.msgid)
 
+    def op_vmcf_send(self) -> None:
+        peer = self.rng.choice(self.peers)
+        self.seq += 1
+        two = self.rng.random() < 0.5
+        prio = self.rng.random() < 0.2
+        payload = self.rng.randbytes(self.rng.randrange(0, 200))
+        head = HEAD.pack(self.me, self.pid, self.seq, len(payload))
+        data = sealed(head + payload)
+        self.log(k="S", seq=self.seq, to=peer, two=two, prio=prio, f="vmcf")
+        answer = bytearray(ANSWER) if two else None
+        if two:
+            rc = vmcf.send_recv(peer, self.seq, data, answer, priority=prio)
+        else:
+            rc = vmcf.send(peer, self.seq, data, priority=prio)
+        self.log(k="sc", seq=self.seq, cc=rc, rc=rc)
+        self.ops["vmcf send/recv" if two else "vmcf send"] += 1
+        if prio:
+            self.ops["vmcf priority"] += 1
+        if rc == 0:
+            self.outstanding[self.seq] = (peer, two, answer, head, None)
+
+    def op_vmcf_cancel(self) -> None:
+        mine = [s for s, o in self.outstanding.items() if o[4] is None]
+        if mine:
+            seq = self.rng.choice(mine)
+            self.ops["vmcf cancel"] += 1
+            if vmcf.cancel(self.outstanding[seq][0], seq) == 0:
+                self.log(k="P", seq=seq)
+                del self.outstanding[seq]
+                self.ops["vmcf canceled"] += 1
+
+    def op_vmcf_quiesce(self) -> None:
+        if not self.vmcf_quiesced:
+            self.ops["vmcf quiesce"] += 1
+            self.vmcf_quiesced = vmcf.quiesce() == 0
+
+    def op_vmcf_resume(self) -> None:
+        if self.vmcf_quiesced:
+            self.ops["vmcf resume"] += 1
+            self.vmcf_quiesced = vmcf.resume() != 0
+
     def op_purge(self) -> None:
-        if not self.outstanding:
+        mine = [s for s, o in self.outstanding.items() if o[4] is not None]
+        if not mine:
             return
-        seq = self.rng.choice(list(self.outstanding))
+        seq = self.rng.choice(mine)
         pathid, _, _, _, msgid = self.outstanding[seq]
         p = MsgPlist(pathid=pathid, msgid=msgid, srccls=0, flags1=SELECT_ALL)
         self.ops["purge"] += 1
@@ -201,6 +247,9 @@ class SoakVM:
         ev = self.vm.wait(timeout=timeout)
         if ev is None:
             return
+        if isinstance(ev, vmcf.Vmcmhdr):
+            self.on_vmcf(ev)
+            return
         t = ev.type
         if t in PENDING:
             self.on_message(ev)
@@ -246,15 +295,8 @@ class SoakVM:
         if cc:
             self.ops[f"receive cc{cc}"] += 1
             return
-        data = bytes(self.buf[:BUFSIZE - ev.bf1len])
-        body = unsealed(data)
-        if body is None or len(body) < HEAD.size:
-            self.log(k="R", ok=False, n=len(data))
-            return
-        who, pid, seq, n = HEAD.unpack_from(body)
-        self.log(k="R", ok=len(body) == HEAD.size + n, u=who.decode().strip(), pid=pid,
-                 seq=seq)
-        if not two:
+        body = self.received(bytes(self.buf[:BUFSIZE - ev.bf1len]))
+        if not two or body is None:
             return
         if self.rng.random() < 0.1:
             ev.flags1 = SELECT_ALL
@@ -266,18 +308,63 @@ class SoakVM:
         self.ops["reply"] += 1
         iucv.reply(ev)
 
+    def on_vmcf(self, h) -> None:
+        if h.response:
+            how = ("VMCMRJCT" if h.stat & vmcf.VMCMRJCT else
+                   f"VMCF error {h.eflg}" if h.eflg else "")
+            self.completed(h.mid, how, h.lenb)
+            return
+        if h.func not in (vmcf.VMCPSEND, vmcf.VMCPSENR):
+            return
+        user = h.user.decode().strip()
+        if self.rng.random() < 0.08:
+            self.ops["vmcf reject"] += 1
+            vmcf.reject(user, h.mid)
+            return
+        self.ops["vmcf receive"] += 1
+        rc = vmcf.receive(user, h.mid, self.buf, lena=h.lena)
+        if rc:
+            self.ops[f"vmcf receive rc{rc}"] += 1
+            return
+        body = self.received(bytes(self.buf[:h.lena]))
+        if h.func != vmcf.VMCPSENR:
+            return
+        if body is None or self.rng.random() < 0.1:
+            self.ops["vmcf reject after receive"] += 1
+            vmcf.reject(user, h.mid)
+            return
+        self.ops["vmcf reply"] += 1
+        vmcf.reply(user, h.mid, sealed(body[:HEAD.size]))
+
+    def received(self, data: bytes) -> bytes | None:
+        """Log a message RECEIVEd; its body if whole."""
+        body = unsealed(data)
+        if body is None or len(body) < HEAD.size:
+            self.log(k="R", ok=False, n=len(data))
+            return None
+        who, pid, seq, n = HEAD.unpack_from(body)
+        self.log(k="R", ok=len(body) == HEAD.size + n, u=who.decode().strip(), pid=pid,
+                 seq=seq)
+        return body
+
     def on_complete(self, ev) -> None:
-        seq = ev.msgtag
+        how = "+".join(n for b, n in AUDIT_NAMES.items() if ev.audit & b) or \
+            (hex(ev.audit) if ev.audit else "")
+        self.completed(ev.msgtag, how, ev.bf2len)
+
+    def completed(self, seq: int, how: str, residual: int) -> None:
+        """Log the outcome of message ``seq``: ``how`` names the audit
+        bits or error ('' a clean completion); a reply is checked."""
         got = self.outstanding.pop(seq, None)
         if got is None:  # not outstanding: purged, abandoned, or never sent
-            self.log(k="C", seq=seq, audit=ev.audit, late=True)
+            self.log(k="C", seq=seq, how=how, late=True)
             return
         _, two, answer, head, _ = got
         reply = None
-        if two and not ev.audit:
-            body = unsealed(bytes(answer[:ANSWER - ev.bf2len]))
+        if two and not how:
+            body = unsealed(bytes(answer[:ANSWER - residual]))
             reply = "ok" if body == head else "bad"
-        self.log(k="C", seq=seq, audit=ev.audit, reply=reply)
+        self.log(k="C", seq=seq, how=how, reply=reply)
         self.ops["completion"] += 1
 
     # -- the run ---------------------------------------------------------------
@@ -306,7 +393,8 @@ class SoakVM:
     def run(self) -> None:
         ops = [(self.op_send, 40), (self.op_connect, 6), (self.op_purge, 3),
                (self.op_quiesce, 2), (self.op_resume, 3), (self.op_sever, 1),
-               (self.op_relogon, 0.3)]
+               (self.op_relogon, 0.3), (self.op_vmcf_send, 20), (self.op_vmcf_cancel, 2),
+               (self.op_vmcf_quiesce, 1), (self.op_vmcf_resume, 2)]
         fns, weights = zip(*ops)
         say("READY")
         while time.time() < self.end_at:
@@ -320,6 +408,7 @@ class SoakVM:
 
     def drain(self) -> None:
         self.op_resume()
+        self.op_vmcf_resume()
         end = time.monotonic() + DRAIN_BOUND
         while self.outstanding and time.monotonic() < end:
             self.take(0.05)
