@@ -181,7 +181,10 @@ def check(ledgers: str, problems: list[str]) -> dict:
         fig["sent"] += 1
         fig["received"] += received[key] > 0
         outs = [o for o in s["out"] if not o.get("late")]
-        fig["late completions"] += len(s["out"]) - len(outs)
+        late = len(s["out"]) - len(outs)
+        if late and any(o["k"] == "P" for o in outs):
+            problems.append(f"{key} completed after its PURGE/CANCEL succeeded: {s['out']}")
+        fig["late completions (after own SEVER)"] += late
         if len(outs) > 1:
             problems.append(f"{key} has {len(outs)} outcomes: {outs}")
         if not outs:
