@@ -331,10 +331,18 @@ class SoakVM:
             return
         if body is None or self.rng.random() < 0.1:
             self.ops["vmcf reject after receive"] += 1
-            vmcf.reject(user, h.mid)
+            self.answered(user, h.mid, "reject", vmcf.reject(user, h.mid))
             return
         self.ops["vmcf reply"] += 1
-        vmcf.reply(user, h.mid, sealed(body[:HEAD.size]))
+        self.answered(user, h.mid, "reply", vmcf.reply(user, h.mid, sealed(body[:HEAD.size])))
+
+    def answered(self, user: str, mid: int, how: str, rc: int) -> None:
+        """A sink's answer to a SEND/RECV that CP refused leaves its source
+        waiting: put the return code in the ledger, where the check of a
+        message with no outcome can be traced to it."""
+        if rc:
+            self.ops[f"vmcf {how} rc{rc}"] += 1
+            self.log(k="answer", u=user, mid=mid, how=how, rc=rc)
 
     def received(self, data: bytes) -> bytes | None:
         """Log a message RECEIVEd; its body if whole."""
