@@ -8,6 +8,7 @@ one-way stream by the busier of its two ends.
 
     python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT]
     python -m bench.profile_cpu stream [MESSAGES]
+    PROFILE_TRANSPORT=shmcp_path python -m bench.profile_cpu stream  # the Pythonic layer
 
 fanin: 8 clients and one server, 64 B round trips, the scheduler placing
 them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
@@ -20,8 +21,11 @@ import os
 import resource
 import sys
 import time
+from importlib import import_module
 
-from bench.transports import shmcp_iucv as transport
+# the faithful layer's transport unless PROFILE_TRANSPORT names another
+# (shmcp_path: the Pythonic layer)
+transport = import_module("bench.transports." + os.environ.get("PROFILE_TRANSPORT", "shmcp_iucv"))
 
 CTX = multiprocessing.get_context("fork")
 STOP = b"\xff" * 8

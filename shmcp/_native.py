@@ -65,7 +65,8 @@ from ._iparml import presented as iucv_presented  # noqa: E402
 from ._iparml import receive as iucv_receive  # noqa: E402
 from ._iparml import reply as iucv_reply  # noqa: E402
 from ._iparml import send as iucv_send  # noqa: E402
+from ._iparml import receive_data, take_batch  # noqa: E402  (the Pythonic layer's batches)
 
 __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "IMAGE_LEN", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
-           "iucv_reply", "iucv_presented", "bind_iucv"]
+           "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data"]

@@ -254,6 +254,8 @@ int note_presented(Machine *vm, const uint8_t *image)
 	return 0;
 }
 
+static PyObject *shown_of(Machine *vm, int rc, const struct shmcp_record *rec, int show);
+
 PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show)
 {
 	if (!core_next) {
@@ -274,12 +276,18 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	Py_END_ALLOW_THREADS
 	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
 		return PyLong_FromLong(rc);
-	uint8_t itype = rec.data[IP_TYPE];
+	return shown_of(vm, rc, &rec, show);
+}
+
+/* What core_wait returns for the record @rec that core_next took with @rc. */
+static PyObject *shown_of(Machine *vm, int rc, const struct shmcp_record *rec, int show)
+{
+	uint8_t itype = rec->data[IP_TYPE];
 	if (!show || rc != SHMCP_WAIT_PRESENTED || !by_type || itype >= PyTuple_GET_SIZE(by_type) ||
 	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
-		return PyBytes_FromStringAndSize((const char *)&rec, sizeof rec);  /* Python presents it */
-	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec.data);
-	if (shown && note_presented(vm, rec.data) < 0)
+		return PyBytes_FromStringAndSize((const char *)rec, sizeof *rec);  /* Python presents it */
+	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
+	if (shown && note_presented(vm, rec->data) < 0)
 		Py_CLEAR(shown);
 	return shown;
 }
@@ -306,6 +314,172 @@ static PyObject *iucv_presented(PyObject *mod, PyObject *const *args, Py_ssize_t
 	if (rc < 0)
 		return NULL;
 	Py_RETURN_NONE;
+}
+
+/* -- The Pythonic layer's batches (shmcp/pythonic/router.py) -------------
+ *
+ * A one-way stream hands the layer one interrupt per message at each end:
+ * a message-complete (06/07) at the source, a message-pending (08/09) at
+ * the target.  Taken one core wait at a time, each cost a Python frame, the
+ * router's lock and a parameter-list object; the completions of one-way
+ * messages only count (they free a slot under the path's message limit).
+ * take_batch takes the interrupts already queued behind the first in the
+ * same call, as long as they are one-way traffic, and counts those
+ * completions per path instead of showing them.
+ */
+
+#define BATCH_MAX 64    /* interrupts per take_batch: the rest wait for the next call */
+#define BATCH_PATHS 16  /* paths whose completions one call counts */
+
+struct path_count {
+	uint32_t pathid, n;
+};
+
+/* Add the counts to @counts (pathid -> int); 0 or -1 with an exception. */
+static int add_counts(PyObject *counts, const struct path_count *pc, int npaths)
+{
+	for (int i = 0; i < npaths; i++) {
+		PyObject *key = PyLong_FromUnsignedLong(pc[i].pathid);
+		if (!key)
+			return -1;
+		PyObject *old = PyDict_GetItemWithError(counts, key);
+		long n = pc[i].n + (old ? PyLong_AsLong(old) : 0);
+		PyObject *val = PyErr_Occurred() ? NULL : PyLong_FromLong(n);
+		int rc = val ? PyDict_SetItem(counts, key, val) : -1;
+		Py_XDECREF(val);
+		Py_DECREF(key);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* take_batch(vm, timeout_ns, counts): the next interrupt (waiting up to
+ * timeout_ns, -1: no limit) as wait() takes it, and those queued behind it
+ * while they are one-way messages' interrupts; the completions of one-way
+ * messages are counted into @counts (pathid -> how many), the rest come
+ * back in order in a list: parameter lists, a record's bytes for Python to
+ * present (last), or the wait's outcome as an int (alone).
+ * NotImplemented: wait()'s own path is needed (interrupts taken earlier,
+ * every facility handled, not logged on). */
+static PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 3 || !PyObject_TypeCheck(args[0], &MachineType) || !PyDict_CheckExact(args[2])) {
+		PyErr_SetString(PyExc_TypeError, "take_batch(vm: Machine, timeout_ns: int, counts: dict)");
+		return NULL;
+	}
+	Machine *vm = (Machine *)args[0];
+	PyObject *counts = args[2];
+	int64_t timeout_ns = PyLong_AsLongLong(args[1]);
+	if (timeout_ns == -1 && PyErr_Occurred())
+		return NULL;
+	Py_ssize_t released = vm->released ? PyObject_Length(vm->released) : 0;
+	if (released < 0)
+		PyErr_Clear();  /* not a deque: wait()'s path says so */
+	if (released || !unhandled_facilities || !vm->logged_on || !core_next)
+		Py_RETURN_NOTIMPLEMENTED;
+	PyObject *out = PyList_New(0);
+	if (!out)
+		return NULL;
+	shmcp_sys *h = vm->h;
+	int32_t slot = vm->slot;
+	uint32_t gen = vm->gen;
+	struct path_count pc[BATCH_PATHS];
+	int npaths = 0;
+	for (int i = 0; i < BATCH_MAX; i++) {
+		struct shmcp_record rec;
+		uint32_t fmask = unhandled_facilities, types = vm->present_types;
+		int rc;
+		if (i == 0 && timeout_ns) {
+			Py_BEGIN_ALLOW_THREADS  /* it may sleep */
+			rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, vm->spin_ns, &rec);
+			Py_END_ALLOW_THREADS
+		} else {  /* neither sleeps nor spins: the GIL stays, as in SEND */
+			rc = core_next(h, slot, gen, (int)fmask, types, 0, 0, &rec);
+		}
+		if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED) {
+			if (i == 0 || rc < 0 || rc == SHMCP_WAIT_DOWN) {  /* the outcome is Python's to raise */
+				PyObject *o = PyLong_FromLong(rc);
+				if (!o || PyList_Append(out, o) < 0) {
+					Py_XDECREF(o);
+					goto fail;
+				}
+				Py_DECREF(o);
+			}
+			break;
+		}
+		uint8_t itype = rec.data[IP_TYPE];
+		int oneway = rc == SHMCP_WAIT_PRESENTED && (rec.data[SHMCP_IP_FLAGS1] & SHMCP_IPNORPY);
+		if (oneway && (itype == SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
+			       itype == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE)) {
+			if (note_presented(vm, rec.data) < 0)
+				goto fail;
+			uint32_t pathid = (uint32_t)be_get(rec.data + SHMCP_IP_PATHID, 2);
+			int k = 0;
+			while (k < npaths && pc[k].pathid != pathid)
+				k++;
+			if (k == npaths) {
+				if (npaths == BATCH_PATHS) {
+					if (add_counts(counts, pc, npaths) < 0)
+						goto fail;
+					npaths = k = 0;
+				}
+				pc[npaths++] = (struct path_count){pathid, 0};
+			}
+			pc[k].n++;
+			continue;
+		}
+		PyObject *shown = shown_of(vm, rc, &rec, 1);
+		if (!shown || PyList_Append(out, shown) < 0) {
+			Py_XDECREF(shown);
+			goto fail;
+		}
+		Py_DECREF(shown);
+		if (!oneway || PyBytes_CheckExact(shown))
+			break;  /* a reply or a connection's news: no batch behind it */
+	}
+	if (add_counts(counts, pc, npaths) < 0)
+		goto fail;
+	return out;
+fail:  /* what was taken is counted all the same */
+	{
+		PyObject *type, *value, *tb;
+		PyErr_Fetch(&type, &value, &tb);
+		if (add_counts(counts, pc, npaths) < 0)
+			PyErr_Clear();
+		PyErr_Restore(type, value, tb);
+	}
+	Py_DECREF(out);
+	return NULL;
+}
+
+/* receive_data(plist): RECEIVE the message an 08/09's parameter list
+ * names (by path, message id and class) into a new bytes object of the
+ * message's length (8 for parameter-list data): the bytes, or the
+ * condition code (an int) when it is gone; NotImplemented: the Python
+ * path's (no VM).  The bytes are new and unshared until returned. */
+static PyObject *receive_data(PyObject *mod, PyObject *plist)
+{
+	(void)mod;
+	struct call c;
+	if (!call_of(plist, &c))
+		Py_RETURN_NOTIMPLEMENTED;
+	uint8_t *image = c.image;
+	uint32_t size = image[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA ? 8 : word(image, SHMCP_IP_BFLN1F);
+	if (size >= 0x80000000u)
+		Py_RETURN_NOTIMPLEMENTED;
+	PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+	if (!data)
+		return NULL;
+	image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
+	be_put(image + SHMCP_IP_BFLN1F, 4, size);
+	int cc = core_call(c.h, c.slot, c.gen, SHMCP_IUCV_RECEIVE, image, NULL,
+			   (uint8_t *)PyBytes_AS_STRING(data));
+	if (cc == 0)
+		return data;
+	Py_DECREF(data);
+	return outcome((PyObject *)c.vm, SHMCP_IUCV_RECEIVE, cc);
 }
 
 /* bind_core(*, iucv_call, next): the addresses of the core's shmcp_iucv_call
@@ -380,6 +554,12 @@ PyMethodDef iucvcall_methods[] = {
 	{"bind_iucv", (PyCFunction)(void (*)(void))bind_iucv, METH_VARARGS | METH_KEYWORDS,
 	 "bind_iucv(*, classes, failed, send, receive, reply): the parameter-list class per "
 	 "interrupt type, what raises a core error, the Python path of the three calls; once."},
+	{"take_batch", (PyCFunction)(void (*)(void))take_batch, METH_FASTCALL,
+	 "take_batch(vm, timeout_ns, counts): the next interrupt and the one-way traffic "
+	 "queued behind it; one-way completions counted per path into counts."},
+	{"receive_data", (PyCFunction)receive_data, METH_O,
+	 "receive_data(plist): RECEIVE the message an 08/09 names into new bytes "
+	 "(or its condition code)."},
 	{"presented", (PyCFunction)(void (*)(void))iucv_presented, METH_FASTCALL,
 	 "presented(vm, image): IUCV's work in the process for a presented message interrupt."},
 	/* shmcp.iucv's own send, receive and reply: their docs are the API's */

@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import iucv
 from .._native import lib
+from .._native import receive_data as _receive_data
 from ..errors import IUCVError, PathSevered
 from ..plist import MsgPlist
 
@@ -60,14 +61,17 @@ class Message:
         if self._data is not None:
             return True
         p = self._p
-        buf = bytearray(8 if self._flags & _IPRMDATA else p.bf1len)
-        p.flags1 = _SELECT
-        p.bf1 = buf
-        if _receive(p):
+        data = _receive_data(p)  # in C: a new bytes object, RECEIVEd into
+        if data is NotImplemented:
+            buf = bytearray(8 if self._flags & _IPRMDATA else p.bf1len)
+            p.flags1 = _SELECT
+            p.bf1 = buf
+            data = _receive(p) or bytes(buf)
+        if data.__class__ is int:
             self._data = b""
             self._answered = True
             return False
-        self._data = bytes(buf)
+        self._data = data
         return True
 
     def _answerable(self, what: str) -> None:

@@ -231,6 +231,12 @@ class Path(AsyncPath):
                                             self._state != "active", None)
             finally:
                 plists.append(p)
+        elif not (one_way or priority or trgcls or srccls or msgtag) and reply_size is None and \
+                (type(data) is bytes or type(data) is bytearray) and block and timeout is None \
+                and self._state == "active":
+            got = self._round_trip(data)  # the round trip's common case, spelled out
+            if got is not None:
+                return got
         deadline = None if timeout is None else deadline_of(timeout)
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)
@@ -248,6 +254,31 @@ class Path(AsyncPath):
         finally:  # only once read: another thread may take it at once
             if reply_size is None and len(self._spares) < 4:
                 self._spares.append(answer)
+
+    def _round_trip(self, data: bytes | bytearray) -> bytes | None:
+        """send(data)'s common case: a two-way SEND with a default answer
+        area, no classes, no timeout; None if the SEND was refused (the
+        limit, a quiesce: send's general path waits and sends again)."""
+        plists, spares = self._plists, self._spares
+        p = plists.pop() if plists else MsgPlist(pathid=self.pathid)
+        answer = spares.pop() if spares else bytearray(DEFAULT_REPLY_SIZE)
+        try:
+            p.bf1 = data
+            p.bf2 = answer
+            p.flags1 = 0
+            if _send(p):
+                spares.append(answer)
+                return None
+            msgid = p.msgid
+        finally:
+            plists.append(p)
+        completed = self._router.completed
+        got = self._router.wait_until(lambda: completed.pop(msgid, None), None)
+        try:
+            return outcome(got, answer)
+        finally:  # only once read: another thread may take it at once
+            if len(spares) < 4:
+                spares.append(answer)
 
     def _purge(self, msgid: int, srccls: int) -> None:
         """Withdraw a two-way message whose sender stopped waiting."""

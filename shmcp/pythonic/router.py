@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
 from .._native import lib
+from .._native import take_batch as _take_batch
 from .. import signals
 from ..errors import ShmcpError
 from ..interrupt import IUCV
@@ -122,17 +123,47 @@ class Router:
                 self.pumping = True
                 mutex.release()
                 try:
-                    got = self.vm.wait(None if deadline is None
-                                       else max(0.0, deadline - _monotonic()))
+                    counts, batch = self._take(deadline)
                 finally:
                     mutex.acquire()
                     self.pumping = False
                     if self.sleepers:  # they run once this thread lets go of mutex
                         self.cond.notify_all()
-                if got is not None:
+                if counts:
+                    self._on_completions(counts)
+                for got in batch:
                     self.dispatch(got)
         finally:
             mutex.release()
+
+    def _take(self, deadline: float | None) -> tuple[dict[int, int], list[Any]]:
+        """The pumper's core wait (mutex not held): the next interrupt and
+        the one-way traffic queued behind it (take_batch), as (one-way
+        completions per path id, the other interrupts in order)."""
+        vm = self.vm
+        counts: dict[int, int] = {}
+        if self.events is None and not self.watchers:  # else each completion is an event
+            timeout_ns = -1 if deadline is None else \
+                max(0, int((deadline - _monotonic()) * 1e9))
+            batch = _take_batch(vm, timeout_ns, counts)
+            if batch is not NotImplemented:
+                if batch and batch[-1].__class__ in (int, bytes):  # wait()'s Python path's
+                    last = batch.pop()  # (with others before it, it must not block)
+                    got = vm._wait(0.0 if batch else None if deadline is None
+                                   else max(0.0, deadline - _monotonic()), last)
+                    if got is not None:
+                        batch.append(got)
+                return counts, batch
+        got = vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
+        return counts, [] if got is None else [got]
+
+    def _on_completions(self, counts: dict[int, int]) -> None:
+        """One-way messages' completions take_batch counted (mutex held)."""
+        paths = self.paths
+        for pathid, n in counts.items():
+            path = paths.get(pathid)
+            if path is not None:
+                path._completions += n
 
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
