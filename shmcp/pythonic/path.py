@@ -65,7 +65,7 @@ def outcome(got: Any, answer: bytearray) -> bytes:
         raise IUCVError(None, f"message {got.msgid} completed with audit trail {audit:#06x}")
     if got.flags1 & _IPRMDATA:
         return got.data  # a parameter-list reply (from a faithful-layer partner)
-    return bytes(memoryview(answer)[:len(answer) - got.bf2len])
+    return bytes(answer[:len(answer) - got.bf2len])  # (half a memoryview's cost)
 
 
 class Pending(AsyncPending):
@@ -272,8 +272,7 @@ class Path(AsyncPath):
             msgid = p.msgid
         finally:
             plists.append(p)
-        completed = self._router.completed
-        got = self._router.wait_until(lambda: completed.pop(msgid, None), None)
+        got = self._router.wait_reply(msgid)
         try:
             return outcome(got, answer)
         finally:  # only once read: another thread may take it at once

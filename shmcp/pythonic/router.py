@@ -30,7 +30,7 @@ from .._native import take_batch as _take_batch
 from .. import signals
 from ..errors import ShmcpError
 from ..interrupt import IUCV
-from ..plist import Iparml, MsgPlist, PathPlist
+from ..plist import CompPlist, Iparml, MsgPlist, PathPlist
 from .events import Event
 from .message import Message
 from .timeouts import deadline_of  # noqa: F401  (part of the router's interface)
@@ -80,6 +80,9 @@ class Router:
         self.connections: collections.deque[PathPlist] = collections.deque()
         self.inbox: collections.deque[Any] = collections.deque()  # every path's messages
         self.completed: dict[int, Any] = {}         # msgid -> 06/07 nobody claimed yet
+        # one-way completions the pumper took, by path id, not yet counted
+        # on their Path (written by take_batch outside mutex: the pumper's)
+        self.counts: dict[int, int] = {}
         # msgid -> send_nowait's Pending, or an asend's AsyncReply
         self.pending: dict[int, "Pending | AsyncReply"] = {}
         self.events: collections.deque[Event] | None = None  # once vm.events() asked
@@ -123,29 +126,107 @@ class Router:
                 self.pumping = True
                 mutex.release()
                 try:
-                    counts, batch = self._take(deadline)
+                    batch = self._take(deadline)
                 finally:
                     mutex.acquire()
                     self.pumping = False
                     if self.sleepers:  # they run once this thread lets go of mutex
                         self.cond.notify_all()
-                if counts:
-                    self._on_completions(counts)
+                if self.counts:
+                    self._on_completions()
                 for got in batch:
                     self.dispatch(got)
         finally:
             mutex.release()
 
-    def _take(self, deadline: float | None) -> tuple[dict[int, int], list[Any]]:
+    def wait_reply(self, msgid: int) -> Any:
+        """wait_until(lambda: completed.pop(msgid, None), None), spelled
+        out for a round trip: a pumper that takes the completion it waits
+        for keeps it without dispatching it, unless events or watchers
+        want to see it."""
+        completed, mutex = self.completed, self.mutex
+        self.fg_waits += 1  # the acceptor keeps out of the way
+        mutex.acquire()
+        try:
+            while not self.pumping:
+                got = completed.pop(msgid, None)
+                if got is not None:
+                    return got
+                self.pumping = True
+                mutex.release()
+                try:
+                    batch = self._take(None)
+                finally:
+                    mutex.acquire()
+                    self.pumping = False
+                    if self.sleepers:  # they run once this thread lets go of mutex
+                        self.cond.notify_all()
+                if self.counts:
+                    self._on_completions()
+                if len(batch) == 1 and (got := batch[0]).__class__ is CompPlist and \
+                        got.msgid == msgid and self.events is None and not self.watchers:
+                    path = self.paths.get(got.pathid)
+                    if path is not None:
+                        path._completions += 1
+                    return got
+                for got in batch:
+                    self.dispatch(got)
+        finally:
+            mutex.release()
+        return self.wait_until(lambda: completed.pop(msgid, None), None)  # a follower
+
+    def wait_message(self, deadline: float | None) -> Message:
+        """wait_until(lambda: take(inbox, True), deadline), spelled out for
+        vm.receive: a pumper that takes one message-pending interrupt while
+        the inbox is empty takes that message itself, past the inboxes,
+        unless events or watchers want to see it."""
+        inbox, mutex = self.inbox, self.mutex
+        self.fg_waits += 1  # the acceptor keeps out of the way
+        mutex.acquire()
+        try:
+            while not self.pumping:
+                msg = self.take(inbox, True)
+                if msg is not None:
+                    return msg
+                if deadline is not None and _monotonic() >= deadline:
+                    raise TimeoutError("timed out")
+                self.pumping = True
+                mutex.release()
+                try:
+                    batch = self._take(deadline)
+                finally:
+                    mutex.acquire()
+                    self.pumping = False
+                    if self.sleepers:  # they run once this thread lets go of mutex
+                        self.cond.notify_all()
+                if self.counts:
+                    self._on_completions()
+                if len(batch) == 1 and (got := batch[0]).__class__ is MsgPlist and not inbox \
+                        and self.events is None and not self.watchers:  # an 08 or 09
+                    path = self.paths.get(got.pathid)
+                    msg = Message(got, got.flags1, path, self)
+                    msg.taken = True
+                    fetched = msg._fetch()
+                    if path is not None and path._sever_owed:
+                        self._settle(path)
+                    if fetched:
+                        return msg
+                    continue  # purged meanwhile: wait on
+                for got in batch:
+                    self.dispatch(got)
+        finally:
+            mutex.release()
+        return self.wait_until(lambda: self.take(inbox, True), deadline)  # a follower
+
+    def _take(self, deadline: float | None) -> list[Any]:
         """The pumper's core wait (mutex not held): the next interrupt and
-        the one-way traffic queued behind it (take_batch), as (one-way
-        completions per path id, the other interrupts in order)."""
+        the one-way traffic queued behind it (take_batch): the interrupts
+        to dispatch, in order; one-way completions counted in ``counts``."""
         vm = self.vm
-        counts: dict[int, int] = {}
         if self.events is None and not self.watchers:  # else each completion is an event
             timeout_ns = -1 if deadline is None else \
                 max(0, int((deadline - _monotonic()) * 1e9))
-            batch = _take_batch(vm, timeout_ns, counts)
+            batch = _take_batch(vm, timeout_ns, self.counts)
             if batch is not NotImplemented:
                 if batch and batch[-1].__class__ in (int, bytes):  # wait()'s Python path's
                     last = batch.pop()  # (with others before it, it must not block)
@@ -153,17 +234,18 @@ class Router:
                                    else max(0.0, deadline - _monotonic()), last)
                     if got is not None:
                         batch.append(got)
-                return counts, batch
+                return batch
         got = vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
-        return counts, [] if got is None else [got]
+        return [] if got is None else [got]
 
-    def _on_completions(self, counts: dict[int, int]) -> None:
-        """One-way messages' completions take_batch counted (mutex held)."""
+    def _on_completions(self) -> None:
+        """The one-way messages' completions take_batch counted (mutex held)."""
         paths = self.paths
-        for pathid, n in counts.items():
+        for pathid, n in self.counts.items():
             path = paths.get(pathid)
             if path is not None:
                 path._completions += n
+        self.counts.clear()
 
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
