@@ -134,10 +134,33 @@ class Router:
                         self.cond.notify_all()
                 if self.counts:
                     self._on_completions()
-                for got in batch:
-                    self.dispatch(got)
+                if len(batch) > 1:
+                    self._file(batch)
+                elif batch:
+                    self.dispatch(batch[0])
         finally:
             mutex.release()
+
+    def _file(self, batch: list[Any]) -> None:
+        """dispatch() each of a batch (mutex held); its messages, the most
+        of a one-way stream's batch, filed without dispatch's questions."""
+        if self.events is not None or self.watchers:
+            for got in batch:
+                self.dispatch(got)
+            return
+        inbox, paths = self.inbox, self.paths
+        pathid = path = None
+        for got in batch:
+            if got.__class__ is not MsgPlist:  # (an 08 or 09 is a MsgPlist)
+                self.dispatch(got)
+                continue
+            if got.pathid != pathid:
+                pathid = got.pathid
+                path = paths.get(pathid)
+            msg = Message(got, got.flags1, path, self)
+            inbox.append(msg)
+            if path is not None:
+                path._inbox.append(msg)
 
     def wait_reply(self, msgid: int) -> Any:
         """wait_until(lambda: completed.pop(msgid, None), None), spelled
@@ -212,8 +235,10 @@ class Router:
                     if fetched:
                         return msg
                     continue  # purged meanwhile: wait on
-                for got in batch:
-                    self.dispatch(got)
+                if len(batch) > 1:
+                    self._file(batch)
+                elif batch:
+                    self.dispatch(batch[0])
         finally:
             mutex.release()
         return self.wait_until(lambda: self.take(inbox, True), deadline)  # a follower
