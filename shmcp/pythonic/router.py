@@ -123,28 +123,33 @@ class Router:
                     finally:
                         self.sleepers -= 1
                     continue
-                self.pumping = True
-                mutex.release()
-                try:
-                    batch = self._take(deadline)
-                finally:
-                    mutex.acquire()
-                    self.pumping = False
-                    if self.sleepers:  # they run once this thread lets go of mutex
-                        self.cond.notify_all()
-                if self.counts:
-                    self._on_completions()
-                if len(batch) > 1:
-                    self._file(batch)
-                elif batch:
-                    self.dispatch(batch[0])
+                batch = self._pump(deadline)
+                self._file(batch)
         finally:
             mutex.release()
+
+    def _pump(self, deadline: float | None) -> list[Any]:
+        """As the pumper (mutex held, nobody pumping): _take with the mutex
+        let go, the one-way completions it counted given to their paths;
+        what is left to dispatch, in order."""
+        mutex = self.mutex
+        self.pumping = True
+        mutex.release()
+        try:
+            batch = self._take(deadline)
+        finally:
+            mutex.acquire()
+            self.pumping = False
+            if self.sleepers:  # they run once this thread lets go of mutex
+                self.cond.notify_all()
+        if self.counts:
+            self._on_completions()
+        return batch
 
     def _file(self, batch: list[Any]) -> None:
         """dispatch() each of a batch (mutex held); its messages, the most
         of a one-way stream's batch, filed without dispatch's questions."""
-        if self.events is not None or self.watchers:
+        if len(batch) < 2 or self.events is not None or self.watchers:
             for got in batch:
                 self.dispatch(got)
             return
@@ -175,25 +180,14 @@ class Router:
                 got = completed.pop(msgid, None)
                 if got is not None:
                     return got
-                self.pumping = True
-                mutex.release()
-                try:
-                    batch = self._take(None)
-                finally:
-                    mutex.acquire()
-                    self.pumping = False
-                    if self.sleepers:  # they run once this thread lets go of mutex
-                        self.cond.notify_all()
-                if self.counts:
-                    self._on_completions()
+                batch = self._pump(None)
                 if len(batch) == 1 and (got := batch[0]).__class__ is CompPlist and \
                         got.msgid == msgid and self.events is None and not self.watchers:
                     path = self.paths.get(got.pathid)
                     if path is not None:
                         path._completions += 1
                     return got
-                for got in batch:
-                    self.dispatch(got)
+                self._file(batch)
         finally:
             mutex.release()
         return self.wait_until(lambda: completed.pop(msgid, None), None)  # a follower
@@ -213,17 +207,7 @@ class Router:
                     return msg
                 if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("timed out")
-                self.pumping = True
-                mutex.release()
-                try:
-                    batch = self._take(deadline)
-                finally:
-                    mutex.acquire()
-                    self.pumping = False
-                    if self.sleepers:  # they run once this thread lets go of mutex
-                        self.cond.notify_all()
-                if self.counts:
-                    self._on_completions()
+                batch = self._pump(deadline)
                 if len(batch) == 1 and (got := batch[0]).__class__ is MsgPlist and not inbox \
                         and self.events is None and not self.watchers:  # an 08 or 09
                     path = self.paths.get(got.pathid)
@@ -235,10 +219,7 @@ class Router:
                     if fetched:
                         return msg
                     continue  # purged meanwhile: wait on
-                if len(batch) > 1:
-                    self._file(batch)
-                elif batch:
-                    self.dispatch(batch[0])
+                self._file(batch)
         finally:
             mutex.release()
         return self.wait_until(lambda: self.take(inbox, True), deadline)  # a follower
