@@ -22,7 +22,8 @@ theirs to touch:
   throughout, and a completion taken in between leaves no record.
   ``vm.spin_ns``: how long a wait spins before it sleeps.
 * take and sleep: ``vm.wait(timeout)`` / ``vm.events(timeout)`` (the
-  program's), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
+  program's), ``vm.wait_from(got, timeout)`` (wait() going on from what a
+  C-base core wait returned for Python: a record's bytes, or an outcome), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
   present; ``timeout_ns`` -1: waiting for one), ``vm.pop_shown(fmask,
   timeout_ns=0)`` (the same, as (facility, what siginfo() shows)), ``vm.sleep(fmask,
   timeout_ns)`` (one core wait, nothing taken),
@@ -361,6 +362,12 @@ class VirtualMachine(_native.Machine):
             # withdrawn, held, or another signal's handler ran: wait on
             if deadline is not None:
                 left = max(0, deadline - time.monotonic_ns())
+
+    def wait_from(self, got: bytes | int, timeout: float | None) -> Any:
+        """wait(), going on from ``got``: what a core wait of the C base
+        (take_shown, the Pythonic layer's take_batch) returned for Python
+        to present (a record's bytes) or judge (the wait's outcome)."""
+        return self._wait(timeout, got)
 
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``

@@ -236,8 +236,8 @@ class Router:
             if batch is not NotImplemented:
                 if batch and batch[-1].__class__ in (int, bytes):  # wait()'s Python path's
                     last = batch.pop()  # (with others before it, it must not block)
-                    got = vm._wait(0.0 if batch else None if deadline is None
-                                   else max(0.0, deadline - _monotonic()), last)
+                    got = vm.wait_from(last, 0.0 if batch else None if deadline is None
+                                       else max(0.0, deadline - _monotonic()))
                     if got is not None:
                         batch.append(got)
                 return batch
