@@ -142,8 +142,8 @@ class OwnedSystem:
         return f"OwnedSystem({self.name!r})"
 
 
-def ipl(system: str | None = None, *, directory: str | None = None, unique: bool = False,
-        **limits: int) -> OwnedSystem:
+def ipl(system: str | None = None, *, directory: str | os.PathLike | None = None,
+        unique: bool = False, **limits: int) -> OwnedSystem:
     """IPL a system (shmcp.system.ipl: ``directory``, ``limits``, a stale
     segment recovered) and return it as an OwnedSystem.  ``unique=True``
     makes the name one no other system has: ``NAME-PID-N``, NAME being what
