@@ -18,9 +18,9 @@ before SEND (the intent), ``sc`` its condition code, ``C`` its completion
 (audit bits, the reply checked), ``P`` PURGEd or CANCELed (VMCF's rc:
 0, or 11 when only a SEND/RECV's reply part was), ``A`` abandoned by
 this VM's own SEVER or LOGOFF; ``R`` each message RECEIVEd (sender,
-process, sequence, checksum good).  Every message's data names its sender, process
-and sequence and ends with a CRC-32 of the rest; a reply echoes the
-header with its own CRC.  Every wait is bounded: a VM that makes no
+process, sequence, checksum good).  Every message's data names its
+sender, process and sequence and ends with a CRC-32 of the rest; a reply
+echoes the header with its own CRC.  Every wait is bounded: a VM that makes no
 progress stops writing ``stats`` lines, which the parent sees.
 """
 from __future__ import annotations
