@@ -41,6 +41,12 @@
 #define HDR SHMCP_VMCF_HDR_LEN
 #define TAG_MAGIC ((uint32_t)SHMCP_VMCF_TAG_MAGIC)
 
+/* A RESPONSE always has room in its source's queue, so a REPLY (REJECT,
+ * RECEIVE of a SEND) is never refused for it: SEND-type records stop
+ * SHMCP_QUEUE_RESERVE slots short of a full ring, and a source is owed at
+ * most MAXMSG RESPONSEs, one per message entry. */
+_Static_assert(SHMCP_QUEUE_RESERVE >= SHMCP_VMCF_MSG_LIMIT, "room for every RESPONSE owed");
+
 /* message states (VMCF.md section 9) */
 enum { M_FREE = 0, M_QUEUED, M_NOTIFIED, M_RECEIVED, M_DONE };
 /* record tags */
