@@ -94,3 +94,13 @@ def test_a_large_message_goes_and_comes_back_whole(tmp_path):
         assert rtt["metrics"]["corrupt"] == 0 and rtt["metrics"]["complete"]
         m = stream["metrics"]
         assert m["lost"] == 0 and m["reordered"] == 0 and m["received"] == m["sent"] > 0
+
+
+def test_an_echo_is_intact_only_when_every_byte_is_back():
+    from bench.transports import intact, message
+    msg = message(3, 7, 4096)
+    for kind in (bytes, bytearray, lambda b: memoryview(bytearray(b))):
+        assert intact(kind(msg), msg)
+        assert not intact(kind(msg[:-1]), msg)
+        assert not intact(kind(msg[:-1] + b"\x01"), msg)
+        assert not intact(kind(msg + b"\x00"), msg)
