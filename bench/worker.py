@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from .transports import STOP_SEQ, is_stop, message, seq_of
+from .transports import STOP_SEQ, intact, is_stop, message, seq_of
 
 CTX = mp.get_context("spawn")
 # --pin: (this process's CPU, the peer's CPU); fan-in is never pinned
@@ -106,7 +106,7 @@ def _fanin_client(module: str, spec: Any, cid: int, size: int, window: float, ma
         cli.send(msg)
         back = cli.recv()
         t1 = clock()
-        if back != msg:  # its own request, echoed intact (checked outside the timing)
+        if not intact(back, msg):  # its own request, echoed intact (checked outside the timing)
             corrupt += 1
         samples.append(t1 - t0)
         if t1 > deadline:
@@ -185,7 +185,7 @@ def rtt(mod: Any, job: dict) -> dict:
             cli.send(msg)
             back = cli.recv()
             t1 = clock()
-            if back != msg:  # the echo must come back intact (checked outside the timing)
+            if not intact(back, msg):  # the echo must come back intact (checked outside the timing)
                 corrupt += 1
             if i >= warm:
                 samples.append(t1 - t0)

@@ -42,6 +42,13 @@ def message(cid: int, seq: int, size: int) -> bytes:
     return bytes((cid,)) + seq.to_bytes(7, "little") + bytes(size - HEADER)
 
 
+def intact(back, msg: bytes) -> bool:
+    """``back`` (any bytes-like object a transport returns) holds exactly
+    ``msg``: one memcmp whatever its type (a memoryview compared with ``!=``
+    goes byte by byte, ~6 ms a MiB, against bytes' 30 us)."""
+    return len(back) == len(msg) and msg.startswith(back)
+
+
 def seq_of(data: bytes) -> int:
     return int.from_bytes(data[1:8], "little")
 
