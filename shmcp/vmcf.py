@@ -327,7 +327,9 @@ def diag68(parm: Vmcparm) -> int:
             lenb = parm.lenb
             ptr, bad = _storage(parm.vadb, lenb, True, lib.SHMCP_VMCF_RC_INVALID_ADDRESS)
             if not bad and lenb:
-                keep = (parm.vadb, lenb)
+                # the cffi view holds the buffer's export: it cannot move
+                # before the core writes the reply there (present_hook)
+                keep = (parm.vadb, lenb, ptr)
                 reply_addr = int(ffi.cast("uintptr_t", ptr))
     elif func == lib.SHMCP_VMCPRECV:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
@@ -459,6 +461,8 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     """CP presents a VMCF interrupt: the core decides whether it still
     stands; REPLY data goes into the REPLY buffer, header and data into the
     AUTHORIZE buffer, before any handler sees it.  None: withdrawn."""
+    if it.facility == VMCF and it.presented:  # by the core, REPLY data and all
+        return _presented(vm, it)
     if not _tagged(it):
         return it
     st = _state(vm)
@@ -485,10 +489,49 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     return it
 
 
+def _presented(vm: VirtualMachine, it: Interrupt) -> Interrupt:
+    """What is left of a presentation the core made (the facility's
+    present_hook): the REPLY buffer let go, the AUTHORIZE buffer filled."""
+    st = _state(vm)
+    hdr = it.raw
+    if st.replies and hdr[0] & _RESP and hdr[2:4] == _SENR:
+        st.replies.pop((hdr[8:16], int.from_bytes(hdr[4:8], "big")), None)
+    if st.auth is not None:
+        n = min(HDR_LEN, len(st.auth))
+        st.auth[:n] = hdr[:n]
+    return it
+
+
+_RESP = lib.SHMCP_VMCMRESP
+_SENR = lib.SHMCP_VMCPSENR.to_bytes(2, "big")
+_new_hdr = object.__new__
+_put = object.__setattr__
+
+
+def _header(image: bytes, buf: bytes) -> Vmcmhdr:
+    """A Vmcmhdr of a 40-byte image the core made (no checks needed)."""
+    f1, f2, func, mid, user, vada, lena, vadb, lenb, use = _LAYOUT.unpack_from(image)
+    h = _new_hdr(Vmcmhdr)
+    _put(h, "_f1", f1)
+    _put(h, "_f2", f2)
+    _put(h, "func", func)
+    _put(h, "mid", mid)
+    _put(h, "_user", user)
+    _put(h, "_vada", vada)
+    _put(h, "_lena", lena)
+    _put(h, "_vadb", vadb)
+    _put(h, "_lenb", lenb)
+    _put(h, "_use", use)
+    _put(h, "buf", buf)
+    return h
+
+
 def _view(it: Interrupt) -> Any:
+    if it.facility == VMCF and it.presented:
+        return _header(it.raw, b"")
     if not _tagged(it):
         return it
-    return Vmcmhdr.from_bytes(it.raw + it.buf[_TAG_LEN:])
+    return _header(it.raw, bytes(it.buf[_TAG_LEN:]))
 
 
 # what the runtime asks of VMCF for its interrupts (shmcp/__init__.py installs it)
