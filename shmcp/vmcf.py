@@ -25,6 +25,7 @@ import struct
 import sys
 from typing import Any
 
+from . import _native
 from . import msgservice as _msg
 from ._native import ffi, lib
 from .errors import NotLoggedOn, core_error, vmcf_error
@@ -279,6 +280,7 @@ def _state(vm: VirtualMachine) -> _Local:
     global _local
     if _local is None or _local.key != (id(vm), vm.gen):
         _local = _Local(vm)
+        _native.vmcf_state(vm, _local.replies, None)  # shared with the C calls
     return _local
 
 
@@ -300,12 +302,9 @@ def _storage(value: Any, length: int, writable: bool, readonly_rc: int) -> tuple
     return (_cbuf(value, writable) if view.nbytes else ffi.NULL), 0
 
 
-def diag68(parm: Vmcparm) -> int:
-    """DIAGNOSE X'68': perform the subfunction ``parm.func`` for this VM and
-    return the return code (VMCF.md section 4).  Data areas are checked
-    first (RC 1, RC 6: nothing changes).  Raises NotLoggedOn if this process
-    is no VM, QueueFull / StorageExhausted when CP's storage is full
-    (nothing changed)."""
+def _diag68(parm: Vmcparm) -> int:
+    """diag68's Python path: all of it (the C call, csrc/pyext/vmcfcall.c,
+    takes the common case and hands this everything else)."""
     if not isinstance(parm, Vmcparm):
         raise TypeError(f"diag68 needs a Vmcparm, not {type(parm).__name__}")
     vm = required("DIAGNOSE X'68'")
@@ -352,15 +351,27 @@ def diag68(parm: Vmcparm) -> int:
             else:
                 st.replies[key] = before
     if rc < 0:
-        raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+        _failed(vm, func, rc)
     if rc == 0 and func == lib.SHMCP_VMCPAUTH:
         st.auth = memoryview(parm.vada).cast("B")[:lena]
+        _native.vmcf_state(vm, st.replies, st.auth)
     elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
         st.auth = None
         st.replies.clear()
+        _native.vmcf_state(vm, st.replies, None)
     elif rc in (0, lib.SHMCP_VMCF_RC_REPLY_CANCELED) and func == lib.SHMCP_VMCPCANC:
         st.replies.pop((parm.user, parm.mid), None)
     return rc
+
+
+def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
+    """Raise the core's error ``rc`` of DIAGNOSE X'68' ``func``."""
+    raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+
+
+# DIAGNOSE X'68' itself is C (csrc/pyext/vmcfcall.c) for the message
+# subfunctions with bytes / bytearray areas; the rest goes to _diag68
+diag68 = _native.vmcf_diag68
 
 
 # -- one helper per subfunction -------------------------------------------------
@@ -536,6 +547,9 @@ def _view(it: Interrupt) -> Any:
 
 # what the runtime asks of VMCF for its interrupts (shmcp/__init__.py installs it)
 FACILITY = Facility(present=_present, view=_view)
+
+_native.bind_vmcf(diag68=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_vmcf_diag68"))),
+                  parm=Vmcparm, hdr=Vmcmhdr, python=_diag68, failed=_failed)
 
 
 # -- SMSG ------------------------------------------------------------------------

@@ -25,6 +25,7 @@
  * Python path keeps its cffi view.
  */
 #include "machine.h"
+#include "vmcfcall.h"
 #include "../include/shmcp_vmcf.h"
 
 #define IP_TYPE SHMCP_IP_RCODE  /* an interrupt's IPTYPE is in IPRCODE's byte */
@@ -277,6 +278,11 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	Py_END_ALLOW_THREADS
 	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
 		return PyLong_FromLong(rc);
+	PyObject *vmcf = NULL;
+	int vmcf_rc = show && rc == SHMCP_WAIT_PRESENTED && rec.facility == SHMCP_VMCF ?
+		      vmcf_show(vm, &rec, &vmcf) : 0;
+	if (vmcf_rc)
+		return vmcf_rc < 0 ? NULL : vmcf;
 	uint8_t itype = rec.data[IP_TYPE];
 	if (!show || rc != SHMCP_WAIT_PRESENTED || rec.facility != SHMCP_IUCV || !by_type ||
 	    itype >= PyTuple_GET_SIZE(by_type) ||
