@@ -75,6 +75,9 @@ _TAG_MAGIC = lib.SHMCP_VMCF_TAG_MAGIC
 # -- parameter lists -----------------------------------------------------------
 
 
+_put = object.__setattr__
+
+
 def _uint(name: str, value: Any, bits: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
@@ -83,12 +86,23 @@ def _uint(name: str, value: Any, bits: int) -> int:
     return value
 
 
+_USERS: dict[Any, bytes] = {}  # userids (str, bytes) already checked: the field's value
+
+
 def _user(value: Any) -> bytes:
+    cls = value.__class__
+    if cls is bytes or cls is str:
+        got = _USERS.get(value)
+        if got is not None:
+            return got
     if value is None:
         return bytes(8)
     if isinstance(value, (bytes, bytearray, memoryview)) and bytes(value) == bytes(8):
         return bytes(8)
-    return userid_bytes(value)
+    got = userid_bytes(value)
+    if (cls is bytes or cls is str) and len(_USERS) < 4096:
+        _USERS[value] = got
+    return got
 
 
 def _doubleword(value: Any) -> bytes:
@@ -108,6 +122,8 @@ def _doubleword(value: Any) -> bytes:
 
 def _area(name: str, value: Any) -> Any:
     """An address field: None, an int (the raw 4-byte field), or a buffer."""
+    if value.__class__ is bytes or value.__class__ is bytearray:
+        return value
     if value is None:
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
@@ -131,7 +147,7 @@ def _length(name: str, attr: str, area: str) -> property:
         return _size(getattr(self, area)) if value is None else value
 
     def put(self: Any, v: int | None) -> None:
-        object.__setattr__(self, attr, None if v is None else _uint(name, v, 32))
+        _put(self, attr, None if v is None else _uint(name, v, 32))
 
     return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
 
@@ -140,10 +156,12 @@ class _Block:
     """Common part of VMCPARM and VMCMHDR: the ten fields of the 40 bytes."""
 
     _first: tuple[str, str]
-    __slots__ = ("_f1", "_f2", "func", "mid", "_user", "_vada", "_lena", "_vadb", "_lenb", "_use")
+    # (csrc/pyext/vmcfcall.c reads these slots by their offsets)
+    __slots__ = ("_f1", "_f2", "_func", "_mid", "_user", "_vada", "_lena", "_vadb", "_lenb",
+                 "_use")
 
     def __init__(self, **fields: Any) -> None:
-        self._f1 = self._f2 = self.func = self.mid = 0
+        self._f1 = self._f2 = self._func = self._mid = 0
         self._user = bytes(8)
         self._vada: Any = 0
         self._vadb: Any = 0
@@ -160,23 +178,22 @@ class _Block:
     def _names(cls) -> tuple[str, ...]:
         return (*cls._first, "func", "mid", "user", "vada", "lena", "vadb", "lenb", "use")
 
-    def __setattr__(self, key: str, value: Any) -> None:
-        if key in ("func",):
-            value = _uint(key, value, 16)
-        elif key == "mid":
-            value = _uint(key, value, 32)
-        object.__setattr__(self, key, value)
-
+    func = property(lambda self: self._func,
+                    lambda self, v: _put(self, "_func", _uint("func", v, 16)),
+                    doc="subfunction code (VMCPFUNC, VMCMFUNC)")
+    mid = property(lambda self: self._mid,
+                   lambda self, v: _put(self, "_mid", _uint("mid", v, 32)),
+                   doc="message id")
     user = property(lambda self: self._user,
-                    lambda self, v: object.__setattr__(self, "_user", _user(v)),
+                    lambda self, v: _put(self, "_user", _user(v)),
                     doc="userid, 8 bytes blank padded")
     use = property(lambda self: self._use,
-                   lambda self, v: object.__setattr__(self, "_use", _doubleword(v)),
+                   lambda self, v: _put(self, "_use", _doubleword(v)),
                    doc="user doubleword, 8 bytes")
     vada = property(lambda self: self._vada,
-                    lambda self, v: object.__setattr__(self, "_vada", _area("vada", v)))
+                    lambda self, v: _put(self, "_vada", _area("vada", v)))
     vadb = property(lambda self: self._vadb,
-                    lambda self, v: object.__setattr__(self, "_vadb", _area("vadb", v)))
+                    lambda self, v: _put(self, "_vadb", _area("vadb", v)))
 
     lena = _length("lena", "_lena", "_vada")
     lenb = _length("lenb", "_lenb", "_vadb")
@@ -184,7 +201,7 @@ class _Block:
     def __bytes__(self) -> bytes:
         a = self._vada if isinstance(self._vada, int) else 0
         b = self._vadb if isinstance(self._vadb, int) else 0
-        return _LAYOUT.pack(self._f1, self._f2, self.func, self.mid, self._user, a,
+        return _LAYOUT.pack(self._f1, self._f2, self._func, self._mid, self._user, a,
                             _uint("lena", self.lena, 32), b, _uint("lenb", self.lenb, 32), self._use)
 
     @classmethod
@@ -516,7 +533,6 @@ def _presented(vm: VirtualMachine, it: Interrupt) -> Interrupt:
 _RESP = lib.SHMCP_VMCMRESP
 _SENR = lib.SHMCP_VMCPSENR.to_bytes(2, "big")
 _new_hdr = object.__new__
-_put = object.__setattr__
 
 
 def _header(image: bytes, buf: bytes) -> Vmcmhdr:
@@ -525,8 +541,8 @@ def _header(image: bytes, buf: bytes) -> Vmcmhdr:
     h = _new_hdr(Vmcmhdr)
     _put(h, "_f1", f1)
     _put(h, "_f2", f2)
-    _put(h, "func", func)
-    _put(h, "mid", mid)
+    _put(h, "_func", func)
+    _put(h, "_mid", mid)
     _put(h, "_user", user)
     _put(h, "_vada", vada)
     _put(h, "_lena", lena)

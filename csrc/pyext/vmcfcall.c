@@ -31,7 +31,7 @@ typedef __typeof__(shmcp_vmcf_diag68) diag68_fn;
 
 enum { F1, F2, FUNC, MID, USER, VADA, LENA, VADB, LENB, USE, BUF, NSLOTS };
 static const char *const slot_names[NSLOTS] = {
-	"_f1", "_f2", "func", "mid", "_user", "_vada", "_lena", "_vadb", "_lenb", "_use", "buf"};
+	"_f1", "_f2", "_func", "_mid", "_user", "_vada", "_lena", "_vadb", "_lenb", "_use", "buf"};
 
 static diag68_fn *core_diag68;   /* shmcp_vmcf_diag68 in the cffi module */
 static PyTypeObject *parm_type;  /* shmcp.vmcf.Vmcparm */
