@@ -21,6 +21,7 @@ subfunctions ``VMCPAUTH`` ... ``VMCPRJCT``, flag bits ``VMCPAUTS``,
 """
 from __future__ import annotations
 
+import operator
 import struct
 import sys
 from typing import Any
@@ -147,9 +148,22 @@ def _length(name: str, attr: str, area: str) -> property:
         return _size(getattr(self, area)) if value is None else value
 
     def put(self: Any, v: int | None) -> None:
-        _put(self, attr, None if v is None else _uint(name, v, 32))
+        if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
+            _put(self, attr, v)
+        else:
+            _put(self, attr, None if v is None else _uint(name, v, 32))
 
     return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
+
+
+_slot = operator.attrgetter
+
+
+def _set_mid(self: Any, v: Any) -> None:
+    if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
+        _put(self, "_mid", v)
+    else:
+        _put(self, "_mid", _uint("mid", v, 32))
 
 
 class _Block:
@@ -178,22 +192,16 @@ class _Block:
     def _names(cls) -> tuple[str, ...]:
         return (*cls._first, "func", "mid", "user", "vada", "lena", "vadb", "lenb", "use")
 
-    func = property(lambda self: self._func,
-                    lambda self, v: _put(self, "_func", _uint("func", v, 16)),
+    # (the getters are attrgetters: no Python frame per read)
+    func = property(_slot("_func"), lambda self, v: _put(self, "_func", _uint("func", v, 16)),
                     doc="subfunction code (VMCPFUNC, VMCMFUNC)")
-    mid = property(lambda self: self._mid,
-                   lambda self, v: _put(self, "_mid", _uint("mid", v, 32)),
-                   doc="message id")
-    user = property(lambda self: self._user,
-                    lambda self, v: _put(self, "_user", _user(v)),
+    mid = property(_slot("_mid"), _set_mid, doc="message id")
+    user = property(_slot("_user"), lambda self, v: _put(self, "_user", _user(v)),
                     doc="userid, 8 bytes blank padded")
-    use = property(lambda self: self._use,
-                   lambda self, v: _put(self, "_use", _doubleword(v)),
+    use = property(_slot("_use"), lambda self, v: _put(self, "_use", _doubleword(v)),
                    doc="user doubleword, 8 bytes")
-    vada = property(lambda self: self._vada,
-                    lambda self, v: _put(self, "_vada", _area("vada", v)))
-    vadb = property(lambda self: self._vadb,
-                    lambda self, v: _put(self, "_vadb", _area("vadb", v)))
+    vada = property(_slot("_vada"), lambda self, v: _put(self, "_vada", _area("vada", v)))
+    vadb = property(_slot("_vadb"), lambda self, v: _put(self, "_vadb", _area("vadb", v)))
 
     lena = _length("lena", "_lena", "_vada")
     lenb = _length("lenb", "_lenb", "_vadb")
@@ -231,8 +239,7 @@ class _Block:
 
 
 def _byte_field(attr: str, name: str, doc: str) -> property:
-    return property(lambda self: getattr(self, attr),
-                    lambda self, v: object.__setattr__(self, attr, _uint(name, v, 8)), doc=doc)
+    return property(_slot(attr), lambda self, v: _put(self, attr, _uint(name, v, 8)), doc=doc)
 
 
 class Vmcparm(_Block):
