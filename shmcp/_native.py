@@ -65,7 +65,9 @@ from ._iparml import presented as iucv_presented  # noqa: E402
 from ._iparml import receive as iucv_receive  # noqa: E402
 from ._iparml import reply as iucv_reply  # noqa: E402
 from ._iparml import send as iucv_send  # noqa: E402
+from ._iparml import bind_vmcf, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
+from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 
 __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "IMAGE_LEN", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
-           "iucv_reply", "iucv_presented", "bind_iucv"]
+           "iucv_reply", "iucv_presented", "bind_iucv", "bind_vmcf", "vmcf_state", "vmcf_diag68"]

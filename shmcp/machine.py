@@ -297,7 +297,7 @@ class VirtualMachine(_native.Machine):
                 if self._waited(got) == _SLICE:  # raises if the VM ended
                     continue  # pending Python handlers ran: wait on
                 return None
-            return IUCV, got
+            return (IUCV if isinstance(got, _native.Image) else VMCF), got  # a Vmcmhdr: VMCF
 
     def _present(self, got: Interrupt) -> Interrupt | None:
         facility = FACILITIES.get(got.facility)

@@ -16,6 +16,7 @@
  * from Python but cannot define a Python type.
  */
 #include "machine.h"
+#include "vmcfcall.h"
 #include <structmember.h>
 
 uint8_t *image_of(PyObject *obj)
@@ -403,7 +404,8 @@ PyMODINIT_FUNC PyInit__iparml(void)
 		}
 	}
 	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
-	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0) {
+	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0 ||
+	    vmcfcall_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}
