@@ -9,6 +9,10 @@ one-way stream by the busier of its two ends.
     python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT]
     python -m bench.profile_cpu stream [MESSAGES]
 
+A trailing ``sigpause`` runs either through a SIGIUCV handler and
+sigpause(0) (the transport's mode="sigpause"), ``fresh`` with a new
+parameter list per call (the seed programs' way).
+
 fanin: 8 clients and one server, 64 B round trips, the scheduler placing
 them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
 receiver pinned to CPUs 1 and 0 as `--pin split` does.
@@ -70,8 +74,11 @@ def _fanin_client(spec, cid: int, n: int, go, out) -> None:
     client.close()
 
 
+OPTS: dict = {}  # the transport's mode / fresh, from the command line
+
+
 def fanin(clients: int, n: int) -> None:
-    spec, cleanup = transport.setup(clients, 64, workload="fanin")
+    spec, cleanup = transport.setup(clients, 64, workload="fanin", **OPTS)
     ready, go, out = CTX.Event(), CTX.Event(), CTX.Queue()
     procs = [CTX.Process(target=_fanin_server, args=(spec, clients, ready, out))]
     procs[0].start()
@@ -109,7 +116,7 @@ def _stream_sender(spec, n: int, out) -> None:
 
 def stream(n: int) -> None:
     os.sched_setaffinity(0, {0})
-    spec, cleanup = transport.setup(1, 64, workload="stream")
+    spec, cleanup = transport.setup(1, 64, workload="stream", **OPTS)
     out = CTX.Queue()
     sender = CTX.Process(target=_stream_sender, args=(spec, n, out))
     try:
@@ -132,7 +139,11 @@ def stream(n: int) -> None:
 
 def main() -> None:
     args = sys.argv[1:] or ["fanin"]
-    numbers = [int(a) for a in args[1:]]
+    if "sigpause" in args:
+        OPTS["mode"] = "sigpause"
+    if "fresh" in args:
+        OPTS["fresh"] = True
+    numbers = [int(a) for a in args[1:] if a not in ("sigpause", "fresh")]
     if args[0] == "fanin":
         fanin(*(numbers + [8, 20000][len(numbers):]))
     elif args[0] == "stream":

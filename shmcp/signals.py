@@ -232,10 +232,33 @@ def after_logon() -> None:
 # -- SAS/C's mask functions ----------------------------------------------------
 
 def _os_mask() -> int:
+    # the thread's OS mask, read only if a signal may be blocked there:
+    # reading it is a system call and a set, ~1 us of each sigpause.
+    if not _os_may_block:
+        return 0
     # signal.pthread_sigmask's own C function: its wrapper in signal.py
-    # makes an enum of each signal, which cost sigpause ~1 us
+    # makes an enum of each signal
     blocked = _sigmask(_signal_module.SIG_BLOCK, ())
     return sum(1 << (int(s) - 1) for s in blocked)
+
+
+# Whether any thread's OS signal mask may hold a signal: true if the
+# importing thread started with one blocked (inherited), and from the first
+# signal.pthread_sigmask that blocks or sets a mask on (shmcp's own
+# sigblock goes through it too).  Never cleared: masks are per thread.
+_os_may_block = bool(_sigmask(_signal_module.SIG_BLOCK, ()))
+_os_pthread_sigmask = _signal_module.pthread_sigmask
+
+
+def _wrapped_pthread_sigmask(how: Any, mask: Any) -> Any:
+    global _os_may_block
+    if how != _signal_module.SIG_UNBLOCK:
+        _os_may_block = True  # before the call: a signal may arrive in between
+    return _os_pthread_sigmask(how, mask)
+
+
+_wrapped_pthread_sigmask.__doc__ = _os_pthread_sigmask.__doc__
+_signal_module.pthread_sigmask = _wrapped_pthread_sigmask
 
 
 def _set_os_mask(mask: int) -> None:
@@ -289,20 +312,25 @@ def sigpause(mask: int = 0) -> None:
     restore the previous mask and return.  An interrupt that arrived while
     SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
     wake-up is lost).  Handles one interrupt even if several are queued."""
-    mask = _check_mask(mask)
+    if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
+        mask = _check_mask(mask)
     vm = current()
     if vm is None:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
     # slip the next interrupt in ahead of the one the pause took.
-    added = _BOTH - _active
+    added = _BOTH if not _active else _BOTH - _active
     _active.update(added)
     done = False
     try:
         got = _pause(vm, mask)
         if got is not None:
-            _call(_SIGNAL[got[0]], frame, got[1])
+            _info.append(got[1])  # _call(), spelled out: once per pause
+            try:
+                _handler[_SIGNAL_OF[got[0]]](_SIGNAL_OF[got[0]], frame)
+            finally:
+                _info.pop()
         done = True
     finally:
         _active.difference_update(added)
@@ -314,6 +342,8 @@ def sigpause(mask: int = 0) -> None:
 
 
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
+_SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
+_MASK_BITS = _signal_module.NSIG - 1
 
 
 def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
@@ -327,15 +357,16 @@ def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
     itself takes.  Either way the interrupt is taken off the queue here,
     so it reaches the handler once, in queue order."""
     global _blocked
-    old_lib, old_os = _blocked, _os_mask()
+    old_lib = _blocked
+    old_os = _os_mask()
     _blocked = mask & _OURS
     os_changed = (old_os ^ mask) & ~_OURS
     if os_changed:
         _set_os_mask(mask)
     try:
         fmask = 0
-        for fac, sig in _TAKERS:
-            if callable(_handler[sig]) and not _blocked & (1 << (sig - 1)):
+        for fac, sig, bit in _TAKERS:
+            if not _blocked & bit and callable(_handler[sig]):
                 fmask |= 1 << fac
         if not fmask:
             _signal_module.pause()  # only other signals can end this pause
@@ -347,7 +378,7 @@ def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
             _set_os_mask(old_os)
 
 
-_TAKERS = tuple((fac, int(sig)) for fac, sig in _SIGNAL.items())
+_TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

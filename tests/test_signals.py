@@ -233,3 +233,24 @@ def test_sigpause_sleeps_on_through_its_sleep_slices(system):
             assert line(proc) == "RETURNED [7]"
     finally:
         finish(proc)
+
+
+_MASK_PROBE = """
+import signal, sys
+import shmcp
+alrm, hup = shmcp.sigmask(signal.SIGALRM), shmcp.sigmask(signal.SIGHUP)
+print(int(bool(shmcp.sigblock(0) & alrm)))    # inherited from the parent
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP])
+print(int(bool(shmcp.sigblock(0) & hup)))     # blocked after the import
+"""
+
+
+@pytest.mark.parametrize("inherited", [False, True])
+def test_the_mask_shows_signals_blocked_outside_shmcp(inherited):
+    # sigpause reads the OS mask only if a signal may be blocked there:
+    # inherited at start, or blocked later through signal.pthread_sigmask
+    def block_alrm() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    out = subprocess.run([sys.executable, "-c", _MASK_PROBE], capture_output=True, text=True,
+                         timeout=60, check=True, preexec_fn=block_alrm if inherited else None)
+    assert out.stdout.split() == [str(int(inherited)), "1"]
