@@ -311,11 +311,19 @@ def sigpause(mask: int = 0) -> None:
     """Install ``mask``, wait until one unblocked signal has been handled,
     restore the previous mask and return.  An interrupt that arrived while
     SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
-    wake-up is lost).  Handles one interrupt even if several are queued."""
+    wake-up is lost).  Handles one interrupt even if several are queued.
+
+    One core wait takes it: spinning first, while the interrupt may come
+    with this process awake (then no signal is sent at all and the handler
+    is called from here), then asleep until the doorbell, which the wait
+    itself takes.  Either way the interrupt is taken off the queue here,
+    so it reaches the handler once, in queue order.  (Written out in one
+    frame: the seed programs pause once per message.)"""
+    global _blocked
     if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
         mask = _check_mask(mask)
-    vm = current()
-    if vm is None:
+    vm = _native_current()
+    if vm is None or not vm.logged_on:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
@@ -324,9 +332,29 @@ def sigpause(mask: int = 0) -> None:
     _active.update(added)
     done = False
     try:
-        got = _pause(vm, mask)
+        # the wait under ``mask``; the previous mask is back after it
+        old_lib = _blocked
+        old_os = _os_mask()
+        _blocked = mask & _OURS
+        os_changed = (old_os ^ mask) & ~_OURS
+        if os_changed:
+            _set_os_mask(mask)
+        try:
+            fmask = 0
+            for fac, sig, bit in _TAKERS:
+                if not _blocked & bit and callable(_handler[sig]):
+                    fmask |= 1 << fac
+            if fmask:
+                got = vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
+            else:
+                got = None
+                _signal_module.pause()  # only other signals can end this pause
+        finally:
+            _blocked = old_lib
+            if os_changed:
+                _set_os_mask(old_os)
         if got is not None:
-            _info.append(got[1])  # _call(), spelled out: once per pause
+            _info.append(got[1])  # _call(), spelled out
             try:
                 _handler[_SIGNAL_OF[got[0]]](_SIGNAL_OF[got[0]], frame)
             finally:
@@ -336,49 +364,16 @@ def sigpause(mask: int = 0) -> None:
         _active.difference_update(added)
         if not done:
             _cut_short(added)
-    for sig in added:
-        if _takes(sig):
+    for fac, sig, bit in _TAKERS:
+        if sig in added and not _blocked & bit and callable(_handler[sig]):
             _deliver(sig, frame)  # what the restored mask lets through
 
 
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
 _SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
 _MASK_BITS = _signal_module.NSIG - 1
-
-
-def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
-    """sigpause's wait under ``mask``: the interrupt to handle (its facility,
-    as the facility shows it), or None when
-    another signal ended it.  The previous mask is back on return.
-
-    One core wait takes it: spinning first, while the interrupt may come
-    with this process awake (then no signal is sent at all and the handler
-    is called from here), then asleep until the doorbell, which the wait
-    itself takes.  Either way the interrupt is taken off the queue here,
-    so it reaches the handler once, in queue order."""
-    global _blocked
-    old_lib = _blocked
-    old_os = _os_mask()
-    _blocked = mask & _OURS
-    os_changed = (old_os ^ mask) & ~_OURS
-    if os_changed:
-        _set_os_mask(mask)
-    try:
-        fmask = 0
-        for fac, sig, bit in _TAKERS:
-            if not _blocked & bit and callable(_handler[sig]):
-                fmask |= 1 << fac
-        if not fmask:
-            _signal_module.pause()  # only other signals can end this pause
-            return None
-        return vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
-    finally:
-        _blocked = old_lib
-        if os_changed:
-            _set_os_mask(old_os)
-
-
 _TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
+_native_current = _native.current
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",
