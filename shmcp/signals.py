@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 from _signal import pthread_sigmask as _sigmask
+from _signal import sigpending as _sigpending
 import signal as _signal_module
 import sys
 import threading
@@ -262,9 +263,19 @@ _signal_module.pthread_sigmask = _wrapped_pthread_sigmask
 
 
 def _set_os_mask(mask: int) -> None:
-    sigs = {n for n in range(1, _signal_module.NSIG) if mask >> (n - 1) & 1} - set(_handler)
-    sigs -= {int(_signal_module.SIGKILL), int(_signal_module.SIGSTOP)}
-    _signal_module.pthread_sigmask(_signal_module.SIG_SETMASK, sigs)
+    # the set bits one by one (a sigpause under a mask sets it twice)
+    global _os_may_block
+    mask &= _OS_SETTABLE
+    sigs = []
+    while mask:
+        low = mask & -mask
+        sigs.append(low.bit_length())
+        mask ^= low
+    _os_may_block = True
+    _sigmask(_signal_module.SIG_SETMASK, sigs)
+
+
+_OS_SETTABLE = ~(_OURS | (1 << (_signal_module.SIGKILL - 1)) | (1 << (_signal_module.SIGSTOP - 1)))
 
 
 def _current_mask() -> int:
@@ -337,17 +348,24 @@ def sigpause(mask: int = 0) -> None:
         old_os = _os_mask()
         _blocked = mask & _OURS
         os_changed = (old_os ^ mask) & ~_OURS
+        due = False
         if os_changed:
+            # a signal pending while blocked that the mask lets through is
+            # delivered as it is set: its handler, not a wait, ends the pause
+            freed = old_os & ~mask & ~_OURS
+            due = bool(freed) and any(freed >> (int(s) - 1) & 1 for s in _sigpending())
             _set_os_mask(mask)
         try:
             fmask = 0
             for fac, sig, bit in _TAKERS:
                 if not _blocked & bit and callable(_handler[sig]):
                     fmask |= 1 << fac
-            if fmask:
+            got = None
+            if due:
+                pass  # its handler runs as Python next looks (the loop above at the latest)
+            elif fmask:
                 got = vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
             else:
-                got = None
                 _signal_module.pause()  # only other signals can end this pause
         finally:
             _blocked = old_lib
