@@ -8,7 +8,7 @@ buffer); their address fields are not meaningful in a Python process.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._native import Buffer as _Buffer
 from ._native import Field as _Field
@@ -75,6 +75,8 @@ class Iparml(Image):
     # Iparml(**fields): the C base's __init__ sets each field as an attribute,
     # bf1len / bf2len after the buffers whose size they override; a name
     # outside _fields (and bf1, bf2) is a TypeError
+    if TYPE_CHECKING:
+        def __init__(self, **fields: Any) -> None: ...
 
     # the message buffer: data out (bytes-like) or in (writable); its size
     # becomes bf1len.  bf2: the answer area (two-way SEND) or the reply (REPLY)
