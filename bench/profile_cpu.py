@@ -9,6 +9,10 @@ one-way stream by the busier of its two ends.
     python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT] [--transport KEY]
     python -m bench.profile_cpu stream [MESSAGES] [--transport KEY]
 
+A trailing ``sigpause`` runs either through a SIGIUCV handler and
+sigpause(0) (the transport's mode="sigpause"), ``fresh`` with a new
+parameter list per call (the seed programs' way).
+
 fanin: 8 clients and one server, 64 B round trips, the scheduler placing
 them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
 receiver pinned to CPUs 1 and 0 as `--pin split` does.  --transport: the
@@ -74,6 +78,9 @@ def _fanin_client(spec, cid: int, n: int, go, out) -> None:
     client.send(bytes([cid]) + STOP + bytes(55))
     client.recv()
     client.close()
+
+
+OPTS: dict = {}  # the transport's mode / fresh, from the command line
 
 
 def fanin(clients: int, n: int) -> None:
@@ -147,7 +154,11 @@ def main() -> None:
         transport = importlib.import_module(BY_KEY[key].module)
         OPTS.update(BY_KEY[key].opts)
         del args[i:i + 2]
-    numbers = [int(a) for a in args[1:]]
+    if "sigpause" in args:
+        OPTS["mode"] = "sigpause"
+    if "fresh" in args:
+        OPTS["fresh"] = True
+    numbers = [int(a) for a in args[1:] if a not in ("sigpause", "fresh")]
     if args[0] == "fanin":
         fanin(*(numbers + [8, 20000][len(numbers):]))
     elif args[0] == "stream":
