@@ -142,7 +142,7 @@ class OwnedSystem:
         return f"OwnedSystem({self.name!r})"
 
 
-def ipl(system: str | None = None, *, directory: str | os.PathLike | None = None,
+def ipl(system: str | None = None, *, directory: str | os.PathLike[str] | None = None,
         unique: bool = False, **limits: int) -> OwnedSystem:
     """IPL a system (shmcp.system.ipl: ``directory``, ``limits``, a stale
     segment recovered) and return it as an OwnedSystem.  ``unique=True``
