@@ -165,7 +165,7 @@ def run_job(job: dict, timeout: float) -> dict:
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
+        return {"status": "failed", "error": f"timed out after {timeout:.0f} s", "pid": proc.pid}
     finally:
         if proc.returncode is None:  # timed out, or the run was interrupted
             machine.kill_job(proc)
