@@ -58,8 +58,9 @@ def test_a_job_past_its_time_is_killed_and_its_systems_shut_down():
            "pin": "none"}
     res = harness.run_job(job, timeout=8)
     assert res["status"] == "failed" and "timed out" in res["error"], res
-    # its own systems are named by its pid: other runs on the machine may
-    # have systems of their own up meanwhile
+    # its own systems are named by its pid (other runs on the machine may have
+    # systems up meanwhile); semaphores carry no owner's name, so a concurrent
+    # multiprocessing program's can still show here
     mine = (f"shmcp.bench-{res['pid']}-", "sem.mp-")
     left = {n for n in set(os.listdir("/dev/shm")) - before if n.startswith(mine)}
     assert not left
