@@ -227,7 +227,11 @@ class LoopPump:
         busy = bool(self._ready)
         got = self._pump(busy)
         if got or busy:
-            self._kick()
+            # only while a coroutine still waits: one this dispatch woke
+            # pumps in its own step next (take_now), which a _drive
+            # queued behind it would stop
+            if any(not fut.done() for fut in self.awaited):
+                self._kick()
         elif got is not None:
             self._sleep()
 
