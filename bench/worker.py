@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from .transports import STOP_SEQ, is_stop, message, seq_of
+from .transports import STOP_SEQ, Tally, is_stop, message, seq_of
 
 CTX = mp.get_context("spawn")
 # --pin: (this process's CPU, the peer's CPU); fan-in is never pinned
@@ -54,20 +54,14 @@ def round_trips(cli: Any, msg: bytes, count: int, deadline: int) -> tuple[list[i
     if own is not None:
         return own(msg, count, deadline)
     clock = time.perf_counter_ns
-    samples = []
-    corrupt = 0
-    back = None
+    tally = Tally(msg, deadline)
     for _ in range(count):
         t0 = clock()
         cli.send(msg)
         back = cli.recv()
-        t1 = clock()
-        if back != msg:  # the echo must come back intact (checked outside the timing)
-            corrupt += 1
-        samples.append(t1 - t0)
-        if t1 > deadline:
+        if tally.add(t0, clock(), back):
             break
-    return samples, corrupt, back
+    return tally.outcome()
 
 
 # -- children -------------------------------------------------------------------

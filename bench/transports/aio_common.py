@@ -8,7 +8,7 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-from . import is_stop
+from . import Tally, is_stop
 
 
 class LoopClient:
@@ -34,19 +34,13 @@ class LoopClient:
                            deadline: int) -> tuple[list[int], int, Any]:
         clock = time.perf_counter_ns
         round_trip = self.round_trip
-        samples = []
-        corrupt = 0
-        back = None
+        tally = Tally(msg, deadline)
         for _ in range(count):
             t0 = clock()
             back = await round_trip(msg)
-            t1 = clock()
-            if back != msg:  # the echo must come back intact (checked outside the timing)
-                corrupt += 1
-            samples.append(t1 - t0)
-            if t1 > deadline:
+            if tally.add(t0, clock(), back):
                 break
-        return samples, corrupt, back
+        return tally.outcome()
 
     def send(self, data: bytes) -> None:
         self.reply = self.run(self.round_trip(data))
