@@ -188,16 +188,23 @@ class LoopPump:
                 pass  # pred is asked once more, then the deadline raises
             pumped = False
 
-    def take_now(self, take: Callable[[], Any], deadline: float | None) -> Any:
-        """What ``take()`` (asked with the router's mutex held) gives once
-        this step pumped, while the loop has nothing else ready (no other
-        callback, as wait_for's own pump): the reply or message that comes
-        within the window needs no future.  None if it did not come (or
-        the loop has other work): the caller then awaits, with
-        ``pumped=True``."""
+    def take_now(self, take: Callable[[], Any], there: Callable[[], Any],
+                 deadline: float | None) -> Any:
+        """What ``take()`` (asked with the router's mutex held) gives, at
+        once if ``there()`` (a peek without the mutex) says it may be there
+        already (another thread took it in), else once this step pumped,
+        while the loop has nothing else ready (no other callback, as
+        wait_for's own pump): the reply or message that comes within the
+        window needs no future.  None if it did not come (or the loop has
+        other work): the caller then awaits, with ``pumped=True``."""
+        mutex = self.router.mutex
+        if there():
+            with mutex:
+                got = take()
+            if got:
+                return got
         if self.scheduled or self._ready:
             return None
-        mutex = self.router.mutex
         self.outstanding += 1
         try:
             for _ in range(TAKE_NOW_PUMPS):
@@ -445,12 +452,7 @@ class AsyncVM:
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
         inbox = router.inbox
-        if inbox:
-            with router.mutex:
-                msg = router.take(inbox, True)
-            if msg is not None:
-                return msg
-        msg = pump.take_now(lambda: router.take(inbox, True), deadline)
+        msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
         if msg is not None:
             return msg
         receive = self.receive
@@ -524,7 +526,8 @@ class AsyncPath:
         if answer is None:
             return None
         completed = router.completed
-        got = pump.take_now(lambda: completed.pop(msgid, None), deadline)
+        got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
+                            deadline)
         pumped = got is None
         if got is None:
             with router.mutex:
@@ -568,12 +571,17 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        pump = pump_of(self._router)
+        router, inbox = self._router, self._inbox
+        pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
-        receive, inbox = self.receive, self._inbox
+        if self._state != "severed":  # (severed: receive says so at once)
+            msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
+            if msg is not None:
+                return msg
+        receive = self.receive
         return await pump.until(
             lambda: (inbox or self._state == "severed")
-            and _now_or_none(receive), deadline)
+            and _now_or_none(receive), deadline, True)
 
     def __aiter__(self) -> AsyncIterator["Message"]:
         """``async for msg in path``: its messages until severed and empty."""
