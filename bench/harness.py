@@ -27,12 +27,20 @@ HERE = Path(__file__).resolve().parent
 PRESETS = {
     #            repeats  rtt n  warmup  sizes                  stream sizes  window  fan-in clients, window  idle VMs
     "full":  dict(repeats=3, n=20000, warmup=2000, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
-                  window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], paths=[10, 100], max_s=30.0),
+                  window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], paths=[10, 100], max_s=30.0,
+                  big_sizes=[1048576]),
     "quick": dict(repeats=3, n=5000, warmup=500, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
-                  window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], paths=[10, 100], max_s=10.0),
+                  window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], paths=[10, 100], max_s=10.0,
+                  big_sizes=[1048576]),
     "tiny":  dict(repeats=1, n=300, warmup=30, sizes=[64], stream_sizes=[64],
-                  window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], paths=[10], max_s=5.0),
+                  window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], paths=[10], max_s=5.0,
+                  big_sizes=[]),
 }
+# Round trips of a large message take ~100x a small one's: they run
+# BIG_FEWER times fewer (round trip and warm-up), and only on the transports
+# the registry marks big (IUCV and its peers os.pipe and socketpair).
+BIG = 1 << 20
+BIG_FEWER = 20
 
 
 def _ints(text: str) -> list[int]:
@@ -55,6 +63,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int)
     ap.add_argument("--sizes", type=_ints, help="round-trip payload sizes, e.g. 8,64,4096,65536")
     ap.add_argument("--stream-sizes", type=_ints)
+    ap.add_argument("--big-sizes", type=_ints,
+                    help="large-message sizes, round trip and stream, e.g. 1048576 (empty: none); "
+                         "only the transports marked big, with fewer round trips")
     ap.add_argument("--window", type=float, help="streaming window, seconds")
     ap.add_argument("--clients", type=int, help="fan-in clients")
     ap.add_argument("--fanin-window", type=float)
@@ -110,14 +121,20 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
     workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale", "paths"]
     out = []
     base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s, "pin": args.pin}
+    big = [t for t in transports if t.big]
     for w in workloads:
         if w == "rtt":
             for size in args.sizes:
                 out += [dict(base, key=t.key, workload="rtt", size=size) for t in transports]
+            fewer = dict(base, n=max(1, args.n // BIG_FEWER), warmup=args.warmup // BIG_FEWER)
+            for size in args.big_sizes:
+                out += [dict(base if size < BIG else fewer, key=t.key, workload="rtt", size=size)
+                        for t in big]
         elif w == "stream":
-            for size in args.stream_sizes:
+            for size, among in [(s, transports) for s in args.stream_sizes] + \
+                               [(s, big) for s in args.big_sizes]:
                 out += [dict(key=t.key, workload="stream", size=size, window=args.window,
-                             max_msgs=50_000_000, pin=args.pin) for t in transports]
+                             max_msgs=50_000_000, pin=args.pin) for t in among]
         elif w == "fanin":
             out += [dict(key=t.key, workload="fanin", size=64, clients=args.clients,
                          window=args.fanin_window, n=10_000_000) for t in transports]
@@ -148,7 +165,7 @@ def run_job(job: dict, timeout: float) -> dict:
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"status": "failed", "error": f"timed out after {timeout:.0f} s"}
+        return {"status": "failed", "error": f"timed out after {timeout:.0f} s", "pid": proc.pid}
     finally:
         if proc.returncode is None:  # timed out, or the run was interrupted
             machine.kill_job(proc)
@@ -218,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     leftovers = machine.clean_shm(shm_before)
     facts["duration_s"] = round(time.time() - started, 1)
     facts["preset"] = args.preset
-    facts["config"] = dict({k: getattr(args, k) for k in PRESETS["full"]}, pin=args.pin)
+    facts["config"] = dict({k: getattr(args, k) for k in PRESETS["full"]}, pin=args.pin,
+                           big_fewer=BIG_FEWER)
     facts["leftovers"] = leftovers
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"machine": facts, "results": results}, f, indent=1)

@@ -6,26 +6,32 @@ context switches over its own messages.  On 2 cores a workload's rate is
 bounded by 2 cores / (the CPU all its processes spend per message), and a
 one-way stream by the busier of its two ends.
 
-    python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT]
-    python -m bench.profile_cpu stream [MESSAGES]
-    PROFILE_TRANSPORT=shmcp_path python -m bench.profile_cpu stream  # the Pythonic layer
+    python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT] [--transport KEY]
+    python -m bench.profile_cpu stream [MESSAGES] [--transport KEY]
+
+A trailing ``sigpause`` runs either through a SIGIUCV handler and
+sigpause(0) (the transport's mode="sigpause"), ``fresh`` with a new
+parameter list per call (the seed programs' way).
 
 fanin: 8 clients and one server, 64 B round trips, the scheduler placing
 them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
-receiver pinned to CPUs 1 and 0 as `--pin split` does.
+receiver pinned to CPUs 1 and 0 as `--pin split` does.  --transport: the
+same for another of the benchmark's transports (bench/registry.py's key,
+e.g. pipe or posix-mq: what a wake-up costs there); iucv-wait by default.
 """
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import resource
 import sys
 import time
-from importlib import import_module
 
-# the faithful layer's transport unless PROFILE_TRANSPORT names another
-# (shmcp_path: the Pythonic layer)
-transport = import_module("bench.transports." + os.environ.get("PROFILE_TRANSPORT", "shmcp_iucv"))
+from bench.registry import BY_KEY
+from bench.transports import shmcp_iucv as transport
+
+OPTS: dict = {}  # the chosen transport's options (--transport)
 
 CTX = multiprocessing.get_context("fork")
 STOP = b"\xff" * 8
@@ -74,8 +80,11 @@ def _fanin_client(spec, cid: int, n: int, go, out) -> None:
     client.close()
 
 
+OPTS: dict = {}  # the transport's mode / fresh, from the command line
+
+
 def fanin(clients: int, n: int) -> None:
-    spec, cleanup = transport.setup(clients, 64, workload="fanin")
+    spec, cleanup = transport.setup(clients, 64, workload="fanin", **OPTS)
     ready, go, out = CTX.Event(), CTX.Event(), CTX.Queue()
     procs = [CTX.Process(target=_fanin_server, args=(spec, clients, ready, out))]
     procs[0].start()
@@ -113,7 +122,7 @@ def _stream_sender(spec, n: int, out) -> None:
 
 def stream(n: int) -> None:
     os.sched_setaffinity(0, {0})
-    spec, cleanup = transport.setup(1, 64, workload="stream")
+    spec, cleanup = transport.setup(1, 64, workload="stream", **OPTS)
     out = CTX.Queue()
     sender = CTX.Process(target=_stream_sender, args=(spec, n, out))
     try:
@@ -135,8 +144,21 @@ def stream(n: int) -> None:
 
 
 def main() -> None:
+    global transport
     args = sys.argv[1:] or ["fanin"]
-    numbers = [int(a) for a in args[1:]]
+    if "--transport" in args:
+        i = args.index("--transport")
+        key = args[i + 1] if i + 1 < len(args) else ""
+        if key not in BY_KEY or BY_KEY[key].module == "floors":
+            sys.exit(f"--transport: one of the Python transports of bench/registry.py, not {key!r}")
+        transport = importlib.import_module(BY_KEY[key].module)
+        OPTS.update(BY_KEY[key].opts)
+        del args[i:i + 2]
+    if "sigpause" in args:
+        OPTS["mode"] = "sigpause"
+    if "fresh" in args:
+        OPTS["fresh"] = True
+    numbers = [int(a) for a in args[1:] if a not in ("sigpause", "fresh")]
     if args[0] == "fanin":
         fanin(*(numbers + [8, 20000][len(numbers):]))
     elif args[0] == "stream":

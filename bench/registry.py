@@ -30,6 +30,7 @@ class Transport:
     workloads: tuple = ("rtt", "stream", "fanin")
     needs: str = ""             # a package or facility module that must import
     pending: str = ""           # why it cannot be measured yet, if the needs are missing
+    big: bool = False           # also measured with large messages (the harness's big_sizes)
 
     def status(self) -> str | None:
         """None if runnable, else why not (install failure, pending facility)."""
@@ -76,7 +77,7 @@ TRANSPORTS: list[Transport] = [
               "bench.transports.shmcp_iucv", "shmcp", {"mode": "sigpause", "fresh": True},
               ("rtt", "stream"), "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-wait", "shmcp IUCV: handler-free wait", "bench.transports.shmcp_iucv",
-              "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
+              "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV, big=True),
     Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("shmcp-path", "shmcp Pythonic layer: path.send / vm.receive", "bench.transports.shmcp_path",
@@ -90,8 +91,8 @@ TRANSPORTS: list[Transport] = [
     Transport("vmcf", "shmcp VMCF (wait)", "bench.transports.shmcp_vmcf",
               "shmcp", {}, ("rtt", "stream", "fanin"), "shmcp.vmcf", _PENDING_VMCF),
     # the peers users would otherwise pick
-    Transport("pipe", "os.pipe", "bench.transports.pipe", "peer"),
-    Transport("socketpair", "socket.socketpair", "bench.transports.socketpair", "peer"),
+    Transport("pipe", "os.pipe", "bench.transports.pipe", "peer", big=True),
+    Transport("socketpair", "socket.socketpair", "bench.transports.socketpair", "peer", big=True),
     Transport("mp-pipe", "multiprocessing.Pipe", "bench.transports.mp_pipe", "peer"),
     Transport("mp-queue", "multiprocessing.Queue", "bench.transports.mp_queue", "peer"),
     Transport("posix-mq", "posix_ipc.MessageQueue", "bench.transports.posix_mq", "peer", needs="posix_ipc"),

@@ -259,6 +259,8 @@ def _machine(facts: dict) -> list[str]:
         f"warm-up, sizes {cfg['sizes']}; streaming windows {cfg['window']} s, sizes {cfg['stream_sizes']}; "
         f"fan-in {cfg['clients']} clients for {cfg['fanin_window']} s; idle VMs {cfg['idle']}; "
         f"open IUCV paths {[1] + list(cfg.get('paths') or [])}; "
+        f"large messages {cfg.get('big_sizes') or 'none'} (round trip and stream, "
+        f"{cfg['n'] // cfg.get('big_fewer', 1)} round trips); "
         f"CPU pinning: {cfg.get('pin', 'none')} (none: the scheduler places the processes)",
     ]
     left = facts.get("leftovers") or []

@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Any
 
-from .transports import STOP_SEQ, is_stop, message, seq_of
+from .transports import STOP_SEQ, Tally, is_stop, message, seq_of
 
 CTX = mp.get_context("spawn")
 # --pin: (this process's CPU, the peer's CPU); fan-in is never pinned
@@ -42,6 +42,26 @@ def pin(cpu: int | None) -> None:
     """Bind this process to one CPU (the harness's --pin), or leave it free."""
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
+
+
+def round_trips(cli: Any, msg: bytes, count: int, deadline: int) -> tuple[list[int], int, Any]:
+    """Up to ``count`` round trips of ``msg``, each timed (ns), ending early
+    once past ``deadline`` (perf_counter_ns): the samples, how many replies
+    differed from ``msg``, and the last reply.  A client that runs its
+    round trips its own way (an asyncio client: all in one coroutine on its
+    loop, as an asyncio program does) provides ``round_trips`` itself."""
+    own = getattr(cli, "round_trips", None)
+    if own is not None:
+        return own(msg, count, deadline)
+    clock = time.perf_counter_ns
+    tally = Tally(msg, deadline)
+    for _ in range(count):
+        t0 = clock()
+        cli.send(msg)
+        back = cli.recv()
+        if tally.add(t0, clock(), back):
+            break
+    return tally.outcome()
 
 
 # -- children -------------------------------------------------------------------
@@ -96,21 +116,9 @@ def _fanin_client(module: str, spec: Any, cid: int, size: int, window: float, ma
     out.put(("ready", cid))
     start.wait(START_TIMEOUT)
     msg = message(cid, 0, size)
-    samples = []
-    corrupt = 0
     clock = time.perf_counter_ns
     t_start = clock()
-    deadline = t_start + int(window * 1e9)
-    for _ in range(max_n):
-        t0 = clock()
-        cli.send(msg)
-        back = cli.recv()
-        t1 = clock()
-        if back != msg:  # its own request, echoed intact (checked outside the timing)
-            corrupt += 1
-        samples.append(t1 - t0)
-        if t1 > deadline:
-            break
+    samples, corrupt, _ = round_trips(cli, msg, max_n, t_start + int(window * 1e9))
     t_end = clock()
     cli.send(message(cid, STOP_MSG_SEQ, size))
     cli.recv()
@@ -176,21 +184,9 @@ def rtt(mod: Any, job: dict) -> dict:
         _wait_ready(ready, [server])
         cli = mod.open_client(spec, 0)
         msg = message(0, 0, size)
-        clock = time.perf_counter_ns
-        samples = []
-        corrupt = 0
-        deadline = clock() + int(job["max_s"] * 1e9)
-        for i in range(warm + n):
-            t0 = clock()
-            cli.send(msg)
-            back = cli.recv()
-            t1 = clock()
-            if back != msg:  # the echo must come back intact (checked outside the timing)
-                corrupt += 1
-            if i >= warm:
-                samples.append(t1 - t0)
-            if t1 > deadline:
-                break
+        samples, corrupt, back = round_trips(cli, msg, warm + n,
+                                             time.perf_counter_ns() + int(job["max_s"] * 1e9))
+        samples = samples[warm:]
         if len(back) != size:
             raise RuntimeError(f"reply of {len(back)} bytes to a {size}-byte message")
         cli.send(message(0, STOP_MSG_SEQ, size))

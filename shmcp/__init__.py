@@ -21,13 +21,13 @@ from .errors import (
 from .errors import NotReceiving
 from .interrupt import FACILITIES, IUCV, VMCF, Interrupt
 from .machine import VirtualMachine, current, userid_bytes
-from .session import logon, shutdown
+from .session import OwnedSystem, ipl, logon, shutdown
 from .plist import CompPlist, MsgPlist, PathPlist
 from . import iucv, vmcf
 from .sasc import (iucvacc, iucvclr, iucvconn, iucvpurg, iucvqs, iucvrecv, iucvrej, iucvresm,
                    iucvrply, iucvsend, iucvset, iucvsevr, iucvtcmp)
 from .signals import SIGIUCV, SIGVMCF, sigblock, siginfo, sigmask, sigpause, sigsetmask
-from .system import System, ipl
+from .system import System
 from .vmcf import Vmcmhdr, Vmcparm, smsg
 from .msgservice import msg
 from .errors import (ConnectionRefused, MessageLimitExceeded, MessageRejected, NotAuthorized,
@@ -50,7 +50,7 @@ __all__ = [
     "IUCV", "VMCF", "Interrupt", "PathPlist", "MsgPlist", "CompPlist", "iucv",
     "VirtualMachine", "current", "logon", "userid_bytes",
     "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
-    "System", "ipl", "shutdown",
+    "System", "OwnedSystem", "ipl", "shutdown",
     "iucvset", "iucvclr", "iucvconn", "iucvacc", "iucvsevr", "iucvsend", "iucvrecv", "iucvrply",
     "iucvrej", "iucvpurg", "iucvtcmp", "iucvqs", "iucvresm",
 ]

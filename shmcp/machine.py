@@ -298,7 +298,7 @@ class VirtualMachine(_native.Machine):
                 if self._waited(got) == _SLICE:  # raises if the VM ended
                     continue  # pending Python handlers ran: wait on
                 return None
-            return IUCV, got
+            return (IUCV if isinstance(got, _native.Image) else VMCF), got  # a Vmcmhdr: VMCF
 
     def _present(self, got: Interrupt) -> Interrupt | None:
         facility = FACILITIES.get(got.facility)
@@ -334,8 +334,9 @@ class VirtualMachine(_native.Machine):
 
     def _wait(self, timeout: float | None = None, got: Any = None) -> Any:
         """wait(), all of it; ``got``: what a core wait the C base already
-        made returned (a record, or its outcome) when it had no timeout,
-        facilities without a handler and nothing released."""
+        made returned (a record, or its outcome) when it had facilities
+        without a handler and nothing released (``timeout`` is then what
+        is left of the caller's)."""
         fmask = _native.unhandled()
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "

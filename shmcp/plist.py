@@ -8,7 +8,7 @@ buffer); their address fields are not meaningful in a Python process.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._native import Buffer as _Buffer
 from ._native import Field as _Field
@@ -72,19 +72,11 @@ class Iparml(Image):
     rcode = _Field(lib.SHMCP_IP_RCODE, 1)
     type = _Field(lib.SHMCP_IP_RCODE, 1)   # the same byte, in interrupt data
 
-    def __init__(self, **fields: Any) -> None:
-        if fields:
-            self._set(fields)
-
-    def _set(self, fields: dict[str, Any]) -> None:
-        lengths = {k: fields.pop(k) for k in ("bf1len", "bf2len") if k in fields}
-        for name, value in fields.items():
-            if name not in self._fields and name not in ("bf1", "bf2"):
-                raise TypeError(f"{type(self).__name__} has no field {name!r}; "
-                                f"fields: {', '.join(self._fields)}")
-            setattr(self, name, value)
-        for name, value in lengths.items():  # after the buffers, whose size they override
-            setattr(self, name, value)
+    # Iparml(**fields): the C base's __init__ sets each field as an attribute,
+    # bf1len / bf2len after the buffers whose size they override; a name
+    # outside _fields (and bf1, bf2) is a TypeError
+    if TYPE_CHECKING:
+        def __init__(self, **fields: Any) -> None: ...
 
     # the message buffer: data out (bytes-like) or in (writable); its size
     # becomes bf1len.  bf2: the answer area (two-way SEND) or the reply (REPLY)

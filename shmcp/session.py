@@ -1,5 +1,6 @@
-"""This process's logon session: LOGON (attach or IPL, the VM, its signals)
-and SHUTDOWN (logging this process's VM off first).
+"""This process's logon session: LOGON (attach or IPL, the VM, its signals),
+SHUTDOWN (logging this process's VM off first), and IPL as a program's
+own system (an OwnedSystem: ``with shmcp.ipl() as system:``).
 
 The top of the runtime: it ties the system (system.py), the VM
 (machine.py) and the signal delivery (signals.py) together, so none of
@@ -7,6 +8,7 @@ those needs the others above it.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -18,6 +20,7 @@ from . import signals
 from ._native import ffi, lib
 from .errors import ShmcpError, SystemNotUp, check
 from .machine import VirtualMachine, current, make_current, userid_bytes
+from . import system as _system
 from .system import WATCHDOG_MS, System, create, make_limits, remove, system_name
 
 _logon_lock = threading.Lock()
@@ -102,4 +105,71 @@ def shutdown(system: str | None = None) -> bool:
     return True
 
 
-__all__ = ["logon", "logon_as", "shutdown"]
+_unique = itertools.count()
+
+
+class OwnedSystem:
+    """A system this process IPLed (what ``ipl()`` returns): its ``name``,
+    and its lifetime as a context manager.  Inside ``with``, the system is
+    the default (``$SHMCP_SYSTEM``) of this process and of the processes it
+    starts, so ``logon(userid)`` needs no ``system=``; leaving it, even by
+    an exception, restores the previous default and shuts the system down.
+    The plain statement ``shmcp.ipl(...)`` leaves the system up, as ever."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._entered: list[tuple[int, str | None]] = []  # (pid, previous default) per with
+
+    def shutdown(self) -> bool:
+        """``shmcp.shutdown(self.name)``: False if it was not up."""
+        return shutdown(self.name)
+
+    def __enter__(self) -> "OwnedSystem":
+        self._entered.append((os.getpid(), os.environ.get("SHMCP_SYSTEM")))
+        os.environ["SHMCP_SYSTEM"] = self.name
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pid, previous = self._entered.pop()
+        if previous is None:
+            os.environ.pop("SHMCP_SYSTEM", None)
+        else:
+            os.environ["SHMCP_SYSTEM"] = previous
+        if pid == os.getpid():  # a forked child leaving the block is not the owner
+            self.shutdown()
+
+    def __repr__(self) -> str:
+        return f"OwnedSystem({self.name!r})"
+
+
+def ipl(system: str | None = None, *, directory: str | os.PathLike[str] | None = None,
+        unique: bool = False, **limits: int) -> OwnedSystem:
+    """IPL a system (shmcp.system.ipl: ``directory``, ``limits``, a stale
+    segment recovered) and return it as an OwnedSystem.  ``unique=True``
+    makes the name one no other system has: ``NAME-PID-N``, NAME being what
+    ``system`` would have named (a program's own system, so that two runs
+    side by side never meet)."""
+    if not isinstance(unique, bool):
+        raise TypeError(f"unique must be True or False, not {type(unique).__name__}")
+    name = system_name(system)
+    if unique:
+        name = _unused_name(name)
+    _system.ipl(name, directory=directory, **limits)
+    return OwnedSystem(name)
+
+
+def _unused_name(base: str) -> str:
+    """``BASE-PID-N`` for the first N that names no segment.  Unique among
+    live processes by the pid; a dead process's leftover is passed over,
+    not replaced (it is not this program's to recover)."""
+    while True:
+        name = system_name(f"{base}-{os.getpid()}-{next(_unique)}")
+        try:
+            System.attach(name).detach()
+        except SystemNotUp:
+            return name
+        except ShmcpError:
+            pass  # there, if unreadable: taken all the same
+
+
+__all__ = ["OwnedSystem", "ipl", "logon", "logon_as", "shutdown"]

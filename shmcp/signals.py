@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 from _signal import pthread_sigmask as _sigmask
+from _signal import sigpending as _sigpending
 import signal as _signal_module
 import sys
 import threading
@@ -232,16 +233,49 @@ def after_logon() -> None:
 # -- SAS/C's mask functions ----------------------------------------------------
 
 def _os_mask() -> int:
+    # the thread's OS mask, read only if a signal may be blocked there:
+    # reading it is a system call and a set, ~1 us of each sigpause.
+    if not _os_may_block:
+        return 0
     # signal.pthread_sigmask's own C function: its wrapper in signal.py
-    # makes an enum of each signal, which cost sigpause ~1 us
+    # makes an enum of each signal
     blocked = _sigmask(_signal_module.SIG_BLOCK, ())
     return sum(1 << (int(s) - 1) for s in blocked)
 
 
+# Whether any thread's OS signal mask may hold a signal: true if the
+# importing thread started with one blocked (inherited), and from the first
+# signal.pthread_sigmask that blocks or sets a mask on (shmcp's own
+# sigblock goes through it too).  Never cleared: masks are per thread.
+_os_may_block = bool(_sigmask(_signal_module.SIG_BLOCK, ()))
+_os_pthread_sigmask = _signal_module.pthread_sigmask
+
+
+def _wrapped_pthread_sigmask(how: Any, mask: Any) -> Any:
+    global _os_may_block
+    if how != _signal_module.SIG_UNBLOCK:
+        _os_may_block = True  # before the call: a signal may arrive in between
+    return _os_pthread_sigmask(how, mask)
+
+
+_wrapped_pthread_sigmask.__doc__ = _os_pthread_sigmask.__doc__
+_signal_module.pthread_sigmask = _wrapped_pthread_sigmask
+
+
 def _set_os_mask(mask: int) -> None:
-    sigs = {n for n in range(1, _signal_module.NSIG) if mask >> (n - 1) & 1} - set(_handler)
-    sigs -= {int(_signal_module.SIGKILL), int(_signal_module.SIGSTOP)}
-    _signal_module.pthread_sigmask(_signal_module.SIG_SETMASK, sigs)
+    # the set bits one by one (a sigpause under a mask sets it twice)
+    global _os_may_block
+    mask &= _OS_SETTABLE
+    sigs = []
+    while mask:
+        low = mask & -mask
+        sigs.append(low.bit_length())
+        mask ^= low
+    _os_may_block = True
+    _sigmask(_signal_module.SIG_SETMASK, sigs)
+
+
+_OS_SETTABLE = ~(_OURS | (1 << (_signal_module.SIGKILL - 1)) | (1 << (_signal_module.SIGSTOP - 1)))
 
 
 def _current_mask() -> int:
@@ -288,66 +322,76 @@ def sigpause(mask: int = 0) -> None:
     """Install ``mask``, wait until one unblocked signal has been handled,
     restore the previous mask and return.  An interrupt that arrived while
     SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
-    wake-up is lost).  Handles one interrupt even if several are queued."""
-    mask = _check_mask(mask)
-    vm = current()
-    if vm is None:
-        raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
-    frame = sys._getframe(1)
-    # The pause delivers by itself: a doorbell handled meanwhile must not
-    # slip the next interrupt in ahead of the one the pause took.
-    added = _BOTH - _active
-    _active.update(added)
-    done = False
-    try:
-        got = _pause(vm, mask)
-        if got is not None:
-            _call(_SIGNAL[got[0]], frame, got[1])
-        done = True
-    finally:
-        _active.difference_update(added)
-        if not done:
-            _cut_short(added)
-    for sig in added:
-        if _takes(sig):
-            _deliver(sig, frame)  # what the restored mask lets through
-
-
-_BOTH = frozenset(int(s) for s in _SIGNAL.values())
-
-
-def _pause(vm: VirtualMachine, mask: int) -> tuple[int, Any] | None:
-    """sigpause's wait under ``mask``: the interrupt to handle (its facility,
-    as the facility shows it), or None when
-    another signal ended it.  The previous mask is back on return.
+    wake-up is lost).  Handles one interrupt even if several are queued.
 
     One core wait takes it: spinning first, while the interrupt may come
     with this process awake (then no signal is sent at all and the handler
     is called from here), then asleep until the doorbell, which the wait
     itself takes.  Either way the interrupt is taken off the queue here,
-    so it reaches the handler once, in queue order."""
+    so it reaches the handler once, in queue order.  (Written out in one
+    frame: the seed programs pause once per message.)"""
     global _blocked
-    old_lib, old_os = _blocked, _os_mask()
-    _blocked = mask & _OURS
-    os_changed = (old_os ^ mask) & ~_OURS
-    if os_changed:
-        _set_os_mask(mask)
+    if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
+        mask = _check_mask(mask)
+    vm = _native_current()
+    if vm is None or not vm.logged_on:
+        raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
+    frame = sys._getframe(1)
+    # The pause delivers by itself: a doorbell handled meanwhile must not
+    # slip the next interrupt in ahead of the one the pause took.
+    added = _BOTH if not _active else _BOTH - _active
+    _active.update(added)
+    done = False
     try:
-        fmask = 0
-        for fac, sig in _TAKERS:
-            if callable(_handler[sig]) and not _blocked & (1 << (sig - 1)):
-                fmask |= 1 << fac
-        if not fmask:
-            _signal_module.pause()  # only other signals can end this pause
-            return None
-        return vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
-    finally:
-        _blocked = old_lib
+        # the wait under ``mask``; the previous mask is back after it
+        old_lib = _blocked
+        old_os = _os_mask()
+        _blocked = mask & _OURS
+        os_changed = (old_os ^ mask) & ~_OURS
+        due = False
         if os_changed:
-            _set_os_mask(old_os)
+            # a signal pending while blocked that the mask lets through is
+            # delivered as it is set: its handler, not a wait, ends the pause
+            freed = old_os & ~mask & ~_OURS
+            due = bool(freed) and any(freed >> (int(s) - 1) & 1 for s in _sigpending())
+            _set_os_mask(mask)
+        try:
+            fmask = 0
+            for fac, sig, bit in _TAKERS:
+                if not _blocked & bit and callable(_handler[sig]):
+                    fmask |= 1 << fac
+            got = None
+            if due:
+                pass  # its handler runs as Python next looks (the loop above at the latest)
+            elif fmask:
+                got = vm.pop_shown(fmask, -1)  # None: another signal's handler runs as we return
+            else:
+                _signal_module.pause()  # only other signals can end this pause
+        finally:
+            _blocked = old_lib
+            if os_changed:
+                _set_os_mask(old_os)
+        if got is not None:
+            _info.append(got[1])  # _call(), spelled out
+            try:
+                _handler[_SIGNAL_OF[got[0]]](_SIGNAL_OF[got[0]], frame)
+            finally:
+                _info.pop()
+        done = True
+    finally:
+        _active.difference_update(added)
+        if not done:
+            _cut_short(added)
+    for fac, sig, bit in _TAKERS:
+        if sig in added and not _blocked & bit and callable(_handler[sig]):
+            _deliver(sig, frame)  # what the restored mask lets through
 
 
-_TAKERS = tuple((fac, int(sig)) for fac, sig in _SIGNAL.items())
+_BOTH = frozenset(int(s) for s in _SIGNAL.values())
+_SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
+_MASK_BITS = _signal_module.NSIG - 1
+_TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
+_native_current = _native.current
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

@@ -182,7 +182,8 @@ class System:
         self.detach()
 
 
-def ipl(system: str | None = None, *, directory: str | None = None, **limits: int) -> None:
+def ipl(system: str | None = None, *, directory: str | os.PathLike[str] | None = None,
+        **limits: int) -> None:
     """IPL a system: create its segment with ``limits`` (max_vms, queue_size,
     storage, spin_us, max_conn, max_msgs) and the directory file
     ``directory`` (TOML, see shmcp.directory; None: the embedded default).

@@ -21,10 +21,12 @@ subfunctions ``VMCPAUTH`` ... ``VMCPRJCT``, flag bits ``VMCPAUTS``,
 """
 from __future__ import annotations
 
+import operator
 import struct
 import sys
 from typing import Any
 
+from . import _native
 from . import msgservice as _msg
 from ._native import ffi, lib
 from .errors import NotLoggedOn, core_error, vmcf_error
@@ -74,6 +76,9 @@ _TAG_MAGIC = lib.SHMCP_VMCF_TAG_MAGIC
 # -- parameter lists -----------------------------------------------------------
 
 
+_put = object.__setattr__
+
+
 def _uint(name: str, value: Any, bits: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an int, not {type(value).__name__}")
@@ -82,12 +87,23 @@ def _uint(name: str, value: Any, bits: int) -> int:
     return value
 
 
+_USERS: dict[Any, bytes] = {}  # userids (str, bytes) already checked: the field's value
+
+
 def _user(value: Any) -> bytes:
+    cls = value.__class__
+    if cls is bytes or cls is str:
+        got = _USERS.get(value)
+        if got is not None:
+            return got
     if value is None:
         return bytes(8)
     if isinstance(value, (bytes, bytearray, memoryview)) and bytes(value) == bytes(8):
         return bytes(8)
-    return userid_bytes(value)
+    got = userid_bytes(value)
+    if (cls is bytes or cls is str) and len(_USERS) < 4096:
+        _USERS[value] = got
+    return got
 
 
 def _doubleword(value: Any) -> bytes:
@@ -107,6 +123,8 @@ def _doubleword(value: Any) -> bytes:
 
 def _area(name: str, value: Any) -> Any:
     """An address field: None, an int (the raw 4-byte field), or a buffer."""
+    if value.__class__ is bytes or value.__class__ is bytearray:
+        return value
     if value is None:
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
@@ -130,19 +148,34 @@ def _length(name: str, attr: str, area: str) -> property:
         return _size(getattr(self, area)) if value is None else value
 
     def put(self: Any, v: int | None) -> None:
-        object.__setattr__(self, attr, None if v is None else _uint(name, v, 32))
+        if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
+            _put(self, attr, v)
+        else:
+            _put(self, attr, None if v is None else _uint(name, v, 32))
 
     return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
+
+
+_slot = operator.attrgetter
+
+
+def _set_mid(self: Any, v: Any) -> None:
+    if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
+        _put(self, "_mid", v)
+    else:
+        _put(self, "_mid", _uint("mid", v, 32))
 
 
 class _Block:
     """Common part of VMCPARM and VMCMHDR: the ten fields of the 40 bytes."""
 
     _first: tuple[str, str]
-    __slots__ = ("_f1", "_f2", "func", "mid", "_user", "_vada", "_lena", "_vadb", "_lenb", "_use")
+    # (csrc/pyext/vmcfcall.c reads these slots by their offsets)
+    __slots__ = ("_f1", "_f2", "_func", "_mid", "_user", "_vada", "_lena", "_vadb", "_lenb",
+                 "_use")
 
     def __init__(self, **fields: Any) -> None:
-        self._f1 = self._f2 = self.func = self.mid = 0
+        self._f1 = self._f2 = self._func = self._mid = 0
         self._user = bytes(8)
         self._vada: Any = 0
         self._vadb: Any = 0
@@ -159,23 +192,16 @@ class _Block:
     def _names(cls) -> tuple[str, ...]:
         return (*cls._first, "func", "mid", "user", "vada", "lena", "vadb", "lenb", "use")
 
-    def __setattr__(self, key: str, value: Any) -> None:
-        if key in ("func",):
-            value = _uint(key, value, 16)
-        elif key == "mid":
-            value = _uint(key, value, 32)
-        object.__setattr__(self, key, value)
-
-    user = property(lambda self: self._user,
-                    lambda self, v: object.__setattr__(self, "_user", _user(v)),
+    # (the getters are attrgetters: no Python frame per read)
+    func = property(_slot("_func"), lambda self, v: _put(self, "_func", _uint("func", v, 16)),
+                    doc="subfunction code (VMCPFUNC, VMCMFUNC)")
+    mid = property(_slot("_mid"), _set_mid, doc="message id")
+    user = property(_slot("_user"), lambda self, v: _put(self, "_user", _user(v)),
                     doc="userid, 8 bytes blank padded")
-    use = property(lambda self: self._use,
-                   lambda self, v: object.__setattr__(self, "_use", _doubleword(v)),
+    use = property(_slot("_use"), lambda self, v: _put(self, "_use", _doubleword(v)),
                    doc="user doubleword, 8 bytes")
-    vada = property(lambda self: self._vada,
-                    lambda self, v: object.__setattr__(self, "_vada", _area("vada", v)))
-    vadb = property(lambda self: self._vadb,
-                    lambda self, v: object.__setattr__(self, "_vadb", _area("vadb", v)))
+    vada = property(_slot("_vada"), lambda self, v: _put(self, "_vada", _area("vada", v)))
+    vadb = property(_slot("_vadb"), lambda self, v: _put(self, "_vadb", _area("vadb", v)))
 
     lena = _length("lena", "_lena", "_vada")
     lenb = _length("lenb", "_lenb", "_vadb")
@@ -183,7 +209,7 @@ class _Block:
     def __bytes__(self) -> bytes:
         a = self._vada if isinstance(self._vada, int) else 0
         b = self._vadb if isinstance(self._vadb, int) else 0
-        return _LAYOUT.pack(self._f1, self._f2, self.func, self.mid, self._user, a,
+        return _LAYOUT.pack(self._f1, self._f2, self._func, self._mid, self._user, a,
                             _uint("lena", self.lena, 32), b, _uint("lenb", self.lenb, 32), self._use)
 
     @classmethod
@@ -213,8 +239,7 @@ class _Block:
 
 
 def _byte_field(attr: str, name: str, doc: str) -> property:
-    return property(lambda self: getattr(self, attr),
-                    lambda self, v: object.__setattr__(self, attr, _uint(name, v, 8)), doc=doc)
+    return property(_slot(attr), lambda self, v: _put(self, attr, _uint(name, v, 8)), doc=doc)
 
 
 class Vmcparm(_Block):
@@ -279,6 +304,7 @@ def _state(vm: VirtualMachine) -> _Local:
     global _local
     if _local is None or _local.key != (id(vm), vm.gen):
         _local = _Local(vm)
+        _native.vmcf_state(vm, _local.replies, None)  # shared with the C calls
     return _local
 
 
@@ -300,12 +326,9 @@ def _storage(value: Any, length: int, writable: bool, readonly_rc: int) -> tuple
     return (_cbuf(value, writable) if view.nbytes else ffi.NULL), 0
 
 
-def diag68(parm: Vmcparm) -> int:
-    """DIAGNOSE X'68': perform the subfunction ``parm.func`` for this VM and
-    return the return code (VMCF.md section 4).  Data areas are checked
-    first (RC 1, RC 6: nothing changes).  Raises NotLoggedOn if this process
-    is no VM, QueueFull / StorageExhausted when CP's storage is full
-    (nothing changed)."""
+def _diag68(parm: Vmcparm) -> int:
+    """diag68's Python path: all of it (the C call, csrc/pyext/vmcfcall.c,
+    takes the common case and hands this everything else)."""
     if not isinstance(parm, Vmcparm):
         raise TypeError(f"diag68 needs a Vmcparm, not {type(parm).__name__}")
     vm = required("DIAGNOSE X'68'")
@@ -327,7 +350,9 @@ def diag68(parm: Vmcparm) -> int:
             lenb = parm.lenb
             ptr, bad = _storage(parm.vadb, lenb, True, lib.SHMCP_VMCF_RC_INVALID_ADDRESS)
             if not bad and lenb:
-                keep = (parm.vadb, lenb)
+                # the cffi view holds the buffer's export: it cannot move
+                # before the core writes the reply there (present_hook)
+                keep = (parm.vadb, lenb, ptr)
                 reply_addr = int(ffi.cast("uintptr_t", ptr))
     elif func == lib.SHMCP_VMCPRECV:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
@@ -350,15 +375,27 @@ def diag68(parm: Vmcparm) -> int:
             else:
                 st.replies[key] = before
     if rc < 0:
-        raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+        _failed(vm, func, rc)
     if rc == 0 and func == lib.SHMCP_VMCPAUTH:
         st.auth = memoryview(parm.vada).cast("B")[:lena]
+        _native.vmcf_state(vm, st.replies, st.auth)
     elif rc == 0 and func == lib.SHMCP_VMCPUAUT:
         st.auth = None
         st.replies.clear()
+        _native.vmcf_state(vm, st.replies, None)
     elif rc in (0, lib.SHMCP_VMCF_RC_REPLY_CANCELED) and func == lib.SHMCP_VMCPCANC:
         st.replies.pop((parm.user, parm.mid), None)
     return rc
+
+
+def _failed(vm: VirtualMachine, func: int, rc: int) -> None:
+    """Raise the core's error ``rc`` of DIAGNOSE X'68' ``func``."""
+    raise vm.failed(rc, f"{vm.userid}: DIAGNOSE X'68' {SUBFUNCTIONS.get(func, func)}")
+
+
+# DIAGNOSE X'68' itself is C (csrc/pyext/vmcfcall.c) for the message
+# subfunctions with bytes / bytearray areas; the rest goes to _diag68
+diag68 = _native.vmcf_diag68
 
 
 # -- one helper per subfunction -------------------------------------------------
@@ -459,6 +496,8 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     """CP presents a VMCF interrupt: the core decides whether it still
     stands; REPLY data goes into the REPLY buffer, header and data into the
     AUTHORIZE buffer, before any handler sees it.  None: withdrawn."""
+    if it.facility == VMCF and it.presented:  # by the core, REPLY data and all
+        return _presented(vm, it)
     if not _tagged(it):
         return it
     st = _state(vm)
@@ -485,14 +524,55 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     return it
 
 
+def _presented(vm: VirtualMachine, it: Interrupt) -> Interrupt:
+    """What is left of a presentation the core made (the facility's
+    present_hook): the REPLY buffer let go, the AUTHORIZE buffer filled."""
+    st = _state(vm)
+    hdr = it.raw
+    if st.replies and hdr[0] & _RESP and hdr[2:4] == _SENR:
+        st.replies.pop((hdr[8:16], int.from_bytes(hdr[4:8], "big")), None)
+    if st.auth is not None:
+        n = min(HDR_LEN, len(st.auth))
+        st.auth[:n] = hdr[:n]
+    return it
+
+
+_RESP = lib.SHMCP_VMCMRESP
+_SENR = lib.SHMCP_VMCPSENR.to_bytes(2, "big")
+_new_hdr = object.__new__
+
+
+def _header(image: bytes, buf: bytes) -> Vmcmhdr:
+    """A Vmcmhdr of a 40-byte image the core made (no checks needed)."""
+    f1, f2, func, mid, user, vada, lena, vadb, lenb, use = _LAYOUT.unpack_from(image)
+    h = _new_hdr(Vmcmhdr)
+    _put(h, "_f1", f1)
+    _put(h, "_f2", f2)
+    _put(h, "_func", func)
+    _put(h, "_mid", mid)
+    _put(h, "_user", user)
+    _put(h, "_vada", vada)
+    _put(h, "_lena", lena)
+    _put(h, "_vadb", vadb)
+    _put(h, "_lenb", lenb)
+    _put(h, "_use", use)
+    _put(h, "buf", buf)
+    return h
+
+
 def _view(it: Interrupt) -> Any:
+    if it.facility == VMCF and it.presented:
+        return _header(it.raw, b"")
     if not _tagged(it):
         return it
-    return Vmcmhdr.from_bytes(it.raw + it.buf[_TAG_LEN:])
+    return _header(it.raw, bytes(it.buf[_TAG_LEN:]))
 
 
 # what the runtime asks of VMCF for its interrupts (shmcp/__init__.py installs it)
 FACILITY = Facility(present=_present, view=_view)
+
+_native.bind_vmcf(diag68=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_vmcf_diag68"))),
+                  parm=Vmcparm, hdr=Vmcmhdr, python=_diag68, failed=_failed)
 
 
 # -- SMSG ------------------------------------------------------------------------

@@ -10,9 +10,11 @@ process and sequence; an outcome is what the sender's ledger says of it):
   sender did not SEND (intent logged before the call) or whose SEND failed;
 * a sender that lived to the end has exactly one outcome for every message
   it sent: a completion (clean, or with audit bits: IPADSVRD when the
-  partner severed or died, IPADRJCT when rejected), PURGEd, or abandoned by
-  its own SEVER or LOGOFF (then the target may have RECEIVEd it, at most
-  once -- IUCV keeps queued messages receivable after the sender's sever);
+  partner severed or died, IPADRJCT when rejected), PURGEd or CANCELed
+  (VMCF's RC 11 too: a SEND/RECV whose sink had RECEIVEd it ends with no
+  RESPONSE, its reply part canceled), or abandoned by its own SEVER or
+  LOGOFF (then the target may have RECEIVEd it, at most once -- IUCV
+  keeps queued messages receivable after the sender's sever);
 * a message completed cleanly was RECEIVEd exactly once -- except that a
   receiver SIGKILLed between RECEIVE and its ledger line loses that line:
   at most one such message per kill of the receiving userid;
@@ -196,7 +198,7 @@ def check(ledgers: str, problems: list[str]) -> dict:
             continue
         o = outs[0]
         if o["k"] == "P":
-            fig["purged"] += 1
+            fig["reply canceled (RC 11)" if o.get("rc") == 11 else "purged"] += 1
         elif o["k"] == "A":
             fig[f"abandoned ({o['why']})"] += 1
         elif o["how"]:

@@ -15,11 +15,12 @@ logs off and ends.
 The ledger (one JSON object a line, flushed per line so a SIGKILLed VM's
 ledger survives to its last whole line) records every message: ``S``
 before SEND (the intent), ``sc`` its condition code, ``C`` its completion
-(audit bits, the reply checked), ``P`` purged, ``A`` abandoned by this
-VM's own SEVER or LOGOFF; ``R`` each message RECEIVEd (sender, process,
-sequence, checksum good).  Every message's data names its sender, process
-and sequence and ends with a CRC-32 of the rest; a reply echoes the
-header with its own CRC.  Every wait is bounded: a VM that makes no
+(audit bits, the reply checked), ``P`` PURGEd or CANCELed (VMCF's rc:
+0, or 11 when only a SEND/RECV's reply part was), ``A`` abandoned by
+this VM's own SEVER or LOGOFF; ``R`` each message RECEIVEd (sender,
+process, sequence, checksum good).  Every message's data names its
+sender, process and sequence and ends with a CRC-32 of the rest; a reply
+echoes the header with its own CRC.  Every wait is bounded: a VM that makes no
 progress stops writing ``stats`` lines, which the parent sees.
 """
 from __future__ import annotations
@@ -149,10 +150,13 @@ class SoakVM:
             self.outstanding[self.seq] = (pathid, two, answer, head, p.msgid)
 
     def op_vmcf_send(self) -> None:
-        peer = self.rng.choice(self.peers)
+        self.vmcf_send(self.rng.choice(self.peers), two=self.rng.random() < 0.5,
+                       prio=self.rng.random() < 0.2)
+
+    def vmcf_send(self, peer: str, two: bool, prio: bool) -> int:
+        """SEND (or, ``two``, SEND/RECV) a new message to ``peer``; its
+        sequence number."""
         self.seq += 1
-        two = self.rng.random() < 0.5
-        prio = self.rng.random() < 0.2
         payload = self.rng.randbytes(self.rng.randrange(0, 200))
         head = HEAD.pack(self.me, self.pid, self.seq, len(payload))
         data = sealed(head + payload)
@@ -168,16 +172,26 @@ class SoakVM:
             self.ops["vmcf priority"] += 1
         if rc == 0:
             self.outstanding[self.seq] = (peer, two, answer, head, None)
+        return self.seq
 
     def op_vmcf_cancel(self) -> None:
         mine = [s for s, o in self.outstanding.items() if o[4] is None]
         if mine:
-            seq = self.rng.choice(mine)
-            self.ops["vmcf cancel"] += 1
-            if vmcf.cancel(self.outstanding[seq][0], seq) == 0:
-                self.log(k="P", seq=seq)
-                del self.outstanding[seq]
-                self.ops["vmcf canceled"] += 1
+            self.vmcf_cancel(self.rng.choice(mine))
+
+    def vmcf_cancel(self, seq: int) -> int:
+        """CANCEL VMCF message ``seq``; its return code.  RC 0 withdraws
+        the message; RC 11 (a SEND/RECV its sink had RECEIVEd) cancels its
+        reply part.  Either way the message has ended and no RESPONSE will
+        come: that is its outcome.  (RC 14: too late, the RESPONSE is on
+        its way.)"""
+        self.ops["vmcf cancel"] += 1
+        rc = vmcf.cancel(self.outstanding[seq][0], seq)
+        if rc in (0, vmcf.RC_REPLY_CANCELED):
+            self.log(k="P", seq=seq, rc=rc)
+            del self.outstanding[seq]
+            self.ops["vmcf canceled" if rc == 0 else "vmcf reply canceled"] += 1
+        return rc
 
     def op_vmcf_quiesce(self) -> None:
         if not self.vmcf_quiesced:
@@ -430,6 +444,10 @@ class SoakVM:
             self.take(0.05)
             self.settle_severed()
             self.stats()
+        self.end()
+
+    def end(self) -> None:
+        """LOGOFF, and the ledger's last line: this process ended cleanly."""
         self.vm.logoff()
         self.log(k="end", ops=dict(self.ops), fail=self.fail)
 

@@ -70,6 +70,25 @@ def test_readme_gives_the_line_counts(example):
         assert f"| `{version}_version.py` | {lines} |" in readme
 
 
+SHORTER = [
+    "reqrep", "workers",
+    # like for like it is one line longer: the blank line before `import
+    # shmcp` (examples/stream/README.md); strict, so it fails once it is shorter
+    pytest.param("stream", marks=pytest.mark.xfail(strict=True, reason="one line longer")),
+]
+
+
+@pytest.mark.parametrize("example", SHORTER)
+def test_shmcp_version_is_shorter_than_its_twin(example):
+    """Issue 15's measure: each Pythonic example has fewer lines (wc -l) than
+    its multiprocessing twin."""
+    lines = {}
+    for version in ("shmcp", "mp"):
+        with open(os.path.join(ROOT, "examples", example, f"{version}_version.py")) as f:
+            lines[version] = len(f.read().splitlines())
+    assert lines["shmcp"] < lines["mp"], lines
+
+
 def _stream_then_leave(records: int) -> None:
     """A child: connect to RECEIVER, send ``records`` one-way messages, and
     leave at once (the with blocks sever and log off)."""

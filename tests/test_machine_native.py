@@ -67,6 +67,32 @@ def test_an_interrupt_not_presented_by_the_core_comes_through_python(vm):
     assert [ev.msgid for ev in got] == sorted(ev.msgid for ev in got)
 
 
+def test_a_bounded_wait_returns_what_came_or_none(vm):
+    """wait(timeout) with a float or int timeout (its own case in C): None
+    once the timeout passed; an interrupt presented in Python (a pending
+    connection) and the message interrupts the core presents, in order;
+    a bad timeout still says what is wrong."""
+    assert vm.wait(0.01) is None
+    assert vm.wait(0) is None
+    c = PathPlist(vmid="A", msglim=4)
+    assert iucv.connect(c) == 0
+    pending = vm.wait(5.0)
+    assert pending.type == iucv.IPTYPE_PENDING_CONNECTION
+    assert iucv.accept(PathPlist(pathid=pending.pathid)) == 0
+    assert vm.wait(5).type == iucv.IPTYPE_CONNECTION_COMPLETE
+    for n in range(3):
+        assert iucv.send(MsgPlist(pathid=c.pathid, flags1=iucv.IPNORPY, bf1=bytes([n]))) == 0
+    got = [vm.wait(timeout=5.0) for _ in range(3)]
+    assert [ev.type for ev in got] == [iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING] * 3
+    assert [ev.msgid for ev in got] == sorted(ev.msgid for ev in got)
+    assert vm.wait(0.001) is None
+    for bad in (-0.5, -1, float("nan"), float("-inf")):
+        with pytest.raises(ValueError, match="timeout must be None or a number >= 0"):
+            vm.wait(bad)
+    with pytest.raises(ValueError, match="timeout must be None or a number >= 0"):
+        vm.wait("1")
+
+
 def test_a_fork_child_is_not_the_vm(vm):
     """The child of a fork has the parent's memory, ids included; it must
     not use them: every call says it is not logged on, nothing is taken off

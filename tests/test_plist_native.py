@@ -76,3 +76,19 @@ def test_cycles_through_a_buffer_are_collected():
     del p, h
     gc.collect()
     assert gone() is None
+
+
+def test_construction_sets_fields_and_lengths_last():
+    # the C base's __init__: every keyword through its descriptor, in any
+    # order, bf1len / bf2len after the buffers whose size they override
+    p = MsgPlist(bf1len=3, bf1=bytearray(10), pathid=7, bf2len=1, bf2=b"abcdef", trgcls=5)
+    assert (p.bf1len, p.bf2len, p.pathid, p.trgcls) == (3, 1, 7, 5)
+    assert PathPlist(vmid="server").vmid == b"SERVER  "
+    with pytest.raises(TypeError, match=r"MsgPlist has no field 'vmid'; fields: pathid, flags1"):
+        MsgPlist(pathid=1, vmid="X")
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        MsgPlist(1)
+    with pytest.raises(ValueError, match=r"MsgPlist.pathid=65536 is out of range"):
+        MsgPlist(pathid=65536)
+    with pytest.raises(AttributeError):
+        CompPlist(bf1len=3)  # no such length field in a CompPlist

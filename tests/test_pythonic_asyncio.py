@@ -4,6 +4,7 @@ threads alongside the loop."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 
 import pytest
@@ -241,3 +242,33 @@ def test_a_second_loop_after_the_first(server):
         assert run(path.asend(b"first")) == b"FIRST"
         assert run(path.asend(b"second")) == b"SECOND"
         assert path.send(b"sync") == b"SYNC"
+
+
+def test_ctrl_c_interrupts_awaiting_coroutines(system):
+    """SIGINT reaches a loop whose coroutine waits (an areceive nothing
+    comes to, an asend nobody answers), whether the loop is waiting in the
+    core itself or its sleeper thread is; the VM serves on afterwards."""
+    proc = child("""
+        import asyncio, shmcp
+        vm = shmcp.logon("client")
+        vm.accept_all()
+        path = vm.connect("client", timeout=30)  # to itself: nobody answers
+        for what in ("areceive", "asend", "areceive"):
+            try:
+                print("WAITING", flush=True)
+                asyncio.run(vm.areceive() if what == "areceive" else path.asend(b"x"))
+            except KeyboardInterrupt:
+                print("KI", what, flush=True)
+        path.send(b"y", one_way=True)  # (the interrupted asend's was withdrawn)
+        msg = vm.receive(timeout=30)
+        print("GOT", msg.data.decode(), flush=True)
+        """)
+    try:
+        for what, settle in (("areceive", 0.2), ("asend", 0.2), ("areceive", 0.0005)):
+            assert line(proc) == "WAITING"
+            line(proc, settle)  # let it block (briefly: still in its first wait)
+            proc.send_signal(signal.SIGINT)
+            assert line(proc) == f"KI {what}"
+        assert line(proc) == "GOT y"
+    finally:
+        finish(proc)

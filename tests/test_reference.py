@@ -51,7 +51,8 @@ NAMES = (
     + [("shmcp.sasc", n) for n in sasc.__all__]
     + [("shmcp.sasc", n) for n in constants(sasc) if n not in ("SIGIUCV",)]
     + [(c.__name__, n) for c in (shmcp.VirtualMachine, shmcp.Path, shmcp.Pending,
-                                 shmcp.Message, shmcp.Event, shmcp.System, shmcp.Interrupt)
+                                 shmcp.Message, shmcp.Event, shmcp.System, shmcp.Interrupt,
+                                 shmcp.OwnedSystem)
        for n in public_methods(c)]
     + [("ipl", n) for n in _LIMITS]
 )

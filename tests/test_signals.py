@@ -128,6 +128,27 @@ def test_sigpause_returns_after_another_signal_was_handled(vm):
         signal.signal(signal.SIGALRM, old)
 
 
+def test_sigpause_lets_a_blocked_signal_through_and_blocks_it_again(vm):
+    # the pause installs its mask in the OS and restores the old one after
+    alarms = []
+    old = signal.signal(signal.SIGALRM, lambda s, f: alarms.append(s))
+    alrm = shmcp.sigmask(signal.SIGALRM)
+    try:
+        signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+        shmcp.sigblock(alrm)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        time.sleep(0.1)
+        assert alarms == [] and signal.SIGALRM in signal.sigpending()
+        shmcp.sigpause(0)
+        assert alarms == [signal.SIGALRM]
+        assert shmcp.sigblock(0) & alrm
+        assert signal.SIGALRM in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        shmcp.sigsetmask(shmcp.sigblock(0) & ~alrm)
+        signal.signal(signal.SIGALRM, old)
+
+
 def test_eintr_is_never_visible_and_the_deadline_holds(vm):
     alarms = []
     old = signal.signal(signal.SIGALRM, lambda s, f: alarms.append(1))
@@ -233,3 +254,24 @@ def test_sigpause_sleeps_on_through_its_sleep_slices(system):
             assert line(proc) == "RETURNED [7]"
     finally:
         finish(proc)
+
+
+_MASK_PROBE = """
+import signal, sys
+import shmcp
+alrm, hup = shmcp.sigmask(signal.SIGALRM), shmcp.sigmask(signal.SIGHUP)
+print(int(bool(shmcp.sigblock(0) & alrm)))    # inherited from the parent
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGHUP])
+print(int(bool(shmcp.sigblock(0) & hup)))     # blocked after the import
+"""
+
+
+@pytest.mark.parametrize("inherited", [False, True])
+def test_the_mask_shows_signals_blocked_outside_shmcp(inherited):
+    # sigpause reads the OS mask only if a signal may be blocked there:
+    # inherited at start, or blocked later through signal.pthread_sigmask
+    def block_alrm() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    out = subprocess.run([sys.executable, "-c", _MASK_PROBE], capture_output=True, text=True,
+                         timeout=60, check=True, preexec_fn=block_alrm if inherited else None)
+    assert out.stdout.split() == [str(int(inherited)), "1"]

@@ -52,8 +52,11 @@ def test_tutorial_program_runs(number, system, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     if expected is not None:
         assert done.stdout == expected
-    # each program shuts its system down itself
+    # each program shuts its system down itself (one IPLed with unique=True
+    # is named after $SHMCP_SYSTEM: SYSTEM-PID-N)
     assert not os.path.exists("/dev/shm" + shm_name(system))
+    prefix = shm_name(f"{system}-").lstrip("/")
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(prefix)]
 
 
 def test_every_python_block_of_the_tutorial_compiles():

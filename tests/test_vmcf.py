@@ -2,9 +2,12 @@
 code VMCF.md tags [doc], the protocols, SMSG, bad input."""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -514,6 +517,46 @@ def test_query_vmcf_command(ab, system):
                      "B        VMCF authorized buffer 169 SPECIFIC=A SMSG out 0 in 0"]
 
 
+@contextlib.contextmanager
+def _b_and_me() -> Iterator[tuple[VM, shmcp.VirtualMachine, bytearray]]:
+    """B in a process of its own and A in this one, both authorized, and
+    A's AUTHORIZE buffer."""
+    (b,) = start("B")
+    try:
+        auth(b)
+        with shmcp.logon("A") as me:
+            ib = bytearray(64)
+            assert vmcf.authorize(ib) == 0
+            yield b, me, ib
+    finally:
+        b.close()
+        b.kill()
+
+
+def test_send_recv_reply_lands_when_another_thread_takes_the_response(system):
+    """The C path of DIAGNOSE X'68' (csrc/pyext/vmcfcall.c): a thread waits
+    in the core while the SEND/RECV is made, so the RESPONSE is presented
+    (and the REPLY written) in the core, in that thread, as soon as the
+    sink answers."""
+    with _b_and_me() as (b, me, ib):
+        seen = []
+        waiter = threading.Thread(target=lambda: seen.append(me.wait(10)))
+        waiter.start()
+        answer = bytearray(6)
+        assert vmcf.diag68 is not vmcf._diag68, "the C call is in use"
+        assert vmcf.send_recv("B", 9, b"question", answer) == 0
+        with pytest.raises(BufferError):
+            answer.append(0)  # the core writes the reply there: it must not move
+        b.take()
+        assert b.rc(V.VMCPREPL, user="A", mid=9, data=b"answer".hex()) == 0
+        waiter.join(10)
+        assert seen and seen[0].response and seen[0].mid == 9 and seen[0].lenb == 0
+        assert vmcf.Vmcmhdr.from_bytes(bytes(ib[:40])) == seen[0]
+        assert bytes(answer) == b"answer", "the REPLY is in the buffer when its RESPONSE is shown"
+        assert not vmcf._state(me).replies, "no stale REPLY-buffer record is left"
+        answer.append(0)  # let go with its RESPONSE
+
+
 class _LateReturn:
     """The core as the program sees it when the RESPONSE comes first: the
     real DIAGNOSE X'68', then ``meanwhile`` (the sink answers and this VM
@@ -535,26 +578,20 @@ class _LateReturn:
 
 def test_send_recv_reply_kept_when_the_response_comes_before_the_call_returns(
         system, monkeypatch):
-    (b,) = start("B")
-    try:
-        auth(b)
-        with shmcp.logon("A") as me:
-            ib = bytearray(64)
-            assert vmcf.authorize(ib) == 0
-            seen = []
+    with _b_and_me() as (b, me, ib):
+        seen = []
 
-            def sink_answers_and_response_is_taken():
-                b.take()
-                assert b.rc(V.VMCPREPL, user="A", mid=9, data=b"answer".hex()) == 0
-                seen.append(me.wait(10))
+        def sink_answers_and_response_is_taken():
+            b.take()
+            assert b.rc(V.VMCPREPL, user="A", mid=9, data=b"answer".hex()) == 0
+            seen.append(me.wait(10))
 
-            monkeypatch.setattr(vmcf, "lib", _LateReturn(vmcf.lib, sink_answers_and_response_is_taken))
-            answer = bytearray(6)
-            assert vmcf.send_recv("B", 9, b"question", answer) == 0
-            monkeypatch.undo()
-            assert seen and vmcf.Vmcmhdr.from_bytes(bytes(ib[:40])).response
-            assert bytes(answer) == b"answer", "the REPLY must land although the RESPONSE came first"
-            assert not vmcf._state(me).replies, "no stale REPLY-buffer record is left"
-    finally:
-        b.close()
-        b.kill()
+        # the Python path of DIAGNOSE X'68' is the one that calls vmcf.lib
+        monkeypatch.setattr(vmcf, "diag68", vmcf._diag68)
+        monkeypatch.setattr(vmcf, "lib", _LateReturn(vmcf.lib, sink_answers_and_response_is_taken))
+        answer = bytearray(6)
+        assert vmcf.send_recv("B", 9, b"question", answer) == 0
+        monkeypatch.undo()
+        assert seen and vmcf.Vmcmhdr.from_bytes(bytes(ib[:40])).response
+        assert bytes(answer) == b"answer", "the REPLY must land although the RESPONSE came first"
+        assert not vmcf._state(me).replies, "no stale REPLY-buffer record is left"

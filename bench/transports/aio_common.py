@@ -1,13 +1,14 @@
-"""What the asyncio rows share: a client whose round trip is one
-coroutine run to completion on its own event loop (the harness times
-send + recv; the loop's own cost per round trip is in every asyncio row
-alike), and the echo server loop counting STOPs."""
+"""What the asyncio rows share: a client on its own event loop whose round
+trips all run in one coroutine on that loop, each timed around its
+``await`` (as an asyncio program awaits: one loop, running), and the echo
+server loop counting STOPs."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Awaitable, Callable
 
-from . import is_stop
+from . import Tally, is_stop
 
 
 class LoopClient:
@@ -23,6 +24,23 @@ class LoopClient:
 
     def round_trip(self, data: bytes) -> Awaitable[Any]:
         raise NotImplementedError
+
+    def round_trips(self, msg: bytes, count: int, deadline: int) -> tuple[list[int], int, Any]:
+        """The worker's timed round trips (bench/worker.py's round_trips),
+        all in one coroutine: the loop runs once, not once per round trip."""
+        return self.run(self._round_trips(msg, count, deadline))
+
+    async def _round_trips(self, msg: bytes, count: int,
+                           deadline: int) -> tuple[list[int], int, Any]:
+        clock = time.perf_counter_ns
+        round_trip = self.round_trip
+        tally = Tally(msg, deadline)
+        for _ in range(count):
+            t0 = clock()
+            back = await round_trip(msg)
+            if tally.add(t0, clock(), back):
+                break
+        return tally.outcome()
 
     def send(self, data: bytes) -> None:
         self.reply = self.run(self.round_trip(data))

@@ -39,6 +39,9 @@ from shmcp.testing import private_system_name
 from . import STOP_SEQ, shmcp_limits
 
 MSGLIM = 255
+# A one-way stream keeps up to msglim messages staged in the pool (64 MiB by
+# default): large messages get a smaller limit, so they stay within a quarter.
+STAGED_MAX = 16 << 20
 _RECV_FLAGS = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
 _CONNECTION_COMPLETE = iucv.IPTYPE_CONNECTION_COMPLETE
 _PENDING_CONNECTION = iucv.IPTYPE_PENDING_CONNECTION
@@ -178,7 +181,7 @@ class Client(_End):
     def __init__(self, spec, cid: int) -> None:
         super().__init__(spec, f"C{cid}")
         self.oneway = spec["oneway"]
-        c = PathPlist(vmid="SERVER", msglim=MSGLIM)
+        c = PathPlist(vmid="SERVER", msglim=max(1, min(MSGLIM, STAGED_MAX // spec["size"])))
         _check(iucv.connect(c), c, "CONNECT")
         self.pathid = c.pathid
         extra = []
@@ -186,14 +189,14 @@ class Client(_End):
             p = PathPlist(vmid="SERVER")
             _check(iucv.connect(p), p, "CONNECT (idle path)")
             extra.append(p.pathid)
-        self.msglim = MSGLIM
+        self.msglim = c.msglim
         waiting = {self.pathid, *extra}
         while waiting:
             ev = self.take()
             if ev.type == _CONNECTION_COMPLETE:
                 waiting.discard(ev.pathid)
                 if ev.pathid == self.pathid:
-                    self.msglim = ev.msglim or MSGLIM
+                    self.msglim = ev.msglim or self.msglim
             elif ev.type == _SEVERED:
                 raise IUCVFailed(f"path {ev.pathid} severed before it was complete")
         self.answer = bytearray(spec["size"])

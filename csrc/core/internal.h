@@ -111,6 +111,9 @@ struct shmcp_header {
 	uint64_t vm_off, region_off[SHMCP_NFAC], ring_off, tag_off, pool_off;
 	_Atomic uint64_t logoffs;      /* logoff hooks run, ever */
 	_Atomic uint64_t lock_repairs; /* EOWNERDEAD recoveries */
+	/* the watchdogs' bell (watchdog.c): a futex word, bumped and woken
+	 * at every LOGON so each watchdog pins the new VM's process at once */
+	_Atomic uint32_t watch_bell;
 	struct shmcp_pool_hdr pool;
 	_Alignas(SHMCP_CACHELINE) pthread_mutex_t lock;
 	/* acquisitions of the lock, ever (wrapping): on the lock's own line,
@@ -159,6 +162,11 @@ struct shmcp_sys {
 	int watchdog_on;
 	_Atomic int watchdog_stop;
 	uint32_t watchdog_ms;
+	/* its listener, asleep on watch_bell, and the eventfd by which it
+	 * wakes the watchdog's poll() (-1: none, the watchdog looks every 50 ms) */
+	pthread_t listener;
+	int listener_on;
+	int watch_kick;
 	char name[SHMCP_SYSNAME_MAX];
 };
 
@@ -259,6 +267,7 @@ int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
+void shmcp_watch_ring(shmcp_sys *sys);
 void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
 int shmcp_running_at_least(shmcp_sys *sys, int n);
 int shmcp_spin_allowed(shmcp_sys *sys);

@@ -162,6 +162,10 @@ int shmcp_logon(shmcp_sys *sys, const char *userid, int32_t pid,
 		shmcp_running_set(sys, (int32_t)j, 0);  /* counted from its first wait */
 		shmcp_fault("logon");
 		atomic_store(&vm->state, SHMCP_VM_ACTIVE);
+		/* under the lock: every watchdog is woken before any partner
+		 * can have a path to this VM */
+		shmcp_watch_ring(sys);
+		shmcp_fault("logon.rung");  /* tests: dead, logged on, lock held */
 		*slot = (int32_t)j;
 		*gen = vm->gen;
 		goto out;

@@ -82,6 +82,11 @@
 #define SHMCP_VMCF_DROP 0             /* withdrawn meanwhile: not presented */
 #define SHMCP_VMCF_PRESENT 1
 #define SHMCP_VMCF_FOREIGN 2          /* not a VMCF interrupt: shown as is */
+/* shmcp_next's present_types bit (bit 31, above IUCV's types): present
+ * VMCF's tag-only interrupts in the core; the record comes back with
+ * presented set and no trailing data, any REPLY data already in the
+ * REPLY buffer the SEND/RECV named */
+#define SHMCP_VMCF_PRESENT_BIT 2147483648
 
 /* One VM's VMCF status, for queries and tests. */
 struct shmcp_vmcf_info {

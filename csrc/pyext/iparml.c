@@ -16,6 +16,7 @@
  * from Python but cannot define a Python type.
  */
 #include "machine.h"
+#include "vmcfcall.h"
 #include <structmember.h>
 
 uint8_t *image_of(PyObject *obj)
@@ -105,6 +106,86 @@ static PyObject *Image_of(PyObject *cls, PyObject *image)
 	return self;
 }
 
+/* Image(**fields): each field set through its descriptor, as an attribute
+ * would be, bf1len / bf2len last (they override the size bf1 / bf2 gave);
+ * a name not in the class's _fields (nor bf1, bf2) is a TypeError.  In C
+ * because the seed programs build a parameter list for every call. */
+static PyObject *s_fields, *s_bf1, *s_bf2, *s_bf1len, *s_bf2len;  /* interned */
+
+static int set_length_last(PyObject *self, PyObject *kwds, PyObject *name)
+{
+	PyObject *v = PyDict_GetItemWithError(kwds, name);  /* borrowed */
+	return v ? PyObject_SetAttr(self, name, v) : PyErr_Occurred() ? -1 : 0;
+}
+
+/* Whether @name is in the tuple @fields: by identity first (keyword names
+ * and the class's field names are interned), then by value. */
+static int is_field(PyObject *fields, PyObject *name)
+{
+	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++)
+		if (PyTuple_GET_ITEM(fields, i) == name)
+			return 1;
+	return PySequence_Contains(fields, name);
+}
+
+static int unknown_field(PyObject *self, PyObject *name, PyObject *fields)
+{
+	PyObject *sep = PyUnicode_FromString(", ");
+	PyObject *shown = sep ? PyUnicode_Join(sep, fields) : NULL;
+	if (shown)
+		PyErr_Format(PyExc_TypeError, "%s has no field %R; fields: %U",
+			     Py_TYPE(self)->tp_name, name, shown);
+	Py_XDECREF(sep);
+	Py_XDECREF(shown);
+	return -1;
+}
+
+static int Image_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	if (PyTuple_GET_SIZE(args)) {
+		PyErr_Format(PyExc_TypeError, "%s() takes keyword arguments only (the fields)",
+			     Py_TYPE(self)->tp_name);
+		return -1;
+	}
+	if (!kwds || !PyDict_GET_SIZE(kwds))
+		return 0;
+	PyObject *fields = PyObject_GetAttr((PyObject *)Py_TYPE(self), s_fields);
+	if (!fields || !PyTuple_Check(fields)) {
+		if (fields || PyErr_ExceptionMatches(PyExc_AttributeError)) {
+			PyErr_Clear();
+			PyErr_Format(PyExc_TypeError, "%s has no _fields tuple", Py_TYPE(self)->tp_name);
+		}
+		Py_XDECREF(fields);
+		return -1;
+	}
+	PyObject *name, *value;
+	Py_ssize_t pos = 0;
+	int rc = 0;
+	while (!rc && PyDict_Next(kwds, &pos, &name, &value)) {
+		if (!PyUnicode_Check(name)) {
+			rc = -1;
+			PyErr_SetString(PyExc_TypeError, "field names are strings");
+			break;
+		}
+		if (name == s_bf1len || name == s_bf2len || !PyUnicode_Compare(name, s_bf1len) ||
+		    !PyUnicode_Compare(name, s_bf2len))
+			continue;
+		if (name != s_bf1 && name != s_bf2) {
+			int known = is_field(fields, name);
+			if (known <= 0 && PyUnicode_Compare(name, s_bf1) && PyUnicode_Compare(name, s_bf2)) {
+				rc = known < 0 ? -1 : unknown_field(self, name, fields);
+				break;
+			}
+		}
+		rc = PyObject_SetAttr(self, name, value);
+	}
+	if (!rc)
+		rc = set_length_last(self, kwds, s_bf1len) < 0 || set_length_last(self, kwds, s_bf2len) < 0
+			? -1 : 0;
+	Py_DECREF(fields);
+	return rc;
+}
+
 static PyMethodDef Image_methods[] = {
 	{"_of", Image_of, METH_O | METH_CLASS,
 	 "The parameter list whose image is a copy of these 40 bytes (no __init__)."},
@@ -126,6 +207,7 @@ PyTypeObject ImageType = {
 	.tp_basicsize = sizeof(Image),
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_new = Image_new,
+	.tp_init = Image_init,
 	.tp_traverse = (traverseproc)Image_traverse,
 	.tp_clear = (inquiry)Image_clear,
 	.tp_dealloc = (destructor)Image_dealloc,
@@ -391,6 +473,11 @@ static struct PyModuleDef iparml_module = {
 
 PyMODINIT_FUNC PyInit__iparml(void)
 {
+	if (!(s_fields = PyUnicode_InternFromString("_fields")) ||
+	    !(s_bf1 = PyUnicode_InternFromString("bf1")) || !(s_bf2 = PyUnicode_InternFromString("bf2")) ||
+	    !(s_bf1len = PyUnicode_InternFromString("bf1len")) ||
+	    !(s_bf2len = PyUnicode_InternFromString("bf2len")))
+		return NULL;
 	PyTypeObject *types[] = {&ImageType, &FieldType, &BufferType};
 	const char *names[] = {"Image", "Field", "Buffer"};
 	PyObject *m = PyModule_Create(&iparml_module);
@@ -403,7 +490,8 @@ PyMODINIT_FUNC PyInit__iparml(void)
 		}
 	}
 	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
-	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0) {
+	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0 ||
+	    vmcfcall_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -25,6 +25,8 @@
  * Python path keeps its cffi view.
  */
 #include "machine.h"
+#include "vmcfcall.h"
+#include "../include/shmcp_vmcf.h"
 
 #define IP_TYPE SHMCP_IP_RCODE  /* an interrupt's IPTYPE is in IPRCODE's byte */
 
@@ -269,6 +271,8 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	uint32_t gen = vm->gen;
 	int64_t spin_ns = vm->spin_ns;
 	uint32_t types = present < 0 ? vm->present_types : (uint32_t)present;  /* SET MASK changes it */
+	if (show)  /* VMCF's tag-only interrupts too: shown in Python, presented here */
+		types |= SHMCP_VMCF_PRESENT_BIT;
 	struct shmcp_record rec;  /* this call's own */
 	int rc;
 	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
@@ -282,8 +286,14 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 /* What core_wait returns for the record @rec that core_next took with @rc. */
 static PyObject *shown_of(Machine *vm, int rc, const struct shmcp_record *rec, int show)
 {
+	PyObject *vmcf = NULL;
+	int vmcf_rc = show && rc == SHMCP_WAIT_PRESENTED && rec->facility == SHMCP_VMCF ?
+		      vmcf_show(vm, rec, &vmcf) : 0;
+	if (vmcf_rc)
+		return vmcf_rc < 0 ? NULL : vmcf;
 	uint8_t itype = rec->data[IP_TYPE];
-	if (!show || rc != SHMCP_WAIT_PRESENTED || !by_type || itype >= PyTuple_GET_SIZE(by_type) ||
+	if (!show || rc != SHMCP_WAIT_PRESENTED || rec->facility != SHMCP_IUCV || !by_type ||
+	    itype >= PyTuple_GET_SIZE(by_type) ||
 	    !PyType_Check(PyTuple_GET_ITEM(by_type, itype)))
 		return PyBytes_FromStringAndSize((const char *)rec, sizeof *rec);  /* Python presents it */
 	PyObject *shown = image_copy((PyTypeObject *)PyTuple_GET_ITEM(by_type, itype), rec->data);
@@ -410,7 +420,8 @@ static PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 			break;
 		}
 		uint8_t itype = rec.data[IP_TYPE];
-		int oneway = rc == SHMCP_WAIT_PRESENTED && (rec.data[SHMCP_IP_FLAGS1] & SHMCP_IPNORPY);
+		int oneway = rc == SHMCP_WAIT_PRESENTED && rec.facility == SHMCP_IUCV &&
+			     (rec.data[SHMCP_IP_FLAGS1] & SHMCP_IPNORPY);
 		if (oneway && (itype == SHMCP_IPTYPE_PRIORITY_MESSAGE_COMPLETE ||
 			       itype == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE)) {
 			if (note_presented(vm, rec.data) < 0)

@@ -10,7 +10,7 @@
  * the process (its answer areas, its declared buffer).  The process's
  * current VM and the facilities without a signal handler are C statics,
  * owned here too.  Every core wait (shmcp_next) goes through core_wait
- * (iucvcall.c): wait()'s common case -- no timeout, nothing taken earlier,
+ * (iucvcall.c): wait()'s common case -- nothing taken earlier,
  * an IUCV message interrupt the core presents -- runs here; everything
  * else goes to VirtualMachine._wait, which is the whole of wait() in Python
  * and reaches the core through take()/take_shown().
@@ -141,6 +141,38 @@ int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t na
 	return 1;
 }
 
+/* wait(timeout)'s common case with a timeout of a float or int seconds
+ * (a bounded wait: the Pythonic layer's pumps and every call with a
+ * timeout): one core wait from here; what it cannot finish (a record to
+ * present in Python, a signal's slice, an error) goes to _wait with what
+ * is left of the timeout.  Any other timeout is _wait's to judge. */
+static PyObject *wait_bounded(Machine *self, PyObject *timeout)
+{
+	double secs = -1.0;
+	if (PyFloat_CheckExact(timeout))
+		secs = PyFloat_AS_DOUBLE(timeout);
+	else if (PyLong_CheckExact(timeout) && (secs = PyLong_AsDouble(timeout)) == -1.0 && PyErr_Occurred())
+		PyErr_Clear();
+	if (!(secs >= 0.0 && secs < 1e9))  /* negative, NaN, huge, a bool, not a number */
+		return PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, NULL);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	PyObject *got = core_wait(self, unhandled_facilities, -1, (int64_t)(secs * 1e9), 1);
+	if (!got || !(PyLong_CheckExact(got) || PyBytes_CheckExact(got)))
+		return got;  /* shown, or an error */
+	if (PyLong_CheckExact(got) && PyLong_AsLong(got) == SHMCP_WAIT_TIMEOUT) {
+		Py_DECREF(got);
+		Py_RETURN_NONE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double left = secs - (double)(t1.tv_sec - t0.tv_sec) - (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+	PyObject *rest = PyFloat_FromDouble(left > 0.0 ? left : 0.0);
+	PyObject *shown = rest ? PyObject_CallMethodObjArgs((PyObject *)self, s_wait, rest, got, NULL) : NULL;
+	Py_XDECREF(rest);
+	Py_DECREF(got);
+	return shown;
+}
+
 static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
 	PyObject *timeout = Py_None;
@@ -149,8 +181,10 @@ static PyObject *Machine_wait(Machine *self, PyObject *const *args, Py_ssize_t n
 	Py_ssize_t released = self->released ? PyObject_Length(self->released) : 0;
 	if (released < 0)
 		PyErr_Clear();  /* not a deque: the Python path's to say */
-	if (timeout != Py_None || released || !unhandled_facilities || !self->logged_on)
+	if (released || !unhandled_facilities || !self->logged_on)
 		return PyObject_CallMethodObjArgs((PyObject *)self, s_wait, timeout, NULL);
+	if (timeout != Py_None)
+		return wait_bounded(self, timeout);
 	PyObject *got = core_wait(self, unhandled_facilities, -1, -1, 1);
 	if (!got || !(PyLong_CheckExact(got) || PyBytes_CheckExact(got)))
 		return got;  /* shown, or an error */

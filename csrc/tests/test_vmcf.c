@@ -1,7 +1,7 @@
 /*
  * test_vmcf.c - the VMCF core under AddressSanitizer and UBSan: a
- * SEND/RECV round trip between two VMs of this process, presentation, a
- * corrupt tag, SMSG, LOGOFF answering with error code 5, and the storage
+ * SEND/RECV round trip between two VMs of this process, presentation (by
+ * the layer, and inside shmcp_next), a corrupt tag, SMSG, LOGOFF answering with error code 5, and the storage
  * all given back.
  */
 #include <signal.h>
@@ -77,6 +77,44 @@ int main(void)
 	memset(reply, 0, sizeof reply);
 	CHECK(take(sys, a, ga, &r, reply, sizeof reply) == SHMCP_VMCF_PRESENT);
 	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[0x1f] == 3 && memcmp(reply, "reply", 5) == 0);
+
+	/* the same through shmcp_next, which presents with the VMCF bit: one
+	 * call per interrupt, the tag taken, the REPLY written where the
+	 * SEND/RECV said; without the bit the record comes back as is */
+	parm(p, 0, SHMCP_VMCPSENR, 7, "B       ", 7, sizeof reply);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, (uint64_t)(uintptr_t)reply) == 0);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_PRESENTED);
+	CHECK(r.presented && r.ext_len == 0 && r.data[3] == SHMCP_VMCPSENR && r.data[7] == 7);
+	parm(p, 0, SHMCP_VMCPRECV, 7, "A       ", sizeof buf, 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, buf, 0) == 0);
+	parm(p, 0, SHMCP_VMCPREPL, 7, "A       ", 4, 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, (uint8_t *)"pong", 0) == 0);
+	memset(reply, 0, sizeof reply);
+	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_VMCF, 0, 0, 0, &r) == SHMCP_WAIT_READY);
+	CHECK(!r.presented && r.ext_len == SHMCP_VMCF_TAG_LEN);
+	uint8_t tag[SHMCP_VMCF_TAG_LEN];
+	CHECK(shmcp_take_ext(sys, a, r.ext_off, r.ext_len, tag) == 0);  /* as is: the layer's */
+	CHECK(shmcp_vmcf_present(sys, a, ga, tag, r.ext_len, reply, sizeof reply) == SHMCP_VMCF_PRESENT);
+	CHECK(memcmp(reply, "pong", 4) == 0);
+	parm(p, 0, SHMCP_VMCPSENR, 8, "B       ", 7, sizeof reply);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, (uint64_t)(uintptr_t)reply) == 0);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_PRESENTED);
+	parm(p, 0, SHMCP_VMCPREPL, 8, "A       ", 3, 0);
+	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, (uint8_t *)"abc", 0) == 0);
+	memset(reply, 0, sizeof reply);
+	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_PRESENTED);
+	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[0x1f] == sizeof reply - 3 &&
+	      memcmp(reply, "abc", 4) == 0);
+	/* a cancelled message's SEND is withdrawn inside shmcp_next */
+	parm(p, 0, SHMCP_VMCPSEND, 9, "B       ", 7, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, 0) == 0);
+	parm(p, 0, SHMCP_VMCPCANC, 9, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_TIMEOUT);
 
 	/* a tag naming an entry out of range is dropped, never followed */
 	uint8_t bad[SHMCP_VMCF_TAG_LEN] = { 0 };

@@ -41,6 +41,12 @@
 #define HDR SHMCP_VMCF_HDR_LEN
 #define TAG_MAGIC ((uint32_t)SHMCP_VMCF_TAG_MAGIC)
 
+/* A RESPONSE always has room in its source's queue, so a REPLY (REJECT,
+ * RECEIVE of a SEND) is never refused for it: SEND-type records stop
+ * SHMCP_QUEUE_RESERVE slots short of a full ring, and a source is owed at
+ * most MAXMSG RESPONSEs, one per message entry. */
+_Static_assert(SHMCP_QUEUE_RESERVE >= SHMCP_VMCF_MSG_LIMIT, "room for every RESPONSE owed");
+
 /* message states (VMCF.md section 9) */
 enum { M_FREE = 0, M_QUEUED, M_NOTIFIED, M_RECEIVED, M_DONE };
 /* record tags */
@@ -640,6 +646,72 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	return rc;
 }
 
+/*
+ * The presentation of VMCF record @tag (@dlen bytes of data behind it) to
+ * the VM in @slot (logon @gen), lock held: see shmcp_vmcf_present.  A
+ * RESPONSE's REPLY data goes into @reply_buf (@reply_len bytes); with
+ * @own_reply, into the REPLY buffer the source named at SEND/RECV
+ * (m->reply_addr, m->lenb: this runs in the source's own process, whose
+ * layer keeps that buffer from moving until the RESPONSE is presented).
+ */
+static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct vmcf_tag *tag,
+		       uint32_t dlen, uint8_t *reply_buf, uint32_t reply_len, int own_reply,
+		       struct shmcp_bells *bells)
+{
+	SHMCP_LOCK_HELD(sys);
+	struct vmcf_auth *a = auth_of(sys, slot);
+	int rc = SHMCP_VMCF_DROP;
+	if (tag->kind == T_SMSG) {
+		if (tag->index == (uint32_t)slot && tag->seq == a->epoch && authorized(sys, slot) &&
+		    (a->flags & SHMCP_VMCPSMSG) && (uint64_t)dlen + HDR <= a->lena)
+			rc = SHMCP_VMCF_PRESENT;
+	} else if (tag->index < nmsgs(sys)) {
+		struct vmcf_msg *m = msg_at(sys, tag->index);
+		int32_t src = (int32_t)(tag->index / MAXMSG);
+		if (tag->kind == T_SEND && m->state == M_QUEUED && m->seq == tag->seq &&
+		    m->sink == slot && m->sink_gen == gen) {
+			if (m->func == SHMCP_VMCPIDEN) {
+				msg_free(sys, m);
+				rc = SHMCP_VMCF_PRESENT;
+			} else if (m->func == SHMCP_VMCPSENX) {
+				int fits = (uint64_t)m->data_len + HDR <= a->lena;
+				int r = complete(sys, m, fits ? 0 : SHMCP_VMCF_RC_SENDX_TOO_LARGE, 0,
+						 NULL, fits ? 0 : m->data_len, 0, bells);
+				if (r)  /* its SEND record is taken: nothing can end it later */
+					msg_free(sys, m);
+				rc = r ? r : fits ? SHMCP_VMCF_PRESENT : SHMCP_VMCF_DROP;
+			} else {
+				m->state = M_NOTIFIED;
+				rc = SHMCP_VMCF_PRESENT;
+			}
+		} else if (tag->kind == T_RESP && m->state == M_DONE && m->seq == tag->seq &&
+			   src == slot && m->src_gen == gen) {
+			if (own_reply) {
+				reply_buf = (uint8_t *)(uintptr_t)m->reply_addr;
+				reply_len = m->lenb;
+			}
+			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
+			if (n && reply_buf &&
+			    shmcp_pool_held_by(&sys->pool, m->reply_off, n,
+					       SHMCP_POOL_OWNER_NARROW(tag->index)))
+				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
+			msg_free(sys, m);
+			rc = SHMCP_VMCF_PRESENT;
+		}
+	}
+	return rc;
+}
+
+/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
+ * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
+static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
+{
+	if (!ext || ext_len < sizeof *tag)
+		return 0;
+	memcpy(tag, ext, sizeof *tag);
+	return tag->magic == TAG_MAGIC && tag->kind >= T_SEND && tag->kind <= T_SMSG;
+}
+
 /**
  * shmcp_vmcf_present - the VM in @slot (logon @gen) has taken a VMCF
  * record whose trailing data is @ext (@ext_len bytes): may it be shown?
@@ -659,58 +731,59 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 		       uint8_t *reply_buf, uint32_t reply_len)
 {
 	struct vmcf_tag tag;
-	if (!ext || ext_len < sizeof tag)
-		return SHMCP_VMCF_FOREIGN;
-	memcpy(&tag, ext, sizeof tag);
-	if (tag.magic != TAG_MAGIC || tag.kind < T_SEND || tag.kind > T_SMSG)
+	if (!tag_of(ext, ext_len, &tag))
 		return SHMCP_VMCF_FOREIGN;
 	int rc = enter(sys, slot, gen);
 	if (rc)
 		return rc;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	uint32_t refused = sys->pool.refused;
-	uint32_t dlen = ext_len - (uint32_t)sizeof tag;
-	struct vmcf_auth *a = auth_of(sys, slot);
-	rc = SHMCP_VMCF_DROP;
-	if (tag.kind == T_SMSG) {
-		if (tag.index == (uint32_t)slot && tag.seq == a->epoch && authorized(sys, slot) &&
-		    (a->flags & SHMCP_VMCPSMSG) && (uint64_t)dlen + HDR <= a->lena)
-			rc = SHMCP_VMCF_PRESENT;
-	} else if (tag.index < nmsgs(sys)) {
-		struct vmcf_msg *m = msg_at(sys, tag.index);
-		int32_t src = (int32_t)(tag.index / MAXMSG);
-		if (tag.kind == T_SEND && m->state == M_QUEUED && m->seq == tag.seq &&
-		    m->sink == slot && m->sink_gen == gen) {
-			if (m->func == SHMCP_VMCPIDEN) {
-				msg_free(sys, m);
-				rc = SHMCP_VMCF_PRESENT;
-			} else if (m->func == SHMCP_VMCPSENX) {
-				int fits = (uint64_t)m->data_len + HDR <= a->lena;
-				int r = complete(sys, m, fits ? 0 : SHMCP_VMCF_RC_SENDX_TOO_LARGE, 0,
-						 NULL, fits ? 0 : m->data_len, 0, &bells);
-				if (r)  /* its SEND record is taken: nothing can end it later */
-					msg_free(sys, m);
-				rc = r ? r : fits ? SHMCP_VMCF_PRESENT : SHMCP_VMCF_DROP;
-			} else {
-				m->state = M_NOTIFIED;
-				rc = SHMCP_VMCF_PRESENT;
-			}
-		} else if (tag.kind == T_RESP && m->state == M_DONE && m->seq == tag.seq &&
-			   src == slot && m->src_gen == gen) {
-			uint32_t n = m->reply_len < reply_len ? m->reply_len : reply_len;
-			if (n && reply_buf &&
-			    shmcp_pool_held_by(&sys->pool, m->reply_off, n,
-					       SHMCP_POOL_OWNER_NARROW(tag.index)))
-				memcpy(reply_buf, sys->pool.base + m->reply_off, n);
-			msg_free(sys, m);
-			rc = SHMCP_VMCF_PRESENT;
-		}
-	}
+	rc = present_tag(sys, slot, gen, &tag, ext_len - (uint32_t)sizeof tag, reply_buf,
+			 reply_len, 0, &bells);
 	if (sys->pool.refused != refused)
 		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	return rc;
+}
+
+/*
+ * The facility's present (core/facility.h): shmcp_next took @rec for the
+ * VM in @slot, in its own process.  When @present_types has
+ * SHMCP_VMCF_PRESENT_BIT and the record carries only its tag (SEND,
+ * SEND/RECV, IDENTIFY, RESPONSE: no SENDX or SMSG data to show), the
+ * tag is taken and the record presented here under one lock, the REPLY
+ * data written into the REPLY buffer the source named: one core call per
+ * interrupt.  The record then has no trailing data left.  Anything else,
+ * or an error (then nothing is changed), goes back as is, for the layer's
+ * shmcp_take_ext and shmcp_vmcf_present.
+ */
+static int present_hook(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
+			struct shmcp_record *rec)
+{
+	struct vmcf_tag tag;
+	if (!(present_types & SHMCP_VMCF_PRESENT_BIT) || rec->ext_len != sizeof tag)
+		return SHMCP_SHOW_AS_IS;
+	if (enter(sys, slot, gen))
+		return SHMCP_SHOW_AS_IS;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	uint32_t refused = sys->pool.refused;
+	int rc = -1;
+	if (shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)) &&
+	    tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag))
+		rc = present_tag(sys, slot, gen, &tag, 0, NULL, 0, 1, &bells);
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;
+	if (rc >= 0) {
+		shmcp_pool_free(&sys->pool, rec->ext_off, SHMCP_POOL_OWNER_VM(slot));
+		rec->ext_len = 0;
+		rec->ext_off = SHMCP_POOL_NIL;
+	}
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	if (rc < 0)
+		return SHMCP_SHOW_AS_IS;
+	return rc == SHMCP_VMCF_PRESENT ? SHMCP_SHOW_PRESENTED : SHMCP_SHOW_WITHDRAWN;
 }
 
 /**
@@ -913,6 +986,7 @@ const struct shmcp_facility shmcp_vmcf_facility = {
 	.signal = SIGUSR2,
 	.region_size = shmcp_vmcf_region_size,
 	.logoff = shmcp_vmcf_logoff,
+	.present = present_hook,
 	.holds = holds,
 	.holder_class = SHMCP_HOLDER_NARROW,
 	.snap = snap,

@@ -14,14 +14,13 @@ import shmcp
 WORKERS, JOBS, DOOMED = 3, 20, "worker1"
 
 
-def worker(system, name):
-    with shmcp.logon(name, system=system) as vm:
-        with vm.connect("dispatch", timeout=30, wait=True) as path:
-            for msg in path:                     # until the dispatcher severs
-                if name == DOOMED:
-                    os.kill(os.getpid(), signal.SIGKILL)   # dies holding its first job
-                time.sleep(0.01)                 # the work
-                msg.reply(b"%d" % int(msg.data) ** 2)
+def worker(name):
+    with shmcp.logon(name) as vm, vm.connect("dispatch", timeout=30, wait=True) as path:
+        for msg in path:                         # until the dispatcher severs
+            if name == DOOMED:
+                os.kill(os.getpid(), signal.SIGKILL)   # dies holding its first job
+            time.sleep(0.01)                     # the work
+            msg.reply(b"%d" % int(msg.data) ** 2)
 
 
 def feed(path, jobs, results):
@@ -40,13 +39,11 @@ def feed(path, jobs, results):
 
 
 if __name__ == "__main__":
-    system = f"workers-{os.getpid()}"            # a system of its own
-    shmcp.ipl(system)
-    try:
-        procs = [mp.Process(target=worker, args=(system, f"worker{i}")) for i in range(WORKERS)]
+    with shmcp.ipl("workers", unique=True):      # a system of its own, shut down on leaving
+        procs = [mp.Process(target=worker, args=(f"worker{i}",)) for i in range(WORKERS)]
         for p in procs:
             p.start()
-        with shmcp.logon("dispatch", system=system) as vm:
+        with shmcp.logon("dispatch") as vm:
             paths = [vm.accept(timeout=30) for _ in procs]
             jobs, results = queue.Queue(), {}
             for job in range(JOBS):
@@ -58,8 +55,6 @@ if __name__ == "__main__":
                 t.join()
         for p in procs:                          # LOGOFF severed their paths: they end
             p.join()
-    finally:
-        shmcp.shutdown(system)                   # nothing left in /dev/shm
     ok = results == {job: job * job for job in range(JOBS)}
     print(f"dispatch: {len(results)} of {JOBS} jobs done, {'all right' if ok else 'WRONG'}")
     sys.exit(0 if ok else 1)

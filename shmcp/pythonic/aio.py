@@ -20,6 +20,9 @@ Coroutines wait on futures the pump wakes after each dispatch (any
 thread's: the router's ``watchers``); each then asks its own question of
 the router's state on the loop thread, so what it takes is never lost to
 a cancellation: a message taken is returned by the same step that took it.
+Before any future, a coroutine that finds the loop with nothing else ready
+pumps in its own step (``LoopPump.take_now``): a reply or message that
+comes within the window costs no future and no loop iteration.
 """
 from __future__ import annotations
 
@@ -54,6 +57,8 @@ ALONE = 0.002
 # the sleeper thread's core waits: short, so it notices LOGOFF and a
 # closed loop
 SLEEPER_WAIT = 0.02
+# take_now's pumps at most (each ends at an interrupt, or its window)
+TAKE_NOW_PUMPS = 4
 _monotonic = time.monotonic
 _running_loop = asyncio.get_running_loop
 
@@ -137,13 +142,15 @@ class LoopPump:
 
     # -- waiting ------------------------------------------------------------------
 
-    async def wait_for(self, fut: asyncio.Future, deadline: float | None) -> None:
-        """Await ``fut`` while the pump runs; TimeoutError at ``deadline``."""
+    async def wait_for(self, fut: asyncio.Future, deadline: float | None,
+                       pumped: bool = False) -> None:
+        """Await ``fut`` while the pump runs; TimeoutError at ``deadline``.
+        ``pumped``: this step pumped already (take_now): no second window."""
         self.outstanding += 1
         self.awaited.add(fut)
         try:
-            if not self.scheduled and not self._ready:
-                self._pump(False)  # the loop has nothing else to do: pump now, in this step
+            if not pumped and not self.scheduled and not self._ready:
+                self._pump(False, deadline)  # the loop has nothing else to do: pump now, in this step
             if not fut.done():
                 self._kick()
                 timer = None
@@ -161,10 +168,12 @@ class LoopPump:
         if self.failure is not None:
             raise self.failure
 
-    async def until(self, pred: Callable[[], Any], deadline: float | None) -> Any:
+    async def until(self, pred: Callable[[], Any], deadline: float | None,
+                    pumped: bool = False) -> Any:
         """pred()'s first true value (asked on the loop thread after each
         dispatch; pred takes the router's mutex itself if it needs it);
-        TimeoutError at ``deadline``."""
+        TimeoutError at ``deadline``.  ``pumped``: as for wait_for, the
+        first time."""
         while True:
             got = pred()
             if got:
@@ -174,9 +183,42 @@ class LoopPump:
             fut = self.loop.create_future()
             self.waiters.append(fut)
             try:
-                await self.wait_for(fut, deadline)
+                await self.wait_for(fut, deadline, pumped)
             except TimeoutError:
                 pass  # pred is asked once more, then the deadline raises
+            pumped = False
+
+    def take_now(self, take: Callable[[], Any], there: Callable[[], Any],
+                 deadline: float | None) -> Any:
+        """What ``take()`` (asked with the router's mutex held) gives, at
+        once if ``there()`` (a peek without the mutex) says it may be there
+        already (another thread took it in), else once this step pumped,
+        while the loop has nothing else ready (no other callback, as
+        wait_for's own pump): the reply or message that comes within the
+        window needs no future.  None if it did not come (or the loop has
+        other work): the caller then awaits, with ``pumped=True``."""
+        mutex = self.router.mutex
+        if there():
+            with mutex:
+                got = take()
+            if got:
+                return got
+        if self.scheduled or self._ready:
+            return None
+        self.outstanding += 1
+        try:
+            for _ in range(TAKE_NOW_PUMPS):
+                if not self._pump(False, deadline):
+                    break  # the window passed, or a thread pumps
+                with mutex:
+                    got = take()
+                if got or self._ready:  # (a dispatch woke another coroutine)
+                    return got
+        finally:
+            self.outstanding -= 1
+        if self.failure is not None:
+            raise self.failure
+        return None
 
     # -- pumping --------------------------------------------------------------
 
@@ -192,29 +234,54 @@ class LoopPump:
         busy = bool(self._ready)
         got = self._pump(busy)
         if got or busy:
-            self._kick()
+            # only while a coroutine still waits: one this dispatch woke
+            # pumps in its own step next (take_now), which a _drive
+            # queued behind it would stop
+            if any(not fut.done() for fut in self.awaited):
+                self._kick()
         elif got is not None:
             self._sleep()
 
-    def _pump(self, busy: bool) -> bool | None:
+    def _pump(self, busy: bool, deadline: float | None = None) -> bool | None:
         """One pump from the loop thread: a poll if ``busy`` (other
-        callbacks are ready), else a core wait of up to SPIN.  Whether an
-        interrupt came; None if there was nothing to do or a thread
-        pumps (the sleeper then follows it)."""
+        callbacks are ready), else a core wait of up to the window (see
+        SPIN, ALONE; no later than ``deadline``).  Whether an interrupt
+        came; None if there was nothing to do or a thread pumps (the
+        sleeper then follows it).  (Router.pump_once, with one lock
+        round fewer: the dispatch and the end of pumping share one.)"""
         if not self.outstanding or self.closed:
             return None
         router = self.router
-        with router.mutex:
+        mutex = router.mutex
+        with mutex:
             if router.pumping:  # a thread is in the core's wait: its dispatch wakes us
                 self._sleep()
                 return None
             router.pumping = True
             router.fg_waits += 1  # the program waits: accept_all's thread keeps out
+        ended = False
         try:
-            return router.pump_once(_monotonic() + (0.0 if busy else self._window()))
+            window = 0.0 if busy else self._window()
+            if deadline is not None:
+                window = max(0.0, min(window, deadline - _monotonic()))
+            got = router.vm.wait(window)
+            with mutex:
+                ended = True
+                router.pumping = False
+                if router.sleepers:  # they run once this thread lets go of mutex
+                    router.cond.notify_all()
+                if got is not None:
+                    router.dispatch(got)
         except Exception as exc:  # the VM ended (logoff, system down): every waiter learns it
             self._fail(exc)
             return None
+        finally:
+            if not ended:  # (Ctrl-C in the wait, or the VM ended)
+                with mutex:
+                    router.pumping = False
+                    if router.sleepers:
+                        router.cond.notify_all()
+        return got is not None
 
     def _window(self) -> float:
         """How long the idle loop waits in the core (see SPIN, ALONE)."""
@@ -384,9 +451,13 @@ class AsyncVM:
         router = self._layer()
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
-        receive, inbox = self.receive, router.inbox
+        inbox = router.inbox
+        msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
+        if msg is not None:
+            return msg
+        receive = self.receive
         return await pump.until(  # (a peek first: an empty inbox costs no raise)
-            lambda: inbox and _now_or_none(receive), deadline)
+            lambda: inbox and _now_or_none(receive), deadline, True)
 
     async def amessages(self, timeout: float | None = None) -> AsyncIterator["Message"]:
         """``messages``' twin: ends when none came for ``timeout`` seconds."""
@@ -454,13 +525,18 @@ class AsyncPath:
                 pump, data, one_way, priority, trgcls, srccls, msgtag, reply_size, deadline)
         if answer is None:
             return None
-        with router.mutex:
-            got = router.completed.pop(msgid, None)
-            if got is None:
-                reply = router.pending[msgid] = AsyncReply(pump)
+        completed = router.completed
+        got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
+                            deadline)
+        pumped = got is None
+        if got is None:
+            with router.mutex:
+                got = completed.pop(msgid, None)
+                if got is None:
+                    reply = router.pending[msgid] = AsyncReply(pump)
         if got is None:
             try:
-                await pump.wait_for(reply.fut, deadline)
+                await pump.wait_for(reply.fut, deadline, pumped)
             except BaseException:  # TimeoutError, CancelledError, the VM ended
                 with router.mutex:
                     router.pending.pop(msgid, None)
@@ -495,12 +571,17 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        pump = pump_of(self._router)
+        router, inbox = self._router, self._inbox
+        pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
-        receive, inbox = self.receive, self._inbox
+        if self._state != "severed":  # (severed: receive says so at once)
+            msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
+            if msg is not None:
+                return msg
+        receive = self.receive
         return await pump.until(
             lambda: (inbox or self._state == "severed")
-            and _now_or_none(receive), deadline)
+            and _now_or_none(receive), deadline, True)
 
     def __aiter__(self) -> AsyncIterator["Message"]:
         """``async for msg in path``: its messages until severed and empty."""

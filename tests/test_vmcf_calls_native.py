@@ -1,0 +1,91 @@
+"""VMCF's DIAGNOSE X'68' in C (csrc/pyext/vmcfcall.c) against its Python
+path (vmcf._diag68): the same return codes and errors, case by case, and
+the C call's own common case end to end in one process."""
+from __future__ import annotations
+
+import array
+
+import pytest
+
+import shmcp
+from shmcp import _native, vmcf
+from shmcp.errors import NotLoggedOn
+
+V = vmcf
+
+
+def _cases():
+    """(name, VMCPARM fields) whose outcome is a return code with nothing
+    changed: bad areas, unknown partners and messages."""
+    return [
+        ("SEND data shorter than lena", dict(func=V.VMCPSEND, user="A", mid=1, vada=bytes(4), lena=8)),
+        ("SEND an int area with a length", dict(func=V.VMCPSEND, user="A", mid=1, vada=5, lena=3)),
+        ("SEND to nobody", dict(func=V.VMCPSEND, user="NOBODY", mid=1, vada=b"x")),
+        ("SEND/RECV into bytes", dict(func=V.VMCPSENR, user="A", mid=1, vada=b"q", vadb=b"ro")),
+        ("SEND/RECV reply buffer short", dict(func=V.VMCPSENR, user="A", mid=1, vada=b"q",
+                                               vadb=bytearray(2), lenb=4)),
+        ("SEND/RECV bad data and bad buffer", dict(func=V.VMCPSENR, user="A", mid=1, vada=b"",
+                                                    lena=9, vadb=b"ro")),
+        ("RECEIVE into bytes", dict(func=V.VMCPRECV, user="A", mid=1, vada=b"abc")),
+        ("RECEIVE no such message", dict(func=V.VMCPRECV, user="A", mid=99, vada=bytearray(8))),
+        ("RECEIVE an array (the Python path's)", dict(func=V.VMCPRECV, user="A", mid=99,
+                                                       vada=array.array("b", bytes(8)))),
+        ("REPLY no such message", dict(func=V.VMCPREPL, user="A", mid=99, vada=b"r")),
+        ("REJECT no such message", dict(func=V.VMCPRJCT, user="A", mid=99)),
+        ("SENDX too large", dict(func=V.VMCPSENX, user="A", mid=1, vada=bytes(64))),
+        ("IDENTIFY to nobody", dict(func=V.VMCPIDEN, user="NOBODY")),
+        ("subfunction 77", dict(func=77)),
+    ]
+
+
+@pytest.mark.parametrize("name,fields", _cases(), ids=[c[0] for c in _cases()])
+def test_c_and_python_paths_agree(system, name, fields):
+    with shmcp.logon("A"):
+        assert vmcf.authorize(bytearray(64)) == 0
+        c_rc = vmcf.diag68(V.Vmcparm(**fields))
+        py_rc = vmcf._diag68(V.Vmcparm(**fields))
+        assert c_rc == py_rc != 0, name
+        assert vmcf.info()["active_out"] == 0, "nothing was queued"
+
+
+def test_the_c_call_is_vmcf_diag68_and_needs_a_vm(system):
+    assert vmcf.diag68 is _native.vmcf_diag68
+    with pytest.raises(NotLoggedOn):
+        vmcf.diag68(V.Vmcparm(func=V.VMCPSEND, user="A", vada=b"x"))
+    with pytest.raises(TypeError, match="Vmcparm"):
+        vmcf.diag68(b"\0" * 40)
+
+
+def test_exchange_in_one_process_through_the_c_calls(system):
+    """SEND/RECV to itself: the C call queues it, wait() shows the SEND and
+    the RESPONSE from C, the reply is in the buffer, the AUTHORIZE buffer
+    holds the last header, nothing is left over."""
+    with shmcp.logon("A") as vm:
+        ib = bytearray(64)
+        assert vmcf.authorize(ib) == 0
+        answer = bytearray(16)
+        sr = V.Vmcparm(func=V.VMCPSENR, user="A", vadb=answer, use=b"CLIENT")
+        rbuf = bytearray(16)
+        rp = V.Vmcparm(func=V.VMCPRECV, vada=rbuf)
+        yp = V.Vmcparm(func=V.VMCPREPL)
+        for mid in range(1, 201):
+            sr.mid, sr.vada = mid, b"ping %d" % mid
+            assert vmcf.diag68(sr) == 0
+            h = vm.wait()
+            assert type(h) is V.Vmcmhdr and not h.response and h.func == V.VMCPSENR
+            assert (h.mid, h.user, h.lena, h.lenb, h.use) == (mid, b"A       ", len(sr.vada),
+                                                              16, b"CLIENT\0\0")
+            assert bytes(ib[:40]) == bytes(h)
+            rp.user, rp.mid, rp.lena = h.user, h.mid, h.lena
+            assert vmcf.diag68(rp) == 0
+            yp.user, yp.mid, yp.vada = h.user, h.mid, b"pong %d" % mid
+            yp.use = mid
+            assert vmcf.diag68(yp) == 0
+            r = vm.wait()
+            assert r.response and r.mid == mid and r.eflg == 0
+            assert r.use == mid.to_bytes(8, "big")
+            n = 16 - r.lenb
+            assert bytes(answer[:n]) == b"pong %d" % mid
+            assert bytes(ib[:40]) == bytes(r)
+        assert not vmcf._state(vm).replies
+        assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
