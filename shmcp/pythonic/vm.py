@@ -163,7 +163,12 @@ class PythonicVM(AsyncVM):
     def paths(self) -> list[Path]:
         """The VM's paths of the Pythonic layer that are complete and not severed."""
         router = self._router
-        return [] if router is None else list(router.paths.values())
+        if router is None:
+            return []
+        # under the mutex: an ACCEPT the partner has already seen complete is
+        # recorded before this returns (the acceptor holds it from ACCEPT on)
+        with router.mutex:
+            return list(router.paths.values())
 
     def receive(self, timeout: float | None = None) -> Message:
         """The next message of any path (waiting up to ``timeout``:
