@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 from hypothesis import settings
@@ -15,6 +16,12 @@ from shmcp.testing import private_system_name, shm_left
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The suite tests Ctrl-C.  A shell starts a background job (`make test &`,
+# nohup) with SIGINT ignored, and Python then installs no KeyboardInterrupt
+# handler; its children would inherit the ignoring too.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
