@@ -65,8 +65,11 @@ def main() -> None:
         k = args.index("--json")
         out = args[k + 1]
         del args[k:k + 2]
-    trials = int(args[0]) if args else 50
-    settles = [int(a) for a in args[1:]] or [100]
+    try:
+        trials = int(args[0]) if args else 50
+        settles = [int(a) for a in args[1:]] or [100]
+    except ValueError:
+        sys.exit("usage: python bench/death_notice.py [TRIALS] [SETTLE_MS ...] [--json FILE]")
     system = f"bench-death-{os.getpid()}"
     got: dict[int, list[float]] = {s: [] for s in settles}
     shmcp.ipl(system)
