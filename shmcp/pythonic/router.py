@@ -33,7 +33,6 @@ from ..interrupt import IUCV
 from ..plist import CompPlist, Iparml, MsgPlist, PathPlist
 from .events import Event
 from .message import Message
-from .timeouts import deadline_of  # noqa: F401  (part of the router's interface)
 
 if TYPE_CHECKING:
     from ..machine import VirtualMachine
