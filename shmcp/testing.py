@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .session import shutdown
+from .session import OwnedSystem, shutdown
 from .system import ipl, shm_name
 
 _count = itertools.count()
@@ -44,17 +44,8 @@ def private_system_name(tag: str = "test") -> str:
 def private_system(tag: str = "test") -> Iterator[str]:
     """A private system's name, set as $SHMCP_SYSTEM (for children too)
     while the block runs; the system is shut down after it."""
-    name = private_system_name(tag)
-    old = os.environ.get("SHMCP_SYSTEM")
-    os.environ["SHMCP_SYSTEM"] = name
-    try:
-        yield name
-    finally:
-        if old is None:
-            os.environ.pop("SHMCP_SYSTEM", None)
-        else:
-            os.environ["SHMCP_SYSTEM"] = old
-        shutdown(name)
+    with OwnedSystem(private_system_name(tag)) as system:
+        yield system.name
 
 
 def shm_left(tag: str = "test", pid: int | None = None) -> set[str]:
