@@ -365,7 +365,6 @@ class Path(AsyncPath):
                     iucv.sever(PathPlist(pathid=self.pathid))
             if self._state == "severed":
                 return
-            was = self._state
             self._state = "severed"
             router.paths.pop(self.pathid, None)
             router.connecting.pop(self.pathid, None)
@@ -373,8 +372,6 @@ class Path(AsyncPath):
             plist.ipuser = bytes(user)
             if router.vm.logged_on:
                 iucv.sever(plist)
-            if was == "connecting":
-                router.connecting.pop(self.pathid, None)
             if router.sleepers:
                 router.cond.notify_all()
 
