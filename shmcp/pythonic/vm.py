@@ -1,10 +1,9 @@
 """The Pythonic layer's VirtualMachine methods (a mixin of VirtualMachine)."""
 from __future__ import annotations
 
+import collections
 import time
-from typing import Any, Iterator
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .._native import lib
 from ..errors import ConnectionRefused, NotLoggedOn
@@ -200,7 +199,7 @@ class PythonicVM(AsyncVM):
         if router.events is None:
             with router.mutex:
                 if router.events is None:
-                    router.events = __import__("collections").deque()
+                    router.events = collections.deque()
         events = router.events
         deadline_of(timeout)  # checks it
         while True:
