@@ -85,7 +85,6 @@ class Router:
         # msgid -> send_nowait's Pending, or an asend's AsyncReply
         self.pending: dict[int, "Pending | AsyncReply"] = {}
         self.events: collections.deque[Event] | None = None  # once vm.events() asked
-        self.other: collections.deque[Any] = collections.deque()  # not IUCV's (VMCF)
         self.accept_policy: tuple[int | None, bool] | None = None
         self.acceptor: threading.Thread | None = None
         self.helpers: list[threading.Thread] = []  # asyncio's sleeper threads (aio.py)
@@ -293,8 +292,7 @@ class Router:
                 path._quiesced = itype == _QUIESCED
                 path._resumes += itype == _RESUMED
             self._event("path_quiesced" if itype == _QUIESCED else "path_resumed", path, raw=got)
-        else:
-            self.other.append(got)  # VMCF's, or a core-level record
+        else:  # VMCF's, or a core-level record: an event only
             self._event("other", None, raw=got)
         if self.watchers:
             for watcher in self.watchers:
