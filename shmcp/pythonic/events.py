@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# interrupt type -> callback name (struct iucv_handler in Linux's net/iucv)
+# the IUCV events, named as struct iucv_handler's callbacks in Linux's net/iucv
 NAMES = ("path_pending", "path_complete", "path_severed", "path_quiesced", "path_resumed",
          "message_pending", "message_complete")
 
