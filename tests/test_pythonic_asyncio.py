@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import shmcp
-from script_child import child, finish, line, tell
+from script_child import child, finish, line, serving, tell
 
 # an asyncio server: every message handled by a task of its own, so a slow
 # one does not hold the others up
@@ -47,10 +47,8 @@ ASYNC_SERVER = """
 
 @pytest.fixture
 def server(system):
-    proc = child(ASYNC_SERVER)
-    assert line(proc) == "READY"
-    yield proc
-    finish(proc)
+    with serving(ASYNC_SERVER) as proc:
+        yield proc
 
 
 def run(coro):
