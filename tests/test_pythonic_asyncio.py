@@ -51,10 +51,6 @@ def server(system):
         yield proc
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
 def test_asend_and_many_coroutines_in_flight(server):
     async def main():
         with shmcp.logon("client") as vm:
@@ -78,7 +74,7 @@ def test_asend_and_many_coroutines_in_flight(server):
             path.sever()
             with pytest.raises(shmcp.PathSevered):
                 await path.asend(b"after")
-    run(main())
+    asyncio.run(main())
 
 
 def test_aaccept_areceive_amessages_aevents(system):
@@ -126,7 +122,7 @@ def test_aaccept_areceive_amessages_aevents(system):
                 await path.areceive(timeout=30)
             assert [m async for m in path] == []
     try:
-        run(main())
+        asyncio.run(main())
         assert [line(client) for _ in range(4)] == ["1", "2", "t", "f"]
     finally:
         finish(client)
@@ -161,7 +157,7 @@ def test_timeout_and_cancellation_lose_nothing(server):
                 await path.asend(b"x", timeout=-1)
             with pytest.raises(TypeError):
                 await path.asend(12)
-    run(main())
+    asyncio.run(main())
 
 
 def test_cancelled_areceive_keeps_the_message(system):
@@ -189,7 +185,7 @@ def test_cancelled_areceive_keeps_the_message(system):
             assert msg.data == b"kept" and msg.one_way
             tell(sender)
     try:
-        run(main())
+        asyncio.run(main())
     finally:
         finish(sender)
 
@@ -209,7 +205,7 @@ def test_crashed_partner_raises_path_severed_in_awaiting_coroutines(server):
             with pytest.raises(shmcp.PathSevered):
                 await asyncio.wait_for(listening, 30)
             assert path.severed and other.severed
-    run(main())
+    asyncio.run(main())
 
 
 def test_threads_alongside_the_loop(server):
@@ -230,15 +226,15 @@ def test_threads_alongside_the_loop(server):
             await asyncio.to_thread(lambda: [t.join(60) for t in threads])
             assert replies == [b"A%d" % i for i in range(100)]
             assert results == {n: [b"T%d-%d" % (n, i) for i in range(40)] for n in range(3)}
-    run(main())
+    asyncio.run(main())
 
 
 def test_a_second_loop_after_the_first(server):
     """asyncio.run twice on one VM: the pump follows the running loop."""
     with shmcp.logon("client") as vm:
         path = vm.connect("server", timeout=30)
-        assert run(path.asend(b"first")) == b"FIRST"
-        assert run(path.asend(b"second")) == b"SECOND"
+        assert asyncio.run(path.asend(b"first")) == b"FIRST"
+        assert asyncio.run(path.asend(b"second")) == b"SECOND"
         assert path.send(b"sync") == b"SYNC"
 
 
