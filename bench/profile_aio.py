@@ -20,6 +20,7 @@ import sys
 import time
 
 import shmcp
+from bench.worker import percentiles
 
 MSG = bytes(64)
 STOP = b"stop"
@@ -44,10 +45,6 @@ def _serve(system: str, kind: str, ready) -> None:
             asyncio.run(main())
     finally:
         vm.logoff()
-
-
-def _p50(ns: list[int]) -> float:
-    return sorted(ns)[len(ns) // 2] / 1000.0
 
 
 def against(system: str, kind: str, n: int, blocks: int) -> tuple[float, float]:
@@ -82,7 +79,7 @@ def against(system: str, kind: str, n: int, blocks: int) -> tuple[float, float]:
         loop.close()
         path.send(STOP)
     server.join(30)
-    return _p50(sync), _p50(aio)
+    return percentiles(sync)["p50"], percentiles(aio)["p50"]
 
 
 def main() -> None:

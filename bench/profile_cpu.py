@@ -31,7 +31,7 @@ import time
 from bench.registry import BY_KEY
 from bench.transports import shmcp_iucv as transport
 
-OPTS: dict = {}  # the chosen transport's options (--transport)
+OPTS: dict = {}  # the transport's options: --transport's, sigpause, fresh
 
 CTX = multiprocessing.get_context("fork")
 STOP = b"\xff" * 8
@@ -78,9 +78,6 @@ def _fanin_client(spec, cid: int, n: int, go, out) -> None:
     client.send(bytes([cid]) + STOP + bytes(55))
     client.recv()
     client.close()
-
-
-OPTS: dict = {}  # the transport's mode / fresh, from the command line
 
 
 def fanin(clients: int, n: int) -> None:

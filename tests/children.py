@@ -25,20 +25,26 @@ def unpack(raw: bytes) -> tuple[int, int]:
     return struct.unpack(">II", raw[4:12])
 
 
+def queue_retrying(vm: shmcp.VirtualMachine, target: str, image: bytes, priority: bool = False) -> int:
+    """Queue ``image`` for ``target``, retrying while its queue is full;
+    how many times it was full."""
+    full = 0
+    while True:
+        try:
+            vm.queue_interrupt(target, image, priority=priority)
+            return full
+        except shmcp.QueueFull:
+            full += 1
+            time.sleep(0.0005)
+
+
 def send(me: str, target: str, sender: int, count: int, priority: str = "no") -> None:
     """Queue ``count`` interrupts for ``target``, retrying while its queue is full."""
     vm = shmcp.logon(me)
     say("READY")
     sys.stdin.readline()  # go
-    full = 0
-    for seq in range(count):
-        while True:
-            try:
-                vm.queue_interrupt(target, record(sender, seq), priority=priority == "yes")
-                break
-            except shmcp.QueueFull:
-                full += 1
-                time.sleep(0.0005)
+    full = sum(queue_retrying(vm, target, record(sender, seq), priority == "yes")
+               for seq in range(count))
     say({"sent": count, "full": full})
     sys.stdin.readline()  # stay logged on until told
     vm.logoff()
@@ -56,12 +62,7 @@ def send_bursts(me: str, target: str, count: int, burst: int) -> None:
     seq = 0
     while seq < count:
         for _ in range(min(rng.randint(1, burst), count - seq)):
-            while True:
-                try:
-                    vm.queue_interrupt(target, record(0, seq))
-                    break
-                except shmcp.QueueFull:
-                    time.sleep(0.0005)
+            queue_retrying(vm, target, record(0, seq))
             seq += 1
         time.sleep(rng.choice((0, 0, 0.00002, 0.0002, 0.003)))
     say({"sent": count, "full": 0})

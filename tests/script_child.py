@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,3 +47,15 @@ def tell(proc: subprocess.Popen, text: str = "") -> None:
 def finish(proc: subprocess.Popen) -> None:
     proc.kill()
     proc.wait()
+
+
+@contextmanager
+def serving(code: str, **env: str) -> Iterator[subprocess.Popen]:
+    """A child running ``code``, once it has printed READY; killed on exit
+    (also when READY never comes)."""
+    proc = child(code, **env)
+    try:
+        assert line(proc) == "READY"
+        yield proc
+    finally:
+        finish(proc)

@@ -10,7 +10,7 @@ import threading
 import pytest
 
 import shmcp
-from script_child import child, finish, line, tell
+from script_child import child, finish, line, serving, tell
 
 # an asyncio server: every message handled by a task of its own, so a slow
 # one does not hold the others up
@@ -47,14 +47,8 @@ ASYNC_SERVER = """
 
 @pytest.fixture
 def server(system):
-    proc = child(ASYNC_SERVER)
-    assert line(proc) == "READY"
-    yield proc
-    finish(proc)
-
-
-def run(coro):
-    return asyncio.run(coro)
+    with serving(ASYNC_SERVER) as proc:
+        yield proc
 
 
 def test_asend_and_many_coroutines_in_flight(server):
@@ -80,7 +74,7 @@ def test_asend_and_many_coroutines_in_flight(server):
             path.sever()
             with pytest.raises(shmcp.PathSevered):
                 await path.asend(b"after")
-    run(main())
+    asyncio.run(main())
 
 
 def test_aaccept_areceive_amessages_aevents(system):
@@ -128,7 +122,7 @@ def test_aaccept_areceive_amessages_aevents(system):
                 await path.areceive(timeout=30)
             assert [m async for m in path] == []
     try:
-        run(main())
+        asyncio.run(main())
         assert [line(client) for _ in range(4)] == ["1", "2", "t", "f"]
     finally:
         finish(client)
@@ -163,7 +157,7 @@ def test_timeout_and_cancellation_lose_nothing(server):
                 await path.asend(b"x", timeout=-1)
             with pytest.raises(TypeError):
                 await path.asend(12)
-    run(main())
+    asyncio.run(main())
 
 
 def test_cancelled_areceive_keeps_the_message(system):
@@ -191,7 +185,7 @@ def test_cancelled_areceive_keeps_the_message(system):
             assert msg.data == b"kept" and msg.one_way
             tell(sender)
     try:
-        run(main())
+        asyncio.run(main())
     finally:
         finish(sender)
 
@@ -211,7 +205,7 @@ def test_crashed_partner_raises_path_severed_in_awaiting_coroutines(server):
             with pytest.raises(shmcp.PathSevered):
                 await asyncio.wait_for(listening, 30)
             assert path.severed and other.severed
-    run(main())
+    asyncio.run(main())
 
 
 def test_threads_alongside_the_loop(server):
@@ -232,15 +226,15 @@ def test_threads_alongside_the_loop(server):
             await asyncio.to_thread(lambda: [t.join(60) for t in threads])
             assert replies == [b"A%d" % i for i in range(100)]
             assert results == {n: [b"T%d-%d" % (n, i) for i in range(40)] for n in range(3)}
-    run(main())
+    asyncio.run(main())
 
 
 def test_a_second_loop_after_the_first(server):
     """asyncio.run twice on one VM: the pump follows the running loop."""
     with shmcp.logon("client") as vm:
         path = vm.connect("server", timeout=30)
-        assert run(path.asend(b"first")) == b"FIRST"
-        assert run(path.asend(b"second")) == b"SECOND"
+        assert asyncio.run(path.asend(b"first")) == b"FIRST"
+        assert asyncio.run(path.asend(b"second")) == b"SECOND"
         assert path.send(b"sync") == b"SYNC"
 
 

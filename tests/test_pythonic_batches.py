@@ -8,7 +8,7 @@ import pytest
 
 import shmcp
 from shmcp import _native
-from script_child import child, finish, line
+from script_child import serving
 
 # Receives numbered one-way messages, checks they come in order, answers
 # the two-way "END" with how many came and how many were out of order, and
@@ -31,18 +31,11 @@ RECEIVER = """
     """
 
 
-def _receiver(msglim: int):
-    proc = child(RECEIVER.format(msglim=msglim))
-    assert line(proc) == "READY"
-    return proc
-
-
 def test_stream_at_a_small_limit_loses_and_reorders_nothing(system):
     """5,000 one-way messages through a limit of 3: the sender waits at the
     limit for completions (taken in batches), every message arrives once,
     in order, and the window is free again at the end."""
-    proc = _receiver(3)
-    try:
+    with serving(RECEIVER.format(msglim=3)):
         with shmcp.logon("client") as vm:
             path = vm.connect("server", timeout=30)
             assert path.msglim == 3
@@ -53,15 +46,12 @@ def test_stream_at_a_small_limit_loses_and_reorders_nothing(system):
             for i in range(3):
                 path.send(b"%d" % (5000 + i), one_way=True, block=False)
             assert path.send(b"END", timeout=60) == b"5003 0"
-    finally:
-        finish(proc)
 
 
 def test_one_way_and_two_way_mixed_on_one_path(system):
     """Round trips between bursts of one-way messages: each reply is its
     own request's, the one-way messages all arrive in order."""
-    proc = _receiver(8)
-    try:
+    with serving(RECEIVER.format(msglim=8)):
         with shmcp.logon("client") as vm:
             path = vm.connect("server", timeout=30)
             seq = 0
@@ -72,15 +62,12 @@ def test_one_way_and_two_way_mixed_on_one_path(system):
                 request = b"ask-%d" % burst
                 assert path.send(request, timeout=60) == request[::-1]
             assert path.send(b"END", timeout=60) == b"%d 0" % seq
-    finally:
-        finish(proc)
 
 
 def test_events_see_every_completion(system):
     """With vm.events() in use the completions are not batched away: one
     message_complete event per one-way message."""
-    proc = _receiver(4)
-    try:
+    with serving(RECEIVER.format(msglim=4)):
         with shmcp.logon("client") as vm:
             path = vm.connect("server", timeout=30)
             list(vm.events(timeout=0))  # events recorded from now on
@@ -89,8 +76,6 @@ def test_events_see_every_completion(system):
             assert path.send(b"END", timeout=60) == b"50 0"
             names = [e.name for e in vm.events(timeout=0)]
             assert names.count("message_complete") >= 50  # the END's own too
-    finally:
-        finish(proc)
 
 
 def test_take_batch_and_receive_data_check_their_arguments():

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 import shmcp
-from script_child import child, finish, line, tell
+from script_child import child, finish, line, serving, tell
 
 # A server that accepts one connection, then does what its stdin says:
 # "take N" receives N messages (printing them), "quiesce" / "resume".
@@ -30,10 +30,8 @@ CONTROLLED_SERVER = """
 
 @pytest.fixture
 def controlled(system):
-    proc = child(CONTROLLED_SERVER.format(msglim=2))
-    assert line(proc) == "READY"
-    yield proc
-    finish(proc)
+    with serving(CONTROLLED_SERVER.format(msglim=2)) as proc:
+        yield proc
 
 
 def test_message_limit_back_pressure(controlled):

@@ -10,7 +10,7 @@ import tempfile
 import pytest
 
 import shmcp
-from script_child import child, finish, line, tell
+from script_child import child, finish, line, serving, tell
 
 ECHO_SERVER = """
     import shmcp
@@ -34,10 +34,8 @@ ECHO_SERVER = """
 
 @pytest.fixture
 def server(system):
-    proc = child(ECHO_SERVER)
-    assert line(proc) == "READY"
-    yield proc
-    finish(proc)
+    with serving(ECHO_SERVER) as proc:
+        yield proc
 
 
 def test_request_reply_and_one_way(server):

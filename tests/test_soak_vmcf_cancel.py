@@ -12,16 +12,14 @@ from shmcp import vmcf as V
 from soak import check
 from soak_vm import SoakVM
 from test_vmcf import auth, hdr
-from vmcf_vms import start
+from vmcf_vms import running
 
 
 @pytest.fixture
 def sink(system):
-    (b,) = start("B")
-    auth(b)
-    yield b
-    b.close()
-    b.kill()
+    with running("B") as (b,):
+        auth(b)
+        yield b
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 import shmcp
 from shmcp import vmcf
-from vmcf_vms import VM, start
+from vmcf_vms import VM, running, start
 from vms import eventually
 
 V = vmcf
@@ -21,20 +21,14 @@ V = vmcf
 
 @pytest.fixture
 def ab(system):
-    vms = start("A", "B")
-    yield vms
-    for vm in vms:
-        vm.close()
-        vm.kill()
+    with running("A", "B") as vms:
+        yield vms
 
 
 @pytest.fixture
 def abc(system):
-    vms = start("A", "B", "C")
-    yield vms
-    for vm in vms:
-        vm.close()
-        vm.kill()
+    with running("A", "B", "C") as vms:
+        yield vms
 
 
 def hdr(took: dict) -> vmcf.Vmcmhdr:

@@ -11,7 +11,7 @@ import shmcp
 from shmcp import vmcf as V
 from shmcp._native import lib
 from test_vmcf import auth, hdr
-from vmcf_vms import start
+from vmcf_vms import running
 
 QUEUE = 256  # the smallest queue
 
@@ -19,11 +19,8 @@ QUEUE = 256  # the smallest queue
 @pytest.fixture
 def vms(system):
     shmcp.ipl(system, queue_size=QUEUE)
-    vms = start("A", "C", "S1", "S2", "S3")
-    yield vms
-    for vm in vms:
-        vm.close()
-        vm.kill()
+    with running("A", "C", "S1", "S2", "S3") as vms:
+        yield vms
 
 
 @pytest.mark.parametrize("priority", [False, True])

@@ -7,7 +7,7 @@ import pytest
 import shmcp
 from shmcp import vmcf as V
 from test_vmcf import auth, hdr
-from vmcf_vms import start
+from vmcf_vms import running
 
 QUEUE = 256  # the smallest queue: stale RESPONSEs fill it in a few cycles
 
@@ -15,11 +15,8 @@ QUEUE = 256  # the smallest queue: stale RESPONSEs fill it in a few cycles
 @pytest.fixture
 def ab(system):
     shmcp.ipl(system, queue_size=QUEUE)
-    vms = start("A", "B")
-    yield vms
-    for vm in vms:
-        vm.close()
-        vm.kill()
+    with running("A", "B") as vms:
+        yield vms
 
 
 def answered_sends(a, b, count: int) -> None:

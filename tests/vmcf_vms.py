@@ -1,7 +1,9 @@
 """Driving the VMCF child VMs of tests/vmcf_children.py."""
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
 from shmcp.testing import ChildVM
 
@@ -40,3 +42,15 @@ def start(*userids: str) -> list[VM]:
     for vm in vms:
         vm.expect("READY")
     return vms
+
+
+@contextlib.contextmanager
+def running(*userids: str) -> Iterator[list[VM]]:
+    """The VMs of ``start``, closed (and killed, if still there) on exit."""
+    vms = start(*userids)
+    try:
+        yield vms
+    finally:
+        for vm in vms:
+            vm.close()
+            vm.kill()

@@ -6,7 +6,9 @@ A transport module provides, for ``nclients`` clients talking to one server:
   worker process: creates what both ends need; ``spec`` is picklable for a
   spawned child, ``cleanup()`` removes every named object it created;
 * ``open_server(spec)`` -> an object with ``recv() -> (cid, bytes)``,
-  ``send(cid, data)``, ``close()``;
+  ``send(cid, data)``, ``close()``; or instead ``serve(spec, nclients,
+  ready)``: a whole echo server of its own (the asyncio rows' loop) that
+  sets ``ready``, echoes, and returns after a STOP from every client;
 * ``open_client(spec, cid)`` -> an object with ``send(data)``,
   ``recv() -> bytes``, ``close()``;
 * optionally ``unsupported(workload, size, opts) -> str | None``: why a
