@@ -300,17 +300,25 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 	}
 }
 
+/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
+ * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
+static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
+{
+	if (!ext || ext_len < sizeof *tag)
+		return 0;
+	memcpy(tag, ext, sizeof *tag);
+	return tag->magic == TAG_MAGIC && tag->kind >= T_SEND && tag->kind <= T_SMSG;
+}
+
 /* After UNAUTHORIZE, every record queued for @slot that carries a VMCF
  * tag is dead: its own messages are purged, those it was sent are
  * answered, its SMSG epoch moved on (shmcp_queue_purge). */
 static int tagged(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec)
 {
 	struct vmcf_tag tag;
-	if (rec->ext_len < sizeof tag ||
-	    !shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)))
-		return 0;
-	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
-	return tag.magic == TAG_MAGIC && tag.kind >= T_SEND && tag.kind <= T_SMSG;
+	return rec->ext_len >= sizeof tag &&
+	       shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)) &&
+	       tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag);
 }
 
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
@@ -702,16 +710,6 @@ static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct 
 	return rc;
 }
 
-/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
- * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
-static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
-{
-	if (!ext || ext_len < sizeof *tag)
-		return 0;
-	memcpy(tag, ext, sizeof *tag);
-	return tag->magic == TAG_MAGIC && tag->kind >= T_SEND && tag->kind <= T_SMSG;
-}
-
 /**
  * shmcp_vmcf_present - the VM in @slot (logon @gen) has taken a VMCF
  * record whose trailing data is @ext (@ext_len bytes): may it be shown?
@@ -945,9 +943,8 @@ static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const voi
 	if (rec->ext_len < sizeof tag || rec->ext_off >= sys->pool.hdr->size ||
 	    sizeof tag > sys->pool.hdr->size - rec->ext_off)
 		return 0;
-	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
-	return tag.magic == TAG_MAGIC && tag.kind == T_RESP && tag.index == want[0] &&
-	       tag.seq == want[1];
+	return tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag) && tag.kind == T_RESP &&
+	       tag.index == want[0] && tag.seq == want[1];
 }
 
 /* VMCF's part of the lock's repair (core/facility.h): a message DONE
