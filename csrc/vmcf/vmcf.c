@@ -585,6 +585,17 @@ static int enter(shmcp_sys *sys, int32_t slot, uint32_t gen)
 	return rc;
 }
 
+/* Unlock after enter(): @rc, or SHMCP_E_CORRUPT if the pool refused
+ * a message's storage since @refused was read; then ring @bells. */
+static int leave(shmcp_sys *sys, uint32_t refused, int rc, struct shmcp_bells *bells)
+{
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, bells);
+	return rc;
+}
+
 /**
  * shmcp_vmcf_diag68 - DIAGNOSE X'68' for the VM in @slot (logon @gen):
  * perform the subfunction of the 40-byte VMCPARM image @parm.  @data is
@@ -647,11 +658,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			auth_of(sys, slot)->quiesced = 0;
 			break;
 		}
-	if (sys->pool.refused != refused)
-		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
-	shmcp_unlock(sys);
-	shmcp_bells_ring(sys, &bells);
-	return rc;
+	return leave(sys, refused, rc, &bells);
 }
 
 /*
@@ -738,11 +745,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	uint32_t refused = sys->pool.refused;
 	rc = present_tag(sys, slot, gen, &tag, ext_len - (uint32_t)sizeof tag, reply_buf,
 			 reply_len, 0, &bells);
-	if (sys->pool.refused != refused)
-		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
-	shmcp_unlock(sys);
-	shmcp_bells_ring(sys, &bells);
-	return rc;
+	return leave(sys, refused, rc, &bells);
 }
 
 /*
