@@ -163,9 +163,9 @@ struct shmcp_sys {
 	_Atomic int watchdog_stop;
 	uint32_t watchdog_ms;
 	/* its listener, asleep on watch_bell, and the eventfd by which it
-	 * wakes the watchdog's poll() (-1: none, the watchdog looks every 50 ms) */
+	 * wakes the watchdog's poll(); open exactly while the listener runs
+	 * (-1: none, the watchdog looks every 50 ms) */
 	pthread_t listener;
-	int listener_on;
 	int watch_kick;
 	char name[SHMCP_SYSNAME_MAX];
 };

@@ -92,6 +92,15 @@ void shmcp_watch_ring(shmcp_sys *sys)
 	syscall(SYS_futex, &sys->hdr->watch_bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Kick the watchdog out of its poll(). */
+static void kick(shmcp_sys *sys)
+{
+	uint64_t one = 1;
+	if (write(sys->watch_kick, &one, sizeof one) < 0) {
+		/* the counter full is as good as kicked */
+	}
+}
+
 /* The listener: asleep on the watch bell; each time it rang, kicks the
  * watchdog's poll(). */
 static void *listen_bell(void *arg)
@@ -105,10 +114,7 @@ static void *listen_bell(void *arg)
 		uint32_t now = atomic_load(bell);
 		if (now != seen) {
 			seen = now;
-			uint64_t one = 1;
-			if (write(sys->watch_kick, &one, sizeof one) < 0) {
-				/* the counter full is as good as kicked */
-			}
+			kick(sys);
 		}
 	}
 	return NULL;
@@ -178,19 +184,17 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-/* Stop and join the listener (watchdog_stop set), close the kick.  The
+/* Stop and join the listener, if any (its kick is open), close the kick.  The
  * bell it sleeps on is shared: ringing it wakes every process's listener,
  * and the others' watchdogs look over the table once, for nothing. */
 static void stop_listener(shmcp_sys *sys)
 {
 	atomic_store(&sys->watchdog_stop, 1);
-	if (sys->listener_on) {
-		shmcp_watch_ring(sys);
-		pthread_join(sys->listener, NULL);
-		sys->listener_on = 0;
-	}
-	if (sys->watch_kick >= 0)
-		close(sys->watch_kick);
+	if (sys->watch_kick < 0)
+		return;
+	shmcp_watch_ring(sys);
+	pthread_join(sys->listener, NULL);
+	close(sys->watch_kick);
 	sys->watch_kick = -1;
 }
 
@@ -213,9 +217,7 @@ int shmcp_watchdog_start(shmcp_sys *sys, uint32_t interval_ms)
 	sigfillset(&all);
 	/* the new threads inherit this mask: they block everything */
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	sys->listener_on = sys->watch_kick >= 0 &&
-			   pthread_create(&sys->listener, NULL, listen_bell, sys) == 0;
-	if (!sys->listener_on && sys->watch_kick >= 0) {
+	if (sys->watch_kick >= 0 && pthread_create(&sys->listener, NULL, listen_bell, sys)) {
 		close(sys->watch_kick);
 		sys->watch_kick = -1;
 	}
@@ -238,12 +240,8 @@ void shmcp_watchdog_stop(shmcp_sys *sys)
 	if (!sys->watchdog_on)
 		return;
 	atomic_store(&sys->watchdog_stop, 1);
-	if (sys->watch_kick >= 0) {  /* out of its poll() now */
-		uint64_t one = 1;
-		if (write(sys->watch_kick, &one, sizeof one) < 0) {
-			/* the counter full: already readable */
-		}
-	}
+	if (sys->watch_kick >= 0)
+		kick(sys);  /* out of its poll() now */
 	pthread_join(sys->watchdog, NULL);
 	stop_listener(sys);
 	sys->watchdog_on = 0;

@@ -300,17 +300,25 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 	}
 }
 
+/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
+ * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
+static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
+{
+	if (!ext || ext_len < sizeof *tag)
+		return 0;
+	memcpy(tag, ext, sizeof *tag);
+	return tag->magic == TAG_MAGIC && tag->kind >= T_SEND && tag->kind <= T_SMSG;
+}
+
 /* After UNAUTHORIZE, every record queued for @slot that carries a VMCF
  * tag is dead: its own messages are purged, those it was sent are
  * answered, its SMSG epoch moved on (shmcp_queue_purge). */
 static int tagged(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec)
 {
 	struct vmcf_tag tag;
-	if (rec->ext_len < sizeof tag ||
-	    !shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)))
-		return 0;
-	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
-	return tag.magic == TAG_MAGIC && tag.kind >= T_SEND && tag.kind <= T_SMSG;
+	return rec->ext_len >= sizeof tag &&
+	       shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)) &&
+	       tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag);
 }
 
 /* UNAUTHORIZE, also LOGOFF's VMCF part. */
@@ -577,6 +585,17 @@ static int enter(shmcp_sys *sys, int32_t slot, uint32_t gen)
 	return rc;
 }
 
+/* Unlock after enter(): @rc, or SHMCP_E_CORRUPT if the pool refused
+ * a message's storage since @refused was read; then ring @bells. */
+static int leave(shmcp_sys *sys, uint32_t refused, int rc, struct shmcp_bells *bells)
+{
+	if (sys->pool.refused != refused)
+		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, bells);
+	return rc;
+}
+
 /**
  * shmcp_vmcf_diag68 - DIAGNOSE X'68' for the VM in @slot (logon @gen):
  * perform the subfunction of the 40-byte VMCPARM image @parm.  @data is
@@ -639,11 +658,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			auth_of(sys, slot)->quiesced = 0;
 			break;
 		}
-	if (sys->pool.refused != refused)
-		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
-	shmcp_unlock(sys);
-	shmcp_bells_ring(sys, &bells);
-	return rc;
+	return leave(sys, refused, rc, &bells);
 }
 
 /*
@@ -702,16 +717,6 @@ static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct 
 	return rc;
 }
 
-/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
- * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
-static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
-{
-	if (!ext || ext_len < sizeof *tag)
-		return 0;
-	memcpy(tag, ext, sizeof *tag);
-	return tag->magic == TAG_MAGIC && tag->kind >= T_SEND && tag->kind <= T_SMSG;
-}
-
 /**
  * shmcp_vmcf_present - the VM in @slot (logon @gen) has taken a VMCF
  * record whose trailing data is @ext (@ext_len bytes): may it be shown?
@@ -740,11 +745,7 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 	uint32_t refused = sys->pool.refused;
 	rc = present_tag(sys, slot, gen, &tag, ext_len - (uint32_t)sizeof tag, reply_buf,
 			 reply_len, 0, &bells);
-	if (sys->pool.refused != refused)
-		rc = SHMCP_E_CORRUPT;  /* a message's storage was not its own */
-	shmcp_unlock(sys);
-	shmcp_bells_ring(sys, &bells);
-	return rc;
+	return leave(sys, refused, rc, &bells);
 }
 
 /*
@@ -945,9 +946,8 @@ static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const voi
 	if (rec->ext_len < sizeof tag || rec->ext_off >= sys->pool.hdr->size ||
 	    sizeof tag > sys->pool.hdr->size - rec->ext_off)
 		return 0;
-	memcpy(&tag, sys->pool.base + rec->ext_off, sizeof tag);
-	return tag.magic == TAG_MAGIC && tag.kind == T_RESP && tag.index == want[0] &&
-	       tag.seq == want[1];
+	return tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag) && tag.kind == T_RESP &&
+	       tag.index == want[0] && tag.seq == want[1];
 }
 
 /* VMCF's part of the lock's repair (core/facility.h): a message DONE
