@@ -511,12 +511,10 @@ static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "bind_core(): already bound");
 		return NULL;
 	}
-	void *call = PyLong_AsVoidPtr(call_o), *next = PyLong_AsVoidPtr(next_o);
-	if (!call || !next) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "bind_core(): a core address is 0");
+	void *call = core_address("bind_core", call_o);
+	void *next = call ? core_address("bind_core", next_o) : NULL;
+	if (!next)
 		return NULL;
-	}
 	core_call = (iucv_call_fn *)call;
 	core_next = (next_fn *)next;
 	Py_RETURN_NONE;

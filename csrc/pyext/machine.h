@@ -64,6 +64,16 @@ int answer_done(Machine *vm, uint32_t msgid);
 int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t nargs,
 	    PyObject *kwnames, PyObject **arg);
 
+/* The address of a core function, from the int cffi gives for it: the
+ * address, or NULL with an exception naming @fn (the bind call). */
+static inline void *core_address(const char *fn, PyObject *addr)
+{
+	void *p = PyLong_AsVoidPtr(addr);
+	if (!p && !PyErr_Occurred())
+		PyErr_Format(PyExc_ValueError, "%s(): a core address is 0", fn);
+	return p;
+}
+
 /* Machine and its module functions, added to the module @m. */
 int machine_add(PyObject *m);
 

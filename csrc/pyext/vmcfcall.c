@@ -337,12 +337,9 @@ static PyObject *bind_vmcf(PyObject *mod, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "bind_vmcf(): already bound");
 		return NULL;
 	}
-	void *fn = PyLong_AsVoidPtr(addr);
-	if (!fn) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "bind_vmcf(): the core's address is 0");
+	void *fn = core_address("bind_vmcf", addr);
+	if (!fn)
 		return NULL;
-	}
 	if (slot_offsets((PyTypeObject *)parm, NSLOTS - 1, parm_off) < 0 ||
 	    slot_offsets((PyTypeObject *)hdr, NSLOTS, hdr_off) < 0 ||
 	    !(empty = PyBytes_FromStringAndSize(NULL, 0)))
