@@ -112,14 +112,7 @@ static PyObject *python(int which, PyObject *plist)
  * core's error @cc < 0. */
 static PyObject *outcome(PyObject *vm, int func, int cc)
 {
-	if (cc >= 0)
-		return PyLong_FromLong(cc);
-	PyObject *res = PyObject_CallFunction(failed, "Oii", vm, func, cc);
-	if (res) {  /* it always raises; never hand back a negative code */
-		Py_DECREF(res);
-		PyErr_Format(PyExc_SystemError, "IUCV function %d failed with %d", func, cc);
-	}
-	return NULL;
+	return core_outcome(failed, vm, func, cc, "IUCV function");
 }
 
 /* send(plist): SEND's condition code (the core's error raised). */

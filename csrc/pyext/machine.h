@@ -74,6 +74,22 @@ static inline void *core_address(const char *fn, PyObject *addr)
 	return p;
 }
 
+/* A facility call's outcome: @rc (>= 0) as an int, or NULL with the core's
+ * error that @failed(vm, func, rc) raises (@what names the call should it
+ * ever return instead). */
+static inline PyObject *core_outcome(PyObject *failed, PyObject *vm, int func, int rc,
+				     const char *what)
+{
+	if (rc >= 0)
+		return PyLong_FromLong(rc);
+	PyObject *res = PyObject_CallFunction(failed, "Oii", vm, func, rc);
+	if (res) {  /* it always raises; never hand back a negative code */
+		Py_DECREF(res);
+		PyErr_Format(PyExc_SystemError, "%s %d failed with %d", what, func, rc);
+	}
+	return NULL;
+}
+
 /* Machine and its module functions, added to the module @m. */
 int machine_add(PyObject *m);
 

@@ -225,14 +225,7 @@ static PyObject *vmcf_diag68(PyObject *mod, PyObject *parm)
 		if (undo < 0)
 			return NULL;
 	}
-	if (rc >= 0)
-		return PyLong_FromLong(rc);
-	PyObject *res = PyObject_CallFunction(failed, "OKi", (PyObject *)vm, (unsigned long long)func, rc);
-	if (res) {  /* it always raises; never hand back a negative code */
-		Py_DECREF(res);
-		PyErr_Format(PyExc_SystemError, "DIAGNOSE X'68' failed with %d", rc);
-	}
-	return NULL;
+	return core_outcome(failed, (PyObject *)vm, (int)func, rc, "DIAGNOSE X'68' subfunction");
 }
 
 int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
