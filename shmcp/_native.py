@@ -58,7 +58,7 @@ _iparml.bind_core(iucv_call=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_
 lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 1_000_000), 1)
 
 # the extension's names, for the modules above (csrc/pyext/ has each one)
-from ._iparml import IMAGE_LEN, Buffer, Field, Image  # noqa: E402  (iparml.c)
+from ._iparml import Buffer, Field, Image  # noqa: E402  (iparml.c)
 from ._iparml import Machine, current, set_current, set_unhandled, unhandled  # noqa: E402  (machine.c)
 from ._iparml import bind_iucv  # noqa: E402  (iucvcall.c, as the three below)
 from ._iparml import presented as iucv_presented  # noqa: E402
@@ -69,7 +69,7 @@ from ._iparml import receive_data, take_batch  # noqa: E402  (the Pythonic layer
 from ._iparml import bind_vmcf, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
 from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 
-__all__ = ["ffi", "lib", "Image", "Field", "Buffer", "IMAGE_LEN", "Machine", "current",
+__all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
            "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data",
            "bind_vmcf", "vmcf_state", "vmcf_diag68"]

@@ -26,7 +26,7 @@ from typing import Any
 from . import _native
 from ._native import lib
 from .errors import ShmcpError
-from .interrupt import IUCV, VMCF, view
+from .interrupt import IUCV, VMCF
 from .machine import VirtualMachine, current
 
 SIGIUCV = _signal_module.SIGUSR1
@@ -159,10 +159,10 @@ def _deliver(signum: int, frame: Any) -> None:
         done = False
         try:
             while (vm := eligible()) is not None:
-                got = vm.pop(1 << fac)
+                got = vm.pop_shown(1 << fac)  # shown in C in the common case
                 if got is None:
                     break
-                _call(signum, frame, view(got))
+                _call(signum, frame, got[1])
             done = True
         finally:
             _active.discard(signum)

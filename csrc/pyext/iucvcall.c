@@ -112,14 +112,7 @@ static PyObject *python(int which, PyObject *plist)
  * core's error @cc < 0. */
 static PyObject *outcome(PyObject *vm, int func, int cc)
 {
-	if (cc >= 0)
-		return PyLong_FromLong(cc);
-	PyObject *res = PyObject_CallFunction(failed, "Oii", vm, func, cc);
-	if (res) {  /* it always raises; never hand back a negative code */
-		Py_DECREF(res);
-		PyErr_Format(PyExc_SystemError, "IUCV function %d failed with %d", func, cc);
-	}
-	return NULL;
+	return core_outcome(failed, vm, func, cc, "IUCV function");
 }
 
 /* send(plist): SEND's condition code (the core's error raised). */
@@ -511,12 +504,10 @@ static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "bind_core(): already bound");
 		return NULL;
 	}
-	void *call = PyLong_AsVoidPtr(call_o), *next = PyLong_AsVoidPtr(next_o);
-	if (!call || !next) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "bind_core(): a core address is 0");
+	void *call = core_address("bind_core", call_o);
+	void *next = call ? core_address("bind_core", next_o) : NULL;
+	if (!next)
 		return NULL;
-	}
 	core_call = (iucv_call_fn *)call;
 	core_next = (next_fn *)next;
 	Py_RETURN_NONE;

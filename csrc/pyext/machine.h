@@ -64,6 +64,32 @@ int answer_done(Machine *vm, uint32_t msgid);
 int one_arg(const char *fn, const char *kw, PyObject *const *args, Py_ssize_t nargs,
 	    PyObject *kwnames, PyObject **arg);
 
+/* The address of a core function, from the int cffi gives for it: the
+ * address, or NULL with an exception naming @fn (the bind call). */
+static inline void *core_address(const char *fn, PyObject *addr)
+{
+	void *p = PyLong_AsVoidPtr(addr);
+	if (!p && !PyErr_Occurred())
+		PyErr_Format(PyExc_ValueError, "%s(): a core address is 0", fn);
+	return p;
+}
+
+/* A facility call's outcome: @rc (>= 0) as an int, or NULL with the core's
+ * error that @failed(vm, func, rc) raises (@what names the call should it
+ * ever return instead). */
+static inline PyObject *core_outcome(PyObject *failed, PyObject *vm, int func, int rc,
+				     const char *what)
+{
+	if (rc >= 0)
+		return PyLong_FromLong(rc);
+	PyObject *res = PyObject_CallFunction(failed, "Oii", vm, func, rc);
+	if (res) {  /* it always raises; never hand back a negative code */
+		Py_DECREF(res);
+		PyErr_Format(PyExc_SystemError, "%s %d failed with %d", what, func, rc);
+	}
+	return NULL;
+}
+
 /* Machine and its module functions, added to the module @m. */
 int machine_add(PyObject *m);
 

@@ -225,14 +225,7 @@ static PyObject *vmcf_diag68(PyObject *mod, PyObject *parm)
 		if (undo < 0)
 			return NULL;
 	}
-	if (rc >= 0)
-		return PyLong_FromLong(rc);
-	PyObject *res = PyObject_CallFunction(failed, "OKi", (PyObject *)vm, (unsigned long long)func, rc);
-	if (res) {  /* it always raises; never hand back a negative code */
-		Py_DECREF(res);
-		PyErr_Format(PyExc_SystemError, "DIAGNOSE X'68' failed with %d", rc);
-	}
-	return NULL;
+	return core_outcome(failed, (PyObject *)vm, (int)func, rc, "DIAGNOSE X'68' subfunction");
 }
 
 int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
@@ -337,12 +330,9 @@ static PyObject *bind_vmcf(PyObject *mod, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "bind_vmcf(): already bound");
 		return NULL;
 	}
-	void *fn = PyLong_AsVoidPtr(addr);
-	if (!fn) {
-		if (!PyErr_Occurred())
-			PyErr_SetString(PyExc_ValueError, "bind_vmcf(): the core's address is 0");
+	void *fn = core_address("bind_vmcf", addr);
+	if (!fn)
 		return NULL;
-	}
 	if (slot_offsets((PyTypeObject *)parm, NSLOTS - 1, parm_off) < 0 ||
 	    slot_offsets((PyTypeObject *)hdr, NSLOTS, hdr_off) < 0 ||
 	    !(empty = PyBytes_FromStringAndSize(NULL, 0)))
