@@ -11,9 +11,9 @@ VERSION = re.search(r'"(.+)"', open("shmcp/_version.py").read()).group(1)
 
 setup(cffi_modules=["csrc/build_core.py:ffibuilder"],
       ext_modules=[Extension("shmcp._iparml", ["csrc/pyext/iparml.c", "csrc/pyext/iucvcall.c",
-                                                       "csrc/pyext/machine.c",
+                                                       "csrc/pyext/machine.c", "csrc/pyext/message.c",
                                                        "csrc/pyext/vmcfcall.c"],
-                             depends=["csrc/pyext/image.h", "csrc/pyext/machine.h",
+                             depends=["csrc/pyext/image.h", "csrc/pyext/machine.h", "csrc/pyext/message.h",
                                       "csrc/pyext/vmcfcall.h", "csrc/include/shmcp.h",
                                       "csrc/include/shmcp_iucv.h", "csrc/include/shmcp_vmcf.h"],
                              define_macros=[("SHMCP_BUILD_VERSION", '"%s"' % VERSION)],

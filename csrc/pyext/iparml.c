@@ -18,6 +18,7 @@
 #include "machine.h"
 #include "vmcfcall.h"
 #include <structmember.h>
+#include "message.h"
 
 uint8_t *image_of(PyObject *obj)
 {
@@ -492,6 +493,10 @@ PyMODINIT_FUNC PyInit__iparml(void)
 	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
 	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0 ||
 	    vmcfcall_add(m) < 0) {
+		Py_DECREF(m);
+		return NULL;
+	}
+	if (message_add(m) < 0) {  /* message.c: the Pythonic layer's Message */
 		Py_DECREF(m);
 		return NULL;
 	}

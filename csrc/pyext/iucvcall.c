@@ -26,6 +26,7 @@
  */
 #include "machine.h"
 #include "vmcfcall.h"
+#include "message.h"
 #include "../include/shmcp_vmcf.h"
 
 #define IP_TYPE SHMCP_IP_RCODE  /* an interrupt's IPTYPE is in IPRCODE's byte */
@@ -463,7 +464,7 @@ fail:  /* what was taken is counted all the same */
  * message's length (8 for parameter-list data): the bytes, or the
  * condition code (an int) when it is gone; NotImplemented: the Python
  * path's (no VM).  The bytes are new and unshared until returned. */
-static PyObject *receive_data(PyObject *mod, PyObject *plist)
+PyObject *receive_data(PyObject *mod, PyObject *plist)
 {
 	(void)mod;
 	struct call c;

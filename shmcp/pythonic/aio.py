@@ -452,7 +452,7 @@ class AsyncVM:
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
         inbox = router.inbox
-        msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
+        msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
         if msg is not None:
             return msg
         receive = self.receive
@@ -575,7 +575,7 @@ class AsyncPath:
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
         if self._state != "severed":  # (severed: receive says so at once)
-            msg = pump.take_now(lambda: router.take(inbox, True), lambda: inbox, deadline)
+            msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
             if msg is not None:
                 return msg
         receive = self.receive

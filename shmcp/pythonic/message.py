@@ -1,17 +1,12 @@
 """A message that arrived on a path."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import iucv
 from .._native import lib
-from .._native import receive_data as _receive_data
+from .._native import MessageCore, bind_message
 from ..errors import IUCVError, PathSevered
-from ..plist import MsgPlist
-
-if TYPE_CHECKING:
-    from .path import Path
-    from .router import Router
 
 _IPPRTY, _IPNORPY, _IPRMDATA = lib.SHMCP_IPPRTY, lib.SHMCP_IPNORPY, lib.SHMCP_IPRMDATA
 _SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
@@ -19,60 +14,40 @@ _reply = iucv.reply
 _receive = iucv.receive
 
 
-class Message:
+class Message(MessageCore):
     """One message, received: ``data`` (bytes), ``path`` (the Path it came
     on), ``msgid``, ``trgcls`` (its target class), ``priority``,
     ``one_way``.  A two-way message is answered by ``reply(data)`` or
-    ``reject()``, once."""
+    ``reject()``, once.
 
-    __slots__ = ("_p", "_flags", "_data", "path", "_router", "_answered", "taken")
+    Made as ``Message(plist, flags, path, router)``: the message-pending
+    interrupt's own parameter list names the message, and RECEIVE and REPLY
+    use it (as SAS/C programs do).  Its fields and their getters (``data``
+    once RECEIVEd, ``one_way``, ...) and the RECEIVE itself (``_fetch``)
+    are MessageCore's, in C (csrc/pyext/message.c): a stream pays them
+    once per message."""
 
-    def __init__(self, plist: MsgPlist, flags: int, path: "Path | None",
-                 router: "Router") -> None:
-        # the message-pending interrupt's own parameter list names the
-        # message: RECEIVE and REPLY use it (as SAS/C programs do)
-        self._p = plist
-        self._flags = flags
-        self._data: bytes | None = None  # RECEIVEd when the program takes it
-        self.path = path
-        self._router = router
-        self._answered = flags & _IPNORPY != 0
-        self.taken = False  # by a receive (it sits in two inboxes: its path's and the VM's)
+    __slots__ = ()
 
-    msgid = property(lambda self: self._p.msgid, doc="The message id.")
-    trgcls = property(lambda self: self._p.trgcls, doc="The target class the sender gave.")
-    priority = property(lambda self: self._flags & _IPPRTY != 0, doc="A priority message?")
-    one_way = property(lambda self: self._flags & _IPNORPY != 0, doc="A one-way message?")
-
-    @property
-    def data(self) -> bytes:
-        """The message's data (RECEIVEd from CP's storage on first use)."""
-        if self._data is None:
-            with self._router.mutex:
-                self.taken = True
-                self._fetch()
-                if self.path is not None and self.path._sever_owed:
-                    self._router._settle(self.path)
+    def _data_slow(self) -> bytes:
+        """``data`` of a message nobody took yet: taken and RECEIVEd now."""
+        router = self._router
+        with router.mutex:
+            self.taken = True
+            self._fetch()
+            path = self.path
+            if path is not None and path._sever_owed:
+                router._settle(path)
         return self._data or b""
 
-    def _fetch(self) -> bool:
-        """RECEIVE the data (router mutex held); False if the message is
-        gone (purged by its sender, its path severed and freed)."""
-        if self._data is not None:
-            return True
+    def _receive_py(self) -> bytes | int:
+        """RECEIVE through shmcp.iucv's Python path (no VM in C): the
+        data, or the condition code if the message is gone."""
         p = self._p
-        data = _receive_data(p)  # in C: a new bytes object, RECEIVEd into
-        if data is NotImplemented:
-            buf = bytearray(8 if self._flags & _IPRMDATA else p.bf1len)
-            p.flags1 = _SELECT
-            p.bf1 = buf
-            data = _receive(p) or bytes(buf)
-        if data.__class__ is int:
-            self._data = b""
-            self._answered = True
-            return False
-        self._data = data
-        return True
+        buf = bytearray(8 if self._flags & _IPRMDATA else p.bf1len)
+        p.flags1 = _SELECT
+        p.bf1 = buf
+        return _receive(p) or bytes(buf)
 
     def _answerable(self, what: str) -> None:
         """Raise unless the message can be answered (RECEIVE it first if
@@ -121,3 +96,6 @@ class Message:
     def __repr__(self) -> str:
         kind = "one-way" if self.one_way else "two-way"
         return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {len(self.data)} bytes>"
+
+
+bind_message(Message)  # the class the router's C filing makes

@@ -317,7 +317,7 @@ class Path(AsyncPath):
         inbox, router = self._inbox, self._router
 
         def take() -> "Message | None":
-            msg = router.take(inbox, True)
+            msg = router.take(inbox)
             if msg is None and self._state == "severed":
                 self._not_active("receive")
             return msg

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
 from .._native import lib
+from .._native import file_messages as _file_messages
 from .._native import take_batch as _take_batch
+from .._native import take_message as _take_message
 from .. import signals
 from ..errors import ShmcpError
 from ..interrupt import IUCV
@@ -151,19 +153,7 @@ class Router:
             for got in batch:
                 self.dispatch(got)
             return
-        inbox, paths = self.inbox, self.paths
-        pathid = path = None
-        for got in batch:
-            if got.__class__ is not MsgPlist:  # (an 08 or 09 is a MsgPlist)
-                self.dispatch(got)
-                continue
-            if got.pathid != pathid:
-                pathid = got.pathid
-                path = paths.get(pathid)
-            msg = Message(got, got.flags1, path, self)
-            inbox.append(msg)
-            if path is not None:
-                path._inbox.append(msg)
+        _file_messages(batch, self.inbox, self.paths, self, MsgPlist)  # in C: message.c
 
     def wait_reply(self, msgid: int) -> Any:
         """wait_until(lambda: completed.pop(msgid, None), None), spelled
@@ -200,7 +190,7 @@ class Router:
         mutex.acquire()
         try:
             while not self.pumping:
-                msg = self.take(inbox, True)
+                msg = self.take(inbox)
                 if msg is not None:
                     return msg
                 if deadline is not None and _monotonic() >= deadline:
@@ -220,7 +210,7 @@ class Router:
                 self._file(batch)
         finally:
             mutex.release()
-        return self.wait_until(lambda: self.take(inbox, True), deadline)  # a follower
+        return self.wait_until(lambda: self.take(inbox), deadline)  # a follower
 
     def _take(self, deadline: float | None) -> list[Any]:
         """The pumper's core wait (mutex not held): the next interrupt and
@@ -326,26 +316,11 @@ class Router:
         if self.events is not None:
             self._event("message_pending", path, msg, raw=got)
 
-    def take(self, inbox: "collections.deque[Message]", other: bool) -> Message | None:
+    def take(self, inbox: "collections.deque[Message]") -> Message | None:
         """The first message of ``inbox`` not taken yet, RECEIVEd (mutex
-        held); ``other``: trim the other inbox it sits in (its path's, or
-        the VM's) of taken ones."""
-        while inbox:
-            msg = inbox.popleft()
-            if msg.taken:
-                continue
-            msg.taken = True
-            if other:
-                path = msg.path
-                own = path._inbox if inbox is self.inbox and path is not None else self.inbox
-                while own and own[0].taken:
-                    own.popleft()
-            got = msg._data is not None or msg._fetch()
-            if msg.path is not None and msg.path._sever_owed:
-                self._settle(msg.path)
-            if got:
-                return msg
-        return None
+        held); the other inbox it sits in (its path's, or the VM's) trimmed
+        of taken ones.  (In C, message.c: every receive's step.)"""
+        return _take_message(inbox, self.inbox)
 
     def _on_pending(self, got: PathPlist) -> None:
         if self.accept_policy is not None:

@@ -178,7 +178,7 @@ class PythonicVM(AsyncVM):
         if inbox:  # taken already (a batch): no wait
             router.fg_waits += 1  # the acceptor keeps out of the way
             with router.mutex:
-                msg = router.take(inbox, True)
+                msg = router.take(inbox)
             if msg is not None:
                 return msg
         return router.wait_message(deadline)

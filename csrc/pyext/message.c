@@ -1,0 +1,420 @@
+/*
+ * shmcp._iparml.MessageCore: the C base of the Pythonic layer's Message
+ * (shmcp/pythonic/message.py), and the two steps every message makes
+ * through the router's inboxes (shmcp/pythonic/router.py): filed into them
+ * when its message-pending interrupt is taken (file_messages), taken out of
+ * them, RECEIVEd, by a receive (take).
+ *
+ * A one-way stream pays these once per message at the receiver, and in
+ * Python they were most of its cost: a Message's __init__ (seven stores in
+ * a Python frame), two deque appends, the take's loop and checks, and the
+ * program's msg.data and msg.one_way through Python properties.  Here a
+ * Message is made without a frame, its fields are read by C getters, and
+ * the inboxes stay the router's two collections.deque (every path's, and
+ * each path's own), so everything else of the layer sees them as before.
+ * Both functions run with the router's lock held by the caller, and the
+ * GIL throughout (RECEIVE never waits).  What is rare stays in Python, on
+ * the subclass: the data of a message nobody took yet (_data_slow), a
+ * RECEIVE without a VM (_receive_py), replies, rejects, repr.
+ */
+#include "message.h"
+#include <structmember.h>
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *plist;   /* the message-pending interrupt's parameter list (_p) */
+	PyObject *data;    /* bytes once RECEIVEd (_data); NULL or None before */
+	PyObject *path;    /* its Path, or None */
+	PyObject *router;  /* its VM's Router */
+	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
+	char answered;     /* replied, rejected, one-way or gone (_answered) */
+	char taken;        /* by a receive (it sits in two inboxes) */
+} MessageObject;
+
+static PyTypeObject MessageCoreType;
+static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
+static PyObject *s_popleft, *s_append, *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
+	*s_data_slow, *s_receive_py, *s_msgid, *s_trgcls;
+
+static int is_message(PyObject *o)
+{
+	return PyObject_TypeCheck(o, &MessageCoreType);
+}
+
+/* A new message of @type for @plist (an 08/09's parameter list). */
+static PyObject *message_new(PyTypeObject *type, PyObject *plist, int flags, PyObject *path,
+			     PyObject *router)
+{
+	MessageObject *m = (MessageObject *)type->tp_alloc(type, 0);
+	if (!m)
+		return NULL;
+	m->plist = Py_NewRef(plist);
+	m->path = Py_NewRef(path);
+	m->router = Py_NewRef(router);
+	m->flags = flags;
+	m->answered = (flags & SHMCP_IPNORPY) != 0;
+	return (PyObject *)m;
+}
+
+static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
+{
+	PyObject *plist, *path, *router;
+	int flags;
+	static char *kwlist[] = {"plist", "flags", "path", "router", NULL};
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "OiOO:Message", kwlist, &plist, &flags, &path,
+					 &router))
+		return -1;
+	Py_XSETREF(self->plist, Py_NewRef(plist));
+	Py_XSETREF(self->path, Py_NewRef(path));
+	Py_XSETREF(self->router, Py_NewRef(router));
+	Py_CLEAR(self->data);
+	self->flags = flags;
+	self->answered = (flags & SHMCP_IPNORPY) != 0;
+	self->taken = 0;
+	return 0;
+}
+
+static int Message_traverse(MessageObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(self->plist);
+	Py_VISIT(self->data);
+	Py_VISIT(self->path);
+	Py_VISIT(self->router);
+	return 0;
+}
+
+static int Message_clear(MessageObject *self)
+{
+	Py_CLEAR(self->plist);
+	Py_CLEAR(self->data);
+	Py_CLEAR(self->path);
+	Py_CLEAR(self->router);
+	return 0;
+}
+
+static void Message_dealloc(MessageObject *self)
+{
+	PyObject_GC_UnTrack(self);
+	Message_clear(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* RECEIVE @m's data if nobody has: 1, 0 if the message is gone (purged by
+ * its sender, its path severed and freed), -1 with an exception. */
+static int fetch(MessageObject *m)
+{
+	if (m->data && m->data != Py_None)
+		return 1;
+	PyObject *got = receive_data(NULL, m->plist);
+	if (got == Py_NotImplemented) {  /* no VM in C: the Python path's */
+		Py_DECREF(got);
+		got = PyObject_CallMethodNoArgs((PyObject *)m, s_receive_py);
+	}
+	if (!got)
+		return -1;
+	if (PyLong_CheckExact(got)) {  /* its condition code: gone */
+		Py_DECREF(got);
+		Py_XSETREF(m->data, PyBytes_FromStringAndSize(NULL, 0));
+		m->answered = 1;
+		return m->data ? 0 : -1;
+	}
+	if (!PyBytes_Check(got)) {
+		PyErr_Format(PyExc_SystemError, "a message's RECEIVE gave %.100s", Py_TYPE(got)->tp_name);
+		Py_DECREF(got);
+		return -1;
+	}
+	Py_XSETREF(m->data, got);
+	return 1;
+}
+
+static PyObject *Message_fetch(MessageObject *self, PyObject *unused)
+{
+	(void)unused;
+	int got = fetch(self);
+	return got < 0 ? NULL : PyBool_FromLong(got);
+}
+
+static PyObject *Message_get_data(MessageObject *self, void *closure)
+{
+	(void)closure;
+	if (self->data && self->data != Py_None)
+		return Py_NewRef(self->data);
+	return PyObject_CallMethodNoArgs((PyObject *)self, s_data_slow);  /* RECEIVE it now */
+}
+
+static PyObject *Message_get_one_way(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->flags & SHMCP_IPNORPY);
+}
+
+static PyObject *Message_get_priority(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(self->flags & SHMCP_IPPRTY);
+}
+
+static PyObject *Message_get_msgid(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyObject_GetAttr(self->plist, s_msgid);
+}
+
+static PyObject *Message_get_trgcls(MessageObject *self, void *closure)
+{
+	(void)closure;
+	return PyObject_GetAttr(self->plist, s_trgcls);
+}
+
+static PyGetSetDef Message_getset[] = {
+	{"data", (getter)Message_get_data, NULL,
+	 "The message's data, bytes (RECEIVEd from CP's storage on first use).", NULL},
+	{"one_way", (getter)Message_get_one_way, NULL, "A one-way message?", NULL},
+	{"priority", (getter)Message_get_priority, NULL, "A priority message?", NULL},
+	{"msgid", (getter)Message_get_msgid, NULL, "The message id.", NULL},
+	{"trgcls", (getter)Message_get_trgcls, NULL, "The target class the sender gave.", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef Message_members[] = {
+	{"_p", T_OBJECT, offsetof(MessageObject, plist), READONLY,
+	 "the message-pending interrupt's parameter list: RECEIVE and REPLY use it"},
+	{"_flags", T_INT, offsetof(MessageObject, flags), READONLY, "the interrupt's IPFLAGS1"},
+	{"_data", T_OBJECT, offsetof(MessageObject, data), 0, "the data once RECEIVEd, else None"},
+	{"path", T_OBJECT, offsetof(MessageObject, path), READONLY, "the Path it came on (or None)"},
+	{"_router", T_OBJECT, offsetof(MessageObject, router), READONLY, "its VM's router"},
+	{"_answered", T_BOOL, offsetof(MessageObject, answered), 0,
+	 "replied, rejected, one-way or gone"},
+	{"taken", T_BOOL, offsetof(MessageObject, taken), 0,
+	 "by a receive (it sits in two inboxes: its path's and the VM's)"},
+	{NULL, 0, 0, 0, NULL},
+};
+
+static PyMethodDef Message_methods[] = {
+	{"_fetch", (PyCFunction)Message_fetch, METH_NOARGS,
+	 "RECEIVE the data (router lock held); False if the message is gone."},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject MessageCoreType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.MessageCore",
+	.tp_doc = "The C base of the Pythonic layer's Message: its fields, their getters, RECEIVE.",
+	.tp_basicsize = sizeof(MessageObject),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)Message_init,
+	.tp_traverse = (traverseproc)Message_traverse,
+	.tp_clear = (inquiry)Message_clear,
+	.tp_dealloc = (destructor)Message_dealloc,
+	.tp_getset = Message_getset,
+	.tp_members = Message_members,
+	.tp_methods = Message_methods,
+};
+
+/* Pop the head of @own while it is a message already taken (it was taken
+ * through its other inbox). */
+static int trim(PyObject *own)
+{
+	for (;;) {
+		Py_ssize_t n = PyObject_Size(own);
+		if (n <= 0)
+			return (int)n;
+		PyObject *head = PySequence_GetItem(own, 0);
+		if (!head)
+			return -1;
+		int taken = is_message(head) && ((MessageObject *)head)->taken;
+		Py_DECREF(head);
+		if (!taken)
+			return 0;
+		PyObject *o = PyObject_CallMethodNoArgs(own, s_popleft);
+		if (!o)
+			return -1;
+		Py_DECREF(o);
+	}
+}
+
+/* The SEVER @path's end owes once its last message is taken (router.py's
+ * _settle), if it owes one. */
+static int settle(PyObject *router, PyObject *path)
+{
+	PyObject *owed = PyObject_GetAttr(path, s_sever_owed);
+	if (!owed)
+		return -1;
+	int yes = PyObject_IsTrue(owed);
+	Py_DECREF(owed);
+	if (yes <= 0)
+		return yes;
+	PyObject *r = PyObject_CallMethodOneArg(router, s_settle, path);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
+}
+
+/* take(inbox, vm_inbox): the first message of @inbox not taken yet,
+ * RECEIVEd, or None; the other inbox it sits in (its path's, or the VM's
+ * @vm_inbox) trimmed of taken ones (router mutex held). */
+static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2) {
+		PyErr_SetString(PyExc_TypeError, "take(inbox, vm_inbox)");
+		return NULL;
+	}
+	PyObject *inbox = args[0], *vm_inbox = args[1];
+	for (;;) {
+		Py_ssize_t n = PyObject_Size(inbox);
+		if (n <= 0) {
+			if (n < 0)
+				return NULL;
+			Py_RETURN_NONE;
+		}
+		PyObject *o = PyObject_CallMethodNoArgs(inbox, s_popleft);
+		if (!o)
+			return NULL;
+		if (!is_message(o)) {
+			PyErr_Format(PyExc_TypeError, "take(): an inbox holds a %.100s", Py_TYPE(o)->tp_name);
+			Py_DECREF(o);
+			return NULL;
+		}
+		MessageObject *m = (MessageObject *)o;
+		if (m->taken) {
+			Py_DECREF(o);
+			continue;
+		}
+		m->taken = 1;
+		PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
+		PyObject *own = inbox == vm_inbox && path != Py_None ? PyObject_GetAttr(path, s_inbox)
+								      : Py_NewRef(vm_inbox);
+		int rc = own ? trim(own) : -1;
+		Py_XDECREF(own);
+		int got = rc < 0 ? -1 : fetch(m);
+		if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
+			got = -1;
+		Py_DECREF(path);
+		if (got > 0)
+			return o;
+		Py_DECREF(o);
+		if (got < 0)
+			return NULL;
+	}
+}
+
+/* file_messages(batch, inbox, paths, router, msg_class): a batch's
+ * interrupts into the router's state (mutex held): each message-pending
+ * one (a @msg_class) a Message in @inbox and in its path's inbox, any
+ * other through router.dispatch. */
+static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[2]) ||
+	    !PyType_Check(args[4])) {
+		PyErr_SetString(PyExc_TypeError,
+				"file_messages(batch: list, inbox, paths: dict, router, msg_class: type)");
+		return NULL;
+	}
+	if (!message_type) {
+		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml: bind_message() not called");
+		return NULL;
+	}
+	PyObject *batch = args[0], *inbox = args[1], *paths = args[2], *router = args[3];
+	PyObject *msg_class = args[4];
+	long pathid = -1;
+	PyObject *path = NULL, *own = NULL;  /* the last message's path and its inbox */
+	PyObject *res = NULL;
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
+		PyObject *got = PyList_GET_ITEM(batch, i);
+		if ((PyObject *)Py_TYPE(got) != msg_class) {
+			PyObject *r = PyObject_CallMethodOneArg(router, s_dispatch, got);
+			if (!r)
+				goto done;
+			Py_DECREF(r);
+			pathid = -1;  /* it may have changed the paths */
+			continue;
+		}
+		uint8_t *image = image_of(got);
+		if (!image)
+			goto done;
+		long id = (long)be_get(image + SHMCP_IP_PATHID, 2);
+		if (id != pathid) {
+			Py_CLEAR(path);
+			Py_CLEAR(own);
+			PyObject *key = PyLong_FromLong(id);
+			if (!key)
+				goto done;
+			path = PyDict_GetItemWithError(paths, key);
+			Py_DECREF(key);
+			if (!path && PyErr_Occurred())
+				goto done;
+			path = Py_NewRef(path ? path : Py_None);
+			if (path != Py_None && !(own = PyObject_GetAttr(path, s_inbox)))
+				goto done;
+			pathid = id;
+		}
+		PyObject *msg = message_new(message_type, got, image[SHMCP_IP_FLAGS1], path, router);
+		if (!msg)
+			goto done;
+		PyObject *r = PyObject_CallMethodOneArg(inbox, s_append, msg);
+		if (r && own) {
+			Py_DECREF(r);
+			r = PyObject_CallMethodOneArg(own, s_append, msg);
+		}
+		Py_DECREF(msg);
+		if (!r)
+			goto done;
+		Py_DECREF(r);
+	}
+	res = Py_NewRef(Py_None);
+done:
+	Py_XDECREF(path);
+	Py_XDECREF(own);
+	return res;
+}
+
+/* bind_message(cls): message.py's Message (a MessageCore subclass), the
+ * type file_messages makes; once. */
+static PyObject *bind_message(PyObject *mod, PyObject *cls)
+{
+	(void)mod;
+	if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &MessageCoreType)) {
+		PyErr_SetString(PyExc_TypeError, "bind_message(): a subclass of MessageCore");
+		return NULL;
+	}
+	if (message_type) {
+		PyErr_SetString(PyExc_RuntimeError, "bind_message(): already bound");
+		return NULL;
+	}
+	message_type = (PyTypeObject *)Py_NewRef(cls);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef message_methods[] = {
+	{"take", (PyCFunction)(void (*)(void))take, METH_FASTCALL,
+	 "take(inbox, vm_inbox): the first message of inbox not taken yet, RECEIVEd, or None; "
+	 "its other inbox trimmed of taken ones (the router's lock held)."},
+	{"file_messages", (PyCFunction)(void (*)(void))file_messages, METH_FASTCALL,
+	 "file_messages(batch, inbox, paths, router, msg_class): a batch's message-pending "
+	 "interrupts into the inboxes as Messages, the rest through router.dispatch."},
+	{"bind_message", (PyCFunction)bind_message, METH_O,
+	 "bind_message(cls): the Message class (a MessageCore subclass) file_messages makes; once."},
+	{NULL, NULL, 0, NULL},
+};
+
+int message_add(PyObject *m)
+{
+	struct {
+		PyObject **s;
+		const char *name;
+	} names[] = {
+		{&s_popleft, "popleft"}, {&s_append, "append"}, {&s_inbox, "_inbox"},
+		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
+		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_msgid, "msgid"},
+		{&s_trgcls, "trgcls"},
+	};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))
+			return -1;
+	if (PyType_Ready(&MessageCoreType) < 0 ||
+	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)
+		return -1;
+	return PyModule_AddFunctions(m, message_methods);
+}
