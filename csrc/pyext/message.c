@@ -34,7 +34,7 @@ typedef struct {
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyObject *s_popleft, *s_append, *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
-	*s_data_slow, *s_receive_py, *s_msgid, *s_trgcls;
+	*s_data_slow, *s_receive_py, *s_msgid, *s_trgcls, *s_completions;
 
 static int is_message(PyObject *o)
 {
@@ -299,17 +299,51 @@ static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	}
 }
 
-/* file_messages(batch, inbox, paths, router, msg_class): a batch's
+/* A lone message taken by the pumper that waits for one (router.py's
+ * wait_message): made for @got, taken at once, RECEIVEd; None if it is
+ * gone meanwhile (purged, its path severed). */
+static PyObject *take_lone(PyObject *got, PyObject *paths, PyObject *router)
+{
+	uint8_t *image = image_of(got);
+	if (!image)
+		return NULL;
+	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
+	if (!key)
+		return NULL;
+	PyObject *path = PyDict_GetItemWithError(paths, key);
+	Py_DECREF(key);
+	if (!path && PyErr_Occurred())
+		return NULL;
+	PyObject *o = message_new(message_type, got, image[SHMCP_IP_FLAGS1], path ? path : Py_None,
+				  router);
+	if (!o)
+		return NULL;
+	MessageObject *m = (MessageObject *)o;
+	m->taken = 1;
+	int fetched = fetch(m);
+	if (fetched >= 0 && m->path != Py_None && settle(router, m->path) < 0)
+		fetched = -1;
+	if (fetched > 0)
+		return o;
+	Py_DECREF(o);
+	if (fetched < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* file_messages(batch, inbox, paths, router, msg_class, lone): a batch's
  * interrupts into the router's state (mutex held): each message-pending
  * one (a @msg_class) a Message in @inbox and in its path's inbox, any
- * other through router.dispatch. */
+ * other through router.dispatch.  With @lone, a batch of one message
+ * while @inbox is empty is not filed but taken (take_lone) and returned;
+ * else None. */
 static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 5 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[2]) ||
+	if (nargs != 6 || !PyList_CheckExact(args[0]) || !PyDict_CheckExact(args[2]) ||
 	    !PyType_Check(args[4])) {
-		PyErr_SetString(PyExc_TypeError,
-				"file_messages(batch: list, inbox, paths: dict, router, msg_class: type)");
+		PyErr_SetString(PyExc_TypeError, "file_messages(batch: list, inbox, paths: dict, "
+				"router, msg_class: type, lone: bool)");
 		return NULL;
 	}
 	if (!message_type) {
@@ -318,6 +352,17 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 	}
 	PyObject *batch = args[0], *inbox = args[1], *paths = args[2], *router = args[3];
 	PyObject *msg_class = args[4];
+	int lone = PyObject_IsTrue(args[5]);
+	if (lone < 0)
+		return NULL;
+	if (lone && PyList_GET_SIZE(batch) == 1 &&
+	    (PyObject *)Py_TYPE(PyList_GET_ITEM(batch, 0)) == msg_class) {
+		Py_ssize_t queued = PyObject_Size(inbox);
+		if (queued < 0)
+			return NULL;
+		if (!queued)
+			return take_lone(PyList_GET_ITEM(batch, 0), paths, router);
+	}
 	long pathid = -1;
 	PyObject *path = NULL, *own = NULL;  /* the last message's path and its inbox */
 	PyObject *res = NULL;
@@ -370,6 +415,39 @@ done:
 	return res;
 }
 
+/* count_completions(counts, paths): the one-way completions take_batch
+ * counted (pathid -> how many) added to their paths' _completions, and
+ * @counts emptied (router mutex held). */
+static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "count_completions(counts: dict, paths: dict)");
+		return NULL;
+	}
+	PyObject *counts = args[0], *paths = args[1], *key, *n;
+	Py_ssize_t pos = 0;
+	int rc = 0;
+	while (!rc && PyDict_Next(counts, &pos, &key, &n)) {
+		PyObject *path = PyDict_GetItemWithError(paths, key);
+		if (!path) {
+			rc = PyErr_Occurred() ? -1 : 0;
+			continue;
+		}
+		Py_INCREF(path);
+		PyObject *old = PyObject_GetAttr(path, s_completions);
+		PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
+		rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
+		Py_XDECREF(sum);
+		Py_XDECREF(old);
+		Py_DECREF(path);
+	}
+	PyDict_Clear(counts);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
 /* bind_message(cls): message.py's Message (a MessageCore subclass), the
  * type file_messages makes; once. */
 static PyObject *bind_message(PyObject *mod, PyObject *cls)
@@ -392,8 +470,12 @@ static PyMethodDef message_methods[] = {
 	 "take(inbox, vm_inbox): the first message of inbox not taken yet, RECEIVEd, or None; "
 	 "its other inbox trimmed of taken ones (the router's lock held)."},
 	{"file_messages", (PyCFunction)(void (*)(void))file_messages, METH_FASTCALL,
-	 "file_messages(batch, inbox, paths, router, msg_class): a batch's message-pending "
-	 "interrupts into the inboxes as Messages, the rest through router.dispatch."},
+	 "file_messages(batch, inbox, paths, router, msg_class, lone): a batch's message-pending "
+	 "interrupts into the inboxes as Messages, the rest through router.dispatch; with lone, "
+	 "a lone message while inbox is empty taken and returned instead."},
+	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
+	 "count_completions(counts, paths): counted one-way completions added to their paths' "
+	 "_completions; counts emptied."},
 	{"bind_message", (PyCFunction)bind_message, METH_O,
 	 "bind_message(cls): the Message class (a MessageCore subclass) file_messages makes; once."},
 	{NULL, NULL, 0, NULL},
@@ -408,7 +490,7 @@ int message_add(PyObject *m)
 		{&s_popleft, "popleft"}, {&s_append, "append"}, {&s_inbox, "_inbox"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_msgid, "msgid"},
-		{&s_trgcls, "trgcls"},
+		{&s_trgcls, "trgcls"}, {&s_completions, "_completions"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
 from .._native import lib
+from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
 from .._native import take_batch as _take_batch
 from .._native import take_message as _take_message
@@ -129,31 +130,39 @@ class Router:
             mutex.release()
 
     def _pump(self, deadline: float | None) -> list[Any]:
-        """As the pumper (mutex held, nobody pumping): _take with the mutex
-        let go, the one-way completions it counted given to their paths;
-        what is left to dispatch, in order."""
+        """As the pumper (mutex held, nobody pumping): the core's wait with
+        the mutex let go -- the next interrupt and the one-way traffic
+        queued behind it (take_batch), the one-way completions it counted
+        given to their paths; what is left to dispatch, in order."""
         mutex = self.mutex
         self.pumping = True
         mutex.release()
         try:
-            batch = self._take(deadline)
+            if self.events is None and not self.watchers:  # else each completion is an event
+                batch = _take_batch(self.vm, -1 if deadline is None else
+                                    max(0, int((deadline - _monotonic()) * 1e9)), self.counts)
+                if batch is NotImplemented or batch and batch[-1].__class__ in (int, bytes):
+                    batch = self._take_rest(batch, deadline)
+            else:
+                batch = self._take_rest(NotImplemented, deadline)
         finally:
             mutex.acquire()
             self.pumping = False
             if self.sleepers:  # they run once this thread lets go of mutex
                 self.cond.notify_all()
-        if self.counts:
-            self._on_completions()
+        if self.counts:  # (in C, message.c)
+            _count_completions(self.counts, self.paths)
         return batch
 
     def _file(self, batch: list[Any]) -> None:
-        """dispatch() each of a batch (mutex held); its messages, the most
-        of a one-way stream's batch, filed without dispatch's questions."""
-        if len(batch) < 2 or self.events is not None or self.watchers:
+        """dispatch() each of a batch (mutex held); with nobody watching,
+        its messages (the most of a one-way stream's batch) are filed by
+        C without dispatch's questions."""
+        if self.events is not None or self.watchers:
             for got in batch:
                 self.dispatch(got)
             return
-        _file_messages(batch, self.inbox, self.paths, self, MsgPlist)  # in C: message.c
+        _file_messages(batch, self.inbox, self.paths, self, MsgPlist, False)  # message.c
 
     def wait_reply(self, msgid: int) -> Any:
         """wait_until(lambda: completed.pop(msgid, None), None), spelled
@@ -190,56 +199,38 @@ class Router:
         mutex.acquire()
         try:
             while not self.pumping:
-                msg = self.take(inbox)
+                msg = _take_message(inbox, inbox)  # self.take(inbox)
                 if msg is not None:
                     return msg
                 if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("timed out")
                 batch = self._pump(deadline)
-                if len(batch) == 1 and (got := batch[0]).__class__ is MsgPlist and not inbox \
-                        and self.events is None and not self.watchers:  # an 08 or 09
-                    path = self.paths.get(got.pathid)
-                    msg = Message(got, got.flags1, path, self)
-                    msg.taken = True
-                    fetched = msg._fetch()
-                    if path is not None and path._sever_owed:
-                        self._settle(path)
-                    if fetched:
+                if self.events is None and not self.watchers:
+                    # a lone 08/09 while the inbox is empty: taken past the inboxes
+                    msg = _file_messages(batch, inbox, self.paths, self, MsgPlist, True)
+                    if msg is not None:
                         return msg
-                    continue  # purged meanwhile: wait on
-                self._file(batch)
+                else:
+                    self._file(batch)
         finally:
             mutex.release()
         return self.wait_until(lambda: self.take(inbox), deadline)  # a follower
 
-    def _take(self, deadline: float | None) -> list[Any]:
-        """The pumper's core wait (mutex not held): the next interrupt and
-        the one-way traffic queued behind it (take_batch): the interrupts
-        to dispatch, in order; one-way completions counted in ``counts``."""
+    def _take_rest(self, batch: Any, deadline: float | None) -> list[Any]:
+        """The pumper's core wait through wait()'s Python path (mutex not
+        held): what take_batch left to it (a record to present, or the
+        wait's outcome, last in ``batch``), or with ``batch``
+        NotImplemented the whole wait."""
         vm = self.vm
-        if self.events is None and not self.watchers:  # else each completion is an event
-            timeout_ns = -1 if deadline is None else \
-                max(0, int((deadline - _monotonic()) * 1e9))
-            batch = _take_batch(vm, timeout_ns, self.counts)
-            if batch is not NotImplemented:
-                if batch and batch[-1].__class__ in (int, bytes):  # wait()'s Python path's
-                    last = batch.pop()  # (with others before it, it must not block)
-                    got = vm.wait_from(last, 0.0 if batch else None if deadline is None
-                                       else max(0.0, deadline - _monotonic()))
-                    if got is not None:
-                        batch.append(got)
-                return batch
+        if batch is not NotImplemented:
+            last = batch.pop()  # (with others before it, it must not block)
+            got = vm.wait_from(last, 0.0 if batch else None if deadline is None
+                               else max(0.0, deadline - _monotonic()))
+            if got is not None:
+                batch.append(got)
+            return batch
         got = vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
         return [] if got is None else [got]
-
-    def _on_completions(self) -> None:
-        """The one-way messages' completions take_batch counted (mutex held)."""
-        paths = self.paths
-        for pathid, n in self.counts.items():
-            path = paths.get(pathid)
-            if path is not None:
-                path._completions += n
-        self.counts.clear()
 
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
