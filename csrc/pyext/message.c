@@ -33,8 +33,23 @@ typedef struct {
 
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
-static PyObject *s_popleft, *s_append, *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
+static PyObject *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
 	*s_data_slow, *s_receive_py, *s_msgid, *s_trgcls, *s_completions;
+
+/* collections.deque's popleft and append (method descriptors, called with
+ * the deque first: no lookup per call) */
+static PyObject *deque_popleft, *deque_append;
+
+static PyObject *popleft(PyObject *deque)
+{
+	return PyObject_Vectorcall(deque_popleft, &deque, 1, NULL);
+}
+
+static PyObject *append(PyObject *deque, PyObject *item)
+{
+	PyObject *args[2] = {deque, item};
+	return PyObject_Vectorcall(deque_append, args, 2, NULL);
+}
 
 static int is_message(PyObject *o)
 {
@@ -227,7 +242,7 @@ static int trim(PyObject *own)
 		Py_DECREF(head);
 		if (!taken)
 			return 0;
-		PyObject *o = PyObject_CallMethodNoArgs(own, s_popleft);
+		PyObject *o = popleft(own);
 		if (!o)
 			return -1;
 		Py_DECREF(o);
@@ -268,7 +283,7 @@ static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 				return NULL;
 			Py_RETURN_NONE;
 		}
-		PyObject *o = PyObject_CallMethodNoArgs(inbox, s_popleft);
+		PyObject *o = popleft(inbox);
 		if (!o)
 			return NULL;
 		if (!is_message(o)) {
@@ -398,10 +413,10 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 		PyObject *msg = message_new(message_type, got, image[SHMCP_IP_FLAGS1], path, router);
 		if (!msg)
 			goto done;
-		PyObject *r = PyObject_CallMethodOneArg(inbox, s_append, msg);
+		PyObject *r = append(inbox, msg);
 		if (r && own) {
 			Py_DECREF(r);
-			r = PyObject_CallMethodOneArg(own, s_append, msg);
+			r = append(own, msg);
 		}
 		Py_DECREF(msg);
 		if (!r)
@@ -487,7 +502,7 @@ int message_add(PyObject *m)
 		PyObject **s;
 		const char *name;
 	} names[] = {
-		{&s_popleft, "popleft"}, {&s_append, "append"}, {&s_inbox, "_inbox"},
+		{&s_inbox, "_inbox"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_msgid, "msgid"},
 		{&s_trgcls, "trgcls"}, {&s_completions, "_completions"},
@@ -495,6 +510,16 @@ int message_add(PyObject *m)
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))
 			return -1;
+	PyObject *collections = PyImport_ImportModule("collections");
+	PyObject *deque = collections ? PyObject_GetAttrString(collections, "deque") : NULL;
+	Py_XDECREF(collections);
+	if (!deque)
+		return -1;
+	deque_popleft = PyObject_GetAttrString(deque, "popleft");
+	deque_append = deque_popleft ? PyObject_GetAttrString(deque, "append") : NULL;
+	Py_DECREF(deque);
+	if (!deque_append)
+		return -1;
 	if (PyType_Ready(&MessageCoreType) < 0 ||
 	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)
 		return -1;

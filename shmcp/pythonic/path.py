@@ -227,8 +227,7 @@ class Path(AsyncPath):
                     if p.rcode != 3 or self._state != "active":
                         break  # quiesced, severed: the general path says why
                     # at the limit: take completions until one of ours came
-                    self._router.wait_until(lambda: self._completions != completions or
-                                            self._state != "active", None)
+                    self._router.wait_room(self, completions)
             finally:
                 plists.append(p)
         elif not (one_way or priority or trgcls or srccls or msgtag) and reply_size is None and \
@@ -237,7 +236,14 @@ class Path(AsyncPath):
             got = self._round_trip(data)  # the round trip's common case, spelled out
             if got is not None:
                 return got
-        deadline = None if timeout is None else deadline_of(timeout)
+        return self._send(data, one_way, priority, trgcls, srccls, msgtag, reply_size,
+                          None if timeout is None else deadline_of(timeout), block)
+
+    def _send(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
+              msgtag: int, reply_size: int | None, deadline: float | None,
+              block: bool) -> bytes | None:
+        """send()'s general case (a method of its own: its closures would
+        cost send's common cases a cell each)."""
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)
         if answer is None:

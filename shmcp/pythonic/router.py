@@ -189,6 +189,25 @@ class Router:
             mutex.release()
         return self.wait_until(lambda: completed.pop(msgid, None), None)  # a follower
 
+    def wait_room(self, path: "Path", completions: int) -> None:
+        """wait_until(lambda: path._completions != completions or
+        path._state != "active", None), spelled out for a one-way send at
+        its path's message limit: the next completion on it (or its end)."""
+        mutex = self.mutex
+        self.fg_waits += 1  # the acceptor keeps out of the way
+        mutex.acquire()
+        try:
+            while not self.pumping:
+                if path._completions != completions or path._state != "active":
+                    return
+                batch = self._pump(None)
+                if batch:
+                    self._file(batch)
+        finally:
+            mutex.release()
+        self.wait_until(lambda: path._completions != completions or  # a follower
+                        path._state != "active", None)
+
     def wait_message(self, deadline: float | None) -> Message:
         """wait_until(lambda: take(inbox, True), deadline), spelled out for
         vm.receive: a pumper that takes one message-pending interrupt while
