@@ -178,8 +178,12 @@ class PythonicVM(AsyncVM):
         deadline = None if timeout is None else deadline_of(timeout)
         if inbox:  # taken already (a batch): no wait
             router.fg_waits += 1  # the acceptor keeps out of the way
-            with router.mutex:
+            mutex = router.mutex
+            mutex.acquire()  # (not ``with``: its __exit__ makes a tuple)
+            try:
                 msg = _take_message(inbox, inbox)  # router.take(inbox), in C
+            finally:
+                mutex.release()
             if msg is not None:
                 return msg
         return router.wait_message(deadline)
