@@ -358,7 +358,7 @@ static int add_counts(PyObject *counts, const struct path_count *pc, int npaths)
 	return 0;
 }
 
-/* take_batch(vm, timeout_ns, counts): the next interrupt (waiting up to
+/* take_batch(vm, timeout_ns, counts[, message_class]): the next interrupt (waiting up to
  * timeout_ns, -1: no limit) as wait() takes it, and those queued behind it
  * while they are one-way messages' interrupts; the completions of one-way
  * messages are counted into @counts (pathid -> how many), the rest come
@@ -369,10 +369,15 @@ static int add_counts(PyObject *counts, const struct path_count *pc, int npaths)
 static PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 3 || !PyObject_TypeCheck(args[0], &MachineType) || !PyDict_CheckExact(args[2])) {
-		PyErr_SetString(PyExc_TypeError, "take_batch(vm: Machine, timeout_ns: int, counts: dict)");
+	if (nargs < 3 || nargs > 4 || !PyObject_TypeCheck(args[0], &MachineType) ||
+	    !PyDict_CheckExact(args[2]) || (nargs == 4 && !is_message_type(args[3]))) {
+		PyErr_SetString(PyExc_TypeError, "take_batch(vm: Machine, timeout_ns: int, counts: dict"
+				"[, message_class])");
 		return NULL;
 	}
+	/* the Pythonic layer's Message class: message-pending interrupts come
+	 * as its bare Messages, not parameter lists (message.c files them) */
+	PyTypeObject *message_class = nargs == 4 ? (PyTypeObject *)args[3] : NULL;
 	Machine *vm = (Machine *)args[0];
 	PyObject *counts = args[2];
 	int64_t timeout_ns = PyLong_AsLongLong(args[1]);
@@ -435,7 +440,16 @@ static PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 			pc[k].n++;
 			continue;
 		}
-		PyObject *shown = shown_of(vm, rc, &rec, 1);
+		PyObject *shown;
+		if (message_class && rc == SHMCP_WAIT_PRESENTED && rec.facility == SHMCP_IUCV &&
+		    (itype == SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING ||
+		     itype == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING)) {
+			shown = message_of_image(message_class, rec.data);
+			if (shown && note_presented(vm, rec.data) < 0)
+				Py_CLEAR(shown);
+		} else {
+			shown = shown_of(vm, rc, &rec, 1);
+		}
 		if (!shown || PyList_Append(out, shown) < 0) {
 			Py_XDECREF(shown);
 			goto fail;
@@ -470,7 +484,14 @@ PyObject *receive_data(PyObject *mod, PyObject *plist)
 	struct call c;
 	if (!call_of(plist, &c))
 		Py_RETURN_NOTIMPLEMENTED;
-	uint8_t *image = c.image;
+	return receive_image(c.image);
+}
+
+PyObject *receive_image(uint8_t *image)
+{
+	Machine *vm = current_vm;
+	if (!core_call || !vm || !vm->logged_on)
+		Py_RETURN_NOTIMPLEMENTED;
 	uint32_t size = image[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA ? 8 : word(image, SHMCP_IP_BFLN1F);
 	if (size >= 0x80000000u)
 		Py_RETURN_NOTIMPLEMENTED;
@@ -479,12 +500,12 @@ PyObject *receive_data(PyObject *mod, PyObject *plist)
 		return NULL;
 	image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
 	be_put(image + SHMCP_IP_BFLN1F, 4, size);
-	int cc = core_call(c.h, c.slot, c.gen, SHMCP_IUCV_RECEIVE, image, NULL,
+	int cc = core_call(vm->h, vm->slot, vm->gen, SHMCP_IUCV_RECEIVE, image, NULL,
 			   (uint8_t *)PyBytes_AS_STRING(data));
 	if (cc == 0)
 		return data;
 	Py_DECREF(data);
-	return outcome((PyObject *)c.vm, SHMCP_IUCV_RECEIVE, cc);
+	return outcome((PyObject *)vm, SHMCP_IUCV_RECEIVE, cc);
 }
 
 /* bind_core(*, iucv_call, next): the addresses of the core's shmcp_iucv_call
@@ -558,8 +579,9 @@ PyMethodDef iucvcall_methods[] = {
 	 "bind_iucv(*, classes, failed, send, receive, reply): the parameter-list class per "
 	 "interrupt type, what raises a core error, the Python path of the three calls; once."},
 	{"take_batch", (PyCFunction)(void (*)(void))take_batch, METH_FASTCALL,
-	 "take_batch(vm, timeout_ns, counts): the next interrupt and the one-way traffic "
-	 "queued behind it; one-way completions counted per path into counts."},
+	 "take_batch(vm, timeout_ns, counts[, message_class]): the next interrupt and the one-way "
+	 "traffic queued behind it; one-way completions counted per path into counts; with "
+	 "message_class, message-pending interrupts as its bare Messages."},
 	{"receive_data", (PyCFunction)receive_data, METH_O,
 	 "receive_data(plist): RECEIVE the message an 08/09 names into new bytes "
 	 "(or its condition code)."},

@@ -22,19 +22,23 @@
 
 typedef struct {
 	PyObject_HEAD
-	PyObject *plist;   /* the message-pending interrupt's parameter list (_p) */
+	/* the message-pending interrupt's parameter list (_p), made from
+	 * image when first asked for; once made, its image is the message's */
+	PyObject *plist;
 	PyObject *data;    /* bytes once RECEIVEd (_data); NULL or None before */
 	PyObject *path;    /* its Path, or None */
 	PyObject *router;  /* its VM's Router */
 	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
 	char answered;     /* replied, rejected, one-way or gone (_answered) */
 	char taken;        /* by a receive (it sits in two inboxes) */
+	uint8_t image[IMAGE_LEN];  /* the interrupt's image while plist is NULL */
 } MessageObject;
 
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
+static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
 static PyObject *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
-	*s_data_slow, *s_receive_py, *s_msgid, *s_trgcls, *s_completions;
+	*s_data_slow, *s_receive_py, *s_completions;
 
 /* collections.deque's popleft and append (method descriptors, called with
  * the deque first: no lookup per call) */
@@ -69,6 +73,29 @@ static PyObject *message_new(PyTypeObject *type, PyObject *plist, int flags, PyO
 	m->flags = flags;
 	m->answered = (flags & SHMCP_IPNORPY) != 0;
 	return (PyObject *)m;
+}
+
+int is_message_type(PyObject *type)
+{
+	return PyType_Check(type) && PyType_IsSubtype((PyTypeObject *)type, &MessageCoreType);
+}
+
+PyObject *message_of_image(PyTypeObject *type, const uint8_t *image)
+{
+	MessageObject *m = (MessageObject *)type->tp_alloc(type, 0);
+	if (!m)
+		return NULL;
+	memcpy(m->image, image, IMAGE_LEN);
+	m->flags = image[SHMCP_IP_FLAGS1];
+	m->answered = (m->flags & SHMCP_IPNORPY) != 0;
+	return (PyObject *)m;  /* path and router: NULL until filed */
+}
+
+/* @m's image: its parameter list's once made (NULL with an exception if
+ * that is broken) */
+static uint8_t *image_at(MessageObject *m)
+{
+	return m->plist ? image_of(m->plist) : m->image;
 }
 
 static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
@@ -120,7 +147,7 @@ static int fetch(MessageObject *m)
 {
 	if (m->data && m->data != Py_None)
 		return 1;
-	PyObject *got = receive_data(NULL, m->plist);
+	PyObject *got = m->plist ? receive_data(NULL, m->plist) : receive_image(m->image);
 	if (got == Py_NotImplemented) {  /* no VM in C: the Python path's */
 		Py_DECREF(got);
 		got = PyObject_CallMethodNoArgs((PyObject *)m, s_receive_py);
@@ -169,16 +196,36 @@ static PyObject *Message_get_priority(MessageObject *self, void *closure)
 	return PyBool_FromLong(self->flags & SHMCP_IPPRTY);
 }
 
+static PyObject *word_at(MessageObject *m, int off)
+{
+	uint8_t *image = image_at(m);
+	return image ? PyLong_FromUnsignedLong((unsigned long)be_get(image + off, 4)) : NULL;
+}
+
 static PyObject *Message_get_msgid(MessageObject *self, void *closure)
 {
 	(void)closure;
-	return PyObject_GetAttr(self->plist, s_msgid);
+	return word_at(self, SHMCP_IP_MSGID);
 }
 
 static PyObject *Message_get_trgcls(MessageObject *self, void *closure)
 {
 	(void)closure;
-	return PyObject_GetAttr(self->plist, s_trgcls);
+	return word_at(self, SHMCP_IP_TRGCLS);
+}
+
+static PyObject *Message_get_p(MessageObject *self, void *closure)
+{
+	(void)closure;
+	if (!self->plist) {
+		if (!plist_type) {
+			PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml: bind_message() not called");
+			return NULL;
+		}
+		if (!(self->plist = image_copy(plist_type, self->image)))
+			return NULL;
+	}
+	return Py_NewRef(self->plist);
 }
 
 static PyGetSetDef Message_getset[] = {
@@ -188,12 +235,12 @@ static PyGetSetDef Message_getset[] = {
 	{"priority", (getter)Message_get_priority, NULL, "A priority message?", NULL},
 	{"msgid", (getter)Message_get_msgid, NULL, "The message id.", NULL},
 	{"trgcls", (getter)Message_get_trgcls, NULL, "The target class the sender gave.", NULL},
+	{"_p", (getter)Message_get_p, NULL,
+	 "the message-pending interrupt's parameter list: RECEIVE and REPLY use it", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyMemberDef Message_members[] = {
-	{"_p", T_OBJECT, offsetof(MessageObject, plist), READONLY,
-	 "the message-pending interrupt's parameter list: RECEIVE and REPLY use it"},
 	{"_flags", T_INT, offsetof(MessageObject, flags), READONLY, "the interrupt's IPFLAGS1"},
 	{"_data", T_OBJECT, offsetof(MessageObject, data), 0, "the data once RECEIVEd, else None"},
 	{"path", T_OBJECT, offsetof(MessageObject, path), READONLY, "the Path it came on (or None)"},
@@ -314,14 +361,41 @@ static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	}
 }
 
-/* A lone message taken by the pumper that waits for one (router.py's
- * wait_message): made for @got, taken at once, RECEIVEd; None if it is
- * gone meanwhile (purged, its path severed). */
-static PyObject *take_lone(PyObject *got, PyObject *paths, PyObject *router)
+/* An item of a batch that is a message's: 2 a Message take_batch made
+ * (path and router not set yet), 1 an 08/09's @msg_class parameter list,
+ * 0 anything else; *@image its image. */
+static int message_item(PyObject *got, PyObject *msg_class, uint8_t **image)
 {
-	uint8_t *image = image_of(got);
-	if (!image)
-		return NULL;
+	if (Py_TYPE(got) == message_type && !((MessageObject *)got)->router) {
+		*image = ((MessageObject *)got)->image;
+		return 2;
+	}
+	if ((PyObject *)Py_TYPE(got) == msg_class) {
+		*image = image_of(got);
+		return *image ? 1 : -1;
+	}
+	return 0;
+}
+
+/* The Message of batch item @got (message_item @kind) on @path: a new
+ * reference. */
+static PyObject *message_for(PyObject *got, int kind, const uint8_t *image, PyObject *path,
+			     PyObject *router)
+{
+	if (kind == 1)
+		return message_new(message_type, got, image[SHMCP_IP_FLAGS1], path, router);
+	MessageObject *m = (MessageObject *)got;
+	Py_XSETREF(m->path, Py_NewRef(path));
+	Py_XSETREF(m->router, Py_NewRef(router));
+	return Py_NewRef(got);
+}
+
+/* A lone message taken by the pumper that waits for one (router.py's
+ * wait_message): taken at once, RECEIVEd; None if it is gone meanwhile
+ * (purged, its path severed). */
+static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObject *paths,
+			   PyObject *router)
+{
 	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
 	if (!key)
 		return NULL;
@@ -329,8 +403,7 @@ static PyObject *take_lone(PyObject *got, PyObject *paths, PyObject *router)
 	Py_DECREF(key);
 	if (!path && PyErr_Occurred())
 		return NULL;
-	PyObject *o = message_new(message_type, got, image[SHMCP_IP_FLAGS1], path ? path : Py_None,
-				  router);
+	PyObject *o = message_for(got, kind, image, path ? path : Py_None, router);
 	if (!o)
 		return NULL;
 	MessageObject *m = (MessageObject *)o;
@@ -348,10 +421,10 @@ static PyObject *take_lone(PyObject *got, PyObject *paths, PyObject *router)
 
 /* file_messages(batch, inbox, paths, router, msg_class, lone): a batch's
  * interrupts into the router's state (mutex held): each message-pending
- * one (a @msg_class) a Message in @inbox and in its path's inbox, any
- * other through router.dispatch.  With @lone, a batch of one message
- * while @inbox is empty is not filed but taken (take_lone) and returned;
- * else None. */
+ * one (a Message take_batch made, or a @msg_class parameter list) a
+ * Message in @inbox and in its path's inbox, any other through
+ * router.dispatch.  With @lone, a batch of one message while @inbox is
+ * empty is not filed but taken (take_lone) and returned; else None. */
 static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
@@ -370,20 +443,25 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 	int lone = PyObject_IsTrue(args[5]);
 	if (lone < 0)
 		return NULL;
+	uint8_t *image;
+	int kind;
 	if (lone && PyList_GET_SIZE(batch) == 1 &&
-	    (PyObject *)Py_TYPE(PyList_GET_ITEM(batch, 0)) == msg_class) {
-		Py_ssize_t queued = PyObject_Size(inbox);
+	    (kind = message_item(PyList_GET_ITEM(batch, 0), msg_class, &image)) != 0) {
+		Py_ssize_t queued = kind < 0 ? -1 : PyObject_Size(inbox);
 		if (queued < 0)
 			return NULL;
 		if (!queued)
-			return take_lone(PyList_GET_ITEM(batch, 0), paths, router);
+			return take_lone(PyList_GET_ITEM(batch, 0), kind, image, paths, router);
 	}
 	long pathid = -1;
 	PyObject *path = NULL, *own = NULL;  /* the last message's path and its inbox */
 	PyObject *res = NULL;
 	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
 		PyObject *got = PyList_GET_ITEM(batch, i);
-		if ((PyObject *)Py_TYPE(got) != msg_class) {
+		kind = message_item(got, msg_class, &image);
+		if (kind < 0)
+			goto done;
+		if (!kind) {
 			PyObject *r = PyObject_CallMethodOneArg(router, s_dispatch, got);
 			if (!r)
 				goto done;
@@ -391,9 +469,6 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 			pathid = -1;  /* it may have changed the paths */
 			continue;
 		}
-		uint8_t *image = image_of(got);
-		if (!image)
-			goto done;
 		long id = (long)be_get(image + SHMCP_IP_PATHID, 2);
 		if (id != pathid) {
 			Py_CLEAR(path);
@@ -410,7 +485,7 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 				goto done;
 			pathid = id;
 		}
-		PyObject *msg = message_new(message_type, got, image[SHMCP_IP_FLAGS1], path, router);
+		PyObject *msg = message_for(got, kind, image, path, router);
 		if (!msg)
 			goto done;
 		PyObject *r = append(inbox, msg);
@@ -463,20 +538,24 @@ static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssiz
 	Py_RETURN_NONE;
 }
 
-/* bind_message(cls): message.py's Message (a MessageCore subclass), the
- * type file_messages makes; once. */
-static PyObject *bind_message(PyObject *mod, PyObject *cls)
+/* bind_message(cls, plist_class): message.py's Message (a MessageCore
+ * subclass), the type file_messages and take_batch make, and the
+ * parameter-list class of an 08/09 (_p); once. */
+static PyObject *bind_message(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (!PyType_Check(cls) || !PyType_IsSubtype((PyTypeObject *)cls, &MessageCoreType)) {
-		PyErr_SetString(PyExc_TypeError, "bind_message(): a subclass of MessageCore");
+	if (nargs != 2 || !is_message_type(args[0]) || !PyType_Check(args[1]) ||
+	    !PyType_IsSubtype((PyTypeObject *)args[1], &ImageType)) {
+		PyErr_SetString(PyExc_TypeError, "bind_message(cls: a MessageCore subclass, "
+				"plist_class: a parameter-list class)");
 		return NULL;
 	}
 	if (message_type) {
 		PyErr_SetString(PyExc_RuntimeError, "bind_message(): already bound");
 		return NULL;
 	}
-	message_type = (PyTypeObject *)Py_NewRef(cls);
+	message_type = (PyTypeObject *)Py_NewRef(args[0]);
+	plist_type = (PyTypeObject *)Py_NewRef(args[1]);
 	Py_RETURN_NONE;
 }
 
@@ -491,8 +570,9 @@ static PyMethodDef message_methods[] = {
 	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
 	 "count_completions(counts, paths): counted one-way completions added to their paths' "
 	 "_completions; counts emptied."},
-	{"bind_message", (PyCFunction)bind_message, METH_O,
-	 "bind_message(cls): the Message class (a MessageCore subclass) file_messages makes; once."},
+	{"bind_message", (PyCFunction)(void (*)(void))bind_message, METH_FASTCALL,
+	 "bind_message(cls, plist_class): the Message class (a MessageCore subclass) file_messages "
+	 "and take_batch make, and an 08/09's parameter-list class; once."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -504,8 +584,7 @@ int message_add(PyObject *m)
 	} names[] = {
 		{&s_inbox, "_inbox"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
-		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_msgid, "msgid"},
-		{&s_trgcls, "trgcls"}, {&s_completions, "_completions"},
+		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))

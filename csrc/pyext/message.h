@@ -10,6 +10,18 @@
  * NotImplemented: the Python path's) */
 PyObject *receive_data(PyObject *mod, PyObject *plist);
 
+/* iucvcall.c: the same for an image of an 08/09 that is not a parameter
+ * list's (a Message's own) */
+PyObject *receive_image(uint8_t *image);
+
+/* Whether @type is MessageCore or a subclass of it. */
+int is_message_type(PyObject *type);
+
+/* A new Message of @type (a MessageCore subclass) for the 08/09 whose
+ * image is @image, its path and router not set yet (file_messages sets
+ * them); __init__ is not run. */
+PyObject *message_of_image(PyTypeObject *type, const uint8_t *image);
+
 /* MessageCore and its module functions, added to the module @m. */
 int message_add(PyObject *m);
 

@@ -140,7 +140,8 @@ class Router:
         try:
             if self.events is None and not self.watchers:  # else each completion is an event
                 batch = _take_batch(self.vm, -1 if deadline is None else
-                                    max(0, int((deadline - _monotonic()) * 1e9)), self.counts)
+                                    max(0, int((deadline - _monotonic()) * 1e9)), self.counts,
+                                    Message)  # (08/09s as bare Messages, for _file)
                 if batch is NotImplemented or batch and batch[-1].__class__ in (int, bytes):
                     batch = self._take_rest(batch, deadline)
             else:
@@ -158,9 +159,9 @@ class Router:
         """dispatch() each of a batch (mutex held); with nobody watching,
         its messages (the most of a one-way stream's batch) are filed by
         C without dispatch's questions."""
-        if self.events is not None or self.watchers:
+        if self.events is not None or self.watchers:  # (set while the batch was taken)
             for got in batch:
-                self.dispatch(got)
+                self.dispatch(got._p if got.__class__ is Message else got)
             return
         _file_messages(batch, self.inbox, self.paths, self, MsgPlist, False)  # message.c
 
