@@ -38,7 +38,8 @@ static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
 static PyObject *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
-	*s_data_slow, *s_receive_py, *s_completions;
+	*s_data_slow, *s_receive_py, *s_completions, *s_router,
+	*s_vm_inbox, *s_mutex, *s_fg_waits, *s_wait_message;
 
 /* collections.deque's popleft and append (method descriptors, called with
  * the deque first: no lookup per call) */
@@ -315,6 +316,8 @@ static int settle(PyObject *router, PyObject *path)
 /* take(inbox, vm_inbox): the first message of @inbox not taken yet,
  * RECEIVEd, or None; the other inbox it sits in (its path's, or the VM's
  * @vm_inbox) trimmed of taken ones (router mutex held). */
+static PyObject *take_from(PyObject *inbox, PyObject *vm_inbox);
+
 static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
@@ -322,7 +325,11 @@ static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		PyErr_SetString(PyExc_TypeError, "take(inbox, vm_inbox)");
 		return NULL;
 	}
-	PyObject *inbox = args[0], *vm_inbox = args[1];
+	return take_from(args[0], args[1]);
+}
+
+static PyObject *take_from(PyObject *inbox, PyObject *vm_inbox)
+{
 	for (;;) {
 		Py_ssize_t n = PyObject_Size(inbox);
 		if (n <= 0) {
@@ -505,6 +512,92 @@ done:
 	return res;
 }
 
+/* -- vm.receive's common case ------------------------------------------
+ *
+ * A message already in the VM's inbox (a batch filed it): taken under the
+ * router's lock, with no Python frame; an empty inbox: router.wait_message
+ * at once.  Anything else -- a timeout, no router yet -- is
+ * PythonicVM.receive's (vm.py). */
+
+static PyObject *receive_slow;               /* PythonicVM.receive */
+static PyObject *lock_acquire, *lock_release;  /* _thread.lock's, called with the lock first */
+static PyObject *one;                          /* 1 */
+
+static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+			    PyObject *kwnames)
+{
+	PyObject *timeout = NULL, *router = NULL, *inbox = NULL, *mutex = NULL, *msg = NULL;
+	int given = one_arg("receive", "timeout", args, nargs, kwnames, &timeout);
+	if (given < 0)
+		return NULL;
+	if (given && timeout != Py_None)
+		goto slow;
+	if (!(router = PyObject_GetAttr(self, s_router)))
+		return NULL;
+	if (router == Py_None || !(inbox = PyObject_GetAttr(router, s_vm_inbox)))
+		goto done;
+	Py_ssize_t queued = PyObject_Size(inbox);
+	if (!queued) {  /* the wait PythonicVM.receive would make */
+		msg = PyObject_CallMethodOneArg(router, s_wait_message, Py_None);
+		goto done;
+	}
+	if (queued < 0)
+		goto done;
+	PyObject *waits = PyObject_GetAttr(router, s_fg_waits);  /* the acceptor keeps out of the way */
+	PyObject *more = waits ? PyNumber_Add(waits, one) : NULL;
+	int rc = more ? PyObject_SetAttr(router, s_fg_waits, more) : -1;
+	Py_XDECREF(more);
+	Py_XDECREF(waits);
+	if (rc < 0 || !(mutex = PyObject_GetAttr(router, s_mutex)))
+		goto done;
+	PyObject *r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL);
+	if (!r)
+		goto done;
+	Py_DECREF(r);
+	msg = take_from(inbox, inbox);
+	PyObject *type, *value, *tb;
+	PyErr_Fetch(&type, &value, &tb);
+	r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
+	if (!r) {
+		Py_CLEAR(msg);
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+	} else {
+		Py_DECREF(r);
+		PyErr_Restore(type, value, tb);
+	}
+done:
+	Py_XDECREF(mutex);
+	Py_XDECREF(inbox);
+	Py_XDECREF(router);
+	if (msg != Py_None && (msg || PyErr_Occurred()))
+		return msg;
+	Py_XDECREF(msg);  /* nothing there after all: wait */
+slow:;
+	PyObject *stack[2] = {self, timeout};
+	return PyObject_Vectorcall(receive_slow, stack, given ? 2 : 1, NULL);
+}
+
+static PyMethodDef vm_receive_def = {
+	"receive", (PyCFunction)(void (*)(void))vm_receive, METH_FASTCALL | METH_KEYWORDS,
+	"receive($self, /, timeout=None)\n--\n\n"
+	"The next message of any path (waiting up to ``timeout``: TimeoutError);\n"
+	"never raises for one severed path."};
+
+/* receive_method(slow): VirtualMachine.receive (a method of Machine's
+ * subclasses) whose common case is here and the rest @slow's. */
+static PyObject *receive_method(PyObject *mod, PyObject *slow)
+{
+	(void)mod;
+	if (!PyCallable_Check(slow)) {
+		PyErr_SetString(PyExc_TypeError, "receive_method(slow): a callable");
+		return NULL;
+	}
+	Py_XSETREF(receive_slow, Py_NewRef(slow));
+	return PyDescr_NewMethod(&MachineType, &vm_receive_def);
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -570,6 +663,8 @@ static PyMethodDef message_methods[] = {
 	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
 	 "count_completions(counts, paths): counted one-way completions added to their paths' "
 	 "_completions; counts emptied."},
+	{"receive_method", (PyCFunction)receive_method, METH_O,
+	 "receive_method(slow): VirtualMachine.receive with its common case in C, the rest slow's."},
 	{"bind_message", (PyCFunction)(void (*)(void))bind_message, METH_FASTCALL,
 	 "bind_message(cls, plist_class): the Message class (a MessageCore subclass) file_messages "
 	 "and take_batch make, and an 08/09's parameter-list class; once."},
@@ -585,6 +680,8 @@ int message_add(PyObject *m)
 		{&s_inbox, "_inbox"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
+		{&s_router, "_router"}, {&s_vm_inbox, "inbox"}, {&s_mutex, "mutex"},
+		{&s_fg_waits, "fg_waits"}, {&s_wait_message, "wait_message"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))
@@ -598,6 +695,18 @@ int message_add(PyObject *m)
 	deque_append = deque_popleft ? PyObject_GetAttrString(deque, "append") : NULL;
 	Py_DECREF(deque);
 	if (!deque_append)
+		return -1;
+	if (!(one = PyLong_FromLong(1)))
+		return -1;
+	PyObject *thread = PyImport_ImportModule("_thread");
+	PyObject *lock = thread ? PyObject_GetAttrString(thread, "LockType") : NULL;
+	Py_XDECREF(thread);
+	if (!lock)
+		return -1;
+	lock_acquire = PyObject_GetAttrString(lock, "acquire");
+	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
+	Py_DECREF(lock);
+	if (!lock_release)
 		return -1;
 	if (PyType_Ready(&MessageCoreType) < 0 ||
 	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)

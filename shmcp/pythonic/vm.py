@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .._native import lib
+from .._native import receive_method as _receive_method
 from .._native import take_message as _take_message
 from ..errors import ConnectionRefused, NotLoggedOn
 from ..plist import PathPlist
@@ -223,6 +224,8 @@ def _attach() -> None:
         for name, value in vars(cls).items():
             if not name.startswith("__"):
                 setattr(VirtualMachine, name, value)
+    # receive's common case (a message in the inbox) in C; the rest is PythonicVM.receive's
+    setattr(VirtualMachine, "receive", _receive_method(PythonicVM.receive))
     before_logoff.append(PythonicVM._stop_layer)  # type: ignore[arg-type]
 
 
