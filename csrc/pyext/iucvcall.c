@@ -366,7 +366,7 @@ static int add_counts(PyObject *counts, const struct path_count *pc, int npaths)
  * present (last), or the wait's outcome as an int (alone).
  * NotImplemented: wait()'s own path is needed (interrupts taken earlier,
  * every facility handled, not logged on). */
-static PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
 	if (nargs < 3 || nargs > 4 || !PyObject_TypeCheck(args[0], &MachineType) ||

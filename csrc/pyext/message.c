@@ -19,6 +19,7 @@
  */
 #include "message.h"
 #include <structmember.h>
+#include <time.h>
 
 typedef struct {
 	PyObject_HEAD
@@ -598,6 +599,129 @@ static PyObject *receive_method(PyObject *mod, PyObject *slow)
 	return PyDescr_NewMethod(&MachineType, &vm_receive_def);
 }
 
+/* -- The pumper's core wait (router.py's pump) --------------------------- */
+
+static PyObject *s_pumping, *s_events, *s_watchers, *s_vm, *s_counts, *s_sleepers, *s_cond,
+	*s_notify_all, *s_take_rest, *s_paths;
+
+static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+
+/* The core wait's timeout for the monotonic @deadline (None: -1, none). */
+static int64_t timeout_of(PyObject *deadline)
+{
+	if (deadline == Py_None)
+		return -1;
+	double at = PyFloat_AsDouble(deadline);
+	if (at == -1.0 && PyErr_Occurred())
+		return -2;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);  /* time.monotonic()'s clock */
+	double left = at - ((double)ts.tv_sec + ts.tv_nsec * 1e-9);
+	return left > 0 ? (int64_t)(left * 1e9) : 0;
+}
+
+/* The batch the core wait takes with @router's mutex let go: take_batch's,
+ * what it leaves to wait()'s Python path finished by router._take_rest. */
+static PyObject *pump_take(PyObject *router, PyObject *deadline, int fast)
+{
+	PyObject *batch = Py_NewRef(Py_NotImplemented);
+	if (fast) {
+		PyObject *vm = PyObject_GetAttr(router, s_vm);
+		PyObject *counts = vm ? PyObject_GetAttr(router, s_counts) : NULL;
+		int64_t timeout_ns = counts ? timeout_of(deadline) : -2;
+		PyObject *targs[4] = {vm, NULL, counts, (PyObject *)message_type};
+		targs[1] = timeout_ns == -2 ? NULL : PyLong_FromLongLong(timeout_ns);
+		Py_DECREF(batch);
+		batch = targs[1] ? take_batch(NULL, targs, message_type ? 4 : 3) : NULL;
+		Py_XDECREF(targs[1]);
+		Py_XDECREF(counts);
+		Py_XDECREF(vm);
+		if (!batch)
+			return NULL;
+		Py_ssize_t n = batch == Py_NotImplemented ? -1 : PyList_GET_SIZE(batch);
+		if (n == 0 || (n > 0 && !PyLong_CheckExact(PyList_GET_ITEM(batch, n - 1)) &&
+			       !PyBytes_CheckExact(PyList_GET_ITEM(batch, n - 1))))
+			return batch;
+	}
+	PyObject *rest = PyObject_CallMethodObjArgs(router, s_take_rest, batch, deadline, NULL);
+	Py_DECREF(batch);
+	return rest;
+}
+
+/* pump(router, deadline): router.py's pump -- as the pumper (mutex held,
+ * nobody pumping): the core wait with the mutex let go (take_batch, the
+ * next interrupt and the one-way traffic queued behind it), the one-way
+ * completions it counted given to their paths; what is left to dispatch,
+ * in order (a list).  The mutex is held again, and the sleepers woken,
+ * whatever happened (an exception, Ctrl-C in the wait). */
+static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2) {
+		PyErr_SetString(PyExc_TypeError, "pump(router, deadline)");
+		return NULL;
+	}
+	PyObject *router = args[0], *deadline = args[1];
+	PyObject *events = PyObject_GetAttr(router, s_events);
+	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
+	PyObject *mutex = watchers ? PyObject_GetAttr(router, s_mutex) : NULL;
+	int watched = mutex ? PyObject_IsTrue(watchers) : -1;
+	int fast = events == Py_None && watched == 0;  /* else each completion is an event */
+	Py_XDECREF(events);
+	Py_XDECREF(watchers);
+	if (watched < 0 || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+		Py_XDECREF(mutex);
+		return NULL;
+	}
+	PyObject *batch = NULL, *r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
+	if (r) {
+		Py_DECREF(r);
+		batch = pump_take(router, deadline, fast);
+		/* finally: the mutex again, pumping cleared, sleepers woken */
+		PyObject *type, *value, *tb;
+		PyErr_Fetch(&type, &value, &tb);
+		r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL);
+		int ok = r && PyObject_SetAttr(router, s_pumping, Py_False) == 0;
+		Py_XDECREF(r);
+		PyObject *sleepers = ok ? PyObject_GetAttr(router, s_sleepers) : NULL;
+		int some = sleepers ? PyObject_IsTrue(sleepers) : -1;
+		Py_XDECREF(sleepers);
+		if (some > 0) {  /* they run once this thread lets go of mutex */
+			PyObject *cond = PyObject_GetAttr(router, s_cond);
+			r = cond ? PyObject_CallMethodNoArgs(cond, s_notify_all) : NULL;
+			Py_XDECREF(cond);
+			some = r ? 0 : -1;
+			Py_XDECREF(r);
+		}
+		if (some < 0) {  /* the new exception wins, as in a finally */
+			Py_CLEAR(batch);
+			Py_XDECREF(type);
+			Py_XDECREF(value);
+			Py_XDECREF(tb);
+		} else {
+			PyErr_Restore(type, value, tb);
+		}
+	}
+	Py_DECREF(mutex);
+	if (!batch)
+		return NULL;
+	PyObject *counts = PyObject_GetAttr(router, s_counts);
+	PyObject *paths = counts && PyDict_Check(counts) && PyDict_GET_SIZE(counts) ?
+			  PyObject_GetAttr(router, s_paths) : NULL;
+	if (paths) {
+		PyObject *cargs[2] = {counts, paths};
+		r = count_completions(NULL, cargs, 2);
+		Py_XDECREF(r);
+		Py_DECREF(paths);
+		if (!r)
+			Py_CLEAR(batch);
+	} else if (!counts || PyErr_Occurred()) {
+		Py_CLEAR(batch);
+	}
+	Py_XDECREF(counts);
+	return batch;
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -663,6 +787,9 @@ static PyMethodDef message_methods[] = {
 	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
 	 "count_completions(counts, paths): counted one-way completions added to their paths' "
 	 "_completions; counts emptied."},
+	{"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
+	 "pump(router, deadline): the pumper's core wait with the router's mutex let go; what "
+	 "is left to dispatch, in order (router.py)."},
 	{"receive_method", (PyCFunction)receive_method, METH_O,
 	 "receive_method(slow): VirtualMachine.receive with its common case in C, the rest slow's."},
 	{"bind_message", (PyCFunction)(void (*)(void))bind_message, METH_FASTCALL,
@@ -682,6 +809,9 @@ int message_add(PyObject *m)
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
 		{&s_router, "_router"}, {&s_vm_inbox, "inbox"}, {&s_mutex, "mutex"},
 		{&s_fg_waits, "fg_waits"}, {&s_wait_message, "wait_message"},
+		{&s_pumping, "pumping"}, {&s_events, "events"}, {&s_watchers, "watchers"},
+		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
+		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))

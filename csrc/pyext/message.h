@@ -14,6 +14,10 @@ PyObject *receive_data(PyObject *mod, PyObject *plist);
  * list's (a Message's own) */
 PyObject *receive_image(uint8_t *image);
 
+/* iucvcall.c: take_batch(vm, timeout_ns, counts[, message_class]), the
+ * module function */
+PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
+
 /* Whether @type is MessageCore or a subclass of it. */
 int is_message_type(PyObject *type);
 

@@ -28,7 +28,7 @@ from .. import iucv
 from .._native import lib
 from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
-from .._native import take_batch as _take_batch
+from .._native import pump as _pump  # the pumper's core wait (message.c)
 from .._native import take_message as _take_message
 from .. import signals
 from ..errors import ShmcpError
@@ -124,36 +124,10 @@ class Router:
                     finally:
                         self.sleepers -= 1
                     continue
-                batch = self._pump(deadline)
+                batch = _pump(self, deadline)
                 self._file(batch)
         finally:
             mutex.release()
-
-    def _pump(self, deadline: float | None) -> list[Any]:
-        """As the pumper (mutex held, nobody pumping): the core's wait with
-        the mutex let go -- the next interrupt and the one-way traffic
-        queued behind it (take_batch), the one-way completions it counted
-        given to their paths; what is left to dispatch, in order."""
-        mutex = self.mutex
-        self.pumping = True
-        mutex.release()
-        try:
-            if self.events is None and not self.watchers:  # else each completion is an event
-                batch = _take_batch(self.vm, -1 if deadline is None else
-                                    max(0, int((deadline - _monotonic()) * 1e9)), self.counts,
-                                    Message)  # (08/09s as bare Messages, for _file)
-                if batch is NotImplemented or batch and batch[-1].__class__ in (int, bytes):
-                    batch = self._take_rest(batch, deadline)
-            else:
-                batch = self._take_rest(NotImplemented, deadline)
-        finally:
-            mutex.acquire()
-            self.pumping = False
-            if self.sleepers:  # they run once this thread lets go of mutex
-                self.cond.notify_all()
-        if self.counts:  # (in C, message.c)
-            _count_completions(self.counts, self.paths)
-        return batch
 
     def _file(self, batch: list[Any]) -> None:
         """dispatch() each of a batch (mutex held); with nobody watching,
@@ -178,7 +152,7 @@ class Router:
                 got = completed.pop(msgid, None)
                 if got is not None:
                     return got
-                batch = self._pump(None)
+                batch = _pump(self, None)
                 if len(batch) == 1 and (got := batch[0]).__class__ is CompPlist and \
                         got.msgid == msgid and self.events is None and not self.watchers:
                     path = self.paths.get(got.pathid)
@@ -201,7 +175,7 @@ class Router:
             while not self.pumping:
                 if path._completions != completions or path._state != "active":
                     return
-                batch = self._pump(None)
+                batch = _pump(self, None)
                 if batch:
                     self._file(batch)
         finally:
@@ -224,7 +198,7 @@ class Router:
                     return msg
                 if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("timed out")
-                batch = self._pump(deadline)
+                batch = _pump(self, deadline)
                 if self.events is None and not self.watchers:
                     # a lone 08/09 while the inbox is empty: taken past the inboxes
                     msg = _file_messages(batch, inbox, self.paths, self, MsgPlist, True)
