@@ -40,7 +40,7 @@ static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
 static PyObject *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
 	*s_data_slow, *s_receive_py, *s_completions, *s_router,
-	*s_vm_inbox, *s_mutex, *s_fg_waits, *s_wait_message;
+	*s_vm_inbox, *s_mutex, *s_wait_message;
 
 /* collections.deque's popleft and append (method descriptors, called with
  * the deque first: no lookup per call) */
@@ -522,7 +522,6 @@ done:
 
 static PyObject *receive_slow;               /* PythonicVM.receive */
 static PyObject *lock_acquire, *lock_release;  /* _thread.lock's, called with the lock first */
-static PyObject *one;                          /* 1 */
 
 static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 			    PyObject *kwnames)
@@ -544,12 +543,10 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 	}
 	if (queued < 0)
 		goto done;
-	PyObject *waits = PyObject_GetAttr(router, s_fg_waits);  /* the acceptor keeps out of the way */
-	PyObject *more = waits ? PyNumber_Add(waits, one) : NULL;
-	int rc = more ? PyObject_SetAttr(router, s_fg_waits, more) : -1;
-	Py_XDECREF(more);
-	Py_XDECREF(waits);
-	if (rc < 0 || !(mutex = PyObject_GetAttr(router, s_mutex)))
+	/* (not a wait: fg_waits, which keeps the acceptor out of the way, is
+	 * counted by the wait that filed these messages and the one that
+	 * follows when the inbox is empty again) */
+	if (!(mutex = PyObject_GetAttr(router, s_mutex)))
 		goto done;
 	PyObject *r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL);
 	if (!r)
@@ -808,7 +805,7 @@ int message_add(PyObject *m)
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
 		{&s_router, "_router"}, {&s_vm_inbox, "inbox"}, {&s_mutex, "mutex"},
-		{&s_fg_waits, "fg_waits"}, {&s_wait_message, "wait_message"},
+		{&s_wait_message, "wait_message"},
 		{&s_pumping, "pumping"}, {&s_events, "events"}, {&s_watchers, "watchers"},
 		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
@@ -825,8 +822,6 @@ int message_add(PyObject *m)
 	deque_append = deque_popleft ? PyObject_GetAttrString(deque, "append") : NULL;
 	Py_DECREF(deque);
 	if (!deque_append)
-		return -1;
-	if (!(one = PyLong_FromLong(1)))
 		return -1;
 	PyObject *thread = PyImport_ImportModule("_thread");
 	PyObject *lock = thread ? PyObject_GetAttrString(thread, "LockType") : NULL;
