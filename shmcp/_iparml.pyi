@@ -81,6 +81,7 @@ class MessageCore:
     _router: Any
     _answered: bool
     taken: bool
+    _in_path: bool
     def __init__(self, plist: Any, flags: int, path: Any, router: Any) -> None: ...
     @property
     def data(self) -> bytes: ...

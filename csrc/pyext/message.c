@@ -12,6 +12,9 @@
  * Message is made without a frame, its fields are read by C getters, and
  * the inboxes stay the router's two collections.deque (every path's, and
  * each path's own), so everything else of the layer sees them as before.
+ * A path's own inbox is filed only once the program receives from that
+ * path (Path._receive_here): a program that takes everything by
+ * vm.receive files each message once.
  * Both functions run with the router's lock held by the caller, and the
  * GIL throughout (RECEIVE never waits).  What is rare stays in Python, on
  * the subclass: the data of a message nobody took yet (_data_slow), a
@@ -32,13 +35,14 @@ typedef struct {
 	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
 	char answered;     /* replied, rejected, one-way or gone (_answered) */
 	char taken;        /* by a receive (it sits in two inboxes) */
+	char in_path;      /* filed in its path's own inbox too (_in_path) */
 	uint8_t image[IMAGE_LEN];  /* the interrupt's image while plist is NULL */
 } MessageObject;
 
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
-static PyObject *s_inbox, *s_sever_owed, *s_settle, *s_dispatch,
+static PyObject *s_inbox, *s_receiving, *s_sever_owed, *s_settle, *s_dispatch,
 	*s_data_slow, *s_receive_py, *s_completions, *s_router,
 	*s_vm_inbox, *s_mutex, *s_wait_message;
 
@@ -251,6 +255,8 @@ static PyMemberDef Message_members[] = {
 	 "replied, rejected, one-way or gone"},
 	{"taken", T_BOOL, offsetof(MessageObject, taken), 0,
 	 "by a receive (it sits in two inboxes: its path's and the VM's)"},
+	{"_in_path", T_BOOL, offsetof(MessageObject, in_path), 0,
+	 "filed in its path's own inbox too (the path is received from)"},
 	{NULL, 0, 0, 0, NULL},
 };
 
@@ -353,10 +359,13 @@ static PyObject *take_from(PyObject *inbox, PyObject *vm_inbox)
 		}
 		m->taken = 1;
 		PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
-		PyObject *own = inbox == vm_inbox && path != Py_None ? PyObject_GetAttr(path, s_inbox)
-								      : Py_NewRef(vm_inbox);
-		int rc = own ? trim(own) : -1;
-		Py_XDECREF(own);
+		int rc = 0;
+		if (inbox != vm_inbox || m->in_path) {
+			PyObject *own = inbox == vm_inbox ? PyObject_GetAttr(path, s_inbox)
+							  : Py_NewRef(vm_inbox);
+			rc = own ? trim(own) : -1;
+			Py_XDECREF(own);
+		}
 		int got = rc < 0 ? -1 : fetch(m);
 		if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
 			got = -1;
@@ -489,7 +498,13 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 			if (!path && PyErr_Occurred())
 				goto done;
 			path = Py_NewRef(path ? path : Py_None);
-			if (path != Py_None && !(own = PyObject_GetAttr(path, s_inbox)))
+			int receiving = 0;  /* received from: its own inbox too */
+			if (path != Py_None) {
+				PyObject *flag = PyObject_GetAttr(path, s_receiving);
+				receiving = flag ? PyObject_IsTrue(flag) : -1;
+				Py_XDECREF(flag);
+			}
+			if (receiving < 0 || (receiving && !(own = PyObject_GetAttr(path, s_inbox))))
 				goto done;
 			pathid = id;
 		}
@@ -500,6 +515,7 @@ static PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t 
 		if (r && own) {
 			Py_DECREF(r);
 			r = append(own, msg);
+			((MessageObject *)msg)->in_path = 1;
 		}
 		Py_DECREF(msg);
 		if (!r)
@@ -801,7 +817,7 @@ int message_add(PyObject *m)
 		PyObject **s;
 		const char *name;
 	} names[] = {
-		{&s_inbox, "_inbox"},
+		{&s_inbox, "_inbox"}, {&s_receiving, "_receiving"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
 		{&s_router, "_router"}, {&s_vm_inbox, "inbox"}, {&s_mutex, "mutex"},

@@ -494,6 +494,8 @@ class AsyncPath:
         _completions: int
         _resumes: int
         _inbox: collections.deque[Message]
+
+        def _receive_here(self) -> collections.deque[Message]: ...
         _spares: list[bytearray]
 
         def _queue(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
@@ -571,7 +573,7 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        router, inbox = self._router, self._inbox
+        router, inbox = self._router, self._receive_here()
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
         if self._state != "severed":  # (severed: receive says so at once)

@@ -133,7 +133,10 @@ class Path(AsyncPath):
         self._state = state  # connecting, active, severed
         self._partner_severed = False
         self._sever_owed = False  # severed by the partner, ours waits for the inbox
+        # its messages not taken yet, once the program receives from the path
+        # itself (_receive_here); until then they are only in the VM's inbox
         self._inbox: collections.deque["Message"] = collections.deque()
+        self._receiving = False
         self._completions = 0  # message-complete interrupts taken, ever
         self._resumes = 0      # path-resumed interrupts taken, ever
         # SEND's parameter lists, reused; one per sender at a time (threads and
@@ -320,7 +323,7 @@ class Path(AsyncPath):
         """The next message on this path, waiting up to ``timeout``
         seconds (TimeoutError); PathSevered once the path is severed and
         nothing is left on it."""
-        inbox, router = self._inbox, self._router
+        inbox, router = self._receive_here(), self._router
 
         def take() -> "Message | None":
             msg = router.take(inbox)
@@ -328,6 +331,22 @@ class Path(AsyncPath):
                 self._not_active("receive")
             return msg
         return router.wait_until(take, deadline_of(timeout))
+
+    def _receive_here(self) -> "collections.deque[Message]":
+        """The path's own inbox, made on the first receive from the path:
+        the messages of it still in the VM's inbox, in order, and from
+        then on each one as it comes (a program that takes every message
+        by vm.receive files each in one inbox only)."""
+        if not self._receiving:
+            router = self._router
+            with router.mutex:
+                if not self._receiving:
+                    for msg in router.inbox:
+                        if msg.path is self and not msg.taken:
+                            msg._in_path = True
+                            self._inbox.append(msg)
+                    self._receiving = True
+        return self._inbox
 
     def __iter__(self) -> Iterator["Message"]:
         """The path's messages as they come, until it is severed and empty."""
@@ -365,8 +384,9 @@ class Path(AsyncPath):
         with router.mutex:
             if self._sever_owed:  # the program gives up what is left on it
                 self._sever_owed = False
-                for msg in self._inbox:
-                    msg.taken = True
+                for msg in self._inbox if self._receiving else router.inbox:
+                    if msg.path is self:
+                        msg.taken = True
                 if router.vm.logged_on:
                     iucv.sever(PathPlist(pathid=self.pathid))
             if self._state == "severed":

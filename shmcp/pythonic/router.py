@@ -296,7 +296,8 @@ class Router:
         path = self.paths.get(got.pathid)
         msg = Message(got, got.flags1, path, self)
         self.inbox.append(msg)
-        if path is not None:
+        if path is not None and path._receiving:
+            msg._in_path = True
             path._inbox.append(msg)
         if self.events is not None:
             self._event("message_pending", path, msg, raw=got)
@@ -352,7 +353,7 @@ class Router:
         else:
             path._state = "severed"
             path._partner_severed = True
-            if any(not msg.taken for msg in path._inbox):
+            if self.untaken(path):
                 # our SEVER would destroy them: it waits until they are taken
                 path._sever_owed = True
                 self._event("path_severed", path, raw=got)
@@ -360,9 +361,14 @@ class Router:
         iucv.sever(PathPlist(pathid=pathid))  # our end too: the path id is free again
         self._event("path_severed", path, raw=got)
 
+    def untaken(self, path: "Path") -> bool:
+        """Whether a message of ``path`` still waits to be taken (mutex held)."""
+        return any(not msg.taken and msg.path is path
+                   for msg in (path._inbox if path._receiving else self.inbox))
+
     def _settle(self, path: "Path") -> None:
         """The SEVER a path's end owes once its last message is taken."""
-        if path._sever_owed and not any(not msg.taken for msg in path._inbox):
+        if path._sever_owed and not self.untaken(path):
             path._sever_owed = False
             iucv.sever(PathPlist(pathid=path.pathid))
 
