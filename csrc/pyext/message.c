@@ -735,6 +735,46 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	return batch;
 }
 
+/* -- A one-way send's common case (path.py's send) ----------------------- */
+
+static PyObject *iucv_send_fn;  /* this module's send(plist) */
+
+/* send_one_way(plist, data): a one-way SEND of @data (bytes or bytearray)
+ * with @plist, the path's own for this call: 0 once queued, else IPRCODE
+ * (3: at the limit); NotImplemented if the SEND would not be the C path's
+ * (no VM): the caller's general path does it.  One call with the GIL held
+ * throughout, so one parameter list serves every thread of the path. */
+static PyObject *send_one_way(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyObject_TypeCheck(args[0], &ImageType) ||
+	    !(PyBytes_CheckExact(args[1]) || PyByteArray_CheckExact(args[1]))) {
+		PyErr_SetString(PyExc_TypeError, "send_one_way(plist, data: bytes | bytearray)");
+		return NULL;
+	}
+	if (!current_vm || !current_vm->logged_on)
+		Py_RETURN_NOTIMPLEMENTED;
+	Image *p = (Image *)args[0];
+	PyObject *data = args[1];
+	uint8_t *image = image_of(args[0]);
+	if (!image)
+		return NULL;
+	Py_ssize_t size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyByteArray_GET_SIZE(data);
+	if (size > 0x7FFFFFFF)
+		Py_RETURN_NOTIMPLEMENTED;
+	Py_XSETREF(p->bf1, Py_NewRef(data));
+	be_put(image + SHMCP_IP_BFLN1F, 4, (uint64_t)size);
+	image[SHMCP_IP_FLAGS1] = SHMCP_IPNORPY;
+	PyObject *cc = PyObject_Vectorcall(iucv_send_fn, args, 1, NULL);
+	if (!cc)
+		return NULL;
+	int queued = cc == Py_False || (PyLong_Check(cc) && PyLong_AsLong(cc) == 0);
+	Py_DECREF(cc);
+	if (queued)
+		return PyLong_FromLong(0);
+	return PyLong_FromLong(image[SHMCP_IP_RCODE] ? image[SHMCP_IP_RCODE] : -1);
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -800,6 +840,9 @@ static PyMethodDef message_methods[] = {
 	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
 	 "count_completions(counts, paths): counted one-way completions added to their paths' "
 	 "_completions; counts emptied."},
+	{"send_one_way", (PyCFunction)(void (*)(void))send_one_way, METH_FASTCALL,
+	 "send_one_way(plist, data): a one-way SEND with the path's own plist in one call: 0, "
+	 "IPRCODE, or NotImplemented (the caller's general path)."},
 	{"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
 	 "pump(router, deadline): the pumper's core wait with the router's mutex let go; what "
 	 "is left to dispatch, in order (router.py)."},
@@ -848,6 +891,8 @@ int message_add(PyObject *m)
 	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
 	Py_DECREF(lock);
 	if (!lock_release)
+		return -1;
+	if (!(iucv_send_fn = PyObject_GetAttrString(m, "send")))  /* iucvcall.c's */
 		return -1;
 	if (PyType_Ready(&MessageCoreType) < 0 ||
 	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)

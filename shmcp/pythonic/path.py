@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import iucv
 from .._native import lib
+from .._native import send_one_way as _send_one_way
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
 from .aio import AsyncPath, AsyncPending
@@ -143,6 +144,7 @@ class Path(AsyncPath):
         # the event loop may send on one path at once); every one in the pool
         # has its classes and tag zero
         self._plists = [MsgPlist(pathid=pathid)]
+        self._oneway = MsgPlist(pathid=pathid)  # send_one_way's: used within one C call
         self._spares: list[bytearray] = []     # default-size answer areas, reused
 
     msglim = property(lambda self: self._msglim, doc="The path's message limit.")
@@ -218,21 +220,16 @@ class Path(AsyncPath):
         if one_way and (type(data) is bytes or type(data) is bytearray) and \
                 not (priority or trgcls or srccls or msgtag) and \
                 block and timeout is None and self._state == "active":
-            plists = self._plists  # the stream's common case, spelled out
-            p = plists.pop() if plists else MsgPlist(pathid=self.pathid)
-            try:
-                p.bf1 = data
-                while True:
-                    completions = self._completions
-                    p.flags1 = _IPNORPY
-                    if not _send(p):
-                        return None
-                    if p.rcode != 3 or self._state != "active":
-                        break  # quiesced, severed: the general path says why
-                    # at the limit: take completions until one of ours came
-                    self._router.wait_room(self, completions)
-            finally:
-                plists.append(p)
+            oneway = self._oneway  # the stream's common case, spelled out
+            while True:
+                completions = self._completions
+                rc = _send_one_way(oneway, data)  # in C: 0 once queued, else IPRCODE
+                if not rc:
+                    return None
+                if rc != 3 or self._state != "active":
+                    break  # quiesced, severed, no VM in C: the general path says why
+                # at the limit: take completions until one of ours came
+                self._router.wait_room(self, completions)
         elif not (one_way or priority or trgcls or srccls or msgtag) and reply_size is None and \
                 (type(data) is bytes or type(data) is bytearray) and block and timeout is None \
                 and self._state == "active":
