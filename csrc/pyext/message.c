@@ -735,7 +735,7 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	return batch;
 }
 
-/* -- A one-way send's common case (path.py's send) ----------------------- */
+/* -- A send's common cases (path.py's send) ------------------------------- */
 
 static PyObject *iucv_send_fn;  /* this module's send(plist) */
 
@@ -773,6 +773,73 @@ static PyObject *send_one_way(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	if (queued)
 		return PyLong_FromLong(0);
 	return PyLong_FromLong(image[SHMCP_IP_RCODE] ? image[SHMCP_IP_RCODE] : -1);
+}
+
+/* send_two_way(plist, data, answer): the round trip's SEND (path.py's
+ * _round_trip) of @data (bytes or bytearray), the reply to land in
+ * @answer (a bytearray), with @plist, the path's own for this call, in one
+ * call with the GIL held: the message id (>= 0), or -1 - IPRCODE if the
+ * SEND was refused; NotImplemented if it would not be the C path's (no
+ * VM, no IUCV state yet): the caller's general path does it. */
+static PyObject *send_two_way(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 3 || !PyObject_TypeCheck(args[0], &ImageType) ||
+	    !(PyBytes_CheckExact(args[1]) || PyByteArray_CheckExact(args[1])) ||
+	    !PyByteArray_CheckExact(args[2])) {
+		PyErr_SetString(PyExc_TypeError,
+				"send_two_way(plist, data: bytes | bytearray, answer: bytearray)");
+		return NULL;
+	}
+	Machine *vm = current_vm;
+	if (!vm || !vm->logged_on || !vm->answers || !PyDict_CheckExact(vm->answers))
+		Py_RETURN_NOTIMPLEMENTED;
+	Image *p = (Image *)args[0];
+	PyObject *data = args[1], *answer = args[2];
+	uint8_t *image = image_of(args[0]);
+	if (!image)
+		return NULL;
+	Py_ssize_t size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyByteArray_GET_SIZE(data);
+	Py_ssize_t room = PyByteArray_GET_SIZE(answer);
+	if (size > 0x7FFFFFFF || room > 0x7FFFFFFF)
+		Py_RETURN_NOTIMPLEMENTED;
+	Py_XSETREF(p->bf1, Py_NewRef(data));
+	Py_XSETREF(p->bf2, Py_NewRef(answer));
+	be_put(image + SHMCP_IP_BFLN1F, 4, (uint64_t)size);
+	be_put(image + SHMCP_IP_BFLN2F, 4, (uint64_t)room);
+	image[SHMCP_IP_FLAGS1] = 0;
+	PyObject *cc = PyObject_Vectorcall(iucv_send_fn, args, 1, NULL);
+	Py_CLEAR(p->bf2);  /* the answers record keeps the area exported; the plist needs it no more */
+	p->bf2 = Py_NewRef(Py_None);
+	if (!cc)
+		return NULL;
+	int queued = cc == Py_False || (PyLong_Check(cc) && PyLong_AsLong(cc) == 0);
+	Py_DECREF(cc);
+	if (queued)
+		return PyLong_FromUnsignedLong((unsigned long)be_get(image + SHMCP_IP_MSGID, 4));
+	return PyLong_FromLong(-1 - (long)image[SHMCP_IP_RCODE]);
+}
+
+/* answer_of(got, answer): the reply a two-way send returns for its
+ * message-complete interrupt @got (a parameter list) when it is the plain
+ * case -- no audit trail, the reply in @answer (a bytearray) -- as new
+ * bytes; else None (path.py's outcome says what it is). */
+static PyObject *answer_of(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyObject_TypeCheck(args[0], &ImageType) || !PyByteArray_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "answer_of(got, answer: bytearray)");
+		return NULL;
+	}
+	uint8_t *image = image_of(args[0]);
+	if (!image)
+		return NULL;
+	Py_ssize_t room = PyByteArray_GET_SIZE(args[1]);
+	uint64_t left = be_get(image + SHMCP_IP_BFLN2F, 4);
+	if (be_get(image + SHMCP_IP_AUDIT, 2) || (image[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA) ||
+	    left > (uint64_t)room)
+		Py_RETURN_NONE;
+	return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(args[1]), room - (Py_ssize_t)left);
 }
 
 /* count_completions(counts, paths): the one-way completions take_batch
@@ -843,6 +910,11 @@ static PyMethodDef message_methods[] = {
 	{"send_one_way", (PyCFunction)(void (*)(void))send_one_way, METH_FASTCALL,
 	 "send_one_way(plist, data): a one-way SEND with the path's own plist in one call: 0, "
 	 "IPRCODE, or NotImplemented (the caller's general path)."},
+	{"send_two_way", (PyCFunction)(void (*)(void))send_two_way, METH_FASTCALL,
+	 "send_two_way(plist, data, answer): a two-way SEND with the path's own plist in one "
+	 "call: the message id, -1 - IPRCODE, or NotImplemented (the caller's general path)."},
+	{"answer_of", (PyCFunction)(void (*)(void))answer_of, METH_FASTCALL,
+	 "answer_of(got, answer): a completion's plain reply as bytes, else None."},
 	{"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
 	 "pump(router, deadline): the pumper's core wait with the router's mutex let go; what "
 	 "is left to dispatch, in order (router.py)."},

@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from .. import iucv
 from .._native import lib
+from .._native import answer_of as _answer_of
 from .._native import send_one_way as _send_one_way
+from .._native import send_two_way as _send_two_way
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
 from .aio import AsyncPath, AsyncPending
@@ -144,7 +146,8 @@ class Path(AsyncPath):
         # the event loop may send on one path at once); every one in the pool
         # has its classes and tag zero
         self._plists = [MsgPlist(pathid=pathid)]
-        self._oneway = MsgPlist(pathid=pathid)  # send_one_way's: used within one C call
+        # send_one_way's and send_two_way's: each used within one C call
+        self._oneway, self._twoway = MsgPlist(pathid=pathid), MsgPlist(pathid=pathid)
         self._spares: list[bytearray] = []     # default-size answer areas, reused
 
     msglim = property(lambda self: self._msglim, doc="The path's message limit.")
@@ -265,22 +268,16 @@ class Path(AsyncPath):
         """send(data)'s common case: a two-way SEND with a default answer
         area, no classes, no timeout; None if the SEND was refused (the
         limit, a quiesce: send's general path waits and sends again)."""
-        plists, spares = self._plists, self._spares
-        p = plists.pop() if plists else MsgPlist(pathid=self.pathid)
+        spares = self._spares
         answer = spares.pop() if spares else bytearray(DEFAULT_REPLY_SIZE)
-        try:
-            p.bf1 = data
-            p.bf2 = answer
-            p.flags1 = 0
-            if _send(p):
-                spares.append(answer)
-                return None
-            msgid = p.msgid
-        finally:
-            plists.append(p)
+        msgid = _send_two_way(self._twoway, data, answer)  # in C, one call
+        if msgid.__class__ is not int or msgid < 0:  # refused, or no VM in C
+            spares.append(answer)
+            return None
         got = self._router.wait_reply(msgid)
         try:
-            return outcome(got, answer)
+            reply = _answer_of(got, answer)  # the plain reply, in C
+            return outcome(got, answer) if reply is None else reply
         finally:  # only once read: another thread may take it at once
             if len(spares) < 4:
                 spares.append(answer)
