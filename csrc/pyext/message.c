@@ -42,7 +42,7 @@ typedef struct {
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
-static PyObject *s_inbox, *s_receiving, *s_sever_owed, *s_settle, *s_dispatch,
+static PyObject *s_inbox, *s_receiving, *s_reply_slow, *s_sever_owed, *s_settle, *s_dispatch,
 	*s_data_slow, *s_receive_py, *s_completions, *s_router,
 	*s_vm_inbox, *s_mutex, *s_wait_message;
 
@@ -260,7 +260,69 @@ static PyMemberDef Message_members[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
+static PyObject *iucv_reply_fn;  /* this module's reply(plist) */
+
+/* _reply_slow(*args, **kw), the arguments reply() was given */
+static PyObject *reply_slow(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
+			    PyObject *kwnames)
+{
+	Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+	PyObject *stack[8];
+	if (n > 7) {
+		PyErr_Format(PyExc_TypeError, "reply() takes data and priority=, not %zd arguments", n);
+		return NULL;
+	}
+	stack[0] = (PyObject *)self;
+	for (Py_ssize_t i = 0; i < n; i++)
+		stack[i + 1] = args[i];
+	return PyObject_VectorcallMethod(s_reply_slow, stack, nargs + 1, kwnames);
+}
+
+/* reply(data=b"", *, priority=False): REPLY.  Here its common case -- bytes
+ * or a bytearray, a message taken (RECEIVEd) and not answered yet -- with
+ * the message's own parameter list; anything else is _reply_slow's. */
+static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
+			       PyObject *kwnames)
+{
+	PyObject *data = nargs == 1 && !kwnames ? args[0] : NULL;
+	if (!data || self->answered || !self->data || self->data == Py_None ||
+	    !(PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)) || !iucv_reply_fn)
+		return reply_slow(self, args, nargs, kwnames);
+	Py_ssize_t size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyByteArray_GET_SIZE(data);
+	if (size > 0x7FFFFFFF)
+		return reply_slow(self, args, nargs, kwnames);
+	PyObject *plist = Message_get_p(self, NULL);
+	if (!plist)
+		return NULL;
+	uint8_t *image = image_of(plist);
+	if (!image) {
+		Py_DECREF(plist);
+		return NULL;
+	}
+	Image *p = (Image *)plist;
+	Py_XSETREF(p->bf2, Py_NewRef(data));
+	be_put(image + SHMCP_IP_BFLN2F, 4, (uint64_t)size);
+	image[SHMCP_IP_FLAGS1] = 0;
+	self->answered = 1;
+	PyObject *cc = PyObject_Vectorcall(iucv_reply_fn, &plist, 1, NULL);
+	int rc = cc ? PyObject_IsTrue(cc) : -1;
+	Py_XDECREF(cc);
+	PyObject *res = NULL;
+	if (rc == 0 || (rc > 0 && image[SHMCP_IP_RCODE] == 5))  /* 5: the sender's error */
+		res = Py_NewRef(Py_None);
+	else if (rc > 0)
+		res = PyObject_CallMethod((PyObject *)self, "_failed", "is",
+					  (int)image[SHMCP_IP_RCODE], "reply");
+	Py_DECREF(plist);
+	return res;
+}
+
 static PyMethodDef Message_methods[] = {
+	{"reply", (PyCFunction)(void (*)(void))Message_reply, METH_FASTCALL | METH_KEYWORDS,
+	 "reply($self, data=b'', *, priority=False)\n--\n\n"
+	 "REPLY with ``data`` (any bytes-like object).  A reply longer than\n"
+	 "the sender's answer area is cut there and raises ReplyTruncated at\n"
+	 "the sender, not here.  PathSevered if the path is gone."},
 	{"_fetch", (PyCFunction)Message_fetch, METH_NOARGS,
 	 "RECEIVE the data (router lock held); False if the message is gone."},
 	{NULL, NULL, 0, NULL},
@@ -932,7 +994,7 @@ int message_add(PyObject *m)
 		PyObject **s;
 		const char *name;
 	} names[] = {
-		{&s_inbox, "_inbox"}, {&s_receiving, "_receiving"},
+		{&s_inbox, "_inbox"}, {&s_receiving, "_receiving"}, {&s_reply_slow, "_reply_slow"},
 		{&s_sever_owed, "_sever_owed"}, {&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 		{&s_data_slow, "_data_slow"}, {&s_receive_py, "_receive_py"}, {&s_completions, "_completions"},
 		{&s_router, "_router"}, {&s_vm_inbox, "inbox"}, {&s_mutex, "mutex"},
@@ -964,7 +1026,8 @@ int message_add(PyObject *m)
 	Py_DECREF(lock);
 	if (!lock_release)
 		return -1;
-	if (!(iucv_send_fn = PyObject_GetAttrString(m, "send")))  /* iucvcall.c's */
+	if (!(iucv_send_fn = PyObject_GetAttrString(m, "send")) ||  /* iucvcall.c's */
+	    !(iucv_reply_fn = PyObject_GetAttrString(m, "reply")))
 		return -1;
 	if (PyType_Ready(&MessageCoreType) < 0 ||
 	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)

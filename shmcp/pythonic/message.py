@@ -19,7 +19,8 @@ class Message(MessageCore):
     """One message, received: ``data`` (bytes), ``path`` (the Path it came
     on), ``msgid``, ``trgcls`` (its target class), ``priority``,
     ``one_way``.  A two-way message is answered by ``reply(data)`` or
-    ``reject()``, once.
+    ``reject()``, once.  (``reply`` is MessageCore's, in C; its uncommon
+    cases come to ``_reply_slow``.)
 
     Made as ``Message(plist, flags, path, router)``: the message-pending
     interrupt's own parameter list names the message, and RECEIVE and REPLY
@@ -61,10 +62,9 @@ class Message(MessageCore):
                                  f"there is nothing to answer")
             raise ValueError(f"{what}: message {self.msgid} was already answered")
 
-    def reply(self, data: Any = b"", *, priority: bool = False) -> None:
-        """REPLY with ``data`` (any bytes-like object).  A reply longer than
-        the sender's answer area is cut there and raises ReplyTruncated at
-        the sender, not here.  PathSevered if the path is gone."""
+    def _reply_slow(self, data: Any = b"", *, priority: bool = False) -> None:
+        """reply() but its common case (MessageCore.reply, in C: bytes or a
+        bytearray for a message taken and not answered yet)."""
         if self._answered or self._data is None:
             self._answerable("reply")
         if type(data) is not bytes and type(data) is not bytearray:
