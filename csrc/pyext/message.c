@@ -42,6 +42,7 @@ typedef struct {
 static PyTypeObject MessageCoreType;
 static PyTypeObject *message_type;  /* message.py's Message (bind_message) */
 static PyTypeObject *plist_type;    /* and the parameter list of an 08/09 (MsgPlist) */
+static PyTypeObject *comp_type;     /* and of an 06/07 (CompPlist) */
 static PyObject *s_inbox, *s_receiving, *s_reply_slow, *s_sever_owed, *s_settle, *s_dispatch,
 	*s_data_slow, *s_receive_py, *s_completions, *s_router,
 	*s_vm_inbox, *s_mutex, *s_wait_message;
@@ -591,6 +592,9 @@ done:
 	return res;
 }
 
+enum { FOR_MESSAGE, FOR_REPLY };
+static PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline);
+
 /* -- vm.receive's common case ------------------------------------------
  *
  * A message already in the VM's inbox (a batch filed it): taken under the
@@ -616,7 +620,11 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 		goto done;
 	Py_ssize_t queued = PyObject_Size(inbox);
 	if (!queued) {  /* the wait PythonicVM.receive would make */
-		msg = PyObject_CallMethodOneArg(router, s_wait_message, Py_None);
+		msg = pumper_wait(router, FOR_MESSAGE, NULL, Py_None);
+		if (msg == Py_None) {  /* another thread pumps: follow it */
+			Py_DECREF(msg);
+			msg = PyObject_CallMethodOneArg(router, s_wait_message, Py_None);
+		}
 		goto done;
 	}
 	if (queued < 0)
@@ -904,6 +912,174 @@ static PyObject *answer_of(PyObject *mod, PyObject *const *args, Py_ssize_t narg
 	return PyBytes_FromStringAndSize(PyByteArray_AS_STRING(args[1]), room - (Py_ssize_t)left);
 }
 
+/* -- A pumper's wait for one thing (router.py's wait_message, wait_reply) -- */
+
+static PyObject *s_completed, *s_fg_waits, *s_file, *one;
+
+/* router.fg_waits += 1: the acceptor keeps out of the way */
+static int count_wait(PyObject *router)
+{
+	PyObject *waits = PyObject_GetAttr(router, s_fg_waits);
+	PyObject *more = waits ? PyNumber_Add(waits, one) : NULL;
+	int rc = more ? PyObject_SetAttr(router, s_fg_waits, more) : -1;
+	Py_XDECREF(more);
+	Py_XDECREF(waits);
+	return rc;
+}
+
+/* Whether nobody watches @router's dispatch (no events, no watchers):
+ * 1, 0, or -1 with an exception. */
+static int unwatched(PyObject *router)
+{
+	PyObject *events = PyObject_GetAttr(router, s_events);
+	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
+	int watched = watchers ? PyObject_IsTrue(watchers) : -1;
+	int res = watched < 0 ? -1 : events == Py_None && !watched;
+	Py_XDECREF(events);
+	Py_XDECREF(watchers);
+	return res;
+}
+
+/* @batch's lone item if it is the completion of message @msgid (an
+ * 06/07's parameter list), its path's completions counted; else NULL
+ * (and no exception) -- or NULL with one. */
+static PyObject *own_completion(PyObject *router, PyObject *batch, PyObject *msgid)
+{
+	if (PyList_GET_SIZE(batch) != 1 || Py_TYPE(PyList_GET_ITEM(batch, 0)) != comp_type)
+		return NULL;
+	PyObject *got = PyList_GET_ITEM(batch, 0);
+	uint8_t *image = image_of(got);
+	if (!image)
+		return NULL;
+	if (PyLong_AsUnsignedLong(msgid) != (unsigned long)be_get(image + SHMCP_IP_MSGID, 4))
+		return NULL;  /* (no error: msgid came from send_two_way or SEND) */
+	PyObject *one_path = PyDict_New();
+	PyObject *key = one_path ? PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2)) : NULL;
+	PyObject *paths = key ? PyObject_GetAttr(router, s_paths) : NULL;
+	int rc = paths && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
+	if (rc == 0) {
+		PyObject *cargs[2] = {one_path, paths};
+		PyObject *r = count_completions(NULL, cargs, 2);
+		rc = r ? 0 : -1;
+		Py_XDECREF(r);
+	}
+	Py_XDECREF(paths);
+	Py_XDECREF(key);
+	Py_XDECREF(one_path);
+	return rc < 0 ? NULL : Py_NewRef(got);
+}
+
+/* As the pumper, @router's mutex taken here: the next message (FOR_MESSAGE,
+ * up to the monotonic @deadline or None: TimeoutError) or the completion
+ * of message @msgid (FOR_REPLY), pumping meanwhile; None once another
+ * thread pumps (the caller then waits as a follower, wait_until). */
+static PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline)
+{
+	PyObject *box = PyObject_GetAttr(router, mode == FOR_MESSAGE ? s_vm_inbox : s_completed);
+	PyObject *mutex = box ? PyObject_GetAttr(router, s_mutex) : NULL;
+	PyObject *paths = mutex ? PyObject_GetAttr(router, s_paths) : NULL;
+	PyObject *res = NULL, *r;
+	if (!paths || count_wait(router) < 0 || !(r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL)))
+		goto out;
+	Py_DECREF(r);
+	for (;;) {
+		PyObject *flag = PyObject_GetAttr(router, s_pumping);
+		int busy = flag ? PyObject_IsTrue(flag) : -1;
+		Py_XDECREF(flag);
+		if (busy) {
+			res = busy > 0 ? Py_NewRef(Py_None) : NULL;  /* a follower */
+			break;
+		}
+		if (mode == FOR_MESSAGE) {
+			PyObject *msg = take_from(box, box);
+			if (msg != Py_None) {
+				res = msg;
+				break;
+			}
+			Py_DECREF(msg);
+			int64_t left = timeout_of(deadline);
+			if (left < -1)
+				break;
+			if (!left) {
+				PyErr_SetString(PyExc_TimeoutError, "timed out");
+				break;
+			}
+		} else {
+			PyObject *got = PyDict_GetItemWithError(box, msgid);
+			if (got) {
+				res = Py_NewRef(got);
+				if (PyDict_DelItem(box, msgid) < 0)
+					Py_CLEAR(res);
+				break;
+			}
+			if (PyErr_Occurred())
+				break;
+		}
+		PyObject *pargs[2] = {router, deadline};
+		PyObject *batch = pump(NULL, pargs, 2);
+		int fast = batch ? unwatched(router) : -1;
+		if (fast > 0 && mode == FOR_MESSAGE) {  /* a lone 08/09 while the inbox is empty */
+			PyObject *fargs[6] = {batch, box, paths, router, (PyObject *)plist_type, Py_True};
+			res = file_messages(NULL, fargs, 6);
+			Py_DECREF(batch);
+			if (res != Py_None)
+				break;  /* that message, or an error */
+			Py_CLEAR(res);
+			continue;
+		} else if (fast > 0) {  /* its own completion, alone: kept, not dispatched */
+			res = own_completion(router, batch, msgid);
+			if (res || PyErr_Occurred()) {
+				Py_DECREF(batch);
+				break;
+			}
+		}
+		r = fast < 0 ? NULL : PyObject_CallMethodOneArg(router, s_file, batch);
+		Py_XDECREF(batch);
+		if (!r)
+			break;
+		Py_DECREF(r);
+	}
+	PyObject *type, *value, *tb;  /* finally: the mutex let go */
+	PyErr_Fetch(&type, &value, &tb);
+	r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
+	if (!r) {
+		Py_CLEAR(res);
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+	} else {
+		Py_DECREF(r);
+		PyErr_Restore(type, value, tb);
+	}
+out:
+	Py_XDECREF(paths);
+	Py_XDECREF(mutex);
+	Py_XDECREF(box);
+	return res;
+}
+
+/* wait_message(router, deadline): pumper_wait FOR_MESSAGE. */
+static PyObject *wait_message(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2) {
+		PyErr_SetString(PyExc_TypeError, "wait_message(router, deadline)");
+		return NULL;
+	}
+	return pumper_wait(args[0], FOR_MESSAGE, NULL, args[1]);
+}
+
+/* wait_reply(router, msgid): pumper_wait FOR_REPLY. */
+static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyLong_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "wait_reply(router, msgid: int)");
+		return NULL;
+	}
+	return pumper_wait(args[0], FOR_REPLY, args[1], Py_None);
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -937,16 +1113,17 @@ static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssiz
 	Py_RETURN_NONE;
 }
 
-/* bind_message(cls, plist_class): message.py's Message (a MessageCore
- * subclass), the type file_messages and take_batch make, and the
- * parameter-list class of an 08/09 (_p); once. */
+/* bind_message(cls, plist_class, comp_class): message.py's Message (a
+ * MessageCore subclass), the type file_messages and take_batch make, and
+ * the parameter-list classes of an 08/09 (_p) and an 06/07; once. */
 static PyObject *bind_message(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 2 || !is_message_type(args[0]) || !PyType_Check(args[1]) ||
-	    !PyType_IsSubtype((PyTypeObject *)args[1], &ImageType)) {
+	if (nargs != 3 || !is_message_type(args[0]) || !PyType_Check(args[1]) ||
+	    !PyType_IsSubtype((PyTypeObject *)args[1], &ImageType) || !PyType_Check(args[2]) ||
+	    !PyType_IsSubtype((PyTypeObject *)args[2], &ImageType)) {
 		PyErr_SetString(PyExc_TypeError, "bind_message(cls: a MessageCore subclass, "
-				"plist_class: a parameter-list class)");
+				"plist_class, comp_class: parameter-list classes)");
 		return NULL;
 	}
 	if (message_type) {
@@ -955,6 +1132,7 @@ static PyObject *bind_message(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	}
 	message_type = (PyTypeObject *)Py_NewRef(args[0]);
 	plist_type = (PyTypeObject *)Py_NewRef(args[1]);
+	comp_type = (PyTypeObject *)Py_NewRef(args[2]);
 	Py_RETURN_NONE;
 }
 
@@ -969,6 +1147,12 @@ static PyMethodDef message_methods[] = {
 	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
 	 "count_completions(counts, paths): counted one-way completions added to their paths' "
 	 "_completions; counts emptied."},
+	{"wait_message", (PyCFunction)(void (*)(void))wait_message, METH_FASTCALL,
+	 "wait_message(router, deadline): as the pumper, the next message (router mutex taken "
+	 "here); None once another thread pumps."},
+	{"wait_reply", (PyCFunction)(void (*)(void))wait_reply, METH_FASTCALL,
+	 "wait_reply(router, msgid): as the pumper, message msgid's completion; None once "
+	 "another thread pumps."},
 	{"send_one_way", (PyCFunction)(void (*)(void))send_one_way, METH_FASTCALL,
 	 "send_one_way(plist, data): a one-way SEND with the path's own plist in one call: 0, "
 	 "IPRCODE, or NotImplemented (the caller's general path)."},
@@ -983,8 +1167,9 @@ static PyMethodDef message_methods[] = {
 	{"receive_method", (PyCFunction)receive_method, METH_O,
 	 "receive_method(slow): VirtualMachine.receive with its common case in C, the rest slow's."},
 	{"bind_message", (PyCFunction)(void (*)(void))bind_message, METH_FASTCALL,
-	 "bind_message(cls, plist_class): the Message class (a MessageCore subclass) file_messages "
-	 "and take_batch make, and an 08/09's parameter-list class; once."},
+	 "bind_message(cls, plist_class, comp_class): the Message class (a MessageCore subclass) "
+	 "file_messages and take_batch make, and an 08/09's and an 06/07's parameter-list "
+	 "classes; once."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -1002,6 +1187,7 @@ int message_add(PyObject *m)
 		{&s_pumping, "pumping"}, {&s_events, "events"}, {&s_watchers, "watchers"},
 		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
+		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))
@@ -1025,6 +1211,8 @@ int message_add(PyObject *m)
 	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
 	Py_DECREF(lock);
 	if (!lock_release)
+		return -1;
+	if (!(one = PyLong_FromLong(1)))
 		return -1;
 	if (!(iucv_send_fn = PyObject_GetAttrString(m, "send")) ||  /* iucvcall.c's */
 	    !(iucv_reply_fn = PyObject_GetAttrString(m, "reply")))

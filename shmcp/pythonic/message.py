@@ -7,7 +7,7 @@ from .. import iucv
 from .._native import lib
 from .._native import MessageCore, bind_message
 from ..errors import IUCVError, PathSevered
-from ..plist import MsgPlist
+from ..plist import CompPlist, MsgPlist
 
 _IPPRTY, _IPNORPY, _IPRMDATA = lib.SHMCP_IPPRTY, lib.SHMCP_IPNORPY, lib.SHMCP_IPRMDATA
 _SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
@@ -99,4 +99,4 @@ class Message(MessageCore):
         return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {len(self.data)} bytes>"
 
 
-bind_message(Message, MsgPlist)  # the class the router's C filing makes
+bind_message(Message, MsgPlist, CompPlist)  # the class the router's C filing makes

@@ -29,11 +29,13 @@ from .._native import lib
 from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
 from .._native import pump as _pump  # the pumper's core wait (message.c)
+from .._native import wait_message as _wait_message
+from .._native import wait_reply as _wait_reply
 from .._native import take_message as _take_message
 from .. import signals
 from ..errors import ShmcpError
 from ..interrupt import IUCV
-from ..plist import CompPlist, Iparml, MsgPlist, PathPlist
+from ..plist import Iparml, MsgPlist, PathPlist
 from .events import Event
 from .message import Message
 
@@ -141,27 +143,13 @@ class Router:
 
     def wait_reply(self, msgid: int) -> Any:
         """wait_until(lambda: completed.pop(msgid, None), None), spelled
-        out for a round trip: a pumper that takes the completion it waits
-        for keeps it without dispatching it, unless events or watchers
-        want to see it."""
-        completed, mutex = self.completed, self.mutex
-        self.fg_waits += 1  # the acceptor keeps out of the way
-        mutex.acquire()
-        try:
-            while not self.pumping:
-                got = completed.pop(msgid, None)
-                if got is not None:
-                    return got
-                batch = _pump(self, None)
-                if len(batch) == 1 and (got := batch[0]).__class__ is CompPlist and \
-                        got.msgid == msgid and self.events is None and not self.watchers:
-                    path = self.paths.get(got.pathid)
-                    if path is not None:
-                        path._completions += 1
-                    return got
-                self._file(batch)
-        finally:
-            mutex.release()
+        out for a round trip (in C, message.c): a pumper that takes the
+        completion it waits for keeps it without dispatching it, unless
+        events or watchers want to see it."""
+        got = _wait_reply(self, msgid)  # None: another thread pumps
+        if got is not None:
+            return got
+        completed = self.completed
         return self.wait_until(lambda: completed.pop(msgid, None), None)  # a follower
 
     def wait_room(self, path: "Path", completions: int) -> None:
@@ -184,30 +172,15 @@ class Router:
                         path._state != "active", None)
 
     def wait_message(self, deadline: float | None) -> Message:
-        """wait_until(lambda: take(inbox, True), deadline), spelled out for
-        vm.receive: a pumper that takes one message-pending interrupt while
-        the inbox is empty takes that message itself, past the inboxes,
-        unless events or watchers want to see it."""
-        inbox, mutex = self.inbox, self.mutex
-        self.fg_waits += 1  # the acceptor keeps out of the way
-        mutex.acquire()
-        try:
-            while not self.pumping:
-                msg = _take_message(inbox, inbox)  # self.take(inbox)
-                if msg is not None:
-                    return msg
-                if deadline is not None and _monotonic() >= deadline:
-                    raise TimeoutError("timed out")
-                batch = _pump(self, deadline)
-                if self.events is None and not self.watchers:
-                    # a lone 08/09 while the inbox is empty: taken past the inboxes
-                    msg = _file_messages(batch, inbox, self.paths, self, MsgPlist, True)
-                    if msg is not None:
-                        return msg
-                else:
-                    self._file(batch)
-        finally:
-            mutex.release()
+        """wait_until(lambda: take(inbox), deadline), spelled out for
+        vm.receive (in C, message.c): a pumper that takes one
+        message-pending interrupt while the inbox is empty takes that
+        message itself, past the inboxes, unless events or watchers want
+        to see it."""
+        msg = _wait_message(self, deadline)  # None: another thread pumps
+        if msg is not None:
+            return msg
+        inbox = self.inbox
         return self.wait_until(lambda: self.take(inbox), deadline)  # a follower
 
     def _take_rest(self, batch: Any, deadline: float | None) -> list[Any]:
