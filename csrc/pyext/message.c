@@ -605,6 +605,39 @@ static PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObje
 static PyObject *receive_slow;               /* PythonicVM.receive */
 static PyObject *lock_acquire, *lock_release;  /* _thread.lock's, called with the lock first */
 
+/* @mutex.acquire() or .release() (@how: lock_acquire, lock_release): 0,
+ * or -1 with an exception. */
+static int lock_call(PyObject *how, PyObject *mutex)
+{
+	PyObject *r = PyObject_Vectorcall(how, &mutex, 1, NULL);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
+}
+
+/* The exception pending when a finally begins, held through its steps. */
+struct held {
+	PyObject *type, *value, *tb;
+};
+
+static void hold(struct held *h)
+{
+	PyErr_Fetch(&h->type, &h->value, &h->tb);
+}
+
+/* A finally's end: the held exception back, or -- when its own steps
+ * failed (@failed) -- theirs wins and *@res, the try's outcome, goes. */
+static void unhold(struct held *h, int failed, PyObject **res)
+{
+	if (!failed) {
+		PyErr_Restore(h->type, h->value, h->tb);
+		return;
+	}
+	Py_CLEAR(*res);
+	Py_XDECREF(h->type);
+	Py_XDECREF(h->value);
+	Py_XDECREF(h->tb);
+}
+
 static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 			    PyObject *kwnames)
 {
@@ -634,23 +667,12 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 	 * follows when the inbox is empty again) */
 	if (!(mutex = PyObject_GetAttr(router, s_mutex)))
 		goto done;
-	PyObject *r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL);
-	if (!r)
+	if (lock_call(lock_acquire, mutex) < 0)
 		goto done;
-	Py_DECREF(r);
 	msg = take_from(inbox, inbox);
-	PyObject *type, *value, *tb;
-	PyErr_Fetch(&type, &value, &tb);
-	r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
-	if (!r) {
-		Py_CLEAR(msg);
-		Py_XDECREF(type);
-		Py_XDECREF(value);
-		Py_XDECREF(tb);
-	} else {
-		Py_DECREF(r);
-		PyErr_Restore(type, value, tb);
-	}
+	struct held h;
+	hold(&h);
+	unhold(&h, lock_call(lock_release, mutex) < 0, &msg);
 done:
 	Py_XDECREF(mutex);
 	Py_XDECREF(inbox);
@@ -756,16 +778,14 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		Py_XDECREF(mutex);
 		return NULL;
 	}
-	PyObject *batch = NULL, *r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
-	if (r) {
-		Py_DECREF(r);
+	PyObject *batch = NULL, *r;
+	if (lock_call(lock_release, mutex) == 0) {
 		batch = pump_take(router, deadline, fast);
 		/* finally: the mutex again, pumping cleared, sleepers woken */
-		PyObject *type, *value, *tb;
-		PyErr_Fetch(&type, &value, &tb);
-		r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL);
-		int ok = r && PyObject_SetAttr(router, s_pumping, Py_False) == 0;
-		Py_XDECREF(r);
+		struct held h;
+		hold(&h);
+		int ok = lock_call(lock_acquire, mutex) == 0 &&
+			 PyObject_SetAttr(router, s_pumping, Py_False) == 0;
 		PyObject *sleepers = ok ? PyObject_GetAttr(router, s_sleepers) : NULL;
 		int some = sleepers ? PyObject_IsTrue(sleepers) : -1;
 		Py_XDECREF(sleepers);
@@ -776,14 +796,7 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 			some = r ? 0 : -1;
 			Py_XDECREF(r);
 		}
-		if (some < 0) {  /* the new exception wins, as in a finally */
-			Py_CLEAR(batch);
-			Py_XDECREF(type);
-			Py_XDECREF(value);
-			Py_XDECREF(tb);
-		} else {
-			PyErr_Restore(type, value, tb);
-		}
+		unhold(&h, some < 0, &batch);
 	}
 	Py_DECREF(mutex);
 	if (!batch)
@@ -979,9 +992,8 @@ static PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObje
 	PyObject *mutex = box ? PyObject_GetAttr(router, s_mutex) : NULL;
 	PyObject *paths = mutex ? PyObject_GetAttr(router, s_paths) : NULL;
 	PyObject *res = NULL, *r;
-	if (!paths || count_wait(router) < 0 || !(r = PyObject_Vectorcall(lock_acquire, &mutex, 1, NULL)))
+	if (!paths || count_wait(router) < 0 || lock_call(lock_acquire, mutex) < 0)
 		goto out;
-	Py_DECREF(r);
 	for (;;) {
 		PyObject *flag = PyObject_GetAttr(router, s_pumping);
 		int busy = flag ? PyObject_IsTrue(flag) : -1;
@@ -1039,18 +1051,9 @@ static PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObje
 			break;
 		Py_DECREF(r);
 	}
-	PyObject *type, *value, *tb;  /* finally: the mutex let go */
-	PyErr_Fetch(&type, &value, &tb);
-	r = PyObject_Vectorcall(lock_release, &mutex, 1, NULL);
-	if (!r) {
-		Py_CLEAR(res);
-		Py_XDECREF(type);
-		Py_XDECREF(value);
-		Py_XDECREF(tb);
-	} else {
-		Py_DECREF(r);
-		PyErr_Restore(type, value, tb);
-	}
+	struct held h;  /* finally: the mutex let go */
+	hold(&h);
+	unhold(&h, lock_call(lock_release, mutex) < 0, &res);
 out:
 	Py_XDECREF(paths);
 	Py_XDECREF(mutex);
