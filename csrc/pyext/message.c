@@ -1083,6 +1083,117 @@ static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 	return pumper_wait(args[0], FOR_REPLY, args[1], Py_None);
 }
 
+/* -- path.send's common cases as a method (path.py's Path.send) ---------- */
+
+static PyObject *send_slow;  /* Path._send_py: send in Python, every case */
+static PyObject *s_state, *s_active, *s_oneway, *s_round_trip, *s_wait_room, *s_one_way,
+	*s_router_attr;
+
+/* Whether @path's _state is "active": 1, 0, or -1 with an exception. */
+static int active(PyObject *path)
+{
+	PyObject *state = PyObject_GetAttr(path, s_state);
+	if (!state)
+		return -1;
+	int yes = state == s_active || (PyUnicode_Check(state) && !PyUnicode_Compare(state, s_active));
+	Py_DECREF(state);
+	return yes;
+}
+
+/* send(data) and send(data, one_way=True) of bytes or a bytearray on an
+ * active path: the round trip (_round_trip) or the one-way SEND
+ * (send_one_way, wait_room at the limit) with no frame of send's own;
+ * anything else -- other keywords, other data, a refused SEND that is not
+ * the limit -- is send_slow's, which says why. */
+static PyObject *path_send(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+			   PyObject *kwnames)
+{
+	Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+	int one_way = 0, ok = nargs == 1 && nkw <= 1 && send_slow;
+	if (ok && nkw) {
+		PyObject *kw = PyTuple_GET_ITEM(kwnames, 0);
+		ok = (kw == s_one_way || !PyUnicode_Compare(kw, s_one_way)) &&
+		     (args[1] == Py_True || args[1] == Py_False);
+		one_way = ok && args[1] == Py_True;
+	}
+	if (ok)
+		ok = PyBytes_CheckExact(args[0]) || PyByteArray_CheckExact(args[0]);
+	if (ok && (ok = active(self)) < 0)
+		return NULL;
+	if (ok && !one_way) {
+		PyObject *got = PyObject_CallMethodOneArg(self, s_round_trip, args[0]);
+		if (got != Py_None)
+			return got;  /* the reply, or an error */
+		Py_DECREF(got);  /* refused: the general path waits and sends again */
+		ok = 0;
+	}
+	PyObject *plist = ok ? PyObject_GetAttr(self, s_oneway) : NULL;
+	while (plist) {
+		PyObject *completions = PyObject_GetAttr(self, s_completions);
+		PyObject *sargs[2] = {plist, args[0]};
+		PyObject *rc = completions ? send_one_way(NULL, sargs, 2) : NULL;
+		long code = rc && PyLong_CheckExact(rc) ? PyLong_AsLong(rc) : -1;
+		Py_XDECREF(rc);
+		int go = rc && code == 3 ? active(self) : 0;  /* at the limit: wait for room */
+		PyObject *router = go > 0 ? PyObject_GetAttr(self, s_router_attr) : NULL;
+		PyObject *r = router ? PyObject_CallMethodObjArgs(router, s_wait_room, self, completions,
+								  NULL) : NULL;
+		Py_XDECREF(r);
+		Py_XDECREF(router);
+		Py_XDECREF(completions);
+		if (!rc || go < 0 || (go > 0 && !r)) {
+			Py_DECREF(plist);
+			return NULL;
+		}
+		if (!code) {
+			Py_DECREF(plist);
+			Py_RETURN_NONE;
+		}
+		if (!go) {  /* quiesced, severed, no VM in C: the general path says why */
+			Py_DECREF(plist);
+			break;
+		}
+	}
+	if (PyErr_Occurred())
+		return NULL;
+	Py_ssize_t n = nargs + nkw;
+	PyObject *stack[16];
+	if (n > 15) {
+		PyErr_Format(PyExc_TypeError, "send() takes data and keywords, not %zd arguments", n);
+		return NULL;
+	}
+	stack[0] = self;
+	for (Py_ssize_t i = 0; i < n; i++)
+		stack[i + 1] = args[i];
+	return PyObject_Vectorcall(send_slow, stack, nargs + 1, kwnames);
+}
+
+static PyMethodDef path_send_def = {
+	"send", (PyCFunction)(void (*)(void))path_send, METH_FASTCALL | METH_KEYWORDS,
+	"send($self, data, *, one_way=False, priority=False, trgcls=0, srccls=0, msgtag=0, "
+	"reply_size=None, timeout=None, block=True)\n--\n\n"
+	"Send ``data`` (any bytes-like object).  Two-way: returns the\n"
+	"reply (bytes).  One-way: returns None once the message is queued.\n"
+	"At the path's message limit, or while the partner has it quiesced,\n"
+	"waits (up to ``timeout``) -- or with ``block=False`` raises\n"
+	"MessageLimitExceeded / PathQuiesced.  Raises MessageRejected,\n"
+	"ReplyTruncated (reply longer than ``reply_size``, default\n"
+	"DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is\n"
+	"then purged)."};
+
+/* send_method(slow): Path.send with its two common cases here, the rest
+ * slow's (Path._send_py). */
+static PyObject *send_method(PyObject *mod, PyObject *slow)
+{
+	(void)mod;
+	if (!PyCallable_Check(slow)) {
+		PyErr_SetString(PyExc_TypeError, "send_method(slow): a callable");
+		return NULL;
+	}
+	Py_XSETREF(send_slow, Py_NewRef(slow));
+	return PyDescr_NewMethod(&PyBaseObject_Type, &path_send_def);  /* a Path is a plain class */
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -1156,6 +1267,8 @@ static PyMethodDef message_methods[] = {
 	{"wait_reply", (PyCFunction)(void (*)(void))wait_reply, METH_FASTCALL,
 	 "wait_reply(router, msgid): as the pumper, message msgid's completion; None once "
 	 "another thread pumps."},
+	{"send_method", (PyCFunction)send_method, METH_O,
+	 "send_method(slow): Path.send with its common cases in C, the rest slow's."},
 	{"send_one_way", (PyCFunction)(void (*)(void))send_one_way, METH_FASTCALL,
 	 "send_one_way(plist, data): a one-way SEND with the path's own plist in one call: 0, "
 	 "IPRCODE, or NotImplemented (the caller's general path)."},
@@ -1191,6 +1304,9 @@ int message_add(PyObject *m)
 		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
 		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
+		{&s_state, "_state"}, {&s_active, "active"}, {&s_oneway, "_oneway"},
+		{&s_round_trip, "_round_trip"}, {&s_wait_room, "wait_room"}, {&s_one_way, "one_way"},
+		{&s_router_attr, "_router"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .. import iucv
 from .._native import lib
 from .._native import answer_of as _answer_of
+from .._native import send_method as _send_method
 from .._native import send_one_way as _send_one_way
 from .._native import send_two_way as _send_two_way
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
@@ -264,6 +265,8 @@ class Path(AsyncPath):
             if reply_size is None and len(self._spares) < 4:
                 self._spares.append(answer)
 
+    _send_py = send  # (send is message.c's send_method: its common cases in C, the rest this)
+
     def _round_trip(self, data: bytes | bytearray) -> bytes | None:
         """send(data)'s common case: a two-way SEND with a default answer
         area, no classes, no timeout; None if the SEND was refused (the
@@ -403,3 +406,7 @@ class Path(AsyncPath):
 
     def __repr__(self) -> str:
         return f"<Path {self.pathid} to {self.partner}, {self._state}>"
+
+
+# send(data) and send(data, one_way=True) in C (message.c), the rest Path._send_py
+setattr(Path, "send", _send_method(Path._send_py))
