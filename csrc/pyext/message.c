@@ -263,20 +263,31 @@ static PyMemberDef Message_members[] = {
 
 static PyObject *iucv_reply_fn;  /* this module's reply(plist) */
 
+/* @fn(@self, *args, **kw): what a C method was given, passed on to the
+ * Python that does its other cases */
+static PyObject *pass_on(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+			 PyObject *kwnames)
+{
+	Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+	PyObject *stack[16];
+	if (n > 15) {
+		PyErr_Format(PyExc_TypeError, "%R: %zd arguments given, too many", fn, n);
+		return NULL;
+	}
+	stack[0] = self;
+	for (Py_ssize_t i = 0; i < n; i++)
+		stack[i + 1] = args[i];
+	return PyObject_Vectorcall(fn, stack, nargs + 1, kwnames);
+}
+
 /* _reply_slow(*args, **kw), the arguments reply() was given */
 static PyObject *reply_slow(MessageObject *self, PyObject *const *args, Py_ssize_t nargs,
 			    PyObject *kwnames)
 {
-	Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
-	PyObject *stack[8];
-	if (n > 7) {
-		PyErr_Format(PyExc_TypeError, "reply() takes data and priority=, not %zd arguments", n);
-		return NULL;
-	}
-	stack[0] = (PyObject *)self;
-	for (Py_ssize_t i = 0; i < n; i++)
-		stack[i + 1] = args[i];
-	return PyObject_VectorcallMethod(s_reply_slow, stack, nargs + 1, kwnames);
+	PyObject *fn = PyObject_GetAttr((PyObject *)Py_TYPE(self), s_reply_slow);
+	PyObject *res = fn ? pass_on(fn, (PyObject *)self, args, nargs, kwnames) : NULL;
+	Py_XDECREF(fn);
+	return res;
 }
 
 /* reply(data=b"", *, priority=False): REPLY.  Here its common case -- bytes
@@ -1156,16 +1167,7 @@ static PyObject *path_send(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	}
 	if (PyErr_Occurred())
 		return NULL;
-	Py_ssize_t n = nargs + nkw;
-	PyObject *stack[16];
-	if (n > 15) {
-		PyErr_Format(PyExc_TypeError, "send() takes data and keywords, not %zd arguments", n);
-		return NULL;
-	}
-	stack[0] = self;
-	for (Py_ssize_t i = 0; i < n; i++)
-		stack[i + 1] = args[i];
-	return PyObject_Vectorcall(send_slow, stack, nargs + 1, kwnames);
+	return pass_on(send_slow, self, args, nargs, kwnames);
 }
 
 static PyMethodDef path_send_def = {
