@@ -40,13 +40,15 @@
  * SHMCP_WAIT_INTR; with a timeout the kernel never restarts it), and one
  * caught between the look and the sleep is seen at the slice's end
  * (SHMCP_WAIT_SLICE), as one caught just before sigtimedwait's mask is.
- * A main thread whose VM has an unblocked handler keeps sigtimedwait: the
- * producer signals it anyway (the external interrupt is a signal by
- * design: handlers run from it), and the doorbell of a waited facility
- * is taken there, not run through the handler.  A handler established
- * while the main thread sleeps on the futex sets ASYNC: the next record
- * rings both, the signal's handler runs and interrupts the futex wait,
- * and the next wait chooses again.
+ * A main thread waiting for a facility with an unblocked handler keeps
+ * sigtimedwait: the producer signals it anyway (the external interrupt is
+ * a signal by design: handlers run from it), and that doorbell is taken
+ * there, not run through the handler.  The signal of a facility it does
+ * not wait for, handled, interrupts its futex sleep: the handler runs
+ * during the wait (sigtimedwait held it until the wait ended).  A handler
+ * established or unblocked while the main thread sleeps on the futex sets
+ * ASYNC: the next record rings both, the signal's handler runs and
+ * interrupts the futex wait, and the next wait chooses again.
  *
  * Before it sleeps, a waiter may spin on its queue (up to spin_ns), but
  * only while no VM lacks a core for it: the segment keeps one bit per VM
@@ -473,14 +475,17 @@ static int sleep_futex(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, in
 	return rc;
 }
 
-/* Whether a main thread must sleep in sigtimedwait: a facility's handler
- * is established and unblocked, so its doorbell comes as a signal anyway
- * (and one for a waited facility is taken there, handler-free). */
-static int handlers_armed(shmcp_sys *sys, int32_t slot)
+/* Whether a main thread must sleep in sigtimedwait: a waited facility's
+ * handler is established and unblocked, so its doorbell comes as a signal
+ * anyway, to be taken there, handler-free.  Another facility's handler
+ * does not count: its signal interrupts the futex sleep, and the handler
+ * runs then, during the wait. */
+static int handlers_armed(shmcp_sys *sys, int32_t slot, int fmask)
 {
 	for (int f = 0; f < SHMCP_NFAC; f++)
-		if (atomic_load_explicit(&sys->vms[slot].fq[f].want, memory_order_relaxed) &
-		    SHMCP_WANT_ASYNC)
+		if ((fmask & (1 << f)) &&
+		    (atomic_load_explicit(&sys->vms[slot].fq[f].want, memory_order_relaxed) &
+		     SHMCP_WANT_ASYNC))
 			return 1;
 	return 0;
 }
@@ -536,7 +541,7 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 			return SHMCP_WAIT_READY;
 	}
 	int is_main = in_main_thread();
-	if (is_main && handlers_armed(sys, slot))
+	if (is_main && handlers_armed(sys, slot, fmask))
 		return sleep_main(sys, slot, gen, fmask, deadline);
 	return sleep_futex(sys, slot, gen, fmask, deadline, is_main);
 }
