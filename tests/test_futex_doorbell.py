@@ -49,6 +49,16 @@ def record(n: int) -> bytes:
     return bytes(4) + n.to_bytes(4, "big") + bytes(32)
 
 
+def ring_each(proc: subprocess.Popen, vm: shmcp.VirtualMachine, numbers: range,
+              says: str) -> None:
+    """For each n: once the child sleeps on the futex, queue interrupt n
+    for it; its next line must be ``says`` with n (8 hex digits) after."""
+    for n in numbers:
+        assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+        vm.queue_interrupt("sleeper", record(n))
+        assert line(proc) == f"{says} {n:08x}", f"interrupt {n}: no {says!r} line"
+
+
 def test_a_main_thread_sleeps_on_the_futex_and_its_doorbell_wakes_it(system):
     """A handler-free wait() in the main thread sleeps on the futex (no
     signal), and each interrupt wakes it, each of five times."""
@@ -63,10 +73,7 @@ def test_a_main_thread_sleeps_on_the_futex_and_its_doorbell_wakes_it(system):
     try:
         assert line(proc) == "READY"
         with shmcp.logon("poker") as vm:
-            for n in range(5):
-                assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
-                vm.queue_interrupt("sleeper", record(n))
-                assert line(proc) == f"WOKE {n:08x}", f"interrupt {n} did not wake the main thread"
+            ring_each(proc, vm, range(5), "WOKE")
         proc.wait(timeout=30)
         assert proc.returncode == 0
     finally:
@@ -76,16 +83,7 @@ def test_a_main_thread_sleeps_on_the_futex_and_its_doorbell_wakes_it(system):
 def test_ctrl_c_interrupts_the_futex_sleep(system):
     """A SIGINT that lands while the main thread sleeps on the futex
     raises KeyboardInterrupt at once, not at the slice's end."""
-    proc = child("""
-        import shmcp
-        vm = shmcp.logon("sleeper")
-        while True:
-            try:
-                print("WAITING", flush=True)
-                vm.wait()
-            except KeyboardInterrupt:
-                print("KI", flush=True)
-        """)
+    proc = child(script_child.WAITS_FOR_CTRL_C)
     try:
         for n in range(5):
             assert line(proc) == "WAITING"
@@ -111,10 +109,7 @@ def test_a_handler_runs_during_a_wait_for_the_other_facility(system):
     try:
         assert line(proc) == "READY"
         with shmcp.logon("poker") as vm:
-            for n in range(5):
-                assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
-                vm.queue_interrupt("sleeper", record(n))
-                assert line(proc) == f"H {n:08x}", f"interrupt {n}: no handler call during the wait"
+            ring_each(proc, vm, range(5), "H")  # each a handler call during the wait
             for n in range(5, 10):  # a burst: still once each, in order
                 vm.queue_interrupt("sleeper", record(n))
             for n in range(5, 10):
