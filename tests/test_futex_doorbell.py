@@ -185,3 +185,43 @@ def test_a_vm_killed_on_the_futex_is_logged_off(system):
             pass
     finally:
         finish(proc)
+
+
+def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system):
+    """SIGIUCV's handler is blocked (library mask) while the main thread
+    waits for VMCF on the futex: IUCV interrupts stay queued, nothing
+    rings.  Another thread unblocks it (sigsetmask: the queued one goes to
+    the handler there); from then on each IUCV interrupt's signal
+    interrupts the main thread's futex sleep and the handler runs there,
+    each once, in order."""
+    proc = child("""
+        import signal, sys, threading, shmcp
+        signal.signal(shmcp.SIGIUCV, lambda s, f: print(
+            "H", shmcp.siginfo().raw[4:8].hex(),
+            "main" if threading.current_thread() is threading.main_thread() else "other",
+            flush=True))
+        shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+        vm = shmcp.logon("sleeper")
+        def unblocks():
+            sys.stdin.readline()
+            shmcp.sigsetmask(0)
+            print("UNBLOCKED", flush=True)
+        threading.Thread(target=unblocks).start()
+        print("READY", flush=True)
+        vm.wait()
+        """)
+    try:
+        assert line(proc) == "READY"
+        with shmcp.logon("poker") as vm:
+            assert asleep_in(proc, FUTEX)
+            vm.queue_interrupt("sleeper", record(0))
+            script_child.tell(proc, "unblock")
+            # taken by the unblocking thread: not by the main one before
+            assert line(proc) == "H 00000000 other"
+            assert line(proc) == "UNBLOCKED"
+            for n in range(1, 4):
+                assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+                vm.queue_interrupt("sleeper", record(n))
+                assert line(proc) == f"H {n:08x} main", f"interrupt {n}: no handler call in the wait"
+    finally:
+        finish(proc)
