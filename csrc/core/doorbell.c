@@ -516,9 +516,9 @@ static int in_main_thread(void)
  * shmcp_wait - wait until a record is queued for VM @slot (logon @gen) in
  * the facilities of @fmask, @timeout_ns passes (< 0: no limit), or another
  * signal arrives.  Spins first for up to @spin_ns, then sleeps: on the
- * VM's futex (sleep_futex), or, a main thread of a VM with an unblocked
- * handler, in sigtimedwait (sleep_main).  The sleep is sliced so a shut-down
- * system is noticed.  Call with the GIL released.  Returns
+ * VM's futex (sleep_futex), or, a main thread waiting for a facility with
+ * an unblocked handler, in sigtimedwait (sleep_main).  The sleep is sliced
+ * so a shut-down system is noticed.  Call with the GIL released.  Returns
  * SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler is due:
  * return to Python, then wait again) / _SLICE (shmcp_wait_slices: the same,
  * at a slice's end) / _DOWN, or SHMCP_E_*.
