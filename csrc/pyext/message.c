@@ -1098,7 +1098,7 @@ static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 
 static PyObject *send_slow;  /* Path._send_py: send in Python, every case */
 static PyObject *s_state, *s_active, *s_oneway, *s_round_trip, *s_wait_room, *s_one_way,
-	*s_router_attr;
+	*s_router_attr, *s_spares, *s_twoway, *s_wait_reply, *s_outcome;
 
 /* Whether @path's _state is "active": 1, 0, or -1 with an exception. */
 static int active(PyObject *path)
@@ -1109,6 +1109,62 @@ static int active(PyObject *path)
 	int yes = state == s_active || (PyUnicode_Check(state) && !PyUnicode_Compare(state, s_active));
 	Py_DECREF(state);
 	return yes;
+}
+
+/* Path._round_trip(data) (path.py), with a spare answer area at hand:
+ * send_two_way, the pumper's wait for its completion (a follower's:
+ * router.wait_reply), the reply (answer_of; else Path._outcome says what
+ * it is), the area back among the spares; None if the SEND was refused. */
+static PyObject *round_trip(PyObject *self, PyObject *data)
+{
+	PyObject *spares = PyObject_GetAttr(self, s_spares);
+	if (!spares)
+		return NULL;
+	if (!PyList_CheckExact(spares) || !PyList_GET_SIZE(spares) ||  /* none at hand */
+	    !PyByteArray_CheckExact(PyList_GET_ITEM(spares, PyList_GET_SIZE(spares) - 1))) {
+		Py_DECREF(spares);
+		return PyObject_CallMethodOneArg(self, s_round_trip, data);
+	}
+	Py_ssize_t last = PyList_GET_SIZE(spares) - 1;
+	PyObject *answer = Py_NewRef(PyList_GET_ITEM(spares, last));
+	PyObject *plist = PyList_SetSlice(spares, last, last + 1, NULL) < 0 ? NULL
+			  : PyObject_GetAttr(self, s_twoway);
+	PyObject *sargs[3] = {plist, data, answer};
+	PyObject *msgid = plist ? send_two_way(NULL, sargs, 3) : NULL;
+	PyObject *router = NULL, *got = NULL, *res = NULL;
+	if (!msgid)
+		goto done;
+	if (!PyLong_CheckExact(msgid) || PyLong_AsLong(msgid) < 0) {  /* refused, or no VM in C */
+		res = Py_NewRef(Py_None);
+		goto done;
+	}
+	if (!(router = PyObject_GetAttr(self, s_router_attr)))
+		goto done;
+	got = pumper_wait(router, FOR_REPLY, msgid, Py_None);
+	if (got == Py_None) {  /* another thread pumps: follow it */
+		Py_DECREF(got);
+		got = PyObject_CallMethodOneArg(router, s_wait_reply, msgid);
+	}
+	if (got) {
+		PyObject *aargs[2] = {got, answer};
+		res = answer_of(NULL, aargs, 2);
+		if (res == Py_None) {
+			Py_DECREF(res);
+			res = PyObject_CallMethodObjArgs(self, s_outcome, got, answer, NULL);
+		}
+	}
+done:;  /* the area back among the spares (only once read), up to four */
+	struct held h;
+	hold(&h);
+	int failed = PyList_GET_SIZE(spares) < 4 && PyList_Append(spares, answer) < 0;
+	unhold(&h, failed, &res);
+	Py_XDECREF(got);
+	Py_XDECREF(router);
+	Py_XDECREF(msgid);
+	Py_XDECREF(plist);
+	Py_DECREF(answer);
+	Py_DECREF(spares);
+	return res;
 }
 
 /* send(data) and send(data, one_way=True) of bytes or a bytearray on an
@@ -1132,7 +1188,7 @@ static PyObject *path_send(PyObject *self, PyObject *const *args, Py_ssize_t nar
 	if (ok && (ok = active(self)) < 0)
 		return NULL;
 	if (ok && !one_way) {
-		PyObject *got = PyObject_CallMethodOneArg(self, s_round_trip, args[0]);
+		PyObject *got = round_trip(self, args[0]);
 		if (got != Py_None)
 			return got;  /* the reply, or an error */
 		Py_DECREF(got);  /* refused: the general path waits and sends again */
@@ -1308,7 +1364,8 @@ int message_add(PyObject *m)
 		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
 		{&s_state, "_state"}, {&s_active, "active"}, {&s_oneway, "_oneway"},
 		{&s_round_trip, "_round_trip"}, {&s_wait_room, "wait_room"}, {&s_one_way, "one_way"},
-		{&s_router_attr, "_router"},
+		{&s_router_attr, "_router"}, {&s_spares, "_spares"}, {&s_twoway, "_twoway"},
+		{&s_wait_reply, "wait_reply"}, {&s_outcome, "_outcome"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
 		if (!(*names[i].s = PyUnicode_InternFromString(names[i].name)))

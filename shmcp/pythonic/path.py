@@ -266,6 +266,7 @@ class Path(AsyncPath):
                 self._spares.append(answer)
 
     _send_py = send  # (send is message.c's send_method: its common cases in C, the rest this)
+    _outcome = staticmethod(outcome)  # (for message.c's round trip)
 
     def _round_trip(self, data: bytes | bytearray) -> bytes | None:
         """send(data)'s common case: a two-way SEND with a default answer
