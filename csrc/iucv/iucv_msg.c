@@ -454,11 +454,14 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
  * finds them here (a 4 KiB message's copy under the lock was most of the
  * time the other end waited for it, bench/NOTES.md).  @off and @len may be
  * stale (read without the lock): they only ever become addresses to
- * prefetch, inside the pool. */
+ * prefetch, inside the pool.  Not a long message's: the copy of one streams
+ * its lines in by itself, and prefetching them first cost a 64 KiB round
+ * trip ~1 us (bench/NOTES.md). */
+#define PREFETCH_DATA_MAX (16 * 1024)
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
 	uint64_t size = sys->pool.size;
-	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
+	if (len <= PREFETCH_DATA_MAX && off < size && len <= size - off) {  /* else none, or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
 		/* its tag too: RECEIVE checks the message holds the block */
 		shmcp_prefetch_read(&sys->pool.tags[off >> SHMCP_POOL_MIN_SHIFT],
