@@ -106,6 +106,18 @@ def test_many_round_trips_leave_the_pool_where_it_was(local, spawn, system):
         assert free_storage(system) == start, f"round trip {i} left storage held"
 
 
+def received_from_b(a, spawn):
+    """Child B SENDs A 64 KiB two-way and A RECEIVEs it: (b, A's path id, message id)."""
+    b = spawn("B")
+    pb, pa = connect_pair(b, a)
+    sent = send(b, pb, pattern("B", 65536), answer=65536)
+    only(a.drain(), 9)
+    got = a.call("receive", "MsgPlist", flags1=FG, pathid=pa, msgid=sent["msgid"], trgcls=0,
+                 bf1={"buf": "r", "size": 65536})
+    assert got["cc"] == 0 and got["bufs"]["r"] == pattern("B", 65536)
+    return b, pa, sent["msgid"]
+
+
 @pytest.mark.parametrize("how", HOW)
 def test_a_reply_after_its_source_is_gone_is_written_nowhere(local, spawn, system, how):
     """B's 64 KiB message, received by A; B ends; A's REPLY finds nobody to
@@ -113,15 +125,9 @@ def test_a_reply_after_its_source_is_gone_is_written_nowhere(local, spawn, syste
     B's slot), gets nothing of it, and its own exchange is intact."""
     a = local
     start = free_storage(system)
-    b = spawn("B")
-    pb, pa = connect_pair(b, a)
-    sent = send(b, pb, pattern("B", 65536), answer=65536)
-    only(a.drain(), 9)
-    got = a.call("receive", "MsgPlist", flags1=FG, pathid=pa, msgid=sent["msgid"], trgcls=0,
-                 bf1={"buf": "r", "size": 65536})
-    assert got["cc"] == 0
+    b, pa, msgid = received_from_b(a, spawn)
     gone(b, how, system)
-    assert a.cc("reply", "MsgPlist", pathid=pa, msgid=sent["msgid"], trgcls=0,
+    assert a.cc("reply", "MsgPlist", pathid=pa, msgid=msgid, trgcls=0,
                 bf2=pattern("reply", 65536)) == 0
     assert any(i["type"] == iucv.IPTYPE_PATH_SEVERED for i in a.drain())
     assert a.cc("sever", "PathPlist", pathid=pa) == 0
@@ -139,13 +145,8 @@ def test_a_staged_reply_whose_source_ends_is_freed_once(local, spawn, system, ho
     taken, when B ends: the block is freed once, with the message."""
     a = local
     start = free_storage(system)
-    b = spawn("B")
-    pb, pa = connect_pair(b, a)
-    sent = send(b, pb, pattern("B", 65536), answer=65536)
-    only(a.drain(), 9)
-    assert a.call("receive", "MsgPlist", flags1=FG, pathid=pa, msgid=sent["msgid"], trgcls=0,
-                  bf1={"buf": "r", "size": 65536})["cc"] == 0
-    assert a.cc("reply", "MsgPlist", pathid=pa, msgid=sent["msgid"], trgcls=0,
+    b, pa, msgid = received_from_b(a, spawn)
+    assert a.cc("reply", "MsgPlist", pathid=pa, msgid=msgid, trgcls=0,
                 bf2=pattern("reply", 60000)) == 0
     gone(b, how, system)
     assert any(i["type"] == iucv.IPTYPE_PATH_SEVERED for i in a.drain())
