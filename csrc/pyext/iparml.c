@@ -491,7 +491,7 @@ PyMODINIT_FUNC PyInit__iparml(void)
 	}
 	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
 	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0 ||
-	    vmcfcall_add(m) < 0) {
+	    vmcfcall_add(m) < 0 || sigpause_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}
