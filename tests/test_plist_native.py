@@ -92,3 +92,39 @@ def test_construction_sets_fields_and_lengths_last():
         MsgPlist(pathid=65536)
     with pytest.raises(AttributeError):
         CompPlist(bf1len=3)  # no such length field in a CompPlist
+
+
+def test_a_dropped_list_leaves_nothing_to_the_next():
+    """Dropped parameter lists keep their memory for the next (a free list):
+    the next starts from zeros or from its own image, and an image someone
+    still holds is never written by another list."""
+    held = []
+    for i in range(200):  # more than the free list keeps
+        p = MsgPlist._of(bytes([i % 256]) * 40)
+        p.bf1 = bytearray(3)
+        if i % 3 == 0:
+            held.append((bytes(p), p._b))  # its image outlives it
+    del p
+    for image, b in held:
+        assert b == image and image[0] == image[39]
+    fresh = [MsgPlist() for _ in range(200)]
+    assert all(bytes(q) == bytes(40) and q.bf1 is None and q.bf2 is None for q in fresh)
+    assert all(q._b is not b for q in fresh for _, b in held)
+    del fresh
+    copies = [CompPlist._of(bytes(range(40))) for _ in range(100)]
+    assert all(type(q) is CompPlist and bytes(q) == bytes(range(40)) for q in copies)
+    for image, b in held:
+        assert b == image
+
+
+class _WithDict(MsgPlist):
+    pass  # no __slots__: a dict, not the free list's layout
+
+
+def test_a_subclass_with_a_dict_gets_a_list_of_its_own():
+    for _ in range(3):
+        dropped = [MsgPlist._of(bytes(40)) for _ in range(100)]
+        del dropped
+        q = _WithDict(pathid=5)
+        q.note = "kept"
+        assert q.note == "kept" and q.pathid == 5 and weakref.ref(q)() is q

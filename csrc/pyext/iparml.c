@@ -41,15 +41,56 @@ static PyObject *zero_image(void)
 	return b;
 }
 
+/* -- Image's free list ------------------------------------------------------
+ *
+ * Every interrupt shown from C is a new parameter list, and the seed
+ * programs build one per call: an object and its 40-byte bytearray (two
+ * allocations and the GC's count) each time, dropped a moment later.  A
+ * list dropped keeps its memory here, with its bytearray when nobody else
+ * holds that; the next one of a class of the same layout takes it.
+ */
+#define FREE_MAX 64
+static Image *free_images[FREE_MAX];
+static int nfree;
+
+/* Whether @type's instances are exactly an Image (no dict, no weak
+ * references, no slots of their own) allocated the default way. */
+static int reusable(PyTypeObject *type)
+{
+	unsigned long extra = 0;
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	extra |= Py_TPFLAGS_MANAGED_DICT;
+#endif
+#ifdef Py_TPFLAGS_MANAGED_WEAKREF
+	extra |= Py_TPFLAGS_MANAGED_WEAKREF;
+#endif
+	return type->tp_basicsize == (Py_ssize_t)sizeof(Image) && !type->tp_itemsize &&
+	       !type->tp_dictoffset && !type->tp_weaklistoffset && !(type->tp_flags & extra) &&
+	       type->tp_alloc == PyType_GenericAlloc && type->tp_free == PyObject_GC_Del;
+}
+
+/* A new @type with every slot NULL but _b, which may hold a 40-byte
+ * bytearray of nobody else's (its bytes stale). */
+static Image *image_alloc(PyTypeObject *type)
+{
+	if (!nfree || !reusable(type))
+		return (Image *)type->tp_alloc(type, 0);
+	Image *self = free_images[--nfree];
+	PyObject_Init((PyObject *)self, type);  /* a heap type gains its reference */
+	PyObject_GC_Track(self);
+	return self;
+}
+
 static PyObject *Image_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	(void)args;
 	(void)kwds;
-	Image *self = (Image *)type->tp_alloc(type, 0);
+	Image *self = image_alloc(type);
 	if (!self)
 		return NULL;
-	self->b = zero_image();
-	if (!self->b) {
+	if (self->b) {
+		memset(PyByteArray_AS_STRING(self->b), 0, IMAGE_LEN);
+	} else if (!(self->b = zero_image())) {
 		Py_DECREF(self);
 		return NULL;
 	}
@@ -78,14 +119,28 @@ static int Image_clear(Image *self)
 static void Image_dealloc(Image *self)
 {
 	PyObject_GC_UnTrack(self);
-	Image_clear(self);
-	Py_TYPE(self)->tp_free((PyObject *)self);
+	Py_CLEAR(self->cb);  /* first: the core's view holds _b */
+	Py_CLEAR(self->bf1);
+	Py_CLEAR(self->bf2);
+	if (nfree >= FREE_MAX || !reusable(Py_TYPE(self))) {
+		Py_CLEAR(self->b);
+		Py_TYPE(self)->tp_free((PyObject *)self);
+		return;
+	}
+	PyObject *b = self->b;
+	if (b && !(PyByteArray_CheckExact(b) && Py_REFCNT(b) == 1 && PyByteArray_GET_SIZE(b) == IMAGE_LEN))
+		Py_CLEAR(self->b);  /* someone else's too: it goes its own way */
+	free_images[nfree++] = self;
 }
 
 PyObject *image_copy(PyTypeObject *type, const uint8_t *image)
 {
-	Image *self = (Image *)type->tp_alloc(type, 0);
-	if (self && !(self->b = PyByteArray_FromStringAndSize((const char *)image, IMAGE_LEN)))
+	Image *self = image_alloc(type);
+	if (!self)
+		return NULL;
+	if (self->b)
+		memcpy(PyByteArray_AS_STRING(self->b), image, IMAGE_LEN);
+	else if (!(self->b = PyByteArray_FromStringAndSize((const char *)image, IMAGE_LEN)))
 		Py_CLEAR(self);
 	return (PyObject *)self;
 }
