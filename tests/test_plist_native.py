@@ -128,3 +128,37 @@ def test_a_subclass_with_a_dict_gets_a_list_of_its_own():
         q = _WithDict(pathid=5)
         q.note = "kept"
         assert q.note == "kept" and q.pathid == 5 and weakref.ref(q)() is q
+
+
+class _Numbered(MsgPlist):
+    __slots__ = ()
+
+    def __init__(self, seq: int, **fields: object) -> None:
+        super().__init__(**fields)
+        self.trgcls = seq
+
+
+def test_a_class_with_its_own_init_or_new_is_called_the_usual_way():
+    # the classes' calls go straight to the C base, unless a class has its
+    # own __init__ or __new__ (then Python's call, with its arguments)
+    p = _Numbered(7, pathid=3, bf1=b"abcd", bf1len=2)
+    assert (p.pathid, p.trgcls, p.bf1len) == (3, 7, 2)
+
+    class Late(MsgPlist):
+        __slots__ = ()
+
+    assert Late(msgid=5).msgid == 5
+    Late.__init__ = lambda self, **fields: MsgPlist.__init__(self, pathid=9)
+    assert (Late(msgid=5).pathid, Late(msgid=5).msgid) == (9, 0)
+
+    class Made(CompPlist):
+        __slots__ = ()
+
+        def __new__(cls, **fields: object) -> "Made":
+            return CompPlist.__new__(cls)
+
+    assert type(Made(pathid=4)) is Made and Made(pathid=4).pathid == 4
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        PathPlist(1, pathid=2)
+    with pytest.raises(TypeError, match=r"PathPlist has no field 'msgid'"):
+        PathPlist(**{"pathid": 1, "msgid": 2})
