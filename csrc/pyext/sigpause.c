@@ -12,17 +12,20 @@
  * came while the wait spun (no signal sent) or slept (the wait takes the
  * doorbell).
  *
- * The state stays shmcp/signals.py's: its handlers (a dict by signal), the
- * library mask (_blocked), whether the OS mask may hold a signal
- * (_os_may_block), siginfo()'s stack (_info), the delivery loops running
- * (_active).  bind_signals() hands this file those very objects, so both
- * sides read and change one state.  Whatever this file does not do --
- * another signal in the mask or blocked in the OS, a delivery loop
- * running, interrupts released ahead of the ring, no handler to wait for --
- * goes to signals.py's _sigpause before anything is changed; a core wait
- * that ended other than with a shown interrupt (a record for Python to
- * present, a sleep slice, another signal, an error) goes on in
- * VirtualMachine.pop_shown under the pause's mask and marks.
+ * The state stays shmcp/signals.py's: its handlers (a dict by signal, and
+ * which are established in unhandled_facilities), the library mask
+ * (_blocked), whether the OS mask may hold a signal (_os_may_block),
+ * siginfo()'s stack (_info), the delivery loops running (_active).
+ * bind_signals() hands this file those very objects, so both sides read
+ * and change one state.  Whatever this file does not do -- another signal
+ * in the mask or blocked in the OS, a delivery loop running, interrupts
+ * released ahead of the ring, no handler to wait for -- goes to
+ * signals.py's _sigpause before anything is changed.  The pause marks
+ * both signals' loops as running throughout; the pause's library mask is
+ * put in place only where Python runs in this thread (no Python runs
+ * while the core waits): a core wait that ended other than with a shown
+ * interrupt (a record for Python to present, a sleep slice, another
+ * signal, an error) goes on in VirtualMachine.pop_shown under it.
  */
 #include "machine.h"
 #include "../include/shmcp_vmcf.h"
@@ -109,20 +112,15 @@ static int os_mask(uint64_t *out)
 }
 
 /* The facilities whose handler would take an interrupt under the library
- * mask @blocked (bit n: facility n); 0 or -1 with an exception. */
-static int takers(uint64_t blocked, uint32_t *fmask)
+ * mask @blocked (bit n: facility n): established (unhandled_facilities,
+ * which signals.py sets whenever a handler changes) and not blocked. */
+static uint32_t takers(uint64_t blocked)
 {
-	*fmask = 0;
-	for (int f = 0; f < SHMCP_NFAC; f++) {
-		if (blocked & sig_bit[f])
-			continue;
-		PyObject *h = PyDict_GetItemWithError(handlers, sig_of[f]);
-		if (!h && PyErr_Occurred())
-			return -1;
-		if (h && PyCallable_Check(h))
-			*fmask |= 1u << f;
-	}
-	return 0;
+	uint32_t fmask = 0;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (!(blocked & sig_bit[f]) && !(unhandled_facilities & (1u << f)))
+			fmask |= 1u << f;
+	return fmask;
 }
 
 /* Whether the pause under @mask is this file's: 1, 0 (signals.py's), or
@@ -158,8 +156,7 @@ static int common_case(PyObject *mask, Machine **vm, uint32_t *fmask, uint64_t *
 		if (os & ~ours)
 			return 0;
 	}
-	if (takers(*pausing, fmask) < 0)
-		return -1;
+	*fmask = takers(*pausing);
 	return *fmask != 0;
 }
 
@@ -223,38 +220,26 @@ static PyObject *go_on(Machine *vm, uint32_t fmask, PyObject *got, int *fac)
 	return shown;
 }
 
-/* The pause's wait with the library mask @pausing: the interrupt it took
- * (*@fac, *@shown: a new reference), or *@shown NULL when none was (the
- * wait ended for another signal's handler).  0, or -1 with an exception;
- * either way the library mask is back as it was, before any handler runs
- * (a handler may change it). */
-static int take_one(Machine *vm, uint32_t fmask, uint64_t pausing, int *fac, PyObject **shown)
+/* pop_shown going on from @got (go_on) with the library mask @pausing
+ * in place meanwhile: Python runs there (another signal's handler may ask
+ * for the mask), as it does not while the core waits. */
+static PyObject *go_on_paused(Machine *vm, uint32_t fmask, uint64_t pausing, PyObject *got, int *fac)
 {
-	*shown = NULL;
 	PyObject *old = global(s_blocked);
-	if (!old)
-		return -1;
-	Py_INCREF(old);
-	PyObject *now = PyLong_FromUnsignedLongLong(pausing);
-	int rc = now ? PyDict_SetItem(globals, s_blocked, now) : -1;
-	Py_XDECREF(now);
-	if (!rc) {
-		PyObject *got = core_wait(vm, fmask, -1, -1, 1);
-		if (got && (PyBytes_CheckExact(got) || PyLong_CheckExact(got)))
-			got = go_on(vm, fmask, got, fac);
-		else if (got)
-			*fac = PyObject_TypeCheck(got, &ImageType) ? SHMCP_IUCV : SHMCP_VMCF;
-		if (!got)
-			rc = -1;
-		else if (got == Py_None)
-			Py_DECREF(got);
-		else
-			*shown = got;
+	PyObject *now = old ? PyLong_FromUnsignedLongLong(pausing) : NULL;
+	Py_XINCREF(old);
+	if (!now || PyDict_SetItem(globals, s_blocked, now) < 0) {
+		Py_XDECREF(now);
+		Py_XDECREF(old);
+		Py_DECREF(got);
+		return NULL;
 	}
+	Py_DECREF(now);
+	PyObject *shown = go_on(vm, fmask, got, fac);
 	PyObject *et, *ev, *tb;
 	PyErr_Fetch(&et, &ev, &tb);
 	if (PyDict_SetItem(globals, s_blocked, old) < 0) {
-		rc = -1;
+		Py_CLEAR(shown);
 		if (et)
 			PyErr_Clear();  /* the first exception goes on */
 		else
@@ -262,9 +247,29 @@ static int take_one(Machine *vm, uint32_t fmask, uint64_t pausing, int *fac, PyO
 	}
 	Py_DECREF(old);
 	PyErr_Restore(et, ev, tb);
-	if (rc < 0)
-		Py_CLEAR(*shown);
-	return rc;
+	return shown;
+}
+
+/* The pause's wait for the facilities @fmask, the library mask @pausing
+ * meanwhile: the interrupt it took (*@fac, *@shown: a new reference), or
+ * *@shown NULL when none was (the wait ended for another signal's
+ * handler).  0, or -1 with an exception.  The library mask is the
+ * program's again before any handler runs (a handler may change it). */
+static int take_one(Machine *vm, uint32_t fmask, uint64_t pausing, int *fac, PyObject **shown)
+{
+	*shown = NULL;
+	PyObject *got = core_wait(vm, fmask, -1, -1, 1);
+	if (got && (PyBytes_CheckExact(got) || PyLong_CheckExact(got)))
+		got = go_on_paused(vm, fmask, pausing, got, fac);
+	else if (got)
+		*fac = PyObject_TypeCheck(got, &ImageType) ? SHMCP_IUCV : SHMCP_VMCF;
+	if (!got)
+		return -1;
+	if (got == Py_None)
+		Py_DECREF(got);
+	else
+		*shown = got;
+	return 0;
 }
 
 /* After the pause: the handlers the restored mask lets through take what
@@ -277,9 +282,7 @@ static int deliver_after(PyObject *frame)
 	uint64_t now = PyLong_AsUnsignedLongLong(blocked);
 	if (now == (uint64_t)-1 && PyErr_Occurred())
 		return -1;
-	uint32_t fmask;
-	if (takers(now, &fmask) < 0)
-		return -1;
+	uint32_t fmask = takers(now);
 	for (int f = 0; f < SHMCP_NFAC; f++) {
 		if (!(fmask & (1u << f)))
 			continue;
