@@ -162,3 +162,17 @@ def test_a_class_with_its_own_init_or_new_is_called_the_usual_way():
         PathPlist(1, pathid=2)
     with pytest.raises(TypeError, match=r"PathPlist has no field 'msgid'"):
         PathPlist(**{"pathid": 1, "msgid": 2})
+
+
+def test_a_class_with_a_finalizer_is_finalized_every_time():
+    seen = []
+
+    class Noted(MsgPlist):
+        __slots__ = ()
+
+        def __del__(self) -> None:
+            seen.append(self.pathid)
+
+    for i in range(5):
+        Noted(pathid=i)
+    assert seen == [0, 1, 2, 3, 4]

@@ -54,7 +54,8 @@ static Image *free_images[FREE_MAX];
 static int nfree;
 
 /* Whether @type's instances are exactly an Image (no dict, no weak
- * references, no slots of their own) allocated the default way. */
+ * references, no slots of their own) allocated the default way, with no
+ * finalizer (the GC marks an object finalized in memory it would keep). */
 static int reusable(PyTypeObject *type)
 {
 	unsigned long extra = 0;
@@ -66,7 +67,8 @@ static int reusable(PyTypeObject *type)
 #endif
 	return type->tp_basicsize == (Py_ssize_t)sizeof(Image) && !type->tp_itemsize &&
 	       !type->tp_dictoffset && !type->tp_weaklistoffset && !(type->tp_flags & extra) &&
-	       type->tp_alloc == PyType_GenericAlloc && type->tp_free == PyObject_GC_Del;
+	       type->tp_alloc == PyType_GenericAlloc && type->tp_free == PyObject_GC_Del &&
+	       !type->tp_finalize && !type->tp_del;
 }
 
 /* A new @type with every slot NULL but _b, which may hold a 40-byte
