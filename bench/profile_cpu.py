@@ -47,7 +47,9 @@ class _Account:
     def per(self, n: int, unit: str) -> str:
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu, wall = time.process_time() - self.cpu0, time.perf_counter() - self.wall0
-        return (f"CPU {cpu / n * 1e6:5.2f} us/{unit}, wall {wall / n * 1e6:6.2f} us/{unit}, "
+        sys_s = r1.ru_stime - self.r0.ru_stime
+        return (f"CPU {cpu / n * 1e6:5.2f} us/{unit} (kernel {sys_s / n * 1e6:5.2f}), "
+                f"wall {wall / n * 1e6:6.2f} us/{unit}, "
                 f"voluntary switches {(r1.ru_nvcsw - self.r0.ru_nvcsw) / n:.3f}/{unit}, "
                 f"involuntary {(r1.ru_nivcsw - self.r0.ru_nivcsw) / n:.3f}/{unit}")
 

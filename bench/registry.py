@@ -66,7 +66,7 @@ TRANSPORTS: list[Transport] = [
     # shmcp, at the level that exists: the core's interrupt queue
     Transport("core", "shmcp core: queue_interrupt + wait (default spin)", "bench.transports.shmcp_core",
               "shmcp", {"mode": "wait"}, ALL_WORKLOADS),
-    Transport("core-nospin", "shmcp core: wait, spin off (pure signal)", "bench.transports.shmcp_core",
+    Transport("core-nospin", "shmcp core: wait, spin off (futex doorbell)", "bench.transports.shmcp_core",
               "shmcp", {"mode": "wait", "spin_us": 0}, ALL_WORKLOADS),
     Transport("core-sigpause", "shmcp core: SIGIUCV handler + sigpause", "bench.transports.shmcp_core",
               "shmcp", {"mode": "sigpause"}, ALL_WORKLOADS),
@@ -78,7 +78,7 @@ TRANSPORTS: list[Transport] = [
               ("rtt", "stream"), "shmcp.iucv", _PENDING_IUCV),
     Transport("iucv-wait", "shmcp IUCV: handler-free wait", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV, big=True),
-    Transport("iucv-nospin", "shmcp IUCV: wait, spin off (pure signal)", "bench.transports.shmcp_iucv",
+    Transport("iucv-nospin", "shmcp IUCV: wait, spin off (futex doorbell)", "bench.transports.shmcp_iucv",
               "shmcp", {"mode": "wait", "spin_us": 0}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),
     Transport("shmcp-path", "shmcp Pythonic layer: path.send / vm.receive", "bench.transports.shmcp_path",
               "shmcp", {"mode": "wait"}, IUCV_WORKLOADS, "shmcp.iucv", _PENDING_IUCV),

@@ -14,6 +14,20 @@ from typing import Iterator
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# A child VM that waits in its main thread and says each KeyboardInterrupt
+# ("WAITING" before each wait, "KI" after each Ctrl-C).
+WAITS_FOR_CTRL_C = """
+    import shmcp
+    vm = shmcp.logon("sleeper")
+    while True:
+        try:
+            print("WAITING", flush=True)
+            vm.wait()
+        except KeyboardInterrupt:
+            print("KI", flush=True)
+    """
+
+
 def child(code: str, **env: str) -> subprocess.Popen:
     """A child running ``code`` (dedented) with ``env`` added; its output
     lines go to ``proc.lines``.  SIGINT gets Python's default handler

@@ -26,16 +26,7 @@ def test_ctrl_c_interrupts_every_wait(system):
     """Issue 13 (4): a SIGINT that lands as a sleep slice ends was lost and
     the wait slept on.  With 50 us slices most SIGINTs land near one's end;
     every one must raise KeyboardInterrupt in the waiting main thread."""
-    proc = child("""
-        import shmcp
-        vm = shmcp.logon("sleeper")
-        while True:
-            try:
-                print("WAITING", flush=True)
-                vm.wait()
-            except KeyboardInterrupt:
-                print("KI", flush=True)
-        """, slice_ms=0.05)
+    proc = child(script_child.WAITS_FOR_CTRL_C, slice_ms=0.05)
     try:
         rng = random.Random(4)
         for n in range(40):

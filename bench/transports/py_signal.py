@@ -1,7 +1,7 @@
 """A bare signal doorbell in Python: the payload in a shared mmap (a file in
 the temp directory, not /dev/shm), the bell is ``os.kill(pid, SIGUSR1)``,
 the receiver sleeps in ``signal.sigtimedwait`` with SIGUSR1 blocked.  The
-reference for shmcp's pure-signal target.  One client, round trips only
+reference for shmcp's no-spin target.  One client, round trips only
 (signals coalesce: no queue, no streaming)."""
 from __future__ import annotations
 

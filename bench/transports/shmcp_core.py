@@ -5,8 +5,8 @@ through the storage pool.  The server is VM SERVER, client i is VM Cn.
 mode="wait": handler-free ``vm.wait()``; mode="sigpause": a SIGIUCV handler
 takes the interrupt (``shmcp.siginfo()``) and the program waits in
 ``shmcp.sigpause(0)`` with SIGIUCV blocked in between (block, provoke,
-pause).  spin_us: the IPL's spin limit (None: the default; 0: pure signal
-wake-ups).  idle_vms: that many extra VMs logged on and idle (started by the
+pause).  spin_us: the IPL's spin limit (None: the default; 0: every wait
+sleeps).  idle_vms: that many extra VMs logged on and idle (started by the
 harness's scaling workload)."""
 from __future__ import annotations
 

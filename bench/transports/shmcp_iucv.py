@@ -18,7 +18,7 @@ records ``shmcp.siginfo()`` and the program waits in ``shmcp.sigpause(0)``
 with SIGIUCV blocked in between (SAS/C style).  fresh: every message gets
 new parameter lists at both ends (SEND, RECEIVE, REPLY), as the seed
 programs write it, instead of reusing them.  spin_us: the IPL's spin
-limit (None: the default; 0: pure signal wake-ups).  idle_vms: that many
+limit (None: the default; 0: every wait sleeps).  idle_vms: that many
 extra VMs logged on (IUCV declared) and idle.  open_paths: the client opens
 that many paths to the server in all (the extra ones idle); the system is
 then IPLed with a directory that raises maxconn.  tracer: a tracer

@@ -1,22 +1,54 @@
 /*
  * doorbell.c - waking a VM, and a VM waiting to be woken.
  *
- * The queue carries the data; a signal (SIGUSR1 for IUCV, SIGUSR2 for
- * VMCF) only rings the bell, and signals coalesce.  Two words per
- * facility queue decide whether a producer rings:
+ * The queue carries the data; a doorbell only says "look".  A VM sleeps
+ * on a futex word in its table entry (thread_bell), any of its threads,
+ * unless it is a main thread with a handler to run: that one sleeps in
+ * sigtimedwait and is rung by a signal (SIGUSR1 for IUCV, SIGUSR2 for
+ * VMCF), which is also how an established, unblocked handler is
+ * interrupted wherever its VM is.  Three words per facility queue decide
+ * whether a producer rings:
  *
- *   want   why the consumer needs a signal: SHMCP_WANT_SLEEPING while it
- *          sleeps in shmcp_wait, SHMCP_WANT_ASYNC while a handler is
- *          established and unblocked (it must be interrupted wherever it
- *          is).  Zero: the consumer will look at its queue by itself
- *          (spinning, or busy in a handler-free program): no signal;
+ *   want   why the consumer needs a doorbell: SHMCP_WANT_THREAD once per
+ *          futex sleeper (a count), SHMCP_WANT_SLEEPING while the main
+ *          thread sleeps in sigtimedwait, SHMCP_WANT_ASYNC while a handler
+ *          is established and unblocked.  Zero: the consumer will look at
+ *          its queue by itself (spinning, or busy in a handler-free
+ *          program): no doorbell;
  *   bell   a signal is already in flight: no second one.  The consumer
- *          clears it before it looks at the queue.
+ *          clears it before it looks at the queue;
+ *   thread_bell (one per VM) the futex: bit 0 rung since the last arming,
+ *          the bits above count armings.
  *
- * Producer: publish record; full fence; if want && xchg(bell, 1) == 0:
- * signal.  Consumer: set want or clear bell; full fence; look at the
- * queue.  Either the producer sees the consumer's store or the consumer
- * sees the record (the Dekker pattern), so no wake-up is ever lost.
+ * Producer: publish record; full fence; read want; with a futex sleeper,
+ * fetch_or(thread_bell, 1) and FUTEX_WAKE unless bit 0 was set already;
+ * with SLEEPING or ASYNC, xchg(bell, 1) and signal unless it was 1.
+ * Futex sleeper: want += THREAD; then per sleep: arm (clear bit 0, count
+ * one: the word changes), full fence, look at the queue, FUTEX_WAIT on the
+ * armed value.  Signal sleeper: set SLEEPING, clear bell, full fence,
+ * look, sigtimedwait.  Either the producer sees the consumer's store or
+ * the consumer sees the record (the Dekker pattern), and a ring after the
+ * look changes the futex word or queues the signal before the sleep, so
+ * no wake-up is ever lost.  Another sleeper's arming also changes the
+ * word: at worst a spurious look, never a sleeper left behind a wake.
+ *
+ * Why two sleeps.  A futex wake-up costs less than a signal's delivery
+ * (no sigqueue, sighand lock or permission check at the producer, no
+ * signal mask to block and restore around the sleep; fan-in:
+ * bench/NOTES.md), so every handler-free sleep uses it.  A main thread
+ * still wakes for Ctrl-C: a caught signal interrupts FUTEX_WAIT (EINTR,
+ * SHMCP_WAIT_INTR; with a timeout the kernel never restarts it), and one
+ * caught between the look and the sleep is seen at the slice's end
+ * (SHMCP_WAIT_SLICE), as one caught just before sigtimedwait's mask is.
+ * A main thread waiting for a facility with an unblocked handler keeps
+ * sigtimedwait: the producer signals it anyway (the external interrupt is
+ * a signal by design: handlers run from it), and that doorbell is taken
+ * there, not run through the handler.  The signal of a facility it does
+ * not wait for, handled, interrupts its futex sleep: the handler runs
+ * during the wait (sigtimedwait held it until the wait ended).  A handler
+ * established or unblocked while the main thread sleeps on the futex sets
+ * ASYNC: the next record rings both, the signal's handler runs and
+ * interrupts the futex wait, and the next wait chooses again.
  *
  * Before it sleeps, a waiter may spin on its queue (up to spin_ns), but
  * only while no VM lacks a core for it: the segment keeps one bit per VM
@@ -31,15 +63,12 @@
  * Signals go through a pidfd opened after checking the process's start
  * time, so a recycled pid can never receive SIGUSR1 (whose default action
  * kills).  They are directed at the VM's main thread, where Python runs
- * its handlers and where shmcp_wait sleeps in sigtimedwait.  A thread
- * other than the main one sleeps on a futex in the VM's table entry
- * instead (thread_bell; want counts such sleepers in units of
- * SHMCP_WANT_THREAD): a signal for the main thread would not wake it, and
- * a futex needs no pid at all.
+ * its handlers.  A futex needs no pid at all.
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -114,7 +143,7 @@ void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 	uint32_t want = atomic_load(&q->want);
 	if (!want)
 		return;
-	if (want >= SHMCP_WANT_THREAD && !atomic_exchange(&sys->vms[slot].thread_bell, 1)) {
+	if (want >= SHMCP_WANT_THREAD && !(atomic_fetch_or(&sys->vms[slot].thread_bell, 1) & 1)) {
 		shmcp_running_set(sys, slot, 1);  /* as for a sleeper woken by a signal */
 		syscall(SYS_futex, &sys->vms[slot].thread_bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 	}
@@ -384,11 +413,34 @@ static int sleep_main(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int
 	return rc;
 }
 
-/* Another thread's sleep: on the VM's thread doorbell, a futex.  Armed
- * (0) before each look; a producer that sees a thread sleeper sets it to
- * 1 and wakes the futex: either the look sees its record or the futex
- * wait sees the 1 (the Dekker pattern again). */
-static int sleep_thread(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline)
+/* Arm the futex doorbell: clear its rung bit and count one more arming
+ * (bit 0 rung, the rest a count), fence, and return the armed value for
+ * FUTEX_WAIT.  Counting, not storing 0: a sleeper arming after a ring
+ * changes the word, so another that armed before it and is about to
+ * sleep on the old value is turned back (EAGAIN) rather than left
+ * asleep after the wake that was meant for it. */
+static uint32_t arm_futex(struct shmcp_vm *vm)
+{
+	uint32_t w = atomic_load(&vm->thread_bell), armed;
+	do
+		armed = (w & ~1u) + 2;
+	while (!atomic_compare_exchange_weak(&vm->thread_bell, &w, armed));
+	atomic_thread_fence(memory_order_seq_cst);
+	return armed;
+}
+
+/* The futex sleep: on the VM's doorbell word, counted in want as
+ * SHMCP_WANT_THREAD.  Armed before each look; a producer that sees the
+ * count sets the rung bit and wakes the futex: either the look sees its
+ * record or the futex wait sees the changed word (the Dekker pattern
+ * again).  Any thread but a main one with a handler to run (sleep_main).
+ * A main thread's wait ends with SHMCP_WAIT_INTR when a caught signal
+ * interrupts the futex (EINTR: with a timeout the kernel never restarts
+ * it, SA_RESTART or not), and with SHMCP_WAIT_SLICE at a slice's end
+ * (shmcp_wait_slices), for a signal caught between the look and the
+ * sleep; other threads look again (PEP 475). */
+static int sleep_futex(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t deadline,
+		       int is_main)
 {
 	struct shmcp_vm *vm = &sys->vms[slot];
 	for (int f = 0; f < SHMCP_NFAC; f++)
@@ -397,14 +449,23 @@ static int sleep_thread(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, i
 	int rc;
 	for (;;) {
 		shmcp_running_set(sys, slot, 0);
-		atomic_store(&vm->thread_bell, 0);
-		atomic_thread_fence(memory_order_seq_cst);
+		uint32_t armed = arm_futex(vm);
 		int64_t slice;
 		if ((rc = look(sys, slot, gen, fmask, deadline, &slice)) != SLEEP_ON)
 			break;
 		struct timespec ts = { slice / 1000000000, slice % 1000000000 };
-		/* EINTR, EAGAIN (rung), ETIMEDOUT: look again (PEP 475) */
-		syscall(SYS_futex, &vm->thread_bell, FUTEX_WAIT, 0, &ts, NULL, 0);
+		/* EAGAIN (rung): look again */
+		if (syscall(SYS_futex, &vm->thread_bell, FUTEX_WAIT, armed, &ts, NULL, 0) == 0 ||
+		    !is_main)
+			continue;
+		if (errno == EINTR) {
+			rc = SHMCP_WAIT_INTR;
+			break;
+		}
+		if (errno == ETIMEDOUT && main_returns && shmcp_now_ns() < deadline) {
+			rc = SHMCP_WAIT_SLICE;
+			break;
+		}
 	}
 	for (int f = 0; f < SHMCP_NFAC; f++)
 		if (fmask & (1 << f))
@@ -414,13 +475,50 @@ static int sleep_thread(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, i
 	return rc;
 }
 
+/* Whether a main thread must sleep in sigtimedwait: a waited facility's
+ * handler is established and unblocked, so its doorbell comes as a signal
+ * anyway, to be taken there, handler-free.  Another facility's handler
+ * does not count: its signal interrupts the futex sleep, and the handler
+ * runs then, during the wait. */
+static int handlers_armed(shmcp_sys *sys, int32_t slot, int fmask)
+{
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if ((fmask & (1 << f)) &&
+		    (atomic_load_explicit(&sys->vms[slot].fq[f].want, memory_order_relaxed) &
+		     SHMCP_WANT_ASYNC))
+			return 1;
+	return 0;
+}
+
+/* Whether the caller is its process's main thread, known per thread
+ * without two system calls per wait.  After fork() the child's one thread
+ * is its main one, whatever it was in the parent. */
+static __thread signed char main_thread = -1;
+static void forked_child(void)
+{
+	main_thread = 1;
+}
+static void register_fork(void)
+{
+	pthread_atfork(NULL, NULL, forked_child);
+}
+static int in_main_thread(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	if (main_thread < 0) {
+		pthread_once(&once, register_fork);
+		main_thread = getpid() == (pid_t)syscall(SYS_gettid);
+	}
+	return main_thread;
+}
+
 /**
  * shmcp_wait - wait until a record is queued for VM @slot (logon @gen) in
  * the facilities of @fmask, @timeout_ns passes (< 0: no limit), or another
- * signal arrives.  Spins first for up to @spin_ns, then sleeps: the
- * process's main thread in sigtimedwait (sleep_main), any other thread on
- * the VM's futex (sleep_thread).  The sleep is sliced so a shut-down
- * system is noticed.  Call with the GIL released.  Returns
+ * signal arrives.  Spins first for up to @spin_ns, then sleeps: on the
+ * VM's futex (sleep_futex), or, a main thread waiting for a facility with
+ * an unblocked handler, in sigtimedwait (sleep_main).  The sleep is sliced
+ * so a shut-down system is noticed.  Call with the GIL released.  Returns
  * SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler is due:
  * return to Python, then wait again) / _SLICE (shmcp_wait_slices: the same,
  * at a slice's end) / _DOWN, or SHMCP_E_*.
@@ -442,7 +540,8 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 		if (spin(sys, slot, fmask, until))
 			return SHMCP_WAIT_READY;
 	}
-	if (getpid() == (pid_t)syscall(SYS_gettid))
+	int is_main = in_main_thread();
+	if (is_main && handlers_armed(sys, slot, fmask))
 		return sleep_main(sys, slot, gen, fmask, deadline);
-	return sleep_thread(sys, slot, gen, fmask, deadline);
+	return sleep_futex(sys, slot, gen, fmask, deadline, is_main);
 }

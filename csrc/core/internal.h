@@ -73,8 +73,8 @@ struct shmcp_vm {
 	int32_t pid;
 	uint32_t hooked_gen;     /* logon whose logoff hook has completed */
 	uint64_t starttime;      /* /proc/PID/stat field 22: pid + this = identity */
-	/* the doorbell of the VM's threads other than its process's main one
-	 * (doorbell.c): a futex word, 0 while a sleeper is armed, 1 once rung */
+	/* the futex doorbell of the VM's handler-free sleepers (doorbell.c):
+	 * bit 0 rung since the last arming, the bits above count armings */
 	_Atomic uint32_t thread_bell;
 	struct shmcp_fq fq[SHMCP_NFAC];
 };

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 11  /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell; 10: answer seal; 11: watch bell */
+#define SHMCP_LAYOUT_VERSION 12  /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell; 10: answer seal; 11: watch bell; 12: futex doorbell counts armings */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */
@@ -67,9 +67,9 @@
 #define SHMCP_WAIT_SLICE 5     /* a sleep slice ended (shmcp_wait_slices): wait again */
 
 /* Why a consumer wants its doorbell rung (fq.want bits). */
-#define SHMCP_WANT_SLEEPING 1  /* asleep in shmcp_wait */
+#define SHMCP_WANT_SLEEPING 1  /* main thread asleep in shmcp_wait's sigtimedwait */
 #define SHMCP_WANT_ASYNC 2     /* an unblocked handler waits to be interrupted */
-#define SHMCP_WANT_THREAD 256  /* one per thread but the main one asleep on the futex */
+#define SHMCP_WANT_THREAD 256  /* one per thread asleep on the VM's futex doorbell */
 
 /* Slot states in the VM table. */
 #define SHMCP_VM_FREE 0

@@ -1,0 +1,227 @@
+"""The futex doorbell of a main thread that waits handler-free.
+
+Each child's sleep slices last ten minutes (SHMCP_WAIT_SLICE_MS), so only
+the doorbell, or a signal, can end a wait in time.  Where the child sleeps
+is read from /proc/PID/syscall: the futex, or rt_sigtimedwait for a wait
+whose facility has an unblocked handler.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import select
+import signal
+import subprocess
+import time
+
+import pytest
+
+import script_child
+import shmcp
+from script_child import finish, line
+
+# system call numbers: (futex, rt_sigtimedwait)
+_SYSCALLS = {"x86_64": (202, 128), "aarch64": (98, 137)}
+pytestmark = pytest.mark.skipif(platform.machine() not in _SYSCALLS,
+                                reason="system call numbers known for x86_64 and aarch64 only")
+FUTEX, SIGTIMEDWAIT = _SYSCALLS.get(platform.machine(), (None, None))
+
+
+def child(code: str) -> subprocess.Popen:
+    return script_child.child(code, SHMCP_WAIT_SLICE_MS="600000")
+
+
+def asleep_in(proc: subprocess.Popen, call: int) -> bool:
+    """Wait (up to 30 s: a bound for a hung test, not a timing) until the
+    child's main thread is blocked in system call ``call``."""
+    for _ in range(3000):
+        try:
+            with open(f"/proc/{proc.pid}/syscall") as f:
+                if f.read().split()[0] == str(call):
+                    return True
+        except (OSError, IndexError):
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def record(n: int) -> bytes:
+    return bytes(4) + n.to_bytes(4, "big") + bytes(32)
+
+
+def ring_each(proc: subprocess.Popen, vm: shmcp.VirtualMachine, numbers: range,
+              says: str) -> None:
+    """For each n: once the child sleeps on the futex, queue interrupt n
+    for it; its next line must be ``says`` with n (8 hex digits) after."""
+    for n in numbers:
+        assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+        vm.queue_interrupt("sleeper", record(n))
+        assert line(proc) == f"{says} {n:08x}", f"interrupt {n}: no {says!r} line"
+
+
+def test_a_main_thread_sleeps_on_the_futex_and_its_doorbell_wakes_it(system):
+    """A handler-free wait() in the main thread sleeps on the futex (no
+    signal), and each interrupt wakes it, each of five times."""
+    proc = child("""
+        import shmcp
+        vm = shmcp.logon("sleeper")
+        print("READY", flush=True)
+        for _ in range(5):
+            got = vm.wait()
+            print("WOKE", got.raw[4:8].hex(), flush=True)
+        """)
+    try:
+        assert line(proc) == "READY"
+        with shmcp.logon("poker") as vm:
+            ring_each(proc, vm, range(5), "WOKE")
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        finish(proc)
+
+
+def test_ctrl_c_interrupts_the_futex_sleep(system):
+    """A SIGINT that lands while the main thread sleeps on the futex
+    raises KeyboardInterrupt at once, not at the slice's end."""
+    proc = child(script_child.WAITS_FOR_CTRL_C)
+    try:
+        for n in range(5):
+            assert line(proc) == "WAITING"
+            assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+            os.kill(proc.pid, signal.SIGINT)
+            assert line(proc) == "KI", f"SIGINT {n} did not interrupt the futex sleep"
+    finally:
+        finish(proc)
+
+
+def test_a_handler_runs_during_a_wait_for_the_other_facility(system):
+    """With a SIGIUCV handler, wait() waits for VMCF only, on the futex;
+    each IUCV interrupt's signal interrupts that sleep and the handler
+    runs then, once per interrupt, in order."""
+    proc = child("""
+        import signal, shmcp
+        signal.signal(shmcp.SIGIUCV,
+                      lambda s, f: print("H", shmcp.siginfo().raw[4:8].hex(), flush=True))
+        vm = shmcp.logon("sleeper")
+        print("READY", flush=True)
+        vm.wait()
+        """)
+    try:
+        assert line(proc) == "READY"
+        with shmcp.logon("poker") as vm:
+            ring_each(proc, vm, range(5), "H")  # each a handler call during the wait
+            for n in range(5, 10):  # a burst: still once each, in order
+                vm.queue_interrupt("sleeper", record(n))
+            for n in range(5, 10):
+                assert line(proc) == f"H {n:08x}"
+    finally:
+        finish(proc)
+
+
+def test_the_sleep_follows_the_handler_as_it_comes_and_goes(system):
+    """The want word's transitions in one VM: a futex sleep; then a
+    handler established, and sigpause() sleeps in rt_sigtimedwait with
+    every interrupt going to the handler once, in order; then the handler
+    removed, and the next wait() is on the futex again and is woken."""
+    proc = child("""
+        import signal, sys, shmcp
+        vm = shmcp.logon("sleeper")
+        print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
+        got = []
+        signal.signal(shmcp.SIGIUCV, lambda s, f: got.append(shmcp.siginfo().raw[4:8].hex()))
+        print("HANDLER", flush=True)
+        handled = 0
+        while handled < 5:
+            shmcp.sigpause(0)
+            while got:
+                print("H", got.pop(0), flush=True)
+                handled += 1
+        signal.signal(shmcp.SIGIUCV, signal.SIG_DFL)
+        print("NO HANDLER", flush=True)
+        print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
+        """)
+    try:
+        with shmcp.logon("poker") as vm:
+            assert asleep_in(proc, FUTEX)
+            vm.queue_interrupt("sleeper", record(0))
+            assert line(proc) == "WOKE 00000000"
+            assert line(proc) == "HANDLER"
+            seen = []
+            for n in range(1, 6):
+                assert asleep_in(proc, SIGTIMEDWAIT), f"interrupt {n}: sigpause not in sigtimedwait"
+                vm.queue_interrupt("sleeper", record(n))
+                seen.append(line(proc))
+            assert seen == [f"H {n:08x}" for n in range(1, 6)]
+            assert line(proc) == "NO HANDLER"
+            assert asleep_in(proc, FUTEX), "the wait after the handler went is not on the futex"
+            vm.queue_interrupt("sleeper", record(6))
+            assert line(proc) == "WOKE 00000006"
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        finish(proc)
+
+
+def test_a_vm_killed_on_the_futex_is_logged_off(system):
+    """A VM whose process is killed while its main thread sleeps on the
+    futex is logged off (its userid free again), and a sender is told."""
+    proc = child("""
+        import shmcp
+        vm = shmcp.logon("sleeper")
+        print("READY", flush=True)
+        vm.wait()
+        """)
+    try:
+        assert line(proc) == "READY"
+        assert asleep_in(proc, FUTEX)
+        proc.kill()
+        proc.wait()
+        with shmcp.logon("poker") as vm:
+            with pytest.raises(shmcp.NotLoggedOn):
+                for _ in range(3000):  # the watchdog or the next LOGON reaps it
+                    vm.queue_interrupt("sleeper", record(0))
+                    select.select([], [], [], 0.01)
+        with shmcp.logon("sleeper"):
+            pass
+    finally:
+        finish(proc)
+
+
+def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system):
+    """SIGIUCV's handler is blocked (library mask) while the main thread
+    waits for VMCF on the futex: IUCV interrupts stay queued, nothing
+    rings.  Another thread unblocks it (sigsetmask: the queued one goes to
+    the handler there); from then on each IUCV interrupt's signal
+    interrupts the main thread's futex sleep and the handler runs there,
+    each once, in order."""
+    proc = child("""
+        import signal, sys, threading, shmcp
+        signal.signal(shmcp.SIGIUCV, lambda s, f: print(
+            "H", shmcp.siginfo().raw[4:8].hex(),
+            "main" if threading.current_thread() is threading.main_thread() else "other",
+            flush=True))
+        shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+        vm = shmcp.logon("sleeper")
+        def unblocks():
+            sys.stdin.readline()
+            shmcp.sigsetmask(0)
+            print("UNBLOCKED", flush=True)
+        threading.Thread(target=unblocks).start()
+        print("READY", flush=True)
+        vm.wait()
+        """)
+    try:
+        assert line(proc) == "READY"
+        with shmcp.logon("poker") as vm:
+            assert asleep_in(proc, FUTEX)
+            vm.queue_interrupt("sleeper", record(0))
+            script_child.tell(proc, "unblock")
+            # taken by the unblocking thread: not by the main one before
+            assert line(proc) == "H 00000000 other"
+            assert line(proc) == "UNBLOCKED"
+            for n in range(1, 4):
+                assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+                vm.queue_interrupt("sleeper", record(n))
+                assert line(proc) == f"H {n:08x} main", f"interrupt {n}: no handler call in the wait"
+    finally:
+        finish(proc)
