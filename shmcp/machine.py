@@ -25,7 +25,8 @@ theirs to touch:
   program's), ``vm.wait_from(got, timeout)`` (wait() going on from what a
   C-base core wait returned for Python: a record's bytes, or an outcome), ``vm.pop(fmask, timeout_ns=0)`` (the next interrupt to
   present; ``timeout_ns`` -1: waiting for one), ``vm.pop_shown(fmask,
-  timeout_ns=0)`` (the same, as (facility, what siginfo() shows)), ``vm.sleep(fmask,
+  timeout_ns=0, got=None)`` (the same, as (facility, what siginfo() shows);
+  ``got``: a take_shown result to go on from), ``vm.sleep(fmask,
   timeout_ns)`` (one core wait, nothing taken),
   ``vm.stash(fmask)``, ``vm.release(interrupt)`` (present it before the
   ring), ``vm.pending(facility)``.  The process's threads may all wait at
@@ -281,21 +282,28 @@ class VirtualMachine(_native.Machine):
             if shown is not None:
                 return shown
 
-    def pop_shown(self, fmask: int, timeout_ns: int = 0) -> tuple[int, Any] | None:
+    def pop_shown(self, fmask: int, timeout_ns: int = 0, got: Any = None) -> tuple[int, Any] | None:
         """pop(), the interrupt as its facility shows it (what siginfo()
         gives): (facility, shown), or None.  An IUCV message interrupt the
-        core presented comes from C as its parameter list, as in wait()."""
+        core presented comes from C as its parameter list, as in wait().
+        ``got``: what a take_shown(fmask, timeout_ns) already returned for
+        Python (a record's bytes or an outcome: sigpause's C part), gone
+        on from first."""
         while True:
-            if self._released:
-                got = self.pop(fmask, timeout_ns)
-                return None if got is None else (got.facility, view(got))
-            got = self.take_shown(fmask, timeout_ns)
+            if got is None:
+                if self._released:
+                    popped = self.pop(fmask, timeout_ns)
+                    return None if popped is None else (popped.facility, view(popped))
+                got = self.take_shown(fmask, timeout_ns)
             if got.__class__ is bytes:  # a record for Python to present
-                if (shown := self._present(self._taken(got))) is not None:
+                shown = self._present(self._taken(got))
+                got = None
+                if shown is not None:
                     return shown.facility, view(shown)
                 continue  # withdrawn or held: wait on
             if got.__class__ is int:
-                if self._waited(got) == _SLICE:  # raises if the VM ended
+                rc, got = got, None
+                if self._waited(rc) == _SLICE:  # raises if the VM ended
                     continue  # pending Python handlers ran: wait on
                 return None
             return (IUCV if isinstance(got, _native.Image) else VMCF), got  # a Vmcmhdr: VMCF

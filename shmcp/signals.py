@@ -12,6 +12,11 @@ for these two signals (every other signal passes straight through).
 SIGIUCV and SIGVMCF the blocked set is the library's own (interrupts stay on
 the queue; the OS mask is untouched, so nothing else is held up); bits of
 other signals go to the thread's OS signal mask.
+
+``sigpause`` and ``siginfo`` are C (csrc/pyext/sigpause.c: the seed
+programs pause once per message); they share this module's state -- the
+handlers, the library mask, siginfo()'s stack, the delivery loops running
+-- and leave every case but the common one to ``_sigpause`` here.
 """
 from __future__ import annotations
 
@@ -51,12 +56,6 @@ def sigmask(sig: int) -> int:
     if not 1 <= sig < _signal_module.NSIG:
         raise ValueError(f"signal number {sig} is out of range 1..{_signal_module.NSIG - 1}")
     return 1 << (sig - 1)
-
-
-def siginfo() -> Any:
-    """In a SIGIUCV / SIGVMCF handler: the interrupt being handled (of the
-    innermost handler when nested).  Outside any handler: None."""
-    return _info[-1] if _info else None
 
 
 def handler_established(sig: int) -> bool:
@@ -318,18 +317,13 @@ def sigsetmask(mask: int) -> int:
     return old
 
 
-def sigpause(mask: int = 0) -> None:
-    """Install ``mask``, wait until one unblocked signal has been handled,
-    restore the previous mask and return.  An interrupt that arrived while
-    SIGIUCV was blocked ends the pause at once (block, provoke, pause: no
-    wake-up is lost).  Handles one interrupt even if several are queued.
-
-    One core wait takes it: spinning first, while the interrupt may come
-    with this process awake (then no signal is sent at all and the handler
-    is called from here), then asleep until the doorbell, which the wait
-    itself takes.  Either way the interrupt is taken off the queue here,
-    so it reaches the handler once, in queue order.  (Written out in one
-    frame: the seed programs pause once per message.)"""
+def _sigpause(mask: int = 0) -> None:
+    """sigpause() in Python: every case its C part (sigpause.c, the common
+    one) leaves to it -- another signal in ``mask`` or blocked in the OS, a
+    delivery loop running, interrupts released ahead of the ring, no
+    handler to wait for.  The same pause: one core wait, spinning first
+    (an interrupt that comes then needs no signal and goes to the handler
+    from here), then asleep until the doorbell, which the wait takes."""
     global _blocked
     if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
         mask = _check_mask(mask)
@@ -392,6 +386,14 @@ _SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
 _MASK_BITS = _signal_module.NSIG - 1
 _TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
 _native_current = _native.current
+_sigpause.__qualname__ = _sigpause.__name__ = "sigpause"  # its messages name the public call
+
+# sigpause and siginfo are C (sigpause.c), sharing this module's state:
+# the handlers, siginfo()'s stack, the delivery loops, the library mask
+_native.bind_signals(_handler, _info, _active, globals(), _sigpause, _deliver, _cut_short,
+                     tuple(int(_SIGNAL[f]) for f in range(len(_SIGNAL))))
+sigpause = _native.sigpause
+siginfo = _native.siginfo
 
 
 __all__ = ["SIGIUCV", "SIGVMCF", "sigmask", "siginfo", "sigblock", "sigsetmask", "sigpause",

@@ -94,26 +94,34 @@ def test_ctrl_c_interrupts_the_futex_sleep(system):
         finish(proc)
 
 
-def test_a_handler_runs_during_a_wait_for_the_other_facility(system):
-    """With a SIGIUCV handler, wait() waits for VMCF only, on the futex;
-    each IUCV interrupt's signal interrupts that sleep and the handler
-    runs then, once per interrupt, in order."""
+def test_a_vm_with_a_handler_waits_for_the_other_facility_in_sigtimedwait(system):
+    """With a SIGIUCV handler, wait() waits for VMCF only, and in
+    rt_sigtimedwait, not on the futex: a handler's signal would come just
+    as the VM waits again, in the window FUTEX_WAIT leaves between the look
+    and the sleep.  IUCV interrupts queued during the wait, in a burst,
+    each get one handler call, in order; the VMCF interrupt ends the wait."""
     proc = child("""
         import signal, shmcp
         signal.signal(shmcp.SIGIUCV,
                       lambda s, f: print("H", shmcp.siginfo().raw[4:8].hex(), flush=True))
         vm = shmcp.logon("sleeper")
         print("READY", flush=True)
-        vm.wait()
+        for _ in range(2):
+            print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
         """)
     try:
         assert line(proc) == "READY"
         with shmcp.logon("poker") as vm:
-            ring_each(proc, vm, range(5), "H")  # each a handler call during the wait
-            for n in range(5, 10):  # a burst: still once each, in order
-                vm.queue_interrupt("sleeper", record(n))
-            for n in range(5, 10):
-                assert line(proc) == f"H {n:08x}"
+            for rounds in (range(0, 5), range(5, 10)):
+                assert asleep_in(proc, SIGTIMEDWAIT), "the wait is not in rt_sigtimedwait"
+                for n in rounds:
+                    vm.queue_interrupt("sleeper", record(n))
+                vm.queue_interrupt("sleeper", record(100 + rounds[0]), facility="VMCF")
+                said = [line(proc) for _ in range(6)]
+                assert [s for s in said if s.startswith("H ")] == [f"H {n:08x}" for n in rounds]
+                assert f"WOKE {100 + rounds[0]:08x}" in said
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
     finally:
         finish(proc)
 
@@ -191,9 +199,11 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
     """SIGIUCV's handler is blocked (library mask) while the main thread
     waits for VMCF on the futex: IUCV interrupts stay queued, nothing
     rings.  Another thread unblocks it (sigsetmask: the queued one goes to
-    the handler there); from then on each IUCV interrupt's signal
-    interrupts the main thread's futex sleep and the handler runs there,
-    each once, in order."""
+    the handler there); the next IUCV interrupt's signal interrupts the
+    main thread's futex sleep and the handler runs there.  The wait goes on
+    in rt_sigtimedwait, as any wait of a VM with an unblocked handler, and
+    the IUCV interrupts queued then get their handler calls, once each and
+    in order, when the VMCF interrupt ends the wait."""
     proc = child("""
         import signal, sys, threading, shmcp
         signal.signal(shmcp.SIGIUCV, lambda s, f: print(
@@ -208,7 +218,7 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
             print("UNBLOCKED", flush=True)
         threading.Thread(target=unblocks).start()
         print("READY", flush=True)
-        vm.wait()
+        print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
         """)
     try:
         assert line(proc) == "READY"
@@ -219,9 +229,17 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
             # taken by the unblocking thread: not by the main one before
             assert line(proc) == "H 00000000 other"
             assert line(proc) == "UNBLOCKED"
-            for n in range(1, 4):
-                assert asleep_in(proc, FUTEX), f"round {n}: the wait is not on the futex"
+            assert asleep_in(proc, FUTEX), "the wait is not on the futex"
+            vm.queue_interrupt("sleeper", record(1))
+            assert line(proc) == "H 00000001 main", "no handler call in the wait"
+            assert asleep_in(proc, SIGTIMEDWAIT), "the wait did not go on in rt_sigtimedwait"
+            for n in (2, 3):
                 vm.queue_interrupt("sleeper", record(n))
-                assert line(proc) == f"H {n:08x} main", f"interrupt {n}: no handler call in the wait"
+            vm.queue_interrupt("sleeper", record(99), facility="VMCF")
+            said = [line(proc) for _ in range(3)]
+            assert [s for s in said if s.startswith("H ")] == ["H 00000002 main", "H 00000003 main"]
+            assert "WOKE 00000063" in said
+        proc.wait(timeout=30)
+        assert proc.returncode == 0
     finally:
         finish(proc)

@@ -92,3 +92,87 @@ def test_construction_sets_fields_and_lengths_last():
         MsgPlist(pathid=65536)
     with pytest.raises(AttributeError):
         CompPlist(bf1len=3)  # no such length field in a CompPlist
+
+
+def test_a_dropped_list_leaves_nothing_to_the_next():
+    """Dropped parameter lists keep their memory for the next (a free list):
+    the next starts from zeros or from its own image, and an image someone
+    still holds is never written by another list."""
+    held = []
+    for i in range(200):  # more than the free list keeps
+        p = MsgPlist._of(bytes([i % 256]) * 40)
+        p.bf1 = bytearray(3)
+        if i % 3 == 0:
+            held.append((bytes(p), p._b))  # its image outlives it
+    del p
+    for image, b in held:
+        assert b == image and image[0] == image[39]
+    fresh = [MsgPlist() for _ in range(200)]
+    assert all(bytes(q) == bytes(40) and q.bf1 is None and q.bf2 is None for q in fresh)
+    assert all(q._b is not b for q in fresh for _, b in held)
+    del fresh
+    copies = [CompPlist._of(bytes(range(40))) for _ in range(100)]
+    assert all(type(q) is CompPlist and bytes(q) == bytes(range(40)) for q in copies)
+    for image, b in held:
+        assert b == image
+
+
+class _WithDict(MsgPlist):
+    pass  # no __slots__: a dict, not the free list's layout
+
+
+def test_a_subclass_with_a_dict_gets_a_list_of_its_own():
+    for _ in range(3):
+        dropped = [MsgPlist._of(bytes(40)) for _ in range(100)]
+        del dropped
+        q = _WithDict(pathid=5)
+        q.note = "kept"
+        assert q.note == "kept" and q.pathid == 5 and weakref.ref(q)() is q
+
+
+class _Numbered(MsgPlist):
+    __slots__ = ()
+
+    def __init__(self, seq: int, **fields: object) -> None:
+        super().__init__(**fields)
+        self.trgcls = seq
+
+
+def test_a_class_with_its_own_init_or_new_is_called_the_usual_way():
+    # the classes' calls go straight to the C base, unless a class has its
+    # own __init__ or __new__ (then Python's call, with its arguments)
+    p = _Numbered(7, pathid=3, bf1=b"abcd", bf1len=2)
+    assert (p.pathid, p.trgcls, p.bf1len) == (3, 7, 2)
+
+    class Late(MsgPlist):
+        __slots__ = ()
+
+    assert Late(msgid=5).msgid == 5
+    Late.__init__ = lambda self, **fields: MsgPlist.__init__(self, pathid=9)
+    assert (Late(msgid=5).pathid, Late(msgid=5).msgid) == (9, 0)
+
+    class Made(CompPlist):
+        __slots__ = ()
+
+        def __new__(cls, **fields: object) -> "Made":
+            return CompPlist.__new__(cls)
+
+    assert type(Made(pathid=4)) is Made and Made(pathid=4).pathid == 4
+    with pytest.raises(TypeError, match="keyword arguments only"):
+        PathPlist(1, pathid=2)
+    with pytest.raises(TypeError, match=r"PathPlist has no field 'msgid'"):
+        PathPlist(**{"pathid": 1, "msgid": 2})
+
+
+def test_a_class_with_a_finalizer_is_finalized_every_time():
+    seen = []
+
+    class Noted(MsgPlist):
+        __slots__ = ()
+
+        def __del__(self) -> None:
+            seen.append(self.pathid)
+
+    for i in range(5):
+        Noted(pathid=i)
+    assert seen == [0, 1, 2, 3, 4]

@@ -275,3 +275,69 @@ def test_the_mask_shows_signals_blocked_outside_shmcp(inherited):
     out = subprocess.run([sys.executable, "-c", _MASK_PROBE], capture_output=True, text=True,
                          timeout=60, check=True, preexec_fn=block_alrm if inherited else None)
     assert out.stdout.split() == [str(int(inherited)), "1"]
+
+
+_IUCV_PAUSER = """
+    import signal, shmcp
+    from shmcp import MsgPlist, PathPlist, iucv
+    got = []
+    signal.signal(shmcp.SIGIUCV, lambda s, f: got.append(shmcp.siginfo()))
+    shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+    vm = shmcp.logon("pauser")
+    iucv.dclbfr(PathPlist())
+    print("READY", flush=True)
+
+    def take():
+        while not got:
+            shmcp.sigpause(0)
+        return got.pop(0)
+
+    pend = take()
+    assert iucv.accept(PathPlist(pathid=pend.pathid)) == 0
+    seqs, kinds, buf = [], set(), bytearray(4)
+    while (ev := take()).type != iucv.IPTYPE_PATH_SEVERED:
+        kinds.add((type(ev).__name__, ev.type))
+        ev.flags1 = iucv.IPFGPID | iucv.IPFGMID | iucv.IPFGMCL
+        ev.bf1 = buf
+        assert iucv.receive(ev) == 0
+        seqs.append(int.from_bytes(buf, "big"))
+    print(len(seqs), int(seqs == list(range(len(seqs)))), sorted(kinds),
+          shmcp.siginfo() is None, shmcp.sigblock(0) & shmcp.sigmask(shmcp.SIGIUCV) != 0, flush=True)
+    input()
+"""
+
+
+def test_sigpause_hands_iucv_messages_over_once_in_order_awake_or_asleep(system):
+    """One-way IUCV messages in bursts with gaps: those that come while
+    sigpause spins are shown and handed to the handler by the pause itself,
+    those that wake it from its sleep come by the doorbell the wait takes;
+    the handler sees each once, in order, siginfo() its MsgPlist; the
+    connection and SEVER around them (presented in Python) too."""
+    from script_child import child, finish, line
+    total, burst = 3000, 40
+    proc = child(_IUCV_PAUSER)
+    try:
+        assert line(proc) == "READY"
+        with shmcp.logon("poker") as vm:
+            shmcp.iucv.dclbfr(shmcp.PathPlist())
+            c = shmcp.PathPlist(vmid="pauser", msglim=255)
+            assert shmcp.iucv.connect(c) == 0
+            assert vm.wait(timeout=30).type == shmcp.iucv.IPTYPE_CONNECTION_COMPLETE
+            done = 0
+            for seq in range(total):
+                if seq % burst == 0:
+                    time.sleep(0.002)  # the pause goes to sleep
+                op = shmcp.MsgPlist(pathid=c.pathid, flags1=shmcp.iucv.IPNORPY,
+                                    bf1=seq.to_bytes(4, "big"))
+                while shmcp.iucv.send(op) == 1:  # the message limit: take a completion
+                    assert op.rcode == shmcp.iucv.IPRC_MSGLIM_EXCEEDED
+                    assert vm.wait(timeout=30).audit == 0
+                    done += 1
+                    op.flags1 = shmcp.iucv.IPNORPY
+            while done < total:
+                assert vm.wait(timeout=30).audit == 0
+                done += 1
+            assert shmcp.iucv.sever(shmcp.PathPlist(pathid=c.pathid)) == 0
+            assert line(proc) == f"{total} 1 [('MsgPlist', 9)] True True"
+    finally:
+        finish(proc)

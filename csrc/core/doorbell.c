@@ -37,18 +37,21 @@
  * signal mask to block and restore around the sleep; fan-in:
  * bench/NOTES.md), so every handler-free sleep uses it.  A main thread
  * still wakes for Ctrl-C: a caught signal interrupts FUTEX_WAIT (EINTR,
- * SHMCP_WAIT_INTR; with a timeout the kernel never restarts it), and one
- * caught between the look and the sleep is seen at the slice's end
- * (SHMCP_WAIT_SLICE), as one caught just before sigtimedwait's mask is.
- * A main thread waiting for a facility with an unblocked handler keeps
- * sigtimedwait: the producer signals it anyway (the external interrupt is
- * a signal by design: handlers run from it), and that doorbell is taken
- * there, not run through the handler.  The signal of a facility it does
- * not wait for, handled, interrupts its futex sleep: the handler runs
- * during the wait (sigtimedwait held it until the wait ended).  A handler
- * established or unblocked while the main thread sleeps on the futex sets
- * ASYNC: the next record rings both, the signal's handler runs and
- * interrupts the futex wait, and the next wait chooses again.
+ * SHMCP_WAIT_INTR; with a timeout the kernel never restarts it).  One
+ * caught between the look and the sleep is seen only at the slice's end
+ * (SHMCP_WAIT_SLICE): FUTEX_WAIT cannot unblock signals atomically, as
+ * sigtimedwait's mask does.  That window is a few instructions wide and
+ * nothing aims at it, so Ctrl-C pays it by chance at most.  A handler's
+ * signal would aim at it: the producer rings just as the handler that
+ * ran for the last interrupt returns and its VM waits again.  So a main
+ * thread whose VM has any unblocked handler keeps sigtimedwait, with every
+ * catchable signal blocked across the look: its waited facilities'
+ * doorbells are taken there, handler-free; another facility's stays
+ * pending for its handler until the wait ends, as do Ctrl-C's.  A handler
+ * established or unblocked by another thread while the main thread sleeps
+ * on the futex sets ASYNC: the next record also signals, the signal
+ * interrupts the futex wait (or, in the window, the slice ends it), and
+ * the next wait chooses again.
  *
  * Before it sleeps, a waiter may spin on its queue (up to spin_ns), but
  * only while no VM lacks a core for it: the segment keeps one bit per VM
@@ -475,17 +478,14 @@ static int sleep_futex(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, in
 	return rc;
 }
 
-/* Whether a main thread must sleep in sigtimedwait: a waited facility's
- * handler is established and unblocked, so its doorbell comes as a signal
- * anyway, to be taken there, handler-free.  Another facility's handler
- * does not count: its signal interrupts the futex sleep, and the handler
- * runs then, during the wait. */
-static int handlers_armed(shmcp_sys *sys, int32_t slot, int fmask)
+/* Whether a main thread must sleep in sigtimedwait: a handler of its VM
+ * is established and unblocked, so a signal may come for it at any moment
+ * (the header: the window FUTEX_WAIT leaves). */
+static int handler_armed(shmcp_sys *sys, int32_t slot)
 {
 	for (int f = 0; f < SHMCP_NFAC; f++)
-		if ((fmask & (1 << f)) &&
-		    (atomic_load_explicit(&sys->vms[slot].fq[f].want, memory_order_relaxed) &
-		     SHMCP_WANT_ASYNC))
+		if (atomic_load_explicit(&sys->vms[slot].fq[f].want, memory_order_relaxed) &
+		    SHMCP_WANT_ASYNC)
 			return 1;
 	return 0;
 }
@@ -516,8 +516,8 @@ static int in_main_thread(void)
  * shmcp_wait - wait until a record is queued for VM @slot (logon @gen) in
  * the facilities of @fmask, @timeout_ns passes (< 0: no limit), or another
  * signal arrives.  Spins first for up to @spin_ns, then sleeps: on the
- * VM's futex (sleep_futex), or, a main thread waiting for a facility with
- * an unblocked handler, in sigtimedwait (sleep_main).  The sleep is sliced
+ * VM's futex (sleep_futex), or, a main thread of a VM with an unblocked
+ * handler, in sigtimedwait (sleep_main).  The sleep is sliced
  * so a shut-down system is noticed.  Call with the GIL released.  Returns
  * SHMCP_WAIT_READY / _TIMEOUT / _INTR (another signal's handler is due:
  * return to Python, then wait again) / _SLICE (shmcp_wait_slices: the same,
@@ -541,7 +541,7 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 			return SHMCP_WAIT_READY;
 	}
 	int is_main = in_main_thread();
-	if (is_main && handlers_armed(sys, slot, fmask))
+	if (is_main && handler_armed(sys, slot))
 		return sleep_main(sys, slot, gen, fmask, deadline);
 	return sleep_futex(sys, slot, gen, fmask, deadline, is_main);
 }

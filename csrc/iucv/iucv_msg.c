@@ -168,7 +168,7 @@ static void msg_free_data(shmcp_sys *sys, struct shmcp_msgblok *m, uint32_t idx1
 	atomic_signal_fence(memory_order_seq_cst);
 	if (data != NO_OFF)
 		shmcp_pool_free(&sys->pool, data, SHMCP_POOL_OWNER_WIDE(idx1));
-	if (reply != NO_OFF)
+	if (reply != NO_OFF && reply != data)  /* never one block freed twice */
 		shmcp_pool_free(&sys->pool, reply, SHMCP_POOL_OWNER_WIDE(idx1));
 }
 
@@ -454,11 +454,14 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
  * finds them here (a 4 KiB message's copy under the lock was most of the
  * time the other end waited for it, bench/NOTES.md).  @off and @len may be
  * stale (read without the lock): they only ever become addresses to
- * prefetch, inside the pool. */
+ * prefetch, inside the pool.  Not a long message's: the copy of one streams
+ * its lines in by itself, and prefetching them first cost a 64 KiB round
+ * trip ~1 us (bench/NOTES.md). */
+#define PREFETCH_DATA_MAX (16 * 1024)
 static void prefetch_data(shmcp_sys *sys, uint64_t off, uint64_t len)
 {
 	uint64_t size = sys->pool.size;
-	if (off < size && len <= size - off) {  /* else none (NO_OFF), or torn */
+	if (len <= PREFETCH_DATA_MAX && off < size && len <= size - off) {  /* else none, or torn */
 		shmcp_prefetch_read(sys->pool.base + off, len);
 		/* its tag too: RECEIVE checks the message holds the block */
 		shmcp_prefetch_read(&sys->pool.tags[off >> SHMCP_POOL_MIN_SHIFT],
@@ -543,6 +546,30 @@ static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	return 0;
 }
 
+/* REPLY stages its data in the block that held the message, when it fits:
+ * the target's RECEIVE just read that block, so its lines are in the
+ * replier's cache and the copy into them waits for no other core; and the
+ * source, reading the reply, takes them back for its next SEND (the block
+ * comes back from the allocator).  A block of its own would be one the
+ * source last read: each store would wait for the other core (bench/
+ * NOTES.md, "Large messages: whose cache a block is in").  The data is not
+ * needed any more: a message on the receive queue is fully received.  The
+ * block changes hands data_off -> reply_off, never named by both (a kill
+ * between leaves it named by neither: the lock's repair frees it). */
+static int reply_in_data_block(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_msgblok *m,
+			       uint32_t stored)
+{
+	uint64_t off = m->data_off;
+	if (off == NO_OFF || m->reply_off != NO_OFF || m->received != m->data_len ||
+	    !shmcp_pool_held_by(&sys->pool, off, stored, SHMCP_POOL_OWNER_WIDE(idx1_of(t, m))))
+		return 0;
+	m->data_off = NO_OFF;
+	atomic_signal_fence(memory_order_seq_cst);
+	shmcp_fault("iucv.reply.moved");  /* tests: the block named by neither */
+	m->reply_off = off;
+	return 1;
+}
+
 static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
 		    const uint8_t *in, struct shmcp_bells *bells)
 {
@@ -571,11 +598,13 @@ static int do_reply(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t 
 	} else {
 		uint32_t stored = (uint32_t)len < m->ans_len ? (uint32_t)len : m->ans_len;
 		if (stored) {
-			m->reply_off = shmcp_pool_alloc(&sys->pool, stored,
-							SHMCP_POOL_OWNER_WIDE(idx1_of(t, m)));
-			if (m->reply_off == SHMCP_POOL_NIL) {
-				m->reply_off = NO_OFF;
-				return SHMCP_E_NOSTORAGE;
+			if (!reply_in_data_block(sys, t, m, stored)) {
+				m->reply_off = shmcp_pool_alloc(&sys->pool, stored,
+								SHMCP_POOL_OWNER_WIDE(idx1_of(t, m)));
+				if (m->reply_off == SHMCP_POOL_NIL) {
+					m->reply_off = NO_OFF;
+					return SHMCP_E_NOSTORAGE;
+				}
 			}
 			memcpy(sys->pool.base + m->reply_off, in, stored);
 		}

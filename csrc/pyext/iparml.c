@@ -42,15 +42,58 @@ static PyObject *zero_image(void)
 	return b;
 }
 
+/* -- Image's free list ------------------------------------------------------
+ *
+ * Every interrupt shown from C is a new parameter list, and the seed
+ * programs build one per call: an object and its 40-byte bytearray (two
+ * allocations and the GC's count) each time, dropped a moment later.  A
+ * list dropped keeps its memory here, with its bytearray when nobody else
+ * holds that; the next one of a class of the same layout takes it.
+ */
+#define FREE_MAX 64
+static Image *free_images[FREE_MAX];
+static int nfree;
+
+/* Whether @type's instances are exactly an Image (no dict, no weak
+ * references, no slots of their own) allocated the default way, with no
+ * finalizer (the GC marks an object finalized in memory it would keep). */
+static int reusable(PyTypeObject *type)
+{
+	unsigned long extra = 0;
+#ifdef Py_TPFLAGS_MANAGED_DICT
+	extra |= Py_TPFLAGS_MANAGED_DICT;
+#endif
+#ifdef Py_TPFLAGS_MANAGED_WEAKREF
+	extra |= Py_TPFLAGS_MANAGED_WEAKREF;
+#endif
+	return type->tp_basicsize == (Py_ssize_t)sizeof(Image) && !type->tp_itemsize &&
+	       !type->tp_dictoffset && !type->tp_weaklistoffset && !(type->tp_flags & extra) &&
+	       type->tp_alloc == PyType_GenericAlloc && type->tp_free == PyObject_GC_Del &&
+	       !type->tp_finalize && !type->tp_del;
+}
+
+/* A new @type with every slot NULL but _b, which may hold a 40-byte
+ * bytearray of nobody else's (its bytes stale). */
+static Image *image_alloc(PyTypeObject *type)
+{
+	if (!nfree || !reusable(type))
+		return (Image *)type->tp_alloc(type, 0);
+	Image *self = free_images[--nfree];
+	PyObject_Init((PyObject *)self, type);  /* a heap type gains its reference */
+	PyObject_GC_Track(self);
+	return self;
+}
+
 static PyObject *Image_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	(void)args;
 	(void)kwds;
-	Image *self = (Image *)type->tp_alloc(type, 0);
+	Image *self = image_alloc(type);
 	if (!self)
 		return NULL;
-	self->b = zero_image();
-	if (!self->b) {
+	if (self->b) {
+		memset(PyByteArray_AS_STRING(self->b), 0, IMAGE_LEN);
+	} else if (!(self->b = zero_image())) {
 		Py_DECREF(self);
 		return NULL;
 	}
@@ -79,14 +122,28 @@ static int Image_clear(Image *self)
 static void Image_dealloc(Image *self)
 {
 	PyObject_GC_UnTrack(self);
-	Image_clear(self);
-	Py_TYPE(self)->tp_free((PyObject *)self);
+	Py_CLEAR(self->cb);  /* first: the core's view holds _b */
+	Py_CLEAR(self->bf1);
+	Py_CLEAR(self->bf2);
+	if (nfree >= FREE_MAX || !reusable(Py_TYPE(self))) {
+		Py_CLEAR(self->b);
+		Py_TYPE(self)->tp_free((PyObject *)self);
+		return;
+	}
+	PyObject *b = self->b;
+	if (b && !(PyByteArray_CheckExact(b) && Py_REFCNT(b) == 1 && PyByteArray_GET_SIZE(b) == IMAGE_LEN))
+		Py_CLEAR(self->b);  /* someone else's too: it goes its own way */
+	free_images[nfree++] = self;
 }
 
 PyObject *image_copy(PyTypeObject *type, const uint8_t *image)
 {
-	Image *self = (Image *)type->tp_alloc(type, 0);
-	if (self && !(self->b = PyByteArray_FromStringAndSize((const char *)image, IMAGE_LEN)))
+	Image *self = image_alloc(type);
+	if (!self)
+		return NULL;
+	if (self->b)
+		memcpy(PyByteArray_AS_STRING(self->b), image, IMAGE_LEN);
+	else if (!(self->b = PyByteArray_FromStringAndSize((const char *)image, IMAGE_LEN)))
 		Py_CLEAR(self);
 	return (PyObject *)self;
 }
@@ -113,10 +170,11 @@ static PyObject *Image_of(PyObject *cls, PyObject *image)
  * because the seed programs build a parameter list for every call. */
 static PyObject *s_fields, *s_bf1, *s_bf2, *s_bf1len, *s_bf2len;  /* interned */
 
-static int set_length_last(PyObject *self, PyObject *kwds, PyObject *name)
+/* Whether @name is @known (interned): by identity, by value only when
+ * @name is not interned itself. */
+static int same_name(PyObject *name, PyObject *known)
 {
-	PyObject *v = PyDict_GetItemWithError(kwds, name);  /* borrowed */
-	return v ? PyObject_SetAttr(self, name, v) : PyErr_Occurred() ? -1 : 0;
+	return name == known || (!PyUnicode_CHECK_INTERNED(name) && !PyUnicode_Compare(name, known));
 }
 
 /* Whether @name is in the tuple @fields: by identity first (keyword names
@@ -141,55 +199,135 @@ static int unknown_field(PyObject *self, PyObject *name, PyObject *fields)
 	return -1;
 }
 
-static int Image_init(PyObject *self, PyObject *args, PyObject *kwds)
+/* self.@name = @value, through the class's descriptor directly when
+ * setting an attribute would only call it. */
+static int set_attr(PyObject *self, PyObject *name, PyObject *value)
 {
-	if (PyTuple_GET_SIZE(args)) {
-		PyErr_Format(PyExc_TypeError, "%s() takes keyword arguments only (the fields)",
-			     Py_TYPE(self)->tp_name);
+	PyTypeObject *type = Py_TYPE(self);
+	if (type->tp_setattro == PyObject_GenericSetAttr) {
+		PyObject *descr = _PyType_Lookup(type, name);  /* borrowed */
+		descrsetfunc set = descr ? Py_TYPE(descr)->tp_descr_set : NULL;
+		if (set)
+			return set(descr, self, value);
+	}
+	return PyObject_SetAttr(self, name, value);
+}
+
+/* The fields of a new parameter list from the @n keywords @names[i] =
+ * @values[i] (Image(**fields)'s rules); 0 or -1 with an exception. */
+static int set_fields(PyObject *self, PyObject *const *names, PyObject *const *values, Py_ssize_t n)
+{
+	PyObject *fields = _PyType_Lookup(Py_TYPE(self), s_fields);  /* borrowed */
+	if (!fields || !PyTuple_Check(fields)) {
+		PyErr_Format(PyExc_TypeError, "%s has no _fields tuple", Py_TYPE(self)->tp_name);
 		return -1;
 	}
-	if (!kwds || !PyDict_GET_SIZE(kwds))
-		return 0;
-	PyObject *fields = PyObject_GetAttr((PyObject *)Py_TYPE(self), s_fields);
-	if (!fields || !PyTuple_Check(fields)) {
-		if (fields || PyErr_ExceptionMatches(PyExc_AttributeError)) {
-			PyErr_Clear();
-			PyErr_Format(PyExc_TypeError, "%s has no _fields tuple", Py_TYPE(self)->tp_name);
+	Py_INCREF(fields);
+	PyObject *len1 = NULL, *len2 = NULL;  /* set last */
+	int rc = 0;
+	for (Py_ssize_t i = 0; !rc && i < n; i++) {
+		PyObject *name = names[i];
+		if (!PyUnicode_Check(name)) {
+			PyErr_SetString(PyExc_TypeError, "field names are strings");
+			rc = -1;
+		} else if (same_name(name, s_bf1len)) {
+			len1 = values[i];
+		} else if (same_name(name, s_bf2len)) {
+			len2 = values[i];
+		} else {
+			int known = name == s_bf1 || name == s_bf2 ? 1 : is_field(fields, name);
+			if (!known && (same_name(name, s_bf1) || same_name(name, s_bf2)))
+				known = 1;
+			rc = known < 0 ? -1 : !known ? unknown_field(self, name, fields)
+						   : set_attr(self, name, values[i]);
 		}
-		Py_XDECREF(fields);
+	}
+	if (!rc && len1)
+		rc = set_attr(self, s_bf1len, len1);
+	if (!rc && len2)
+		rc = set_attr(self, s_bf2len, len2);
+	Py_DECREF(fields);
+	return rc;
+}
+
+static int positional(PyObject *self)
+{
+	PyErr_Format(PyExc_TypeError, "%s() takes keyword arguments only (the fields)",
+		     Py_TYPE(self)->tp_name);
+	return -1;
+}
+
+static int Image_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+	if (PyTuple_GET_SIZE(args))
+		return positional(self);
+	Py_ssize_t n = kwds ? PyDict_GET_SIZE(kwds) : 0;
+	if (!n)
+		return 0;
+	PyObject *small[16] = {NULL}, **pairs = n <= 8 ? small : PyMem_New(PyObject *, 2 * n);
+	if (!pairs) {
+		PyErr_NoMemory();
 		return -1;
 	}
 	PyObject *name, *value;
-	Py_ssize_t pos = 0;
-	int rc = 0;
-	while (!rc && PyDict_Next(kwds, &pos, &name, &value)) {
-		if (!PyUnicode_Check(name)) {
-			rc = -1;
-			PyErr_SetString(PyExc_TypeError, "field names are strings");
-			break;
-		}
-		if (name == s_bf1len || name == s_bf2len || !PyUnicode_Compare(name, s_bf1len) ||
-		    !PyUnicode_Compare(name, s_bf2len))
-			continue;
-		if (name != s_bf1 && name != s_bf2) {
-			int known = is_field(fields, name);
-			if (known <= 0 && PyUnicode_Compare(name, s_bf1) && PyUnicode_Compare(name, s_bf2)) {
-				rc = known < 0 ? -1 : unknown_field(self, name, fields);
-				break;
-			}
-		}
-		rc = PyObject_SetAttr(self, name, value);
+	Py_ssize_t pos = 0, i = 0;
+	while (i < n && PyDict_Next(kwds, &pos, &name, &value)) {  /* borrowed: kwds is not changed */
+		pairs[i] = name;
+		pairs[n + i++] = value;
 	}
-	if (!rc)
-		rc = set_length_last(self, kwds, s_bf1len) < 0 || set_length_last(self, kwds, s_bf2len) < 0
-			? -1 : 0;
-	Py_DECREF(fields);
+	int rc = set_fields(self, pairs, pairs + n, i);
+	if (pairs != small)
+		PyMem_Free(pairs);
 	return rc;
+}
+
+/* Calling a parameter-list class: Image_new and Image_init straight from
+ * the call's arguments (no tuple, no keyword dict).  A class whose
+ * __new__ or __init__ is not Image's is called the usual way. */
+static PyObject *Image_vectorcall(PyObject *cls, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+	PyTypeObject *type = (PyTypeObject *)cls;
+	Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+	if (type->tp_new != Image_new || type->tp_init != Image_init || nargs) {
+		PyObject *tuple = PyTuple_New(nargs), *kwds = NULL;
+		for (Py_ssize_t i = 0; tuple && i < nargs; i++)
+			PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+		Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+		if (tuple && nkw && (kwds = PyDict_New()))
+			for (Py_ssize_t i = 0; kwds && i < nkw; i++)
+				if (PyDict_SetItem(kwds, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+					Py_CLEAR(kwds);
+		PyObject *self = tuple && (!nkw || kwds) ? PyType_Type.tp_call(cls, tuple, kwds) : NULL;
+		Py_XDECREF(tuple);
+		Py_XDECREF(kwds);
+		return self;
+	}
+	PyObject *self = Image_new(type, NULL, NULL);
+	if (self && kwnames && set_fields(self, &PyTuple_GET_ITEM(kwnames, 0), args,
+					  PyTuple_GET_SIZE(kwnames)) < 0)
+		Py_CLEAR(self);
+	return self;
+}
+
+/* Image.__init_subclass__: the parameter-list classes are called through
+ * Image_vectorcall (a type's vectorcall is not inherited). */
+static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kwds)
+{
+	if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
+		PyErr_Format(PyExc_TypeError, "%s.__init_subclass__() takes no arguments",
+			     ((PyTypeObject *)cls)->tp_name);
+		return NULL;
+	}
+	((PyTypeObject *)cls)->tp_vectorcall = Image_vectorcall;
+	Py_RETURN_NONE;
 }
 
 static PyMethodDef Image_methods[] = {
 	{"_of", Image_of, METH_O | METH_CLASS,
 	 "The parameter list whose image is a copy of these 40 bytes (no __init__)."},
+	{"__init_subclass__", (PyCFunction)(void (*)(void))Image_init_subclass,
+	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+	 "A parameter-list class is called straight from its call's arguments."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -209,6 +347,7 @@ PyTypeObject ImageType = {
 	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
 	.tp_new = Image_new,
 	.tp_init = Image_init,
+	.tp_vectorcall = Image_vectorcall,
 	.tp_traverse = (traverseproc)Image_traverse,
 	.tp_clear = (inquiry)Image_clear,
 	.tp_dealloc = (destructor)Image_dealloc,
@@ -492,7 +631,7 @@ PyMODINIT_FUNC PyInit__iparml(void)
 	}
 	if (PyModule_AddIntConstant(m, "IMAGE_LEN", IMAGE_LEN) < 0 ||
 	    PyModule_AddStringConstant(m, "__version__", SHMCP_BUILD_VERSION) < 0 || machine_add(m) < 0 ||
-	    vmcfcall_add(m) < 0) {
+	    vmcfcall_add(m) < 0 || sigpause_add(m) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -93,4 +93,7 @@ static inline PyObject *core_outcome(PyObject *failed, PyObject *vm, int func, i
 /* Machine and its module functions, added to the module @m. */
 int machine_add(PyObject *m);
 
+/* sigpause.c: sigpause and siginfo, and their binding to shmcp/signals.py. */
+int sigpause_add(PyObject *m);
+
 #endif
