@@ -71,8 +71,8 @@ static int settle(PyObject *router, PyObject *path)
 
 /* take(inbox, vm_inbox): the first message of @inbox not taken yet,
  * RECEIVEd, or None; the other inbox it sits in (its path's, or the VM's
- * @vm_inbox) trimmed of taken ones (router mutex held). */
-
+ * @vm_inbox) trimmed of taken ones (router mutex held).  take_from is
+ * the same for the other files (pythonic.h). */
 static PyObject *take(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
