@@ -77,7 +77,8 @@ def bind_signals(handlers: dict[int, Any], info: list[Any], active: set[int], gl
 def siginfo() -> Any: ...
 def sigpause(mask: int = 0) -> None: ...
 
-# csrc/pyext/message.c: the Pythonic layer's Message's C base and inboxes
+# csrc/pyext/message.c: the Pythonic layer's Message's C base (inboxes:
+# inbox.c; the pumper: pumper.c; sends: pathsend.c; vm.receive: receive.c)
 class MessageCore:
     @property
     def _p(self) -> Any: ...

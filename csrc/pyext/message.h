@@ -1,5 +1,6 @@
 /* shmcp._iparml.MessageCore (message.c): the Pythonic layer's Message's C
- * base and its inboxes' per-message steps. */
+ * base, and what the rest of the module asks of it; the per-message C
+ * behind it (inboxes, pumper, sends) shares pythonic.h. */
 #ifndef SHMCP_PYEXT_MESSAGE_H
 #define SHMCP_PYEXT_MESSAGE_H
 
@@ -26,7 +27,8 @@ int is_message_type(PyObject *type);
  * them); __init__ is not run. */
 PyObject *message_of_image(PyTypeObject *type, const uint8_t *image);
 
-/* MessageCore and its module functions, added to the module @m. */
+/* MessageCore and the module functions of message.c, inbox.c, pumper.c,
+ * pathsend.c and receive.c, added to the module @m. */
 int message_add(PyObject *m);
 
 #endif

@@ -265,8 +265,8 @@ class Path(AsyncPath):
             if reply_size is None and len(self._spares) < 4:
                 self._spares.append(answer)
 
-    _send_py = send  # (send is message.c's send_method: its common cases in C, the rest this)
-    _outcome = staticmethod(outcome)  # (for message.c's round trip)
+    _send_py = send  # (send is pathsend.c's send_method: its common cases in C, the rest this)
+    _outcome = staticmethod(outcome)  # (for pathsend.c's round trip)
 
     def _round_trip(self, data: bytes | bytearray) -> bytes | None:
         """send(data)'s common case: a two-way SEND with a default answer
@@ -409,5 +409,5 @@ class Path(AsyncPath):
         return f"<Path {self.pathid} to {self.partner}, {self._state}>"
 
 
-# send(data) and send(data, one_way=True) in C (message.c), the rest Path._send_py
+# send(data) and send(data, one_way=True) in C (pathsend.c), the rest Path._send_py
 setattr(Path, "send", _send_method(Path._send_py))

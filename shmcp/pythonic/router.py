@@ -28,7 +28,7 @@ from .. import iucv
 from .._native import lib
 from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
-from .._native import pump as _pump  # the pumper's core wait (message.c)
+from .._native import pump as _pump  # the pumper's core wait (pumper.c)
 from .._native import wait_message as _wait_message
 from .._native import wait_reply as _wait_reply
 from .._native import take_message as _take_message
@@ -139,11 +139,11 @@ class Router:
             for got in batch:
                 self.dispatch(got._p if got.__class__ is Message else got)
             return
-        _file_messages(batch, self.inbox, self.paths, self, MsgPlist, False)  # message.c
+        _file_messages(batch, self.inbox, self.paths, self, MsgPlist, False)  # inbox.c
 
     def wait_reply(self, msgid: int) -> Any:
         """wait_until(lambda: completed.pop(msgid, None), None), spelled
-        out for a round trip (in C, message.c): a pumper that takes the
+        out for a round trip (in C, pumper.c): a pumper that takes the
         completion it waits for keeps it without dispatching it, unless
         events or watchers want to see it."""
         got = _wait_reply(self, msgid)  # None: another thread pumps
@@ -173,7 +173,7 @@ class Router:
 
     def wait_message(self, deadline: float | None) -> Message:
         """wait_until(lambda: take(inbox), deadline), spelled out for
-        vm.receive (in C, message.c): a pumper that takes one
+        vm.receive (in C, pumper.c): a pumper that takes one
         message-pending interrupt while the inbox is empty takes that
         message itself, past the inboxes, unless events or watchers want
         to see it."""
@@ -278,7 +278,7 @@ class Router:
     def take(self, inbox: "collections.deque[Message]") -> Message | None:
         """The first message of ``inbox`` not taken yet, RECEIVEd (mutex
         held); the other inbox it sits in (its path's, or the VM's) trimmed
-        of taken ones.  (In C, message.c: every receive's step.)"""
+        of taken ones.  (In C, inbox.c: every receive's step.)"""
         return _take_message(inbox, self.inbox)
 
     def _on_pending(self, got: PathPlist) -> None:

@@ -1,0 +1,364 @@
+/*
+ * The router's pumper in C (shmcp/pythonic/router.py): the core wait with
+ * the router's mutex let go (pump), and a pumper's wait for one thing --
+ * the next message (wait_message), a two-way message's completion
+ * (wait_reply) -- each pumping until it comes.  A thread that finds
+ * another pumping gets None and follows it in Python (router.wait_until).
+ */
+#include "pythonic.h"
+#include <time.h>
+
+static PyObject *s_pumping, *s_events, *s_watchers, *s_vm, *s_counts, *s_sleepers, *s_cond,
+	*s_notify_all, *s_take_rest, *s_paths, *s_completed, *s_fg_waits, *s_file, *one;
+
+PyObject *lock_acquire, *lock_release;
+
+/* @mutex.acquire() or .release() (@how: lock_acquire, lock_release): 0,
+ * or -1 with an exception. */
+int lock_call(PyObject *how, PyObject *mutex)
+{
+	PyObject *r = PyObject_Vectorcall(how, &mutex, 1, NULL);
+	Py_XDECREF(r);
+	return r ? 0 : -1;
+}
+
+/* count_completions(counts, paths): the one-way completions take_batch
+ * counted (pathid -> how many) added to their paths' _completions, and
+ * @counts emptied (router mutex held). */
+static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "count_completions(counts: dict, paths: dict)");
+		return NULL;
+	}
+	PyObject *counts = args[0], *paths = args[1], *key, *n;
+	Py_ssize_t pos = 0;
+	int rc = 0;
+	while (!rc && PyDict_Next(counts, &pos, &key, &n)) {
+		PyObject *path = PyDict_GetItemWithError(paths, key);
+		if (!path) {
+			rc = PyErr_Occurred() ? -1 : 0;
+			continue;
+		}
+		Py_INCREF(path);
+		PyObject *old = PyObject_GetAttr(path, s_completions);
+		PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
+		rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
+		Py_XDECREF(sum);
+		Py_XDECREF(old);
+		Py_DECREF(path);
+	}
+	PyDict_Clear(counts);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+/* -- The pumper's core wait (router.py's pump) --------------------------- */
+
+/* The core wait's timeout in ns for the monotonic @deadline (None: -1,
+ * none; -2 with an exception if @deadline is not a number). */
+static int64_t timeout_of(PyObject *deadline)
+{
+	if (deadline == Py_None)
+		return -1;
+	double at = PyFloat_AsDouble(deadline);
+	if (at == -1.0 && PyErr_Occurred())
+		return -2;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);  /* time.monotonic()'s clock */
+	double left = at - ((double)ts.tv_sec + ts.tv_nsec * 1e-9);
+	return left > 0 ? (int64_t)(left * 1e9) : 0;
+}
+
+/* The batch the core wait takes with @router's mutex let go: take_batch's,
+ * what it leaves to wait()'s Python path finished by router._take_rest. */
+static PyObject *pump_take(PyObject *router, PyObject *deadline, int fast)
+{
+	PyObject *batch = Py_NewRef(Py_NotImplemented);
+	if (fast) {
+		PyObject *vm = PyObject_GetAttr(router, s_vm);
+		PyObject *counts = vm ? PyObject_GetAttr(router, s_counts) : NULL;
+		int64_t timeout_ns = counts ? timeout_of(deadline) : -2;
+		PyObject *targs[4] = {vm, NULL, counts, (PyObject *)message_type};
+		targs[1] = timeout_ns == -2 ? NULL : PyLong_FromLongLong(timeout_ns);
+		Py_DECREF(batch);
+		batch = targs[1] ? take_batch(NULL, targs, message_type ? 4 : 3) : NULL;
+		Py_XDECREF(targs[1]);
+		Py_XDECREF(counts);
+		Py_XDECREF(vm);
+		if (!batch)
+			return NULL;
+		Py_ssize_t n = batch == Py_NotImplemented ? -1 : PyList_GET_SIZE(batch);
+		if (n == 0 || (n > 0 && !PyLong_CheckExact(PyList_GET_ITEM(batch, n - 1)) &&
+			       !PyBytes_CheckExact(PyList_GET_ITEM(batch, n - 1))))
+			return batch;
+	}
+	PyObject *rest = PyObject_CallMethodObjArgs(router, s_take_rest, batch, deadline, NULL);
+	Py_DECREF(batch);
+	return rest;
+}
+
+/* pump(router, deadline): router.py's pump -- as the pumper (mutex held,
+ * nobody pumping): the core wait with the mutex let go (take_batch, the
+ * next interrupt and the one-way traffic queued behind it), the one-way
+ * completions it counted given to their paths; what is left to dispatch,
+ * in order (a list).  The mutex is held again, and the sleepers woken,
+ * whatever happened (an exception, Ctrl-C in the wait). */
+static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2) {
+		PyErr_SetString(PyExc_TypeError, "pump(router, deadline)");
+		return NULL;
+	}
+	PyObject *router = args[0], *deadline = args[1];
+	PyObject *events = PyObject_GetAttr(router, s_events);
+	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
+	PyObject *mutex = watchers ? PyObject_GetAttr(router, s_mutex) : NULL;
+	int watched = mutex ? PyObject_IsTrue(watchers) : -1;
+	int fast = events == Py_None && watched == 0;  /* else each completion is an event */
+	Py_XDECREF(events);
+	Py_XDECREF(watchers);
+	if (watched < 0 || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+		Py_XDECREF(mutex);
+		return NULL;
+	}
+	PyObject *batch = NULL, *r;
+	if (lock_call(lock_release, mutex) == 0) {
+		batch = pump_take(router, deadline, fast);
+		/* finally: the mutex again, pumping cleared, sleepers woken */
+		struct held h;
+		hold(&h);
+		int ok = lock_call(lock_acquire, mutex) == 0 &&
+			 PyObject_SetAttr(router, s_pumping, Py_False) == 0;
+		PyObject *sleepers = ok ? PyObject_GetAttr(router, s_sleepers) : NULL;
+		int some = sleepers ? PyObject_IsTrue(sleepers) : -1;
+		Py_XDECREF(sleepers);
+		if (some > 0) {  /* they run once this thread lets go of mutex */
+			PyObject *cond = PyObject_GetAttr(router, s_cond);
+			r = cond ? PyObject_CallMethodNoArgs(cond, s_notify_all) : NULL;
+			Py_XDECREF(cond);
+			some = r ? 0 : -1;
+			Py_XDECREF(r);
+		}
+		unhold(&h, some < 0, &batch);
+	}
+	Py_DECREF(mutex);
+	if (!batch)
+		return NULL;
+	PyObject *counts = PyObject_GetAttr(router, s_counts);
+	PyObject *paths = counts && PyDict_Check(counts) && PyDict_GET_SIZE(counts) ?
+			  PyObject_GetAttr(router, s_paths) : NULL;
+	if (paths) {
+		PyObject *cargs[2] = {counts, paths};
+		r = count_completions(NULL, cargs, 2);
+		Py_XDECREF(r);
+		Py_DECREF(paths);
+		if (!r)
+			Py_CLEAR(batch);
+	} else if (!counts || PyErr_Occurred()) {
+		Py_CLEAR(batch);
+	}
+	Py_XDECREF(counts);
+	return batch;
+}
+
+/* -- A pumper's wait for one thing (router.py's wait_message, wait_reply) -- */
+
+
+/* router.fg_waits += 1: the acceptor keeps out of the way */
+static int count_wait(PyObject *router)
+{
+	PyObject *waits = PyObject_GetAttr(router, s_fg_waits);
+	PyObject *more = waits ? PyNumber_Add(waits, one) : NULL;
+	int rc = more ? PyObject_SetAttr(router, s_fg_waits, more) : -1;
+	Py_XDECREF(more);
+	Py_XDECREF(waits);
+	return rc;
+}
+
+/* Whether nobody watches @router's dispatch (no events, no watchers):
+ * 1, 0, or -1 with an exception. */
+static int unwatched(PyObject *router)
+{
+	PyObject *events = PyObject_GetAttr(router, s_events);
+	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
+	int watched = watchers ? PyObject_IsTrue(watchers) : -1;
+	int res = watched < 0 ? -1 : events == Py_None && !watched;
+	Py_XDECREF(events);
+	Py_XDECREF(watchers);
+	return res;
+}
+
+/* @batch's lone item if it is the completion of message @msgid (an
+ * 06/07's parameter list), its path's completions counted; else NULL
+ * (and no exception) -- or NULL with one. */
+static PyObject *own_completion(PyObject *router, PyObject *batch, PyObject *msgid)
+{
+	if (PyList_GET_SIZE(batch) != 1 || Py_TYPE(PyList_GET_ITEM(batch, 0)) != comp_type)
+		return NULL;
+	PyObject *got = PyList_GET_ITEM(batch, 0);
+	uint8_t *image = image_of(got);
+	if (!image)
+		return NULL;
+	if (PyLong_AsUnsignedLong(msgid) != (unsigned long)be_get(image + SHMCP_IP_MSGID, 4))
+		return NULL;  /* (no error: msgid came from send_two_way or SEND) */
+	PyObject *one_path = PyDict_New();
+	PyObject *key = one_path ? PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2)) : NULL;
+	PyObject *paths = key ? PyObject_GetAttr(router, s_paths) : NULL;
+	int rc = paths && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
+	if (rc == 0) {
+		PyObject *cargs[2] = {one_path, paths};
+		PyObject *r = count_completions(NULL, cargs, 2);
+		rc = r ? 0 : -1;
+		Py_XDECREF(r);
+	}
+	Py_XDECREF(paths);
+	Py_XDECREF(key);
+	Py_XDECREF(one_path);
+	return rc < 0 ? NULL : Py_NewRef(got);
+}
+
+/* As the pumper, @router's mutex taken here: the next message (FOR_MESSAGE,
+ * up to the monotonic @deadline or None: TimeoutError) or the completion
+ * of message @msgid (FOR_REPLY), pumping meanwhile; None once another
+ * thread pumps (the caller then waits as a follower, wait_until). */
+PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline)
+{
+	PyObject *box = PyObject_GetAttr(router, mode == FOR_MESSAGE ? s_vm_inbox : s_completed);
+	PyObject *mutex = box ? PyObject_GetAttr(router, s_mutex) : NULL;
+	PyObject *paths = mutex ? PyObject_GetAttr(router, s_paths) : NULL;
+	PyObject *res = NULL, *r;
+	if (!paths || count_wait(router) < 0 || lock_call(lock_acquire, mutex) < 0)
+		goto out;
+	for (;;) {
+		PyObject *flag = PyObject_GetAttr(router, s_pumping);
+		int busy = flag ? PyObject_IsTrue(flag) : -1;
+		Py_XDECREF(flag);
+		if (busy) {
+			res = busy > 0 ? Py_NewRef(Py_None) : NULL;  /* a follower */
+			break;
+		}
+		if (mode == FOR_MESSAGE) {
+			PyObject *msg = take_from(box, box);
+			if (msg != Py_None) {
+				res = msg;
+				break;
+			}
+			Py_DECREF(msg);
+			int64_t left = timeout_of(deadline);
+			if (left < -1)
+				break;
+			if (!left) {
+				PyErr_SetString(PyExc_TimeoutError, "timed out");
+				break;
+			}
+		} else {
+			PyObject *got = PyDict_GetItemWithError(box, msgid);
+			if (got) {
+				res = Py_NewRef(got);
+				if (PyDict_DelItem(box, msgid) < 0)
+					Py_CLEAR(res);
+				break;
+			}
+			if (PyErr_Occurred())
+				break;
+		}
+		PyObject *pargs[2] = {router, deadline};
+		PyObject *batch = pump(NULL, pargs, 2);
+		int fast = batch ? unwatched(router) : -1;
+		if (fast > 0 && mode == FOR_MESSAGE) {  /* a lone 08/09 while the inbox is empty */
+			PyObject *fargs[6] = {batch, box, paths, router, (PyObject *)plist_type, Py_True};
+			res = file_messages(NULL, fargs, 6);
+			Py_DECREF(batch);
+			if (res != Py_None)
+				break;  /* that message, or an error */
+			Py_CLEAR(res);
+			continue;
+		} else if (fast > 0) {  /* its own completion, alone: kept, not dispatched */
+			res = own_completion(router, batch, msgid);
+			if (res || PyErr_Occurred()) {
+				Py_DECREF(batch);
+				break;
+			}
+		}
+		r = fast < 0 ? NULL : PyObject_CallMethodOneArg(router, s_file, batch);
+		Py_XDECREF(batch);
+		if (!r)
+			break;
+		Py_DECREF(r);
+	}
+	struct held h;  /* finally: the mutex let go */
+	hold(&h);
+	unhold(&h, lock_call(lock_release, mutex) < 0, &res);
+out:
+	Py_XDECREF(paths);
+	Py_XDECREF(mutex);
+	Py_XDECREF(box);
+	return res;
+}
+
+/* wait_message(router, deadline): pumper_wait FOR_MESSAGE. */
+static PyObject *wait_message(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2) {
+		PyErr_SetString(PyExc_TypeError, "wait_message(router, deadline)");
+		return NULL;
+	}
+	return pumper_wait(args[0], FOR_MESSAGE, NULL, args[1]);
+}
+
+/* wait_reply(router, msgid): pumper_wait FOR_REPLY. */
+static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 2 || !PyLong_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "wait_reply(router, msgid: int)");
+		return NULL;
+	}
+	return pumper_wait(args[0], FOR_REPLY, args[1], Py_None);
+}
+
+static PyMethodDef pumper_methods[] = {
+	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
+	 "count_completions(counts, paths): counted one-way completions added to their paths' "
+	 "_completions; counts emptied."},
+	{"wait_message", (PyCFunction)(void (*)(void))wait_message, METH_FASTCALL,
+	 "wait_message(router, deadline): as the pumper, the next message (router mutex taken "
+	 "here); None once another thread pumps."},
+	{"wait_reply", (PyCFunction)(void (*)(void))wait_reply, METH_FASTCALL,
+	 "wait_reply(router, msgid): as the pumper, message msgid's completion; None once "
+	 "another thread pumps."},
+	{"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
+	 "pump(router, deadline): the pumper's core wait with the router's mutex let go; what "
+	 "is left to dispatch, in order (router.py)."},
+	{NULL, NULL, 0, NULL},
+};
+
+int pumper_add(PyObject *m)
+{
+	static const struct interned names[] = {
+		{&s_pumping, "pumping"}, {&s_events, "events"}, {&s_watchers, "watchers"},
+		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
+		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
+		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
+	};
+	if (intern_names(names, sizeof names / sizeof *names) < 0)
+		return -1;
+	PyObject *thread = PyImport_ImportModule("_thread");
+	PyObject *lock = thread ? PyObject_GetAttrString(thread, "LockType") : NULL;
+	Py_XDECREF(thread);
+	if (!lock)
+		return -1;
+	lock_acquire = PyObject_GetAttrString(lock, "acquire");
+	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
+	Py_DECREF(lock);
+	if (!lock_release)
+		return -1;
+	if (!(one = PyLong_FromLong(1)))
+		return -1;
+	return PyModule_AddFunctions(m, pumper_methods);
+}
