@@ -376,7 +376,7 @@ PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 	/* the Pythonic layer's Message class: message-pending interrupts come
-	 * as its bare Messages, not parameter lists (message.c files them) */
+	 * as its bare Messages, not parameter lists (inbox.c files them) */
 	PyTypeObject *message_class = nargs == 4 ? (PyTypeObject *)args[3] : NULL;
 	Machine *vm = (Machine *)args[0];
 	PyObject *counts = args[2];
