@@ -67,10 +67,10 @@ from ._iparml import receive as iucv_receive  # noqa: E402
 from ._iparml import reply as iucv_reply  # noqa: E402
 from ._iparml import send as iucv_send  # noqa: E402
 from ._iparml import receive_data, take_batch  # noqa: E402  (the Pythonic layer's batches)
-from ._iparml import bind_vmcf, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
+from ._iparml import bind_vmcf, vmcf_field, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
 from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 
 __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
            "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data",
-           "bind_vmcf", "vmcf_state", "vmcf_diag68"]
+           "bind_vmcf", "vmcf_field", "vmcf_state", "vmcf_diag68"]
