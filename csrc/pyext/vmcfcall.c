@@ -252,11 +252,15 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 			goto fail;
 	}
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
-		Py_buffer view;
-		if (PyObject_GetBuffer(auth, &view, PyBUF_WRITABLE) < 0)
+		/* the memoryview holds its export: its buffer cannot move */
+		Py_buffer *view = PyMemoryView_GET_BUFFER(auth);
+		if (((PyMemoryViewObject *)auth)->flags & _Py_MEMORYVIEW_RELEASED || view->readonly ||
+		    !PyBuffer_IsContiguous(view, 'C')) {
+			PyErr_SetString(PyExc_ValueError, "the AUTHORIZE buffer is not a writable "
+					"contiguous memoryview");
 			goto fail;
-		memcpy(view.buf, h, view.len < SHMCP_VMCF_HDR_LEN ? (size_t)view.len : SHMCP_VMCF_HDR_LEN);
-		PyBuffer_Release(&view);
+		}
+		memcpy(view->buf, h, view->len < SHMCP_VMCF_HDR_LEN ? (size_t)view->len : SHMCP_VMCF_HDR_LEN);
 	}
 	PyObject *obj = hdr_type->tp_alloc(hdr_type, 0);
 	if (!obj)
@@ -400,6 +404,12 @@ static void field_dealloc(Field *f)
 
 static PyObject *field_get(Field *f, PyObject *obj, PyObject *type)
 {
+	/* a value as set (None: a length's default, the property's to say) */
+	if (obj && obj != Py_None && PyObject_TypeCheck(obj, f->owner)) {
+		PyObject *v = SLOT(obj, f->off);
+		if (v && v != Py_None)
+			return Py_NewRef(v);
+	}
 	return Py_TYPE(f->prop)->tp_descr_get(f->prop, obj, type);
 }
 
