@@ -526,7 +526,12 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		if (!sr)
 			return complete(sys, m, 0, 0, NULL, 0, 0, bells);
-		free_off(sys, m, &m->data_off);
+		/* the data block stays the entry's when any reply fits in it:
+		 * REPLY stages its data there (its lines are this process's
+		 * now), rather than a free here and an allocation there */
+		if (!m->lenb || !shmcp_pool_held_by(&sys->pool, m->data_off, m->lenb,
+						     SHMCP_POOL_OWNER_NARROW(msg_index(sys, m))))
+			free_off(sys, m, &m->data_off);
 		m->data_len = 0;
 		m->state = M_RECEIVED;
 		return 0;
@@ -543,9 +548,18 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
 		}
 		uint32_t n = lena < m->lenb ? lena : m->lenb;
-		if (n) {
-			uint64_t off = shmcp_pool_alloc(&sys->pool, n,
-							SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
+		uint16_t owner = SHMCP_POOL_OWNER_NARROW(msg_index(sys, m));
+		if (n && m->state == M_RECEIVED && shmcp_pool_held_by(&sys->pool, m->data_off, n, owner)) {
+			/* the block RECEIVE kept (never named twice: a kill
+			 * between leaves it named by none, for the repair) */
+			uint64_t off = m->data_off;
+			m->data_off = SHMCP_POOL_NIL;
+			atomic_signal_fence(memory_order_seq_cst);
+			memcpy(sys->pool.base + off, data, n);
+			m->reply_off = off;
+			m->reply_len = n;
+		} else if (n) {
+			uint64_t off = shmcp_pool_alloc(&sys->pool, n, owner);
 			if (off == SHMCP_POOL_NIL)
 				return SHMCP_E_NOSTORAGE;
 			memcpy(sys->pool.base + off, data, n);
