@@ -285,6 +285,14 @@ class Vmcmhdr(_Block):
         return super().__repr__()[:-1] + (f", buf={self.buf!r})" if self.buf else ")")
 
 
+# The fields a message sets each time, their common stores in C (the
+# properties above stay their definition: vmcfcall.c's Field hands them
+# anything else)
+for _name, _kind in (("mid", 0), ("lena", 0), ("lenb", 0), ("vada", 1), ("vadb", 1), ("user", 2)):
+    setattr(_Block, _name, _native.vmcf_field(_Block.__dict__[_name],
+                                              _Block.__dict__["_" + _name], _kind, _USERS))
+
+
 # -- process-local state: what only this process can reach -------------------
 
 class _Local:

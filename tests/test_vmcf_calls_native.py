@@ -89,3 +89,37 @@ def test_exchange_in_one_process_through_the_c_calls(system):
             assert bytes(ib[:40]) == bytes(r)
         assert not vmcf._state(vm).replies
         assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
+
+
+_FIELD_VALUES = {
+    "mid": [0, 7, 0xFFFFFFFF, 1 << 32, -1, True, 2.0, "7", None],
+    "lena": [0, 64, 0xFFFFFFFF, 1 << 32, -1, None, False],
+    "lenb": [3, None, 1 << 40, "3"],
+    "vada": [b"abc", bytearray(4), 5, None, memoryview(b"xy"), -1, 1 << 32, "text", 1.5],
+    "vadb": [bytearray(8), b"", 0, object()],
+    "user": ["A", "a", b"SERVER", b"SERVER  ", "TOOLONGUSER", "", "B C", None, 5, bytearray(b"X")],
+}
+
+
+def _store(parm, name, value, setter):
+    try:
+        setter(parm, value)
+    except (TypeError, ValueError) as exc:
+        return type(exc), str(exc)
+    return getattr(parm, name), getattr(parm, "_" + name)
+
+
+@pytest.mark.parametrize("name", sorted(_FIELD_VALUES))
+def test_field_stores_in_c_agree_with_the_properties(name):
+    """vmcfcall.c's Field stores the common values itself: whatever the
+    value, the field ends as the property would leave it, errors alike
+    (a userid twice: the second store is the C path's, once checked)."""
+    field = vmcf._Block.__dict__[name]
+    assert type(field).__name__ == "VmcfField"
+    prop = field.__wrapped__
+    assert isinstance(prop, property) and field.__doc__ == prop.__doc__
+    for cls in (V.Vmcparm, V.Vmcmhdr):
+        for value in _FIELD_VALUES[name] * 2:
+            via_c = _store(cls(), name, value, lambda p, v: setattr(p, name, v))
+            via_py = _store(cls(), name, value, prop.__set__)
+            assert via_c == via_py, (cls.__name__, name, value)

@@ -89,3 +89,24 @@ def test_reply_refused_by_a_full_queue_changes_nothing(ab):
     assert hdr(took).response and hdr(took).mid == 9 and took["reply"] == "beef"
     assert a.take() == {"none": True}
     assert a.do("storage")["free"] == free
+
+
+def test_a_userid_logged_on_again_elsewhere_is_found_there(system):
+    """The core remembers where it last found a userid: after B logs off,
+    X takes B's slot and B logs on in another, a SEND to B reaches the new
+    B, never X."""
+    shmcp.ipl(system)
+    with running("A", "B") as (a, b):
+        auth(a, b)
+        assert a.rc(V.VMCPSEND, user="B", mid=1, data="ab") == 0
+        assert hdr(b.take()).mid == 1
+        assert b.diag(V.VMCPRECV, user="A", mid=1, size=2)["rc"] == 0
+        assert hdr(a.take()).response
+        b.close()
+        with running("X", "B") as (x, b2):
+            auth(x, b2)
+            assert a.rc(V.VMCPSEND, user="B", mid=2, data="cd") == 0
+            got = hdr(b2.take())
+            assert (got.mid, got.user) == (2, b"A       ")
+            assert x.take() == {"none": True}
+            assert b2.diag(V.VMCPRECV, user="A", mid=2, size=2)["rc"] == 0

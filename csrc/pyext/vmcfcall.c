@@ -252,11 +252,15 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 			goto fail;
 	}
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
-		Py_buffer view;
-		if (PyObject_GetBuffer(auth, &view, PyBUF_WRITABLE) < 0)
+		/* the memoryview holds its export: its buffer cannot move */
+		Py_buffer *view = PyMemoryView_GET_BUFFER(auth);
+		if (((PyMemoryViewObject *)auth)->flags & _Py_MEMORYVIEW_RELEASED || view->readonly ||
+		    !PyBuffer_IsContiguous(view, 'C')) {
+			PyErr_SetString(PyExc_ValueError, "the AUTHORIZE buffer is not a writable "
+					"contiguous memoryview");
 			goto fail;
-		memcpy(view.buf, h, view.len < SHMCP_VMCF_HDR_LEN ? (size_t)view.len : SHMCP_VMCF_HDR_LEN);
-		PyBuffer_Release(&view);
+		}
+		memcpy(view->buf, h, view->len < SHMCP_VMCF_HDR_LEN ? (size_t)view->len : SHMCP_VMCF_HDR_LEN);
 	}
 	PyObject *obj = hdr_type->tp_alloc(hdr_type, 0);
 	if (!obj)
@@ -370,11 +374,145 @@ static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 	Py_RETURN_NONE;
 }
 
+/*
+ * Field: a Vmcparm / Vmcmhdr field's store in C.  A Python property per
+ * store (its setter's frame and checks) cost ~150 ns, and a round trip
+ * stores eight.  The common values -- an int in range for mid / lena /
+ * lenb, bytes or a bytearray for vada / vadb, a userid already checked
+ * (vmcf.py's dict of them) for user -- go straight into the slot, as the
+ * property would store them; everything else, reads and deletes included,
+ * goes to the property, which stays the one definition of the field.
+ */
+enum { FIELD_UINT32, FIELD_AREA, FIELD_USER };
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *prop;        /* the property: reads, and every other store */
+	PyTypeObject *owner;   /* the class whose slot it is */
+	PyObject *users;       /* FIELD_USER: checked value -> the field's bytes */
+	Py_ssize_t off;        /* the slot's offset */
+	int kind;
+} Field;
+
+static void field_dealloc(Field *f)
+{
+	Py_XDECREF(f->prop);
+	Py_XDECREF(f->owner);
+	Py_XDECREF(f->users);
+	Py_TYPE(f)->tp_free((PyObject *)f);
+}
+
+static PyObject *field_get(Field *f, PyObject *obj, PyObject *type)
+{
+	/* a value as set (None: a length's default, the property's to say) */
+	if (obj && obj != Py_None && PyObject_TypeCheck(obj, f->owner)) {
+		PyObject *v = SLOT(obj, f->off);
+		if (v && v != Py_None)
+			return Py_NewRef(v);
+	}
+	return Py_TYPE(f->prop)->tp_descr_get(f->prop, obj, type);
+}
+
+static int field_set(Field *f, PyObject *obj, PyObject *v)
+{
+	PyObject *store = NULL;
+	if (v && PyObject_TypeCheck(obj, f->owner)) {
+		switch (f->kind) {
+		case FIELD_UINT32:
+			if (PyLong_CheckExact(v)) {
+				int overflow;
+				long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+				if (!overflow && x >= 0 && x <= 0xFFFFFFFFLL)
+					store = v;
+			}
+			break;
+		case FIELD_AREA:
+			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v))
+				store = v;
+			break;
+		default:
+			if (PyBytes_CheckExact(v) || PyUnicode_CheckExact(v)) {
+				store = PyDict_GetItemWithError(f->users, v);
+				if (!store && PyErr_Occurred())
+					return -1;
+			}
+		}
+	}
+	if (!store)
+		return Py_TYPE(f->prop)->tp_descr_set(f->prop, obj, v);
+	Py_XSETREF(SLOT(obj, f->off), Py_NewRef(store));
+	return 0;
+}
+
+static PyObject *field_doc(Field *f, void *closure)
+{
+	(void)closure;
+	return PyObject_GetAttrString(f->prop, "__doc__");
+}
+
+static PyObject *field_wrapped(Field *f, void *closure)
+{
+	(void)closure;
+	return Py_NewRef(f->prop);
+}
+
+static PyGetSetDef field_getset[] = {
+	{"__doc__", (getter)field_doc, NULL, NULL, NULL},
+	{"__wrapped__", (getter)field_wrapped, NULL, "the field's property", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject FieldType = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "shmcp._iparml.VmcfField",
+	.tp_basicsize = sizeof(Field),
+	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_doc = "A VMCPARM / VMCMHDR field: common stores in C, the rest by its property.",
+	.tp_dealloc = (destructor)field_dealloc,
+	.tp_descr_get = (descrgetfunc)field_get,
+	.tp_descr_set = (descrsetfunc)field_set,
+	.tp_getset = field_getset,
+};
+
+/* vmcf_field(prop, slot, kind, users): a Field for property @prop storing
+ * into member descriptor @slot (kind 0: uint32, 1: area, 2: userid). */
+static PyObject *vmcf_field(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+{
+	(void)mod;
+	if (nargs != 4 || !PyObject_TypeCheck(args[0], &PyProperty_Type) ||
+	    !Py_IS_TYPE(args[1], &PyMemberDescr_Type) ||
+	    ((PyMemberDescrObject *)args[1])->d_member->type != T_OBJECT_EX ||
+	    !PyLong_CheckExact(args[2]) || !PyDict_CheckExact(args[3])) {
+		PyErr_SetString(PyExc_TypeError,
+				"vmcf_field(prop: property, slot: member descriptor, kind: int, users: dict)");
+		return NULL;
+	}
+	long kind = PyLong_AsLong(args[2]);
+	if (kind < FIELD_UINT32 || kind > FIELD_USER) {
+		PyErr_SetString(PyExc_ValueError, "vmcf_field(): kind is 0, 1 or 2");
+		return NULL;
+	}
+	if (PyType_Ready(&FieldType) < 0)
+		return NULL;
+	Field *f = PyObject_New(Field, &FieldType);
+	if (!f)
+		return NULL;
+	f->prop = Py_NewRef(args[0]);
+	f->owner = (PyTypeObject *)Py_NewRef(PyDescr_TYPE(args[1]));
+	f->users = Py_NewRef(args[3]);
+	f->off = ((PyMemberDescrObject *)args[1])->d_member->offset;
+	f->kind = (int)kind;
+	return (PyObject *)f;
+}
+
 static PyMethodDef vmcfcall_methods[] = {
 	{"bind_vmcf", (PyCFunction)(void (*)(void))bind_vmcf, METH_VARARGS | METH_KEYWORDS,
 	 "bind_vmcf(*, diag68, parm, hdr, python, failed): the core's DIAGNOSE X'68' (its "
 	 "address), the VMCPARM and VMCMHDR classes, the Python path and what raises a core "
 	 "error; once."},
+	{"vmcf_field", (PyCFunction)(void (*)(void))vmcf_field, METH_FASTCALL,
+	 "vmcf_field(prop, slot, kind, users): a VMCPARM field's descriptor, its common stores "
+	 "in C (kind 0: uint32, 1: area, 2: userid), the rest by prop."},
 	{"vmcf_state", (PyCFunction)(void (*)(void))vmcf_state, METH_FASTCALL,
 	 "vmcf_state(vm, replies, auth): the VMCF state of vm's logon, shared with shmcp.vmcf."},
 	/* shmcp.vmcf's own diag68: its doc is the API's */

@@ -139,13 +139,36 @@ static int authorized(shmcp_sys *sys, int32_t slot)
 	return live(sys, slot) && a->on && a->gen == sys->vms[slot].gen;
 }
 
+/* The slots this thread found last, by userid: a hint, checked against
+ * the table (at most one live VM has a userid: logon makes sure), so that
+ * each message does not scan every VM slot. */
+#define USER_HINTS 4
+static __thread struct {
+	const shmcp_sys *sys;
+	int32_t slot;
+	uint8_t userid[SHMCP_USERID_LEN];
+} user_hint[USER_HINTS];
+static __thread unsigned user_hint_next;
+
 /* The slot of logged-on @userid, or -1. */
 static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
 {
+	for (int k = 0; k < USER_HINTS; k++) {
+		int32_t s = user_hint[k].slot;
+		if (user_hint[k].sys == sys && (uint32_t)s < sys->max_vms &&
+		    memcmp(user_hint[k].userid, userid, SHMCP_USERID_LEN) == 0 && live(sys, s) &&
+		    memcmp(sys->vms[s].userid, userid, SHMCP_USERID_LEN) == 0)
+			return s;
+	}
 	for (uint32_t i = 0; i < sys->max_vms; i++)
 		if (live(sys, (int32_t)i) &&
-		    memcmp(sys->vms[i].userid, userid, SHMCP_USERID_LEN) == 0)
+		    memcmp(sys->vms[i].userid, userid, SHMCP_USERID_LEN) == 0) {
+			unsigned k = user_hint_next++ % USER_HINTS;
+			user_hint[k].sys = sys;
+			user_hint[k].slot = (int32_t)i;
+			memcpy(user_hint[k].userid, userid, SHMCP_USERID_LEN);
 			return (int32_t)i;
+		}
 	return -1;
 }
 
@@ -393,13 +416,19 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return rc;
 	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
 		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
-	if (func != SHMCP_VMCPIDEN && lookup(sys, slot, sink, mid))
-		return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
+	/* one pass over the source's table: a duplicate (as lookup() finds
+	 * it; not for IDENTIFY) and the first free entry */
 	struct vmcf_msg *m = NULL;
-	for (int i = 0; i < MAXMSG && !m; i++) {
+	uint32_t sink_gen = sys->vms[sink].gen;
+	for (int i = 0; i < MAXMSG; i++) {
 		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + (uint32_t)i);
-		if (e->state == M_FREE)
-			m = e;
+		if (e->state == M_FREE) {
+			if (!m)
+				m = e;
+		} else if (func != SHMCP_VMCPIDEN && e->func != SHMCP_VMCPIDEN && e->sink == sink &&
+			   e->sink_gen == sink_gen && e->mid == mid) {
+			return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
+		}
 	}
 	if (!m)
 		return SHMCP_VMCF_RC_MESSAGE_LIMIT;
@@ -497,7 +526,12 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		}
 		if (!sr)
 			return complete(sys, m, 0, 0, NULL, 0, 0, bells);
-		free_off(sys, m, &m->data_off);
+		/* the data block stays the entry's when any reply fits in it:
+		 * REPLY stages its data there (its lines are this process's
+		 * now), rather than a free here and an allocation there */
+		if (!m->lenb || !shmcp_pool_held_by(&sys->pool, m->data_off, m->lenb,
+						     SHMCP_POOL_OWNER_NARROW(msg_index(sys, m))))
+			free_off(sys, m, &m->data_off);
 		m->data_len = 0;
 		m->state = M_RECEIVED;
 		return 0;
@@ -514,9 +548,18 @@ static int do_sink(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return rc ? rc : SHMCP_VMCF_RC_DESTRUCTIVE_OVERLAP;
 		}
 		uint32_t n = lena < m->lenb ? lena : m->lenb;
-		if (n) {
-			uint64_t off = shmcp_pool_alloc(&sys->pool, n,
-							SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
+		uint16_t owner = SHMCP_POOL_OWNER_NARROW(msg_index(sys, m));
+		if (n && m->state == M_RECEIVED && shmcp_pool_held_by(&sys->pool, m->data_off, n, owner)) {
+			/* the block RECEIVE kept (never named twice: a kill
+			 * between leaves it named by none, for the repair) */
+			uint64_t off = m->data_off;
+			m->data_off = SHMCP_POOL_NIL;
+			atomic_signal_fence(memory_order_seq_cst);
+			memcpy(sys->pool.base + off, data, n);
+			m->reply_off = off;
+			m->reply_len = n;
+		} else if (n) {
+			uint64_t off = shmcp_pool_alloc(&sys->pool, n, owner);
 			if (off == SHMCP_POOL_NIL)
 				return SHMCP_E_NOSTORAGE;
 			memcpy(sys->pool.base + off, data, n);
