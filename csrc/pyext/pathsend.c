@@ -148,10 +148,12 @@ static PyObject *round_trip(PyObject *self, PyObject *data)
 	PyObject *sargs[3] = {plist, data, answer};
 	PyObject *msgid = plist ? send_two_way(NULL, sargs, 3) : NULL;
 	PyObject *router = NULL, *got = NULL, *res = NULL;
+	int settled = 0;  /* the area is nobody's answer area any more */
 	if (!msgid)
 		goto done;
 	if (!PyLong_CheckExact(msgid) || PyLong_AsLong(msgid) < 0) {  /* refused, or no VM in C */
 		res = Py_NewRef(Py_None);
+		settled = 1;
 		goto done;
 	}
 	if (!(router = PyObject_GetAttr(self, s_router)))
@@ -162,6 +164,7 @@ static PyObject *round_trip(PyObject *self, PyObject *data)
 		got = PyObject_CallMethodOneArg(router, s_wait_reply, msgid);
 	}
 	if (got) {
+		settled = 1;
 		PyObject *aargs[2] = {got, answer};
 		res = answer_of(NULL, aargs, 2);
 		if (res == Py_None) {
@@ -169,10 +172,12 @@ static PyObject *round_trip(PyObject *self, PyObject *data)
 			res = PyObject_CallMethodObjArgs(self, s_outcome, got, answer, NULL);
 		}
 	}
-done:;  /* the area back among the spares (only once read), up to four */
+done:;  /* the area back among the spares (only once read), up to four; not
+	 * while its message may still be answered (the wait or the SEND
+	 * raised, e.g. Ctrl-C): its reply would land in another send's area */
 	struct held h;
 	hold(&h);
-	int failed = PyList_GET_SIZE(spares) < 4 && PyList_Append(spares, answer) < 0;
+	int failed = settled && PyList_GET_SIZE(spares) < 4 && PyList_Append(spares, answer) < 0;
 	unhold(&h, failed, &res);
 	Py_XDECREF(got);
 	Py_XDECREF(router);
