@@ -243,3 +243,44 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
         assert proc.returncode == 0
     finally:
         finish(proc)
+
+
+def test_a_forced_vms_sleeper_leaves_its_slots_next_vm_its_doorbell(system):
+    """VM "sleeper" is forced off while its main thread sleeps on the
+    futex; "next" logs on in the freed slot and sleeps on the futex too.
+    When the forced VM's wait ends (Ctrl-C), it must not take away the
+    doorbell count of the slot's new VM: an interrupt for "next" still
+    wakes it."""
+    from shmcp.cli import main
+    forced = child("""
+        import shmcp
+        vm = shmcp.logon("sleeper")
+        print("READY", flush=True)
+        try:
+            vm.wait()
+        except KeyboardInterrupt:
+            print("KI", flush=True)
+        """)
+    nxt = None
+    try:
+        with shmcp.logon("poker") as vm:
+            assert line(forced) == "READY"
+            assert asleep_in(forced, FUTEX)
+            assert main(["force", "sleeper", "--system", system]) == 0
+            nxt = child("""
+                import shmcp
+                vm = shmcp.logon("next")
+                print("READY", flush=True)
+                print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
+                """)
+            assert line(nxt) == "READY"
+            assert asleep_in(nxt, FUTEX), "the new VM's wait is not on the futex"
+            assert asleep_in(forced, FUTEX), "the forced VM's wait ended early"
+            os.kill(forced.pid, signal.SIGINT)
+            assert line(forced) == "KI"
+            vm.queue_interrupt("next", record(7))
+            assert line(nxt) == "WOKE 00000007", "the slot's new VM was not woken"
+    finally:
+        finish(forced)
+        if nxt is not None:
+            finish(nxt)

@@ -432,6 +432,27 @@ static uint32_t arm_futex(struct shmcp_vm *vm)
 	return armed;
 }
 
+/* A futex sleeper leaves: take its count out of want -- unless its VM
+ * was forced off and the slot logged on again meanwhile: LOGON zeroed
+ * want, and the count there now is the new VM's sleepers', which a
+ * subtraction would leave asleep past their doorbells.  LOGON bumps gen
+ * before it zeroes want, so a subtraction that came after the zeroing
+ * sees the new gen and gives the count back; one before it was wiped
+ * anyway, and giving it back leaves one count too many: at worst
+ * spurious doorbells, never a lost one. */
+static void unwant_thread(struct shmcp_vm *vm, uint32_t gen, int fmask)
+{
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		return;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			atomic_fetch_sub(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (fmask & (1 << f))
+				atomic_fetch_add(&vm->fq[f].want, SHMCP_WANT_THREAD);
+}
+
 /* The futex sleep: on the VM's doorbell word, counted in want as
  * SHMCP_WANT_THREAD.  Armed before each look; a producer that sees the
  * count sets the rung bit and wakes the futex: either the look sees its
@@ -470,9 +491,7 @@ static int sleep_futex(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, in
 			break;
 		}
 	}
-	for (int f = 0; f < SHMCP_NFAC; f++)
-		if (fmask & (1 << f))
-			atomic_fetch_sub(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	unwant_thread(vm, gen, fmask);
 	if (rc != SHMCP_WAIT_DOWN)
 		shmcp_running_set(sys, slot, 1);
 	return rc;
