@@ -284,3 +284,39 @@ def test_a_forced_vms_sleeper_leaves_its_slots_next_vm_its_doorbell(system):
         finish(forced)
         if nxt is not None:
             finish(nxt)
+
+
+def test_a_forced_vms_sigtimedwait_leaves_its_slots_next_vm_its_doorbell(system):
+    """As above, with a SIGIUCV handler in both VMs: each waits for VMCF
+    in rt_sigtimedwait.  The forced VM's wait ending must not clear the
+    new VM's "asleep" mark: a VMCF interrupt for "next" still wakes it."""
+    from shmcp.cli import main
+    code = """
+        import signal, shmcp
+        signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+        vm = shmcp.logon("{}")
+        print("READY", flush=True)
+        try:
+            print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
+        except KeyboardInterrupt:
+            print("KI", flush=True)
+        """
+    forced = child(code.format("sleeper"))
+    nxt = None
+    try:
+        with shmcp.logon("poker") as vm:
+            assert line(forced) == "READY"
+            assert asleep_in(forced, SIGTIMEDWAIT)
+            assert main(["force", "sleeper", "--system", system]) == 0
+            nxt = child(code.format("next"))
+            assert line(nxt) == "READY"
+            assert asleep_in(nxt, SIGTIMEDWAIT), "the new VM's wait is not in rt_sigtimedwait"
+            assert asleep_in(forced, SIGTIMEDWAIT), "the forced VM's wait ended early"
+            os.kill(forced.pid, signal.SIGINT)
+            assert line(forced) == "KI"
+            vm.queue_interrupt("next", record(7), facility="VMCF")
+            assert line(nxt) == "WOKE 00000007", "the slot's new VM was not woken"
+    finally:
+        finish(forced)
+        if nxt is not None:
+            finish(nxt)
