@@ -245,55 +245,23 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
         finish(proc)
 
 
-def test_a_forced_vms_sleeper_leaves_its_slots_next_vm_its_doorbell(system):
-    """VM "sleeper" is forced off while its main thread sleeps on the
-    futex; "next" logs on in the freed slot and sleeps on the futex too.
-    When the forced VM's wait ends (Ctrl-C), it must not take away the
-    doorbell count of the slot's new VM: an interrupt for "next" still
-    wakes it."""
-    from shmcp.cli import main
-    forced = child("""
-        import shmcp
-        vm = shmcp.logon("sleeper")
-        print("READY", flush=True)
-        try:
-            vm.wait()
-        except KeyboardInterrupt:
-            print("KI", flush=True)
-        """)
-    nxt = None
-    try:
-        with shmcp.logon("poker") as vm:
-            assert line(forced) == "READY"
-            assert asleep_in(forced, FUTEX)
-            assert main(["force", "sleeper", "--system", system]) == 0
-            nxt = child("""
-                import shmcp
-                vm = shmcp.logon("next")
-                print("READY", flush=True)
-                print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
-                """)
-            assert line(nxt) == "READY"
-            assert asleep_in(nxt, FUTEX), "the new VM's wait is not on the futex"
-            assert asleep_in(forced, FUTEX), "the forced VM's wait ended early"
-            os.kill(forced.pid, signal.SIGINT)
-            assert line(forced) == "KI"
-            vm.queue_interrupt("next", record(7))
-            assert line(nxt) == "WOKE 00000007", "the slot's new VM was not woken"
-    finally:
-        finish(forced)
-        if nxt is not None:
-            finish(nxt)
 
-
-def test_a_forced_vms_sigtimedwait_leaves_its_slots_next_vm_its_doorbell(system):
-    """As above, with a SIGIUCV handler in both VMs: each waits for VMCF
-    in rt_sigtimedwait.  The forced VM's wait ending must not clear the
-    new VM's "asleep" mark: a VMCF interrupt for "next" still wakes it."""
+@pytest.mark.parametrize("handler, call, facility", [
+    ("", FUTEX, "IUCV"),
+    ("signal.signal(shmcp.SIGIUCV, lambda s, f: None)", SIGTIMEDWAIT, "VMCF"),
+], ids=["futex", "sigtimedwait"])
+def test_a_forced_vms_sleeper_leaves_its_slots_next_vm_its_doorbell(system, handler, call,
+                                                                     facility):
+    """VM "sleeper" is forced off while its main thread sleeps (on the
+    futex; with a SIGIUCV handler, in rt_sigtimedwait for VMCF); "next"
+    logs on in the freed slot and sleeps the same way.  When the forced
+    VM's wait ends (Ctrl-C), it must not take away the new VM's count on
+    the futex or its "asleep" mark: an interrupt for "next" still wakes
+    it."""
     from shmcp.cli import main
     code = """
         import signal, shmcp
-        signal.signal(shmcp.SIGIUCV, lambda s, f: None)
+        {}
         vm = shmcp.logon("{}")
         print("READY", flush=True)
         try:
@@ -301,20 +269,20 @@ def test_a_forced_vms_sigtimedwait_leaves_its_slots_next_vm_its_doorbell(system)
         except KeyboardInterrupt:
             print("KI", flush=True)
         """
-    forced = child(code.format("sleeper"))
+    forced = child(code.format(handler, "sleeper"))
     nxt = None
     try:
         with shmcp.logon("poker") as vm:
             assert line(forced) == "READY"
-            assert asleep_in(forced, SIGTIMEDWAIT)
+            assert asleep_in(forced, call)
             assert main(["force", "sleeper", "--system", system]) == 0
-            nxt = child(code.format("next"))
+            nxt = child(code.format(handler, "next"))
             assert line(nxt) == "READY"
-            assert asleep_in(nxt, SIGTIMEDWAIT), "the new VM's wait is not in rt_sigtimedwait"
-            assert asleep_in(forced, SIGTIMEDWAIT), "the forced VM's wait ended early"
+            assert asleep_in(nxt, call), "the new VM does not sleep as the forced one did"
+            assert asleep_in(forced, call), "the forced VM's wait ended early"
             os.kill(forced.pid, signal.SIGINT)
             assert line(forced) == "KI"
-            vm.queue_interrupt("next", record(7), facility="VMCF")
+            vm.queue_interrupt("next", record(7), facility=facility)
             assert line(nxt) == "WOKE 00000007", "the slot's new VM was not woken"
     finally:
         finish(forced)
