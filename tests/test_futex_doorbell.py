@@ -243,3 +243,48 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
         assert proc.returncode == 0
     finally:
         finish(proc)
+
+
+
+@pytest.mark.parametrize("handler, call, facility", [
+    ("", FUTEX, "IUCV"),
+    ("signal.signal(shmcp.SIGIUCV, lambda s, f: None)", SIGTIMEDWAIT, "VMCF"),
+], ids=["futex", "sigtimedwait"])
+def test_a_forced_vms_sleeper_leaves_its_slots_next_vm_its_doorbell(system, handler, call,
+                                                                     facility):
+    """VM "sleeper" is forced off while its main thread sleeps (on the
+    futex; with a SIGIUCV handler, in rt_sigtimedwait for VMCF); "next"
+    logs on in the freed slot and sleeps the same way.  When the forced
+    VM's wait ends (Ctrl-C), it must not take away the new VM's count on
+    the futex or its "asleep" mark: an interrupt for "next" still wakes
+    it."""
+    from shmcp.cli import main
+    code = """
+        import signal, shmcp
+        {}
+        vm = shmcp.logon("{}")
+        print("READY", flush=True)
+        try:
+            print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
+        except KeyboardInterrupt:
+            print("KI", flush=True)
+        """
+    forced = child(code.format(handler, "sleeper"))
+    nxt = None
+    try:
+        with shmcp.logon("poker") as vm:
+            assert line(forced) == "READY"
+            assert asleep_in(forced, call)
+            assert main(["force", "sleeper", "--system", system]) == 0
+            nxt = child(code.format(handler, "next"))
+            assert line(nxt) == "READY"
+            assert asleep_in(nxt, call), "the new VM does not sleep as the forced one did"
+            assert asleep_in(forced, call), "the forced VM's wait ended early"
+            os.kill(forced.pid, signal.SIGINT)
+            assert line(forced) == "KI"
+            vm.queue_interrupt("next", record(7), facility=facility)
+            assert line(nxt) == "WOKE 00000007", "the slot's new VM was not woken"
+    finally:
+        finish(forced)
+        if nxt is not None:
+            finish(nxt)

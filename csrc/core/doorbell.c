@@ -193,18 +193,13 @@ int shmcp_bell_clear(shmcp_sys *sys, int32_t slot, int facility)
 	return 0;
 }
 
-/* Set (@on) or clear the SHMCP_WANT_SLEEPING bit of the facilities in
- * @fmask; full fence after, for the look at the queue that follows. */
-static void set_sleeping(shmcp_sys *sys, int32_t slot, int fmask, int on)
+/* Set the SHMCP_WANT_SLEEPING bit of the facilities in @fmask; full
+ * fence after, for the look at the queue that follows. */
+static void set_sleeping(shmcp_sys *sys, int32_t slot, int fmask)
 {
 	for (int f = 0; f < SHMCP_NFAC; f++)
-		if (fmask & (1 << f)) {
-			_Atomic uint32_t *w = &sys->vms[slot].fq[f].want;
-			if (on)
-				atomic_fetch_or(w, SHMCP_WANT_SLEEPING);
-			else
-				atomic_fetch_and(w, ~(uint32_t)SHMCP_WANT_SLEEPING);
-		}
+		if (fmask & (1 << f))
+			atomic_fetch_or(&sys->vms[slot].fq[f].want, SHMCP_WANT_SLEEPING);
 	atomic_thread_fence(memory_order_seq_cst);
 }
 
@@ -358,6 +353,27 @@ static int look(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t d
 	return SLEEP_ON;
 }
 
+/* The signal sleeper leaves: clear its SHMCP_WANT_SLEEPING bits -- not
+ * another VM's, if its VM was forced off and the slot logged on again
+ * meanwhile (LOGON zeroed want; a later bit is the new VM's sleeper's),
+ * as unwant_thread does for the futex count: a bit that gen moved on
+ * under is set again (at worst a spurious doorbell). */
+static void unset_sleeping(struct shmcp_vm *vm, uint32_t gen, int fmask)
+{
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		return;
+	int had = 0;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if ((fmask & (1 << f)) &&
+		    (atomic_fetch_and(&vm->fq[f].want, ~(uint32_t)SHMCP_WANT_SLEEPING) &
+		     SHMCP_WANT_SLEEPING))
+			had |= 1 << f;
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (had & (1 << f))
+				atomic_fetch_or(&vm->fq[f].want, SHMCP_WANT_SLEEPING);
+}
+
 /* The main thread's sleep: in sigtimedwait, its doorbells and every other
  * signal blocked and waited for, so none can land between two looks and
  * go unseen.  Another signal taken that way is raised again for this
@@ -380,7 +396,7 @@ static int sleep_main(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int
 		else
 			sigdelset(&waitfor, shmcp_signal_of(f));
 	int rc;
-	set_sleeping(sys, slot, fmask, 1);
+	set_sleeping(sys, slot, fmask);
 	for (;;) {
 		/* not running from here (before the look at the queue, so the
 		 * mark of a doorbell rung after it stands) */
@@ -407,7 +423,7 @@ static int sleep_main(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int
 			break;
 		}
 	}
-	set_sleeping(sys, slot, fmask, 0);
+	unset_sleeping(&sys->vms[slot], gen, fmask);
 	if (rc != SHMCP_WAIT_DOWN)  /* back to work, whatever woke us */
 		shmcp_running_set(sys, slot, 1);
 	/* a doorbell taken by sigtimedwait needs no handler; one still
@@ -430,6 +446,27 @@ static uint32_t arm_futex(struct shmcp_vm *vm)
 	while (!atomic_compare_exchange_weak(&vm->thread_bell, &w, armed));
 	atomic_thread_fence(memory_order_seq_cst);
 	return armed;
+}
+
+/* A futex sleeper leaves: take its count out of want -- unless its VM
+ * was forced off and the slot logged on again meanwhile: LOGON zeroed
+ * want, and the count there now is the new VM's sleepers', which a
+ * subtraction would leave asleep past their doorbells.  LOGON bumps gen
+ * before it zeroes want, so a subtraction that came after the zeroing
+ * sees the new gen and gives the count back; one before it was wiped
+ * anyway, and giving it back leaves one count too many: at worst
+ * spurious doorbells, never a lost one. */
+static void unwant_thread(struct shmcp_vm *vm, uint32_t gen, int fmask)
+{
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		return;
+	for (int f = 0; f < SHMCP_NFAC; f++)
+		if (fmask & (1 << f))
+			atomic_fetch_sub(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	if (__atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)
+		for (int f = 0; f < SHMCP_NFAC; f++)
+			if (fmask & (1 << f))
+				atomic_fetch_add(&vm->fq[f].want, SHMCP_WANT_THREAD);
 }
 
 /* The futex sleep: on the VM's doorbell word, counted in want as
@@ -470,9 +507,7 @@ static int sleep_futex(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, in
 			break;
 		}
 	}
-	for (int f = 0; f < SHMCP_NFAC; f++)
-		if (fmask & (1 << f))
-			atomic_fetch_sub(&vm->fq[f].want, SHMCP_WANT_THREAD);
+	unwant_thread(vm, gen, fmask);
 	if (rc != SHMCP_WAIT_DOWN)
 		shmcp_running_set(sys, slot, 1);
 	return rc;
