@@ -72,6 +72,19 @@ static int64_t timeout_of(PyObject *deadline)
 	return left > 0 ? (int64_t)(left * 1e9) : 0;
 }
 
+/* Whether nobody watches @router's dispatch (no events, no watchers):
+ * 1, 0, or -1 with an exception. */
+static int unwatched(PyObject *router)
+{
+	PyObject *events = PyObject_GetAttr(router, s_events);
+	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
+	int watched = watchers ? PyObject_IsTrue(watchers) : -1;
+	int res = watched < 0 ? -1 : events == Py_None && !watched;
+	Py_XDECREF(events);
+	Py_XDECREF(watchers);
+	return res;
+}
+
 /* The batch the core wait takes with @router's mutex let go: take_batch's,
  * what it leaves to wait()'s Python path finished by router._take_rest. */
 static PyObject *pump_take(PyObject *router, PyObject *deadline, int fast)
@@ -114,14 +127,9 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		return NULL;
 	}
 	PyObject *router = args[0], *deadline = args[1];
-	PyObject *events = PyObject_GetAttr(router, s_events);
-	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
-	PyObject *mutex = watchers ? PyObject_GetAttr(router, s_mutex) : NULL;
-	int watched = mutex ? PyObject_IsTrue(watchers) : -1;
-	int fast = events == Py_None && watched == 0;  /* else each completion is an event */
-	Py_XDECREF(events);
-	Py_XDECREF(watchers);
-	if (watched < 0 || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+	int fast = unwatched(router);  /* else each completion is an event */
+	PyObject *mutex = fast < 0 ? NULL : PyObject_GetAttr(router, s_mutex);
+	if (!mutex || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
 		Py_XDECREF(mutex);
 		return NULL;
 	}
@@ -177,19 +185,6 @@ static int count_wait(PyObject *router)
 	Py_XDECREF(more);
 	Py_XDECREF(waits);
 	return rc;
-}
-
-/* Whether nobody watches @router's dispatch (no events, no watchers):
- * 1, 0, or -1 with an exception. */
-static int unwatched(PyObject *router)
-{
-	PyObject *events = PyObject_GetAttr(router, s_events);
-	PyObject *watchers = events ? PyObject_GetAttr(router, s_watchers) : NULL;
-	int watched = watchers ? PyObject_IsTrue(watchers) : -1;
-	int res = watched < 0 ? -1 : events == Py_None && !watched;
-	Py_XDECREF(events);
-	Py_XDECREF(watchers);
-	return res;
 }
 
 /* @batch's lone item if it is the completion of message @msgid (an
