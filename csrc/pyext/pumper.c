@@ -188,9 +188,9 @@ static int count_wait(PyObject *router)
 }
 
 /* @batch's lone item if it is the completion of message @msgid (an
- * 06/07's parameter list), its path's completions counted; else NULL
- * (and no exception) -- or NULL with one. */
-static PyObject *own_completion(PyObject *router, PyObject *batch, PyObject *msgid)
+ * 06/07's parameter list), its path (in @paths, router.paths) given the
+ * completion; else NULL (and no exception) -- or NULL with one. */
+static PyObject *own_completion(PyObject *paths, PyObject *batch, PyObject *msgid)
 {
 	if (PyList_GET_SIZE(batch) != 1 || Py_TYPE(PyList_GET_ITEM(batch, 0)) != comp_type)
 		return NULL;
@@ -202,15 +202,13 @@ static PyObject *own_completion(PyObject *router, PyObject *batch, PyObject *msg
 		return NULL;  /* (no error: msgid came from send_two_way or SEND) */
 	PyObject *one_path = PyDict_New();
 	PyObject *key = one_path ? PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2)) : NULL;
-	PyObject *paths = key ? PyObject_GetAttr(router, s_paths) : NULL;
-	int rc = paths && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
+	int rc = key && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
 	if (rc == 0) {
 		PyObject *cargs[2] = {one_path, paths};
 		PyObject *r = count_completions(NULL, cargs, 2);
 		rc = r ? 0 : -1;
 		Py_XDECREF(r);
 	}
-	Py_XDECREF(paths);
 	Py_XDECREF(key);
 	Py_XDECREF(one_path);
 	return rc < 0 ? NULL : Py_NewRef(got);
@@ -273,7 +271,7 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 			Py_CLEAR(res);
 			continue;
 		} else if (fast > 0) {  /* its own completion, alone: kept, not dispatched */
-			res = own_completion(router, batch, msgid);
+			res = own_completion(paths, batch, msgid);
 			if (res || PyErr_Occurred()) {
 				Py_DECREF(batch);
 				break;
