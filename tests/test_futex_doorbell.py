@@ -18,7 +18,7 @@ import pytest
 
 import script_child
 import shmcp
-from script_child import finish, line
+from script_child import finish, line, serving
 
 # system call numbers: (futex, rt_sigtimedwait)
 _SYSCALLS = {"x86_64": (202, 128), "aarch64": (98, 137)}
@@ -27,8 +27,11 @@ pytestmark = pytest.mark.skipif(platform.machine() not in _SYSCALLS,
 FUTEX, SIGTIMEDWAIT = _SYSCALLS.get(platform.machine(), (None, None))
 
 
+LONG_SLICES = {"SHMCP_WAIT_SLICE_MS": "600000"}
+
+
 def child(code: str) -> subprocess.Popen:
-    return script_child.child(code, SHMCP_WAIT_SLICE_MS="600000")
+    return script_child.child(code, **LONG_SLICES)
 
 
 def asleep_in(proc: subprocess.Popen, call: int) -> bool:
@@ -62,22 +65,18 @@ def ring_each(proc: subprocess.Popen, vm: shmcp.VirtualMachine, numbers: range,
 def test_a_main_thread_sleeps_on_the_futex_and_its_doorbell_wakes_it(system):
     """A handler-free wait() in the main thread sleeps on the futex (no
     signal), and each interrupt wakes it, each of five times."""
-    proc = child("""
+    with serving("""
         import shmcp
         vm = shmcp.logon("sleeper")
         print("READY", flush=True)
         for _ in range(5):
             got = vm.wait()
             print("WOKE", got.raw[4:8].hex(), flush=True)
-        """)
-    try:
-        assert line(proc) == "READY"
+        """, **LONG_SLICES) as proc:
         with shmcp.logon("poker") as vm:
             ring_each(proc, vm, range(5), "WOKE")
         proc.wait(timeout=30)
         assert proc.returncode == 0
-    finally:
-        finish(proc)
 
 
 def test_ctrl_c_interrupts_the_futex_sleep(system):
@@ -100,7 +99,7 @@ def test_a_vm_with_a_handler_waits_for_the_other_facility_in_sigtimedwait(system
     as the VM waits again, in the window FUTEX_WAIT leaves between the look
     and the sleep.  IUCV interrupts queued during the wait, in a burst,
     each get one handler call, in order; the VMCF interrupt ends the wait."""
-    proc = child("""
+    with serving("""
         import signal, shmcp
         signal.signal(shmcp.SIGIUCV,
                       lambda s, f: print("H", shmcp.siginfo().raw[4:8].hex(), flush=True))
@@ -108,9 +107,7 @@ def test_a_vm_with_a_handler_waits_for_the_other_facility_in_sigtimedwait(system
         print("READY", flush=True)
         for _ in range(2):
             print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
-        """)
-    try:
-        assert line(proc) == "READY"
+        """, **LONG_SLICES) as proc:
         with shmcp.logon("poker") as vm:
             for rounds in (range(0, 5), range(5, 10)):
                 assert asleep_in(proc, SIGTIMEDWAIT), "the wait is not in rt_sigtimedwait"
@@ -122,8 +119,6 @@ def test_a_vm_with_a_handler_waits_for_the_other_facility_in_sigtimedwait(system
                 assert f"WOKE {100 + rounds[0]:08x}" in said
         proc.wait(timeout=30)
         assert proc.returncode == 0
-    finally:
-        finish(proc)
 
 
 def test_the_sleep_follows_the_handler_as_it_comes_and_goes(system):
@@ -173,14 +168,12 @@ def test_the_sleep_follows_the_handler_as_it_comes_and_goes(system):
 def test_a_vm_killed_on_the_futex_is_logged_off(system):
     """A VM whose process is killed while its main thread sleeps on the
     futex is logged off (its userid free again), and a sender is told."""
-    proc = child("""
+    with serving("""
         import shmcp
         vm = shmcp.logon("sleeper")
         print("READY", flush=True)
         vm.wait()
-        """)
-    try:
-        assert line(proc) == "READY"
+        """, **LONG_SLICES) as proc:
         assert asleep_in(proc, FUTEX)
         proc.kill()
         proc.wait()
@@ -191,8 +184,6 @@ def test_a_vm_killed_on_the_futex_is_logged_off(system):
                     select.select([], [], [], 0.01)
         with shmcp.logon("sleeper"):
             pass
-    finally:
-        finish(proc)
 
 
 def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system):
@@ -204,7 +195,7 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
     in rt_sigtimedwait, as any wait of a VM with an unblocked handler, and
     the IUCV interrupts queued then get their handler calls, once each and
     in order, when the VMCF interrupt ends the wait."""
-    proc = child("""
+    with serving("""
         import signal, sys, threading, shmcp
         signal.signal(shmcp.SIGIUCV, lambda s, f: print(
             "H", shmcp.siginfo().raw[4:8].hex(),
@@ -219,9 +210,7 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
         threading.Thread(target=unblocks).start()
         print("READY", flush=True)
         print("WOKE", vm.wait().raw[4:8].hex(), flush=True)
-        """)
-    try:
-        assert line(proc) == "READY"
+        """, **LONG_SLICES) as proc:
         with shmcp.logon("poker") as vm:
             assert asleep_in(proc, FUTEX)
             vm.queue_interrupt("sleeper", record(0))
@@ -241,8 +230,6 @@ def test_a_handler_unblocked_by_another_thread_interrupts_the_futex_sleep(system
             assert "WOKE 00000063" in said
         proc.wait(timeout=30)
         assert proc.returncode == 0
-    finally:
-        finish(proc)
 
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 import shmcp
+from script_child import line, serving
 
 IUCV_BIT = shmcp.sigmask(shmcp.SIGIUCV)
 
@@ -313,31 +314,25 @@ def test_sigpause_hands_iucv_messages_over_once_in_order_awake_or_asleep(system)
     those that wake it from its sleep come by the doorbell the wait takes;
     the handler sees each once, in order, siginfo() its MsgPlist; the
     connection and SEVER around them (presented in Python) too."""
-    from script_child import child, finish, line
     total, burst = 3000, 40
-    proc = child(_IUCV_PAUSER)
-    try:
-        assert line(proc) == "READY"
-        with shmcp.logon("poker") as vm:
-            shmcp.iucv.dclbfr(shmcp.PathPlist())
-            c = shmcp.PathPlist(vmid="pauser", msglim=255)
-            assert shmcp.iucv.connect(c) == 0
-            assert vm.wait(timeout=30).type == shmcp.iucv.IPTYPE_CONNECTION_COMPLETE
-            done = 0
-            for seq in range(total):
-                if seq % burst == 0:
-                    time.sleep(0.002)  # the pause goes to sleep
-                op = shmcp.MsgPlist(pathid=c.pathid, flags1=shmcp.iucv.IPNORPY,
-                                    bf1=seq.to_bytes(4, "big"))
-                while shmcp.iucv.send(op) == 1:  # the message limit: take a completion
-                    assert op.rcode == shmcp.iucv.IPRC_MSGLIM_EXCEEDED
-                    assert vm.wait(timeout=30).audit == 0
-                    done += 1
-                    op.flags1 = shmcp.iucv.IPNORPY
-            while done < total:
+    with serving(_IUCV_PAUSER) as proc, shmcp.logon("poker") as vm:
+        shmcp.iucv.dclbfr(shmcp.PathPlist())
+        c = shmcp.PathPlist(vmid="pauser", msglim=255)
+        assert shmcp.iucv.connect(c) == 0
+        assert vm.wait(timeout=30).type == shmcp.iucv.IPTYPE_CONNECTION_COMPLETE
+        done = 0
+        for seq in range(total):
+            if seq % burst == 0:
+                time.sleep(0.002)  # the pause goes to sleep
+            op = shmcp.MsgPlist(pathid=c.pathid, flags1=shmcp.iucv.IPNORPY,
+                                bf1=seq.to_bytes(4, "big"))
+            while shmcp.iucv.send(op) == 1:  # the message limit: take a completion
+                assert op.rcode == shmcp.iucv.IPRC_MSGLIM_EXCEEDED
                 assert vm.wait(timeout=30).audit == 0
                 done += 1
-            assert shmcp.iucv.sever(shmcp.PathPlist(pathid=c.pathid)) == 0
-            assert line(proc) == f"{total} 1 [('MsgPlist', 9)] True True"
-    finally:
-        finish(proc)
+                op.flags1 = shmcp.iucv.IPNORPY
+        while done < total:
+            assert vm.wait(timeout=30).audit == 0
+            done += 1
+        assert shmcp.iucv.sever(shmcp.PathPlist(pathid=c.pathid)) == 0
+        assert line(proc) == f"{total} 1 [('MsgPlist', 9)] True True"

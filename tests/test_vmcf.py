@@ -515,16 +515,12 @@ def test_query_vmcf_command(ab, system):
 def _b_and_me() -> Iterator[tuple[VM, shmcp.VirtualMachine, bytearray]]:
     """B in a process of its own and A in this one, both authorized, and
     A's AUTHORIZE buffer."""
-    (b,) = start("B")
-    try:
+    with running("B") as (b,):
         auth(b)
         with shmcp.logon("A") as me:
             ib = bytearray(64)
             assert vmcf.authorize(ib) == 0
             yield b, me, ib
-    finally:
-        b.close()
-        b.kill()
 
 
 def test_send_recv_reply_lands_when_another_thread_takes_the_response(system):
