@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
 from .._native import lib
-from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
 from .._native import pump as _pump  # the pumper's core wait (pumper.c)
 from .._native import wait_message as _wait_message
