@@ -351,8 +351,8 @@ def _sigpause(mask: int = 0) -> None:
             _set_os_mask(mask)
         try:
             fmask = 0
-            for fac, sig, bit in _TAKERS:
-                if not _blocked & bit and callable(_handler[sig]):
+            for fac, sig in _SIGNAL_OF.items():
+                if _takes(sig):
                     fmask |= 1 << fac
             got = None
             if due:
@@ -376,15 +376,14 @@ def _sigpause(mask: int = 0) -> None:
         _active.difference_update(added)
         if not done:
             _cut_short(added)
-    for fac, sig, bit in _TAKERS:
-        if sig in added and not _blocked & bit and callable(_handler[sig]):
+    for sig in _SIGNAL_OF.values():
+        if sig in added and _takes(sig):
             _deliver(sig, frame)  # what the restored mask lets through
 
 
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
 _SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
 _MASK_BITS = _signal_module.NSIG - 1
-_TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
 _sigpause.__qualname__ = _sigpause.__name__ = "sigpause"  # its messages name the public call
 
 # sigpause and siginfo are C (sigpause.c), sharing this module's state:
