@@ -2,8 +2,9 @@
 completes what waits for them.
 
 Threads wait the leader/follower way: whichever waiting thread finds no
-other in the core's wait becomes the *pumper*: it calls ``vm.wait()``
-(the GIL let go), dispatches what came into the router's state -- paths,
+other in the core's wait becomes the *pumper*: it takes a batch of
+interrupts in one core wait (``pump``, in C: pumper.c; the GIL let go),
+files what came into the router's state -- paths,
 their inboxes, completions by message id, pending connections, events --
 and wakes the followers (those sleeping on ``cond``) if there are any.
 Each waiter asks its own question of that state (``wait_until(pred)``),
