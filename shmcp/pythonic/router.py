@@ -202,19 +202,27 @@ class Router:
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
         dispatch, as the pumper (``pumping`` set by the caller; cleared
-        here).  True if an interrupt came."""
+        here, under the same lock round as the dispatch).  True if an
+        interrupt came."""
+        mutex = self.mutex
+        ended = False
         try:
             self.acceptor_pumping = acceptor
             got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
-            if got is not None:
-                with self.mutex:
+            with mutex:
+                ended = True
+                self.pumping = self.acceptor_pumping = False
+                if self.sleepers:  # they run once this thread lets go of mutex
+                    self.cond.notify_all()
+                if got is not None:
                     self.dispatch(got)
             return got is not None
         finally:
-            with self.mutex:
-                self.pumping = self.acceptor_pumping = False
-                if self.sleepers:
-                    self.cond.notify_all()
+            if not ended:  # (Ctrl-C in the wait, or the VM ended)
+                with mutex:
+                    self.pumping = self.acceptor_pumping = False
+                    if self.sleepers:
+                        self.cond.notify_all()
 
     # -- dispatch -------------------------------------------------------------
 
