@@ -67,8 +67,8 @@ from ._iparml import receive as iucv_receive  # noqa: E402
 from ._iparml import reply as iucv_reply  # noqa: E402
 from ._iparml import send as iucv_send  # noqa: E402
 from ._iparml import receive_data, take_batch  # noqa: E402  (the Pythonic layer's batches)
-from ._iparml import MessageCore, bind_message, count_completions, file_messages  # noqa: E402
-from ._iparml import answer_of, pump, receive_method, send_one_way, send_two_way  # noqa: E402
+from ._iparml import MessageCore, bind_message, file_messages  # noqa: E402
+from ._iparml import answer_of, pump, receive_method, send_two_way  # noqa: E402
 from ._iparml import send_method, wait_message, wait_reply  # noqa: E402
 from ._iparml import take as take_message  # noqa: E402
 from ._iparml import bind_vmcf, vmcf_field, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
@@ -77,7 +77,7 @@ from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
            "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data",
-           "MessageCore", "bind_message", "count_completions", "file_messages", "take_message",
-           "receive_method", "pump", "send_one_way", "send_two_way", "answer_of",
+           "MessageCore", "bind_message", "file_messages", "take_message",
+           "receive_method", "pump", "send_two_way", "answer_of",
            "wait_message", "wait_reply", "send_method",
            "bind_vmcf", "vmcf_field", "vmcf_state", "vmcf_diag68"]

@@ -327,8 +327,8 @@ def _sigpause(mask: int = 0) -> None:
     global _blocked
     if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
         mask = _check_mask(mask)
-    vm = _native_current()
-    if vm is None or not vm.logged_on:
+    vm = current()
+    if vm is None:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
@@ -351,8 +351,8 @@ def _sigpause(mask: int = 0) -> None:
             _set_os_mask(mask)
         try:
             fmask = 0
-            for fac, sig, bit in _TAKERS:
-                if not _blocked & bit and callable(_handler[sig]):
+            for fac, sig in _SIGNAL_OF.items():
+                if _takes(sig):
                     fmask |= 1 << fac
             got = None
             if due:
@@ -376,16 +376,14 @@ def _sigpause(mask: int = 0) -> None:
         _active.difference_update(added)
         if not done:
             _cut_short(added)
-    for fac, sig, bit in _TAKERS:
-        if sig in added and not _blocked & bit and callable(_handler[sig]):
+    for sig in _SIGNAL_OF.values():
+        if sig in added and _takes(sig):
             _deliver(sig, frame)  # what the restored mask lets through
 
 
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
 _SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
 _MASK_BITS = _signal_module.NSIG - 1
-_TAKERS = tuple((fac, int(sig), 1 << (int(sig) - 1)) for fac, sig in _SIGNAL.items())
-_native_current = _native.current
 _sigpause.__qualname__ = _sigpause.__name__ = "sigpause"  # its messages name the public call
 
 # sigpause and siginfo are C (sigpause.c), sharing this module's state:

@@ -91,17 +91,13 @@ _USERS: dict[Any, bytes] = {}  # userids (str, bytes) already checked: the field
 
 
 def _user(value: Any) -> bytes:
-    cls = value.__class__
-    if cls is bytes or cls is str:
-        got = _USERS.get(value)
-        if got is not None:
-            return got
     if value is None:
         return bytes(8)
     if isinstance(value, (bytes, bytearray, memoryview)) and bytes(value) == bytes(8):
         return bytes(8)
     got = userid_bytes(value)
-    if (cls is bytes or cls is str) and len(_USERS) < 4096:
+    cls = value.__class__
+    if (cls is bytes or cls is str) and len(_USERS) < 4096:  # the Field's next store is C's
         _USERS[value] = got
     return got
 
@@ -123,8 +119,6 @@ def _doubleword(value: Any) -> bytes:
 
 def _area(name: str, value: Any) -> Any:
     """An address field: None, an int (the raw 4-byte field), or a buffer."""
-    if value.__class__ is bytes or value.__class__ is bytearray:
-        return value
     if value is None:
         return 0
     if isinstance(value, int) and not isinstance(value, bool):
@@ -148,22 +142,12 @@ def _length(name: str, attr: str, area: str) -> property:
         return _size(getattr(self, area)) if value is None else value
 
     def put(self: Any, v: int | None) -> None:
-        if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
-            _put(self, attr, v)
-        else:
-            _put(self, attr, None if v is None else _uint(name, v, 32))
+        _put(self, attr, None if v is None else _uint(name, v, 32))
 
     return property(get, put, doc=f"length belonging to {area[1:]} (default: its buffer's size)")
 
 
 _slot = operator.attrgetter
-
-
-def _set_mid(self: Any, v: Any) -> None:
-    if v.__class__ is int and 0 <= v <= 0xFFFFFFFF:  # the common case, checked inline
-        _put(self, "_mid", v)
-    else:
-        _put(self, "_mid", _uint("mid", v, 32))
 
 
 class _Block:
@@ -195,7 +179,8 @@ class _Block:
     # (the getters are attrgetters: no Python frame per read)
     func = property(_slot("_func"), lambda self, v: _put(self, "_func", _uint("func", v, 16)),
                     doc="subfunction code (VMCPFUNC, VMCMFUNC)")
-    mid = property(_slot("_mid"), _set_mid, doc="message id")
+    mid = property(_slot("_mid"), lambda self, v: _put(self, "_mid", _uint("mid", v, 32)),
+                   doc="message id")
     user = property(_slot("_user"), lambda self, v: _put(self, "_user", _user(v)),
                     doc="userid, 8 bytes blank padded")
     use = property(_slot("_use"), lambda self, v: _put(self, "_use", _doubleword(v)),

@@ -247,8 +247,7 @@ class LoopPump:
         callbacks are ready), else a core wait of up to the window (see
         SPIN, ALONE; no later than ``deadline``).  Whether an interrupt
         came; None if there was nothing to do or a thread pumps (the
-        sleeper then follows it).  (Router.pump_once, with one lock
-        round fewer: the dispatch and the end of pumping share one.)"""
+        sleeper then follows it)."""
         if not self.outstanding or self.closed:
             return None
         router = self.router
@@ -259,29 +258,14 @@ class LoopPump:
                 return None
             router.pumping = True
             router.fg_waits += 1  # the program waits: accept_all's thread keeps out
-        ended = False
         try:
             window = 0.0 if busy else self._window()
             if deadline is not None:
                 window = max(0.0, min(window, deadline - _monotonic()))
-            got = router.vm.wait(window)
-            with mutex:
-                ended = True
-                router.pumping = False
-                if router.sleepers:  # they run once this thread lets go of mutex
-                    router.cond.notify_all()
-                if got is not None:
-                    router.dispatch(got)
+            return router.pump_once(_monotonic() + window)
         except Exception as exc:  # the VM ended (logoff, system down): every waiter learns it
             self._fail(exc)
             return None
-        finally:
-            if not ended:  # (Ctrl-C in the wait, or the VM ended)
-                with mutex:
-                    router.pumping = False
-                    if router.sleepers:
-                        router.cond.notify_all()
-        return got is not None
 
     def _window(self) -> float:
         """How long the idle loop waits in the core (see SPIN, ALONE)."""

@@ -8,7 +8,6 @@ from .. import iucv
 from .._native import lib
 from .._native import answer_of as _answer_of
 from .._native import send_method as _send_method
-from .._native import send_one_way as _send_one_way
 from .._native import send_two_way as _send_two_way
 from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
@@ -221,33 +220,7 @@ class Path(AsyncPath):
         ReplyTruncated (reply longer than ``reply_size``, default
         DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is
         then purged)."""
-        if one_way and (type(data) is bytes or type(data) is bytearray) and \
-                not (priority or trgcls or srccls or msgtag) and \
-                block and timeout is None and self._state == "active":
-            oneway = self._oneway  # the stream's common case, spelled out
-            while True:
-                completions = self._completions
-                rc = _send_one_way(oneway, data)  # in C: 0 once queued, else IPRCODE
-                if not rc:
-                    return None
-                if rc != 3 or self._state != "active":
-                    break  # quiesced, severed, no VM in C: the general path says why
-                # at the limit: take completions until one of ours came
-                self._router.wait_room(self, completions)
-        elif not (one_way or priority or trgcls or srccls or msgtag) and reply_size is None and \
-                (type(data) is bytes or type(data) is bytearray) and block and timeout is None \
-                and self._state == "active":
-            got = self._round_trip(data)  # the round trip's common case, spelled out
-            if got is not None:
-                return got
-        return self._send(data, one_way, priority, trgcls, srccls, msgtag, reply_size,
-                          None if timeout is None else deadline_of(timeout), block)
-
-    def _send(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
-              msgtag: int, reply_size: int | None, deadline: float | None,
-              block: bool) -> bytes | None:
-        """send()'s general case (a method of its own: its closures would
-        cost send's common cases a cell each)."""
+        deadline = None if timeout is None else deadline_of(timeout)
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)
         if answer is None:

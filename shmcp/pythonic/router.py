@@ -2,8 +2,9 @@
 completes what waits for them.
 
 Threads wait the leader/follower way: whichever waiting thread finds no
-other in the core's wait becomes the *pumper*: it calls ``vm.wait()``
-(the GIL let go), dispatches what came into the router's state -- paths,
+other in the core's wait becomes the *pumper*: it takes a batch of
+interrupts in one core wait (``pump``, in C: pumper.c; the GIL let go),
+files what came into the router's state -- paths,
 their inboxes, completions by message id, pending connections, events --
 and wakes the followers (those sleeping on ``cond``) if there are any.
 Each waiter asks its own question of that state (``wait_until(pred)``),
@@ -26,7 +27,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import iucv
 from .._native import lib
-from .._native import count_completions as _count_completions
 from .._native import file_messages as _file_messages
 from .._native import pump as _pump  # the pumper's core wait (pumper.c)
 from .._native import wait_message as _wait_message
@@ -202,19 +202,27 @@ class Router:
     def pump_once(self, deadline: float | None, acceptor: bool = False) -> bool:
         """One wait for the next interrupt (up to ``deadline``) and its
         dispatch, as the pumper (``pumping`` set by the caller; cleared
-        here).  True if an interrupt came."""
+        here, under the same lock round as the dispatch).  True if an
+        interrupt came."""
+        mutex = self.mutex
+        ended = False
         try:
             self.acceptor_pumping = acceptor
             got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
-            if got is not None:
-                with self.mutex:
+            with mutex:
+                ended = True
+                self.pumping = self.acceptor_pumping = False
+                if self.sleepers:  # they run once this thread lets go of mutex
+                    self.cond.notify_all()
+                if got is not None:
                     self.dispatch(got)
             return got is not None
         finally:
-            with self.mutex:
-                self.pumping = self.acceptor_pumping = False
-                if self.sleepers:
-                    self.cond.notify_all()
+            if not ended:  # (Ctrl-C in the wait, or the VM ended)
+                with mutex:
+                    self.pumping = self.acceptor_pumping = False
+                    if self.sleepers:
+                        self.cond.notify_all()
 
     # -- dispatch -------------------------------------------------------------
 
