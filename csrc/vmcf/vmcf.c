@@ -150,19 +150,24 @@ static __thread struct {
 } user_hint[USER_HINTS];
 static __thread unsigned user_hint_next;
 
+/* Is @userid logged on in @slot? */
+static int user_at(shmcp_sys *sys, int32_t slot, const uint8_t *userid)
+{
+	return live(sys, slot) && memcmp(sys->vms[slot].userid, userid, SHMCP_USERID_LEN) == 0;
+}
+
 /* The slot of logged-on @userid, or -1. */
 static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
 {
 	for (int k = 0; k < USER_HINTS; k++) {
 		int32_t s = user_hint[k].slot;
 		if (user_hint[k].sys == sys && (uint32_t)s < sys->max_vms &&
-		    memcmp(user_hint[k].userid, userid, SHMCP_USERID_LEN) == 0 && live(sys, s) &&
-		    memcmp(sys->vms[s].userid, userid, SHMCP_USERID_LEN) == 0)
+		    memcmp(user_hint[k].userid, userid, SHMCP_USERID_LEN) == 0 &&
+		    user_at(sys, s, userid))
 			return s;
 	}
 	for (uint32_t i = 0; i < sys->max_vms; i++)
-		if (live(sys, (int32_t)i) &&
-		    memcmp(sys->vms[i].userid, userid, SHMCP_USERID_LEN) == 0) {
+		if (user_at(sys, (int32_t)i, userid)) {
 			unsigned k = user_hint_next++ % USER_HINTS;
 			user_hint[k].sys = sys;
 			user_hint[k].slot = (int32_t)i;
