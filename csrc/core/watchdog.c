@@ -122,9 +122,7 @@ static void *listen_bell(void *arg)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return shmcp_now_ns() / 1000000;
 }
 
 static void *watch(void *arg)

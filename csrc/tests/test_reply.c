@@ -11,21 +11,10 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "../core/image.h"
 
 #define MESSAGES (0xFu << 6)  /* types 06-09 */
 #define FG (SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL)
-
-static void put32(uint8_t *pl, int off, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		pl[off + i] = (uint8_t)(v >> (24 - 8 * i));
-}
-
-static uint32_t get32(const uint8_t *pl, int off)
-{
-	return (uint32_t)pl[off] << 24 | (uint32_t)pl[off + 1] << 16 | (uint32_t)pl[off + 2] << 8 |
-	       pl[off + 3];
-}
 
 static void fill(uint8_t *p, uint32_t n, uint8_t seed)
 {
@@ -52,8 +41,7 @@ static int exchange(struct vms *v, uint32_t mlen, uint32_t rlen, uint8_t *answer
 	CHECK(msg && buf && reply);
 	fill(msg, mlen, 1);
 	fill(reply, rlen, 99);
-	pl[0] = (uint8_t)(v->apath >> 8);
-	pl[1] = (uint8_t)v->apath;
+	put16(pl, 0, v->apath);
 	put32(pl, SHMCP_IP_BFLN1F, mlen);
 	put32(pl, SHMCP_IP_BFLN2F, alen);
 	CHECK(iucv_call(v->sys, v->a, v->ga, SHMCP_IUCV_SEND, pl, msg, answer) == 0);
@@ -69,7 +57,7 @@ static int exchange(struct vms *v, uint32_t mlen, uint32_t rlen, uint8_t *answer
 	uint64_t before = shmcp_storage_free(v->sys);
 	int rc = iucv_call(v->sys, v->b, v->gb, SHMCP_IUCV_REPLY, pl, reply, NULL);
 	*taken = before - shmcp_storage_free(v->sys);
-	*residual = get32(pl, SHMCP_IP_BFLN2F);
+	*residual = ip32(pl, SHMCP_IP_BFLN2F);
 	free(msg);
 	free(buf);
 	free(reply);
@@ -83,8 +71,8 @@ static void completion(struct vms *v, uint16_t *audit, uint32_t *residual)
 	CHECK(shmcp_next(v->sys, v->a, v->ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) ==
 	      SHMCP_WAIT_PRESENTED);
 	CHECK(r.data[3] == SHMCP_IPTYPE_NONPRIORITY_MESSAGE_COMPLETE);
-	*audit = (uint16_t)(r.data[SHMCP_IP_AUDIT] << 8 | r.data[SHMCP_IP_AUDIT + 1]);
-	*residual = get32(r.data, SHMCP_IP_BFLN2F);
+	*audit = ip16(r.data, SHMCP_IP_AUDIT);
+	*residual = ip32(r.data, SHMCP_IP_BFLN2F);
 }
 
 /* One round trip of @mlen / @rlen / @alen bytes, checked end to end;
@@ -130,7 +118,7 @@ int main(void)
 	CHECK(iucv_call(v.sys, v.b, v.gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
 	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
 	CHECK(iucv_call(v.sys, v.a, v.ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
-	v.apath = (uint16_t)(pl[0] << 8 | pl[1]);
+	v.apath = ip16(pl, 0);
 	CHECK(shmcp_next(v.sys, v.b, v.gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
 	memset(pl, 0, sizeof pl);
 	memcpy(pl, r.data, 2);

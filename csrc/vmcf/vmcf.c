@@ -150,19 +150,24 @@ static __thread struct {
 } user_hint[USER_HINTS];
 static __thread unsigned user_hint_next;
 
+/* Is @userid logged on in @slot? */
+static int user_at(shmcp_sys *sys, int32_t slot, const uint8_t *userid)
+{
+	return live(sys, slot) && memcmp(sys->vms[slot].userid, userid, SHMCP_USERID_LEN) == 0;
+}
+
 /* The slot of logged-on @userid, or -1. */
 static int32_t find_user(shmcp_sys *sys, const uint8_t *userid)
 {
 	for (int k = 0; k < USER_HINTS; k++) {
 		int32_t s = user_hint[k].slot;
 		if (user_hint[k].sys == sys && (uint32_t)s < sys->max_vms &&
-		    memcmp(user_hint[k].userid, userid, SHMCP_USERID_LEN) == 0 && live(sys, s) &&
-		    memcmp(sys->vms[s].userid, userid, SHMCP_USERID_LEN) == 0)
+		    memcmp(user_hint[k].userid, userid, SHMCP_USERID_LEN) == 0 &&
+		    user_at(sys, s, userid))
 			return s;
 	}
 	for (uint32_t i = 0; i < sys->max_vms; i++)
-		if (live(sys, (int32_t)i) &&
-		    memcmp(sys->vms[i].userid, userid, SHMCP_USERID_LEN) == 0) {
+		if (user_at(sys, (int32_t)i, userid)) {
 			unsigned k = user_hint_next++ % USER_HINTS;
 			user_hint[k].sys = sys;
 			user_hint[k].slot = (int32_t)i;
@@ -278,13 +283,19 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 	return 0;
 }
 
+/* Is entry @m the SEND-type message @mid to @sink (logon @sink_gen)? */
+static int names_msg(const struct vmcf_msg *m, int32_t sink, uint32_t sink_gen, uint32_t mid)
+{
+	return m->state != M_FREE && m->func != SHMCP_VMCPIDEN && m->sink == sink &&
+	       m->sink_gen == sink_gen && m->mid == mid;
+}
+
 /* The SEND-type entry @mid from @src to @sink (any state), or NULL. */
 static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32_t mid)
 {
 	for (int i = 0; i < MAXMSG; i++) {
 		struct vmcf_msg *m = msg_at(sys, (uint32_t)src * MAXMSG + (uint32_t)i);
-		if (m->state != M_FREE && m->func != SHMCP_VMCPIDEN && m->sink == sink &&
-		    m->sink_gen == sys->vms[sink].gen && m->mid == mid)
+		if (names_msg(m, sink, sys->vms[sink].gen, mid))
 			return m;
 	}
 	return NULL;
@@ -416,8 +427,8 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return rc;
 	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
 		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
-	/* one pass over the source's table: a duplicate (as lookup() finds
-	 * it; not for IDENTIFY) and the first free entry */
+	/* one pass over the source's table: a duplicate (lookup()'s match;
+	 * not for IDENTIFY) and the first free entry */
 	struct vmcf_msg *m = NULL;
 	uint32_t sink_gen = sys->vms[sink].gen;
 	for (int i = 0; i < MAXMSG; i++) {
@@ -425,8 +436,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		if (e->state == M_FREE) {
 			if (!m)
 				m = e;
-		} else if (func != SHMCP_VMCPIDEN && e->func != SHMCP_VMCPIDEN && e->sink == sink &&
-			   e->sink_gen == sink_gen && e->mid == mid) {
+		} else if (func != SHMCP_VMCPIDEN && names_msg(e, sink, sink_gen, mid)) {
 			return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
 		}
 	}
