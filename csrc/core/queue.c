@@ -269,15 +269,27 @@ int shmcp_pop(shmcp_sys *sys, int32_t slot, int fmask, struct shmcp_record *out)
  * trailing data), up to the first that may still be shown.  A program
  * that takes its messages by RECEIVE or TEST COMPLETION instead of by
  * their interrupts would otherwise fill its queue with withdrawn ones.  In
- * the VM's own process, which may hold the control lock; does nothing
- * while another of its threads is taking records.
+ * the VM's own process, which may hold the control lock; while another of
+ * its threads is taking records, does nothing unless the queue is half
+ * full, and then waits for that thread.
  */
 void shmcp_drop_withdrawn(shmcp_sys *sys, int32_t slot, uint32_t gen, int f)
 {
 	int (*withdrawn)(shmcp_sys *, int32_t, uint32_t, const uint8_t *) =
 		shmcp_facilities[f]->withdrawn;
-	if (!shmcp_slot_ok(sys, slot) || !withdrawn || !consumer_try(sys))
+	if (!shmcp_slot_ok(sys, slot) || !withdrawn)
 		return;
+	if (!consumer_try(sys)) {
+		/* Another thread of ours is taking records: a later call drops
+		 * these, unless that thread is off the CPU while the queue
+		 * fills; then wait for the role rather than refuse the next
+		 * post.  The role's holder takes no lock, so waiting for it
+		 * under the control lock cannot deadlock. */
+		if (2 * (ring_count(sys, slot, f, SHMCP_PRIO) +
+			 ring_count(sys, slot, f, SHMCP_NORMAL)) < sys->qsize)
+			return;
+		consumer_take(sys);
+	}
 	for (int cls = SHMCP_PRIO; cls <= SHMCP_NORMAL; cls++)
 		for (struct shmcp_slot *s; (s = ring_head(sys, slot, f, cls));) {
 			if (s->kind == SHMCP_REC_INTERRUPT &&
