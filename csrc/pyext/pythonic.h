@@ -52,6 +52,10 @@ PyObject *pass_on(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_
 PyObject *take_from(PyObject *inbox, PyObject *vm_inbox);
 PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
+/* receive.c: a receive's batch's one-way messages RECEIVEd in one core
+ * call before they are filed (0, or -1 with an exception) */
+int receive_ahead(PyObject *batch);
+
 /* pumper.c: as the pumper, the next message or a message's completion;
  * None once another thread pumps */
 enum { FOR_MESSAGE, FOR_REPLY };

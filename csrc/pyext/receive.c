@@ -10,6 +10,105 @@
 static PyObject *s_wait_message;
 static PyObject *receive_slow;  /* PythonicVM.receive */
 
+/* -- A batch's one-way messages RECEIVEd in one core call ---------------- */
+
+typedef __typeof__(shmcp_iucv_receive_many) receive_many_fn;
+static receive_many_fn *core_receive_many;  /* bind_receive_many's */
+
+#define AHEAD_BYTES 65536  /* data per lock round: the sender's SENDs wait behind it */
+
+/* A batch item receive_ahead may RECEIVE: a one-way Message take_batch made
+ * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA). */
+static int ahead_item(PyObject *o)
+{
+	if (Py_TYPE(o) != message_type)
+		return 0;
+	MessageObject *m = (MessageObject *)o;
+	return !m->router && !m->plist && !m->data &&
+	       (m->flags & (SHMCP_IPNORPY | SHMCP_IPRMDATA)) == SHMCP_IPNORPY &&
+	       be_get(m->image + SHMCP_IP_BFLN1F, 4) < 0x80000000u;
+}
+
+/* The items [from, to) of @batch that ahead_item says RECEIVEd in one core
+ * call: each one's data set, or left unset where its RECEIVE failed (the
+ * take's own RECEIVE then says why: gone, or the error). */
+static int receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
+{
+	uint8_t *plists[64] = {NULL}, *bufs[64] = {NULL};
+	PyObject *datas[64];
+	MessageObject *ms[64];
+	int ccs[64], n = 0, rc = 0;
+	for (Py_ssize_t i = from; i < to && n < 64; i++) {
+		PyObject *o = PyList_GET_ITEM(batch, i);
+		if (!ahead_item(o))
+			continue;
+		MessageObject *m = (MessageObject *)o;
+		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		if (!(datas[n] = PyBytes_FromStringAndSize(NULL, size))) {
+			rc = -1;
+			break;
+		}
+		m->image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
+		plists[n] = m->image;
+		bufs[n] = (uint8_t *)PyBytes_AS_STRING(datas[n]);
+		ms[n++] = m;
+	}
+	int core = rc || !n ? 0 : core_receive_many(vm->h, vm->slot, vm->gen, n, plists, bufs, ccs);
+	for (int k = 0; k < n; k++) {
+		if (!rc && !core && ccs[k] == 0)
+			ms[k]->data = datas[k];
+		else
+			Py_DECREF(datas[k]);
+	}
+	return rc;  /* (a refused call: each take RECEIVEs, and says why) */
+}
+
+/* receive_ahead(batch): the one-way messages of a batch the pumper of a
+ * receive took (take_batch's Messages), RECEIVEd in order in one lock round
+ * per AHEAD_BYTES of data, before they are filed: the program's receives
+ * then hand them out from the inbox.  Only a receive's own batch (at most
+ * take_batch's 64), so back-pressure holds: what is read ahead is what one
+ * wait took.  0, or -1 with an exception. */
+int receive_ahead(PyObject *batch)
+{
+	Machine *vm = current_vm;
+	if (!core_receive_many || !vm || !vm->logged_on || !message_type ||
+	    !PyList_CheckExact(batch))
+		return 0;
+	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0;
+	uint64_t bytes = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *o = PyList_GET_ITEM(batch, i);
+		if (!ahead_item(o))
+			continue;
+		MessageObject *m = (MessageObject *)o;
+		bytes += be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		if (++count == 64 || bytes >= AHEAD_BYTES) {
+			if (receive_run(batch, from, i + 1, vm) < 0)
+				return -1;
+			from = i + 1;
+			count = 0;
+			bytes = 0;
+		}
+	}
+	return count > 1 ? receive_run(batch, from, n, vm) : 0;  /* a lone one: the take's */
+}
+
+/* bind_receive_many(address): the core's shmcp_iucv_receive_many, once. */
+static PyObject *bind_receive_many(PyObject *mod, PyObject *addr)
+{
+	(void)mod;
+	if (!PyLong_Check(addr)) {
+		PyErr_SetString(PyExc_TypeError, "bind_receive_many(address: int)");
+		return NULL;
+	}
+	void *p = core_address("bind_receive_many", addr);
+	if (!p)
+		return NULL;
+	core_receive_many = (receive_many_fn *)p;
+	Py_RETURN_NONE;
+}
+
 static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 			    PyObject *kwnames)
 {
@@ -77,6 +176,8 @@ static PyObject *receive_method(PyObject *mod, PyObject *slow)
 }
 
 static PyMethodDef receive_methods[] = {
+	{"bind_receive_many", (PyCFunction)bind_receive_many, METH_O,
+	 "bind_receive_many(address): the core's shmcp_iucv_receive_many, once."},
 	{"receive_method", (PyCFunction)receive_method, METH_O,
 	 "receive_method(slow): VirtualMachine.receive with its common case in C, the rest slow's."},
 	{NULL, NULL, 0, NULL},
