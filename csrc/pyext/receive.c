@@ -138,6 +138,8 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 	 * follows when the inbox is empty again) */
 	if (!(mutex = PyObject_GetAttr(router, s_mutex)))
 		goto done;
+	if ((msg = take_ready(inbox, mutex)) || PyErr_Occurred())
+		goto done;
 	if (lock_call(lock_acquire, mutex) < 0)
 		goto done;
 	msg = take_from(inbox, inbox);
