@@ -262,11 +262,8 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 		PyObject *pargs[2] = {router, deadline};
 		PyObject *batch = pump(NULL, pargs, 2);
 		int fast = batch ? unwatched(router) : -1;
-		if (fast > 0 && mode == FOR_MESSAGE && receive_ahead(batch) < 0) {
-			Py_DECREF(batch);
-			break;
-		}
 		if (fast > 0 && mode == FOR_MESSAGE) {  /* a lone 08/09 while the inbox is empty */
+			receive_ahead(batch);  /* the batch's one-way messages RECEIVEd at once */
 			PyObject *fargs[6] = {batch, box, paths, router, (PyObject *)plist_type, Py_True};
 			res = file_messages(NULL, fargs, 6);
 			Py_DECREF(batch);

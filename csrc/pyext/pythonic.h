@@ -57,8 +57,8 @@ PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 PyObject *take_ready(PyObject *inbox, PyObject *mutex);
 
 /* receive.c: a receive's batch's one-way messages RECEIVEd in one core
- * call before they are filed (0, or -1 with an exception) */
-int receive_ahead(PyObject *batch);
+ * call before they are filed (what it cannot RECEIVE is left to the takes) */
+void receive_ahead(PyObject *batch);
 
 /* pumper.c: as the pumper, the next message or a message's completion;
  * None once another thread pumps */

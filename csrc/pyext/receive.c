@@ -30,14 +30,15 @@ static int ahead_item(PyObject *o)
 }
 
 /* The items [from, to) of @batch that ahead_item says RECEIVEd in one core
- * call: each one's data set, or left unset where its RECEIVE failed (the
- * take's own RECEIVE then says why: gone, or the error). */
-static int receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
+ * call: each one's data set, or left unset where its RECEIVE failed or its
+ * bytes could not be made (the take's own RECEIVE then says why: gone, or
+ * the error), so the batch is filed whatever happens here. */
+static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
 {
 	uint8_t *plists[64] = {NULL}, *bufs[64] = {NULL};
 	PyObject *datas[64];
 	MessageObject *ms[64];
-	int ccs[64], n = 0, rc = 0;
+	int ccs[64], n = 0;
 	for (Py_ssize_t i = from; i < to && n < 64; i++) {
 		PyObject *o = PyList_GET_ITEM(batch, i);
 		if (!ahead_item(o))
@@ -45,7 +46,7 @@ static int receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine 
 		MessageObject *m = (MessageObject *)o;
 		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);
 		if (!(datas[n] = PyBytes_FromStringAndSize(NULL, size))) {
-			rc = -1;
+			PyErr_Clear();  /* the rest are the takes' */
 			break;
 		}
 		m->image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
@@ -53,14 +54,13 @@ static int receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine 
 		bufs[n] = (uint8_t *)PyBytes_AS_STRING(datas[n]);
 		ms[n++] = m;
 	}
-	int core = rc || !n ? 0 : core_receive_many(vm->h, vm->slot, vm->gen, n, plists, bufs, ccs);
+	int core = n ? core_receive_many(vm->h, vm->slot, vm->gen, n, plists, bufs, ccs) : 0;
 	for (int k = 0; k < n; k++) {
-		if (!rc && !core && ccs[k] == 0)
+		if (!core && ccs[k] == 0)
 			ms[k]->data = datas[k];
 		else
 			Py_DECREF(datas[k]);
 	}
-	return rc;  /* (a refused call: each take RECEIVEs, and says why) */
 }
 
 /* receive_ahead(batch): the one-way messages of a batch the pumper of a
@@ -68,13 +68,13 @@ static int receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine 
  * per AHEAD_BYTES of data, before they are filed: the program's receives
  * then hand them out from the inbox.  Only a receive's own batch (at most
  * take_batch's 64), so back-pressure holds: what is read ahead is what one
- * wait took.  0, or -1 with an exception. */
-int receive_ahead(PyObject *batch)
+ * wait took.  Never fails: what it could not RECEIVE is the takes'. */
+void receive_ahead(PyObject *batch)
 {
 	Machine *vm = current_vm;
 	if (!core_receive_many || !vm || !vm->logged_on || !message_type ||
 	    !PyList_CheckExact(batch))
-		return 0;
+		return;
 	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0;
 	uint64_t bytes = 0;
 	for (Py_ssize_t i = 0; i < n; i++) {
@@ -84,14 +84,14 @@ int receive_ahead(PyObject *batch)
 		MessageObject *m = (MessageObject *)o;
 		bytes += be_get(m->image + SHMCP_IP_BFLN1F, 4);
 		if (++count == 64 || bytes >= AHEAD_BYTES) {
-			if (receive_run(batch, from, i + 1, vm) < 0)
-				return -1;
+			receive_run(batch, from, i + 1, vm);
 			from = i + 1;
 			count = 0;
 			bytes = 0;
 		}
 	}
-	return count > 1 ? receive_run(batch, from, n, vm) : 0;  /* a lone one: the take's */
+	if (count > 1)  /* a lone one is the take's */
+		receive_run(batch, from, n, vm);
 }
 
 /* bind_receive_many(address): the core's shmcp_iucv_receive_many, once. */
