@@ -15,7 +15,11 @@ static PyObject *receive_slow;  /* PythonicVM.receive */
 typedef __typeof__(shmcp_iucv_receive_many) receive_many_fn;
 static receive_many_fn *core_receive_many;  /* bind_receive_many's */
 
-#define AHEAD_BYTES 65536  /* data per lock round: the sender's SENDs wait behind it */
+/* per lock round: the sender's SENDs wait behind it, and a hold of many
+ * microseconds is one a busy machine may preempt; one round per 16
+ * messages already saves nearly all of a round per message */
+#define AHEAD_MSGS 16
+#define AHEAD_BYTES 16384
 
 /* A batch item receive_ahead may RECEIVE: a one-way Message take_batch made
  * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA). */
@@ -35,11 +39,11 @@ static int ahead_item(PyObject *o)
  * the error), so the batch is filed whatever happens here. */
 static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
 {
-	uint8_t *plists[64] = {NULL}, *bufs[64] = {NULL};
-	PyObject *datas[64];
-	MessageObject *ms[64];
-	int ccs[64], n = 0;
-	for (Py_ssize_t i = from; i < to && n < 64; i++) {
+	uint8_t *plists[AHEAD_MSGS] = {NULL}, *bufs[AHEAD_MSGS] = {NULL};
+	PyObject *datas[AHEAD_MSGS];
+	MessageObject *ms[AHEAD_MSGS];
+	int ccs[AHEAD_MSGS], n = 0;
+	for (Py_ssize_t i = from; i < to && n < AHEAD_MSGS; i++) {
 		PyObject *o = PyList_GET_ITEM(batch, i);
 		if (!ahead_item(o))
 			continue;
@@ -64,9 +68,9 @@ static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine
 }
 
 /* receive_ahead(batch): the one-way messages of a batch the pumper of a
- * receive took (take_batch's Messages), RECEIVEd in order in one lock round
- * per AHEAD_BYTES of data, before they are filed: the program's receives
- * then hand them out from the inbox.  Only a receive's own batch (at most
+ * receive took (take_batch's Messages), RECEIVEd in order, one lock round
+ * per AHEAD_MSGS messages or AHEAD_BYTES of data, before they are filed:
+ * the program's receives then hand them out from the inbox.  Only a receive's own batch (at most
  * take_batch's 64), so back-pressure holds: what is read ahead is what one
  * wait took.  Never fails: what it could not RECEIVE is the takes'. */
 void receive_ahead(PyObject *batch)
@@ -83,7 +87,7 @@ void receive_ahead(PyObject *batch)
 			continue;
 		MessageObject *m = (MessageObject *)o;
 		bytes += be_get(m->image + SHMCP_IP_BFLN1F, 4);
-		if (++count == 64 || bytes >= AHEAD_BYTES) {
+		if (++count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
 			receive_run(batch, from, i + 1, vm);
 			from = i + 1;
 			count = 0;
