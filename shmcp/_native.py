@@ -50,6 +50,7 @@ if _iparml.IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
 
 _iparml.bind_core(iucv_call=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
                   next=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))))
+_iparml.bind_receive_many(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_receive_many"))))
 
 # A wait in the main thread comes back to Python when one of its sleep
 # slices ends, so that the handler of a signal that landed just before the

@@ -29,7 +29,8 @@ int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t p
 {
 	if (!out)
 		return SHMCP_E_BADARG;
-	int64_t deadline = timeout_ns < 0 ? -1 : shmcp_now_ns() + timeout_ns;
+	/* (no clock for a look that does not wait: a batch makes one per record) */
+	int64_t deadline = timeout_ns <= 0 ? -1 : shmcp_now_ns() + timeout_ns;
 	for (;;) {
 		int rc = shmcp_pop(sys, slot, fmask, out);
 		if (rc < 0)
@@ -47,8 +48,10 @@ int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t p
 			out->presented = 1;
 			return SHMCP_WAIT_PRESENTED;
 		}
+		if (timeout_ns == 0)
+			return SHMCP_WAIT_TIMEOUT;
 		int64_t left = deadline < 0 ? -1 : deadline - shmcp_now_ns();
-		if (timeout_ns == 0 || (deadline >= 0 && left <= 0))
+		if (deadline >= 0 && left <= 0)
 			return SHMCP_WAIT_TIMEOUT;
 		rc = shmcp_wait(sys, slot, gen, fmask, left, spin_ns);
 		if (rc == SHMCP_WAIT_TIMEOUT)

@@ -151,6 +151,8 @@ int shmcp_iucv_set_directory(shmcp_sys *sys, const struct shmcp_dir_entry *entri
 			     uint32_t nentries, const char *targets, uint32_t ntargets);
 int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func,
 		    uint8_t *plist, const uint8_t *in, uint8_t *out);
+int shmcp_iucv_receive_many(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
+			    uint8_t *const *plists, uint8_t *const *bufs, int *ccs);
 int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen);

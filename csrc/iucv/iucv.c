@@ -595,6 +595,56 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 }
 
 /**
+ * shmcp_iucv_receive_many - RECEIVE, for VM @slot (logon @gen), each of
+ * the @n messages the parameter lists @plists name, into @bufs[i]
+ * (IPBFLN1F bytes each), in order and in one lock round: a stream's
+ * receiver pays one lock round per batch, not one per message, and its
+ * completions' doorbells are rung once.  Each list is updated as RECEIVE
+ * updates it and @ccs[i] is what shmcp_iucv_call would have returned for
+ * it (an item's failure does not stop the rest).  Returns 0, or
+ * SHMCP_E_NOTLOGGED / _PCOPER / _BADARG / _LOCK with nothing received.
+ */
+int shmcp_iucv_receive_many(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
+			    uint8_t *const *plists, uint8_t *const *bufs, int *ccs)
+{
+	if (!shmcp_slot_ok(sys, slot) || n < 0 || (n && (!plists || !bufs || !ccs)))
+		return SHMCP_E_BADARG;
+	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
+	struct shmcp_iucv t;
+	shmcp_iucv_tables(sys, &t);
+	if (n)
+		shmcp_iucv_prefetch(sys, &t, slot, plists[0]);
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	if (atomic_load(&sys->vms[slot].state) != SHMCP_VM_ACTIVE || sys->vms[slot].gen != gen)
+		rc = SHMCP_E_NOTLOGGED;
+	else if (!shmcp_iucv_declared(sys, &t, slot, gen))
+		rc = SHMCP_E_PCOPER;
+	for (int i = 0; !rc && i < n; i++) {
+		uint32_t refused = sys->pool.refused;
+		int r = shmcp_iucv_message(sys, &t, slot, SHMCP_IUCV_RECEIVE, plists[i], NULL,
+					   bufs[i], &bells);
+		if (sys->pool.refused != refused)
+			r = SHMCP_E_CORRUPT;
+		if (r >= 256) {  /* CC2 / CC3, encoded as 256 + cc */
+			r -= 256;
+		} else if (r > 0) {  /* an IPRCODE: CC1 */
+			plists[i][SHMCP_IP_RCODE] = (uint8_t)r;
+			r = 1;
+		} else if (r == 0) {
+			plists[i][SHMCP_IP_RCODE] = 0;
+		}
+		ccs[i] = r;
+	}
+	if (t.unshown)
+		shmcp_iucv_drop_withdrawn(sys, slot, gen);
+	shmcp_unlock(sys);
+	shmcp_bells_ring(sys, &bells);
+	return rc;
+}
+
+/**
  * shmcp_iucv_maxconn - QUERY's register 1 for VM @slot: its maxconn
  * (from the directory).
  */

@@ -126,6 +126,47 @@ PyObject *take_from(PyObject *inbox, PyObject *vm_inbox)
 	}
 }
 
+/* take_ready: vm.receive's step for the head of @inbox when it was
+ * RECEIVEd ahead (receive_ahead) and needs nothing else done -- no other
+ * inbox to trim, no SEVER owed on its path -- taken while nobody holds
+ * @mutex (router.mutex), without taking it: the GIL, held throughout and
+ * never let go here, keeps out every thread, and one holding the mutex
+ * could be part way through the inbox.  A new reference, or NULL: the
+ * locked take's to do (with an exception if one was raised). */
+PyObject *take_ready(PyObject *inbox, PyObject *mutex)
+{
+#ifdef Py_GIL_DISABLED
+	(void)inbox;
+	(void)mutex;
+	return NULL;  /* no GIL to keep the others out */
+#else
+	PyObject *head = PySequence_GetItem(inbox, 0);
+	if (!head)
+		return NULL;
+	MessageObject *m = (MessageObject *)head;
+	int ready = is_message(head) && !m->taken && !m->in_path && m->data &&
+		    PyBytes_CheckExact(m->data);
+	if (ready && m->path && m->path != Py_None) {
+		PyObject *owed = PyObject_GetAttr(m->path, s_sever_owed);
+		ready = owed == Py_False;
+		Py_XDECREF(owed);
+	}
+	if (ready) {
+		PyObject *held = PyObject_Vectorcall(lock_locked, &mutex, 1, NULL);
+		ready = held == Py_False;
+		Py_XDECREF(held);
+	}
+	PyObject *o = ready && !PyErr_Occurred() ? popleft(inbox) : NULL;
+	Py_DECREF(head);
+	if (o != head) {  /* (nobody else could have changed the head) */
+		Py_XDECREF(o);
+		return NULL;
+	}
+	m->taken = 1;
+	return o;
+#endif
+}
+
 /* An item of a batch that is a message's: 2 a Message take_batch made
  * (path and router not set yet), 1 an 08/09's @msg_class parameter list,
  * 0 anything else; *@image its image. */

@@ -11,7 +11,7 @@
 static PyObject *s_pumping, *s_events, *s_watchers, *s_vm, *s_counts, *s_sleepers, *s_cond,
 	*s_notify_all, *s_take_rest, *s_paths, *s_completed, *s_fg_waits, *s_file, *one;
 
-PyObject *lock_acquire, *lock_release;
+PyObject *lock_acquire, *lock_release, *lock_locked;
 
 /* @mutex.acquire() or .release() (@how: lock_acquire, lock_release): 0,
  * or -1 with an exception. */
@@ -263,6 +263,7 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 		PyObject *batch = pump(NULL, pargs, 2);
 		int fast = batch ? unwatched(router) : -1;
 		if (fast > 0 && mode == FOR_MESSAGE) {  /* a lone 08/09 while the inbox is empty */
+			receive_ahead(batch);  /* the batch's one-way messages RECEIVEd at once */
 			PyObject *fargs[6] = {batch, box, paths, router, (PyObject *)plist_type, Py_True};
 			res = file_messages(NULL, fargs, 6);
 			Py_DECREF(batch);
@@ -348,8 +349,9 @@ int pumper_add(PyObject *m)
 		return -1;
 	lock_acquire = PyObject_GetAttrString(lock, "acquire");
 	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
+	lock_locked = lock_release ? PyObject_GetAttrString(lock, "locked") : NULL;
 	Py_DECREF(lock);
-	if (!lock_release)
+	if (!lock_locked)
 		return -1;
 	if (!(one = PyLong_FromLong(1)))
 		return -1;

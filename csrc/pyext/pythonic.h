@@ -52,13 +52,22 @@ PyObject *pass_on(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_
 PyObject *take_from(PyObject *inbox, PyObject *vm_inbox);
 PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 
+/* inbox.c: the head of @inbox when it was RECEIVEd ahead and nobody holds
+ * @mutex, taken without the mutex; else NULL (the locked take's) */
+PyObject *take_ready(PyObject *inbox, PyObject *mutex);
+
+/* receive.c: a receive's batch's one-way messages RECEIVEd in one core
+ * call before they are filed (what it cannot RECEIVE is left to the takes) */
+void receive_ahead(PyObject *batch);
+
 /* pumper.c: as the pumper, the next message or a message's completion;
  * None once another thread pumps */
 enum { FOR_MESSAGE, FOR_REPLY };
 PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline);
 
-/* pumper.c: _thread.lock's acquire and release, called with the lock first */
-extern PyObject *lock_acquire, *lock_release;
+/* pumper.c: _thread.lock's acquire, release and locked, called with the
+ * lock first */
+extern PyObject *lock_acquire, *lock_release, *lock_locked;
 int lock_call(PyObject *how, PyObject *mutex);
 
 /* The exception pending when a finally begins, held through its steps. */

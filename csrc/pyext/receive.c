@@ -10,6 +10,109 @@
 static PyObject *s_wait_message;
 static PyObject *receive_slow;  /* PythonicVM.receive */
 
+/* -- A batch's one-way messages RECEIVEd in one core call ---------------- */
+
+typedef __typeof__(shmcp_iucv_receive_many) receive_many_fn;
+static receive_many_fn *core_receive_many;  /* bind_receive_many's */
+
+/* per lock round: the sender's SENDs wait behind it, and a hold of many
+ * microseconds is one a busy machine may preempt; one round per 16
+ * messages already saves nearly all of a round per message */
+#define AHEAD_MSGS 16
+#define AHEAD_BYTES 16384
+
+/* A batch item receive_ahead may RECEIVE: a one-way Message take_batch made
+ * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA). */
+static int ahead_item(PyObject *o)
+{
+	if (Py_TYPE(o) != message_type)
+		return 0;
+	MessageObject *m = (MessageObject *)o;
+	return !m->router && !m->plist && !m->data &&
+	       (m->flags & (SHMCP_IPNORPY | SHMCP_IPRMDATA)) == SHMCP_IPNORPY &&
+	       be_get(m->image + SHMCP_IP_BFLN1F, 4) < 0x80000000u;
+}
+
+/* The items [from, to) of @batch that ahead_item says RECEIVEd in one core
+ * call: each one's data set, or left unset where its RECEIVE failed or its
+ * bytes could not be made (the take's own RECEIVE then says why: gone, or
+ * the error), so the batch is filed whatever happens here. */
+static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
+{
+	uint8_t *plists[AHEAD_MSGS] = {NULL}, *bufs[AHEAD_MSGS] = {NULL};
+	PyObject *datas[AHEAD_MSGS];
+	MessageObject *ms[AHEAD_MSGS];
+	int ccs[AHEAD_MSGS], n = 0;
+	for (Py_ssize_t i = from; i < to && n < AHEAD_MSGS; i++) {
+		PyObject *o = PyList_GET_ITEM(batch, i);
+		if (!ahead_item(o))
+			continue;
+		MessageObject *m = (MessageObject *)o;
+		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		if (!(datas[n] = PyBytes_FromStringAndSize(NULL, size))) {
+			PyErr_Clear();  /* the rest are the takes' */
+			break;
+		}
+		m->image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
+		plists[n] = m->image;
+		bufs[n] = (uint8_t *)PyBytes_AS_STRING(datas[n]);
+		ms[n++] = m;
+	}
+	int core = n ? core_receive_many(vm->h, vm->slot, vm->gen, n, plists, bufs, ccs) : 0;
+	for (int k = 0; k < n; k++) {
+		if (!core && ccs[k] == 0)
+			ms[k]->data = datas[k];
+		else
+			Py_DECREF(datas[k]);
+	}
+}
+
+/* receive_ahead(batch): the one-way messages of a batch the pumper of a
+ * receive took (take_batch's Messages), RECEIVEd in order, one lock round
+ * per AHEAD_MSGS messages or AHEAD_BYTES of data, before they are filed:
+ * the program's receives then hand them out from the inbox.  Only a receive's own batch (at most
+ * take_batch's 64), so back-pressure holds: what is read ahead is what one
+ * wait took.  Never fails: what it could not RECEIVE is the takes'. */
+void receive_ahead(PyObject *batch)
+{
+	Machine *vm = current_vm;
+	if (!core_receive_many || !vm || !vm->logged_on || !message_type ||
+	    !PyList_CheckExact(batch))
+		return;
+	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0;
+	uint64_t bytes = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *o = PyList_GET_ITEM(batch, i);
+		if (!ahead_item(o))
+			continue;
+		MessageObject *m = (MessageObject *)o;
+		bytes += be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		if (++count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
+			receive_run(batch, from, i + 1, vm);
+			from = i + 1;
+			count = 0;
+			bytes = 0;
+		}
+	}
+	if (count > 1)  /* a lone one is the take's */
+		receive_run(batch, from, n, vm);
+}
+
+/* bind_receive_many(address): the core's shmcp_iucv_receive_many, once. */
+static PyObject *bind_receive_many(PyObject *mod, PyObject *addr)
+{
+	(void)mod;
+	if (!PyLong_Check(addr)) {
+		PyErr_SetString(PyExc_TypeError, "bind_receive_many(address: int)");
+		return NULL;
+	}
+	void *p = core_address("bind_receive_many", addr);
+	if (!p)
+		return NULL;
+	core_receive_many = (receive_many_fn *)p;
+	Py_RETURN_NONE;
+}
+
 static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 			    PyObject *kwnames)
 {
@@ -38,6 +141,8 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 	 * counted by the wait that filed these messages and the one that
 	 * follows when the inbox is empty again) */
 	if (!(mutex = PyObject_GetAttr(router, s_mutex)))
+		goto done;
+	if ((msg = take_ready(inbox, mutex)) || PyErr_Occurred())
 		goto done;
 	if (lock_call(lock_acquire, mutex) < 0)
 		goto done;
@@ -77,6 +182,8 @@ static PyObject *receive_method(PyObject *mod, PyObject *slow)
 }
 
 static PyMethodDef receive_methods[] = {
+	{"bind_receive_many", (PyCFunction)bind_receive_many, METH_O,
+	 "bind_receive_many(address): the core's shmcp_iucv_receive_many, once."},
 	{"receive_method", (PyCFunction)receive_method, METH_O,
 	 "receive_method(slow): VirtualMachine.receive with its common case in C, the rest slow's."},
 	{NULL, NULL, 0, NULL},

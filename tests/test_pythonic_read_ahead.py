@@ -1,0 +1,152 @@
+"""The Pythonic layer's read-ahead: the thread that waits in vm.receive
+RECEIVEs the one-way messages of the batch it took in one core call, and
+the receives hand them out from the inbox (bench/NOTES.md, "Pythonic
+one-way in batches").  Several threads receiving still take each message
+once and in order, a path severed or a sender killed while a batch is read
+ahead loses nothing that was queued, and Ctrl-C between receives leaves
+the batch to the next one.  Real processes, real shared memory."""
+from __future__ import annotations
+
+import signal
+import threading
+
+import pytest
+
+import shmcp
+from script_child import child, finish, line, tell
+
+# (The receivers accept with vm.accept, not accept_all: accept_all's thread
+# would take the messages while the program is idle, one by one.)
+
+# Sends COUNT numbered one-way messages on one path once told to, then
+# ends as its stdin says: "sever" its path, "stay" logged on.
+SENDER = """
+    import shmcp
+    vm = shmcp.logon("sender")
+    path = vm.connect("receiver", timeout=30)
+    print("READY", flush=True)
+    input()
+    for i in range({count}):
+        path.send(b"%d" % i, one_way=True)
+    print("SENT", flush=True)
+    if input() == "sever":
+        path.sever()
+    print("DONE", flush=True)
+    input()
+    """
+
+
+def declare(vm: shmcp.VirtualMachine) -> None:
+    """The Pythonic layer made on ``vm`` (IUCV declared), so a sender may
+    connect before the receiver waits in accept."""
+    with pytest.raises(TimeoutError):
+        vm.accept(timeout=0)
+
+
+def test_threads_receiving_a_stream_take_each_message_once_in_order(system):
+    """Four threads take a 20,000-message stream by vm.receive: together
+    every message once, and each thread's in the order sent."""
+    count = 20000
+    with shmcp.logon("receiver") as vm:
+        declare(vm)
+        sender = child(SENDER.format(count=count))
+        try:
+            vm.accept(timeout=30)
+            assert line(sender) == "READY"
+            taken: list[list[int]] = [[] for _ in range(4)]
+
+            def work(mine: list[int]) -> None:
+                try:
+                    while True:
+                        mine.append(int(vm.receive(timeout=2).data))
+                except TimeoutError:
+                    pass
+            threads = [threading.Thread(target=work, args=(mine,)) for mine in taken]
+            [t.start() for t in threads]
+            tell(sender)
+            assert line(sender, 120) == "SENT"
+            [t.join(120) for t in threads]
+            assert not any(t.is_alive() for t in threads)
+            assert all(mine == sorted(mine) for mine in taken)
+            assert sorted(n for mine in taken for n in mine) == list(range(count))
+        finally:
+            finish(sender)
+
+
+@pytest.mark.parametrize("end", ["sever", "kill"])
+def test_a_path_ended_while_a_batch_is_read_ahead_loses_nothing(system, end):
+    """200 messages queued; one vm.receive reads a batch ahead; then the
+    sender severs the path (or is killed).  Every message still comes,
+    once and in order, then the path is over."""
+    with shmcp.logon("receiver") as vm:
+        declare(vm)
+        sender = child(SENDER.format(count=200))
+        try:
+            vm.accept(timeout=30)
+            assert line(sender) == "READY"
+            tell(sender)
+            assert line(sender) == "SENT"
+            first = vm.receive(timeout=30)
+            assert first.data == b"0"
+            path = first.path
+            if end == "kill":
+                finish(sender)
+            else:
+                tell(sender, "sever")
+                assert line(sender) == "DONE"
+            rest = [int(path.receive(timeout=30).data) for _ in range(199)]
+            assert rest == list(range(1, 200))
+            with pytest.raises(shmcp.PathSevered):
+                path.receive(timeout=30)
+            with pytest.raises(TimeoutError):
+                vm.receive(timeout=0.05)
+            assert vm.paths == []
+        finally:
+            finish(sender)
+
+
+def test_ctrl_c_between_receives_leaves_the_batch_to_the_next(system):
+    """A receiver interrupted by Ctrl-C after a receive that read a batch
+    ahead takes the rest of the batch, and what follows, afterwards."""
+    receiver = child("""
+        import time, shmcp
+        vm = shmcp.logon("receiver")
+        try:  # the layer declared before the sender connects
+            vm.accept(timeout=0)
+        except TimeoutError:
+            pass
+        print("READY", flush=True)
+        vm.accept(timeout=30)
+        input()
+        print("FIRST", vm.receive(timeout=30).data.decode(), flush=True)
+        try:
+            print("WAITING", flush=True)
+            time.sleep(60)
+        except KeyboardInterrupt:
+            print("KI", flush=True)
+        rest = [int(vm.receive(timeout=30).data) for _ in range(199)]
+        print("REST", rest == list(range(1, 200)), flush=True)
+        """)
+    try:
+        assert line(receiver) == "READY"
+        with shmcp.logon("sender") as vm:
+            path = vm.connect("receiver", timeout=30)
+            for i in range(200):
+                path.send(b"%d" % i, one_way=True)
+            tell(receiver)
+            assert line(receiver) == "FIRST 0"
+            assert line(receiver) == "WAITING"
+            receiver.send_signal(signal.SIGINT)
+            assert line(receiver) == "KI"
+            assert line(receiver) == "REST True"
+    finally:
+        finish(receiver)
+
+
+def test_bind_receive_many_checks_its_argument():
+    """The binding takes the core's address as an int, and nothing else."""
+    from shmcp import _native
+    with pytest.raises(TypeError, match="bind_receive_many"):
+        _native._iparml.bind_receive_many("shmcp_iucv_receive_many")
+    with pytest.raises(ValueError, match="bind_receive_many"):
+        _native._iparml.bind_receive_many(0)
