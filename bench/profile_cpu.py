@@ -14,7 +14,10 @@ sigpause(0) (the transport's mode="sigpause"), ``fresh`` with a new
 parameter list per call (the seed programs' way).
 
 fanin: 8 clients and one server, 64 B round trips, the scheduler placing
-them.  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
+them; besides each process's line, the CPU of all of them per round trip
+(on 2 cores that bounds the rate) and how much of the machine other
+processes took meanwhile (a shared machine: a run they crowded measured
+them).  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
 receiver pinned to CPUs 1 and 0 as `--pin split` does.  --transport: the
 same for another of the benchmark's transports (bench/registry.py's key,
 e.g. pipe or posix-mq: what a wake-up costs there); iucv-wait by default.
@@ -48,6 +51,7 @@ class _Account:
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu, wall = time.process_time() - self.cpu0, time.perf_counter() - self.wall0
         sys_s = r1.ru_stime - self.r0.ru_stime
+        self.cpu, self.sys = cpu, sys_s
         return (f"CPU {cpu / n * 1e6:5.2f} us/{unit} (kernel {sys_s / n * 1e6:5.2f}), "
                 f"wall {wall / n * 1e6:6.2f} us/{unit}, "
                 f"voluntary switches {(r1.ru_nvcsw - self.r0.ru_nvcsw) / n:.3f}/{unit}, "
@@ -64,7 +68,7 @@ def _fanin_server(spec, clients: int, ready, out) -> None:
         server.send(cid, data)
         count += 1
         stopped += data[1:9] == STOP
-    out.put(f"server   {count:7d} rt  " + account.per(count, "rt"))
+    out.put((f"server   {count:7d} rt  " + account.per(count, "rt"), account.cpu, account.sys))
     server.close()
 
 
@@ -76,10 +80,17 @@ def _fanin_client(spec, cid: int, n: int, go, out) -> None:
     for _ in range(n):
         client.send(request)
         client.recv()
-    out.put(f"client {cid} {n:7d} rt  " + account.per(n, "rt"))
+    out.put((f"client {cid} {n:7d} rt  " + account.per(n, "rt"), account.cpu, account.sys))
     client.send(bytes([cid]) + STOP + bytes(55))
     client.recv()
     client.close()
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(idle, total) clock ticks of every CPU so far, from /proc/stat."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return ticks[3] + ticks[4], sum(ticks[:8])  # idle + iowait; up to steal
 
 
 def fanin(clients: int, n: int) -> None:
@@ -93,13 +104,29 @@ def fanin(clients: int, n: int) -> None:
         for p in procs[1:]:
             p.start()
         time.sleep(1)  # every client connected
-        start = time.perf_counter()
+        start, ticks = time.perf_counter(), _cpu_ticks()
         go.set()
-        lines = [out.get(timeout=600) for _ in procs]
-        elapsed = time.perf_counter() - start
+        lines, clients_done = [], 0
+        while clients_done < clients:  # the window ends with the last client's
+            lines.append(out.get(timeout=600))
+            clients_done += lines[-1][0].startswith("client")
+        elapsed, (idle, total) = time.perf_counter() - start, _cpu_ticks()
+        idle, total = idle - ticks[0], total - ticks[1]
+        lines += [out.get(timeout=600) for _ in range(len(procs) - len(lines))]
         for line in sorted(lines):
-            print(line)
-        print(f"aggregate {clients * n / elapsed:,.0f} rt/s")
+            print(line[0])
+        # every process's CPU over every round trip (the server's also
+        # counts the clients' STOPs: a negligible 8)
+        cpu, sys_s = sum(x[1] for x in lines), sum(x[2] for x in lines)
+        print(f"all      {clients * n:7d} rt  CPU {cpu / (clients * n) * 1e6:5.2f} us/rt "
+              f"(kernel {sys_s / (clients * n) * 1e6:5.2f})")
+        # what else the machine did meanwhile: its idle share of every
+        # core, and its busy share that was not this benchmark's (other
+        # processes: a run they took much of measured them, not shmcp)
+        tick = os.sysconf("SC_CLK_TCK")
+        other = max(0.0, (total - idle) / tick - cpu) / max(total / tick, 1e-9)
+        print(f"aggregate {clients * n / elapsed:,.0f} rt/s; cores idle {idle / max(total, 1):.0%}, "
+              f"busy with other work {other:.0%}")
     finally:
         for p in procs:
             p.join(30)
