@@ -172,8 +172,10 @@ def run_job(job: dict, timeout: float) -> dict:
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
         last = (err.strip().splitlines() or ["no output"])[-1]
-        return {"status": "failed", "error": f"worker exited {proc.returncode}: {last[:300]}"}
-    return json.loads(lines[-1])
+        return {"status": "failed", "error": f"worker exited {proc.returncode}: {last[:300]}",
+                "pid": proc.pid}
+    # the worker's pid names the systems it IPLed (a leftover check's key)
+    return dict(json.loads(lines[-1]), pid=proc.pid)
 
 
 def main(argv: list[str] | None = None) -> int:
