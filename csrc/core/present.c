@@ -29,7 +29,9 @@ int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t p
 {
 	if (!out)
 		return SHMCP_E_BADARG;
-	int64_t deadline = timeout_ns < 0 ? -1 : shmcp_now_ns() + timeout_ns;
+	/* no clock read for a look that does not wait (the C base's first
+	 * take is one, on every interrupt) */
+	int64_t deadline = timeout_ns <= 0 ? -1 : shmcp_now_ns() + timeout_ns;
 	for (;;) {
 		int rc = shmcp_pop(sys, slot, fmask, out);
 		if (rc < 0)
