@@ -145,7 +145,7 @@ def _deliver(signum: int, frame: Any) -> None:
     handler: a doorbell that rings meanwhile is left to the running loop,
     which looks at the queue once more after it ends so nothing is stranded.
     (Handlers of the other signal may nest.)"""
-    if signum in _active:
+    if signum in _active or _native.pausing():  # its loop, or a C pause's, is running
         return
     fac = _FACILITY[signum]
 
