@@ -13,6 +13,11 @@
    difference to the benchmark's "IUCV: handler-free wait" row.
 
     python -m bench.profile_iucv [N]
+    python -m bench.profile_iucv takes [wait|sigpause|seed]...   # 4. below
+
+4. A one-way message at a time in one process, taken as the benchmark's
+   stream takes it: by wait(), or by a handler and sigpause(0) (parameter
+   lists reused, or new ones per call as the seed programs write it).
 """
 from __future__ import annotations
 
@@ -128,6 +133,55 @@ def one_way_calls_in_batches(batches: int, batch: int = 200) -> None:
             print(f"  {name:40s} {sorted(t)[len(t) // 2] / batch:7.0f}")
 
 
+def one_way_messages_by_take(mode: str, batches: int = 600, batch: int = 200) -> None:
+    """A one-way message at a time (SEND, take its 09, RECEIVE, take its
+    07), as the benchmark's stream takes them: ``wait`` by vm.wait();
+    ``sigpause`` by a SIGIUCV handler appending siginfo() and sigpause(0),
+    SIGIUCV blocked between (parameter lists reused); ``seed`` the same
+    with a new MsgPlist per SEND and RECEIVE.  Median ns per message over
+    ``batches`` batches of ``batch``."""
+    import collections
+    import signal
+    with path_to_self(msglim=255) as (vm, pathid):
+        got: collections.deque = collections.deque()
+        take = vm.wait
+        if mode != "wait":
+            old = signal.signal(shmcp.SIGIUCV, lambda s, f: got.append(shmcp.siginfo()))
+            mask = shmcp.sigblock(shmcp.sigmask(shmcp.SIGIUCV))
+
+            def take():
+                while not got:
+                    shmcp.sigpause(0)
+                return got.popleft()
+        try:
+            op = MsgPlist(pathid=pathid, flags1=iucv.IPNORPY)
+            data, buf, fresh = bytes(64), bytearray(64), mode == "seed"
+            clock = time.perf_counter_ns
+            times = []
+            for _ in range(batches):
+                t0 = clock()
+                for _ in range(batch):
+                    p = MsgPlist(pathid=pathid) if fresh else op
+                    p.bf1, p.flags1 = data, iucv.IPNORPY
+                    iucv.send(p)
+                    ev = take()
+                    if fresh:
+                        ev = MsgPlist(pathid=ev.pathid, msgid=ev.msgid, trgcls=ev.trgcls,
+                                      flags1=_RECEIVE_BY_ID, bf1=buf)
+                    else:
+                        ev.flags1, ev.bf1 = _RECEIVE_BY_ID, buf
+                    iucv.receive(ev)
+                    take()
+                times.append((clock() - t0) / batch)
+            times.sort()
+            print(f"one one-way message at a time in one process, taken by {mode}: "
+                  f"{times[len(times) // 2]:.0f} ns (median of {batches} batches of {batch})")
+        finally:
+            if mode != "wait":
+                shmcp.sigsetmask(mask)
+                signal.signal(shmcp.SIGIUCV, old)
+
+
 def _report(title: str, names: list[str], run, n: int) -> None:
     run([0] * len(names))  # warm-up
     best: list[int] | None = None
@@ -220,6 +274,10 @@ def floor_two_processes(n: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["takes"]:  # python -m bench.profile_iucv takes [wait|sigpause|seed]...
+        for mode in sys.argv[2:] or ["wait", "sigpause", "seed"]:
+            one_way_messages_by_take(mode)
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
     exchange_in_one_process(n, one_way=False)
     exchange_in_one_process(n, one_way=True)

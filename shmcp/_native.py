@@ -61,7 +61,7 @@ lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 
 # the extension's names, for the modules above (csrc/pyext/ has each one)
 from ._iparml import Buffer, Field, Image  # noqa: E402  (iparml.c)
 from ._iparml import Machine, current, set_current, set_unhandled, unhandled  # noqa: E402  (machine.c)
-from ._iparml import bind_signals, siginfo, sigpause  # noqa: E402  (sigpause.c)
+from ._iparml import bind_signals, pausing, siginfo, sigpause  # noqa: E402  (sigpause.c)
 from ._iparml import bind_iucv  # noqa: E402  (iucvcall.c, as the three below)
 from ._iparml import presented as iucv_presented  # noqa: E402
 from ._iparml import receive as iucv_receive  # noqa: E402

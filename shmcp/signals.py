@@ -46,7 +46,10 @@ _handler: dict[int, Any] = {int(SIGIUCV): _signal_module.SIG_DFL, int(SIGVMCF): 
 _established: set[int] = set()   # signals that ever had a handler (SAS/C's rc -1 rule)
 _blocked = 0                     # library mask: bits of SIGIUCV / SIGVMCF
 _OURS = (1 << (SIGIUCV - 1)) | (1 << (SIGVMCF - 1))
-_info: list[Any] = []            # interrupts being handled (as viewed), innermost last
+# interrupts being handled (as viewed), innermost last, above a None: what
+# siginfo() answers outside any handler (a list that empties frees its
+# storage, and the next handler's append allocates it again)
+_info: list[Any] = [None]
 _active: set[int] = set()        # signals whose delivery loop is running
 
 
@@ -145,7 +148,7 @@ def _deliver(signum: int, frame: Any) -> None:
     handler: a doorbell that rings meanwhile is left to the running loop,
     which looks at the queue once more after it ends so nothing is stranded.
     (Handlers of the other signal may nest.)"""
-    if signum in _active:
+    if signum in _active or _native.pausing():  # its loop, or a C pause's, is running
         return
     fac = _FACILITY[signum]
 

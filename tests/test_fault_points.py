@@ -317,3 +317,45 @@ def test_kill_at_later_reaches(system, monkeypatch, family, point, nth):
     same way."""
     run = iucv_exchange if family == "iucv" else vmcf_exchange
     run(system, point, nth, monkeypatch, must_die=False)
+
+
+def test_a_pending_interrupt_shown_before_the_locks_repair_is_not_shown_again(system, monkeypatch):
+    """A was shown V's 09 (presented without the lock) before V died inside
+    the lock: after the lock's repair and V's LOGOFF A is not shown it
+    again, and RECEIVEs its message once."""
+    shmcp.ipl(system)
+    a = LocalVM("A")
+    v = Victim("V", "iucv.reject@1", monkeypatch)
+    try:
+        pv = v.step("connect", "PathPlist", vmid=b"A")["fields"]["pathid"]
+        pend = a.drain()
+        assert [i["type"] for i in pend] == [1], pend
+        pa = pend[0]["fields"]["pathid"]
+        assert a.cc("accept", "PathPlist", image=pend[0]["fields"]["image"], type=0) == 0
+        sent = v.step("send", "MsgPlist", pathid=pv, bf1=b"v0", bf2={"buf": "vans", "size": 8})
+        assert sent["cc"] == 0, sent
+        shown = [i for i in a.drain() if i["type"] in (8, 9)]
+        assert [i["fields"]["msgid"] for i in shown] == [sent["fields"]["msgid"]], shown
+        r = a.call("send", "MsgPlist", pathid=pa, bf1=b"a0", bf2={"buf": "ans", "size": 8})
+        assert r["cc"] == 0, r
+        assert v.step("reject", "MsgPlist", pathid=pv, msgid=r["fields"]["msgid"],
+                      trgcls=0) is None  # died inside the lock
+        died_by_its_fault(v.proc)
+        with System.attach(system) as s:
+            wait_until("LOGOFF of the killed VM", lambda: s.live_count() == 1)
+            assert s.lock_repairs() >= 1, "the victim died inside the lock"
+        seen: list[dict] = []
+        wait_until("path-severed interrupt",
+                   lambda: seen.extend(a.drain()) or any(i["type"] == 3 for i in seen))
+        got = a.call("receive", "MsgPlist", pathid=pa, msgid=sent["fields"]["msgid"], trgcls=0,
+                     flags1=iucv.IPFGMID | iucv.IPFGPID | iucv.IPFGMCL, bf1={"buf": "in", "size": 8})
+        assert got["cc"] == 0, got
+        seen.extend(a.drain())
+        assert not [i for i in seen if i["type"] in (8, 9)], f"a 09 shown again: {seen}"
+        again = a.call("receive", "MsgPlist", pathid=pa, msgid=sent["fields"]["msgid"], trgcls=0,
+                       flags1=iucv.IPFGMID | iucv.IPFGPID | iucv.IPFGMCL,
+                       bf1={"buf": "in", "size": 8})
+        assert again["cc"] == 2, again  # received once: gone
+    finally:
+        v.close()
+        a.close()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import inspect
 import os
 import signal
+import threading
+import time
 
 import pytest
 
@@ -126,3 +128,33 @@ def test_a_fork_child_is_not_the_vm(vm):
     assert got.decode().split("|") == ["NotLoggedOn"] * 5 + ["None"]
     assert vm.logged_on and shmcp.current() is vm
     assert vm.wait(0).type == iucv.IPTYPE_PENDING_CONNECTION
+
+
+def test_a_queued_interrupt_is_taken_at_once_and_an_empty_wait_lets_threads_run(vm):
+    """wait() takes what is queued already without letting the GIL go, and
+    lets it go only when it must wait: then another thread of the process
+    runs meanwhile and SENDs the very message the wait is for."""
+    c = PathPlist(vmid="A", msglim=255)
+    assert iucv.connect(c) == 0
+    assert iucv.accept(PathPlist(pathid=vm.wait().pathid)) == 0
+    assert vm.wait().type == iucv.IPTYPE_CONNECTION_COMPLETE
+    for n in range(100):  # queued: each wait takes the next, in order
+        assert iucv.send(MsgPlist(pathid=c.pathid, flags1=iucv.IPNORPY, bf1=bytes([n]))) == 0
+    got = [vm.wait() for _ in range(100)]
+    assert [ev.type for ev in got] == [iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING] * 100
+    assert [ev.msgid for ev in got] == sorted(ev.msgid for ev in got)
+    assert len({ev.msgid for ev in got}) == 100
+    assert vm.wait(0) is None
+    sent = threading.Event()
+
+    def sender() -> None:  # runs only while the main thread's wait lets the GIL go
+        time.sleep(0.05)
+        assert iucv.send(MsgPlist(pathid=c.pathid, flags1=iucv.IPNORPY, bf1=b"late")) == 0
+        sent.set()
+    t = threading.Thread(target=sender)
+    t.start()
+    late = vm.wait(30)
+    t.join(30)
+    assert sent.is_set()
+    assert late is not None and late.type == iucv.IPTYPE_NONPRIORITY_MESSAGE_PENDING
+    assert late.msgid > got[-1].msgid

@@ -191,6 +191,35 @@ def test_handlers_of_the_two_signals_nest_and_siginfo_follows(vm):
     assert shmcp.siginfo() is None
 
 
+def test_a_doorbell_inside_a_handler_sigpause_called_waits_for_it_to_return(vm):
+    """sigpause's C pause counts as a running delivery loop of both signals
+    (a count, not signals._active) until its handler returns: the doorbell
+    of an interrupt queued inside the handler, SIGIUCV unblocked, does not
+    nest the next handler call into it; the pause hands that one over after."""
+    trace = []
+
+    def on_iucv(s, f):
+        n = num(shmcp.siginfo())
+        trace.append(("in", n))
+        if n == 1:
+            vm.queue_interrupt("me", rec(2))  # its doorbell rings in this handler
+            for _ in range(100000):  # Python looks at the signal meanwhile
+                if len(trace) > 1:
+                    break
+        trace.append(("out", n))
+
+    signal.signal(shmcp.SIGIUCV, on_iucv)
+    assert not shmcp.sigblock(0) & IUCV_BIT
+    provoke = threading.Timer(0.05, vm.queue_interrupt, ("me", rec(1)))
+    provoke.start()
+    assert not shmcp._native.pausing()
+    shmcp.sigpause(0)  # waits: the one from the thread comes while it does
+    provoke.join()
+    assert not shmcp._native.pausing()
+    assert trace == [("in", 1), ("out", 1), ("in", 2), ("out", 2)]
+    assert shmcp.siginfo() is None
+
+
 def test_interrupts_queued_before_the_handler_reach_it_once_established(vm):
     vm.queue_interrupt("me", rec(5))
     vm.queue_interrupt("me", rec(6))

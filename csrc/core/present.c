@@ -29,7 +29,8 @@ int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t p
 {
 	if (!out)
 		return SHMCP_E_BADARG;
-	/* (no clock for a look that does not wait: a batch makes one per record) */
+	/* no clock read for a look that does not wait: a batch makes one per
+	 * record, and the C base's first take one per interrupt */
 	int64_t deadline = timeout_ns <= 0 ? -1 : shmcp_now_ns() + timeout_ns;
 	for (;;) {
 		int rc = shmcp_pop(sys, slot, fmask, out);

@@ -116,7 +116,8 @@ struct shmcp_msgblok {
 	uint32_t residual;      /* answer residual, for completion */
 	uint64_t reply_off;     /* staged reply in the pool */
 	uint32_t reply_len;
-	uint32_t shown;         /* its pending-message interrupt was presented */
+	uint32_t shown;         /* its pending-message interrupt was presented: the
+				 * message id then (set without the lock, msg_shown) */
 	uint64_t answer;        /* the answer area: an address in the source VM's own
 				 * process, written only there (shmcp_iucv_take_reply) */
 	uint64_t answer_seal;   /* answer ^ that process's sys->seal: a corrupt

@@ -45,6 +45,14 @@ static struct shmcp_path *path_at(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 	return p;
 }
 
+/* Whether the pending-message interrupt of @m was presented: its shown
+ * word holds the message id then (written without the lock, so a late
+ * write into a block freed and reused meanwhile names another message). */
+static int msg_shown(const struct shmcp_msgblok *m)
+{
+	return __atomic_load_n(&m->shown, __ATOMIC_RELAXED) == m->msgid;
+}
+
 static struct shmcp_msgblok *msg_alloc(struct shmcp_iucv *t)
 {
 	uint32_t i;
@@ -107,7 +115,7 @@ static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 		m->qslot = -1;
 		return;
 	}
-	if (m->q == Q_SEND ? !m->shown : m->q == Q_REPLY)
+	if (m->q == Q_SEND ? !msg_shown(m) : m->q == Q_REPLY)
 		t->unshown = 1;
 	struct shmcp_qhead *h = qhead(t, m);
 	struct shmcp_msgblok *prev = msg_at(t, m->prev), *next = msg_at(t, m->next);
@@ -388,14 +396,16 @@ static int do_send(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
 	p->outstanding[end]++;  /* first: msg_destroy gives it back */
+	/* on the send queue before its 08/09 is: the target presents that
+	 * without the lock, by where the message is (present()) */
+	q_insert(t, other->slot, Q_SEND, m);
+	shmcp_fault("iucv.send.queued");  /* tests: queued, its 08/09 not */
 	int rc = shmcp_queue_locked(sys, other->slot, SHMCP_IUCV, (f & SHMCP_IPPRTY) != 0, 0, rec,
 				    NULL, 0, bells);
 	if (rc) {
-		msg_destroy(sys, t, m);
+		msg_destroy(sys, t, m);  /* off the queue again */
 		return rc;
 	}
-	shmcp_fault("iucv.send.queued");  /* tests: its 08/09 queued, it is not */
-	q_insert(t, other->slot, Q_SEND, m);
 	put32(pl, SHMCP_IP_MSGID, m->msgid);
 	return 0;
 }
@@ -440,12 +450,12 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	uint8_t rec[SHMCP_RECORD_LEN];
 	pending_image(p, m, rec);
 	put32(rec, HINT_OFF, idx1_of(t, m));
+	q_insert(t, vm->slot, Q_SEND, m);  /* before its 09, as in SEND */
 	int rc = shmcp_queue_locked(sys, vm->slot, SHMCP_IUCV, 0, 0, rec, NULL, 0, bells);
 	if (rc) {
 		msg_destroy(sys, t, m);
 		return rc;
 	}
-	q_insert(t, vm->slot, Q_SEND, m);
 	return 0;
 }
 
@@ -844,7 +854,7 @@ static struct shmcp_msgblok *still_pending(shmcp_sys *sys, struct shmcp_iucv *t,
 	SHMCP_LOCK_HELD(sys);
 	struct shmcp_msgblok *m = hinted(t, rec);
 	/* a shown one's is a second copy the lock's repair queued */
-	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot && !m->shown
+	return sys->vms[slot].gen == gen && m && m->q == Q_SEND && m->qslot == slot && !msg_shown(m)
 		       ? m : NULL;
 }
 
@@ -876,6 +886,48 @@ static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, ui
 	return 1;
 }
 
+/* Where message @m is, read without the lock: its id, queue and VM. */
+static int pending_at(struct shmcp_msgblok *m, uint32_t msgid, int32_t slot)
+{
+	return __atomic_load_n(&m->msgid, __ATOMIC_ACQUIRE) == msgid &&
+	       __atomic_load_n(&m->q, __ATOMIC_ACQUIRE) == Q_SEND &&
+	       __atomic_load_n(&m->qslot, __ATOMIC_ACQUIRE) == slot;
+}
+
+/* The pending-message interrupt @rec of VM @slot (logon @gen) is presented
+ * if its message still waits on the VM's send queue and it is the first
+ * copy presented (the lock's repair may have queued a second): 1, its
+ * message marked shown; 0 withdrawn.  Without the lock: the target's
+ * every message would otherwise take it once more than its RECEIVE does,
+ * from the core the source last took it on (bench/NOTES.md).  SEND puts
+ * a message on the send queue before its 08/09 is queued, and only the
+ * lock's holders move it off; the mark is an exchange (a full barrier)
+ * between two looks at where the message is, so a message that left
+ * before the second look is withdrawn and one that leaves after it was
+ * presented first, as if the lock had been taken.  The mark is the
+ * message id: written into a block freed and reused meanwhile, it names
+ * no message there (msg_shown). */
+static int present_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen,
+			   const uint8_t *rec)
+{
+	struct shmcp_msgblok *m = msg_at(t, ip32(rec, HINT_OFF));
+	uint32_t msgid = ip32(rec, SHMCP_IP_MSGID);
+	if (!m || !msgid || sys->vms[slot].gen != gen || !pending_at(m, msgid, slot) ||
+	    __atomic_exchange_n(&m->shown, msgid, __ATOMIC_SEQ_CST) == msgid ||
+	    !pending_at(m, msgid, slot))
+		return 0;
+	/* the program's RECEIVE comes next: its data streams in meanwhile
+	 * (read without the lock: only ever an address to prefetch) */
+	if (!(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) & SHMCP_IPRMDATA)) {
+		uint64_t off = __atomic_load_n(&m->data_off, __ATOMIC_RELAXED);
+		uint32_t len = __atomic_load_n(&m->data_len, __ATOMIC_RELAXED);
+		uint32_t got = __atomic_load_n(&m->received, __ATOMIC_RELAXED);
+		if (off != NO_OFF && got <= len)
+			prefetch_data(sys, off + got, len - got);
+	}
+	return 1;
+}
+
 /* shmcp_iucv_present's work, inline also in shmcp_iucv_show: the facility
  * table's indirect call is then the one call per presented message. */
 static inline __attribute__((always_inline)) int present(shmcp_sys *sys, int32_t slot,
@@ -891,25 +943,12 @@ static inline __attribute__((always_inline)) int present(shmcp_sys *sys, int32_t
 	uint32_t idx1 = ip32(rec, HINT_OFF);  /* its MSGBLOK, last written by the partner */
 	if (idx1 && idx1 <= t.nmsgs)
 		shmcp_prefetch_write(&t.msg[idx1 - 1], sizeof t.msg[0]);
+	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
+		return present_pending(sys, &t, slot, gen, rec);
 	if (shmcp_lock(sys))
 		return 0;
-	int ok;
-	uint64_t data_off = NO_OFF, data_len = 0;
-	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING) {
-		struct shmcp_msgblok *m = still_pending(sys, &t, slot, gen, rec);
-		if ((ok = m != NULL)) {
-			m->shown = 1;  /* taking it withdraws nothing queued */
-			if (!(m->flags & SHMCP_IPRMDATA)) {
-				data_off = m->data_off + m->received;
-				data_len = m->data_len - m->received;
-			}
-		}
-	} else {
-		ok = take_completed(sys, &t, slot, gen, rec);
-	}
+	int ok = take_completed(sys, &t, slot, gen, rec);
 	shmcp_unlock(sys);
-	/* the program's RECEIVE comes next: its data streams in meanwhile */
-	prefetch_data(sys, data_off, data_len);
 	return ok;
 }
 
@@ -1133,7 +1172,7 @@ void shmcp_iucv_repair_messages(shmcp_sys *sys, struct shmcp_iucv *t, struct shm
 		struct shmcp_msgblok *m = msg_at(t, i);
 		struct shmcp_path *p = m ? path_at(t, m) : NULL;
 		m = p ? m : NULL;
-		if (!m || !(m->q == Q_REPLY || (m->q == Q_SEND && !m->shown)) ||
+		if (!m || !(m->q == Q_REPLY || (m->q == Q_SEND && !msg_shown(m))) ||
 		    atomic_load(&sys->vms[m->qslot].state) != SHMCP_VM_ACTIVE)
 			continue;
 		m->completing = 0;

@@ -268,10 +268,16 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	if (show)  /* VMCF's tag-only interrupts too: shown in Python, presented here */
 		types |= SHMCP_VMCF_PRESENT_BIT;
 	struct shmcp_record rec;  /* this call's own */
-	int rc;
-	Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-	rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
-	Py_END_ALLOW_THREADS
+	/* What is queued already is taken with the GIL held, as SEND takes
+	 * it (under a microsecond, no sleep): a busy receiver finds its next
+	 * interrupt queued, and letting the GIL go and taking it back cost
+	 * more than the take.  Only a wait that may sleep lets it go. */
+	int rc = core_next(h, slot, gen, (int)fmask, types, 0, 0, &rec);
+	if (rc == SHMCP_WAIT_TIMEOUT && timeout_ns) {
+		Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
+		rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
+		Py_END_ALLOW_THREADS
+	}
 	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
 		return PyLong_FromLong(rc);
 	return shown_of(vm, rc, &rec, show);

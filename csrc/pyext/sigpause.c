@@ -15,9 +15,9 @@
  * The state stays shmcp/signals.py's: its handlers (a dict by signal, and
  * which are established in unhandled_facilities), the library mask
  * (_blocked), whether the OS mask may hold a signal (_os_may_block),
- * siginfo()'s stack (_info), the delivery loops running (_active).
- * bind_signals() hands this file those very objects, so both sides read
- * and change one state.  Whatever this file does not do -- another signal
+ * siginfo()'s stack (_info), the delivery loops running (_active, and
+ * pausing() for this file's pauses).  bind_signals() hands this file those
+ * very objects, so both sides read and change one state.  Whatever this file does not do -- another signal
  * in the mask or blocked in the OS, a delivery loop running, interrupts
  * released ahead of the ring, no handler to wait for -- goes to
  * signals.py's _sigpause before anything is changed.  The pause marks
@@ -43,6 +43,11 @@ static uint64_t sig_bit[SHMCP_NFAC];  /* and its mask bit */
 static PyObject *both;      /* a tuple of those */
 static uint64_t ours;       /* their mask bits: the library's, never the OS's */
 static PyObject *s_blocked, *s_os_may_block, *s_pop_shown;  /* interned */
+/* C pauses under way in this process: each marks both signals' delivery
+ * loops as running (signals._deliver and this file's common case look
+ * here as at signals._active; a count costs less than a set's adds and
+ * discards on every pause) */
+static int pauses_running;
 
 /* bind_signals(handlers, info, active, globals, slow, deliver, cut_short,
  * signals): signals.py's state and functions; @signals: each facility's
@@ -138,7 +143,7 @@ static int common_case(PyObject *mask, Machine **vm, uint32_t *fmask, uint64_t *
 		return 0;
 	*pausing = (uint64_t)m;
 	*vm = current_vm;
-	if (!*vm || !(*vm)->logged_on || PySet_GET_SIZE(active))
+	if (!*vm || !(*vm)->logged_on || pauses_running || PySet_GET_SIZE(active))
 		return 0;
 	Py_ssize_t released = (*vm)->released ? PyObject_Length((*vm)->released) : 0;
 	if (released < 0)
@@ -308,8 +313,8 @@ static PyObject *pause_common(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	PyObject *mask = kwnames ? NULL : nargs == 1 ? args[0] : nargs == 0 ? zero : NULL;
 	Machine *vm = NULL;
 	uint32_t fmask = 0;
-	uint64_t pausing = 0;
-	int mine = mask ? common_case(mask, &vm, &fmask, &pausing) : 0;
+	uint64_t mask_in_pause = 0;
+	int mine = mask ? common_case(mask, &vm, &fmask, &mask_in_pause) : 0;
 	if (mine < 0)
 		return NULL;
 	if (!mine)
@@ -319,23 +324,15 @@ static PyObject *pause_common(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	frame = Py_NewRef(frame ? frame : Py_None);
 	/* the pause delivers by itself: a doorbell handled meanwhile must not
 	 * slip the next interrupt in ahead of the one the pause took */
-	int rc = 0;
-	for (int f = 0; f < SHMCP_NFAC && !rc; f++)
-		rc = PySet_Add(active, sig_of[f]);
+	pauses_running++;
 	int fac = 0;
 	PyObject *shown = NULL;
-	if (!rc)
-		rc = take_one(vm, fmask, pausing, &fac, &shown);
+	int rc = take_one(vm, fmask, mask_in_pause, &fac, &shown);
 	Py_DECREF(vm);
 	if (!rc && shown)
 		rc = call_handler(fac, shown, frame);
 	Py_XDECREF(shown);
-	/* unmarked whatever happened */
-	PyObject *et, *ev, *tb;
-	PyErr_Fetch(&et, &ev, &tb);
-	for (int f = 0; f < SHMCP_NFAC; f++)
-		if (PySet_Discard(active, sig_of[f]) < 0)
-			PyErr_Clear();
+	pauses_running--;  /* unmarked whatever happened */
 	if (!rc) {
 		rc = deliver_after(frame);  /* its own loop cuts short what it must */
 		Py_DECREF(frame);
@@ -346,6 +343,8 @@ static PyObject *pause_common(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	Py_DECREF(frame);
 	/* the exception goes on; what is still due is handled at Python's next
 	 * check for signals (signals._cut_short) */
+	PyObject *et, *ev, *tb;
+	PyErr_Fetch(&et, &ev, &tb);
 	PyObject *res = PyObject_CallOneArg(cut_short, both);
 	if (!res) {  /* as in a finally clause that raised: that exception goes on */
 		Py_XDECREF(et);
@@ -358,7 +357,17 @@ static PyObject *pause_common(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	return NULL;
 }
 
+/* pausing(): whether a C pause is under way (its loops count as running). */
+static PyObject *pausing_now(PyObject *mod, PyObject *unused)
+{
+	(void)mod, (void)unused;
+	return PyBool_FromLong(pauses_running);
+}
+
 static PyMethodDef sigpause_methods[] = {
+	{"pausing", pausing_now, METH_NOARGS,
+	 "pausing(): whether a C sigpause is under way in this process (both signals' delivery "
+	 "loops count as running meanwhile)."},
 	{"bind_signals", (PyCFunction)(void (*)(void))bind_signals, METH_FASTCALL,
 	 "bind_signals(handlers, info, active, globals, slow, deliver, cut_short, signals): "
 	 "shmcp.signals' state and functions, shared with sigpause and siginfo."},
