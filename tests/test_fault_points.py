@@ -33,7 +33,7 @@ IUCV_POINTS = {
     "iucv.connect": 1,        # V's CONNECT: a path half built
     "post": 2,                # V's first SEND: a claimed, unpublished slot
     "iucv.send.staged": 1,    # data staged, the MSGBLOK on no queue
-    "iucv.send.queued": 1,    # its 08 queued, the MSGBLOK not
+    "iucv.send.queued": 1,    # the MSGBLOK queued, its 08 not
     "iucv.receive": 1,        # data copied out, still queued
     "iucv.receive.unlinked": 1,  # off the send queue, on no other
     "iucv.reply": 1,          # the reply staged, not completed

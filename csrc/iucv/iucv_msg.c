@@ -136,8 +136,10 @@ static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
  * one, the rest at the end (IUCV.md section 9). */
 static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msgblok *m)
 {
-	m->q = (uint8_t)q;
-	m->qslot = slot;
+	/* release: what SEND wrote first (the message id) is there for a
+	 * presenter that finds the message queued (pending_at) */
+	__atomic_store_n(&m->q, (uint8_t)q, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->qslot, slot, __ATOMIC_RELEASE);
 	struct shmcp_qhead *h = qhead(t, m);
 	uint32_t me = idx1_of(t, m), steps = 0;
 	int bad = 0;
@@ -886,12 +888,17 @@ static int take_completed(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, ui
 	return 1;
 }
 
-/* Where message @m is, read without the lock: its id, queue and VM. */
+/* Whether message @msgid is on VM @slot's send queue in block @m, read
+ * without the lock: its queue first, its id last.  An id read after the
+ * queue is of the message that was on it (SEND sets the id before it
+ * queues the message, q_insert's release; a message leaves its queue
+ * before its block is freed); the other order could take the id of a
+ * message gone meanwhile and the queue of the block's next one. */
 static int pending_at(struct shmcp_msgblok *m, uint32_t msgid, int32_t slot)
 {
-	return __atomic_load_n(&m->msgid, __ATOMIC_ACQUIRE) == msgid &&
-	       __atomic_load_n(&m->q, __ATOMIC_ACQUIRE) == Q_SEND &&
-	       __atomic_load_n(&m->qslot, __ATOMIC_ACQUIRE) == slot;
+	return __atomic_load_n(&m->q, __ATOMIC_ACQUIRE) == Q_SEND &&
+	       __atomic_load_n(&m->qslot, __ATOMIC_ACQUIRE) == slot &&
+	       __atomic_load_n(&m->msgid, __ATOMIC_ACQUIRE) == msgid;
 }
 
 /* The pending-message interrupt @rec of VM @slot (logon @gen) is presented
@@ -901,10 +908,10 @@ static int pending_at(struct shmcp_msgblok *m, uint32_t msgid, int32_t slot)
  * every message would otherwise take it once more than its RECEIVE does,
  * from the core the source last took it on (bench/NOTES.md).  SEND puts
  * a message on the send queue before its 08/09 is queued, and only the
- * lock's holders move it off; the mark is an exchange (a full barrier)
- * between two looks at where the message is, so a message that left
- * before the second look is withdrawn and one that leaves after it was
- * presented first, as if the lock had been taken.  The mark is the
+ * lock's holders move it off; the mark is a compare-exchange (a full
+ * barrier) between two looks at where the message is, so a message that
+ * left before the second look is withdrawn and one that leaves after it
+ * was presented first, as if the lock had been taken.  The mark is the
  * message id: written into a block freed and reused meanwhile, it names
  * no message there (msg_shown). */
 static int present_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint32_t gen,
@@ -912,9 +919,19 @@ static int present_pending(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, u
 {
 	struct shmcp_msgblok *m = msg_at(t, ip32(rec, HINT_OFF));
 	uint32_t msgid = ip32(rec, SHMCP_IP_MSGID);
-	if (!m || !msgid || sys->vms[slot].gen != gen || !pending_at(m, msgid, slot) ||
-	    __atomic_exchange_n(&m->shown, msgid, __ATOMIC_SEQ_CST) == msgid ||
-	    !pending_at(m, msgid, slot))
+	if (!m || !msgid || sys->vms[slot].gen != gen)
+		return 0;
+	/* the mark replaces only a word read before a look that found the
+	 * message: never the mark of the block's next message, which a plain
+	 * exchange by a presenter stopped here would take away (the lock's
+	 * repair would then queue that one's 09 again) */
+	uint32_t seen = __atomic_load_n(&m->shown, __ATOMIC_ACQUIRE);
+	do {
+		if (seen == msgid || !pending_at(m, msgid, slot))
+			return 0;
+	} while (!__atomic_compare_exchange_n(&m->shown, &seen, msgid, 0, __ATOMIC_SEQ_CST,
+					      __ATOMIC_ACQUIRE));
+	if (!pending_at(m, msgid, slot))
 		return 0;
 	/* the program's RECEIVE comes next: its data streams in meanwhile
 	 * (read without the lock: only ever an address to prefetch) */
