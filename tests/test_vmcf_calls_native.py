@@ -30,6 +30,16 @@ def _cases():
         ("RECEIVE no such message", dict(func=V.VMCPRECV, user="A", mid=99, vada=bytearray(8))),
         ("RECEIVE an array (the Python path's)", dict(func=V.VMCPRECV, user="A", mid=99,
                                                        vada=array.array("b", bytes(8)))),
+        ("RECEIVE into a read-only memoryview", dict(func=V.VMCPRECV, user="A", mid=1,
+                                                     vada=memoryview(b"abc"))),
+        ("RECEIVE into a strided memoryview", dict(func=V.VMCPRECV, user="A", mid=1,
+                                                   vada=memoryview(bytearray(16))[::2])),
+        ("SEND a memoryview shorter than lena", dict(func=V.VMCPSEND, user="A", mid=1,
+                                                     vada=memoryview(bytearray(8))[2:], lena=8)),
+        ("SEND/RECV into a read-only memoryview", dict(func=V.VMCPSENR, user="A", mid=1,
+                                                       vada=b"q", vadb=memoryview(b"ro"))),
+        ("REPLY a memoryview, no such message", dict(func=V.VMCPREPL, user="A", mid=99,
+                                                     vada=memoryview(bytearray(b"r")))),
         ("REPLY no such message", dict(func=V.VMCPREPL, user="A", mid=99, vada=b"r")),
         ("REJECT no such message", dict(func=V.VMCPRJCT, user="A", mid=99)),
         ("SENDX too large", dict(func=V.VMCPSENX, user="A", mid=1, vada=bytes(64))),
@@ -91,11 +101,60 @@ def test_exchange_in_one_process_through_the_c_calls(system):
         assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
 
 
+def test_exchange_of_memoryview_slices_through_the_c_calls(system):
+    """A server echoing what it RECEIVEd passes slices of its buffer:
+    memoryviews go the C call's way (its REPLY buffer record holds a
+    memoryview, the Python path's a cffi view), the data lands where each
+    slice points, and the REPLY buffer's exporter cannot be resized while
+    its SEND/RECV is in flight, even when the caller releases its view."""
+    with shmcp.logon("A") as vm:
+        assert vmcf.authorize(bytearray(64)) == 0
+        answer = bytearray(b"." * 24)
+        rbuf = bytearray(b"_" * 24)
+        rp = V.Vmcparm(func=V.VMCPRECV)
+        yp = V.Vmcparm(func=V.VMCPREPL)
+        for mid in range(1, 51):
+            window = memoryview(answer)[4:20]
+            sr = V.Vmcparm(func=V.VMCPSENR, user="A", mid=mid, vadb=window,
+                           vada=memoryview(b"request %02d" % mid)[:10])
+            assert vmcf.diag68(sr) == 0
+            kept = vmcf._state(vm).replies[(b"A       ", mid)]
+            assert type(kept[2]) is memoryview and kept[1] == 16
+            del kept
+            window.release()
+            sr.vadb = None
+            with pytest.raises(BufferError):
+                answer.append(0)  # its export is held until the RESPONSE
+            h = vm.wait()
+            assert (h.mid, h.lena, h.lenb) == (mid, 10, 16)
+            got = memoryview(rbuf)[8:8 + h.lena]
+            rp.user, rp.mid, rp.vada = h.user, h.mid, got
+            assert vmcf.diag68(rp) == 0
+            assert bytes(rbuf) == b"_" * 8 + (b"request %02d" % mid)[:10] + b"_" * 6
+            yp.user, yp.mid, yp.vada = h.user, h.mid, got[:7]
+            assert vmcf.diag68(yp) == 0
+            r = vm.wait()
+            assert r.response and r.mid == mid and r.eflg == 0 and r.lenb == 16 - 7
+            assert bytes(answer) == b"...." + (b"request %02d" % mid)[:7] + b"." * 13
+            answer[:] = b"." * 24
+            answer.append(0)  # let go: resizable again
+            del answer[-1]
+        assert not vmcf._state(vm).replies
+        assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
+
+
+def _released() -> memoryview:
+    view = memoryview(bytearray(4))
+    view.release()
+    return view
+
+
 _FIELD_VALUES = {
     "mid": [0, 7, 0xFFFFFFFF, 1 << 32, -1, True, 2.0, "7", None],
     "lena": [0, 64, 0xFFFFFFFF, 1 << 32, -1, None, False],
     "lenb": [3, None, 1 << 40, "3"],
-    "vada": [b"abc", bytearray(4), 5, None, memoryview(b"xy"), -1, 1 << 32, "text", 1.5],
+    "vada": [b"abc", bytearray(4), 5, None, memoryview(b"xy"), -1, 1 << 32, "text", 1.5,
+             memoryview(bytearray(8))[2:6], memoryview(bytearray(8))[::2], _released()],
     "vadb": [bytearray(8), b"", 0, object()],
     "user": ["A", "a", b"SERVER", b"SERVER  ", "TOOLONGUSER", "", "B C", None, 5, bytearray(b"X")],
 }

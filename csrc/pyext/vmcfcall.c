@@ -7,7 +7,8 @@
  * fields through their descriptors, the buffer checks and cffi's argument
  * conversion cost several times the core's call.  Here shmcp.vmcf.diag68
  * takes a Vmcparm whose vada / vadb hold bytes (data going out), a
- * bytearray or an int, reads its slots directly (their offsets are taken
+ * bytearray, a C-contiguous memoryview (a slice of a buffer, as a server
+ * echoing what it RECEIVEd passes) or an int, reads its slots directly (their offsets are taken
  * from the class's member descriptors at binding), builds the 40-byte
  * image and calls shmcp_vmcf_diag68 with the GIL held.  Anything else --
  * another buffer type, AUTHORIZE, UNAUTHORIZE, CANCEL, QUIESCE, RESUME, no
@@ -71,8 +72,19 @@ static int uint_of(PyObject *v, int bits, uint64_t *out)
 	return 1;
 }
 
-/* An address field: an int (*@raw, no storage) or bytes / bytearray
- * (*@at, *@size).  1, or 0: Python's. */
+/* The C-contiguous buffer of memoryview @v (its own: no new export), or
+ * NULL: released, or another layout (Python's to check and say). */
+static Py_buffer *view_of(PyObject *v)
+{
+	PyMemoryViewObject *mv = (PyMemoryViewObject *)v;
+	if (mv->flags & _Py_MEMORYVIEW_RELEASED || !PyBuffer_IsContiguous(&mv->view, 'C'))
+		return NULL;
+	return &mv->view;
+}
+
+/* An address field: an int (*@raw, no storage) or bytes / bytearray / a
+ * C-contiguous memoryview (*@at, *@size; the GIL, held across the core's
+ * call, keeps it from moving).  1, or 0: Python's. */
 static int area_of(PyObject *v, uint64_t *raw, uint8_t **at, uint64_t *size, int *readonly)
 {
 	*raw = 0;
@@ -92,6 +104,15 @@ static int area_of(PyObject *v, uint64_t *raw, uint8_t **at, uint64_t *size, int
 		*size = (uint64_t)PyBytes_GET_SIZE(v);
 		*at = *size ? (uint8_t *)PyBytes_AS_STRING(v) : NULL;
 		*readonly = 1;
+		return 1;
+	}
+	if (PyMemoryView_Check(v)) {
+		Py_buffer *view = view_of(v);
+		if (!view)
+			return 0;
+		*size = (uint64_t)view->len;
+		*at = *size ? (uint8_t *)view->buf : NULL;
+		*readonly = view->readonly;
 		return 1;
 	}
 	return 0;
@@ -378,7 +399,8 @@ static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nar
  * Field: a Vmcparm / Vmcmhdr field's store in C.  A Python property per
  * store (its setter's frame and checks) cost ~150 ns, and a round trip
  * stores eight.  The common values -- an int in range for mid / lena /
- * lenb, bytes or a bytearray for vada / vadb, a userid already checked
+ * lenb, bytes, a bytearray or a memoryview not released for vada / vadb
+ * (the property would store it as it is), a userid already checked
  * (vmcf.py's dict of them) for user -- go straight into the slot, as the
  * property would store them; everything else, reads and deletes included,
  * goes to the property, which stays the one definition of the field.
@@ -427,7 +449,9 @@ static int field_set(Field *f, PyObject *obj, PyObject *v)
 			}
 			break;
 		case FIELD_AREA:
-			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v))
+			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v) ||
+			    (PyMemoryView_Check(v) &&
+			     !(((PyMemoryViewObject *)v)->flags & _Py_MEMORYVIEW_RELEASED)))
 				store = v;
 			break;
 		default:
