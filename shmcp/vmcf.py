@@ -270,12 +270,17 @@ class Vmcmhdr(_Block):
         return super().__repr__()[:-1] + (f", buf={self.buf!r})" if self.buf else ")")
 
 
-# The fields a message sets each time, their common stores in C (the
-# properties above stay their definition: vmcfcall.c's Field hands them
-# anything else)
-for _name, _kind in (("mid", 0), ("lena", 0), ("lenb", 0), ("vada", 1), ("vadb", 1), ("user", 2)):
-    setattr(_Block, _name, _native.vmcf_field(_Block.__dict__[_name],
-                                              _Block.__dict__["_" + _name], _kind, _USERS))
+# The fields a message sets or reads each time: their reads and common
+# stores in C (the properties above stay their definition: vmcfcall.c's
+# Field hands them anything else)
+for _cls, _name, _slot_name, _kind in (
+        (_Block, "mid", "_mid", 0), (_Block, "lena", "_lena", 0), (_Block, "lenb", "_lenb", 0),
+        (_Block, "vada", "_vada", 1), (_Block, "vadb", "_vadb", 1), (_Block, "user", "_user", 2),
+        (_Block, "func", "_func", 4), (_Block, "use", "_use", 5),
+        (Vmcparm, "flg1", "_f1", 3), (Vmcparm, "flg2", "_f2", 3),
+        (Vmcmhdr, "stat", "_f1", 3), (Vmcmhdr, "eflg", "_f2", 3)):
+    setattr(_cls, _name, _native.vmcf_field(_cls.__dict__[_name], _Block.__dict__[_slot_name],
+                                            _kind, _USERS))
 
 
 # -- process-local state: what only this process can reach -------------------

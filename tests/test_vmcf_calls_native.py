@@ -157,6 +157,12 @@ _FIELD_VALUES = {
              memoryview(bytearray(8))[2:6], memoryview(bytearray(8))[::2], _released()],
     "vadb": [bytearray(8), b"", 0, object()],
     "user": ["A", "a", b"SERVER", b"SERVER  ", "TOOLONGUSER", "", "B C", None, 5, bytearray(b"X")],
+    "func": [0, 3, 0xFFFF, 1 << 16, -1, True, "3", None],
+    "use": [b"CLIENT", "x", 5, 1 << 64, b"123456789", None, 1.0],
+    "flg1": [0, 64, 255, 256, -1, False, None],
+    "flg2": [1, 1 << 8, "1"],
+    "stat": [128, 0, 255, 256, -3, None, 2.0],
+    "eflg": [5, 300, "5"],
 }
 
 
@@ -165,19 +171,23 @@ def _store(parm, name, value, setter):
         setter(parm, value)
     except (TypeError, ValueError) as exc:
         return type(exc), str(exc)
-    return getattr(parm, name), getattr(parm, "_" + name)
+    slot = {"flg1": "_f1", "stat": "_f1", "flg2": "_f2", "eflg": "_f2"}.get(name, "_" + name)
+    return getattr(parm, name), getattr(parm, slot)
 
 
 @pytest.mark.parametrize("name", sorted(_FIELD_VALUES))
 def test_field_stores_in_c_agree_with_the_properties(name):
-    """vmcfcall.c's Field stores the common values itself: whatever the
-    value, the field ends as the property would leave it, errors alike
-    (a userid twice: the second store is the C path's, once checked)."""
-    field = vmcf._Block.__dict__[name]
-    assert type(field).__name__ == "VmcfField"
-    prop = field.__wrapped__
-    assert isinstance(prop, property) and field.__doc__ == prop.__doc__
-    for cls in (V.Vmcparm, V.Vmcmhdr):
+    """vmcfcall.c's Field reads a set field and stores the common values
+    itself: whatever the value, the field ends as the property would leave
+    it and reads alike, errors alike (a userid twice: the second store is
+    the C path's, once checked)."""
+    classes = [c for c in (V.Vmcparm, V.Vmcmhdr) if name in c._names()]
+    for cls in classes:
+        field = next(k.__dict__[name] for k in cls.__mro__ if name in k.__dict__)
+        assert type(field).__name__ == "VmcfField"
+        prop = field.__wrapped__
+        assert isinstance(prop, property) and field.__doc__ == prop.__doc__
+        assert getattr(cls(), name) == prop.__get__(cls()), "a fresh field reads alike"
         for value in _FIELD_VALUES[name] * 2:
             via_c = _store(cls(), name, value, lambda p, v: setattr(p, name, v))
             via_py = _store(cls(), name, value, prop.__set__)

@@ -249,6 +249,24 @@ static PyObject *vmcf_diag68(PyObject *mod, PyObject *parm)
 	return core_outcome(failed, (PyObject *)vm, (int)func, rc, "DIAGNOSE X'68' subfunction");
 }
 
+/* An 8-byte field (userid, doubleword) of a shown header as bytes: the
+ * object shown last for the same bytes, if one of @n in @cache is, so
+ * that each interrupt does not make one and a store of it into a
+ * Vmcparm finds its hash made (new reference; NULL with an exception). */
+static PyObject *bytes8(PyObject **cache, int n, unsigned *next, const uint8_t *p)
+{
+	for (int i = 0; i < n; i++)
+		if (cache[i] && memcmp(PyBytes_AS_STRING(cache[i]), p, 8) == 0)
+			return Py_NewRef(cache[i]);
+	PyObject *b = PyBytes_FromStringAndSize((const char *)p, 8);
+	if (b)
+		Py_XSETREF(cache[(*next)++ % (unsigned)n], Py_NewRef(b));
+	return b;
+}
+
+static PyObject *users_shown[8], *uses_shown[2];
+static unsigned users_next, uses_next;
+
 int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 {
 	if (!hdr_type || !state_of(vm) || rec->ext_len)
@@ -256,7 +274,7 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 	const uint8_t *h = rec->data;
 	uint16_t func = (uint16_t)be_get(h + SHMCP_VMCF_PARM_FUNC, 2);
 	uint32_t mid = (uint32_t)be_get(h + SHMCP_VMCF_PARM_MID, 4);
-	PyObject *user = PyBytes_FromStringAndSize((const char *)h + SHMCP_VMCF_PARM_USER, 8);
+	PyObject *user = bytes8(users_shown, 8, &users_next, h + SHMCP_VMCF_PARM_USER);
 	PyObject *midobj = PyLong_FromUnsignedLong(mid);
 	if (!user || !midobj)
 		goto fail;
@@ -293,7 +311,7 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_LENA, 4)),
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_VADB, 4)),
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_LENB, 4)),
-		PyBytes_FromStringAndSize((const char *)h + SHMCP_VMCF_PARM_USE, 8),
+		bytes8(uses_shown, 2, &uses_next, h + SHMCP_VMCF_PARM_USE),
 		Py_NewRef(empty)};
 	int ok = 1;
 	for (int i = 0; i < NSLOTS; i++) {
@@ -398,14 +416,16 @@ static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 /*
  * Field: a Vmcparm / Vmcmhdr field's store in C.  A Python property per
  * store (its setter's frame and checks) cost ~150 ns, and a round trip
- * stores eight.  The common values -- an int in range for mid / lena /
- * lenb, bytes, a bytearray or a memoryview not released for vada / vadb
+ * stores eight; a read through the property's attrgetter, ~40 ns, and a
+ * round trip reads a dozen.  A set value is read from its slot.  The
+ * common values -- an int in range for flg1 / flg2 / stat / eflg, func,
+ * mid / lena / lenb, bytes, a bytearray or a memoryview not released for vada / vadb
  * (the property would store it as it is), a userid already checked
  * (vmcf.py's dict of them) for user -- go straight into the slot, as the
  * property would store them; everything else, reads and deletes included,
  * goes to the property, which stays the one definition of the field.
  */
-enum { FIELD_UINT32, FIELD_AREA, FIELD_USER };
+enum { FIELD_UINT32, FIELD_AREA, FIELD_USER, FIELD_UINT8, FIELD_UINT16, FIELD_READ };
 
 typedef struct {
 	PyObject_HEAD
@@ -441,12 +461,18 @@ static int field_set(Field *f, PyObject *obj, PyObject *v)
 	if (v && PyObject_TypeCheck(obj, f->owner)) {
 		switch (f->kind) {
 		case FIELD_UINT32:
+		case FIELD_UINT16:
+		case FIELD_UINT8:
 			if (PyLong_CheckExact(v)) {
 				int overflow;
 				long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-				if (!overflow && x >= 0 && x <= 0xFFFFFFFFLL)
+				long long top = f->kind == FIELD_UINT8 ? 0xFF :
+						f->kind == FIELD_UINT16 ? 0xFFFF : 0xFFFFFFFFLL;
+				if (!overflow && x >= 0 && x <= top)
 					store = v;
 			}
+			break;
+		case FIELD_READ:
 			break;
 		case FIELD_AREA:
 			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v) ||
@@ -454,7 +480,7 @@ static int field_set(Field *f, PyObject *obj, PyObject *v)
 			     !(((PyMemoryViewObject *)v)->flags & _Py_MEMORYVIEW_RELEASED)))
 				store = v;
 			break;
-		default:
+		case FIELD_USER:
 			if (PyBytes_CheckExact(v) || PyUnicode_CheckExact(v)) {
 				store = PyDict_GetItemWithError(f->users, v);
 				if (!store && PyErr_Occurred())
@@ -499,7 +525,8 @@ static PyTypeObject FieldType = {
 };
 
 /* vmcf_field(prop, slot, kind, users): a Field for property @prop storing
- * into member descriptor @slot (kind 0: uint32, 1: area, 2: userid). */
+ * into member descriptor @slot (kind 0: uint32, 1: area, 2: userid, 3:
+ * uint8, 4: uint16, 5: every store the property's, reads alone in C). */
 static PyObject *vmcf_field(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
@@ -512,8 +539,8 @@ static PyObject *vmcf_field(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 		return NULL;
 	}
 	long kind = PyLong_AsLong(args[2]);
-	if (kind < FIELD_UINT32 || kind > FIELD_USER) {
-		PyErr_SetString(PyExc_ValueError, "vmcf_field(): kind is 0, 1 or 2");
+	if (kind < FIELD_UINT32 || kind > FIELD_READ) {
+		PyErr_SetString(PyExc_ValueError, "vmcf_field(): kind is 0 to 5");
 		return NULL;
 	}
 	if (PyType_Ready(&FieldType) < 0)
@@ -535,8 +562,9 @@ static PyMethodDef vmcfcall_methods[] = {
 	 "address), the VMCPARM and VMCMHDR classes, the Python path and what raises a core "
 	 "error; once."},
 	{"vmcf_field", (PyCFunction)(void (*)(void))vmcf_field, METH_FASTCALL,
-	 "vmcf_field(prop, slot, kind, users): a VMCPARM field's descriptor, its common stores "
-	 "in C (kind 0: uint32, 1: area, 2: userid), the rest by prop."},
+	 "vmcf_field(prop, slot, kind, users): a VMCPARM field's descriptor, its reads and "
+	 "common stores in C (kind 0: uint32, 1: area, 2: userid, 3: uint8, 4: uint16, 5: "
+	 "none), the rest by prop."},
 	{"vmcf_state", (PyCFunction)(void (*)(void))vmcf_state, METH_FASTCALL,
 	 "vmcf_state(vm, replies, auth): the VMCF state of vm's logon, shared with shmcp.vmcf."},
 	/* shmcp.vmcf's own diag68: its doc is the API's */
