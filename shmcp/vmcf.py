@@ -292,7 +292,8 @@ class _Local:
     def __init__(self, vm: VirtualMachine) -> None:
         self.key = (id(vm), vm.gen)
         self.auth: memoryview | None = None
-        self.replies: dict[tuple[bytes, int], tuple[Any, int]] = {}
+        # (user, mid) -> (buffer, lenb), each buffer's export held (in C)
+        self.replies = _native.VmcfReplies()
 
 
 _local: _Local | None = None
@@ -348,9 +349,9 @@ def _diag68(parm: Vmcparm) -> int:
             lenb = parm.lenb
             ptr, bad = _storage(parm.vadb, lenb, True, lib.SHMCP_VMCF_RC_INVALID_ADDRESS)
             if not bad and lenb:
-                # the cffi view holds the buffer's export: it cannot move
+                # its record holds the buffer's export: it cannot move
                 # before the core writes the reply there (present_hook)
-                keep = (parm.vadb, lenb, ptr)
+                keep = (parm.vadb, lenb)
                 reply_addr = int(ffi.cast("uintptr_t", ptr))
     elif func == lib.SHMCP_VMCPRECV:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)

@@ -4,6 +4,7 @@ the C call's own common case end to end in one process."""
 from __future__ import annotations
 
 import array
+import sys
 
 import pytest
 
@@ -101,30 +102,38 @@ def test_exchange_in_one_process_through_the_c_calls(system):
         assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
 
 
+def _python_calls(record):
+    """A profile function noting each call of vmcf.py's Python path."""
+    def note(frame, event, arg):
+        if event == "call" and frame.f_code is vmcf._diag68.__code__:
+            record.append(frame.f_code.co_name)
+    return note
+
+
 def test_exchange_of_memoryview_slices_through_the_c_calls(system):
     """A server echoing what it RECEIVEd passes slices of its buffer:
-    memoryviews go the C call's way (its REPLY buffer record holds a
-    memoryview, the Python path's a cffi view), the data lands where each
-    slice points, and the REPLY buffer's exporter cannot be resized while
-    its SEND/RECV is in flight, even when the caller releases its view."""
+    memoryviews go the C call's way (never the Python path), the data
+    lands where each slice points, and the REPLY buffer can be neither
+    resized nor released while its SEND/RECV is in flight."""
+    python_path: list = []
     with shmcp.logon("A") as vm:
         assert vmcf.authorize(bytearray(64)) == 0
         answer = bytearray(b"." * 24)
         rbuf = bytearray(b"_" * 24)
         rp = V.Vmcparm(func=V.VMCPRECV)
         yp = V.Vmcparm(func=V.VMCPREPL)
+        sys.setprofile(_python_calls(python_path))
         for mid in range(1, 51):
             window = memoryview(answer)[4:20]
             sr = V.Vmcparm(func=V.VMCPSENR, user="A", mid=mid, vadb=window,
                            vada=memoryview(b"request %02d" % mid)[:10])
             assert vmcf.diag68(sr) == 0
-            kept = vmcf._state(vm).replies[(b"A       ", mid)]
-            assert type(kept[2]) is memoryview and kept[1] == 16
-            del kept
-            window.release()
-            sr.vadb = None
+            assert vmcf._state(vm).replies[(b"A       ", mid)] == (window, 16)
             with pytest.raises(BufferError):
-                answer.append(0)  # its export is held until the RESPONSE
+                window.release()  # its export is held until the RESPONSE
+            with pytest.raises(BufferError):
+                answer.append(0)
+            del sr, window
             h = vm.wait()
             assert (h.mid, h.lena, h.lenb) == (mid, 10, 16)
             got = memoryview(rbuf)[8:8 + h.lena]
@@ -139,6 +148,8 @@ def test_exchange_of_memoryview_slices_through_the_c_calls(system):
             answer[:] = b"." * 24
             answer.append(0)  # let go: resizable again
             del answer[-1]
+        sys.setprofile(None)
+        assert python_path == []
         assert not vmcf._state(vm).replies
         assert vmcf.info()["active_out"] == 0 and vm.pending() == 0
 
@@ -192,3 +203,60 @@ def test_field_stores_in_c_agree_with_the_properties(name):
             via_c = _store(cls(), name, value, lambda p, v: setattr(p, name, v))
             via_py = _store(cls(), name, value, prop.__set__)
             assert via_c == via_py, (cls.__name__, name, value)
+
+
+def test_reply_buffers_table_holds_each_export_until_let_go():
+    """VmcfReplies, the REPLY buffers in flight: a mapping (user, mid) ->
+    (buffer, lenb) whose entries hold their buffer's export, one per key,
+    let go by del, pop, a replacement, clear and its own end."""
+    r = _native.VmcfReplies()
+    a, b = bytearray(8), bytearray(4)
+    key = (b"SERVER  ", 7)
+    assert len(r) == 0 and not r and r.get(key) is None and key not in r
+    r[key] = (a, 8, "ignored")
+    r[(b"SERVER  ", 8)] = (b, 4)
+    assert len(r) == 2 and key in r and r[key] == (a, 8) and r.get(key, 0) == (a, 8)
+    with pytest.raises(BufferError):
+        a.append(0)
+    r[key] = (b, 2)  # a replacement lets the first buffer go
+    a.append(0)
+    assert r[key] == (b, 2) and len(r) == 2
+    assert r.pop(key) == (b, 2) and r.pop(key, "none") == "none"
+    with pytest.raises(KeyError):
+        r.pop(key)
+    with pytest.raises(KeyError):
+        del r[key]
+    with pytest.raises(BufferError):
+        b.append(0)  # still held by (SERVER, 8)
+    del r[(b"SERVER  ", 8)]
+    b.append(0)
+    for mid in range(200):
+        r[(b"X       ", mid)] = (memoryview(a), mid)
+    assert len(r) == 200 and r[(b"X       ", 150)][1] == 150
+    r.clear()
+    assert not r
+    a.append(0)
+    r[key] = (a, 1)
+    del r  # its end lets go too
+    a.append(0)
+
+
+@pytest.mark.parametrize("key", [("SERVER", 1), (b"SHORT", 1), (b"SERVER  ", -1),
+                                 (b"SERVER  ", 1 << 32), (b"SERVER  ", "1"), b"SERVER  ", None])
+def test_reply_buffers_table_refuses_bad_keys(key):
+    r = _native.VmcfReplies()
+    for call in (lambda: r.get(key), lambda: r.pop(key, None), lambda: key in r,
+                 lambda: r.__setitem__(key, (bytearray(1), 1))):
+        with pytest.raises(TypeError, match="user: 8 bytes, mid: uint32"):
+            call()
+
+
+@pytest.mark.parametrize("value", [(b"read-only", 1), (bytearray(1),), (bytearray(1), -1),
+                                   (bytearray(1), 1 << 32), [bytearray(1), 1], 5, (object(), 1)])
+def test_reply_buffers_table_refuses_bad_entries(value):
+    """A REPLY buffer must be writable and its length a uint32: nothing is
+    recorded otherwise."""
+    r = _native.VmcfReplies()
+    with pytest.raises((TypeError, BufferError)):
+        r[(b"SERVER  ", 1)] = value
+    assert not r

@@ -17,11 +17,11 @@
  * of its own.
  *
  * The VMCF state of the logon (vmcf.py's _Local) is shared, not copied:
- * its dict of REPLY buffers in flight and its AUTHORIZE buffer are handed
- * here by vmcf_state() whenever they change.  A SEND/RECV's REPLY buffer
- * is recorded there with a memoryview holding its export: the core writes
- * the reply into it when the RESPONSE is presented (present_hook), so it
- * must not move until then.
+ * its table of REPLY buffers in flight (a VmcfReplies, vmcfreply.c) and
+ * its AUTHORIZE buffer are handed here by vmcf_state() whenever they
+ * change.  A SEND/RECV's REPLY buffer is recorded there, holding its
+ * export: the core writes the reply into it when the RESPONSE is
+ * presented (present_hook), so it must not move until then.
  */
 #include "machine.h"
 #include "vmcfcall.h"
@@ -44,7 +44,7 @@ static PyObject *empty;          /* b"" */
 /* the VMCF state of one logon (vmcf_state) */
 static Machine *state_vm;        /* borrowed: compared, never used alone */
 static uint32_t state_gen;
-static PyObject *replies;        /* (user, mid) -> (buffer, lenb, holder) */
+static PyObject *replies;        /* a VmcfReplies (vmcfreply.c) */
 static PyObject *auth;           /* the AUTHORIZE buffer (a memoryview) or NULL */
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
@@ -218,34 +218,26 @@ static PyObject *vmcf_diag68(PyObject *mod, PyObject *parm)
 	be_put(image + SHMCP_VMCF_PARM_VADB, 4, vadb);
 	be_put(image + SHMCP_VMCF_PARM_LENB, 4, lenb);
 	memcpy(image + SHMCP_VMCF_PARM_USE, PyBytes_AS_STRING(s[USE]), 8);
-	/* The REPLY buffer is recorded before the call (vmcf.py says why),
-	 * with a memoryview holding its export until its RESPONSE */
-	PyObject *key = NULL, *before = NULL;
+	/* The REPLY buffer's export is taken, and room made for its record,
+	 * before the call: once the SEND/RECV is queued, another thread's
+	 * wait may present its RESPONSE (the core writing the reply) before
+	 * this returns.  The GIL, held throughout, keeps the record itself
+	 * from being looked for before it is made. */
+	Py_buffer pin;
 	if (keep) {
-		PyObject *holder = PyMemoryView_FromObject(s[VADB]);
-		PyObject *entry = holder ? Py_BuildValue("(OIN)", s[VADB], lenb, holder) : NULL;
-		key = entry ? PyTuple_Pack(2, s[USER], s[MID]) : NULL;
-		before = key ? PyDict_GetItemWithError(replies, key) : NULL;
-		Py_XINCREF(before);
-		if (!key || PyErr_Occurred() || PyDict_SetItem(replies, key, entry) < 0) {
-			Py_XDECREF(entry);
-			Py_XDECREF(key);
-			Py_XDECREF(before);
+		if (PyObject_GetBuffer(s[VADB], &pin, PyBUF_WRITABLE) < 0)
+			return NULL;
+		if (vmcf_replies_reserve(replies) < 0) {
+			PyBuffer_Release(&pin);
 			return NULL;
 		}
-		Py_DECREF(entry);
 	}
 	int rc = core_diag68(vm->h, vm->slot, vm->gen, image, data,
 			     keep ? (uint64_t)(uintptr_t)b : 0);
-	if (keep) {
-		int undo = 0;
-		if (rc != 0)  /* nothing was queued: as it was */
-			undo = before ? PyDict_SetItem(replies, key, before) : PyDict_DelItem(replies, key);
-		Py_XDECREF(before);
-		Py_DECREF(key);
-		if (undo < 0)
-			return NULL;
-	}
+	if (keep && rc == 0)
+		vmcf_replies_put(replies, image + SHMCP_VMCF_PARM_USER, (uint32_t)mid, lenb, &pin);
+	else if (keep)  /* nothing was queued */
+		PyBuffer_Release(&pin);
 	return core_outcome(failed, (PyObject *)vm, (int)func, rc, "DIAGNOSE X'68' subfunction");
 }
 
@@ -280,16 +272,8 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 		goto fail;
 	/* a SEND/RECV's RESPONSE: its reply is in the REPLY buffer, let go */
 	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR &&
-	    PyDict_GET_SIZE(replies)) {
-		PyObject *key = PyTuple_Pack(2, user, midobj);
-		if (!key)
-			goto fail;
-		PyObject *had = PyDict_GetItemWithError(replies, key);
-		int rc = had ? PyDict_DelItem(replies, key) : PyErr_Occurred() ? -1 : 0;
-		Py_DECREF(key);
-		if (rc < 0)
-			goto fail;
-	}
+	    vmcf_replies_count(replies))
+		vmcf_replies_drop(replies, h + SHMCP_VMCF_PARM_USER, mid);
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
 		/* the memoryview holds its export: its buffer cannot move */
 		Py_buffer *view = PyMemoryView_GET_BUFFER(auth);
@@ -389,16 +373,16 @@ static PyObject *bind_vmcf(PyObject *mod, PyObject *args, PyObject *kw)
 }
 
 /* vmcf_state(vm, replies, auth): the VMCF state of @vm's logon (vmcf.py's
- * _Local): its dict of REPLY buffers in flight and its AUTHORIZE buffer
+ * _Local): its table of REPLY buffers in flight and its AUTHORIZE buffer
  * (a memoryview, or None); vm None: none. */
 static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
 	if (nargs != 3 || (args[0] != Py_None && !PyObject_TypeCheck(args[0], &MachineType)) ||
-	    (args[0] != Py_None && !PyDict_CheckExact(args[1])) ||
+	    (args[0] != Py_None && !Py_IS_TYPE(args[1], &VmcfRepliesType)) ||
 	    (args[2] != Py_None && !PyMemoryView_Check(args[2]))) {
-		PyErr_SetString(PyExc_TypeError,
-				"vmcf_state(vm: Machine | None, replies: dict, auth: memoryview | None)");
+		PyErr_SetString(PyExc_TypeError, "vmcf_state(vm: Machine | None, replies: VmcfReplies, "
+				"auth: memoryview | None)");
 		return NULL;
 	}
 	Py_CLEAR(replies);
@@ -580,5 +564,8 @@ static PyMethodDef vmcfcall_methods[] = {
 
 int vmcfcall_add(PyObject *m)
 {
+	if (PyType_Ready(&VmcfRepliesType) < 0 ||
+	    PyModule_AddObjectRef(m, "VmcfReplies", (PyObject *)&VmcfRepliesType) < 0)
+		return -1;
 	return PyModule_AddFunctions(m, vmcfcall_methods);
 }
