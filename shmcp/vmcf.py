@@ -486,9 +486,17 @@ def reject(user: str | bytes, mid: int, *, use: Any = None) -> int:
 
 # -- presentation and the view -----------------------------------------------
 
-def _tagged(it: Interrupt) -> bool:
-    return (it.facility == VMCF and len(it.buf) >= _TAG_LEN
-            and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC)
+def _tag(it: Interrupt) -> bytes | None:
+    """The VMCF tag a record carries, as shmcp_vmcf_present takes it: its
+    word's bytes (SEND, RESPONSE), or its trailing data (SENDX, SMSG: the
+    tag, then the text); None: not VMCF's."""
+    if it.facility != VMCF:
+        return None
+    if it.word:
+        return it.word.to_bytes(8, sys.byteorder)
+    if len(it.buf) >= _TAG_LEN and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC:
+        return it.buf
+    return None
 
 
 def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
@@ -497,7 +505,8 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     AUTHORIZE buffer, before any handler sees it.  None: withdrawn."""
     if it.facility == VMCF and it.presented:  # by the core, REPLY data and all
         return _presented(vm, it)
-    if not _tagged(it):
+    tag = _tag(it)
+    if tag is None:
         return it
     st = _state(vm)
     hdr = it.raw
@@ -507,7 +516,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if hdr[0] & lib.SHMCP_VMCMRESP and func == lib.SHMCP_VMCPSENR:
         reply = st.replies.get(key)
     rbuf, rlen = (_cbuf(reply[0], True), reply[1]) if reply else (ffi.NULL, 0)
-    rc = lib.shmcp_vmcf_present(vm.handle, vm.slot, vm.gen, it.buf, len(it.buf), rbuf, rlen)
+    rc = lib.shmcp_vmcf_present(vm.handle, vm.slot, vm.gen, tag, len(tag), rbuf, rlen)
     if rc < 0:
         raise vm.failed(rc, f"{vm.userid}: VMCF interrupt")
     if rc == lib.SHMCP_VMCF_DROP:
@@ -517,7 +526,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if reply is not None:
         st.replies.pop(key, None)
     if st.auth is not None:
-        image = hdr + it.buf[_TAG_LEN:]
+        image = hdr + it.buf[_TAG_LEN:]  # (a tag in the word: no data)
         n = min(len(image), len(st.auth))
         st.auth[:n] = image[:n]
     return it
@@ -562,7 +571,7 @@ def _header(image: bytes, buf: bytes) -> Vmcmhdr:
 def _view(it: Interrupt) -> Any:
     if it.facility == VMCF and it.presented:
         return _header(it.raw, b"")
-    if not _tagged(it):
+    if _tag(it) is None:
         return it
     return _header(it.raw, bytes(it.buf[_TAG_LEN:]))
 

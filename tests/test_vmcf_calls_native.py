@@ -260,3 +260,35 @@ def test_reply_buffers_table_refuses_bad_entries(value):
     with pytest.raises((TypeError, BufferError)):
         r[(b"SERVER  ", 1)] = value
     assert not r
+
+
+def test_records_taken_as_is_carry_their_tag_in_the_word(system):
+    """A SEND or RESPONSE record taken without the core presenting it (as
+    a handler's or a stashed interrupt is) names its message in its word,
+    no storage behind it; the Python path presents it with that word: the
+    SEND given, the reply in the REPLY buffer, a cancelled message's
+    record dropped."""
+    vmcf_bit = 1 << shmcp.VMCF
+    with shmcp.logon("A") as vm:
+        assert vmcf.authorize(bytearray(64)) == 0
+        free = vm.attached.storage_free()
+        answer = bytearray(8)
+        assert vmcf.send_recv("A", 1, b"ask", answer) == 0
+        assert vmcf.send("A", 2, b"gone") == 0
+        assert vmcf.cancel("A", 2) == 0
+        staged = vm.attached.storage_free()
+        sent = vm._next(vmcf_bit, 0, 0)
+        assert not sent.presented and sent.buf == b"" and sent.word != 0
+        assert vm.attached.storage_free() == staged < free, "no block behind the record"
+        assert vm._present(sent) is sent
+        assert vmcf.receive("A", 1, bytearray(3)) == 0
+        assert vmcf.reply("A", 1, b"answer") == 0
+        cancelled = vm._next(vmcf_bit, 0, 0)
+        assert cancelled.word != 0 and vm._present(cancelled) is None, "withdrawn: dropped"
+        response = vm._next(vmcf_bit, 0, 0)
+        assert response.word != 0 and response.buf == b""
+        shown = vm._present(response)
+        assert shown is response and vmcf._view(shown).response
+        assert bytes(answer[:6]) == b"answer" and not vmcf._state(vm).replies
+        assert vm.attached.storage_free() == free and vm.pending() == 0
+        assert vmcf.info()["active_out"] == 0
