@@ -57,6 +57,7 @@ int main(void)
 	uint64_t free0 = shmcp_storage_free(sys);
 	uint8_t p[40], data[16] = "request", buf[16], reply[8];
 	struct shmcp_record r;
+	struct shmcp_vmcf_info info;
 
 	parm(p, 0, SHMCP_VMCPSEND, 1, "B       ", 0, 0);
 	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_NOT_AUTHORIZED);
@@ -126,6 +127,32 @@ int main(void)
 	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
 	      SHMCP_WAIT_TIMEOUT);
 
+	/* the table is searched only as far as entries are in use: a
+	 * duplicate behind a freed entry is still found, a freed entry is
+	 * taken again, and the limit is the limit */
+	for (uint32_t mid = 20; mid < 23; mid++) {
+		parm(p, 0, SHMCP_VMCPSEND, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	parm(p, 0, SHMCP_VMCPCANC, 20, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	parm(p, 0, SHMCP_VMCPSEND, 22, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_DUPLICATE_MESSAGE);
+	for (uint32_t mid = 30; mid < 30 + SHMCP_VMCF_MSG_LIMIT - 2; mid++) {
+		parm(p, 0, SHMCP_VMCPSEND, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	parm(p, 0, SHMCP_VMCPSEND, 99, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_MESSAGE_LIMIT);
+	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.active_out == SHMCP_VMCF_MSG_LIMIT);
+	for (uint32_t mid = 21; mid < 30 + SHMCP_VMCF_MSG_LIMIT - 2; mid = mid == 22 ? 30 : mid + 1) {
+		parm(p, 0, SHMCP_VMCPCANC, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.active_out == 0);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_TIMEOUT);  /* every one withdrawn */
+
 	/* a tag naming an entry out of range is dropped, never followed; a
 	 * word without VMCF's mark is none of its */
 	uint8_t bad[SHMCP_VMCF_TAG_LEN] = { 0 };
@@ -146,7 +173,6 @@ int main(void)
 	CHECK(shmcp_logoff(sys, b, gb) == 0);
 	CHECK(take(sys, a, ga, &r, NULL, 0) == SHMCP_VMCF_PRESENT);
 	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[1] == SHMCP_VMCF_RC_USER_NOT_AVAILABLE);
-	struct shmcp_vmcf_info info;
 	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.authorized && info.active_out == 0);
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);

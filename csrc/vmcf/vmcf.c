@@ -70,7 +70,8 @@ struct vmcf_auth {
 	uint32_t _pad2;
 	char partner[SHMCP_USERID_LEN];
 	uint64_t epoch;          /* bumped at UNAUTHORIZE: SMSG tags */
-	uint8_t _pad3[32];
+	uint32_t hi;             /* its own entries in use lie below (at most MAXMSG) */
+	uint8_t _pad3[28];
 };
 
 struct vmcf_msg {
@@ -232,6 +233,30 @@ static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
 		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
 }
 
+/*
+ * How far into source @src's table its entries in use reach: the tables
+ * are searched only that far, an entry being taken first-free (a source
+ * with one message in flight searches one entry, not MAXMSG).  The bound
+ * is raised before an entry is taken and lowered after one is freed, so
+ * a kill between leaves it too high, never too low; the repair makes it
+ * exact again.
+ */
+static uint32_t used_of(shmcp_sys *sys, int32_t src)
+{
+	uint32_t hi = auth_of(sys, src)->hi;
+	return hi < MAXMSG ? hi : MAXMSG;
+}
+
+/* Lower @src's bound past the free entries at its end. */
+static void used_shrink(shmcp_sys *sys, int32_t src)
+{
+	struct vmcf_auth *a = auth_of(sys, src);
+	uint32_t hi = used_of(sys, src);
+	while (hi && msg_at(sys, (uint32_t)src * MAXMSG + hi - 1)->state == M_FREE)
+		hi--;
+	a->hi = hi;
+}
+
 /* Free entry @m and the storage it holds: free first, so a kill before
  * its blocks are freed leaves blocks no entry names (the repair frees
  * them), never an entry half cleared. */
@@ -242,6 +267,7 @@ static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 	free_off(sys, m, &m->data_off);
 	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
+	used_shrink(sys, (int32_t)(msg_index(sys, m) / MAXMSG));
 }
 
 /* Queue a VMCF record @hdr for @slot with its tag: in its word, or,
@@ -334,7 +360,7 @@ static int names_msg(const struct vmcf_msg *m, int32_t sink, uint32_t sink_gen, 
 /* The SEND-type entry @mid from @src to @sink (any state), or NULL. */
 static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32_t mid)
 {
-	for (int i = 0; i < MAXMSG; i++) {
+	for (uint32_t i = 0, n = used_of(sys, src); i < n; i++) {
 		struct vmcf_msg *m = msg_at(sys, (uint32_t)src * MAXMSG + (uint32_t)i);
 		if (names_msg(m, sink, sys->vms[sink].gen, mid))
 			return m;
@@ -476,12 +502,13 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return rc;
 	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
 		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
-	/* one pass over the source's table: a duplicate (lookup()'s match;
-	 * not for IDENTIFY) and the first free entry */
+	/* one pass over the source's entries in use: a duplicate (lookup()'s
+	 * match; not for IDENTIFY) and the first free entry, else the one
+	 * after them */
 	struct vmcf_msg *m = NULL;
-	uint32_t sink_gen = sys->vms[sink].gen;
-	for (int i = 0; i < MAXMSG; i++) {
-		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + (uint32_t)i);
+	uint32_t sink_gen = sys->vms[sink].gen, used = used_of(sys, slot);
+	for (uint32_t i = 0; i < used; i++) {
+		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + i);
 		if (e->state == M_FREE) {
 			if (!m)
 				m = e;
@@ -489,7 +516,9 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
 		}
 	}
-	if (!m)
+	if (!m && used < MAXMSG)
+		m = msg_at(sys, (uint32_t)slot * MAXMSG + used);
+	if (!m || m->state != M_FREE)  /* (a bound gone wrong: the limit, never a clash) */
 		return SHMCP_VMCF_RC_MESSAGE_LIMIT;
 	int moves = func == SHMCP_VMCPSEND || func == SHMCP_VMCPSENR;
 	if ((func != SHMCP_VMCPIDEN && lena && !data))
@@ -511,6 +540,8 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[slot].userid, SHMCP_USERID_LEN);
 	uint64_t seq = ++vhdr(sys)->seq;
 	uint32_t idx = msg_index(sys, m);
+	if (idx % MAXMSG >= used)  /* before the entry is in use: never too low */
+		auth_of(sys, slot)->hi = idx % MAXMSG + 1;
 	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
 			  func == SHMCP_VMCPSENX ? data : NULL,
 			  func == SHMCP_VMCPSENX ? lena : 0, bells);
@@ -1046,15 +1077,20 @@ static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const voi
 	       tag.index == want[0] && seq_is(want[1], &tag);
 }
 
-/* VMCF's part of the lock's repair (core/facility.h): a message DONE
- * whose RESPONSE the kill kept from its source's queue gets it (should
- * the source hold a copy already, the second is dropped: the entry is
- * gone by then).  The rest is safe at every store: an entry is named
- * QUEUED only once its SEND is queued, and the sweep frees a block a FREE
- * entry still names. */
+/* VMCF's part of the lock's repair (core/facility.h): each source's bound
+ * of its entries in use made exact (a kill leaves it too high at worst),
+ * and a message DONE whose RESPONSE the kill kept from its source's queue
+ * gets it (should the source hold a copy already, the second is dropped:
+ * the entry is gone by then).  The rest is safe at every store: an entry
+ * is named QUEUED only once its SEND is queued, and the sweep frees a
+ * block a FREE entry still names. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	SHMCP_LOCK_HELD(sys);
+	for (uint32_t v = 0; v < sys->max_vms; v++) {  /* each bound exact again */
+		auth_of(sys, (int32_t)v)->hi = MAXMSG;
+		used_shrink(sys, (int32_t)v);
+	}
 	for (uint32_t i = 0; i < nmsgs(sys); i++) {
 		struct vmcf_msg *m = msg_at(sys, i);
 		int32_t src = (int32_t)(i / MAXMSG);
