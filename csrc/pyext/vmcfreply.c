@@ -189,18 +189,29 @@ static int replies_contains(Replies *r, PyObject *key)
 	return find(r, user, mid) >= 0;
 }
 
-/* get(key, default=None) */
-static PyObject *replies_get(Replies *r, PyObject *const *args, Py_ssize_t nargs)
+/* The entry get / pop name by (key[, default]) (@usage: their call):
+ * 0 with its index in *@i (-1: none), or -1 with an exception. */
+static int entry_arg(Replies *r, PyObject *const *args, Py_ssize_t nargs, const char *usage,
+		     Py_ssize_t *i)
 {
 	const uint8_t *user;
 	uint32_t mid;
 	if (nargs < 1 || nargs > 2) {
-		PyErr_SetString(PyExc_TypeError, "get(key, default=None)");
-		return NULL;
+		PyErr_SetString(PyExc_TypeError, usage);
+		return -1;
 	}
 	if (key_of(args[0], &user, &mid) < 0)
+		return -1;
+	*i = find(r, user, mid);
+	return 0;
+}
+
+/* get(key, default=None) */
+static PyObject *replies_get(Replies *r, PyObject *const *args, Py_ssize_t nargs)
+{
+	Py_ssize_t i;
+	if (entry_arg(r, args, nargs, "get(key, default=None)", &i) < 0)
 		return NULL;
-	Py_ssize_t i = find(r, user, mid);
 	if (i >= 0)
 		return value_of(r, i);
 	return Py_NewRef(nargs == 2 ? args[1] : Py_None);
@@ -209,15 +220,9 @@ static PyObject *replies_get(Replies *r, PyObject *const *args, Py_ssize_t nargs
 /* pop(key[, default]) */
 static PyObject *replies_pop(Replies *r, PyObject *const *args, Py_ssize_t nargs)
 {
-	const uint8_t *user;
-	uint32_t mid;
-	if (nargs < 1 || nargs > 2) {
-		PyErr_SetString(PyExc_TypeError, "pop(key[, default])");
+	Py_ssize_t i;
+	if (entry_arg(r, args, nargs, "pop(key[, default])", &i) < 0)
 		return NULL;
-	}
-	if (key_of(args[0], &user, &mid) < 0)
-		return NULL;
-	Py_ssize_t i = find(r, user, mid);
 	if (i < 0) {
 		if (nargs == 2)
 			return Py_NewRef(args[1]);
