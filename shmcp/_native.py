@@ -74,6 +74,7 @@ from ._iparml import send_method, wait_message, wait_reply  # noqa: E402
 from ._iparml import take as take_message  # noqa: E402
 from ._iparml import bind_vmcf, vmcf_field, vmcf_state  # noqa: E402  (vmcfcall.c, as the one below)
 from ._iparml import diag68 as vmcf_diag68  # noqa: E402
+from ._iparml import VmcfReplies  # noqa: E402  (vmcfreply.c)
 
 __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
@@ -81,4 +82,4 @@ __all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
            "MessageCore", "bind_message", "file_messages", "take_message",
            "receive_method", "pump", "send_two_way", "answer_of",
            "wait_message", "wait_reply", "send_method",
-           "bind_vmcf", "vmcf_field", "vmcf_state", "vmcf_diag68"]
+           "bind_vmcf", "vmcf_field", "vmcf_state", "vmcf_diag68", "VmcfReplies"]

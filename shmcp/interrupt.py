@@ -15,17 +15,19 @@ class Interrupt:
     IUCV, a VMCMHDR for VMCF), ``buf`` the data that followed it (VMCF's
     SENDX and SMSG text), ``facility`` IUCV or VMCF, ``priority`` whether it
     came from the priority queue, ``presented`` whether the core already
-    gave it its facility's last word (machine.py, the core)."""
+    gave it its facility's last word (machine.py, the core), ``word`` the
+    facility's own word of a record without data (0: none; VMCF's tag)."""
 
-    __slots__ = ("facility", "priority", "raw", "buf", "presented")
+    __slots__ = ("facility", "priority", "raw", "buf", "presented", "word")
 
     def __init__(self, facility: int, priority: bool, raw: bytes, buf: bytes = b"",
-                 presented: bool = False) -> None:
+                 presented: bool = False, word: int = 0) -> None:
         self.facility = facility
         self.priority = priority
         self.raw = raw
         self.buf = buf
         self.presented = presented
+        self.word = word
 
     @property
     def type(self) -> int:

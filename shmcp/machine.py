@@ -244,8 +244,8 @@ class VirtualMachine(_native.Machine):
     def _taken(self, record: bytes) -> Interrupt:
         """A record take() returned, as an Interrupt (with its trailing data)."""
         facility, priority, ext_len, presented, ext_off = _record_head(record)
-        if not ext_len:
-            return Interrupt(facility, priority != 0, record[_IMAGE], b"", presented != 0)
+        if not ext_len:  # ext_off: the facility's word, if any
+            return Interrupt(facility, priority != 0, record[_IMAGE], b"", presented != 0, ext_off)
         out = bytearray(ext_len)
         check(lib.shmcp_take_ext(self.attached.handle, self.slot, ext_off, ext_len,
                                  ffi.from_buffer("uint8_t[]", out)), f"{self.userid}: interrupt data")

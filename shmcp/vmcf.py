@@ -270,12 +270,17 @@ class Vmcmhdr(_Block):
         return super().__repr__()[:-1] + (f", buf={self.buf!r})" if self.buf else ")")
 
 
-# The fields a message sets each time, their common stores in C (the
-# properties above stay their definition: vmcfcall.c's Field hands them
-# anything else)
-for _name, _kind in (("mid", 0), ("lena", 0), ("lenb", 0), ("vada", 1), ("vadb", 1), ("user", 2)):
-    setattr(_Block, _name, _native.vmcf_field(_Block.__dict__[_name],
-                                              _Block.__dict__["_" + _name], _kind, _USERS))
+# The fields a message sets or reads each time: their reads and common
+# stores in C (the properties above stay their definition: vmcfcall.c's
+# Field hands them anything else)
+for _cls, _name, _slot_name, _kind in (
+        (_Block, "mid", "_mid", 0), (_Block, "lena", "_lena", 0), (_Block, "lenb", "_lenb", 0),
+        (_Block, "vada", "_vada", 1), (_Block, "vadb", "_vadb", 1), (_Block, "user", "_user", 2),
+        (_Block, "func", "_func", 4), (_Block, "use", "_use", 5),
+        (Vmcparm, "flg1", "_f1", 3), (Vmcparm, "flg2", "_f2", 3),
+        (Vmcmhdr, "stat", "_f1", 3), (Vmcmhdr, "eflg", "_f2", 3)):
+    setattr(_cls, _name, _native.vmcf_field(_cls.__dict__[_name], _Block.__dict__[_slot_name],
+                                            _kind, _USERS))
 
 
 # -- process-local state: what only this process can reach -------------------
@@ -287,7 +292,8 @@ class _Local:
     def __init__(self, vm: VirtualMachine) -> None:
         self.key = (id(vm), vm.gen)
         self.auth: memoryview | None = None
-        self.replies: dict[tuple[bytes, int], tuple[Any, int]] = {}
+        # (user, mid) -> (buffer, lenb), each buffer's export held (in C)
+        self.replies = _native.VmcfReplies()
 
 
 _local: _Local | None = None
@@ -343,9 +349,9 @@ def _diag68(parm: Vmcparm) -> int:
             lenb = parm.lenb
             ptr, bad = _storage(parm.vadb, lenb, True, lib.SHMCP_VMCF_RC_INVALID_ADDRESS)
             if not bad and lenb:
-                # the cffi view holds the buffer's export: it cannot move
+                # its record holds the buffer's export: it cannot move
                 # before the core writes the reply there (present_hook)
-                keep = (parm.vadb, lenb, ptr)
+                keep = (parm.vadb, lenb)
                 reply_addr = int(ffi.cast("uintptr_t", ptr))
     elif func == lib.SHMCP_VMCPRECV:
         data, bad = _storage(parm.vada, lena, True, lib.SHMCP_VMCF_RC_PROTECTION)
@@ -480,9 +486,17 @@ def reject(user: str | bytes, mid: int, *, use: Any = None) -> int:
 
 # -- presentation and the view -----------------------------------------------
 
-def _tagged(it: Interrupt) -> bool:
-    return (it.facility == VMCF and len(it.buf) >= _TAG_LEN
-            and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC)
+def _tag(it: Interrupt) -> bytes | None:
+    """The VMCF tag a record carries, as shmcp_vmcf_present takes it: its
+    word's bytes (SEND, RESPONSE), or its trailing data (SENDX, SMSG: the
+    tag, then the text); None: not VMCF's."""
+    if it.facility != VMCF:
+        return None
+    if it.word:
+        return it.word.to_bytes(8, sys.byteorder)
+    if len(it.buf) >= _TAG_LEN and int.from_bytes(it.buf[:4], sys.byteorder) == _TAG_MAGIC:
+        return it.buf
+    return None
 
 
 def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
@@ -491,7 +505,8 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     AUTHORIZE buffer, before any handler sees it.  None: withdrawn."""
     if it.facility == VMCF and it.presented:  # by the core, REPLY data and all
         return _presented(vm, it)
-    if not _tagged(it):
+    tag = _tag(it)
+    if tag is None:
         return it
     st = _state(vm)
     hdr = it.raw
@@ -501,7 +516,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if hdr[0] & lib.SHMCP_VMCMRESP and func == lib.SHMCP_VMCPSENR:
         reply = st.replies.get(key)
     rbuf, rlen = (_cbuf(reply[0], True), reply[1]) if reply else (ffi.NULL, 0)
-    rc = lib.shmcp_vmcf_present(vm.handle, vm.slot, vm.gen, it.buf, len(it.buf), rbuf, rlen)
+    rc = lib.shmcp_vmcf_present(vm.handle, vm.slot, vm.gen, tag, len(tag), rbuf, rlen)
     if rc < 0:
         raise vm.failed(rc, f"{vm.userid}: VMCF interrupt")
     if rc == lib.SHMCP_VMCF_DROP:
@@ -511,7 +526,7 @@ def _present(vm: VirtualMachine, it: Interrupt) -> Interrupt | None:
     if reply is not None:
         st.replies.pop(key, None)
     if st.auth is not None:
-        image = hdr + it.buf[_TAG_LEN:]
+        image = hdr + it.buf[_TAG_LEN:]  # (a tag in the word: no data)
         n = min(len(image), len(st.auth))
         st.auth[:n] = image[:n]
     return it
@@ -556,7 +571,7 @@ def _header(image: bytes, buf: bytes) -> Vmcmhdr:
 def _view(it: Interrupt) -> Any:
     if it.facility == VMCF and it.presented:
         return _header(it.raw, b"")
-    if not _tagged(it):
+    if _tag(it) is None:
         return it
     return _header(it.raw, bytes(it.buf[_TAG_LEN:]))
 

@@ -47,7 +47,7 @@ IUCV_POINTS = {
 }
 VMCF_POINTS = {
     "vmcf.send.staged": 1,    # V's SEND data staged, no entry names it
-    "pool.alloc": 1,          # the SEND record's tag: a block no record names
+    "pool.alloc": 1,          # V's SENDX record's tag and data: a block no record names
     "vmcf.send.queued": 1,    # its SEND queued, the entry not
     "vmcf.receive": 1,        # A's data copied out, not RECEIVED
     "vmcf.reply": 1,          # the reply staged, no RESPONSE
@@ -231,8 +231,10 @@ class VmcfVictim(VmcfVM):
 
 
 def vmcf_exchange(system: str, point: str, nth: int, monkeypatch, must_die: bool = True) -> None:
-    """A sends V four messages; V sends one, receives, replies, rejects,
-    unauthorizes with one still queued, logs off -- until it dies."""
+    """A sends V four messages; V sends two (a SENDX, whose tag and data
+    are the record's trailing data, and a SEND/RECV, whose tag is its
+    record's word), receives, replies, rejects, unauthorizes with one
+    still queued, logs off -- until it dies."""
     shmcp.ipl(system)
     with System.attach(system) as s:
         start = s.storage_free()
@@ -249,6 +251,7 @@ def vmcf_exchange(system: str, point: str, nth: int, monkeypatch, must_die: bool
             assert "hdr" in v.take()
         assert a.rc(V.VMCPSEND, user="V", mid=3, data="03") == 0
         script = [
+            (V.VMCPSENX, dict(user="A", mid=8, data="08")),
             (V.VMCPSENR, dict(user="A", mid=9, data="0909", reply=4)),
             (V.VMCPRECV, dict(user="A", mid=0, size=2)),
             (V.VMCPREPL, dict(user="A", mid=0, data="cafe")),
@@ -284,7 +287,7 @@ def vmcf_exchange(system: str, point: str, nth: int, monkeypatch, must_die: bool
         time.sleep(0.05)
         take_all()
         assert set(responses.values()) == {1}, f"a RESPONSE twice: {responses}"
-        assert set(sends) <= {9} and set(sends.values()) <= {1}, sends
+        assert set(sends) <= {8, 9} and set(sends.values()) <= {1}, sends
         with System.attach(system) as s:
             assert s.lock_repairs() >= killed, "the victim died inside the lock"
     finally:

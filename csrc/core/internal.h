@@ -241,6 +241,8 @@ static inline struct shmcp_slot *shmcp_ring_slots(shmcp_sys *sys, int32_t slot,
 int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
 		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
 		       struct shmcp_bells *bells);
+int shmcp_queue_word(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		     const uint8_t *data, uint64_t word, struct shmcp_bells *bells);
 void shmcp_bells_ring(shmcp_sys *sys, struct shmcp_bells *bells);
 int shmcp_ring_push(shmcp_sys *sys, int32_t slot, int f, int cls,
 		    const uint8_t *data, uint32_t ext_len, uint64_t ext_off);

@@ -121,22 +121,16 @@ static uint64_t ring_count(shmcp_sys *sys, int32_t slot, int f, int cls)
 	return t - h > sys->qsize ? sys->qsize : t - h;
 }
 
-/**
- * shmcp_queue_locked - with the control lock held, queue one interrupt
- * @data (40 bytes) for facility @f of the active VM in @slot, with @ext_len
- * bytes of trailing data staged in the pool, and note its doorbell in
- * @bells (rung after the unlock by shmcp_bells_ring).  A non-@must record
- * leaves SHMCP_QUEUE_RESERVE slots free for must-deliver ones (severs).
- * Returns 0, SHMCP_E_QFULL or SHMCP_E_NOSTORAGE; nothing is queued then.
- */
-int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
-		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
-		       struct shmcp_bells *bells)
+/* shmcp_queue_locked's, with @word in the record when it has no
+ * trailing data. */
+static int queue_one(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		     const uint8_t *data, const uint8_t *ext, uint32_t ext_len, uint64_t word,
+		     struct shmcp_bells *bells)
 {
 	SHMCP_LOCK_HELD(sys);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
-	uint64_t off = 0;
+	uint64_t off = word;
 	if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >= sys->qsize)
 		return SHMCP_E_QFULL;
 	if (ext_len) {
@@ -163,6 +157,34 @@ int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int mu
 	else
 		bells->overflow = 1;
 	return 0;
+}
+
+/**
+ * shmcp_queue_locked - with the control lock held, queue one interrupt
+ * @data (40 bytes) for facility @f of the active VM in @slot, with @ext_len
+ * bytes of trailing data staged in the pool, and note its doorbell in
+ * @bells (rung after the unlock by shmcp_bells_ring).  A non-@must record
+ * leaves SHMCP_QUEUE_RESERVE slots free for must-deliver ones (severs).
+ * Returns 0, SHMCP_E_QFULL or SHMCP_E_NOSTORAGE; nothing is queued then.
+ */
+int shmcp_queue_locked(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		       const uint8_t *data, const uint8_t *ext, uint32_t ext_len,
+		       struct shmcp_bells *bells)
+{
+	return queue_one(sys, slot, f, priority, must, data, ext, ext_len, 0, bells);
+}
+
+/**
+ * shmcp_queue_word - shmcp_queue_locked for a record with no trailing data
+ * but its facility's own @word (in the record's ext_off; never 0), which
+ * names what the record is about without a pool block to allocate, copy
+ * and free per interrupt.  Its consumer reads it there; no core code
+ * frees it.  Returns as shmcp_queue_locked.
+ */
+int shmcp_queue_word(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
+		     const uint8_t *data, uint64_t word, struct shmcp_bells *bells)
+{
+	return queue_one(sys, slot, f, priority, must, data, NULL, 0, word, bells);
 }
 
 /**

@@ -7,7 +7,8 @@
  * fields through their descriptors, the buffer checks and cffi's argument
  * conversion cost several times the core's call.  Here shmcp.vmcf.diag68
  * takes a Vmcparm whose vada / vadb hold bytes (data going out), a
- * bytearray or an int, reads its slots directly (their offsets are taken
+ * bytearray, a C-contiguous memoryview (a slice of a buffer, as a server
+ * echoing what it RECEIVEd passes) or an int, reads its slots directly (their offsets are taken
  * from the class's member descriptors at binding), builds the 40-byte
  * image and calls shmcp_vmcf_diag68 with the GIL held.  Anything else --
  * another buffer type, AUTHORIZE, UNAUTHORIZE, CANCEL, QUIESCE, RESUME, no
@@ -16,11 +17,11 @@
  * of its own.
  *
  * The VMCF state of the logon (vmcf.py's _Local) is shared, not copied:
- * its dict of REPLY buffers in flight and its AUTHORIZE buffer are handed
- * here by vmcf_state() whenever they change.  A SEND/RECV's REPLY buffer
- * is recorded there with a memoryview holding its export: the core writes
- * the reply into it when the RESPONSE is presented (present_hook), so it
- * must not move until then.
+ * its table of REPLY buffers in flight (a VmcfReplies, vmcfreply.c) and
+ * its AUTHORIZE buffer are handed here by vmcf_state() whenever they
+ * change.  A SEND/RECV's REPLY buffer is recorded there, holding its
+ * export: the core writes the reply into it when the RESPONSE is
+ * presented (present_hook), so it must not move until then.
  */
 #include "machine.h"
 #include "vmcfcall.h"
@@ -43,7 +44,7 @@ static PyObject *empty;          /* b"" */
 /* the VMCF state of one logon (vmcf_state) */
 static Machine *state_vm;        /* borrowed: compared, never used alone */
 static uint32_t state_gen;
-static PyObject *replies;        /* (user, mid) -> (buffer, lenb, holder) */
+static PyObject *replies;        /* a VmcfReplies (vmcfreply.c) */
 static PyObject *auth;           /* the AUTHORIZE buffer (a memoryview) or NULL */
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
@@ -71,8 +72,19 @@ static int uint_of(PyObject *v, int bits, uint64_t *out)
 	return 1;
 }
 
-/* An address field: an int (*@raw, no storage) or bytes / bytearray
- * (*@at, *@size).  1, or 0: Python's. */
+/* The C-contiguous buffer of memoryview @v (its own: no new export), or
+ * NULL: released, or another layout (Python's to check and say). */
+static Py_buffer *view_of(PyObject *v)
+{
+	PyMemoryViewObject *mv = (PyMemoryViewObject *)v;
+	if (mv->flags & _Py_MEMORYVIEW_RELEASED || !PyBuffer_IsContiguous(&mv->view, 'C'))
+		return NULL;
+	return &mv->view;
+}
+
+/* An address field: an int (*@raw, no storage) or bytes / bytearray / a
+ * C-contiguous memoryview (*@at, *@size; the GIL, held across the core's
+ * call, keeps it from moving).  1, or 0: Python's. */
 static int area_of(PyObject *v, uint64_t *raw, uint8_t **at, uint64_t *size, int *readonly)
 {
 	*raw = 0;
@@ -92,6 +104,15 @@ static int area_of(PyObject *v, uint64_t *raw, uint8_t **at, uint64_t *size, int
 		*size = (uint64_t)PyBytes_GET_SIZE(v);
 		*at = *size ? (uint8_t *)PyBytes_AS_STRING(v) : NULL;
 		*readonly = 1;
+		return 1;
+	}
+	if (PyMemoryView_Check(v)) {
+		Py_buffer *view = view_of(v);
+		if (!view)
+			return 0;
+		*size = (uint64_t)view->len;
+		*at = *size ? (uint8_t *)view->buf : NULL;
+		*readonly = view->readonly;
 		return 1;
 	}
 	return 0;
@@ -197,36 +218,46 @@ static PyObject *vmcf_diag68(PyObject *mod, PyObject *parm)
 	be_put(image + SHMCP_VMCF_PARM_VADB, 4, vadb);
 	be_put(image + SHMCP_VMCF_PARM_LENB, 4, lenb);
 	memcpy(image + SHMCP_VMCF_PARM_USE, PyBytes_AS_STRING(s[USE]), 8);
-	/* The REPLY buffer is recorded before the call (vmcf.py says why),
-	 * with a memoryview holding its export until its RESPONSE */
-	PyObject *key = NULL, *before = NULL;
+	/* The REPLY buffer's export is taken, and room made for its record,
+	 * before the call: once the SEND/RECV is queued, another thread's
+	 * wait may present its RESPONSE (the core writing the reply) before
+	 * this returns.  The GIL, held throughout, keeps the record itself
+	 * from being looked for before it is made. */
+	Py_buffer pin;
 	if (keep) {
-		PyObject *holder = PyMemoryView_FromObject(s[VADB]);
-		PyObject *entry = holder ? Py_BuildValue("(OIN)", s[VADB], lenb, holder) : NULL;
-		key = entry ? PyTuple_Pack(2, s[USER], s[MID]) : NULL;
-		before = key ? PyDict_GetItemWithError(replies, key) : NULL;
-		Py_XINCREF(before);
-		if (!key || PyErr_Occurred() || PyDict_SetItem(replies, key, entry) < 0) {
-			Py_XDECREF(entry);
-			Py_XDECREF(key);
-			Py_XDECREF(before);
+		if (PyObject_GetBuffer(s[VADB], &pin, PyBUF_WRITABLE) < 0)
+			return NULL;
+		if (vmcf_replies_reserve(replies) < 0) {
+			PyBuffer_Release(&pin);
 			return NULL;
 		}
-		Py_DECREF(entry);
 	}
 	int rc = core_diag68(vm->h, vm->slot, vm->gen, image, data,
 			     keep ? (uint64_t)(uintptr_t)b : 0);
-	if (keep) {
-		int undo = 0;
-		if (rc != 0)  /* nothing was queued: as it was */
-			undo = before ? PyDict_SetItem(replies, key, before) : PyDict_DelItem(replies, key);
-		Py_XDECREF(before);
-		Py_DECREF(key);
-		if (undo < 0)
-			return NULL;
-	}
+	if (keep && rc == 0)
+		vmcf_replies_put(replies, image + SHMCP_VMCF_PARM_USER, (uint32_t)mid, lenb, &pin);
+	else if (keep)  /* nothing was queued */
+		PyBuffer_Release(&pin);
 	return core_outcome(failed, (PyObject *)vm, (int)func, rc, "DIAGNOSE X'68' subfunction");
 }
+
+/* An 8-byte field (userid, doubleword) of a shown header as bytes: the
+ * object shown last for the same bytes, if one of @n in @cache is, so
+ * that each interrupt does not make one and a store of it into a
+ * Vmcparm finds its hash made (new reference; NULL with an exception). */
+static PyObject *bytes8(PyObject **cache, int n, unsigned *next, const uint8_t *p)
+{
+	for (int i = 0; i < n; i++)
+		if (cache[i] && memcmp(PyBytes_AS_STRING(cache[i]), p, 8) == 0)
+			return Py_NewRef(cache[i]);
+	PyObject *b = PyBytes_FromStringAndSize((const char *)p, 8);
+	if (b)
+		Py_XSETREF(cache[(*next)++ % (unsigned)n], Py_NewRef(b));
+	return b;
+}
+
+static PyObject *users_shown[8], *uses_shown[2];
+static unsigned users_next, uses_next;
 
 int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 {
@@ -235,22 +266,14 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 	const uint8_t *h = rec->data;
 	uint16_t func = (uint16_t)be_get(h + SHMCP_VMCF_PARM_FUNC, 2);
 	uint32_t mid = (uint32_t)be_get(h + SHMCP_VMCF_PARM_MID, 4);
-	PyObject *user = PyBytes_FromStringAndSize((const char *)h + SHMCP_VMCF_PARM_USER, 8);
+	PyObject *user = bytes8(users_shown, 8, &users_next, h + SHMCP_VMCF_PARM_USER);
 	PyObject *midobj = PyLong_FromUnsignedLong(mid);
 	if (!user || !midobj)
 		goto fail;
 	/* a SEND/RECV's RESPONSE: its reply is in the REPLY buffer, let go */
 	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR &&
-	    PyDict_GET_SIZE(replies)) {
-		PyObject *key = PyTuple_Pack(2, user, midobj);
-		if (!key)
-			goto fail;
-		PyObject *had = PyDict_GetItemWithError(replies, key);
-		int rc = had ? PyDict_DelItem(replies, key) : PyErr_Occurred() ? -1 : 0;
-		Py_DECREF(key);
-		if (rc < 0)
-			goto fail;
-	}
+	    vmcf_replies_count(replies))
+		vmcf_replies_drop(replies, h + SHMCP_VMCF_PARM_USER, mid);
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
 		/* the memoryview holds its export: its buffer cannot move */
 		Py_buffer *view = PyMemoryView_GET_BUFFER(auth);
@@ -272,7 +295,7 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_LENA, 4)),
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_VADB, 4)),
 		PyLong_FromUnsignedLong((uint32_t)be_get(h + SHMCP_VMCF_PARM_LENB, 4)),
-		PyBytes_FromStringAndSize((const char *)h + SHMCP_VMCF_PARM_USE, 8),
+		bytes8(uses_shown, 2, &uses_next, h + SHMCP_VMCF_PARM_USE),
 		Py_NewRef(empty)};
 	int ok = 1;
 	for (int i = 0; i < NSLOTS; i++) {
@@ -350,16 +373,16 @@ static PyObject *bind_vmcf(PyObject *mod, PyObject *args, PyObject *kw)
 }
 
 /* vmcf_state(vm, replies, auth): the VMCF state of @vm's logon (vmcf.py's
- * _Local): its dict of REPLY buffers in flight and its AUTHORIZE buffer
+ * _Local): its table of REPLY buffers in flight and its AUTHORIZE buffer
  * (a memoryview, or None); vm None: none. */
 static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
 	if (nargs != 3 || (args[0] != Py_None && !PyObject_TypeCheck(args[0], &MachineType)) ||
-	    (args[0] != Py_None && !PyDict_CheckExact(args[1])) ||
+	    (args[0] != Py_None && !Py_IS_TYPE(args[1], &VmcfRepliesType)) ||
 	    (args[2] != Py_None && !PyMemoryView_Check(args[2]))) {
-		PyErr_SetString(PyExc_TypeError,
-				"vmcf_state(vm: Machine | None, replies: dict, auth: memoryview | None)");
+		PyErr_SetString(PyExc_TypeError, "vmcf_state(vm: Machine | None, replies: VmcfReplies, "
+				"auth: memoryview | None)");
 		return NULL;
 	}
 	Py_CLEAR(replies);
@@ -377,13 +400,16 @@ static PyObject *vmcf_state(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 /*
  * Field: a Vmcparm / Vmcmhdr field's store in C.  A Python property per
  * store (its setter's frame and checks) cost ~150 ns, and a round trip
- * stores eight.  The common values -- an int in range for mid / lena /
- * lenb, bytes or a bytearray for vada / vadb, a userid already checked
+ * stores eight; a read through the property's attrgetter, ~40 ns, and a
+ * round trip reads a dozen.  A set value is read from its slot.  The
+ * common values -- an int in range for flg1 / flg2 / stat / eflg, func,
+ * mid / lena / lenb, bytes, a bytearray or a memoryview not released for vada / vadb
+ * (the property would store it as it is), a userid already checked
  * (vmcf.py's dict of them) for user -- go straight into the slot, as the
  * property would store them; everything else, reads and deletes included,
  * goes to the property, which stays the one definition of the field.
  */
-enum { FIELD_UINT32, FIELD_AREA, FIELD_USER };
+enum { FIELD_UINT32, FIELD_AREA, FIELD_USER, FIELD_UINT8, FIELD_UINT16, FIELD_READ };
 
 typedef struct {
 	PyObject_HEAD
@@ -419,18 +445,26 @@ static int field_set(Field *f, PyObject *obj, PyObject *v)
 	if (v && PyObject_TypeCheck(obj, f->owner)) {
 		switch (f->kind) {
 		case FIELD_UINT32:
+		case FIELD_UINT16:
+		case FIELD_UINT8:
 			if (PyLong_CheckExact(v)) {
 				int overflow;
 				long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-				if (!overflow && x >= 0 && x <= 0xFFFFFFFFLL)
+				long long top = f->kind == FIELD_UINT8 ? 0xFF :
+						f->kind == FIELD_UINT16 ? 0xFFFF : 0xFFFFFFFFLL;
+				if (!overflow && x >= 0 && x <= top)
 					store = v;
 			}
 			break;
+		case FIELD_READ:
+			break;
 		case FIELD_AREA:
-			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v))
+			if (PyBytes_CheckExact(v) || PyByteArray_CheckExact(v) ||
+			    (PyMemoryView_Check(v) &&
+			     !(((PyMemoryViewObject *)v)->flags & _Py_MEMORYVIEW_RELEASED)))
 				store = v;
 			break;
-		default:
+		case FIELD_USER:
 			if (PyBytes_CheckExact(v) || PyUnicode_CheckExact(v)) {
 				store = PyDict_GetItemWithError(f->users, v);
 				if (!store && PyErr_Occurred())
@@ -475,7 +509,8 @@ static PyTypeObject FieldType = {
 };
 
 /* vmcf_field(prop, slot, kind, users): a Field for property @prop storing
- * into member descriptor @slot (kind 0: uint32, 1: area, 2: userid). */
+ * into member descriptor @slot (kind 0: uint32, 1: area, 2: userid, 3:
+ * uint8, 4: uint16, 5: every store the property's, reads alone in C). */
 static PyObject *vmcf_field(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
@@ -488,8 +523,8 @@ static PyObject *vmcf_field(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 		return NULL;
 	}
 	long kind = PyLong_AsLong(args[2]);
-	if (kind < FIELD_UINT32 || kind > FIELD_USER) {
-		PyErr_SetString(PyExc_ValueError, "vmcf_field(): kind is 0, 1 or 2");
+	if (kind < FIELD_UINT32 || kind > FIELD_READ) {
+		PyErr_SetString(PyExc_ValueError, "vmcf_field(): kind is 0 to 5");
 		return NULL;
 	}
 	if (PyType_Ready(&FieldType) < 0)
@@ -511,8 +546,9 @@ static PyMethodDef vmcfcall_methods[] = {
 	 "address), the VMCPARM and VMCMHDR classes, the Python path and what raises a core "
 	 "error; once."},
 	{"vmcf_field", (PyCFunction)(void (*)(void))vmcf_field, METH_FASTCALL,
-	 "vmcf_field(prop, slot, kind, users): a VMCPARM field's descriptor, its common stores "
-	 "in C (kind 0: uint32, 1: area, 2: userid), the rest by prop."},
+	 "vmcf_field(prop, slot, kind, users): a VMCPARM field's descriptor, its reads and "
+	 "common stores in C (kind 0: uint32, 1: area, 2: userid, 3: uint8, 4: uint16, 5: "
+	 "none), the rest by prop."},
 	{"vmcf_state", (PyCFunction)(void (*)(void))vmcf_state, METH_FASTCALL,
 	 "vmcf_state(vm, replies, auth): the VMCF state of vm's logon, shared with shmcp.vmcf."},
 	/* shmcp.vmcf's own diag68: its doc is the API's */
@@ -528,5 +564,8 @@ static PyMethodDef vmcfcall_methods[] = {
 
 int vmcfcall_add(PyObject *m)
 {
+	if (PyType_Ready(&VmcfRepliesType) < 0 ||
+	    PyModule_AddObjectRef(m, "VmcfReplies", (PyObject *)&VmcfRepliesType) < 0)
+		return -1;
 	return PyModule_AddFunctions(m, vmcfcall_methods);
 }

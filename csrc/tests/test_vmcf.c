@@ -30,7 +30,8 @@ static void parm(uint8_t *p, uint8_t flg1, uint16_t func, uint32_t mid,
 	p[0x1e] = (uint8_t)(lenb >> 8); p[0x1f] = (uint8_t)lenb;
 }
 
-/* take the next VMCF record of @slot and present it; returns the decision */
+/* take the next VMCF record of @slot and present it as the layer does
+ * (its trailing data, or its word's bytes); returns the decision */
 static int take(shmcp_sys *sys, int32_t slot, uint32_t gen, struct shmcp_record *r,
 		uint8_t *reply, uint32_t rlen)
 {
@@ -41,6 +42,10 @@ static int take(shmcp_sys *sys, int32_t slot, uint32_t gen, struct shmcp_record 
 		return -101;
 	if (r->ext_len && shmcp_take_ext(sys, slot, r->ext_off, r->ext_len, ext))
 		return -102;
+	if (!r->ext_len) {  /* a SEND or RESPONSE: its tag is its word */
+		memcpy(ext, &r->ext_off, sizeof r->ext_off);
+		return shmcp_vmcf_present(sys, slot, gen, ext, sizeof r->ext_off, reply, rlen);
+	}
 	return shmcp_vmcf_present(sys, slot, gen, ext, r->ext_len, reply, rlen);
 }
 
@@ -52,6 +57,7 @@ int main(void)
 	uint64_t free0 = shmcp_storage_free(sys);
 	uint8_t p[40], data[16] = "request", buf[16], reply[8];
 	struct shmcp_record r;
+	struct shmcp_vmcf_info info;
 
 	parm(p, 0, SHMCP_VMCPSEND, 1, "B       ", 0, 0);
 	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_NOT_AUTHORIZED);
@@ -91,12 +97,17 @@ int main(void)
 	parm(p, 0, SHMCP_VMCPREPL, 7, "A       ", 4, 0);
 	CHECK(shmcp_vmcf_diag68(sys, b, gb, p, (uint8_t *)"pong", 0) == 0);
 	memset(reply, 0, sizeof reply);
+	uint64_t free1 = shmcp_storage_free(sys);  /* a record's tag takes no storage */
 	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_VMCF, 0, 0, 0, &r) == SHMCP_WAIT_READY);
-	CHECK(!r.presented && r.ext_len == SHMCP_VMCF_TAG_LEN);
-	uint8_t tag[SHMCP_VMCF_TAG_LEN];
-	CHECK(shmcp_take_ext(sys, a, r.ext_off, r.ext_len, tag) == 0);  /* as is: the layer's */
-	CHECK(shmcp_vmcf_present(sys, a, ga, tag, r.ext_len, reply, sizeof reply) == SHMCP_VMCF_PRESENT);
+	CHECK(!r.presented && r.ext_len == 0 && r.ext_off != 0);  /* as is: the layer's */
+	uint8_t tag[sizeof r.ext_off];
+	memcpy(tag, &r.ext_off, sizeof tag);
+	CHECK(shmcp_vmcf_present(sys, a, ga, tag, sizeof tag - 1, reply, sizeof reply) ==
+	      SHMCP_VMCF_FOREIGN);
+	CHECK(shmcp_vmcf_present(sys, a, ga, tag, sizeof tag, reply, sizeof reply) == SHMCP_VMCF_PRESENT);
 	CHECK(memcmp(reply, "pong", 4) == 0);
+	CHECK(shmcp_vmcf_present(sys, a, ga, tag, sizeof tag, reply, sizeof reply) == SHMCP_VMCF_DROP);
+	CHECK(shmcp_storage_free(sys) > free1);  /* the REPLY staged is freed, nothing else */
 	parm(p, 0, SHMCP_VMCPSENR, 8, "B       ", 7, sizeof reply);
 	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, data, (uint64_t)(uintptr_t)reply) == 0);
 	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
@@ -116,11 +127,41 @@ int main(void)
 	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
 	      SHMCP_WAIT_TIMEOUT);
 
-	/* a tag naming an entry out of range is dropped, never followed */
+	/* the table is searched only as far as entries are in use: a
+	 * duplicate behind a freed entry is still found, a freed entry is
+	 * taken again, and the limit is the limit */
+	for (uint32_t mid = 20; mid < 23; mid++) {
+		parm(p, 0, SHMCP_VMCPSEND, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	parm(p, 0, SHMCP_VMCPCANC, 20, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	parm(p, 0, SHMCP_VMCPSEND, 22, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_DUPLICATE_MESSAGE);
+	for (uint32_t mid = 30; mid < 30 + SHMCP_VMCF_MSG_LIMIT - 2; mid++) {
+		parm(p, 0, SHMCP_VMCPSEND, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	parm(p, 0, SHMCP_VMCPSEND, 99, "B       ", 0, 0);
+	CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == SHMCP_VMCF_RC_MESSAGE_LIMIT);
+	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.active_out == SHMCP_VMCF_MSG_LIMIT);
+	for (uint32_t mid = 21; mid < 30 + SHMCP_VMCF_MSG_LIMIT - 2; mid = mid == 22 ? 30 : mid + 1) {
+		parm(p, 0, SHMCP_VMCPCANC, mid, "B       ", 0, 0);
+		CHECK(shmcp_vmcf_diag68(sys, a, ga, p, NULL, 0) == 0);
+	}
+	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.active_out == 0);
+	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_VMCF, SHMCP_VMCF_PRESENT_BIT, 0, 0, &r) ==
+	      SHMCP_WAIT_TIMEOUT);  /* every one withdrawn */
+
+	/* a tag naming an entry out of range is dropped, never followed; a
+	 * word without VMCF's mark is none of its */
 	uint8_t bad[SHMCP_VMCF_TAG_LEN] = { 0 };
 	uint32_t w[3] = { SHMCP_VMCF_TAG_MAGIC, 1, 0x7fffffff };
 	memcpy(bad, w, sizeof w);
 	CHECK(shmcp_vmcf_present(sys, a, ga, bad, sizeof bad, NULL, 0) == SHMCP_VMCF_DROP);
+	uint64_t far = 0xAULL << 60 | 1ULL << 58 | 0x3ffffULL << 40, unmarked = 1ULL << 58;
+	CHECK(shmcp_vmcf_present(sys, a, ga, (uint8_t *)&far, 8, NULL, 0) == SHMCP_VMCF_DROP);
+	CHECK(shmcp_vmcf_present(sys, a, ga, (uint8_t *)&unmarked, 8, NULL, 0) == SHMCP_VMCF_FOREIGN);
 	CHECK(shmcp_vmcf_present(sys, a, ga, (uint8_t *)"junk", 4, NULL, 0) == SHMCP_VMCF_FOREIGN);
 
 	/* SMSG to A; a SEND to B that B's LOGOFF answers with error code 5 */
@@ -132,7 +173,6 @@ int main(void)
 	CHECK(shmcp_logoff(sys, b, gb) == 0);
 	CHECK(take(sys, a, ga, &r, NULL, 0) == SHMCP_VMCF_PRESENT);
 	CHECK(r.data[0] == SHMCP_VMCMRESP && r.data[1] == SHMCP_VMCF_RC_USER_NOT_AVAILABLE);
-	struct shmcp_vmcf_info info;
 	CHECK(shmcp_vmcf_info(sys, a, &info) == 0 && info.authorized && info.active_out == 0);
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
 	CHECK(shmcp_storage_free(sys) == free0);

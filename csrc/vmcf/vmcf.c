@@ -10,9 +10,11 @@
  * the empty state: nobody authorized, every entry free.
  *
  * The table is the truth; the interrupt queue only announces.  Every VMCF
- * record carries, as trailing data, a tag naming its message entry and the
- * entry's sequence number; the consumer asks shmcp_vmcf_present() before
- * showing a record, so an interrupt whose message was cancelled or purged
+ * record carries a tag naming its message entry and the entry's sequence
+ * number: SEND and RESPONSE records in their word (shmcp_queue_word: no
+ * pool block per interrupt), SENDX and SMSG records as the head of their
+ * trailing data.  The consumer asks shmcp_vmcf_present() before showing
+ * a record, so an interrupt whose message was cancelled or purged
  * meanwhile is dropped, as CP dequeues it.  That is also the moment a
  * SEND interrupt counts as "given" (RC 13 before it), a SENDX's data lands
  * and its RESPONSE is queued, and REPLY data reaches the source.
@@ -68,7 +70,8 @@ struct vmcf_auth {
 	uint32_t _pad2;
 	char partner[SHMCP_USERID_LEN];
 	uint64_t epoch;          /* bumped at UNAUTHORIZE: SMSG tags */
-	uint8_t _pad3[32];
+	uint32_t hi;             /* its own entries in use lie below (at most MAXMSG) */
+	uint8_t _pad3[28];
 };
 
 struct vmcf_msg {
@@ -92,6 +95,41 @@ struct vmcf_tag {
 	uint64_t seq;
 };
 _Static_assert(sizeof(struct vmcf_tag) == SHMCP_VMCF_TAG_LEN, "tag size");
+
+/* A tag in a record's word: a mark (never 0), the kind, the entry's index
+ * and the low WORD_SEQ bits of its sequence number.  A record whose entry
+ * was reused is told apart unless 2**40 messages were sent while it
+ * waited.  T_SEND and T_RESP only (their records carry no data). */
+#define WORD_MARK 0xAULL
+#define WORD_SEQ 40
+#define WORD_INDEX 18
+#define SEQ_MASK ((1ULL << WORD_SEQ) - 1)
+_Static_assert((uint64_t)SHMCP_MAX_VMS_LIMIT * MAXMSG <= 1ULL << WORD_INDEX, "index fits");
+
+static uint64_t word_of(uint32_t kind, uint32_t index, uint64_t seq)
+{
+	return WORD_MARK << 60 | (uint64_t)kind << 58 | (uint64_t)index << WORD_SEQ |
+	       (seq & SEQ_MASK);
+}
+
+/* The tag in record word @w into @tag: 1, or 0 if it is none. */
+static int word_tag(uint64_t w, struct vmcf_tag *tag)
+{
+	uint32_t kind = (uint32_t)(w >> 58) & 3;
+	if (w >> 60 != WORD_MARK || (kind != T_SEND && kind != T_RESP))
+		return 0;
+	*tag = (struct vmcf_tag){ TAG_MAGIC, kind,
+				  (uint32_t)(w >> WORD_SEQ) & ((1u << WORD_INDEX) - 1), 0,
+				  w & SEQ_MASK };
+	return 1;
+}
+
+/* Does sequence number @seq match @tag's (its low WORD_SEQ bits: a
+ * tag's word keeps no more)? */
+static int seq_is(uint64_t seq, const struct vmcf_tag *tag)
+{
+	return ((seq ^ tag->seq) & SEQ_MASK) == 0;
+}
 
 /**
  * shmcp_vmcf_region_size - bytes of VMCF tables for limits @lim: a small
@@ -195,6 +233,30 @@ static void free_off(shmcp_sys *sys, struct vmcf_msg *m, uint64_t *off)
 		shmcp_pool_free(&sys->pool, was, SHMCP_POOL_OWNER_NARROW(msg_index(sys, m)));
 }
 
+/*
+ * How far into source @src's table its entries in use reach: the tables
+ * are searched only that far, an entry being taken first-free (a source
+ * with one message in flight searches one entry, not MAXMSG).  The bound
+ * is raised before an entry is taken and lowered after one is freed, so
+ * a kill between leaves it too high, never too low; the repair makes it
+ * exact again.
+ */
+static uint32_t used_of(shmcp_sys *sys, int32_t src)
+{
+	uint32_t hi = auth_of(sys, src)->hi;
+	return hi < MAXMSG ? hi : MAXMSG;
+}
+
+/* Lower @src's bound past the free entries at its end. */
+static void used_shrink(shmcp_sys *sys, int32_t src)
+{
+	struct vmcf_auth *a = auth_of(sys, src);
+	uint32_t hi = used_of(sys, src);
+	while (hi && msg_at(sys, (uint32_t)src * MAXMSG + hi - 1)->state == M_FREE)
+		hi--;
+	a->hi = hi;
+}
+
 /* Free entry @m and the storage it holds: free first, so a kill before
  * its blocks are freed leaves blocks no entry names (the repair frees
  * them), never an entry half cleared. */
@@ -205,15 +267,20 @@ static void msg_free(shmcp_sys *sys, struct vmcf_msg *m)
 	free_off(sys, m, &m->data_off);
 	free_off(sys, m, &m->reply_off);
 	memset(m, 0, sizeof *m);
+	used_shrink(sys, (int32_t)(msg_index(sys, m) / MAXMSG));
 }
 
-/* Queue a VMCF record @hdr for @slot with a tag (+ @data) behind it. */
+/* Queue a VMCF record @hdr for @slot with its tag: in its word, or,
+ * with @data, before the data behind it. */
 static int queue_tagged(shmcp_sys *sys, int32_t slot, int prio, int must,
 			const uint8_t *hdr, uint32_t kind, uint32_t index,
 			uint64_t seq, const uint8_t *data, uint32_t len,
 			struct shmcp_bells *bells)
 {
 	SHMCP_LOCK_HELD(sys);
+	if (!len && kind != T_SMSG)
+		return shmcp_queue_word(sys, slot, SHMCP_VMCF, prio, must, hdr,
+					word_of(kind, index, seq), bells);
 	uint8_t small[SHMCP_VMCF_TAG_LEN + 256];
 	uint64_t total = (uint64_t)SHMCP_VMCF_TAG_LEN + len;
 	if (total > UINT32_MAX)
@@ -293,7 +360,7 @@ static int names_msg(const struct vmcf_msg *m, int32_t sink, uint32_t sink_gen, 
 /* The SEND-type entry @mid from @src to @sink (any state), or NULL. */
 static struct vmcf_msg *lookup(shmcp_sys *sys, int32_t src, int32_t sink, uint32_t mid)
 {
-	for (int i = 0; i < MAXMSG; i++) {
+	for (uint32_t i = 0, n = used_of(sys, src); i < n; i++) {
 		struct vmcf_msg *m = msg_at(sys, (uint32_t)src * MAXMSG + (uint32_t)i);
 		if (names_msg(m, sink, sys->vms[sink].gen, mid))
 			return m;
@@ -334,10 +401,16 @@ static void purge_own(shmcp_sys *sys, int32_t slot)
 	}
 }
 
-/* The tag of a VMCF record's trailing data @ext (@ext_len bytes) into
- * @tag: 1, or 0 if it carries none (not a VMCF-tagged record). */
+/* The tag of a VMCF record's trailing data @ext (@ext_len bytes), or of
+ * its word (@ext_len 8: the word's bytes), into @tag: 1, or 0 if it
+ * carries none (not a VMCF-tagged record). */
 static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
 {
+	if (ext && ext_len == sizeof(uint64_t)) {
+		uint64_t w;
+		memcpy(&w, ext, sizeof w);
+		return word_tag(w, tag);
+	}
 	if (!ext || ext_len < sizeof *tag)
 		return 0;
 	memcpy(tag, ext, sizeof *tag);
@@ -350,6 +423,8 @@ static int tag_of(const uint8_t *ext, uint32_t ext_len, struct vmcf_tag *tag)
 static int tagged(shmcp_sys *sys, int32_t slot, const struct shmcp_record *rec)
 {
 	struct vmcf_tag tag;
+	if (!rec->ext_len)
+		return word_tag(rec->ext_off, &tag);
 	return rec->ext_len >= sizeof tag &&
 	       shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)) &&
 	       tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag);
@@ -427,12 +502,13 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return rc;
 	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
 		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
-	/* one pass over the source's table: a duplicate (lookup()'s match;
-	 * not for IDENTIFY) and the first free entry */
+	/* one pass over the source's entries in use: a duplicate (lookup()'s
+	 * match; not for IDENTIFY) and the first free entry, else the one
+	 * after them */
 	struct vmcf_msg *m = NULL;
-	uint32_t sink_gen = sys->vms[sink].gen;
-	for (int i = 0; i < MAXMSG; i++) {
-		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + (uint32_t)i);
+	uint32_t sink_gen = sys->vms[sink].gen, used = used_of(sys, slot);
+	for (uint32_t i = 0; i < used; i++) {
+		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + i);
 		if (e->state == M_FREE) {
 			if (!m)
 				m = e;
@@ -440,7 +516,9 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 			return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
 		}
 	}
-	if (!m)
+	if (!m && used < MAXMSG)
+		m = msg_at(sys, (uint32_t)slot * MAXMSG + used);
+	if (!m || m->state != M_FREE)  /* (a bound gone wrong: the limit, never a clash) */
 		return SHMCP_VMCF_RC_MESSAGE_LIMIT;
 	int moves = func == SHMCP_VMCPSEND || func == SHMCP_VMCPSENR;
 	if ((func != SHMCP_VMCPIDEN && lena && !data))
@@ -462,6 +540,8 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	memcpy(h + SHMCP_VMCF_PARM_USER, sys->vms[slot].userid, SHMCP_USERID_LEN);
 	uint64_t seq = ++vhdr(sys)->seq;
 	uint32_t idx = msg_index(sys, m);
+	if (idx % MAXMSG >= used)  /* before the entry is in use: never too low */
+		auth_of(sys, slot)->hi = idx % MAXMSG + 1;
 	rc = queue_tagged(sys, sink, prio, 0, h, T_SEND, idx, seq,
 			  func == SHMCP_VMCPSENX ? data : NULL,
 			  func == SHMCP_VMCPSENX ? lena : 0, bells);
@@ -736,7 +816,7 @@ static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct 
 	} else if (tag->index < nmsgs(sys)) {
 		struct vmcf_msg *m = msg_at(sys, tag->index);
 		int32_t src = (int32_t)(tag->index / MAXMSG);
-		if (tag->kind == T_SEND && m->state == M_QUEUED && m->seq == tag->seq &&
+		if (tag->kind == T_SEND && m->state == M_QUEUED && seq_is(m->seq, tag) &&
 		    m->sink == slot && m->sink_gen == gen) {
 			if (m->func == SHMCP_VMCPIDEN) {
 				msg_free(sys, m);
@@ -752,7 +832,7 @@ static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct 
 				m->state = M_NOTIFIED;
 				rc = SHMCP_VMCF_PRESENT;
 			}
-		} else if (tag->kind == T_RESP && m->state == M_DONE && m->seq == tag->seq &&
+		} else if (tag->kind == T_RESP && m->state == M_DONE && seq_is(m->seq, tag) &&
 			   src == slot && m->src_gen == gen) {
 			if (own_reply) {
 				reply_buf = (uint8_t *)(uintptr_t)m->reply_addr;
@@ -772,7 +852,8 @@ static int present_tag(shmcp_sys *sys, int32_t slot, uint32_t gen, const struct 
 
 /**
  * shmcp_vmcf_present - the VM in @slot (logon @gen) has taken a VMCF
- * record whose trailing data is @ext (@ext_len bytes): may it be shown?
+ * record whose trailing data is @ext (@ext_len bytes; a record without
+ * any: its word's 8 bytes, native order): may it be shown?
  * A SEND interrupt becomes "given" (sink actions allowed); a SENDX's
  * RESPONSE is queued, or, if the sink's buffer shrank below the data,
  * the source gets error code 7 and the record is dropped; an IDENTIFY
@@ -804,35 +885,30 @@ int shmcp_vmcf_present(shmcp_sys *sys, int32_t slot, uint32_t gen,
 /*
  * The facility's present (core/facility.h): shmcp_next took @rec for the
  * VM in @slot, in its own process.  When @present_types has
- * SHMCP_VMCF_PRESENT_BIT and the record carries only its tag (SEND,
+ * SHMCP_VMCF_PRESENT_BIT and the record's word is its tag (SEND,
  * SEND/RECV, IDENTIFY, RESPONSE: no SENDX or SMSG data to show), the
- * tag is taken and the record presented here under one lock, the REPLY
- * data written into the REPLY buffer the source named: one core call per
- * interrupt.  The record then has no trailing data left.  Anything else,
- * or an error (then nothing is changed), goes back as is, for the layer's
- * shmcp_take_ext and shmcp_vmcf_present.
+ * record is presented here under one lock, the REPLY data written into
+ * the REPLY buffer the source named: one core call per interrupt, no pool
+ * block.  Its word is then spent (0).  Anything else, or an error (then
+ * nothing is changed), goes back as is, for the layer's shmcp_take_ext
+ * and shmcp_vmcf_present.
  */
 static int present_hook(shmcp_sys *sys, int32_t slot, uint32_t gen, uint32_t present_types,
 			struct shmcp_record *rec)
 {
 	struct vmcf_tag tag;
-	if (!(present_types & SHMCP_VMCF_PRESENT_BIT) || rec->ext_len != sizeof tag)
+	if (!(present_types & SHMCP_VMCF_PRESENT_BIT) || rec->ext_len ||
+	    !word_tag(rec->ext_off, &tag))
 		return SHMCP_SHOW_AS_IS;
 	if (enter(sys, slot, gen))
 		return SHMCP_SHOW_AS_IS;
 	struct shmcp_bells bells = { .n = 0, .overflow = 0 };
 	uint32_t refused = sys->pool.refused;
-	int rc = -1;
-	if (shmcp_pool_held_by(&sys->pool, rec->ext_off, sizeof tag, SHMCP_POOL_OWNER_VM(slot)) &&
-	    tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag))
-		rc = present_tag(sys, slot, gen, &tag, 0, NULL, 0, 1, &bells);
+	int rc = present_tag(sys, slot, gen, &tag, 0, NULL, 0, 1, &bells);
 	if (sys->pool.refused != refused)
 		rc = SHMCP_E_CORRUPT;
-	if (rc >= 0) {
-		shmcp_pool_free(&sys->pool, rec->ext_off, SHMCP_POOL_OWNER_VM(slot));
-		rec->ext_len = 0;
-		rec->ext_off = SHMCP_POOL_NIL;
-	}
+	if (rc >= 0)
+		rec->ext_off = 0;  /* its word is spent */
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
 	if (rc < 0)
@@ -994,24 +1070,27 @@ static int holds(shmcp_sys *sys, uint16_t owner, uint64_t off)
 /* Is @rec the RESPONSE of entry @ctx (index, sequence number)? */
 static int is_response(shmcp_sys *sys, const struct shmcp_record *rec, const void *ctx)
 {
+	(void)sys;
 	const uint64_t *want = ctx;
 	struct vmcf_tag tag;
-	if (rec->ext_len < sizeof tag || rec->ext_off >= sys->pool.hdr->size ||
-	    sizeof tag > sys->pool.hdr->size - rec->ext_off)
-		return 0;
-	return tag_of(sys->pool.base + rec->ext_off, sizeof tag, &tag) && tag.kind == T_RESP &&
-	       tag.index == want[0] && tag.seq == want[1];
+	return !rec->ext_len && word_tag(rec->ext_off, &tag) && tag.kind == T_RESP &&
+	       tag.index == want[0] && seq_is(want[1], &tag);
 }
 
-/* VMCF's part of the lock's repair (core/facility.h): a message DONE
- * whose RESPONSE the kill kept from its source's queue gets it (should
- * the source hold a copy already, the second is dropped: the entry is
- * gone by then).  The rest is safe at every store: an entry is named
- * QUEUED only once its SEND is queued, and the sweep frees a block a FREE
- * entry still names. */
+/* VMCF's part of the lock's repair (core/facility.h): each source's bound
+ * of its entries in use made exact (a kill leaves it too high at worst),
+ * and a message DONE whose RESPONSE the kill kept from its source's queue
+ * gets it (should the source hold a copy already, the second is dropped:
+ * the entry is gone by then).  The rest is safe at every store: an entry
+ * is named QUEUED only once its SEND is queued, and the sweep frees a
+ * block a FREE entry still names. */
 static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 {
 	SHMCP_LOCK_HELD(sys);
+	for (uint32_t v = 0; v < sys->max_vms; v++) {  /* each bound exact again */
+		auth_of(sys, (int32_t)v)->hi = MAXMSG;
+		used_shrink(sys, (int32_t)v);
+	}
 	for (uint32_t i = 0; i < nmsgs(sys); i++) {
 		struct vmcf_msg *m = msg_at(sys, i);
 		int32_t src = (int32_t)(i / MAXMSG);
@@ -1033,7 +1112,7 @@ static void repair(shmcp_sys *sys, struct shmcp_bells *bells)
 
 /* What VMCF gives the core (core/facility.h): its interrupts are presented
  * in the VM's process (shmcp_vmcf_present, with the REPLY buffer), and
- * carry trailing data, so none is dropped as withdrawn at the head. */
+ * carry their tags, so none is dropped as withdrawn at the head. */
 const struct shmcp_facility shmcp_vmcf_facility = {
 	.name = "VMCF",
 	.signal = SIGUSR2,
