@@ -20,9 +20,15 @@ static receive_many_fn *core_receive_many;  /* bind_receive_many's */
  * messages already saves nearly all of a round per message */
 #define AHEAD_MSGS 16
 #define AHEAD_BYTES 16384
+/* per batch: what a wait copies into the process before the program takes
+ * the first message (with the GIL held throughout).  A larger message
+ * gains nothing from a shared round -- its copy is the cost -- so it is
+ * the take's, as is what follows the batch's first AHEAD_TOTAL bytes */
+#define AHEAD_TOTAL (64 * 4096)
 
 /* A batch item receive_ahead may RECEIVE: a one-way Message take_batch made
- * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA). */
+ * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA) of at
+ * most AHEAD_BYTES. */
 static int ahead_item(PyObject *o)
 {
 	if (Py_TYPE(o) != message_type)
@@ -30,7 +36,7 @@ static int ahead_item(PyObject *o)
 	MessageObject *m = (MessageObject *)o;
 	return !m->router && !m->plist && !m->data &&
 	       (m->flags & (SHMCP_IPNORPY | SHMCP_IPRMDATA)) == SHMCP_IPNORPY &&
-	       be_get(m->image + SHMCP_IP_BFLN1F, 4) < 0x80000000u;
+	       be_get(m->image + SHMCP_IP_BFLN1F, 4) <= AHEAD_BYTES;
 }
 
 /* The items [from, to) of @batch that ahead_item says RECEIVEd in one core
@@ -71,22 +77,26 @@ static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine
  * receive took (take_batch's Messages), RECEIVEd in order, one lock round
  * per AHEAD_MSGS messages or AHEAD_BYTES of data, before they are filed:
  * the program's receives then hand them out from the inbox.  Only a receive's own batch (at most
- * take_batch's 64), so back-pressure holds: what is read ahead is what one
- * wait took.  Never fails: what it could not RECEIVE is the takes'. */
+ * take_batch's 64, AHEAD_TOTAL bytes: larger messages and the rest are the
+ * takes'), so back-pressure holds: what is read ahead is what one wait
+ * took.  Never fails: what it could not RECEIVE is the takes'. */
 void receive_ahead(PyObject *batch)
 {
 	Machine *vm = current_vm;
 	if (!core_receive_many || !vm || !vm->logged_on || !message_type ||
 	    !PyList_CheckExact(batch))
 		return;
-	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0;
-	uint64_t bytes = 0;
-	for (Py_ssize_t i = 0; i < n; i++) {
+	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0, i;
+	uint64_t bytes = 0, total = 0;
+	for (i = 0; i < n; i++) {
 		PyObject *o = PyList_GET_ITEM(batch, i);
 		if (!ahead_item(o))
 			continue;
 		MessageObject *m = (MessageObject *)o;
-		bytes += be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);
+		if ((total += size) > AHEAD_TOTAL)
+			break;  /* this one and the rest are the takes' */
+		bytes += size;
 		if (++count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
 			receive_run(batch, from, i + 1, vm);
 			from = i + 1;
@@ -95,7 +105,7 @@ void receive_ahead(PyObject *batch)
 		}
 	}
 	if (count > 1)  /* a lone one is the take's */
-		receive_run(batch, from, n, vm);
+		receive_run(batch, from, i, vm);
 }
 
 /* bind_receive_many(address): the core's shmcp_iucv_receive_many, once. */
