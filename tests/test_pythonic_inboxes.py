@@ -60,3 +60,34 @@ def test_vm_and_path_receive_mixed_take_each_message_once(system):
             assert vm.paths == [] and not a._sever_owed and not b._sever_owed
         finally:
             finish(client)
+
+
+@pytest.mark.parametrize("policy", ["accept_all", "accept"])
+def test_a_zero_timeout_takes_what_is_queued(system, policy):
+    """timeout=0 looks once: messages already queued (not yet taken from
+    the interrupt queue) come back; only an empty queue raises TimeoutError.
+    With accept_all its thread may be the one waiting on the queue."""
+    with shmcp.logon("server") as vm:
+        if policy == "accept_all":
+            vm.accept_all()
+        client = child("""
+            import shmcp
+            vm = shmcp.logon("client")
+            p = vm.connect("server", timeout=30)
+            for i in range(4):
+                p.send(b"q%d" % i, one_way=True)
+            print("SENT", flush=True)
+            input()
+            """)
+        try:
+            if policy == "accept":
+                vm.accept(timeout=30)
+            assert line(client) == "SENT"
+            first = vm.receive(timeout=0)
+            assert first.data == b"q0"
+            assert first.path.receive(timeout=0).data == b"q1"
+            assert [m.data for m in vm.messages(timeout=0)] == [b"q2", b"q3"]
+            with pytest.raises(TimeoutError):
+                vm.receive(timeout=0)
+        finally:
+            finish(client)

@@ -224,6 +224,7 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 	PyObject *mutex = box ? PyObject_GetAttr(router, s_mutex) : NULL;
 	PyObject *paths = mutex ? PyObject_GetAttr(router, s_paths) : NULL;
 	PyObject *res = NULL, *r;
+	int looked = 0;
 	if (!paths || count_wait(router) < 0 || lock_call(lock_acquire, mutex) < 0)
 		goto out;
 	for (;;) {
@@ -244,10 +245,11 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 			int64_t left = timeout_of(deadline);
 			if (left < -1)
 				break;
-			if (!left) {
+			if (!left && looked) {  /* a deadline already past: one look */
 				PyErr_SetString(PyExc_TimeoutError, "timed out");
 				break;
 			}
+			looked = 1;
 		} else {
 			PyObject *got = PyDict_GetItemWithError(box, msgid);
 			if (got) {

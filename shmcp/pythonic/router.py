@@ -106,15 +106,18 @@ class Router:
         mutex = self.mutex
         self.fg_waits += 1  # the acceptor keeps out of the way
         mutex.acquire()
+        looked = False  # a deadline already past still gets one look
         try:
             while True:
                 got = pred()
                 if got:
                     return got
-                if deadline is not None and _monotonic() >= deadline:
+                if looked and deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("timed out")
+                first, looked = not looked, True
                 if self.pumping:
-                    if self.acceptor_pumping and not self.nudged:
+                    acceptor = self.acceptor_pumping
+                    if acceptor and not self.nudged:
                         self.nudged = True  # wake it: its wait would last 20 ms
                         try:
                             self.vm.queue_interrupt(self.vm.userid8, NUDGE)
@@ -122,7 +125,10 @@ class Router:
                             self.nudged = False
                     self.sleepers += 1
                     try:
-                        self.cond.wait(None if deadline is None else deadline - _monotonic())
+                        # the first look waits out accept_all's nudged pass
+                        # (what is queued is filed then), even at timeout=0
+                        self.cond.wait(None if deadline is None or (first and acceptor)
+                                       else deadline - _monotonic())
                     finally:
                         self.sleepers -= 1
                     continue
