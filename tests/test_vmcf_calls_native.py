@@ -292,3 +292,38 @@ def test_records_taken_as_is_carry_their_tag_in_the_word(system):
         assert bytes(answer[:6]) == b"answer" and not vmcf._state(vm).replies
         assert vm.attached.storage_free() == free and vm.pending() == 0
         assert vmcf.info()["active_out"] == 0
+
+
+def test_a_reply_buffer_is_held_until_its_own_response(system):
+    """Two SEND/RECVs with the same (user, mid) in flight at once -- the
+    first answered, its RESPONSE not yet taken, when its sink logged on
+    again and took the second -- each keep their REPLY buffer's export
+    until their own RESPONSE is shown: the core writes each reply into
+    the buffer its SEND/RECV named, so neither may be resized (freed)
+    before."""
+    from vmcf_vms import running
+    with shmcp.logon("A") as vm, running("B") as (b,):
+        assert vmcf.authorize(bytearray(64)) == 0
+        assert b.rc(V.VMCPAUTH) == 0
+        first, second = bytearray(8), bytearray(8)
+        assert vmcf.diag68(V.Vmcparm(func=V.VMCPSENR, user="B", mid=1, vada=b"one",
+                                     vadb=first)) == 0
+        assert "hdr" in b.take()
+        assert b.rc(V.VMCPREPL, user="A", mid=1, data=b"first".hex()) == 0
+        assert b.do("relogon") == {"ok": True}
+        assert b.rc(V.VMCPAUTH) == 0
+        assert vmcf.diag68(V.Vmcparm(func=V.VMCPSENR, user="B", mid=1, vada=b"two",
+                                     vadb=second)) == 0
+        with pytest.raises(BufferError):
+            first.append(0)  # its RESPONSE is still queued
+        r = vm.wait()
+        assert r.response and r.mid == 1 and bytes(first[:5]) == b"first"
+        with pytest.raises(BufferError):
+            second.append(0)  # its SEND/RECV is still in flight
+        assert "hdr" in b.take()
+        assert b.rc(V.VMCPREPL, user="A", mid=1, data=b"second".hex()) == 0
+        r = vm.wait()
+        assert r.response and r.mid == 1 and bytes(second[:6]) == b"second"
+        assert not vmcf._state(vm).replies
+        first.append(0)
+        second.append(0)
