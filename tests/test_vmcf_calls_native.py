@@ -294,15 +294,14 @@ def test_records_taken_as_is_carry_their_tag_in_the_word(system):
         assert vmcf.info()["active_out"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="VmcfReplies keeps one REPLY buffer per (user, mid): "
-                   "a second SEND/RECV's replaces the first's while its RESPONSE is queued")
-def test_a_reply_buffer_is_held_until_its_own_response(system):
-    """Two SEND/RECVs with the same (user, mid) in flight at once -- the
-    first answered, its RESPONSE not yet taken, when its sink logged on
-    again and took the second -- each keep their REPLY buffer's export
-    until their own RESPONSE is shown: the core writes each reply into
-    the buffer its SEND/RECV named, so neither may be resized (freed)
-    before."""
+def test_a_message_id_stays_active_for_its_userid_until_its_response(system):
+    """A SEND/RECV answered but its RESPONSE not yet taken is still active
+    for its sink's userid, also after that sink logged off and on again:
+    a second SEND/RECV with the same (user, mid) gets error code 8
+    (duplicate), so the first's REPLY buffer stays held -- the core
+    writes the reply into it when its RESPONSE is shown -- and no second
+    buffer takes its place under the same key.  Once that RESPONSE is
+    taken, the id is free again."""
     from vmcf_vms import running
     with shmcp.logon("A") as vm, running("B") as (b,):
         assert vmcf.authorize(bytearray(64)) == 0
@@ -314,14 +313,18 @@ def test_a_reply_buffer_is_held_until_its_own_response(system):
         assert b.rc(V.VMCPREPL, user="A", mid=1, data=b"first".hex()) == 0
         assert b.do("relogon") == {"ok": True}
         assert b.rc(V.VMCPAUTH) == 0
-        assert vmcf.diag68(V.Vmcparm(func=V.VMCPSENR, user="B", mid=1, vada=b"two",
-                                     vadb=second)) == 0
+        again = V.Vmcparm(func=V.VMCPSENR, user="B", mid=1, vada=b"two", vadb=second)
+        assert vmcf.diag68(again) == V.RC_DUPLICATE_MESSAGE
+        second.append(0)  # refused: not held
         with pytest.raises(BufferError):
             first.append(0)  # its RESPONSE is still queued
         r = vm.wait()
         assert r.response and r.mid == 1 and bytes(first[:5]) == b"first"
+        del second[8:]
+        assert vmcf.diag68(V.Vmcparm(func=V.VMCPSENR, user="B", mid=1, vada=b"two",
+                                     vadb=second)) == 0
         with pytest.raises(BufferError):
-            second.append(0)  # its SEND/RECV is still in flight
+            second.append(0)  # its SEND/RECV is in flight
         assert "hdr" in b.take()
         assert b.rc(V.VMCPREPL, user="A", mid=1, data=b"second".hex()) == 0
         r = vm.wait()

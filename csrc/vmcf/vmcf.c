@@ -88,6 +88,8 @@ struct vmcf_msg {
 	uint64_t seq;
 	uint64_t data_addr;      /* source's process-local addresses, for */
 	uint64_t reply_addr;     /* the overlap check only */
+	char sink_user[SHMCP_USERID_LEN];  /* the sink's userid: duplicates are per
+					    * userid, across its logons */
 };
 
 struct vmcf_tag {
@@ -350,6 +352,16 @@ static int complete(shmcp_sys *sys, struct vmcf_msg *m, uint8_t eflg, uint8_t st
 	return 0;
 }
 
+/* Is entry @m a SEND-type message @mid still active for the sink userid
+ * @user (any logon of it: its RESPONSE not yet taken)?  Error code 8 for
+ * a new one.  Per userid, not per logon: the source's REPLY buffer is
+ * known by (userid, mid) until that RESPONSE is shown. */
+static int dup_msg(const struct vmcf_msg *m, const char *user, uint32_t mid)
+{
+	return m->state != M_FREE && m->func != SHMCP_VMCPIDEN && m->mid == mid &&
+	       memcmp(m->sink_user, user, SHMCP_USERID_LEN) == 0;
+}
+
 /* Is entry @m the SEND-type message @mid to @sink (logon @sink_gen)? */
 static int names_msg(const struct vmcf_msg *m, int32_t sink, uint32_t sink_gen, uint32_t mid)
 {
@@ -502,17 +514,17 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 		return rc;
 	if (func == SHMCP_VMCPSENX && (uint64_t)lena + HDR > auth_of(sys, sink)->lena)
 		return SHMCP_VMCF_RC_SENDX_TOO_LARGE;
-	/* one pass over the source's entries in use: a duplicate (lookup()'s
-	 * match; not for IDENTIFY) and the first free entry, else the one
-	 * after them */
+	/* one pass over the source's entries in use: a duplicate (dup_msg;
+	 * not for IDENTIFY) and the first free entry, else the one after them */
 	struct vmcf_msg *m = NULL;
-	uint32_t sink_gen = sys->vms[sink].gen, used = used_of(sys, slot);
+	const char *sink_user = sys->vms[sink].userid;
+	uint32_t used = used_of(sys, slot);
 	for (uint32_t i = 0; i < used; i++) {
 		struct vmcf_msg *e = msg_at(sys, (uint32_t)slot * MAXMSG + i);
 		if (e->state == M_FREE) {
 			if (!m)
 				m = e;
-		} else if (func != SHMCP_VMCPIDEN && names_msg(e, sink, sink_gen, mid)) {
+		} else if (func != SHMCP_VMCPIDEN && dup_msg(e, sink_user, mid)) {
 			return SHMCP_VMCF_RC_DUPLICATE_MESSAGE;
 		}
 	}
@@ -555,6 +567,7 @@ static int do_send(shmcp_sys *sys, int32_t slot, const uint8_t *p, uint8_t func,
 	m->mid = mid;
 	m->sink = sink;
 	m->sink_gen = sys->vms[sink].gen;
+	memcpy(m->sink_user, sys->vms[sink].userid, SHMCP_USERID_LEN);
 	m->src_gen = sys->vms[slot].gen;
 	m->data_len = moves || func == SHMCP_VMCPSENX ? lena : 0;
 	m->data_off = off;
