@@ -43,6 +43,15 @@ def declare(vm: shmcp.VirtualMachine) -> None:
         vm.accept(timeout=0)
 
 
+def accept_and_send(vm: shmcp.VirtualMachine, sender) -> None:
+    """Accept ``sender``'s path and tell it to send: back once all it sends
+    is queued."""
+    vm.accept(timeout=30)
+    assert line(sender) == "READY"
+    tell(sender)
+    assert line(sender) == "SENT"
+
+
 def test_threads_receiving_a_stream_take_each_message_once_in_order(system):
     """Four threads take a 20,000-message stream by vm.receive: together
     every message once, and each thread's in the order sent."""
@@ -82,10 +91,7 @@ def test_a_path_ended_while_a_batch_is_read_ahead_loses_nothing(system, end):
         declare(vm)
         sender = child(SENDER.format(count=200))
         try:
-            vm.accept(timeout=30)
-            assert line(sender) == "READY"
-            tell(sender)
-            assert line(sender) == "SENT"
+            accept_and_send(vm, sender)
             first = vm.receive(timeout=30)
             assert first.data == b"0"
             path = first.path
@@ -175,10 +181,7 @@ def test_large_messages_are_not_read_ahead(system):
         declare(vm)
         sender = child(sender_code)
         try:
-            vm.accept(timeout=30)
-            assert line(sender) == "READY"
-            tell(sender)
-            assert line(sender) == "SENT"
+            accept_and_send(vm, sender)
             first = vm.receive(timeout=30)
             assert first.data == bytes([0]) * big
             # what the wait copied out ahead (Message._data: set once RECEIVEd)
