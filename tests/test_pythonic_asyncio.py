@@ -190,6 +190,42 @@ def test_cancelled_areceive_keeps_the_message(system):
         finish(sender)
 
 
+@pytest.mark.parametrize("policy", ["aaccept", "accept_all"])
+def test_a_zero_timeout_takes_what_is_queued(system, policy):
+    """await areceive(timeout=0) looks once, as receive does: what is queued
+    comes back, and only an empty queue raises TimeoutError."""
+    sender = child("""
+        import shmcp
+        vm = shmcp.logon("sender")
+        path = vm.connect("receiver", wait=True, timeout=30)
+        input()
+        for i in range(3):
+            path.send(b"q%d" % i, one_way=True)
+        print("SENT", flush=True)
+        input()
+        """)
+
+    async def main():
+        with shmcp.logon("receiver") as vm:
+            if policy == "aaccept":
+                await vm.aaccept(timeout=30)
+            else:
+                vm.accept_all()
+            tell(sender)
+            assert line(sender) == "SENT"
+            first = await vm.areceive(timeout=0)
+            assert first.data == b"q0"
+            assert (await first.path.areceive(timeout=0)).data == b"q1"
+            assert [m.data async for m in vm.amessages(timeout=0)] == [b"q2"]
+            with pytest.raises(TimeoutError):
+                await vm.areceive(timeout=0)
+            tell(sender)
+    try:
+        asyncio.run(main())
+    finally:
+        finish(sender)
+
+
 def test_crashed_partner_raises_path_severed_in_awaiting_coroutines(server):
     async def main():
         with shmcp.logon("client") as vm:

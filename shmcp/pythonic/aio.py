@@ -174,12 +174,14 @@ class LoopPump:
         dispatch; pred takes the router's mutex itself if it needs it);
         TimeoutError at ``deadline``.  ``pumped``: as for wait_for, the
         first time."""
+        looked = False  # a deadline already past still gets one look
         while True:
             got = pred()
             if got:
                 return got
-            if deadline is not None and _monotonic() >= deadline:
+            if looked and deadline is not None and _monotonic() >= deadline:
                 raise TimeoutError("timed out")
+            looked = True
             fut = self.loop.create_future()
             self.waiters.append(fut)
             try:
