@@ -210,25 +210,25 @@ class Router:
         dispatch, as the pumper (``pumping`` set by the caller; cleared
         here, under the same lock round as the dispatch).  True if an
         interrupt came."""
-        mutex = self.mutex
-        ended = False
+        self.acceptor_pumping = acceptor
         try:
-            self.acceptor_pumping = acceptor
             got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
-            with mutex:
-                ended = True
-                self.pumping = self.acceptor_pumping = False
-                if self.sleepers:  # they run once this thread lets go of mutex
-                    self.cond.notify_all()
-                if got is not None:
-                    self.dispatch(got)
-            return got is not None
-        finally:
-            if not ended:  # (Ctrl-C in the wait, or the VM ended)
-                with mutex:
-                    self.pumping = self.acceptor_pumping = False
-                    if self.sleepers:
-                        self.cond.notify_all()
+        except BaseException:  # (Ctrl-C in the wait, or the VM ended)
+            with self.mutex:
+                self._stop_pumping()
+            raise
+        with self.mutex:
+            self._stop_pumping()
+            if got is not None:
+                self.dispatch(got)
+        return got is not None
+
+    def _stop_pumping(self) -> None:
+        """The pumper's wait is over (mutex held): the sleepers may pump
+        next, and run once this thread lets go of mutex."""
+        self.pumping = self.acceptor_pumping = False
+        if self.sleepers:
+            self.cond.notify_all()
 
     # -- dispatch -------------------------------------------------------------
 
