@@ -181,6 +181,12 @@ class LoopPump:
                 return got
             if looked and deadline is not None and _monotonic() >= deadline:
                 raise TimeoutError("timed out")
+            if not looked and self.router.acceptor_pumping:
+                # (the asyncio twin of wait_until's first look: a thread
+                # of the router's, briefly, not the loop's own pump)
+                self.router.wait_out_acceptor()
+                looked, pumped = True, False
+                continue
             looked = True
             fut = self.loop.create_future()
             self.waiters.append(fut)

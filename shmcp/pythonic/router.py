@@ -117,12 +117,8 @@ class Router:
                 first, looked = not looked, True
                 if self.pumping:
                     acceptor = self.acceptor_pumping
-                    if acceptor and not self.nudged:
-                        self.nudged = True  # wake it: its wait would last 20 ms
-                        try:
-                            self.vm.queue_interrupt(self.vm.userid8, NUDGE)
-                        except ShmcpError:  # a full queue wakes it anyway
-                            self.nudged = False
+                    if acceptor:
+                        self._nudge_acceptor()
                     self.sleepers += 1
                     try:
                         # the first look waits out accept_all's nudged pass
@@ -136,6 +132,33 @@ class Router:
                 self._file(batch)
         finally:
             mutex.release()
+
+    def _nudge_acceptor(self) -> None:
+        """Wake accept_all's thread from its core wait (mutex held): that
+        wait would last 20 ms."""
+        if not self.nudged:
+            self.nudged = True
+            try:
+                self.vm.queue_interrupt(self.vm.userid8, NUDGE)
+            except ShmcpError:  # a full queue wakes it anyway
+                self.nudged = False
+
+    def wait_out_acceptor(self) -> None:
+        """If accept_all's thread is in the core's wait, wake it and wait
+        until its pass ends: what is queued is filed then (a zero
+        timeout's one look sees what came before it, as wait_until's
+        first look does)."""
+        with self.mutex:
+            if not self.acceptor_pumping:
+                return
+            self.fg_waits += 1  # the program waits: the acceptor keeps out next
+            self._nudge_acceptor()
+            self.sleepers += 1
+            try:
+                while self.acceptor_pumping:
+                    self.cond.wait()
+            finally:
+                self.sleepers -= 1
 
     def _file(self, batch: list[Any]) -> None:
         """dispatch() each of a batch (mutex held); with nobody watching,
