@@ -528,6 +528,22 @@ int shmcp_iucv_connection(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, in
 	return SHMCP_E_BADARG;
 }
 
+/* What the instruction returns for a facility's outcome @rc, with
+ * IPRCODE set in @plist: CC0; an IPRCODE is CC1; 256 + cc is CC2 / CC3;
+ * a negative SHMCP_E_* stays itself. */
+static int condition_code(int rc, uint8_t *plist)
+{
+	if (rc >= 256)
+		return rc - 256;
+	if (rc > 0) {
+		plist[SHMCP_IP_RCODE] = (uint8_t)rc;
+		return 1;
+	}
+	if (rc == 0)
+		plist[SHMCP_IP_RCODE] = 0;
+	return rc;
+}
+
 /**
  * shmcp_iucv_call - the IUCV instruction: function @func for VM @slot
  * (logon @gen) with the 40-byte IPARML @plist (updated in place).  @in is
@@ -583,15 +599,7 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 		rc = SHMCP_E_CORRUPT;
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
-	if (rc >= 256)  /* CC2 / CC3, encoded as 256 + cc */
-		return rc - 256;
-	if (rc > 0) {   /* an IPRCODE: CC1 */
-		plist[SHMCP_IP_RCODE] = (uint8_t)rc;
-		return 1;
-	}
-	if (rc == 0)
-		plist[SHMCP_IP_RCODE] = 0;
-	return rc;
+	return condition_code(rc, plist);
 }
 
 /**
@@ -627,15 +635,7 @@ int shmcp_iucv_receive_many(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
 					   bufs[i], &bells);
 		if (sys->pool.refused != refused)
 			r = SHMCP_E_CORRUPT;
-		if (r >= 256) {  /* CC2 / CC3, encoded as 256 + cc */
-			r -= 256;
-		} else if (r > 0) {  /* an IPRCODE: CC1 */
-			plists[i][SHMCP_IP_RCODE] = (uint8_t)r;
-			r = 1;
-		} else if (r == 0) {
-			plists[i][SHMCP_IP_RCODE] = 0;
-		}
-		ccs[i] = r;
+		ccs[i] = condition_code(r, plists[i]);
 	}
 	if (t.unshown)
 		shmcp_iucv_drop_withdrawn(sys, slot, gen);

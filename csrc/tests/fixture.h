@@ -5,10 +5,12 @@
 #ifndef SHMCP_TEST_FIXTURE_H
 #define SHMCP_TEST_FIXTURE_H
 #include <signal.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "../core/image.h"
 #include "../core/internal.h"
 #include "../include/shmcp_iucv.h"
 #include "../include/shmcp_vmcf.h"
@@ -46,6 +48,26 @@ static inline int iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func
 {
 	int cc = shmcp_iucv_call(sys, slot, gen, func, pl, in, out);
 	return cc == 1 ? 1000 + pl[SHMCP_IP_RCODE] : cc;
+}
+
+/* A and B declare buffers, A connects to B and B accepts; both ends'
+ * connection interrupts are taken.  Returns A's path id. */
+static inline uint16_t iucv_path_a_to_b(shmcp_sys *sys, int32_t a, uint32_t ga, int32_t b,
+					uint32_t gb)
+{
+	uint8_t pl[40] = { 0 };
+	struct shmcp_record r;
+	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
+	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
+	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
+	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
+	uint16_t apath = ip16(pl, SHMCP_IP_PATHID);
+	CHECK(shmcp_pop(sys, b, 1 << SHMCP_IUCV, &r) == 1);  /* pending connection */
+	memset(pl, 0, sizeof pl);
+	memcpy(pl, r.data, 2);
+	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_ACCEPT, pl, NULL, NULL) == 0);
+	CHECK(shmcp_pop(sys, a, 1 << SHMCP_IUCV, &r) == 1);  /* connection complete */
+	return apath;
 }
 
 #endif

@@ -38,16 +38,7 @@ int main(void)
 	uint8_t pl[40] = { 0 }, buf[8];
 	struct shmcp_record r;
 
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
-	uint16_t apath = ip16(pl, 0);
-	CHECK(shmcp_pop(sys, b, 1 << SHMCP_IUCV, &r) == 1);  /* pending connection */
-	memset(pl, 0, sizeof pl);
-	memcpy(pl, r.data, 2);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_ACCEPT, pl, NULL, NULL) == 0);
-	CHECK(shmcp_pop(sys, a, 1 << SHMCP_IUCV, &r) == 1);  /* connection complete */
+	uint16_t apath = iucv_path_a_to_b(sys, a, ga, b, gb);
 	uint64_t free0 = shmcp_storage_free(sys);
 
 	pthread_t t;

@@ -179,20 +179,10 @@ static void test_second_look(void)
 
 int main(void)
 {
-	uint8_t pl[40] = { 0 };
 	struct shmcp_record r;
 	sys = system_with_a_and_b("shmcp-present-race", &a, &ga, &b, &gb);
 	uint64_t free0 = shmcp_storage_free(sys);
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
-	apath = ip16(pl, 0);
-	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
-	memset(pl, 0, sizeof pl);
-	memcpy(pl, r.data, 2);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_ACCEPT, pl, NULL, NULL) == 0);
-	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	apath = iucv_path_a_to_b(sys, a, ga, b, gb);
 
 	test_late_mark();
 	test_second_look();

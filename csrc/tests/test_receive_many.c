@@ -31,16 +31,7 @@ int main(void)
 	int ccs[N];
 	CHECK(shmcp_iucv_receive_many(sys, b, gb, 1, none, nobuf, ccs) == SHMCP_E_PCOPER);
 
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
-	CHECK(iucv_call(sys, a, ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
-	uint16_t apath = ip16(pl, 0);
-	CHECK(shmcp_next(sys, b, gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
-	memset(pl, 0, sizeof pl);
-	memcpy(pl, r.data, 2);
-	CHECK(iucv_call(sys, b, gb, SHMCP_IUCV_ACCEPT, pl, NULL, NULL) == 0);
-	CHECK(shmcp_next(sys, a, ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	uint16_t apath = iucv_path_a_to_b(sys, a, ga, b, gb);
 	uint64_t free0 = shmcp_storage_free(sys);
 
 	/* A sends N one-way messages of different lengths (0 .. 5000 bytes) */

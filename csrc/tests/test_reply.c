@@ -114,16 +114,7 @@ int main(void)
 	uint8_t pl[40] = { 0 };
 	struct shmcp_record r;
 
-	CHECK(iucv_call(v.sys, v.a, v.ga, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	CHECK(iucv_call(v.sys, v.b, v.gb, SHMCP_IUCV_DCLBFR, pl, NULL, NULL) == 0);
-	memcpy(pl + SHMCP_IP_VMID, "B       ", 8);
-	CHECK(iucv_call(v.sys, v.a, v.ga, SHMCP_IUCV_CONNECT, pl, NULL, NULL) == 0);
-	v.apath = ip16(pl, 0);
-	CHECK(shmcp_next(v.sys, v.b, v.gb, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
-	memset(pl, 0, sizeof pl);
-	memcpy(pl, r.data, 2);
-	CHECK(iucv_call(v.sys, v.b, v.gb, SHMCP_IUCV_ACCEPT, pl, NULL, NULL) == 0);
-	CHECK(shmcp_next(v.sys, v.a, v.ga, 1 << SHMCP_IUCV, MESSAGES, 0, 0, &r) == SHMCP_WAIT_READY);
+	v.apath = iucv_path_a_to_b(v.sys, v.a, v.ga, v.b, v.gb);
 	uint64_t free0 = shmcp_storage_free(v.sys);
 	uint32_t refused0 = v.sys->pool.hdr->refused;
 

@@ -40,13 +40,14 @@ static int take(shmcp_sys *sys, int32_t slot, uint32_t gen, struct shmcp_record 
 		return -100;
 	if (r->ext_len > sizeof ext)
 		return -101;
-	if (r->ext_len && shmcp_take_ext(sys, slot, r->ext_off, r->ext_len, ext))
-		return -102;
-	if (!r->ext_len) {  /* a SEND or RESPONSE: its tag is its word */
+	uint32_t len = r->ext_len;
+	if (!len) {  /* a SEND or RESPONSE: its tag is its word */
 		memcpy(ext, &r->ext_off, sizeof r->ext_off);
-		return shmcp_vmcf_present(sys, slot, gen, ext, sizeof r->ext_off, reply, rlen);
+		len = sizeof r->ext_off;
+	} else if (shmcp_take_ext(sys, slot, r->ext_off, len, ext)) {
+		return -102;
 	}
-	return shmcp_vmcf_present(sys, slot, gen, ext, r->ext_len, reply, rlen);
+	return shmcp_vmcf_present(sys, slot, gen, ext, len, reply, rlen);
 }
 
 int main(void)
