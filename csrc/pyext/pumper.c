@@ -22,6 +22,24 @@ int lock_call(PyObject *how, PyObject *mutex)
 	return r ? 0 : -1;
 }
 
+/* @n completions added to the _completions of the path @key names in
+ * @paths (router.paths; none there: nothing to count): 0, or -1 with an
+ * exception. */
+static int add_completions(PyObject *paths, PyObject *key, PyObject *n)
+{
+	PyObject *path = PyDict_GetItemWithError(paths, key);
+	if (!path)
+		return PyErr_Occurred() ? -1 : 0;
+	Py_INCREF(path);
+	PyObject *old = PyObject_GetAttr(path, s_completions);
+	PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
+	int rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
+	Py_XDECREF(sum);
+	Py_XDECREF(old);
+	Py_DECREF(path);
+	return rc;
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -35,20 +53,8 @@ static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssiz
 	PyObject *counts = args[0], *paths = args[1], *key, *n;
 	Py_ssize_t pos = 0;
 	int rc = 0;
-	while (!rc && PyDict_Next(counts, &pos, &key, &n)) {
-		PyObject *path = PyDict_GetItemWithError(paths, key);
-		if (!path) {
-			rc = PyErr_Occurred() ? -1 : 0;
-			continue;
-		}
-		Py_INCREF(path);
-		PyObject *old = PyObject_GetAttr(path, s_completions);
-		PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
-		rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
-		Py_XDECREF(sum);
-		Py_XDECREF(old);
-		Py_DECREF(path);
-	}
+	while (!rc && PyDict_Next(counts, &pos, &key, &n))
+		rc = add_completions(paths, key, n);
 	PyDict_Clear(counts);
 	if (rc < 0)
 		return NULL;
@@ -200,17 +206,11 @@ static PyObject *own_completion(PyObject *paths, PyObject *batch, PyObject *msgi
 		return NULL;
 	if (PyLong_AsUnsignedLong(msgid) != (unsigned long)be_get(image + SHMCP_IP_MSGID, 4))
 		return NULL;  /* (no error: msgid came from send_two_way or SEND) */
-	PyObject *one_path = PyDict_New();
-	PyObject *key = one_path ? PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2)) : NULL;
-	int rc = key && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
-	if (rc == 0) {
-		PyObject *cargs[2] = {one_path, paths};
-		PyObject *r = count_completions(NULL, cargs, 2);
-		rc = r ? 0 : -1;
-		Py_XDECREF(r);
-	}
+	if (!PyDict_Check(paths))
+		return NULL;  /* (no error: the general path's, router._file) */
+	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
+	int rc = key ? add_completions(paths, key, one) : -1;
 	Py_XDECREF(key);
-	Py_XDECREF(one_path);
 	return rc < 0 ? NULL : Py_NewRef(got);
 }
 
