@@ -196,20 +196,27 @@ static PyObject *message_for(PyObject *got, int kind, const uint8_t *image, PyOb
 	return Py_NewRef(got);
 }
 
-/* A lone message taken by the pumper that waits for one (router.py's
- * wait_message): taken at once, RECEIVEd; None if it is gone meanwhile
- * (purged, its path severed). */
-static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObject *paths,
-			   PyObject *router)
+/* The Path in @paths (router.paths) of the message whose image is
+ * @image: borrowed, Py_None if it has none there, NULL with an
+ * exception. */
+static PyObject *path_of(PyObject *paths, const uint8_t *image)
 {
 	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
 	if (!key)
 		return NULL;
 	PyObject *path = PyDict_GetItemWithError(paths, key);
 	Py_DECREF(key);
-	if (!path && PyErr_Occurred())
-		return NULL;
-	PyObject *o = message_for(got, kind, image, path ? path : Py_None, router);
+	return path || PyErr_Occurred() ? path : Py_None;
+}
+
+/* A lone message taken by the pumper that waits for one (router.py's
+ * wait_message): taken at once, RECEIVEd; None if it is gone meanwhile
+ * (purged, its path severed). */
+static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObject *paths,
+			   PyObject *router)
+{
+	PyObject *path = path_of(paths, image);
+	PyObject *o = path ? message_for(got, kind, image, path, router) : NULL;
 	if (!o)
 		return NULL;
 	MessageObject *m = (MessageObject *)o;
@@ -279,14 +286,9 @@ PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		if (id != pathid) {
 			Py_CLEAR(path);
 			Py_CLEAR(own);
-			PyObject *key = PyLong_FromLong(id);
-			if (!key)
+			if (!(path = path_of(paths, image)))
 				goto done;
-			path = PyDict_GetItemWithError(paths, key);
-			Py_DECREF(key);
-			if (!path && PyErr_Occurred())
-				goto done;
-			path = Py_NewRef(path ? path : Py_None);
+			Py_INCREF(path);
 			int receiving = 0;  /* received from: its own inbox too */
 			if (path != Py_None) {
 				PyObject *flag = PyObject_GetAttr(path, s_receiving);
