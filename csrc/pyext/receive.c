@@ -167,9 +167,8 @@ done:
 	if (msg != Py_None && (msg || PyErr_Occurred()))
 		return msg;
 	Py_XDECREF(msg);  /* nothing there after all: wait */
-slow:;
-	PyObject *stack[2] = {self, timeout};
-	return PyObject_Vectorcall(receive_slow, stack, given ? 2 : 1, NULL);
+slow:
+	return pass_on(receive_slow, self, args, nargs, kwnames);
 }
 
 static PyMethodDef vm_receive_def = {
