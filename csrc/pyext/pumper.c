@@ -91,21 +91,20 @@ static int unwatched(PyObject *router)
 	return res;
 }
 
-/* The batch the core wait takes with @router's mutex let go: take_batch's,
- * what it leaves to wait()'s Python path finished by router._take_rest. */
-static PyObject *pump_take(PyObject *router, PyObject *deadline, int fast)
+/* The batch the core wait takes with @router's mutex let go: take_batch's
+ * (one-way completions counted in @counts, router.counts), what it leaves
+ * to wait()'s Python path finished by router._take_rest. */
+static PyObject *pump_take(PyObject *router, PyObject *counts, PyObject *deadline, int fast)
 {
 	PyObject *batch = Py_NewRef(Py_NotImplemented);
 	if (fast) {
 		PyObject *vm = PyObject_GetAttr(router, s_vm);
-		PyObject *counts = vm ? PyObject_GetAttr(router, s_counts) : NULL;
-		int64_t timeout_ns = counts ? timeout_of(deadline) : -2;
+		int64_t timeout_ns = vm ? timeout_of(deadline) : -2;
 		PyObject *targs[4] = {vm, NULL, counts, (PyObject *)message_type};
 		targs[1] = timeout_ns == -2 ? NULL : PyLong_FromLongLong(timeout_ns);
 		Py_DECREF(batch);
 		batch = targs[1] ? take_batch(NULL, targs, message_type ? 4 : 3) : NULL;
 		Py_XDECREF(targs[1]);
-		Py_XDECREF(counts);
 		Py_XDECREF(vm);
 		if (!batch)
 			return NULL;
@@ -135,13 +134,15 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	PyObject *router = args[0], *deadline = args[1];
 	int fast = unwatched(router);  /* else each completion is an event */
 	PyObject *mutex = fast < 0 ? NULL : PyObject_GetAttr(router, s_mutex);
-	if (!mutex || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+	PyObject *counts = mutex ? PyObject_GetAttr(router, s_counts) : NULL;
+	if (!counts || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+		Py_XDECREF(counts);
 		Py_XDECREF(mutex);
 		return NULL;
 	}
 	PyObject *batch = NULL, *r;
 	if (lock_call(lock_release, mutex) == 0) {
-		batch = pump_take(router, deadline, fast);
+		batch = pump_take(router, counts, deadline, fast);
 		/* finally: the mutex again, pumping cleared, sleepers woken */
 		struct held h;
 		hold(&h);
@@ -160,22 +161,16 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		unhold(&h, some < 0, &batch);
 	}
 	Py_DECREF(mutex);
-	if (!batch)
-		return NULL;
-	PyObject *counts = PyObject_GetAttr(router, s_counts);
-	PyObject *paths = counts && PyDict_Check(counts) && PyDict_GET_SIZE(counts) ?
-			  PyObject_GetAttr(router, s_paths) : NULL;
-	if (paths) {
+	if (batch && PyDict_Check(counts) && PyDict_GET_SIZE(counts)) {
+		PyObject *paths = PyObject_GetAttr(router, s_paths);
 		PyObject *cargs[2] = {counts, paths};
-		r = count_completions(NULL, cargs, 2);
+		r = paths ? count_completions(NULL, cargs, 2) : NULL;
 		Py_XDECREF(r);
-		Py_DECREF(paths);
+		Py_XDECREF(paths);
 		if (!r)
 			Py_CLEAR(batch);
-	} else if (!counts || PyErr_Occurred()) {
-		Py_CLEAR(batch);
 	}
-	Py_XDECREF(counts);
+	Py_DECREF(counts);
 	return batch;
 }
 
