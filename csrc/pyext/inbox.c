@@ -69,6 +69,19 @@ static int settle(PyObject *router, PyObject *path)
 	return r ? 0 : -1;
 }
 
+/* Message @m, just taken, RECEIVEd and then the SEVER its path owes
+ * settled: 1, 0 if it is gone (purged, its path severed), -1 with an
+ * exception. */
+static int receive_taken(MessageObject *m)
+{
+	PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
+	int got = fetch(m);
+	if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
+		got = -1;
+	Py_DECREF(path);
+	return got;
+}
+
 /* take(inbox, vm_inbox): the first message of @inbox not taken yet,
  * RECEIVEd, or None; the other inbox it sits in (its path's, or the VM's
  * @vm_inbox) trimmed of taken ones (router mutex held).  take_from is
@@ -106,18 +119,14 @@ PyObject *take_from(PyObject *inbox, PyObject *vm_inbox)
 			continue;
 		}
 		m->taken = 1;
-		PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
 		int rc = 0;
 		if (inbox != vm_inbox || m->in_path) {
-			PyObject *own = inbox == vm_inbox ? PyObject_GetAttr(path, s_inbox)
+			PyObject *own = inbox == vm_inbox ? PyObject_GetAttr(m->path, s_inbox)
 							  : Py_NewRef(vm_inbox);
 			rc = own ? trim(own) : -1;
 			Py_XDECREF(own);
 		}
-		int got = rc < 0 ? -1 : fetch(m);
-		if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
-			got = -1;
-		Py_DECREF(path);
+		int got = rc < 0 ? -1 : receive_taken(m);
 		if (got > 0)
 			return o;
 		Py_DECREF(o);
@@ -221,9 +230,7 @@ static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObje
 		return NULL;
 	MessageObject *m = (MessageObject *)o;
 	m->taken = 1;
-	int fetched = fetch(m);
-	if (fetched >= 0 && m->path != Py_None && settle(router, m->path) < 0)
-		fetched = -1;
+	int fetched = receive_taken(m);
 	if (fetched > 0)
 		return o;
 	Py_DECREF(o);
