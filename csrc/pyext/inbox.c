@@ -344,17 +344,12 @@ int inbox_add(PyObject *m)
 		{&s_inbox, "_inbox"}, {&s_receiving, "_receiving"}, {&s_sever_owed, "_sever_owed"},
 		{&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 	};
-	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	PyObject *collections = PyImport_ImportModule("collections");
-	PyObject *deque = collections ? PyObject_GetAttrString(collections, "deque") : NULL;
-	Py_XDECREF(collections);
-	if (!deque)
-		return -1;
-	deque_popleft = PyObject_GetAttrString(deque, "popleft");
-	deque_append = deque_popleft ? PyObject_GetAttrString(deque, "append") : NULL;
-	Py_DECREF(deque);
-	if (!deque_append)
+	static const struct interned deque_methods[] = {
+		{&deque_popleft, "popleft"}, {&deque_append, "append"},
+	};
+	if (intern_names(names, sizeof names / sizeof *names) < 0 ||
+	    unbound_methods("collections", "deque", deque_methods,
+			    sizeof deque_methods / sizeof *deque_methods) < 0)
 		return -1;
 	return PyModule_AddFunctions(m, inbox_methods);
 }

@@ -337,18 +337,12 @@ int pumper_add(PyObject *m)
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
 		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
 	};
-	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	PyObject *thread = PyImport_ImportModule("_thread");
-	PyObject *lock = thread ? PyObject_GetAttrString(thread, "LockType") : NULL;
-	Py_XDECREF(thread);
-	if (!lock)
-		return -1;
-	lock_acquire = PyObject_GetAttrString(lock, "acquire");
-	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
-	lock_locked = lock_release ? PyObject_GetAttrString(lock, "locked") : NULL;
-	Py_DECREF(lock);
-	if (!lock_locked)
+	static const struct interned lock_methods[] = {
+		{&lock_acquire, "acquire"}, {&lock_release, "release"}, {&lock_locked, "locked"},
+	};
+	if (intern_names(names, sizeof names / sizeof *names) < 0 ||
+	    unbound_methods("_thread", "LockType", lock_methods,
+			    sizeof lock_methods / sizeof *lock_methods) < 0)
 		return -1;
 	if (!(one = PyLong_FromLong(1)))
 		return -1;
