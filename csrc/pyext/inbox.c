@@ -69,6 +69,19 @@ static int settle(PyObject *router, PyObject *path)
 	return r ? 0 : -1;
 }
 
+/* Message @m, just taken, RECEIVEd and then the SEVER its path owes
+ * settled: 1, 0 if it is gone (purged, its path severed), -1 with an
+ * exception. */
+static int receive_taken(MessageObject *m)
+{
+	PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
+	int got = fetch(m);
+	if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
+		got = -1;
+	Py_DECREF(path);
+	return got;
+}
+
 /* take(inbox, vm_inbox): the first message of @inbox not taken yet,
  * RECEIVEd, or None; the other inbox it sits in (its path's, or the VM's
  * @vm_inbox) trimmed of taken ones (router mutex held).  take_from is
@@ -106,18 +119,14 @@ PyObject *take_from(PyObject *inbox, PyObject *vm_inbox)
 			continue;
 		}
 		m->taken = 1;
-		PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
 		int rc = 0;
 		if (inbox != vm_inbox || m->in_path) {
-			PyObject *own = inbox == vm_inbox ? PyObject_GetAttr(path, s_inbox)
+			PyObject *own = inbox == vm_inbox ? PyObject_GetAttr(m->path, s_inbox)
 							  : Py_NewRef(vm_inbox);
 			rc = own ? trim(own) : -1;
 			Py_XDECREF(own);
 		}
-		int got = rc < 0 ? -1 : fetch(m);
-		if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
-			got = -1;
-		Py_DECREF(path);
+		int got = rc < 0 ? -1 : receive_taken(m);
 		if (got > 0)
 			return o;
 		Py_DECREF(o);
@@ -196,27 +205,32 @@ static PyObject *message_for(PyObject *got, int kind, const uint8_t *image, PyOb
 	return Py_NewRef(got);
 }
 
-/* A lone message taken by the pumper that waits for one (router.py's
- * wait_message): taken at once, RECEIVEd; None if it is gone meanwhile
- * (purged, its path severed). */
-static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObject *paths,
-			   PyObject *router)
+/* The Path in @paths (router.paths) of the message whose image is
+ * @image: borrowed, Py_None if it has none there, NULL with an
+ * exception. */
+static PyObject *path_of(PyObject *paths, const uint8_t *image)
 {
 	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
 	if (!key)
 		return NULL;
 	PyObject *path = PyDict_GetItemWithError(paths, key);
 	Py_DECREF(key);
-	if (!path && PyErr_Occurred())
-		return NULL;
-	PyObject *o = message_for(got, kind, image, path ? path : Py_None, router);
+	return path || PyErr_Occurred() ? path : Py_None;
+}
+
+/* A lone message taken by the pumper that waits for one (router.py's
+ * wait_message): taken at once, RECEIVEd; None if it is gone meanwhile
+ * (purged, its path severed). */
+static PyObject *take_lone(PyObject *got, int kind, const uint8_t *image, PyObject *paths,
+			   PyObject *router)
+{
+	PyObject *path = path_of(paths, image);
+	PyObject *o = path ? message_for(got, kind, image, path, router) : NULL;
 	if (!o)
 		return NULL;
 	MessageObject *m = (MessageObject *)o;
 	m->taken = 1;
-	int fetched = fetch(m);
-	if (fetched >= 0 && m->path != Py_None && settle(router, m->path) < 0)
-		fetched = -1;
+	int fetched = receive_taken(m);
 	if (fetched > 0)
 		return o;
 	Py_DECREF(o);
@@ -279,14 +293,9 @@ PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		if (id != pathid) {
 			Py_CLEAR(path);
 			Py_CLEAR(own);
-			PyObject *key = PyLong_FromLong(id);
-			if (!key)
+			if (!(path = path_of(paths, image)))
 				goto done;
-			path = PyDict_GetItemWithError(paths, key);
-			Py_DECREF(key);
-			if (!path && PyErr_Occurred())
-				goto done;
-			path = Py_NewRef(path ? path : Py_None);
+			Py_INCREF(path);
 			int receiving = 0;  /* received from: its own inbox too */
 			if (path != Py_None) {
 				PyObject *flag = PyObject_GetAttr(path, s_receiving);
@@ -335,17 +344,12 @@ int inbox_add(PyObject *m)
 		{&s_inbox, "_inbox"}, {&s_receiving, "_receiving"}, {&s_sever_owed, "_sever_owed"},
 		{&s_settle, "_settle"}, {&s_dispatch, "dispatch"},
 	};
-	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	PyObject *collections = PyImport_ImportModule("collections");
-	PyObject *deque = collections ? PyObject_GetAttrString(collections, "deque") : NULL;
-	Py_XDECREF(collections);
-	if (!deque)
-		return -1;
-	deque_popleft = PyObject_GetAttrString(deque, "popleft");
-	deque_append = deque_popleft ? PyObject_GetAttrString(deque, "append") : NULL;
-	Py_DECREF(deque);
-	if (!deque_append)
+	static const struct interned deque_methods[] = {
+		{&deque_popleft, "popleft"}, {&deque_append, "append"},
+	};
+	if (intern_names(names, sizeof names / sizeof *names) < 0 ||
+	    unbound_methods("collections", "deque", deque_methods,
+			    sizeof deque_methods / sizeof *deque_methods) < 0)
 		return -1;
 	return PyModule_AddFunctions(m, inbox_methods);
 }

@@ -357,6 +357,22 @@ int intern_names(const struct interned *names, size_t n)
 	return 0;
 }
 
+int unbound_methods(const char *module, const char *type, const struct interned *names,
+		    size_t n)
+{
+	PyObject *mod = PyImport_ImportModule(module);
+	PyObject *cls = mod ? PyObject_GetAttrString(mod, type) : NULL;
+	Py_XDECREF(mod);
+	if (!cls)
+		return -1;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		if (!(*names[i].s = PyObject_GetAttrString(cls, names[i].name)))
+			rc = -1;
+	Py_DECREF(cls);
+	return rc;
+}
+
 /* MessageCore, bind_message and the other files' module functions added
  * to @m (iparml.c's module init). */
 int message_add(PyObject *m)

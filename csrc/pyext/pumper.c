@@ -22,6 +22,24 @@ int lock_call(PyObject *how, PyObject *mutex)
 	return r ? 0 : -1;
 }
 
+/* @n completions added to the _completions of the path @key names in
+ * @paths (router.paths; none there: nothing to count): 0, or -1 with an
+ * exception. */
+static int add_completions(PyObject *paths, PyObject *key, PyObject *n)
+{
+	PyObject *path = PyDict_GetItemWithError(paths, key);
+	if (!path)
+		return PyErr_Occurred() ? -1 : 0;
+	Py_INCREF(path);
+	PyObject *old = PyObject_GetAttr(path, s_completions);
+	PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
+	int rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
+	Py_XDECREF(sum);
+	Py_XDECREF(old);
+	Py_DECREF(path);
+	return rc;
+}
+
 /* count_completions(counts, paths): the one-way completions take_batch
  * counted (pathid -> how many) added to their paths' _completions, and
  * @counts emptied (router mutex held). */
@@ -35,20 +53,8 @@ static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssiz
 	PyObject *counts = args[0], *paths = args[1], *key, *n;
 	Py_ssize_t pos = 0;
 	int rc = 0;
-	while (!rc && PyDict_Next(counts, &pos, &key, &n)) {
-		PyObject *path = PyDict_GetItemWithError(paths, key);
-		if (!path) {
-			rc = PyErr_Occurred() ? -1 : 0;
-			continue;
-		}
-		Py_INCREF(path);
-		PyObject *old = PyObject_GetAttr(path, s_completions);
-		PyObject *sum = old ? PyNumber_Add(old, n) : NULL;
-		rc = sum ? PyObject_SetAttr(path, s_completions, sum) : -1;
-		Py_XDECREF(sum);
-		Py_XDECREF(old);
-		Py_DECREF(path);
-	}
+	while (!rc && PyDict_Next(counts, &pos, &key, &n))
+		rc = add_completions(paths, key, n);
 	PyDict_Clear(counts);
 	if (rc < 0)
 		return NULL;
@@ -85,21 +91,20 @@ static int unwatched(PyObject *router)
 	return res;
 }
 
-/* The batch the core wait takes with @router's mutex let go: take_batch's,
- * what it leaves to wait()'s Python path finished by router._take_rest. */
-static PyObject *pump_take(PyObject *router, PyObject *deadline, int fast)
+/* The batch the core wait takes with @router's mutex let go: take_batch's
+ * (one-way completions counted in @counts, router.counts), what it leaves
+ * to wait()'s Python path finished by router._take_rest. */
+static PyObject *pump_take(PyObject *router, PyObject *counts, PyObject *deadline, int fast)
 {
 	PyObject *batch = Py_NewRef(Py_NotImplemented);
 	if (fast) {
 		PyObject *vm = PyObject_GetAttr(router, s_vm);
-		PyObject *counts = vm ? PyObject_GetAttr(router, s_counts) : NULL;
-		int64_t timeout_ns = counts ? timeout_of(deadline) : -2;
+		int64_t timeout_ns = vm ? timeout_of(deadline) : -2;
 		PyObject *targs[4] = {vm, NULL, counts, (PyObject *)message_type};
 		targs[1] = timeout_ns == -2 ? NULL : PyLong_FromLongLong(timeout_ns);
 		Py_DECREF(batch);
 		batch = targs[1] ? take_batch(NULL, targs, message_type ? 4 : 3) : NULL;
 		Py_XDECREF(targs[1]);
-		Py_XDECREF(counts);
 		Py_XDECREF(vm);
 		if (!batch)
 			return NULL;
@@ -129,13 +134,15 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	PyObject *router = args[0], *deadline = args[1];
 	int fast = unwatched(router);  /* else each completion is an event */
 	PyObject *mutex = fast < 0 ? NULL : PyObject_GetAttr(router, s_mutex);
-	if (!mutex || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+	PyObject *counts = mutex ? PyObject_GetAttr(router, s_counts) : NULL;
+	if (!counts || PyObject_SetAttr(router, s_pumping, Py_True) < 0) {
+		Py_XDECREF(counts);
 		Py_XDECREF(mutex);
 		return NULL;
 	}
 	PyObject *batch = NULL, *r;
 	if (lock_call(lock_release, mutex) == 0) {
-		batch = pump_take(router, deadline, fast);
+		batch = pump_take(router, counts, deadline, fast);
 		/* finally: the mutex again, pumping cleared, sleepers woken */
 		struct held h;
 		hold(&h);
@@ -154,22 +161,16 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		unhold(&h, some < 0, &batch);
 	}
 	Py_DECREF(mutex);
-	if (!batch)
-		return NULL;
-	PyObject *counts = PyObject_GetAttr(router, s_counts);
-	PyObject *paths = counts && PyDict_Check(counts) && PyDict_GET_SIZE(counts) ?
-			  PyObject_GetAttr(router, s_paths) : NULL;
-	if (paths) {
+	if (batch && PyDict_Check(counts) && PyDict_GET_SIZE(counts)) {
+		PyObject *paths = PyObject_GetAttr(router, s_paths);
 		PyObject *cargs[2] = {counts, paths};
-		r = count_completions(NULL, cargs, 2);
+		r = paths ? count_completions(NULL, cargs, 2) : NULL;
 		Py_XDECREF(r);
-		Py_DECREF(paths);
+		Py_XDECREF(paths);
 		if (!r)
 			Py_CLEAR(batch);
-	} else if (!counts || PyErr_Occurred()) {
-		Py_CLEAR(batch);
 	}
-	Py_XDECREF(counts);
+	Py_DECREF(counts);
 	return batch;
 }
 
@@ -200,17 +201,11 @@ static PyObject *own_completion(PyObject *paths, PyObject *batch, PyObject *msgi
 		return NULL;
 	if (PyLong_AsUnsignedLong(msgid) != (unsigned long)be_get(image + SHMCP_IP_MSGID, 4))
 		return NULL;  /* (no error: msgid came from send_two_way or SEND) */
-	PyObject *one_path = PyDict_New();
-	PyObject *key = one_path ? PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2)) : NULL;
-	int rc = key && PyDict_Check(paths) ? PyDict_SetItem(one_path, key, one) : -1;
-	if (rc == 0) {
-		PyObject *cargs[2] = {one_path, paths};
-		PyObject *r = count_completions(NULL, cargs, 2);
-		rc = r ? 0 : -1;
-		Py_XDECREF(r);
-	}
+	if (!PyDict_Check(paths))
+		return NULL;  /* (no error: the general path's, router._file) */
+	PyObject *key = PyLong_FromLong((long)be_get(image + SHMCP_IP_PATHID, 2));
+	int rc = key ? add_completions(paths, key, one) : -1;
 	Py_XDECREF(key);
-	Py_XDECREF(one_path);
 	return rc < 0 ? NULL : Py_NewRef(got);
 }
 
@@ -342,18 +337,12 @@ int pumper_add(PyObject *m)
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
 		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
 	};
-	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	PyObject *thread = PyImport_ImportModule("_thread");
-	PyObject *lock = thread ? PyObject_GetAttrString(thread, "LockType") : NULL;
-	Py_XDECREF(thread);
-	if (!lock)
-		return -1;
-	lock_acquire = PyObject_GetAttrString(lock, "acquire");
-	lock_release = lock_acquire ? PyObject_GetAttrString(lock, "release") : NULL;
-	lock_locked = lock_release ? PyObject_GetAttrString(lock, "locked") : NULL;
-	Py_DECREF(lock);
-	if (!lock_locked)
+	static const struct interned lock_methods[] = {
+		{&lock_acquire, "acquire"}, {&lock_release, "release"}, {&lock_locked, "locked"},
+	};
+	if (intern_names(names, sizeof names / sizeof *names) < 0 ||
+	    unbound_methods("_thread", "LockType", lock_methods,
+			    sizeof lock_methods / sizeof *lock_methods) < 0)
 		return -1;
 	if (!(one = PyLong_FromLong(1)))
 		return -1;

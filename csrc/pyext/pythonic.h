@@ -31,13 +31,21 @@ extern PyTypeObject *comp_type;     /* and of an 06/07 (CompPlist) */
 /* message.c: the attribute names more than one file asks for, interned */
 extern PyObject *s_mutex, *s_vm_inbox, *s_completions, *s_router;
 
-/* A file's attribute names, interned once at import (intern_names). */
+/* A name and where what it names goes, fetched once at import: a file's
+ * attribute names interned (intern_names), a type's methods
+ * (unbound_methods). */
 struct interned {
 	PyObject **s;
 	const char *name;
 };
 
 int intern_names(const struct interned *names, size_t n);
+
+/* The methods @names of @module.@type, each unbound (called with the
+ * object first: no attribute lookup per call), fetched once at import:
+ * 0, or -1 with an exception. */
+int unbound_methods(const char *module, const char *type, const struct interned *names,
+		    size_t n);
 
 /* message.c */
 int is_message(PyObject *o);

@@ -39,33 +39,28 @@ static int ahead_item(PyObject *o)
 	       be_get(m->image + SHMCP_IP_BFLN1F, 4) <= AHEAD_BYTES;
 }
 
-/* The items [from, to) of @batch that ahead_item says RECEIVEd in one core
- * call: each one's data set, or left unset where its RECEIVE failed or its
- * bytes could not be made (the take's own RECEIVE then says why: gone, or
- * the error), so the batch is filed whatever happens here. */
-static void receive_run(PyObject *batch, Py_ssize_t from, Py_ssize_t to, Machine *vm)
+/* The @n messages @ms (ahead_item's, at most AHEAD_MSGS) RECEIVEd in one
+ * core call: each one's data set, or left unset where its RECEIVE failed
+ * or its bytes could not be made (the take's own RECEIVE then says why:
+ * gone, or the error), so the batch is filed whatever happens here. */
+static void receive_run(MessageObject *const *ms, int n, Machine *vm)
 {
 	uint8_t *plists[AHEAD_MSGS] = {NULL}, *bufs[AHEAD_MSGS] = {NULL};
 	PyObject *datas[AHEAD_MSGS];
-	MessageObject *ms[AHEAD_MSGS];
-	int ccs[AHEAD_MSGS], n = 0;
-	for (Py_ssize_t i = from; i < to && n < AHEAD_MSGS; i++) {
-		PyObject *o = PyList_GET_ITEM(batch, i);
-		if (!ahead_item(o))
-			continue;
-		MessageObject *m = (MessageObject *)o;
+	int ccs[AHEAD_MSGS], made = 0;
+	for (; made < n; made++) {
+		MessageObject *m = ms[made];
 		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);
-		if (!(datas[n] = PyBytes_FromStringAndSize(NULL, size))) {
+		if (!(datas[made] = PyBytes_FromStringAndSize(NULL, size))) {
 			PyErr_Clear();  /* the rest are the takes' */
 			break;
 		}
 		m->image[SHMCP_IP_FLAGS1] = SHMCP_IPFGPID | SHMCP_IPFGMID | SHMCP_IPFGMCL;
-		plists[n] = m->image;
-		bufs[n] = (uint8_t *)PyBytes_AS_STRING(datas[n]);
-		ms[n++] = m;
+		plists[made] = m->image;
+		bufs[made] = (uint8_t *)PyBytes_AS_STRING(datas[made]);
 	}
-	int core = n ? core_receive_many(vm->h, vm->slot, vm->gen, n, plists, bufs, ccs) : 0;
-	for (int k = 0; k < n; k++) {
+	int core = made ? core_receive_many(vm->h, vm->slot, vm->gen, made, plists, bufs, ccs) : 0;
+	for (int k = 0; k < made; k++) {
 		if (!core && ccs[k] == 0)
 			ms[k]->data = datas[k];
 		else
@@ -86,9 +81,10 @@ void receive_ahead(PyObject *batch)
 	if (!core_receive_many || !vm || !vm->logged_on || !message_type ||
 	    !PyList_CheckExact(batch))
 		return;
-	Py_ssize_t n = PyList_GET_SIZE(batch), from = 0, count = 0, i;
+	MessageObject *run[AHEAD_MSGS];  /* borrowed: the batch holds them */
+	int count = 0;
 	uint64_t bytes = 0, total = 0;
-	for (i = 0; i < n; i++) {
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
 		PyObject *o = PyList_GET_ITEM(batch, i);
 		if (!ahead_item(o))
 			continue;
@@ -97,15 +93,15 @@ void receive_ahead(PyObject *batch)
 		if ((total += size) > AHEAD_TOTAL)
 			break;  /* this one and the rest are the takes' */
 		bytes += size;
-		if (++count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
-			receive_run(batch, from, i + 1, vm);
-			from = i + 1;
+		run[count++] = m;
+		if (count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
+			receive_run(run, count, vm);
 			count = 0;
 			bytes = 0;
 		}
 	}
 	if (count > 1)  /* a lone one is the take's */
-		receive_run(batch, from, i, vm);
+		receive_run(run, count, vm);
 }
 
 /* bind_receive_many(address): the core's shmcp_iucv_receive_many, once. */
@@ -167,9 +163,8 @@ done:
 	if (msg != Py_None && (msg || PyErr_Occurred()))
 		return msg;
 	Py_XDECREF(msg);  /* nothing there after all: wait */
-slow:;
-	PyObject *stack[2] = {self, timeout};
-	return PyObject_Vectorcall(receive_slow, stack, given ? 2 : 1, NULL);
+slow:
+	return pass_on(receive_slow, self, args, nargs, kwnames);
 }
 
 static PyMethodDef vm_receive_def = {
