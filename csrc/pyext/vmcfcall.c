@@ -271,8 +271,7 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 	if (!user || !midobj)
 		goto fail;
 	/* a SEND/RECV's RESPONSE: its reply is in the REPLY buffer, let go */
-	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR &&
-	    vmcf_replies_count(replies))
+	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR)
 		vmcf_replies_drop(replies, h + SHMCP_VMCF_PARM_USER, mid);
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
 		/* the memoryview holds its export: its buffer cannot move */
