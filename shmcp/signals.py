@@ -328,15 +328,14 @@ def _sigpause(mask: int = 0) -> None:
     (an interrupt that comes then needs no signal and goes to the handler
     from here), then asleep until the doorbell, which the wait takes."""
     global _blocked
-    if mask.__class__ is not int or mask < 0 or mask >> _MASK_BITS:
-        mask = _check_mask(mask)
+    mask = _check_mask(mask)
     vm = current()
     if vm is None:
         raise ShmcpError("sigpause: this process is not logged on as a virtual machine")
     frame = sys._getframe(1)
     # The pause delivers by itself: a doorbell handled meanwhile must not
     # slip the next interrupt in ahead of the one the pause took.
-    added = _BOTH if not _active else _BOTH - _active
+    added = _BOTH - _active
     _active.update(added)
     done = False
     try:
@@ -369,11 +368,7 @@ def _sigpause(mask: int = 0) -> None:
             if os_changed:
                 _set_os_mask(old_os)
         if got is not None:
-            _info.append(got[1])  # _call(), spelled out
-            try:
-                _handler[_SIGNAL_OF[got[0]]](_SIGNAL_OF[got[0]], frame)
-            finally:
-                _info.pop()
+            _call(_SIGNAL_OF[got[0]], frame, got[1])
         done = True
     finally:
         _active.difference_update(added)
@@ -386,7 +381,6 @@ def _sigpause(mask: int = 0) -> None:
 
 _BOTH = frozenset(int(s) for s in _SIGNAL.values())
 _SIGNAL_OF = {fac: int(sig) for fac, sig in _SIGNAL.items()}
-_MASK_BITS = _signal_module.NSIG - 1
 _sigpause.__qualname__ = _sigpause.__name__ = "sigpause"  # its messages name the public call
 
 # sigpause and siginfo are C (sigpause.c), sharing this module's state:

@@ -271,14 +271,12 @@ int vmcf_show(Machine *vm, const struct shmcp_record *rec, PyObject **shown)
 	if (!user || !midobj)
 		goto fail;
 	/* a SEND/RECV's RESPONSE: its reply is in the REPLY buffer, let go */
-	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR &&
-	    vmcf_replies_count(replies))
+	if ((h[SHMCP_VMCF_HDR_STAT] & SHMCP_VMCMRESP) && func == SHMCP_VMCPSENR)
 		vmcf_replies_drop(replies, h + SHMCP_VMCF_PARM_USER, mid);
 	if (auth) {  /* the header goes into the AUTHORIZE buffer, as CP stores it */
 		/* the memoryview holds its export: its buffer cannot move */
-		Py_buffer *view = PyMemoryView_GET_BUFFER(auth);
-		if (((PyMemoryViewObject *)auth)->flags & _Py_MEMORYVIEW_RELEASED || view->readonly ||
-		    !PyBuffer_IsContiguous(view, 'C')) {
+		Py_buffer *view = view_of(auth);
+		if (!view || view->readonly) {
 			PyErr_SetString(PyExc_ValueError, "the AUTHORIZE buffer is not a writable "
 					"contiguous memoryview");
 			goto fail;

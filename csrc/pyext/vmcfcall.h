@@ -18,12 +18,11 @@ int vmcfcall_add(PyObject *m);
  * mid).  reserve: room for one more entry (0, or -1 with an exception);
  * put: the entry, replacing one of the same key, taking @view's export
  * (never fails after a reserve); drop: 1 if there was one, its export let
- * go; count: how many. */
+ * go (an empty table: at once). */
 extern PyTypeObject VmcfRepliesType;
 int vmcf_replies_reserve(PyObject *r);
 void vmcf_replies_put(PyObject *r, const uint8_t *user, uint32_t mid, uint32_t lenb,
 		      Py_buffer *view);
 int vmcf_replies_drop(PyObject *r, const uint8_t *user, uint32_t mid);
-Py_ssize_t vmcf_replies_count(PyObject *r);
 
 #endif

@@ -86,18 +86,13 @@ void vmcf_replies_put(PyObject *obj, const uint8_t *user, uint32_t mid, uint32_t
 int vmcf_replies_drop(PyObject *obj, const uint8_t *user, uint32_t mid)
 {
 	Replies *r = (Replies *)obj;
-	Py_ssize_t i = r->n ? find(r, user, mid) : -1;
+	Py_ssize_t i = find(r, user, mid);
 	if (i < 0)
 		return 0;
 	Py_buffer view;
 	take_out(r, i, &view);
 	PyBuffer_Release(&view);
 	return 1;
-}
-
-Py_ssize_t vmcf_replies_count(PyObject *obj)
-{
-	return ((Replies *)obj)->n;
 }
 
 /* A key (user: 8 bytes, mid: int in 0..2**32-1) into @user, *@mid: 0, or
