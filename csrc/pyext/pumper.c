@@ -40,25 +40,22 @@ static int add_completions(PyObject *paths, PyObject *key, PyObject *n)
 	return rc;
 }
 
-/* count_completions(counts, paths): the one-way completions take_batch
- * counted (pathid -> how many) added to their paths' _completions, and
- * @counts emptied (router mutex held). */
-static PyObject *count_completions(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
+/* The one-way completions take_batch counted in @counts (pathid -> how
+ * many) added to their paths' _completions (@paths: router.paths), and
+ * @counts emptied (router mutex held): 0, or -1 with an exception. */
+static int count_completions(PyObject *counts, PyObject *paths)
 {
-	(void)mod;
-	if (nargs != 2 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
-		PyErr_SetString(PyExc_TypeError, "count_completions(counts: dict, paths: dict)");
-		return NULL;
+	if (!PyDict_CheckExact(counts) || !PyDict_CheckExact(paths)) {
+		PyErr_SetString(PyExc_TypeError, "router.counts and router.paths must be dicts");
+		return -1;
 	}
-	PyObject *counts = args[0], *paths = args[1], *key, *n;
+	PyObject *key, *n;
 	Py_ssize_t pos = 0;
 	int rc = 0;
 	while (!rc && PyDict_Next(counts, &pos, &key, &n))
 		rc = add_completions(paths, key, n);
 	PyDict_Clear(counts);
-	if (rc < 0)
-		return NULL;
-	Py_RETURN_NONE;
+	return rc;
 }
 
 /* -- The pumper's core wait (router.py's pump) --------------------------- */
@@ -163,12 +160,9 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 	Py_DECREF(mutex);
 	if (batch && PyDict_Check(counts) && PyDict_GET_SIZE(counts)) {
 		PyObject *paths = PyObject_GetAttr(router, s_paths);
-		PyObject *cargs[2] = {counts, paths};
-		r = paths ? count_completions(NULL, cargs, 2) : NULL;
-		Py_XDECREF(r);
-		Py_XDECREF(paths);
-		if (!r)
+		if (!paths || count_completions(counts, paths) < 0)
 			Py_CLEAR(batch);
+		Py_XDECREF(paths);
 	}
 	Py_DECREF(counts);
 	return batch;
@@ -314,9 +308,6 @@ static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nar
 }
 
 static PyMethodDef pumper_methods[] = {
-	{"count_completions", (PyCFunction)(void (*)(void))count_completions, METH_FASTCALL,
-	 "count_completions(counts, paths): counted one-way completions added to their paths' "
-	 "_completions; counts emptied."},
 	{"wait_message", (PyCFunction)(void (*)(void))wait_message, METH_FASTCALL,
 	 "wait_message(router, deadline): as the pumper, the next message (router mutex taken "
 	 "here); None once another thread pumps."},
