@@ -7,13 +7,20 @@ ahead loses nothing that was queued, and Ctrl-C between receives leaves
 the batch to the next one.  Real processes, real shared memory."""
 from __future__ import annotations
 
+import mmap
+import os
 import signal
+import struct
 import threading
 
 import pytest
 
 import shmcp
 from script_child import child, finish, line, tell
+from shmcp._core import ffi, lib
+from shmcp.system import shm_name
+
+IUCV_REGION = 3  # the segment's regions: header, trace, VM table, IUCV, ...
 
 # (The receivers accept with vm.accept, not accept_all: accept_all's thread
 # would take the messages while the program is idle, one by one.)
@@ -190,5 +197,64 @@ def test_large_messages_are_not_read_ahead(system):
             rest = [vm.receive(timeout=30).data for _ in range(15)]
             assert rest == [bytes([i]) * big for i in range(1, 8)] + \
                 [b"%d" % i for i in range(8)]
+        finally:
+            finish(sender)
+
+
+def corrupt_reply_word(vm: shmcp.VirtualMachine, msgid: int) -> None:
+    """Make the MSGBLOK of queued message ``msgid`` name a reply block at
+    pool offset 8, where no block starts: its RECEIVE copies the data,
+    then the free of that "reply" is refused -- a corrupt segment, the
+    message gone.  (The MSGBLOK's layout is csrc/iucv/iucv.h's struct
+    shmcp_msgblok: in_use, msgid at 0, 4; data_len at 72; reply_off at
+    88; 128 bytes, in IUCV's region.)"""
+    bounds = ffi.new("uint64_t[]", lib.SHMCP_NREGIONS + 1)
+    lib.shmcp_regions(vm.attached.handle, bounds, ffi.new("uint64_t[2]"))
+    lo, hi = bounds[IUCV_REGION], bounds[IUCV_REGION + 1]
+    fd = os.open("/dev/shm" + shm_name(vm.system), os.O_RDWR)
+    try:
+        with mmap.mmap(fd, bounds[lib.SHMCP_NREGIONS]) as seg:
+            found = [off for off in range(lo, hi - 128, 64)
+                     if struct.unpack_from("<II", seg, off) == (1, msgid)
+                     and struct.unpack_from("<I", seg, off + 72)[0] == 1
+                     and struct.unpack_from("<Q", seg, off + 88)[0] == 2**64 - 1]
+            assert len(found) == 1, "struct shmcp_msgblok's layout changed?"
+            struct.pack_into("<Q", seg, found[0] + 88, 8)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("taker", ["vm.receive", "path.receive"])
+def test_a_corrupt_message_raises_when_its_turn_comes(system, taker):
+    """Ten one-way messages queued, their sender gone; the fifth's storage
+    is made corrupt.  vm.receive (which reads the batch ahead) and
+    path.receive (one RECEIVE per message) give the same: the four before
+    it, CorruptSegment with the same message, the five after it, then
+    nothing."""
+    with shmcp.logon("receiver") as vm:
+        declare(vm)
+        sender = child(SENDER.format(count=10))
+        try:
+            accept_and_send(vm, sender)
+            [path] = vm.paths
+            tell(sender, "sever")
+            assert line(sender) == "DONE"
+            queued = [m.msgid for m in vm.attached.snapshot().messages
+                      if m.userid == "RECEIVER" and m.queue == "send"]
+            assert len(queued) == 10
+            corrupt_reply_word(vm, queued[4])
+            take = vm.receive if taker == "vm.receive" else path.receive
+            got: list[object] = []
+            while True:
+                try:
+                    got.append(take(timeout=5).data)
+                except shmcp.CorruptSegment as e:
+                    got.append(("CorruptSegment", str(e)))
+                except (TimeoutError, shmcp.PathSevered):
+                    break
+            assert got == [b"0", b"1", b"2", b"3",
+                           ("CorruptSegment", got[4][1] if len(got) > 4 else None),
+                           b"5", b"6", b"7", b"8", b"9"]
+            assert "RECEIVE by RECEIVER" in got[4][1]
         finally:
             finish(sender)

@@ -609,8 +609,14 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
  * receiver pays one lock round per batch, not one per message, and its
  * completions' doorbells are rung once.  Each list is updated as RECEIVE
  * updates it and @ccs[i] is what shmcp_iucv_call would have returned for
- * it (an item's failure does not stop the rest).  Returns 0, or
- * SHMCP_E_NOTLOGGED / _PCOPER / _BADARG / _LOCK with nothing received.
+ * it.  An item that is gone (CC1, CC2) does not stop the rest; one that
+ * meets a core error (SHMCP_E_CORRUPT: the message's storage or queue not
+ * its own, a free refused) ends the batch there, the items after it left
+ * untouched: a program told of the corruption as it takes that message
+ * has had nothing after it RECEIVEd, as with one RECEIVE per message.
+ * Returns how many items were RECEIVEd or tried (@n unless one met a core
+ * error), or SHMCP_E_NOTLOGGED / _PCOPER / _BADARG / _LOCK with nothing
+ * received.
  */
 int shmcp_iucv_receive_many(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
 			    uint8_t *const *plists, uint8_t *const *bufs, int *ccs)
@@ -629,19 +635,23 @@ int shmcp_iucv_receive_many(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
 		rc = SHMCP_E_NOTLOGGED;
 	else if (!shmcp_iucv_declared(sys, &t, slot, gen))
 		rc = SHMCP_E_PCOPER;
-	for (int i = 0; !rc && i < n; i++) {
+	int done = 0;
+	while (!rc && done < n) {
 		uint32_t refused = sys->pool.refused;
-		int r = shmcp_iucv_message(sys, &t, slot, SHMCP_IUCV_RECEIVE, plists[i], NULL,
-					   bufs[i], &bells);
+		int r = shmcp_iucv_message(sys, &t, slot, SHMCP_IUCV_RECEIVE, plists[done], NULL,
+					   bufs[done], &bells);
 		if (sys->pool.refused != refused)
 			r = SHMCP_E_CORRUPT;
-		ccs[i] = condition_code(r, plists[i]);
+		ccs[done] = condition_code(r, plists[done]);
+		done++;
+		if (r < 0)
+			break;
 	}
 	if (t.unshown)
 		shmcp_iucv_drop_withdrawn(sys, slot, gen);
 	shmcp_unlock(sys);
 	shmcp_bells_ring(sys, &bells);
-	return rc;
+	return rc ? rc : done;
 }
 
 /**

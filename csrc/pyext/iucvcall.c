@@ -514,6 +514,11 @@ PyObject *receive_image(uint8_t *image)
 	return outcome((PyObject *)vm, SHMCP_IUCV_RECEIVE, cc);
 }
 
+PyObject *receive_failed(Machine *vm, int cc)
+{
+	return outcome((PyObject *)vm, SHMCP_IUCV_RECEIVE, cc);
+}
+
 /* bind_core(*, iucv_call, next): the addresses of the core's shmcp_iucv_call
  * and shmcp_next (from the cffi module), once. */
 static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)

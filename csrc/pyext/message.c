@@ -79,6 +79,7 @@ static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
 	Py_XSETREF(self->path, Py_NewRef(path));
 	Py_XSETREF(self->router, Py_NewRef(router));
 	Py_CLEAR(self->data);
+	Py_CLEAR(self->error);
 	self->flags = flags;
 	self->answered = (flags & SHMCP_IPNORPY) != 0;
 	self->taken = 0;
@@ -89,6 +90,7 @@ static int Message_traverse(MessageObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(self->plist);
 	Py_VISIT(self->data);
+	Py_VISIT(self->error);
 	Py_VISIT(self->path);
 	Py_VISIT(self->router);
 	return 0;
@@ -98,6 +100,7 @@ static int Message_clear(MessageObject *self)
 {
 	Py_CLEAR(self->plist);
 	Py_CLEAR(self->data);
+	Py_CLEAR(self->error);
 	Py_CLEAR(self->path);
 	Py_CLEAR(self->router);
 	return 0;
@@ -111,11 +114,19 @@ static void Message_dealloc(MessageObject *self)
 }
 
 /* RECEIVE @m's data if nobody has: 1, 0 if the message is gone (purged by
- * its sender, its path severed and freed), -1 with an exception. */
+ * its sender, its path severed and freed), -1 with an exception -- the
+ * one its RECEIVE ahead met, if it met one (receive.c). */
 int fetch(MessageObject *m)
 {
 	if (m->data && m->data != Py_None)
 		return 1;
+	if (m->error) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
+		PyObject *e = m->error;
+		m->error = NULL;
+		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+		Py_DECREF(e);
+		return -1;
+	}
 	PyObject *got = m->plist ? receive_data(NULL, m->plist) : receive_image(m->image);
 	if (got == Py_NotImplemented) {  /* no VM in C: the Python path's */
 		Py_DECREF(got);

@@ -15,6 +15,10 @@ PyObject *receive_data(PyObject *mod, PyObject *plist);
  * list's (a Message's own) */
 PyObject *receive_image(uint8_t *image);
 
+/* iucvcall.c: the exception a RECEIVE by @vm that met the core's error
+ * @cc (< 0) raises: NULL, with it set */
+PyObject *receive_failed(Machine *vm, int cc);
+
 /* iucvcall.c: take_batch(vm, timeout_ns, counts[, message_class]), the
  * module function */
 PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);

@@ -14,6 +14,9 @@ typedef struct {
 	 * image when first asked for; once made, its image is the message's */
 	PyObject *plist;
 	PyObject *data;    /* bytes once RECEIVEd (_data); NULL or None before */
+	/* what its RECEIVE ahead raised (a corrupt segment): the take raises
+	 * it, once, as its own RECEIVE would have; NULL: none */
+	PyObject *error;
 	PyObject *path;    /* its Path, or None */
 	PyObject *router;  /* its VM's Router */
 	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
@@ -65,7 +68,8 @@ PyObject *file_messages(PyObject *mod, PyObject *const *args, Py_ssize_t nargs);
 PyObject *take_ready(PyObject *inbox, PyObject *mutex);
 
 /* receive.c: a receive's batch's one-way messages RECEIVEd in one core
- * call before they are filed (what it cannot RECEIVE is left to the takes) */
+ * call before they are filed (what it cannot RECEIVE is left to the takes;
+ * a core error is kept for the take, MessageObject.error) */
 void receive_ahead(PyObject *batch);
 
 /* pumper.c: as the pumper, the next message or a message's completion;

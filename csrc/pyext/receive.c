@@ -39,11 +39,28 @@ static int ahead_item(PyObject *o)
 	       be_get(m->image + SHMCP_IP_BFLN1F, 4) <= AHEAD_BYTES;
 }
 
+/* Message @m's RECEIVE ahead met the core's error @cc: the exception a
+ * RECEIVE of its own raises, kept for the take that reaches it (fetch). */
+static void keep_error(MessageObject *m, Machine *vm, int cc)
+{
+	PyObject *type, *value, *tb;
+	Py_XDECREF(receive_failed(vm, cc));  /* (NULL: it always raises) */
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (value && tb)
+		PyException_SetTraceback(value, tb);
+	Py_XSETREF(m->error, value);
+	Py_XDECREF(type);
+	Py_XDECREF(tb);
+}
+
 /* The @n messages @ms (ahead_item's, at most AHEAD_MSGS) RECEIVEd in one
  * core call: each one's data set, or left unset where its RECEIVE failed
  * or its bytes could not be made (the take's own RECEIVE then says why:
- * gone, or the error), so the batch is filed whatever happens here. */
-static void receive_run(MessageObject *const *ms, int n, Machine *vm)
+ * gone), so the batch is filed whatever happens here.  A core error
+ * (SHMCP_E_CORRUPT) ends the run at its message, which keeps the
+ * exception for its take: 1 then (read no further ahead), else 0. */
+static int receive_run(MessageObject *const *ms, int n, Machine *vm)
 {
 	uint8_t *plists[AHEAD_MSGS] = {NULL}, *bufs[AHEAD_MSGS] = {NULL};
 	PyObject *datas[AHEAD_MSGS];
@@ -59,13 +76,19 @@ static void receive_run(MessageObject *const *ms, int n, Machine *vm)
 		plists[made] = m->image;
 		bufs[made] = (uint8_t *)PyBytes_AS_STRING(datas[made]);
 	}
-	int core = made ? core_receive_many(vm->h, vm->slot, vm->gen, made, plists, bufs, ccs) : 0;
+	/* how many it tried (< 0: none, the takes' RECEIVEs say why) */
+	int tried = made ? core_receive_many(vm->h, vm->slot, vm->gen, made, plists, bufs, ccs) : 0;
+	int failed = tried > 0 && ccs[tried - 1] < 0;
 	for (int k = 0; k < made; k++) {
-		if (!core && ccs[k] == 0)
+		if (k < tried && ccs[k] == 0) {
 			ms[k]->data = datas[k];
-		else
-			Py_DECREF(datas[k]);
+			continue;
+		}
+		if (k < tried && ccs[k] < 0)
+			keep_error(ms[k], vm, ccs[k]);
+		Py_DECREF(datas[k]);
 	}
+	return failed;
 }
 
 /* receive_ahead(batch): the one-way messages of a batch the pumper of a
@@ -74,7 +97,9 @@ static void receive_run(MessageObject *const *ms, int n, Machine *vm)
  * the program's receives then hand them out from the inbox.  Only a receive's own batch (at most
  * take_batch's 64, AHEAD_TOTAL bytes: larger messages and the rest are the
  * takes'), so back-pressure holds: what is read ahead is what one wait
- * took.  Never fails: what it could not RECEIVE is the takes'. */
+ * took.  Never fails: what it could not RECEIVE is the takes', and a
+ * message whose RECEIVE met a core error raises it when taken, after the
+ * messages before it and before any after it is RECEIVEd. */
 void receive_ahead(PyObject *batch)
 {
 	Machine *vm = current_vm;
@@ -95,7 +120,8 @@ void receive_ahead(PyObject *batch)
 		bytes += size;
 		run[count++] = m;
 		if (count == AHEAD_MSGS || bytes >= AHEAD_BYTES) {
-			receive_run(run, count, vm);
+			if (receive_run(run, count, vm))
+				return;  /* a corrupt segment: the rest are the takes' */
 			count = 0;
 			bytes = 0;
 		}
