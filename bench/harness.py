@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from . import machine, report
+from .options import (MAX_CLIENTS, MAX_IDLE, MAX_PATHS, MIN_SIZE, count, counts, keys,
+                      seconds)
 from .registry import BY_KEY, TRANSPORTS, unsupported
 
 HERE = Path(__file__).resolve().parent
@@ -43,8 +45,7 @@ BIG = 1 << 20
 BIG_FEWER = 20
 
 
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x]
+WORKLOADS = ("rtt", "stream", "fanin", "scale", "paths")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -56,35 +57,55 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     mode.add_argument("--tiny", action="store_const", dest="preset", const="tiny",
                       help="seconds: proves the harness works (make test); figures mean nothing")
     ap.add_argument("--out", default=str(HERE), help="where results.md, latency.png, results.json go")
-    ap.add_argument("--only", help="comma-separated transport keys: " + ",".join(BY_KEY))
-    ap.add_argument("--workloads", help="comma-separated: rtt,stream,fanin,scale,paths")
-    ap.add_argument("--repeats", type=int)
-    ap.add_argument("--n", type=int, help="measured round trips per run (after warm-up)")
-    ap.add_argument("--warmup", type=int)
-    ap.add_argument("--sizes", type=_ints, help="round-trip payload sizes, e.g. 8,64,4096,65536")
-    ap.add_argument("--stream-sizes", type=_ints)
-    ap.add_argument("--big-sizes", type=_ints,
+    ap.add_argument("--only", type=keys(BY_KEY, "transport"),
+                    help="comma-separated transport keys: " + ",".join(BY_KEY))
+    ap.add_argument("--workloads", type=keys(WORKLOADS, "workload"),
+                    help="comma-separated: " + ",".join(WORKLOADS))
+    ap.add_argument("--repeats", type=count(1))
+    ap.add_argument("--n", type=count(1), help="measured round trips per run (after warm-up)")
+    ap.add_argument("--warmup", type=count(0))
+    ap.add_argument("--sizes", type=counts(MIN_SIZE),
+                    help="round-trip payload sizes, e.g. 8,64,4096,65536")
+    ap.add_argument("--stream-sizes", type=counts(MIN_SIZE))
+    ap.add_argument("--big-sizes", type=counts(MIN_SIZE, empty_ok=True),
                     help="large-message sizes, round trip and stream, e.g. 1048576 (empty: none); "
                          "only the transports marked big, with fewer round trips")
-    ap.add_argument("--window", type=float, help="streaming window, seconds")
-    ap.add_argument("--clients", type=int, help="fan-in clients")
-    ap.add_argument("--fanin-window", type=float)
-    ap.add_argument("--idle", type=_ints, help="idle VMs logged on for the scaling workload, e.g. 0,8,32")
-    ap.add_argument("--paths", type=_ints,
+    ap.add_argument("--window", type=seconds, help="streaming window, seconds")
+    ap.add_argument("--clients", type=count(1, MAX_CLIENTS), help="fan-in clients")
+    ap.add_argument("--fanin-window", type=seconds)
+    ap.add_argument("--idle", type=counts(0, MAX_IDLE),
+                    help="idle VMs logged on for the scaling workload, e.g. 0,8,32")
+    ap.add_argument("--paths", type=counts(1, MAX_PATHS),
                     help="open IUCV paths for the scaling workload, e.g. 10,100 (1 is the 0-idle-VM row)")
-    ap.add_argument("--max-s", type=float, help="time limit of one round-trip run, seconds")
+    ap.add_argument("--max-s", type=seconds, help="time limit of one round-trip run, seconds")
     ap.add_argument("--pin", choices=("none", "split", "same"), default="none",
                     help="round trips and streams: split = the two processes on CPUs 0 and 1, "
                          "same = both on CPU 0; none (default) = the scheduler's choice")
     ap.add_argument("--report-only", action="store_true",
                     help="only re-write results.md and latency.png from OUT/results.json")
     ap.add_argument("--floors", help="a built bench/floors.c (default: build it now with $CC)")
-    ap.set_defaults(preset=os.environ.get("BENCH_PRESET", "full"))
+    preset = os.environ.get("BENCH_PRESET", "full")
+    if preset not in PRESETS:
+        ap.error(f"$BENCH_PRESET {preset!r}: not one of {', '.join(PRESETS)}")
+    ap.set_defaults(preset=preset)
     args = ap.parse_args(argv)
+    _check_paths(ap, args)
     for key, value in PRESETS[args.preset].items():
         if getattr(args, key, None) is None:
             setattr(args, key, value)
     return args
+
+
+def _check_paths(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--out, --floors and --report-only name what they must (argparse's
+    error, naming the option and the value, if not)."""
+    if not args.out or (os.path.exists(args.out) and not os.path.isdir(args.out)):
+        ap.error(f"argument --out: {args.out!r}: not a directory")
+    if args.report_only and not os.path.isfile(os.path.join(args.out, "results.json")):
+        ap.error(f"argument --report-only: no results.json in --out {args.out!r}")
+    if args.floors is not None and not (os.path.isfile(args.floors) and
+                                        os.access(args.floors, os.X_OK)):
+        ap.error(f"argument --floors: {args.floors!r}: not an executable file")
 
 
 # The C floors: bench/floors.c alone, and bench/core_stream.c with shmcp's
@@ -118,7 +139,7 @@ def _build(out_dir: str, name: str, sources: list[str]) -> tuple[str | None, str
 
 def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
     """Every measurement of one repeat, in run order."""
-    workloads = args.workloads.split(",") if args.workloads else ["rtt", "stream", "fanin", "scale", "paths"]
+    workloads = args.workloads or list(WORKLOADS)
     out = []
     base = {"n": args.n, "warmup": args.warmup, "max_s": args.max_s, "pin": args.pin}
     big = [t for t in transports if t.big]
@@ -180,11 +201,7 @@ def run_job(job: dict, timeout: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    keys = args.only.split(",") if args.only else [t.key for t in TRANSPORTS]
-    for k in keys:
-        if k not in BY_KEY:
-            raise SystemExit(f"unknown transport {k!r}; known: {', '.join(BY_KEY)}")
-    chosen = [BY_KEY[k] for k in keys]
+    chosen = [BY_KEY[k] for k in args.only or [t.key for t in TRANSPORTS]]
     os.makedirs(args.out, exist_ok=True)
     if args.report_only:
         with open(os.path.join(args.out, "results.json")) as f:
