@@ -116,8 +116,10 @@ static PyObject *outcome(PyObject *vm, int func, int cc)
 	return core_outcome(failed, vm, func, cc, "IUCV function");
 }
 
-/* send(plist): SEND's condition code (the core's error raised). */
-static PyObject *iucv_send(PyObject *plist)
+/* send(plist): SEND's condition code (the core's error raised).  The
+ * module's send, and the Pythonic layer's per-message sends (pathsend.c)
+ * without a Python call. */
+PyObject *iucv_send(PyObject *plist)
 {
 	struct call c;
 	if (!call_of(plist, &c))
@@ -174,8 +176,9 @@ static PyObject *iucv_receive(PyObject *plist)
 		       core_call(c.h, c.slot, c.gen, SHMCP_IUCV_RECEIVE, c.image, NULL, out));
 }
 
-/* reply(plist): REPLY with bf2 (or the parameter-list data). */
-static PyObject *iucv_reply(PyObject *plist)
+/* reply(plist): REPLY with bf2 (or the parameter-list data).  The
+ * module's reply, and Message.reply's (message.c) without a Python call. */
+PyObject *iucv_reply(PyObject *plist)
 {
 	struct call c;
 	uint8_t *in = NULL;

@@ -234,8 +234,6 @@ static PyMemberDef Message_members[] = {
 	{NULL, 0, 0, 0, NULL},
 };
 
-static PyObject *iucv_reply_fn;  /* this module's reply(plist) */
-
 /* @fn(@self, *args, **kw): what a C method was given, passed on to the
  * Python that does its other cases */
 PyObject *pass_on(PyObject *fn, PyObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -271,7 +269,7 @@ static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ss
 {
 	PyObject *data = nargs == 1 && !kwnames ? args[0] : NULL;
 	if (!data || self->answered || !self->data || self->data == Py_None ||
-	    !(PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)) || !iucv_reply_fn)
+	    !(PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)))
 		return reply_slow(self, args, nargs, kwnames);
 	Py_ssize_t size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyByteArray_GET_SIZE(data);
 	if (size > 0x7FFFFFFF)
@@ -289,7 +287,7 @@ static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ss
 	be_put(image + SHMCP_IP_BFLN2F, 4, (uint64_t)size);
 	image[SHMCP_IP_FLAGS1] = 0;
 	self->answered = 1;
-	PyObject *cc = PyObject_Vectorcall(iucv_reply_fn, &plist, 1, NULL);
+	PyObject *cc = iucv_reply(plist);
 	int rc = cc ? PyObject_IsTrue(cc) : -1;
 	Py_XDECREF(cc);
 	PyObject *res = NULL;
@@ -394,8 +392,6 @@ int message_add(PyObject *m)
 		{&s_receive_py, "_receive_py"},
 	};
 	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	if (!(iucv_reply_fn = PyObject_GetAttrString(m, "reply")))  /* iucvcall.c's */
 		return -1;
 	if (PyType_Ready(&MessageCoreType) < 0 ||
 	    PyModule_AddObjectRef(m, "MessageCore", (PyObject *)&MessageCoreType) < 0)

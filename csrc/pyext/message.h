@@ -15,6 +15,11 @@ PyObject *receive_data(PyObject *mod, PyObject *plist);
  * list's (a Message's own) */
 PyObject *receive_image(uint8_t *image);
 
+/* iucvcall.c: shmcp.iucv's send(plist) and reply(plist) as C calls (no
+ * argument parsing): the condition code, NULL with the core's error */
+PyObject *iucv_send(PyObject *plist);
+PyObject *iucv_reply(PyObject *plist);
+
 /* iucvcall.c: the exception a RECEIVE by @vm that met the core's error
  * @cc (< 0) raises: NULL, with it set */
 PyObject *receive_failed(Machine *vm, int cc);

@@ -9,7 +9,6 @@
 static PyObject *s_state, *s_active, *s_oneway, *s_round_trip, *s_wait_room, *s_one_way,
 	*s_spares, *s_twoway, *s_wait_reply, *s_outcome;
 static PyObject *send_slow;  /* Path._send_py: send in Python, every case */
-static PyObject *iucv_send_fn;  /* this module's send(plist) */
 
 /* send_one_way(plist, data): a one-way SEND of @data (bytes or bytearray)
  * with @plist, the path's own for this call: 0 once queued, else IPRCODE
@@ -37,7 +36,7 @@ static PyObject *send_one_way(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	Py_XSETREF(p->bf1, Py_NewRef(data));
 	be_put(image + SHMCP_IP_BFLN1F, 4, (uint64_t)size);
 	image[SHMCP_IP_FLAGS1] = SHMCP_IPNORPY;
-	PyObject *cc = PyObject_Vectorcall(iucv_send_fn, args, 1, NULL);
+	PyObject *cc = iucv_send(args[0]);
 	if (!cc)
 		return NULL;
 	int queued = cc == Py_False || (PyLong_Check(cc) && PyLong_AsLong(cc) == 0);
@@ -80,7 +79,7 @@ static PyObject *send_two_way(PyObject *mod, PyObject *const *args, Py_ssize_t n
 	be_put(image + SHMCP_IP_BFLN1F, 4, (uint64_t)size);
 	be_put(image + SHMCP_IP_BFLN2F, 4, (uint64_t)room);
 	image[SHMCP_IP_FLAGS1] = 0;
-	PyObject *cc = PyObject_Vectorcall(iucv_send_fn, args, 1, NULL);
+	PyObject *cc = iucv_send(args[0]);
 	Py_CLEAR(p->bf2);  /* the answers record keeps the area exported; the plist needs it no more */
 	p->bf2 = Py_NewRef(Py_None);
 	if (!cc)
@@ -296,8 +295,6 @@ int pathsend_add(PyObject *m)
 		{&s_outcome, "_outcome"},
 	};
 	if (intern_names(names, sizeof names / sizeof *names) < 0)
-		return -1;
-	if (!(iucv_send_fn = PyObject_GetAttrString(m, "send")))  /* iucvcall.c's */
 		return -1;
 	return PyModule_AddFunctions(m, pathsend_methods);
 }
