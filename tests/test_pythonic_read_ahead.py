@@ -258,3 +258,31 @@ def test_a_corrupt_message_raises_when_its_turn_comes(system, taker):
                 vm.receive(timeout=0.05)
         finally:
             finish(sender)
+
+
+@pytest.mark.parametrize("taker", ["vm.receive", "path.receive"])
+def test_a_corrupt_last_message_still_settles_the_owed_sever(system, taker):
+    """The last message of a path its partner severed is corrupt: its take
+    raises CorruptSegment, and the SEVER the receiver's end owed until its
+    messages were taken is made all the same -- the end is freed, not left
+    severed in the segment until logoff."""
+    with shmcp.logon("receiver") as vm:
+        declare(vm)
+        sender = child(SENDER.format(count=10))
+        try:
+            accept_and_send(vm, sender)
+            [path] = vm.paths
+            tell(sender, "sever")
+            assert line(sender) == "DONE"
+            queued = [m.msgid for m in vm.attached.snapshot().messages
+                      if m.userid == "RECEIVER" and m.queue == "send"]
+            corrupt_reply_word(vm, queued[-1])
+            take = vm.receive if taker == "vm.receive" else path.receive
+            assert [take(timeout=30).data for _ in range(9)] == [b"%d" % i for i in range(9)]
+            with pytest.raises(shmcp.CorruptSegment):
+                take(timeout=30)
+            with pytest.raises(shmcp.PathSevered):
+                path.receive(timeout=30)
+            assert [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"] == []
+        finally:
+            finish(sender)

@@ -71,13 +71,21 @@ static int settle(PyObject *router, PyObject *path)
 
 /* Message @m, just taken, RECEIVEd and then the SEVER its path owes
  * settled: 1, 0 if it is gone (purged, its path severed), -1 with an
- * exception. */
+ * exception.  A RECEIVE that raised (a corrupt segment) took the message
+ * all the same: the SEVER is settled then too, in a finally. */
 static int receive_taken(MessageObject *m)
 {
 	PyObject *path = Py_NewRef(m->path ? m->path : Py_None);
 	int got = fetch(m);
-	if (got >= 0 && path != Py_None && settle(m->router, path) < 0)
-		got = -1;
+	if (path != Py_None) {
+		struct held h;
+		PyObject *none = NULL;  /* (the try's outcome is got) */
+		hold(&h);
+		int failed = settle(m->router, path) < 0;
+		unhold(&h, failed, &none);
+		if (failed)
+			got = -1;
+	}
 	Py_DECREF(path);
 	return got;
 }
