@@ -286,3 +286,36 @@ def test_a_corrupt_last_message_still_settles_the_owed_sever(system, taker):
             assert [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"] == []
         finally:
             finish(sender)
+
+
+def test_a_corrupt_event_message_still_settles_the_owed_sever(system):
+    """The same for a message_pending event's message read by ``.data``
+    (taken then): the last one corrupt raises CorruptSegment, and the
+    owed SEVER frees the receiver's end."""
+    with shmcp.logon("receiver") as vm:
+        declare(vm)
+        sender = child(SENDER.format(count=3))
+        try:
+            accept_and_send(vm, sender)
+            [path] = vm.paths
+            tell(sender, "sever")
+            assert line(sender) == "DONE"
+            events, msgs = [], []
+            for event in vm.events(timeout=30):
+                events.append(event.name)
+                if event.name == "message_pending":
+                    msgs.append(event.message)
+                if event.name == "path_severed":
+                    break
+            assert events == ["message_pending"] * 3 + ["path_severed"]
+            queued = [m.msgid for m in vm.attached.snapshot().messages
+                      if m.userid == "RECEIVER" and m.queue == "send"]
+            corrupt_reply_word(vm, queued[-1])
+            assert [m.data for m in msgs[:2]] == [b"0", b"1"]
+            with pytest.raises(shmcp.CorruptSegment):
+                msgs[2].data  # noqa: B018
+            with pytest.raises(shmcp.PathSevered):
+                path.receive(timeout=30)
+            assert [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"] == []
+        finally:
+            finish(sender)

@@ -36,10 +36,12 @@ class Message(MessageCore):
         router = self._router
         with router.mutex:
             self.taken = True
-            self._fetch()
-            path = self.path
-            if path is not None and path._sever_owed:
-                router._settle(path)
+            try:
+                self._fetch()
+            finally:  # taken even if its RECEIVE raised (a corrupt segment)
+                path = self.path
+                if path is not None and path._sever_owed:
+                    router._settle(path)
         return self._data or b""
 
     def _receive_py(self) -> bytes | int:
