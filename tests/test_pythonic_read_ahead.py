@@ -7,6 +7,7 @@ ahead loses nothing that was queued, and Ctrl-C between receives leaves
 the batch to the next one.  Real processes, real shared memory."""
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import signal
@@ -224,16 +225,13 @@ def corrupt_reply_word(vm: shmcp.VirtualMachine, msgid: int) -> None:
         os.close(fd)
 
 
-@pytest.mark.parametrize("taker", ["vm.receive", "path.receive"])
-def test_a_corrupt_message_raises_when_its_turn_comes(system, taker):
-    """Ten one-way messages queued, their sender gone; the fifth's storage
-    is made corrupt.  vm.receive (which reads the batch ahead) and
-    path.receive (one RECEIVE per message) give the same: the four before
-    it, CorruptSegment with the same message, the five after it, then
-    nothing."""
+@contextlib.contextmanager
+def queued_from_a_gone_sender(count: int):
+    """A receiver ``count`` one-way messages are queued for, on a path their
+    sender has severed: (vm, path, the messages' ids in the order sent)."""
     with shmcp.logon("receiver") as vm:
         declare(vm)
-        sender = child(SENDER.format(count=10))
+        sender = child(SENDER.format(count=count))
         try:
             accept_and_send(vm, sender)
             [path] = vm.paths
@@ -241,23 +239,39 @@ def test_a_corrupt_message_raises_when_its_turn_comes(system, taker):
             assert line(sender) == "DONE"
             queued = [m.msgid for m in vm.attached.snapshot().messages
                       if m.userid == "RECEIVER" and m.queue == "send"]
-            assert len(queued) == 10
-            corrupt_reply_word(vm, queued[4])
-            take = vm.receive if taker == "vm.receive" else path.receive
-            got: list[object] = []
-            for _ in range(10):
-                try:
-                    got.append(take(timeout=30).data)
-                except shmcp.CorruptSegment as e:
-                    got.append(str(e))
-            assert got[:4] + got[5:] == [b"0", b"1", b"2", b"3", b"5", b"6", b"7", b"8", b"9"]
-            assert got[4] == "IUCV RECEIVE by RECEIVER: the system segment is corrupt"
-            with pytest.raises(shmcp.PathSevered):  # nothing more, none twice
-                path.receive(timeout=30)
-            with pytest.raises(TimeoutError):
-                vm.receive(timeout=0.05)
+            assert len(queued) == count
+            yield vm, path, queued
         finally:
             finish(sender)
+
+
+def ends_left(vm: shmcp.VirtualMachine) -> list:
+    """The receiver's path ends the segment still holds."""
+    return [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"]
+
+
+@pytest.mark.parametrize("taker", ["vm.receive", "path.receive"])
+def test_a_corrupt_message_raises_when_its_turn_comes(system, taker):
+    """Ten one-way messages queued, their sender gone; the fifth's storage
+    is made corrupt.  vm.receive (which reads the batch ahead) and
+    path.receive (one RECEIVE per message) give the same: the four before
+    it, CorruptSegment with the same message, the five after it, then
+    nothing."""
+    with queued_from_a_gone_sender(10) as (vm, path, queued):
+        corrupt_reply_word(vm, queued[4])
+        take = vm.receive if taker == "vm.receive" else path.receive
+        got: list[object] = []
+        for _ in range(10):
+            try:
+                got.append(take(timeout=30).data)
+            except shmcp.CorruptSegment as e:
+                got.append(str(e))
+        assert got[:4] + got[5:] == [b"0", b"1", b"2", b"3", b"5", b"6", b"7", b"8", b"9"]
+        assert got[4] == "IUCV RECEIVE by RECEIVER: the system segment is corrupt"
+        with pytest.raises(shmcp.PathSevered):  # nothing more, none twice
+            path.receive(timeout=30)
+        with pytest.raises(TimeoutError):
+            vm.receive(timeout=0.05)
 
 
 @pytest.mark.parametrize("taker", ["vm.receive", "path.receive"])
@@ -266,56 +280,34 @@ def test_a_corrupt_last_message_still_settles_the_owed_sever(system, taker):
     raises CorruptSegment, and the SEVER the receiver's end owed until its
     messages were taken is made all the same -- the end is freed, not left
     severed in the segment until logoff."""
-    with shmcp.logon("receiver") as vm:
-        declare(vm)
-        sender = child(SENDER.format(count=10))
-        try:
-            accept_and_send(vm, sender)
-            [path] = vm.paths
-            tell(sender, "sever")
-            assert line(sender) == "DONE"
-            queued = [m.msgid for m in vm.attached.snapshot().messages
-                      if m.userid == "RECEIVER" and m.queue == "send"]
-            corrupt_reply_word(vm, queued[-1])
-            take = vm.receive if taker == "vm.receive" else path.receive
-            assert [take(timeout=30).data for _ in range(9)] == [b"%d" % i for i in range(9)]
-            with pytest.raises(shmcp.CorruptSegment):
-                take(timeout=30)
-            with pytest.raises(shmcp.PathSevered):
-                path.receive(timeout=30)
-            assert [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"] == []
-        finally:
-            finish(sender)
+    with queued_from_a_gone_sender(10) as (vm, path, queued):
+        corrupt_reply_word(vm, queued[-1])
+        take = vm.receive if taker == "vm.receive" else path.receive
+        assert [take(timeout=30).data for _ in range(9)] == [b"%d" % i for i in range(9)]
+        with pytest.raises(shmcp.CorruptSegment):
+            take(timeout=30)
+        with pytest.raises(shmcp.PathSevered):
+            path.receive(timeout=30)
+        assert ends_left(vm) == []
 
 
 def test_a_corrupt_event_message_still_settles_the_owed_sever(system):
     """The same for a message_pending event's message read by ``.data``
     (taken then): the last one corrupt raises CorruptSegment, and the
     owed SEVER frees the receiver's end."""
-    with shmcp.logon("receiver") as vm:
-        declare(vm)
-        sender = child(SENDER.format(count=3))
-        try:
-            accept_and_send(vm, sender)
-            [path] = vm.paths
-            tell(sender, "sever")
-            assert line(sender) == "DONE"
-            events, msgs = [], []
-            for event in vm.events(timeout=30):
-                events.append(event.name)
-                if event.name == "message_pending":
-                    msgs.append(event.message)
-                if event.name == "path_severed":
-                    break
-            assert events == ["message_pending"] * 3 + ["path_severed"]
-            queued = [m.msgid for m in vm.attached.snapshot().messages
-                      if m.userid == "RECEIVER" and m.queue == "send"]
-            corrupt_reply_word(vm, queued[-1])
-            assert [m.data for m in msgs[:2]] == [b"0", b"1"]
-            with pytest.raises(shmcp.CorruptSegment):
-                msgs[2].data  # noqa: B018
-            with pytest.raises(shmcp.PathSevered):
-                path.receive(timeout=30)
-            assert [end for end in vm.attached.snapshot().paths if end.userid == "RECEIVER"] == []
-        finally:
-            finish(sender)
+    with queued_from_a_gone_sender(3) as (vm, path, queued):
+        events, msgs = [], []
+        for event in vm.events(timeout=30):
+            events.append(event.name)
+            if event.name == "message_pending":
+                msgs.append(event.message)
+            if event.name == "path_severed":
+                break
+        assert events == ["message_pending"] * 3 + ["path_severed"]
+        corrupt_reply_word(vm, queued[-1])
+        assert [m.data for m in msgs[:2]] == [b"0", b"1"]
+        with pytest.raises(shmcp.CorruptSegment):
+            msgs[2].data  # noqa: B018
+        with pytest.raises(shmcp.PathSevered):
+            path.receive(timeout=30)
+        assert ends_left(vm) == []
