@@ -79,7 +79,8 @@ static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
 	Py_XSETREF(self->path, Py_NewRef(path));
 	Py_XSETREF(self->router, Py_NewRef(router));
 	Py_CLEAR(self->data);
-	Py_CLEAR(self->error);
+	Py_CLEAR(self->error_vm);
+	self->error_cc = 0;
 	self->flags = flags;
 	self->answered = (flags & SHMCP_IPNORPY) != 0;
 	self->taken = 0;
@@ -90,7 +91,7 @@ static int Message_traverse(MessageObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(self->plist);
 	Py_VISIT(self->data);
-	Py_VISIT(self->error);
+	Py_VISIT(self->error_vm);
 	Py_VISIT(self->path);
 	Py_VISIT(self->router);
 	return 0;
@@ -100,7 +101,7 @@ static int Message_clear(MessageObject *self)
 {
 	Py_CLEAR(self->plist);
 	Py_CLEAR(self->data);
-	Py_CLEAR(self->error);
+	Py_CLEAR(self->error_vm);
 	Py_CLEAR(self->path);
 	Py_CLEAR(self->router);
 	return 0;
@@ -120,11 +121,11 @@ int fetch(MessageObject *m)
 {
 	if (m->data && m->data != Py_None)
 		return 1;
-	if (m->error) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
-		PyObject *e = m->error;
-		m->error = NULL;
-		PyErr_SetObject((PyObject *)Py_TYPE(e), e);
-		Py_DECREF(e);
+	if (m->error_vm) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
+		PyObject *vm = m->error_vm;
+		m->error_vm = NULL;
+		Py_XDECREF(receive_failed((Machine *)vm, m->error_cc));  /* (NULL: it always raises) */
+		Py_DECREF(vm);
 		return -1;
 	}
 	PyObject *got = m->plist ? receive_data(NULL, m->plist) : receive_image(m->image);

@@ -14,9 +14,12 @@ typedef struct {
 	 * image when first asked for; once made, its image is the message's */
 	PyObject *plist;
 	PyObject *data;    /* bytes once RECEIVEd (_data); NULL or None before */
-	/* what its RECEIVE ahead raised (a corrupt segment): the take raises
-	 * it, once, as its own RECEIVE would have; NULL: none */
-	PyObject *error;
+	/* the core's error its RECEIVE ahead met (a corrupt segment) and the
+	 * VM that met it: the take raises it, once, as its own RECEIVE would
+	 * have.  Kept as a code, not an exception, so that nothing runs Python
+	 * (and no Ctrl-C can be caught) until the take; NULL: none */
+	PyObject *error_vm;
+	int error_cc;
 	PyObject *path;    /* its Path, or None */
 	PyObject *router;  /* its VM's Router */
 	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
@@ -69,7 +72,7 @@ PyObject *take_ready(PyObject *inbox, PyObject *mutex);
 
 /* receive.c: a receive's batch's one-way messages RECEIVEd in one core
  * call before they are filed (what it cannot RECEIVE is left to the takes;
- * a core error is kept for the take, MessageObject.error) */
+ * a core error is kept for the take, MessageObject.error_cc) */
 void receive_ahead(PyObject *batch);
 
 /* pumper.c: as the pumper, the next message or a message's completion;

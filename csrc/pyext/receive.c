@@ -39,19 +39,12 @@ static int ahead_item(PyObject *o)
 	       be_get(m->image + SHMCP_IP_BFLN1F, 4) <= AHEAD_BYTES;
 }
 
-/* Message @m's RECEIVE ahead met the core's error @cc: the exception a
- * RECEIVE of its own raises, kept for the take that reaches it (fetch). */
+/* Message @m's RECEIVE ahead met the core's error @cc: kept for the take
+ * that reaches it (fetch), which raises what a RECEIVE of its own raises. */
 static void keep_error(MessageObject *m, Machine *vm, int cc)
 {
-	PyObject *type, *value, *tb;
-	Py_XDECREF(receive_failed(vm, cc));  /* (NULL: it always raises) */
-	PyErr_Fetch(&type, &value, &tb);
-	PyErr_NormalizeException(&type, &value, &tb);
-	if (value && tb)
-		PyException_SetTraceback(value, tb);
-	Py_XSETREF(m->error, value);
-	Py_XDECREF(type);
-	Py_XDECREF(tb);
+	Py_XSETREF(m->error_vm, Py_NewRef((PyObject *)vm));
+	m->error_cc = cc;
 }
 
 /* The @n messages @ms (ahead_item's, at most AHEAD_MSGS) RECEIVEd in one
