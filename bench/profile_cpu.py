@@ -6,7 +6,7 @@ context switches over its own messages.  On 2 cores a workload's rate is
 bounded by 2 cores / (the CPU all its processes spend per message), and a
 one-way stream by the busier of its two ends.
 
-    python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT] [--transport KEY]
+    python -m bench.profile_cpu fanin [CLIENTS] [ROUND_TRIPS_PER_CLIENT] [--transport KEY] [--spawn]
     python -m bench.profile_cpu stream [MESSAGES] [--transport KEY]
 
 A trailing ``sigpause`` runs either through a SIGIUCV handler and
@@ -21,6 +21,10 @@ them).  stream: one-way 64 B messages (IPNORPY, msglim 255), sender and
 receiver pinned to CPUs 1 and 0 as `--pin split` does.  --transport: the
 same for another of the benchmark's transports (bench/registry.py's key,
 e.g. pipe or posix-mq: what a wake-up costs there); iucv-wait by default.
+--spawn: fan-in's processes are started as the bench starts them (fresh
+interpreters, each with an address-space layout of its own) rather than
+forked (all sharing this one's layout; bench/NOTES.md, "Fan-in, fifth
+pass": on this machine that alone moves the CPU per round trip a lot).
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ from bench.transports import shmcp_iucv as transport
 
 OPTS: dict = {}  # the transport's options: --transport's, sigpause, fresh
 
-CTX = multiprocessing.get_context("fork")
+CTX = multiprocessing.get_context("fork")  # --spawn: "spawn", for fan-in
 STOP = b"\xff" * 8
 
 
@@ -58,8 +62,8 @@ class _Account:
                 f"involuntary {(r1.ru_nivcsw - self.r0.ru_nivcsw) / n:.3f}/{unit}")
 
 
-def _fanin_server(spec, clients: int, ready, out) -> None:
-    server = transport.open_server(spec)
+def _fanin_server(module: str, spec, clients: int, ready, out) -> None:
+    server = importlib.import_module(module).open_server(spec)
     ready.set()
     account = _Account()
     stopped = count = 0
@@ -72,9 +76,10 @@ def _fanin_server(spec, clients: int, ready, out) -> None:
     server.close()
 
 
-def _fanin_client(spec, cid: int, n: int, go, out) -> None:
-    client = transport.open_client(spec, cid)
+def _fanin_client(module: str, spec, cid: int, n: int, connected, go, out) -> None:
+    client = importlib.import_module(module).open_client(spec, cid)
     request = bytes([cid]) + bytes(63)
+    connected.release()
     go.wait()
     account = _Account()
     for _ in range(n):
@@ -95,15 +100,20 @@ def _cpu_ticks() -> tuple[int, int]:
 
 def fanin(clients: int, n: int) -> None:
     spec, cleanup = transport.setup(clients, 64, workload="fanin", **OPTS)
-    ready, go, out = CTX.Event(), CTX.Event(), CTX.Queue()
-    procs = [CTX.Process(target=_fanin_server, args=(spec, clients, ready, out))]
+    ready, connected, go, out = CTX.Event(), CTX.Semaphore(0), CTX.Event(), CTX.Queue()
+    module = transport.__name__
+    procs = [CTX.Process(target=_fanin_server, args=(module, spec, clients, ready, out))]
     procs[0].start()
     try:
-        ready.wait(30)
-        procs += [CTX.Process(target=_fanin_client, args=(spec, i, n, go, out)) for i in range(clients)]
+        if not ready.wait(60):
+            raise RuntimeError("the fan-in server did not get ready")
+        procs += [CTX.Process(target=_fanin_client, args=(module, spec, i, n, connected, go, out))
+                  for i in range(clients)]
         for p in procs[1:]:
             p.start()
-        time.sleep(1)  # every client connected
+        for _ in range(clients):  # every client connected
+            if not connected.acquire(timeout=60):
+                raise RuntimeError("a fan-in client did not connect")
         start, ticks = time.perf_counter(), _cpu_ticks()
         go.set()
         lines, clients_done = [], 0
@@ -170,8 +180,13 @@ def stream(n: int) -> None:
 
 
 def main() -> None:
-    global transport
+    global transport, CTX
     args = sys.argv[1:] or ["fanin"]
+    if "--spawn" in args:
+        if args[0] != "fanin":
+            sys.exit("--spawn: for fanin only (stream forks its sender)")
+        args.remove("--spawn")
+        CTX = multiprocessing.get_context("spawn")
     if "--transport" in args:
         i = args.index("--transport")
         key = args[i + 1] if i + 1 < len(args) else ""

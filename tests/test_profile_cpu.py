@@ -13,10 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.parametrize("start", [[], ["--spawn"]], ids=["fork", "spawn"])
 @pytest.mark.parametrize("transport", ["iucv-wait", "pipe"])
-def test_fanin_reports_every_process(transport):
+def test_fanin_reports_every_process(transport, start):
     out = subprocess.run([sys.executable, "-m", "bench.profile_cpu", "fanin", "3", "200",
-                          "--transport", transport],
+                          "--transport", transport, *start],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     lines = out.stdout.splitlines()
@@ -33,3 +34,9 @@ def test_fanin_reports_every_process(transport):
                         out.stdout)
     assert summary, out.stdout
     assert 0 <= int(summary.group(2)) <= 100 and 0 <= int(summary.group(3)) <= 100
+
+
+def test_spawn_is_for_fanin_only():
+    out = subprocess.run([sys.executable, "-m", "bench.profile_cpu", "stream", "1000", "--spawn"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "--spawn: for fanin only" in out.stderr
