@@ -206,6 +206,10 @@ class Path(AsyncPath):
             plists.append(p)
 
     def _not_active(self, what: str) -> None:
+        vm = self._router.vm
+        if not vm.logged_on and not self._partner_severed:
+            raise PathSevered(f"{what}: path {self.pathid} to {self.partner} ended when "
+                              f"{vm.userid} logged off")
         who = "its partner" if self._partner_severed else "this end"
         raise PathSevered(f"{what}: path {self.pathid} to {self.partner} was severed by {who}")
 

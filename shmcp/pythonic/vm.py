@@ -52,18 +52,31 @@ class PythonicVM(AsyncVM):
     def _layer(self) -> Router:
         """The VM's router, made (and IUCV declared) on first use."""
         router = self._router
+        if not self.logged_on:  # type: ignore[attr-defined]
+            # (also once it logged off: its router would act for the VM this
+            # process logged on as next)
+            who = self.userid  # type: ignore[attr-defined]
+            raise NotLoggedOn(f"{who} is not logged on (this VirtualMachine was logged off); "
+                              f"shmcp.logon() makes a new one")
         if router is None:
-            if not self.logged_on:  # type: ignore[attr-defined]
-                raise NotLoggedOn(f"{self.userid} is not logged on")  # type: ignore[attr-defined]
             from .router import Router
             router = self._router = Router(self)  # type: ignore[arg-type]
             self.events_source = self._pythonic_events  # vm.events() shows its Events
         return router
 
     def _stop_layer(self) -> None:
-        """Before LOGOFF: the layer's own thread ends."""
-        if self._router is not None:
-            self._router.stop()
+        """Before LOGOFF: the layer's own thread ends, and every Path of the
+        VM is severed with it (LOGOFF severs them in CP): a Path kept
+        after LOGOFF raises PathSevered instead of acting for whatever VM
+        this process logs on as next."""
+        router = self._router
+        if router is not None:
+            router.stop()
+            with router.mutex:
+                for path in (*router.paths.values(), *router.connecting.values()):
+                    path._state = "severed"
+                router.paths.clear()
+                router.connecting.clear()
 
     def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                 msglim: int | None = None, priority: bool = False, timeout: float | None = None,

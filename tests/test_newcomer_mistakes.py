@@ -1,0 +1,70 @@
+"""What a newcomer gets wrong, and the error that says so: objects kept
+after LOGOFF, a faithful call before DECLARE BUFFER, arguments of the
+wrong kind.  The test process is the client, a child the echo server."""
+from __future__ import annotations
+
+import pytest
+
+import shmcp
+from shmcp import iucv
+from script_child import serving
+
+ECHO_SERVER = """
+    import shmcp
+    vm = shmcp.logon("server")
+    vm.accept_all()
+    print("READY", flush=True)
+    for msg in vm.messages():
+        if not msg.one_way:
+            msg.reply(msg.data.upper())
+    """
+
+
+@pytest.fixture
+def server(system):
+    with serving(ECHO_SERVER) as proc:
+        yield proc
+
+
+def test_a_path_kept_after_logoff_is_severed_not_the_next_vms(server):
+    """Before: the old Path sent as the VM logged on next (ProgramCheck
+    "operation exception"), and that VM's Pythonic layer was broken."""
+    vm = shmcp.logon("client")
+    path = vm.connect("server", timeout=30)
+    assert path.send(b"a") == b"A"
+    vm.logoff()
+    assert path.severed and vm.paths == []
+    with shmcp.logon("other") as vm2:
+        for call in (lambda: path.send(b"x"), lambda: path.send(b"x", one_way=True),
+                     lambda: path.send_nowait(b"x"), path.quiesce):
+            with pytest.raises(shmcp.PathSevered, match="CLIENT logged off"):
+                call()
+        with vm2.connect("server", timeout=30) as path2:
+            assert path2.send(b"b") == b"B"
+
+
+def test_a_vm_object_after_logoff_says_so(server):
+    """Before: connect ran as the VM logged on next; accept_all and
+    events went on silently (events even yielded an old Event)."""
+    vm = shmcp.logon("client")
+    with vm.connect("server", timeout=30) as path:
+        path.send(b"a")
+    vm.logoff()
+    with shmcp.logon("other") as vm2:
+        for call in (lambda: vm.connect("server"), vm.accept_all, lambda: vm.accept(timeout=0),
+                     lambda: next(vm.events(timeout=0))):
+            with pytest.raises(shmcp.NotLoggedOn, match="CLIENT is not logged on.*logged off"):
+                call()
+        with vm2.connect("server", timeout=30) as path2:
+            assert path2.send(b"b") == b"B"
+
+
+def test_a_faithful_call_before_declare_does_not_break_the_layer(server):
+    """Before: a two-way iucv.send before DECLARE BUFFER (a ProgramCheck,
+    rightly) made the layer skip its own DECLARE BUFFER, so every later
+    connect was a ProgramCheck too."""
+    with shmcp.logon("client") as vm:
+        with pytest.raises(shmcp.ProgramCheck, match="operation"):
+            iucv.send(shmcp.MsgPlist(pathid=0, bf1=b"x", bf2=bytearray(8)))
+        with vm.connect("server", timeout=30) as path:
+            assert path.send(b"c") == b"C"
