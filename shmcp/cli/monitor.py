@@ -24,6 +24,7 @@ from rich.text import Text
 
 from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
+from . import arguments
 from .query import holder_text, size
 
 
@@ -181,6 +182,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="print one frame (rates over --interval) and exit")
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
-    p.add_argument("--wait", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
                    help="how long to wait for the control lock (default 2)")
     p.set_defaults(run=_monitor)

@@ -10,6 +10,7 @@ import sys
 from ..machine import userid_bytes
 from ..system import System
 from ..trace import TraceRecord, Tracer, type_names
+from . import arguments
 
 
 def _matches(rec: TraceRecord, users: set[str], types: set[str]) -> bool:
@@ -68,14 +69,14 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         description="A live stream of external interrupts as CP queues them, in order: time, "
         "from, to, facility, type code and name, path id, message id, length.  If the "
         "tracer falls behind, a line says how many it missed; no VM ever waits for it.")
-    p.add_argument("userids", nargs="*", metavar="USERID",
+    p.add_argument("userids", nargs="*", metavar="USERID", type=arguments.userid,
                    help="only interrupts to or from these virtual machines")
     p.add_argument("--type", action="append", metavar="TYPE",
                    help="only this type (repeatable): iucv, vmcf, a code such as 09, or a "
                    "name such as nonpriority-message-pending or send-response")
     p.add_argument("--json", action="store_true",
                    help="one JSON object a line (fields as in the README)")
-    p.add_argument("--count", type=int, metavar="N", help="stop after N interrupts")
-    p.add_argument("--poll", type=float, default=0.05, metavar="SECONDS",
+    p.add_argument("--count", type=arguments.count, metavar="N", help="stop after N interrupts")
+    p.add_argument("--poll", type=arguments.seconds, default=0.05, metavar="SECONDS",
                    help="how often to look for new interrupts while none come (default 0.05)")
     p.set_defaults(run=_trace)

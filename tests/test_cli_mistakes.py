@@ -1,0 +1,71 @@
+"""The command line's answers to a newcomer's mistakes: each names what is
+wrong, before looking at any system; none hangs; each error line says
+which command it comes from."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+import shmcp
+
+
+def shmcp_cmd(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "shmcp", *args], capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ))
+
+
+def test_system_before_the_command_is_taken(system):
+    """The README says every command takes --system; a user puts it first
+    as often as last.  Before: 'invalid choice' naming the system."""
+    shmcp.ipl(system)
+    done = shmcp_cmd("--system", system, "QUERY", "NAMES")
+    assert done.returncode == 0, done.stderr
+    assert system in done.stdout
+    done = shmcp_cmd(f"--system={system}", "query", "names", "--json")
+    assert done.returncode == 0 and f'"system": "{system}"' in done.stdout
+    # the command's own --system wins
+    done = shmcp_cmd("--system", "NOSUCH", "query", "names", "--system", system)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("args, wrong", [
+    (["query", "iucv", "bad-id"], "argument userid: userid 'bad-id' has characters '-'"),
+    (["force", "toolongname"], "argument userid: userid 'toolongname' is longer than 8"),
+    (["smsg", "alice", "hi", "--from", "a b"], "argument --from: userid 'a b' has characters"),
+    (["trace", "x-y"], "argument USERID: userid 'x-y' has characters '-'"),
+    (["trace", "--count", "0"], "argument --count: must be 1 or more, not 0"),
+    (["trace", "--count", "-1"], "argument --count: must be 1 or more, not -1"),
+    (["trace", "--poll", "-1"], "argument --poll: must be 0 seconds or more"),
+    (["query", "names", "--wait", "-1"], "argument --wait: must be 0 seconds or more"),
+    (["monitor", "--once", "--wait", "nan"], "argument --wait: must be 0 seconds or more"),
+])
+def test_bad_arguments_are_usage_errors_before_any_system(system, args, wrong):
+    """Before: the system's absence was reported instead; a bad userid
+    was 'not logged on'; trace --count 0 traced for ever."""
+    shmcp.ipl(system)
+    done = shmcp_cmd(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert wrong in done.stderr and "usage:" in done.stderr
+
+
+@pytest.mark.parametrize("args, said", [
+    (["shutdown"], "shmcp shutdown: system {s} is not up"),
+    (["force", "alice"], "shmcp force: system {s} is not up"),
+    (["query", "names"], "shmcp query: system {s} is not up"),
+])
+def test_a_system_that_is_not_up(system, args, said):
+    done = shmcp_cmd(*args)
+    assert done.returncode == 1 and said.format(s=system) in done.stderr
+
+
+def test_not_logged_on_names_the_command_and_the_system(system):
+    shmcp.ipl(system)
+    done = shmcp_cmd("force", "alice")
+    assert done.returncode == 1
+    assert done.stderr == f"shmcp force: ALICE is not logged on to {system}\n"
+    done = shmcp_cmd("query", "iucv", "alice")
+    assert done.returncode == 1
+    assert done.stderr == f"shmcp query: ALICE is not logged on to {system}\n"
