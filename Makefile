@@ -24,7 +24,7 @@ $(STAMP): $(CORE)
 test: csrc-test $(STAMP)
 	$(PY) -m pytest -q
 
-# SASC.md section 5: the SENDER and RECEIVER programs, two processes, scripted
+# the SAS/C IUCV interface's sample SENDER and RECEIVER programs, two processes, scripted
 demo: $(STAMP)
 	$(PY) examples/sasc_demo.py
 
