@@ -42,9 +42,13 @@ example-vmcf: $(STAMP)
 example-smsg: $(STAMP)
 	$(PY) examples/smsg/server.py
 
-# the server in the background; the client stops it, and make waits for it
+# the server in the background; the client stops it, and make waits for it;
+# the two share a system of their own, shut down at the end (nothing left in /dev/shm)
 example-asyncio: $(STAMP)
-	$(PY) examples/asyncio_service/server.py & $(PY) examples/asyncio_service/client.py && wait $$!
+	@export SHMCP_SYSTEM=example-asyncio-$$$$; \
+	$(PY) examples/asyncio_service/server.py & \
+	$(PY) examples/asyncio_service/client.py && wait $$!; status=$$?; \
+	$(PY) -m shmcp shutdown >/dev/null 2>&1; exit $$status
 
 # the Pythonic layer's examples, each beside its multiprocessing twin
 example-reqrep: $(STAMP)
