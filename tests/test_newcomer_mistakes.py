@@ -68,3 +68,29 @@ def test_a_faithful_call_before_declare_does_not_break_the_layer(server):
             iucv.send(shmcp.MsgPlist(pathid=0, bf1=b"x", bf2=bytearray(8)))
         with vm.connect("server", timeout=30) as path:
             assert path.send(b"c") == b"C"
+
+
+def test_a_connect_nobody_accepts_says_so_when_it_times_out(system):
+    """Before: TimeoutError('timed out'), which named neither the call nor
+    the target.  (A VM may connect to itself; nobody accepts here.)"""
+    with shmcp.logon("client") as vm:
+        with pytest.raises(TimeoutError, match="connect: CLIENT did not accept the "
+                                               "connection within 0.2 seconds"):
+            vm.connect("client", timeout=0.2)
+        assert vm.paths == []
+
+
+def test_user_data_is_bytes_or_ascii_text_for_connect_and_sever_alike(server):
+    """Before: connect took user="text" but sever raised TypeError for it,
+    and a non-ASCII str was UnicodeEncodeError naming no argument."""
+    with shmcp.logon("client") as vm:
+        with pytest.raises(ValueError, match="user 'é' is not ASCII"):
+            vm.connect("server", user="é", timeout=30)
+        path = vm.connect("server", user="hello", timeout=30)
+        with pytest.raises(ValueError, match="user is 17 bytes; at most 16"):
+            path.sever(user="x" * 17)
+        with pytest.raises(TypeError, match="user must be bytes or str, not int"):
+            path.sever(user=5)
+        assert not path.severed
+        path.sever(user="goodbye")
+        assert path.severed

@@ -33,8 +33,11 @@ def _msglim(msglim: Any, default: int) -> int:
     return msglim
 
 
-def _user(value: Any, name: str, size: int) -> bytes:
+def user_bytes(value: Any, name: str, size: int) -> bytes:
+    """IPUSER-like data: bytes, or a str of ASCII, of at most ``size`` bytes."""
     if isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"{name} {value!r} is not ASCII; give bytes for other data")
         value = value.encode("ascii")
     if not isinstance(value, (bytes, bytearray)):
         raise TypeError(f"{name} must be bytes or str, not {type(value).__name__}")
@@ -98,8 +101,12 @@ class PythonicVM(AsyncVM):
             time.sleep(CONNECT_POLL if left is None else min(CONNECT_POLL, left))
         try:
             router.wait_until(lambda: path._state != "connecting", deadline)
+        except TimeoutError:
+            path.sever()  # gave up: the pending connection goes
+            raise TimeoutError(f"connect: {partner} did not accept the connection "
+                               f"within {timeout} seconds") from None
         except BaseException:
-            path.sever()  # gave up (timeout, Ctrl-C): the pending connection goes
+            path.sever()  # (Ctrl-C) the same
             raise
         return self._connected(path, partner)
 
@@ -111,10 +118,10 @@ class PythonicVM(AsyncVM):
         plist = PathPlist(vmid=uid, msglim=_msglim(msglim, _MSGLIM_MAX),
                           flags1=_IPPRTY if priority else 0)
         if pgm is not None:
-            plist.pgm = _user(pgm, "pgm", 8).ljust(8)
-            plist.user = _user(user, "user", 8)
+            plist.pgm = user_bytes(pgm, "pgm", 8).ljust(8)
+            plist.user = user_bytes(user, "user", 8)
         else:
-            plist.ipuser = _user(user, "user", 16)
+            plist.ipuser = user_bytes(user, "user", 16)
         return plist, uid, uid.decode().rstrip()
 
     def _connect_attempt(self, router: Router, plist: PathPlist, uid: bytes, priority: bool,
