@@ -94,3 +94,12 @@ def test_user_data_is_bytes_or_ascii_text_for_connect_and_sever_alike(server):
         assert not path.severed
         path.sever(user="goodbye")
         assert path.severed
+
+
+def test_a_second_logon_in_one_process_is_already_logged_on(system):
+    """The reference lists it under AlreadyLoggedOn; before, it was a bare
+    ShmcpError, which `except shmcp.AlreadyLoggedOn` missed."""
+    with shmcp.logon("dave"):
+        for userid in ("dave", "erin"):
+            with pytest.raises(shmcp.AlreadyLoggedOn, match="already logged on as DAVE"):
+                shmcp.logon(userid)
