@@ -103,3 +103,21 @@ def test_a_second_logon_in_one_process_is_already_logged_on(system):
         for userid in ("dave", "erin"):
             with pytest.raises(shmcp.AlreadyLoggedOn, match="already logged on as DAVE"):
                 shmcp.logon(userid)
+
+
+def test_the_core_calls_name_a_wrong_kind_of_argument(system):
+    """Before: sigmask('x') was int()'s 'invalid literal', queue_interrupt
+    with a str record bytes()'s 'string argument without an encoding',
+    and with an int record (bytes(40): zeros) it queued silently."""
+    with pytest.raises(TypeError, match="sigmask.. takes a signal number, not str"):
+        shmcp.sigmask("x")
+    assert shmcp.sigmask(shmcp.SIGIUCV) == 1 << (shmcp.SIGIUCV - 1)
+    with shmcp.logon("alice") as vm:
+        for record, kind in (("x" * 40, "str"), (40, "int")):
+            with pytest.raises(TypeError, match=f"record must be a bytes-like object, not {kind}"):
+                vm.queue_interrupt("alice", record)
+        with pytest.raises(TypeError, match="data must be a bytes-like object, not str"):
+            vm.queue_interrupt("alice", bytes(40), data="text")
+        assert vm.pending() == 0
+        vm.queue_interrupt("alice", memoryview(bytes(40)))
+        assert vm.pending() == 1
