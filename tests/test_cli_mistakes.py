@@ -69,3 +69,53 @@ def test_not_logged_on_names_the_command_and_the_system(system):
     done = shmcp_cmd("query", "iucv", "alice")
     assert done.returncode == 1
     assert done.stderr == f"shmcp query: ALICE is not logged on to {system}\n"
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_trace_ended_by_a_signal_detaches(system, sig):
+    """`timeout 10 shmcp trace`, kill, or closing the terminal: before, the
+    dead tracer stayed attached (every interrupt kept paying for the trace)
+    until the next tracer came or went."""
+    import signal
+    shmcp.ipl(system)
+    trace = subprocess.Popen([sys.executable, "-m", "shmcp", "trace"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert trace.stderr.readline().startswith(f"tracing external interrupts on {system}")
+        with shmcp.System.attach(system) as s:
+            assert s.snapshot().to_json()["counters"]["tracers"] == 1
+        trace.send_signal(getattr(signal, sig))
+        assert trace.wait(timeout=60) == 0
+    finally:
+        trace.kill()
+        trace.communicate()
+    with shmcp.System.attach(system) as s:
+        assert s.snapshot().to_json()["counters"]["tracers"] == 0
+
+
+def test_a_monitor_ended_by_kill_gives_the_terminal_back(system):
+    """Before: SIGTERM killed it in cbreak mode, and the shell it ran in
+    no longer echoed lines.  (A pseudo-terminal stands for the user's.)"""
+    import signal
+    import termios
+    import time
+    shmcp.ipl(system)
+    master, slave = os.openpty()
+    try:
+        assert termios.tcgetattr(slave)[3] & termios.ICANON
+        monitor = subprocess.Popen([sys.executable, "-m", "shmcp", "monitor"],
+                                   stdin=slave, stdout=slave, stderr=slave)
+        try:
+            deadline = time.monotonic() + 60  # until it has taken the terminal
+            while termios.tcgetattr(slave)[3] & termios.ICANON:
+                assert time.monotonic() < deadline and monitor.poll() is None
+                time.sleep(0.02)
+            monitor.send_signal(signal.SIGTERM)
+            assert monitor.wait(timeout=60) == 0
+        finally:
+            monitor.kill()
+            monitor.wait()
+        assert termios.tcgetattr(slave)[3] & termios.ICANON
+    finally:
+        os.close(master)
+        os.close(slave)

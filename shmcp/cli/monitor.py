@@ -26,6 +26,7 @@ from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
 from . import arguments
 from .query import holder_text, size
+from .trace import end_as_ctrl_c
 
 
 def _rate(now: Snapshot, before: Snapshot | None, get) -> float | None:
@@ -147,6 +148,7 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
     console = Console()
+    end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
         with System.attach(args.system) as s:
             before = _shot(s, args.wait)

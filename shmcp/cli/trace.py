@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from ..machine import userid_bytes
@@ -34,10 +35,22 @@ def _types(given: list[str]) -> set[str]:
     return out
 
 
+def end_as_ctrl_c() -> None:
+    """From now on SIGTERM and SIGHUP (kill, timeout(1), a closed terminal)
+    end the command as Ctrl-C does, through its clean-up."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = _types(args.type or [])
     shown = 0
+    # the tracer detached: one that died attached would keep every VM's
+    # interrupts paying for the trace until the next tracer came or went
+    end_as_ctrl_c()
     try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
         with System.attach(args.system) as s, Tracer(s) as tracer:
             print(f"tracing external interrupts on {s.name}"
