@@ -7,22 +7,12 @@ import pytest
 
 import shmcp
 from shmcp import iucv
-from script_child import serving
-
-ECHO_SERVER = """
-    import shmcp
-    vm = shmcp.logon("server")
-    vm.accept_all()
-    print("READY", flush=True)
-    for msg in vm.messages():
-        if not msg.one_way:
-            msg.reply(msg.data.upper())
-    """
+from script_child import UPPER_ECHO, serving
 
 
 @pytest.fixture
 def server(system):
-    with serving(ECHO_SERVER) as proc:
+    with serving(UPPER_ECHO) as proc:
         yield proc
 
 

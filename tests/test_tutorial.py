@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from shmcp.system import shm_name
+from script_child import UPPER_ECHO
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TUTORIAL = os.path.join(ROOT, "docs", "tutorial.md")
@@ -79,15 +80,6 @@ import shmcp
 vm = shmcp.logon("client")
 path = vm.connect("server", wait=True, timeout=30)
 """
-ECHO = """
-import shmcp
-vm = shmcp.logon("server")
-vm.accept_all()
-print("READY", flush=True)
-for msg in vm.messages():
-    if not msg.one_way:
-        msg.reply(msg.data.upper())
-"""
 SERVER = """
 import shmcp
 vm = shmcp.logon("server")
@@ -120,7 +112,7 @@ def test_tutorial_fragment_runs_where_the_tutorial_puts_it(number, system, tmp_p
         done = subprocess.run(_program(tmp_path, "alone.py", text), **run)
         assert done.returncode == 0, done.stderr
         return
-    partner_source, source = (ECHO, CLIENT + text) if side == "client" else (None, SERVER + text)
+    partner_source, source = (UPPER_ECHO, CLIENT + text) if side == "client" else (None, SERVER + text)
     if side == "server":
         partner_source = source
         source = CLIENT + "print([path.send(b'job %d' % n) for n in range(3)])\n"

@@ -3,6 +3,7 @@ naming the argument, before any system is looked at."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..machine import userid_bytes
 
@@ -16,23 +17,21 @@ def userid(text: str) -> str:
     return text
 
 
+def _at_least(text: str, kind: type, noun: str, least: float, unit: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+    if not value >= least:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"must be {least}{unit} or more, not {text}")
+    return value
+
+
 def count(text: str) -> int:
     """A whole number of 1 or more."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {n}")
-    return n
+    return int(_at_least(text, int, "a whole number", 1, ""))
 
 
 def seconds(text: str) -> float:
     """A time in seconds, 0 or more."""
-    try:
-        s = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not s >= 0:  # (NaN too)
-        raise argparse.ArgumentTypeError(f"must be 0 seconds or more, not {text}")
-    return s
+    return float(_at_least(text, float, "a number of seconds", 0, " seconds"))
