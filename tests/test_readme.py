@@ -75,7 +75,9 @@ def test_the_msg_service_block(system, run):
     try:
         deadline = time.monotonic() + 60
         while (sent := cli(system, "msg", "server", "hi")).returncode != 0:
-            assert "not logged on" in sent.stderr or "no path to *MSG" in sent.stderr, sent.stderr
+            # not yet: IPLed, logged on, connected to *MSG
+            assert any(why in sent.stderr for why in (
+                "is not up", "not logged on", "no path to *MSG")), sent.stderr
             assert time.monotonic() < deadline, "SERVER never connected to *MSG"
             time.sleep(0.05)
         out, err = server.communicate(timeout=60)
