@@ -212,8 +212,10 @@ def ipl(system: str | None = None, *, directory: str | os.PathLike[str] | None =
             pass
         try:
             with System.attach(name) as old:
-                if not old.down and old.live_count() > 0:
-                    raise ShmcpError(f"system {name} is already up")
+                if not old.down and (live := old.live_count()) > 0:
+                    raise ShmcpError(f"system {name} is already up, with {live} virtual "
+                                     f"machine{'s' if live > 1 else ''} logged on; logon joins "
+                                     f"it, shutdown ends it")
                 # every VM is dead (or it was shut down): recover the segment
                 lib.shmcp_mark_down(old.handle)
                 remove(name)

@@ -119,3 +119,12 @@ def test_a_monitor_ended_by_kill_gives_the_terminal_back(system):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_ipl_of_a_system_in_use_says_what_to_do_instead(system):
+    """Before: only 'system X is already up'."""
+    with shmcp.logon("alice"):
+        done = shmcp_cmd("ipl")
+    assert done.returncode == 1
+    assert done.stderr == (f"shmcp ipl: system {system} is already up, with 1 virtual machine "
+                           f"logged on; logon joins it, shutdown ends it\n")
