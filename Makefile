@@ -24,7 +24,7 @@ $(STAMP): $(CORE)
 test: csrc-test $(STAMP)
 	$(PY) -m pytest -q
 
-# SASC.md section 5: the SENDER and RECEIVER programs, two processes, scripted
+# the SAS/C IUCV interface's sample SENDER and RECEIVER programs, two processes, scripted
 demo: $(STAMP)
 	$(PY) examples/sasc_demo.py
 
@@ -42,9 +42,13 @@ example-vmcf: $(STAMP)
 example-smsg: $(STAMP)
 	$(PY) examples/smsg/server.py
 
-# the server in the background; the client stops it, and make waits for it
+# the server in the background; the client stops it, and make waits for it;
+# the two share a system of their own, shut down at the end (nothing left in /dev/shm)
 example-asyncio: $(STAMP)
-	$(PY) examples/asyncio_service/server.py & $(PY) examples/asyncio_service/client.py && wait $$!
+	@export SHMCP_SYSTEM=example-asyncio-$$$$; \
+	$(PY) examples/asyncio_service/server.py & \
+	$(PY) examples/asyncio_service/client.py && wait $$!; status=$$?; \
+	$(PY) -m shmcp shutdown >/dev/null 2>&1; exit $$status
 
 # the Pythonic layer's examples, each beside its multiprocessing twin
 example-reqrep: $(STAMP)

@@ -1,4 +1,4 @@
-"""Run SASC.md section 5's SENDER and RECEIVER as two processes.
+"""Run the SAS/C IUCV interface's sample SENDER and RECEIVER as two processes.
 
     python examples/sasc_demo.py [--interactive]
 

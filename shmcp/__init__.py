@@ -47,7 +47,7 @@ __all__ = [
     "__version__",
     "AlreadyLoggedOn", "CorruptSegment", "IUCVError", "NotLoggedOn", "ProgramCheck",
     "QueueFull", "ShmcpError", "StorageExhausted", "SystemDown", "SystemNotUp", "VMCFError",
-    "IUCV", "VMCF", "Interrupt", "PathPlist", "MsgPlist", "CompPlist", "iucv",
+    "IUCV", "VMCF", "Interrupt", "PathPlist", "MsgPlist", "CompPlist", "iucv", "vmcf",
     "VirtualMachine", "current", "logon", "userid_bytes",
     "SIGIUCV", "SIGVMCF", "sigblock", "siginfo", "sigmask", "sigpause", "sigsetmask",
     "System", "OwnedSystem", "ipl", "shutdown",

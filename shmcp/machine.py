@@ -85,6 +85,17 @@ def userid_bytes(userid: str | bytes) -> bytes:
     return text.encode("ascii").ljust(8)
 
 
+def _bytes_like(value: Any, name: str) -> bytes:
+    """``value``'s bytes; a str or an int (which bytes() would take) is a
+    TypeError naming the argument."""
+    if type(value) is bytes:  # the common case, no copy
+        return value
+    try:
+        return memoryview(value).tobytes()
+    except TypeError:
+        raise TypeError(f"{name} must be a bytes-like object, not {type(value).__name__}") from None
+
+
 def _timeout_ns(timeout: float | None) -> int:
     if timeout is None:
         return -1
@@ -216,10 +227,9 @@ class VirtualMachine(_native.Machine):
         non-priority interrupts.  Raises QueueFull / StorageExhausted (nothing
         queued) or NotLoggedOn."""
         fac = facility_of(facility)
-        rec = bytes(record)
+        rec, ext = _bytes_like(record, "record"), _bytes_like(data, "data")
         if len(rec) != lib.SHMCP_RECORD_LEN:
             raise ValueError(f"record must be {lib.SHMCP_RECORD_LEN} bytes, not {len(rec)}")
-        ext = bytes(data)
         if len(ext) > 0xFFFFFFFF:
             raise ValueError("trailing data is longer than 4 GiB")
         for fresh in (False, True):  # a cached target may have logged off or on again

@@ -18,7 +18,7 @@ import posix_ipc
 
 from . import signals
 from ._native import ffi, lib
-from .errors import ShmcpError, SystemNotUp, check
+from .errors import AlreadyLoggedOn, ShmcpError, SystemNotUp, check
 from .machine import VirtualMachine, current, make_current, userid_bytes
 from . import system as _system
 from .system import WATCHDOG_MS, System, create, make_limits, remove, system_name
@@ -45,8 +45,8 @@ def logon_as(kind: type[VM], userid: str | bytes, *, system: str | None = None) 
     with _logon_lock:
         held = current()
         if held is not None:
-            raise ShmcpError(f"this process is already logged on as {held.userid} "
-                             f"to system {held.system}; one VM per process")
+            raise AlreadyLoggedOn(f"this process is already logged on as {held.userid} "
+                                  f"to system {held.system}; one VM per process")
         sysobj = _attach_or_ipl(name)
         try:
             slot = ffi.new("int32_t *")

@@ -55,6 +55,8 @@ _active: set[int] = set()        # signals whose delivery loop is running
 
 def sigmask(sig: int) -> int:
     """The mask bit of signal ``sig``: ``1 << (sig - 1)``."""
+    if isinstance(sig, bool) or not isinstance(sig, int):  # (a signal.Signals is an int)
+        raise TypeError(f"sigmask() takes a signal number, not {type(sig).__name__}")
     sig = int(sig)
     if not 1 <= sig < _signal_module.NSIG:
         raise ValueError(f"signal number {sig} is out of range 1..{_signal_module.NSIG - 1}")

@@ -128,6 +128,8 @@ class System:
 
     @property
     def handle(self) -> "ffi.CData":
+        """The core's handle of the mapped system, for the core's own calls;
+        ShmcpError once detached."""
         if self._h is None:
             raise ShmcpError(f"system {self.name} is detached")
         return self._h
@@ -140,6 +142,7 @@ class System:
 
     @property
     def down(self) -> bool:
+        """Whether the system was shut down (its VMs are being logged off)."""
         return bool(lib.shmcp_is_down(self.handle))
 
     def live_count(self) -> int:
@@ -147,6 +150,7 @@ class System:
         return check(lib.shmcp_live_count(self.handle), f"system {self.name}")
 
     def storage_free(self) -> int:
+        """Bytes of message storage free now."""
         return lib.shmcp_storage_free(self.handle)
 
     def logoff_count(self) -> int:
@@ -208,8 +212,10 @@ def ipl(system: str | None = None, *, directory: str | os.PathLike[str] | None =
             pass
         try:
             with System.attach(name) as old:
-                if not old.down and old.live_count() > 0:
-                    raise ShmcpError(f"system {name} is already up")
+                if not old.down and (live := old.live_count()) > 0:
+                    raise ShmcpError(f"system {name} is already up, with {live} virtual "
+                                     f"machine{'s' if live > 1 else ''} logged on; logon joins "
+                                     f"it, shutdown ends it")
                 # every VM is dead (or it was shut down): recover the segment
                 lib.shmcp_mark_down(old.handle)
                 remove(name)

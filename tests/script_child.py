@@ -28,6 +28,19 @@ WAITS_FOR_CTRL_C = """
     """
 
 
+# A server VM that accepts every path and answers every two-way message in
+# upper case, saying READY first (for serving()).
+UPPER_ECHO = """
+import shmcp
+vm = shmcp.logon("server")
+vm.accept_all()
+print("READY", flush=True)
+for msg in vm.messages():
+    if not msg.one_way:
+        msg.reply(msg.data.upper())
+"""
+
+
 def child(code: str, **env: str) -> subprocess.Popen:
     """A child running ``code`` (dedented) with ``env`` added; its output
     lines go to ``proc.lines``.  SIGINT gets Python's default handler

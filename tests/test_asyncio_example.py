@@ -37,3 +37,21 @@ def test_example_asyncio(system):
     assert lines[2:] in (["KVSERVER: stopped after 25 messages, 10 keys"],
                          ["KVSERVER: stopped after 24 messages, 10 keys"])
     assert err == ""
+
+
+def test_make_example_asyncio_leaves_nothing_in_dev_shm():
+    """The make target itself: its two programs share a system of their own,
+    shut down at the end.  Before, they used the default system SHMCP and
+    left /dev/shm/shmcp.SHMCP behind."""
+    def ours() -> set[str]:
+        return {n for n in os.listdir("/dev/shm") if n.startswith("shmcp.example-asyncio")}
+    default = os.path.exists("/dev/shm/shmcp.SHMCP")
+    before = ours()
+    done = subprocess.run(["make", "-s", "-o", ".venv/.installed", "example-asyncio",
+                           f"PY={sys.executable}"], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, env={k: v for k, v in os.environ.items()
+                                                      if k != "SHMCP_SYSTEM"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "KVCLIENT: BYE" in done.stdout and "KVSERVER: stopped after" in done.stdout
+    assert ours() == before
+    assert os.path.exists("/dev/shm/shmcp.SHMCP") == default

@@ -1,8 +1,8 @@
-"""RECEIVER: SASC.md section 5's receiving program, as SAS/C wrote it.
+"""RECEIVER: the SAS/C IUCV interface's sample receiving program, as SAS/C wrote it.
 
 Accepts the SENDER's connection; for each message: receive it, show it,
 reply; stops when the path is severed.  The handler only records the
-interrupt; the main line acts after sigpause returns (SASC.md section 5).
+interrupt; the main line acts after sigpause returns, as in the sample.
 Replies with the text in upper case.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SENDER: SASC.md section 5's sending program, as SAS/C wrote it.
+"""SENDER: the SAS/C IUCV interface's sample sending program, as SAS/C wrote it.
 
 Connects to RECEIVER, then for each line (the script's, or the terminal's
 with --interactive; an empty line stops) SENDs it two-way and sigpauses

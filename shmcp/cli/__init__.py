@@ -27,6 +27,8 @@ _SYSTEM_HELP = "system name (default: $SHMCP_SYSTEM or SHMCP)"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shmcp", description="CP commands for shmcp systems")
+    # also before the command (`shmcp --system S query names`); the command's own wins
+    parser.add_argument("--system", dest="top_system", metavar="SYSTEM", help=_SYSTEM_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     basic.add_parsers(sub)
     query.add_parser(sub)
@@ -42,10 +44,12 @@ def _parser() -> argparse.ArgumentParser:
 def _fold(argv: list[str]) -> list[str]:
     """CP's command words in any case: the command, and a query's subject."""
     argv = list(argv)
-    if argv and not argv[0].startswith("-"):
-        argv[0] = argv[0].lower()
-        if argv[0] == "query" and len(argv) > 1 and not argv[1].startswith("-"):
-            argv[1] = argv[1].lower()
+    at = 2 if argv[:1] == ["--system"] else 1 if argv[:1] and argv[0].startswith("--system=") \
+        else 0  # the command word follows a leading --system
+    if len(argv) > at and not argv[at].startswith("-"):
+        argv[at] = argv[at].lower()
+        if argv[at] == "query" and len(argv) > at + 1 and not argv[at + 1].startswith("-"):
+            argv[at + 1] = argv[at + 1].lower()
     return argv
 
 
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one shmcp command; returns its exit status."""
     parser = _parser()
     args = parser.parse_args(_fold(sys.argv[1:] if argv is None else argv))
+    if args.system is None:
+        args.system = args.top_system
     try:
         return args.run(args)
     except (ShmcpError, ValueError, TypeError) as exc:

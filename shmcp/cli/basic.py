@@ -9,6 +9,7 @@ from ..errors import SystemNotUp
 from ..machine import userid_bytes
 from ..session import shutdown
 from ..system import System, ipl, system_name
+from . import arguments
 
 
 def _stale(name: str) -> str | None:
@@ -43,7 +44,7 @@ def _shutdown(args: argparse.Namespace) -> int:
     if shutdown(name):
         print(f"system {name} shut down")
         return 0
-    print(f"system {name} is not up", file=sys.stderr)
+    print(f"shmcp shutdown: system {name} is not up", file=sys.stderr)
     return 1
 
 
@@ -53,7 +54,8 @@ def _force(args: argparse.Namespace) -> int:
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")
         if lib.shmcp_find(sysobj.handle, uid, slot, gen) < 0:
-            print(f"{uid.decode().rstrip()} is not logged on", file=sys.stderr)
+            print(f"shmcp force: {uid.decode().rstrip()} is not logged on to {sysobj.name}",
+                  file=sys.stderr)
             return 1
         lib.shmcp_logoff(sysobj.handle, slot[0], gen[0])
     print(f"{uid.decode().rstrip()} logged off (forced)")
@@ -91,15 +93,17 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     p.set_defaults(run=_ipl)
     sub.add_parser("shutdown", help="shut a system down").set_defaults(run=_shutdown)
     p = sub.add_parser("force", help="LOGOFF a virtual machine")
-    p.add_argument("userid")
+    p.add_argument("userid", type=arguments.userid)
     p.set_defaults(run=_force)
     p = sub.add_parser("smsg", help="send a special message (SMSG) to a virtual machine")
-    p.add_argument("userid")
+    p.add_argument("userid", type=arguments.userid)
     p.add_argument("text", nargs="+")
-    p.add_argument("--from", dest="issuer", help="issuer userid (default OPERATOR)")
+    p.add_argument("--from", dest="issuer", type=arguments.userid,
+                   help="issuer userid (default OPERATOR)")
     p.set_defaults(run=_smsg)
     p = sub.add_parser("msg", help="send a message (MSG) to a virtual machine's *MSG path")
-    p.add_argument("userid")
+    p.add_argument("userid", type=arguments.userid)
     p.add_argument("text", nargs="+")
-    p.add_argument("--from", dest="issuer", help="issuer userid (default OPERATOR)")
+    p.add_argument("--from", dest="issuer", type=arguments.userid,
+                   help="issuer userid (default OPERATOR)")
     p.set_defaults(run=_msg)

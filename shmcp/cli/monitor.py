@@ -24,7 +24,9 @@ from rich.text import Text
 
 from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
+from . import arguments
 from .query import holder_text, size
+from .trace import end_as_ctrl_c
 
 
 def _rate(now: Snapshot, before: Snapshot | None, get) -> float | None:
@@ -146,6 +148,7 @@ def _monitor(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
     console = Console()
+    end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
         with System.attach(args.system) as s:
             before = _shot(s, args.wait)
@@ -181,6 +184,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="print one frame (rates over --interval) and exit")
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
-    p.add_argument("--wait", type=float, default=2.0, metavar="SECONDS",
+    p.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
                    help="how long to wait for the control lock (default 2)")
     p.set_defaults(run=_monitor)

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from ..snapshot import ControlLockHeld, LockHolder, Snapshot, lock_holder, process_state
 from ..system import System
+from . import arguments
 
 QUERIES = {
     "names": "the virtual machines logged on: PID, process state, facilities, queued interrupts",
@@ -98,7 +99,8 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
     if args.userid:
         vm = snap.vm(args.userid)
         if vm is None:
-            print(f"{args.userid.upper()} is not logged on to {s.name}", file=sys.stderr)
+            print(f"shmcp query: {args.userid.upper()} is not logged on to {s.name}",
+                  file=sys.stderr)
             return 1
         vms = [vm]
     out = []
@@ -200,10 +202,10 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     for what, help_text in QUERIES.items():
         q = qsub.add_parser(what, help=help_text, description=help_text)
         if what == "iucv":
-            q.add_argument("userid", nargs="?", help="only this virtual machine")
+            q.add_argument("userid", nargs="?", type=arguments.userid, help="only this virtual machine")
         q.add_argument("--json", action="store_true",
                        help="one JSON object (field names as in the README)")
-        q.add_argument("--wait", type=float, default=2.0, metavar="SECONDS",
+        q.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
                        help="how long to wait for the control lock (default 2)")
         q.set_defaults(run=_query)
         p.queries[what] = q  # type: ignore[attr-defined]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from ..machine import userid_bytes
 from ..system import System
 from ..trace import TraceRecord, Tracer, type_names
+from . import arguments
 
 
 def _matches(rec: TraceRecord, users: set[str], types: set[str]) -> bool:
@@ -33,10 +35,22 @@ def _types(given: list[str]) -> set[str]:
     return out
 
 
+def end_as_ctrl_c() -> None:
+    """From now on SIGTERM and SIGHUP (kill, timeout(1), a closed terminal)
+    end the command as Ctrl-C does, through its clean-up."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
+
+
 def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = _types(args.type or [])
     shown = 0
+    # the tracer detached: one that died attached would keep every VM's
+    # interrupts paying for the trace until the next tracer came or went
+    end_as_ctrl_c()
     try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
         with System.attach(args.system) as s, Tracer(s) as tracer:
             print(f"tracing external interrupts on {s.name}"
@@ -68,14 +82,14 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         description="A live stream of external interrupts as CP queues them, in order: time, "
         "from, to, facility, type code and name, path id, message id, length.  If the "
         "tracer falls behind, a line says how many it missed; no VM ever waits for it.")
-    p.add_argument("userids", nargs="*", metavar="USERID",
+    p.add_argument("userids", nargs="*", metavar="USERID", type=arguments.userid,
                    help="only interrupts to or from these virtual machines")
     p.add_argument("--type", action="append", metavar="TYPE",
                    help="only this type (repeatable): iucv, vmcf, a code such as 09, or a "
                    "name such as nonpriority-message-pending or send-response")
     p.add_argument("--json", action="store_true",
                    help="one JSON object a line (fields as in the README)")
-    p.add_argument("--count", type=int, metavar="N", help="stop after N interrupts")
-    p.add_argument("--poll", type=float, default=0.05, metavar="SECONDS",
+    p.add_argument("--count", type=arguments.count, metavar="N", help="stop after N interrupts")
+    p.add_argument("--poll", type=arguments.seconds, default=0.05, metavar="SECONDS",
                    help="how often to look for new interrupts while none come (default 0.05)")
     p.set_defaults(run=_trace)

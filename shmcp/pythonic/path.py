@@ -206,6 +206,10 @@ class Path(AsyncPath):
             plists.append(p)
 
     def _not_active(self, what: str) -> None:
+        vm = self._router.vm
+        if not vm.logged_on and not self._partner_severed:
+            raise PathSevered(f"{what}: path {self.pathid} to {self.partner} ended when "
+                              f"{vm.userid} logged off")
         who = "its partner" if self._partner_severed else "this end"
         raise PathSevered(f"{what}: path {self.pathid} to {self.partner} was severed by {who}")
 
@@ -344,13 +348,12 @@ class Path(AsyncPath):
         """RESUME what quiesce() stopped."""
         self._path_call(iucv.resume, "resume")
 
-    def sever(self, user: bytes = b"") -> None:
-        """SEVER the path (``user``: up to 16 bytes shown to the partner).
-        Idempotent; messages still unread on it stay receivable."""
-        if not isinstance(user, (bytes, bytearray)):
-            raise TypeError(f"user must be bytes, not {type(user).__name__}")
-        if len(user) > 16:
-            raise ValueError(f"user is {len(user)} bytes; at most 16")
+    def sever(self, user: bytes | str = b"") -> None:
+        """SEVER the path (``user``: up to 16 bytes, or ASCII characters,
+        shown to the partner, as connect's ``user``).  Idempotent; messages
+        still unread on it stay receivable."""
+        from .vm import user_bytes
+        user = user_bytes(user, "user", 16)
         router = self._router
         with router.mutex:
             if self._sever_owed:  # the program gives up what is left on it

@@ -69,8 +69,9 @@ class Router:
         if not signals.unhandled_facilities() & (1 << IUCV):
             raise ShmcpError("the Pythonic layer takes IUCV interrupts itself, but a SIGIUCV "
                              "handler is established: remove it (signal.SIG_DFL) first")
-        if IUCV not in vm.facility_state:
-            iucv.dclbfr(PathPlist())  # the layer's own DECLARE BUFFER
+        declare = PathPlist()  # the layer's own DECLARE BUFFER, unless the program's
+        if iucv.dclbfr(declare) and declare.rcode != 19:  # 19: declared already
+            raise_for(declare.rcode, "DECLARE BUFFER")
         self.vm = vm
         self.mutex = threading.Lock()
         self.cond = threading.Condition(self.mutex)

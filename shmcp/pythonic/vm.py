@@ -33,8 +33,11 @@ def _msglim(msglim: Any, default: int) -> int:
     return msglim
 
 
-def _user(value: Any, name: str, size: int) -> bytes:
+def user_bytes(value: Any, name: str, size: int) -> bytes:
+    """IPUSER-like data: bytes, or a str of ASCII, of at most ``size`` bytes."""
     if isinstance(value, str):
+        if not value.isascii():
+            raise ValueError(f"{name} {value!r} is not ASCII; give bytes for other data")
         value = value.encode("ascii")
     if not isinstance(value, (bytes, bytearray)):
         raise TypeError(f"{name} must be bytes or str, not {type(value).__name__}")
@@ -52,18 +55,31 @@ class PythonicVM(AsyncVM):
     def _layer(self) -> Router:
         """The VM's router, made (and IUCV declared) on first use."""
         router = self._router
+        if not self.logged_on:  # type: ignore[attr-defined]
+            # (also once it logged off: its router would act for the VM this
+            # process logged on as next)
+            who = self.userid  # type: ignore[attr-defined]
+            raise NotLoggedOn(f"{who} is not logged on (this VirtualMachine was logged off); "
+                              f"shmcp.logon() makes a new one")
         if router is None:
-            if not self.logged_on:  # type: ignore[attr-defined]
-                raise NotLoggedOn(f"{self.userid} is not logged on")  # type: ignore[attr-defined]
             from .router import Router
             router = self._router = Router(self)  # type: ignore[arg-type]
             self.events_source = self._pythonic_events  # vm.events() shows its Events
         return router
 
     def _stop_layer(self) -> None:
-        """Before LOGOFF: the layer's own thread ends."""
-        if self._router is not None:
-            self._router.stop()
+        """Before LOGOFF: the layer's own thread ends, and every Path of the
+        VM is severed with it (LOGOFF severs them in CP): a Path kept
+        after LOGOFF raises PathSevered instead of acting for whatever VM
+        this process logs on as next."""
+        router = self._router
+        if router is not None:
+            router.stop()
+            with router.mutex:
+                for path in (*router.paths.values(), *router.connecting.values()):
+                    path._state = "severed"
+                router.paths.clear()
+                router.connecting.clear()
 
     def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                 msglim: int | None = None, priority: bool = False, timeout: float | None = None,
@@ -85,8 +101,12 @@ class PythonicVM(AsyncVM):
             time.sleep(CONNECT_POLL if left is None else min(CONNECT_POLL, left))
         try:
             router.wait_until(lambda: path._state != "connecting", deadline)
+        except TimeoutError:
+            path.sever()  # gave up: the pending connection goes
+            raise TimeoutError(f"connect: {partner} did not accept the connection "
+                               f"within {timeout} seconds") from None
         except BaseException:
-            path.sever()  # gave up (timeout, Ctrl-C): the pending connection goes
+            path.sever()  # (Ctrl-C) the same
             raise
         return self._connected(path, partner)
 
@@ -98,10 +118,10 @@ class PythonicVM(AsyncVM):
         plist = PathPlist(vmid=uid, msglim=_msglim(msglim, _MSGLIM_MAX),
                           flags1=_IPPRTY if priority else 0)
         if pgm is not None:
-            plist.pgm = _user(pgm, "pgm", 8).ljust(8)
-            plist.user = _user(user, "user", 8)
+            plist.pgm = user_bytes(pgm, "pgm", 8).ljust(8)
+            plist.user = user_bytes(user, "user", 8)
         else:
-            plist.ipuser = _user(user, "user", 16)
+            plist.ipuser = user_bytes(user, "user", 16)
         return plist, uid, uid.decode().rstrip()
 
     def _connect_attempt(self, router: Router, plist: PathPlist, uid: bytes, priority: bool,

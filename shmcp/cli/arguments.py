@@ -1,0 +1,37 @@
+"""Argument types of the commands: a bad value is argparse's usage error,
+naming the argument, before any system is looked at."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..machine import userid_bytes
+
+
+def userid(text: str) -> str:
+    """A userid as logon takes it (1-8 of A-Z 0-9 @ # $, any case)."""
+    try:
+        userid_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _at_least(text: str, kind: type, noun: str, least: float, unit: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+    if not value >= least:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"must be {least}{unit} or more, not {text}")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number of 1 or more."""
+    return int(_at_least(text, int, "a whole number", 1, ""))
+
+
+def seconds(text: str) -> float:
+    """A time in seconds, 0 or more."""
+    return float(_at_least(text, float, "a number of seconds", 0, " seconds"))
