@@ -18,6 +18,16 @@ typedef struct {
 
 extern PyTypeObject ImageType;
 
+/* The dealloc of the parameter-list classes whose instances are reused
+ * (iparml.c): their type is told by it, without a walk of the MRO. */
+void image_heap_dealloc(PyObject *self);
+
+/* Whether @obj is an Image (PyObject_TypeCheck, the common classes first). */
+static inline int is_image(PyObject *obj)
+{
+	return Py_TYPE(obj)->tp_dealloc == image_heap_dealloc || PyObject_TypeCheck(obj, &ImageType);
+}
+
 /* The unsigned big-endian integer of @size bytes at @p, and its store. */
 static inline uint64_t be_get(const uint8_t *p, int size)
 {

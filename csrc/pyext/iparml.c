@@ -22,7 +22,7 @@
 
 uint8_t *image_of(PyObject *obj)
 {
-	if (!PyObject_TypeCheck(obj, &ImageType)) {
+	if (!is_image(obj)) {
 		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
 		return NULL;
 	}
@@ -134,6 +134,22 @@ static void Image_dealloc(Image *self)
 	if (b && !(PyByteArray_CheckExact(b) && Py_REFCNT(b) == 1 && PyByteArray_GET_SIZE(b) == IMAGE_LEN))
 		Py_CLEAR(self->b);  /* someone else's too: it goes its own way */
 	free_images[nfree++] = self;
+}
+
+/* The dealloc of a parameter-list class whose instances are reusable
+ * (Image_init_subclass): Image_dealloc and the type's reference, as
+ * CPython's generic dealloc of a subclass would do around it, without its
+ * walk of the bases, trashcan and slot checks (a parameter list is
+ * dropped at every interrupt).  Also what that generic dealloc calls as
+ * the base's for a subclass of such a class (then the type's reference is
+ * this one's to release too). */
+void image_heap_dealloc(PyObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+	if (type->tp_finalize && PyObject_CallFinalizerFromDealloc(self) < 0)
+		return;  /* a __del__ given to the class later resurrected it */
+	Image_dealloc((Image *)self);
+	Py_DECREF(type);
 }
 
 PyObject *image_copy(PyTypeObject *type, const uint8_t *image)
@@ -310,7 +326,8 @@ static PyObject *Image_vectorcall(PyObject *cls, PyObject *const *args, size_t n
 }
 
 /* Image.__init_subclass__: the parameter-list classes are called through
- * Image_vectorcall (a type's vectorcall is not inherited). */
+ * Image_vectorcall (a type's vectorcall is not inherited), and those whose
+ * instances are reusable are dropped by image_heap_dealloc. */
 static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kwds)
 {
 	if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
@@ -319,6 +336,8 @@ static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kw
 		return NULL;
 	}
 	((PyTypeObject *)cls)->tp_vectorcall = Image_vectorcall;
+	if (reusable((PyTypeObject *)cls))
+		((PyTypeObject *)cls)->tp_dealloc = image_heap_dealloc;
 	Py_RETURN_NONE;
 }
 
@@ -516,7 +535,7 @@ static void Buffer_dealloc(Buffer *self)
 
 static PyObject **buffer_slot(Buffer *self, PyObject *obj)
 {
-	if (!PyObject_TypeCheck(obj, &ImageType)) {
+	if (!is_image(obj)) {
 		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
 		return NULL;
 	}

@@ -84,7 +84,7 @@ enum { PY_SEND, PY_RECEIVE, PY_REPLY };
 static int call_of(PyObject *plist, struct call *c)
 {
 	Machine *vm = current_vm;
-	if (!core_call || !vm || !vm->logged_on || !PyObject_TypeCheck(plist, &ImageType))
+	if (!core_call || !vm || !vm->logged_on || !is_image(plist))
 		return 0;
 	c->image = image_of(plist);
 	if (!c->image) {  /* _b replaced by something else: the Python path's */
