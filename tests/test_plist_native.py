@@ -233,3 +233,39 @@ def test_the_calls_tell_a_parameter_list_from_anything_else():
         MsgPlist.flags1.__set__(object(), 1)
     with pytest.raises(TypeError, match="not a parameter list"):
         MsgPlist.bf1.__set__(object(), b"x")
+
+
+def test_lists_holding_only_bytes_are_left_to_reference_counting():
+    """The collector does not track the library's parameter lists (the
+    interrupts' and the programs' own) while they hold only bytes,
+    bytearrays or None; once given anything that could close a cycle they
+    are tracked, and such a cycle is collected."""
+    c = CompPlist._of(bytes(40))
+    p = MsgPlist(pathid=1, bf1=b"data", bf2=bytearray(8))
+    assert not gc.is_tracked(c) and not gc.is_tracked(p)
+
+    class Area(bytearray):
+        pass
+
+    class Holder:
+        pass
+
+    gone = []
+    for give in ("bf1", "bf2", "_cb", "_bf1", "_bf2"):
+        for plist in (CompPlist._of(bytes(40)), MsgPlist(pathid=2), PathPlist()):
+            if give in ("bf1", "bf2"):
+                held = Area(4)  # a bytearray of a class of its own refers back
+            else:
+                held = Holder()
+            held.plist = plist
+            setattr(plist, give, held)
+            assert gc.is_tracked(plist), (give, type(plist).__name__)
+            weakref.finalize(held, gone.append, give)
+            del held, plist
+    gc.collect()
+    assert sorted(gone) == sorted(["bf1", "bf2", "_cb", "_bf1", "_bf2"] * 3)
+
+    class Own(MsgPlist):  # a program's class of its own: tracked as usual
+        __slots__ = ()
+
+    assert gc.is_tracked(Own())

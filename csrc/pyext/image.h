@@ -43,6 +43,13 @@ static inline void be_put(uint8_t *p, int size, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
+/* The parameter lists of @type need not be tracked by the cycle collector
+ * while they hold only bytes, bytearrays or None (a class that lives as
+ * long as the module); image_holds tracks @self once it is given @value
+ * (set into one of its references) if that could close a cycle. */
+void image_lasting(PyTypeObject *type);
+void image_holds(PyObject *self, PyObject *value);
+
 /* The image of @obj (an Image), or NULL with TypeError. */
 uint8_t *image_of(PyObject *obj);
 

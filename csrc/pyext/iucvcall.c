@@ -572,6 +572,10 @@ static PyObject *bind_iucv(PyObject *mod, PyObject *args, PyObject *kw)
 	if (!image_slice)
 		return NULL;
 	by_type = Py_NewRef(classes);
+	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++)  /* they live as long */
+		if (PyType_Check(PyTuple_GET_ITEM(classes, i)) &&
+		    PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(classes, i), &ImageType))
+			image_lasting((PyTypeObject *)PyTuple_GET_ITEM(classes, i));
 	failed = Py_NewRef(fail);
 	for (int i = 0; i < 3; i++)
 		python_path[i] = Py_NewRef(path[i]);
