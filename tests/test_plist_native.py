@@ -4,6 +4,7 @@ and misuse is a clear Python error, never a crash or a leak."""
 import copy
 import gc
 import pickle
+import sys
 import weakref
 
 import pytest
@@ -176,3 +177,95 @@ def test_a_class_with_a_finalizer_is_finalized_every_time():
     for i in range(5):
         Noted(pathid=i)
     assert seen == [0, 1, 2, 3, 4]
+
+
+def test_dropping_lists_of_every_kind_of_class_keeps_their_types_whole():
+    """The parameter-list classes drop their instances by a dealloc of
+    their own (not CPython's generic one): the class's reference goes with
+    each instance, also for a subclass of such a class that has a dict or
+    slots of its own, whose dict and weak references are cleared."""
+    class Plain(MsgPlist):
+        __slots__ = ()
+
+    class Dicted(Plain):
+        pass
+
+    class Slotted(Dicted):
+        __slots__ = ("extra",)
+
+    gone = []
+    gc.collect()
+    counts = [sys.getrefcount(c) for c in (Plain, Dicted, Slotted, MsgPlist, CompPlist)]
+    for i in range(2000):
+        a, b, c = Plain(pathid=1), Dicted(pathid=2), Slotted(pathid=3)
+        b.note, c.extra = [i], c  # c refers to itself: the GC frees it
+        if i % 500 == 0:
+            weakref.finalize(b, gone.append, i)
+        d = CompPlist._of(bytes(40))
+        assert (a.pathid, b.pathid, c.pathid, d.type) == (1, 2, 3, 0)
+        del a, b, c, d
+    gc.collect()
+    assert gone == [0, 500, 1000, 1500]
+    assert [sys.getrefcount(c) for c in (Plain, Dicted, Slotted, MsgPlist, CompPlist)] == counts
+
+
+def test_a_finalizer_given_to_a_class_later_runs():
+    class Late(MsgPlist):
+        __slots__ = ()
+
+    ran = []
+    Late(pathid=1)  # dropped before the class had one
+    Late.__del__ = lambda self: ran.append(self.pathid)
+    Late(pathid=2)
+    gc.collect()
+    assert ran == [2]
+    assert MsgPlist(pathid=3).pathid == 3  # the other classes' lists are untouched
+
+
+def test_the_calls_tell_a_parameter_list_from_anything_else():
+    class Dicted(MsgPlist):
+        pass
+
+    for plist in (MsgPlist(), Dicted(), CompPlist(), PathPlist()):
+        plist.flags1 = 1
+        assert plist.flags1 == 1
+    with pytest.raises(TypeError, match="not a parameter list"):
+        MsgPlist.flags1.__set__(object(), 1)
+    with pytest.raises(TypeError, match="not a parameter list"):
+        MsgPlist.bf1.__set__(object(), b"x")
+
+
+def test_lists_holding_only_bytes_are_left_to_reference_counting():
+    """The collector does not track the library's parameter lists (the
+    interrupts' and the programs' own) while they hold only bytes,
+    bytearrays or None; once given anything that could close a cycle they
+    are tracked, and such a cycle is collected."""
+    c = CompPlist._of(bytes(40))
+    p = MsgPlist(pathid=1, bf1=b"data", bf2=bytearray(8))
+    assert not gc.is_tracked(c) and not gc.is_tracked(p)
+
+    class Area(bytearray):
+        pass
+
+    class Holder:
+        pass
+
+    gone = []
+    for give in ("bf1", "bf2", "_cb", "_bf1", "_bf2"):
+        for plist in (CompPlist._of(bytes(40)), MsgPlist(pathid=2), PathPlist()):
+            if give in ("bf1", "bf2"):
+                held = Area(4)  # a bytearray of a class of its own refers back
+            else:
+                held = Holder()
+            held.plist = plist
+            setattr(plist, give, held)
+            assert gc.is_tracked(plist), (give, type(plist).__name__)
+            weakref.finalize(held, gone.append, give)
+            del held, plist
+    gc.collect()
+    assert sorted(gone) == sorted(["bf1", "bf2", "_cb", "_bf1", "_bf2"] * 3)
+
+    class Own(MsgPlist):  # a program's class of its own: tracked as usual
+        __slots__ = ()
+
+    assert gc.is_tracked(Own())

@@ -52,9 +52,13 @@ struct shmcp_slot {
 _Static_assert(sizeof(struct shmcp_slot) == 64, "slot is one cache line");
 
 /* Ring header: producers' ticket counter and the consumer's on their own
- * cache lines. */
+ * cache lines.  head_seen, beside the tail, is a head the producers read
+ * earlier (written under the control lock): the ring holds at most
+ * tail - head_seen records, so a producer reads the consumer's line only
+ * when that bound leaves too little room. */
 struct shmcp_ring {
 	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t tail;
+	_Atomic uint64_t head_seen;
 	_Alignas(SHMCP_CACHELINE) _Atomic uint64_t head;
 };
 

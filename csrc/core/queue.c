@@ -123,6 +123,27 @@ static uint64_t ring_count(shmcp_sys *sys, int32_t slot, int f, int cls)
 
 /* shmcp_queue_locked's, with @word in the record when it has no
  * trailing data. */
+/* Whether ring @cls of facility @f of VM @slot has @reserve slots or
+ * fewer free (lock held).  By the head producers saw last while that
+ * leaves room: the consumer's head only grows, so tail - head_seen is
+ * never less than what the ring holds, and its line -- written at every
+ * record the consumer takes, on its core -- is read once per many
+ * records, not at each.  A stale head_seen (one a dead holder of the
+ * lock never updated) only makes the ring look fuller: then it is read. */
+static int room_short(shmcp_sys *sys, int32_t slot, int f, int cls, uint64_t reserve)
+{
+	SHMCP_LOCK_HELD(sys);
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	uint64_t t = atomic_load_explicit(&r->tail, RLX);
+	uint64_t held = t - atomic_load_explicit(&r->head_seen, RLX);  /* at most */
+	if (held < sys->qsize && held + reserve < sys->qsize)
+		return 0;
+	uint64_t h = atomic_load_explicit(&r->head, ACQ);
+	atomic_store_explicit(&r->head_seen, h, RLX);
+	uint64_t n = t - h > sys->qsize ? sys->qsize : t - h;
+	return n + reserve >= sys->qsize;
+}
+
 static int queue_one(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
 		     const uint8_t *data, const uint8_t *ext, uint32_t ext_len, uint64_t word,
 		     struct shmcp_bells *bells)
@@ -131,7 +152,7 @@ static int queue_one(shmcp_sys *sys, int32_t slot, int f, int priority, int must
 	struct shmcp_vm *vm = &sys->vms[slot];
 	int cls = priority ? SHMCP_PRIO : SHMCP_NORMAL;
 	uint64_t off = word;
-	if (ring_count(sys, slot, f, cls) + (must ? 0 : SHMCP_QUEUE_RESERVE) >= sys->qsize)
+	if (room_short(sys, slot, f, cls, must ? 0 : SHMCP_QUEUE_RESERVE))
 		return SHMCP_E_QFULL;
 	if (ext_len) {
 		off = shmcp_pool_alloc(&sys->pool, ext_len, SHMCP_POOL_OWNER_VM(slot));
@@ -146,7 +167,8 @@ static int queue_one(shmcp_sys *sys, int32_t slot, int f, int priority, int must
 			shmcp_pool_free(&sys->pool, off, SHMCP_POOL_OWNER_VM(slot));
 		return rc;
 	}
-	atomic_fetch_add_explicit(&vm->fq[f].seq, 1, RLX);
+	/* producers hold the lock: no locked add (the readers are snapshots) */
+	atomic_store_explicit(&vm->fq[f].seq, atomic_load_explicit(&vm->fq[f].seq, RLX) + 1, RLX);
 	if (__builtin_expect(atomic_load_explicit(&sys->hdr->trace_on, RLX) != 0, 0))
 		shmcp_trace_note(sys, slot, f, priority, data, ext_len);
 	for (int i = 0; i < bells->n; i++)

@@ -461,7 +461,12 @@ static int lock(shmcp_sys *sys)
 			}
 			for (int k = 0; k < gap; k++)
 				cpu_relax();
-			rc = pthread_mutex_trylock(m);
+			/* a holder seen in the lock word is not tried: a try (a
+			 * compare-exchange, even a failing one) takes the line
+			 * from the holder, whose own writes to the mutex (its
+			 * robust list, the unlock) then wait for it to come back;
+			 * a look only shares it.  A dead holder is not seen. */
+			rc = shmcp_lock_holder(sys) ? EBUSY : pthread_mutex_trylock(m);
 			uint32_t now = atomic_load_explicit(taken, memory_order_relaxed);
 			if (rc == EBUSY && now != seen && gap < LOCK_GAP_MAX)
 				gap *= 2;

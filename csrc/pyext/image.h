@@ -18,6 +18,16 @@ typedef struct {
 
 extern PyTypeObject ImageType;
 
+/* The dealloc of the parameter-list classes whose instances are reused
+ * (iparml.c): their type is told by it, without a walk of the MRO. */
+void image_heap_dealloc(PyObject *self);
+
+/* Whether @obj is an Image (PyObject_TypeCheck, the common classes first). */
+static inline int is_image(PyObject *obj)
+{
+	return Py_TYPE(obj)->tp_dealloc == image_heap_dealloc || PyObject_TypeCheck(obj, &ImageType);
+}
+
 /* The unsigned big-endian integer of @size bytes at @p, and its store. */
 static inline uint64_t be_get(const uint8_t *p, int size)
 {
@@ -32,6 +42,13 @@ static inline void be_put(uint8_t *p, int size, uint64_t v)
 	for (int i = size - 1; i >= 0; i--, v >>= 8)
 		p[i] = (uint8_t)v;
 }
+
+/* The parameter lists of @type need not be tracked by the cycle collector
+ * while they hold only bytes, bytearrays or None (a class that lives as
+ * long as the module); image_holds tracks @self once it is given @value
+ * (set into one of its references) if that could close a cycle. */
+void image_lasting(PyTypeObject *type);
+void image_holds(PyObject *self, PyObject *value);
 
 /* The image of @obj (an Image), or NULL with TypeError. */
 uint8_t *image_of(PyObject *obj);

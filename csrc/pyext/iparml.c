@@ -22,7 +22,7 @@
 
 uint8_t *image_of(PyObject *obj)
 {
-	if (!PyObject_TypeCheck(obj, &ImageType)) {
+	if (!is_image(obj)) {
 		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
 		return NULL;
 	}
@@ -72,15 +72,64 @@ static int reusable(PyTypeObject *type)
 	       !type->tp_finalize && !type->tp_del;
 }
 
+/* -- The cycle collector ----------------------------------------------------
+ *
+ * A parameter list closes no reference cycle while its four references
+ * are bytes, bytearrays or None (they hold nothing) and its class lives
+ * as long as the module (the classes bind_iucv names: the interrupts'
+ * and the programs' own): such a list is not tracked by the collector.
+ * Tracking every interrupt -- one per message at each end of a stream,
+ * linked into the youngest generation and out again -- cost ~10 % of a
+ * one-way message's CPU (bench/NOTES.md).  A list is tracked from the
+ * moment it is given anything else (image_holds).
+ */
+static PyTypeObject *lasting[4];
+static int nlasting;
+
+void image_lasting(PyTypeObject *type)
+{
+	for (int i = 0; i < nlasting; i++)
+		if (lasting[i] == type)
+			return;
+	if (nlasting < (int)(sizeof lasting / sizeof lasting[0]))
+		lasting[nlasting++] = (PyTypeObject *)Py_NewRef(type);
+}
+
+static int untracked_kind(PyTypeObject *type)
+{
+	for (int i = 0; i < nlasting; i++)
+		if (lasting[i] == type)
+			return reusable(type);
+	return 0;
+}
+
+static int holds_nothing(PyObject *o)
+{
+	return !o || o == Py_None || PyBytes_CheckExact(o) || PyByteArray_CheckExact(o);
+}
+
+void image_holds(PyObject *self, PyObject *value)
+{
+	if (!holds_nothing(value) && !PyObject_GC_IsTracked(self))
+		PyObject_GC_Track(self);
+}
+
 /* A new @type with every slot NULL but _b, which may hold a 40-byte
- * bytearray of nobody else's (its bytes stale). */
+ * bytearray of nobody else's (its bytes stale); tracked by the collector
+ * unless its class is one whose lists need not be. */
 static Image *image_alloc(PyTypeObject *type)
 {
-	if (!nfree || !reusable(type))
-		return (Image *)type->tp_alloc(type, 0);
+	int untracked = untracked_kind(type);
+	if (!nfree || !reusable(type)) {
+		Image *self = (Image *)type->tp_alloc(type, 0);
+		if (self && untracked)
+			PyObject_GC_UnTrack(self);
+		return self;
+	}
 	Image *self = free_images[--nfree];
 	PyObject_Init((PyObject *)self, type);  /* a heap type gains its reference */
-	PyObject_GC_Track(self);
+	if (!untracked)
+		PyObject_GC_Track(self);
 	return self;
 }
 
@@ -134,6 +183,26 @@ static void Image_dealloc(Image *self)
 	if (b && !(PyByteArray_CheckExact(b) && Py_REFCNT(b) == 1 && PyByteArray_GET_SIZE(b) == IMAGE_LEN))
 		Py_CLEAR(self->b);  /* someone else's too: it goes its own way */
 	free_images[nfree++] = self;
+}
+
+/* The dealloc of a parameter-list class whose instances are reusable
+ * (Image_init_subclass): Image_dealloc and the type's reference, as
+ * CPython's generic dealloc of a subclass would do around it, without its
+ * walk of the bases, trashcan and slot checks (a parameter list is
+ * dropped at every interrupt).  Also what that generic dealloc calls as
+ * the base's for a subclass of such a class (then the type's reference is
+ * this one's to release too). */
+void image_heap_dealloc(PyObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+	if (type->tp_finalize) {  /* a __del__ given to the class later */
+		if (!PyObject_GC_IsTracked(self))
+			PyObject_GC_Track(self);  /* it may keep the list */
+		if (PyObject_CallFinalizerFromDealloc(self) < 0)
+			return;
+	}
+	Image_dealloc((Image *)self);
+	Py_DECREF(type);
 }
 
 PyObject *image_copy(PyTypeObject *type, const uint8_t *image)
@@ -310,7 +379,8 @@ static PyObject *Image_vectorcall(PyObject *cls, PyObject *const *args, size_t n
 }
 
 /* Image.__init_subclass__: the parameter-list classes are called through
- * Image_vectorcall (a type's vectorcall is not inherited). */
+ * Image_vectorcall (a type's vectorcall is not inherited), and those whose
+ * instances are reusable are dropped by image_heap_dealloc. */
 static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kwds)
 {
 	if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
@@ -319,6 +389,8 @@ static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kw
 		return NULL;
 	}
 	((PyTypeObject *)cls)->tp_vectorcall = Image_vectorcall;
+	if (reusable((PyTypeObject *)cls))
+		((PyTypeObject *)cls)->tp_dealloc = image_heap_dealloc;
 	Py_RETURN_NONE;
 }
 
@@ -331,12 +403,30 @@ static PyMethodDef Image_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-static PyMemberDef Image_members[] = {
-	{"_b", T_OBJECT, offsetof(Image, b), 0, "the 40-byte image (a bytearray)"},
-	{"_cb", T_OBJECT, offsetof(Image, cb), 0, "the core's view of _b, made once"},
-	{"_bf1", T_OBJECT, offsetof(Image, bf1), 0, "bf1's buffer"},
-	{"_bf2", T_OBJECT, offsetof(Image, bf2), 0, "bf2's buffer"},
-	{NULL, 0, 0, 0, NULL},
+/* _b, _cb, _bf1, _bf2: as plain members (None when unset, deletable), but
+ * what is stored may make the list one the collector must track. */
+static PyObject *Image_get_ref(Image *self, void *off)
+{
+	PyObject *v = *(PyObject **)((char *)self + (size_t)off);
+	return Py_NewRef(v ? v : Py_None);
+}
+
+static int Image_set_ref(Image *self, PyObject *value, void *off)
+{
+	PyObject **slot = (PyObject **)((char *)self + (size_t)off);
+	Py_XSETREF(*slot, Py_XNewRef(value));
+	image_holds((PyObject *)self, value);
+	return 0;
+}
+
+#define IMAGE_REF(name, field, doc) \
+	{name, (getter)Image_get_ref, (setter)Image_set_ref, doc, (void *)offsetof(Image, field)}
+static PyGetSetDef Image_getset[] = {
+	IMAGE_REF("_b", b, "the 40-byte image (a bytearray)"),
+	IMAGE_REF("_cb", cb, "the core's view of _b, made once"),
+	IMAGE_REF("_bf1", bf1, "bf1's buffer"),
+	IMAGE_REF("_bf2", bf2, "bf2's buffer"),
+	{NULL, NULL, NULL, NULL, NULL},
 };
 
 PyTypeObject ImageType = {
@@ -352,7 +442,7 @@ PyTypeObject ImageType = {
 	.tp_clear = (inquiry)Image_clear,
 	.tp_dealloc = (destructor)Image_dealloc,
 	.tp_methods = Image_methods,
-	.tp_members = Image_members,
+	.tp_getset = Image_getset,
 };
 
 /* -- Field: an unsigned big-endian integer ------------------------------ */
@@ -516,7 +606,7 @@ static void Buffer_dealloc(Buffer *self)
 
 static PyObject **buffer_slot(Buffer *self, PyObject *obj)
 {
-	if (!PyObject_TypeCheck(obj, &ImageType)) {
+	if (!is_image(obj)) {
 		PyErr_Format(PyExc_TypeError, "not a parameter list: %s", Py_TYPE(obj)->tp_name);
 		return NULL;
 	}
@@ -576,6 +666,7 @@ static int Buffer_set(Buffer *self, PyObject *obj, PyObject *value)
 	}
 	Py_INCREF(value);
 	Py_XSETREF(*slot, value);
+	image_holds(obj, value);
 	return 0;
 }
 

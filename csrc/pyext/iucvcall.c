@@ -84,7 +84,7 @@ enum { PY_SEND, PY_RECEIVE, PY_REPLY };
 static int call_of(PyObject *plist, struct call *c)
 {
 	Machine *vm = current_vm;
-	if (!core_call || !vm || !vm->logged_on || !PyObject_TypeCheck(plist, &ImageType))
+	if (!core_call || !vm || !vm->logged_on || !is_image(plist))
 		return 0;
 	c->image = image_of(plist);
 	if (!c->image) {  /* _b replaced by something else: the Python path's */
@@ -580,6 +580,10 @@ static PyObject *bind_iucv(PyObject *mod, PyObject *args, PyObject *kw)
 	if (!image_slice)
 		return NULL;
 	by_type = Py_NewRef(classes);
+	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(classes); i++)  /* they live as long */
+		if (PyType_Check(PyTuple_GET_ITEM(classes, i)) &&
+		    PyType_IsSubtype((PyTypeObject *)PyTuple_GET_ITEM(classes, i), &ImageType))
+			image_lasting((PyTypeObject *)PyTuple_GET_ITEM(classes, i));
 	failed = Py_NewRef(fail);
 	for (int i = 0; i < 3; i++)
 		python_path[i] = Py_NewRef(path[i]);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -95,6 +96,48 @@ static void test_lock_held_checked(shmcp_sys *sys)
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
 }
 
+/* A holder killed while another process waits for the lock: the waiter
+ * is not held up by the dead owner's lock word (it looks at the word
+ * between its tries); it takes the lock, repairing, and the lock is whole
+ * after. */
+static void test_holder_killed_while_waited_for(shmcp_sys *sys)
+{
+	uint64_t repairs = atomic_load(&sys->hdr->lock_repairs);
+	int ready[2];
+	CHECK(pipe(ready) == 0);
+	pid_t holder = fork();
+	if (holder == 0) {
+		char c = shmcp_lock(sys) == 0;
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char held = 0;
+	CHECK(holder > 0 && read(ready[0], &held, 1) == 1 && held == 1);
+	pid_t waiter = fork();
+	if (waiter == 0) {
+		int rc = shmcp_lock(sys);
+		if (rc == 0)
+			shmcp_unlock(sys);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	CHECK(waiter > 0);
+	struct timespec ts = { 0, 2 * 1000 * 1000 };  /* the waiter is waiting */
+	nanosleep(&ts, NULL);
+	CHECK(kill(holder, SIGKILL) == 0);
+	int status = -1;
+	CHECK(waitpid(holder, &status, 0) == holder && WIFSIGNALED(status));
+	CHECK(waitpid(waiter, &status, 0) == waiter && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	CHECK(atomic_load(&sys->hdr->lock_repairs) == repairs + 1);
+	CHECK(shmcp_lock_holder(sys) == 0);
+	CHECK(shmcp_lock(sys) == 0);
+	shmcp_unlock(sys);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 int main(void)
 {
 	shmcp_sys *sys = small_system("shmcp-lock-test", 4);
@@ -107,6 +150,7 @@ int main(void)
 	}
 	munmap((void *)counter, sizeof *counter);
 	test_lock_held_checked(sys);
+	test_holder_killed_while_waited_for(sys);
 	shmcp_detach(sys);
 	return report("test_lock");
 }
