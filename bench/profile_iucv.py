@@ -62,8 +62,9 @@ def path_to_self(msglim: int = 0) -> Iterator[tuple[shmcp.VirtualMachine, int]]:
 
 def exchange_in_one_process(n: int, one_way: bool) -> None:
     """Each step of the benchmark's program timed on its own.  A one-way
-    message has four (IUCV.md 7.1: it completes when received, and the
-    sender takes the completion to free its message-limit slot)."""
+    message has four: it completes when received, and the sender takes the
+    completion to free its message-limit slot (docs/reference.md, "4. IUCV,
+    faithful")."""
     with path_to_self() as (vm, pathid):
         sp = MsgPlist(pathid=pathid)
         req, answer, buf = bytes(64), bytearray(64), bytearray(64)

@@ -1,4 +1,4 @@
-"""The directory: CP's user directory, as a TOML file given at IPL (API.md §6).
+"""The directory: CP's user directory, as a TOML file given at IPL.
 
     [default]                 # userids not listed (absent: the embedded default)
     iucv = ["ANY"]            # may connect to any VM
@@ -14,7 +14,8 @@ An entry inherits every statement it does not make from [default] (and,
 without one, from the embedded default), so stating maxconn for a user never
 widens whom it may connect to.  The embedded default lets every VM connect to
 every VM, with maxconn 64, msglimit 255 and priority permitted.  A malformed file is refused with a
-DirectoryError naming the line.
+DirectoryError naming the line.  docs/reference.md, "8. The directory", is
+the user's description.
 """
 from __future__ import annotations
 

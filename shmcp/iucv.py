@@ -1,11 +1,11 @@
-"""IUCV, the faithful layer: one function per IUCV function (IUCV.md).
+"""IUCV, the faithful layer: one function per IUCV function.
 
 Each takes a parameter list (PathPlist, MsgPlist or CompPlist: views of the
 same 40 bytes), fills its outputs in place and returns the condition code;
 with CC1 the IPRCODE is in ``plist.rcode``.  What VM reports as a program
-check raises ProgramCheck.  Every constant of IUCV.md is an attribute here,
-spelled as there (IPRMDATA, IPTYPE_PENDING_CONNECTION, IPADSVRD, IPSNDN ...),
-read from the C core.
+check raises ProgramCheck.  Every constant of docs/reference.md, "4. IUCV,
+faithful", is an attribute here (IPRMDATA, IPTYPE_PENDING_CONNECTION,
+IPADSVRD, IPSNDN ...), read from the C core.
 
 Where each function is: SEND, RECEIVE and REPLY are C functions of the
 extension (csrc/pyext/iucvcall.c: iucv_send, iucv_receive, iucv_reply),

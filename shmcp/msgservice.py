@@ -1,4 +1,4 @@
-"""The *MSG CP system service (IUCV.md section 13): CP's messages as IUCV messages.
+"""The *MSG CP system service: CP's messages as IUCV messages.
 
 A VM that CONNECTs to ``*MSG`` (``iucv.connect(PathPlist(vmid="*MSG"))``)
 gets the connection-complete interrupt at once and from then on receives
@@ -7,7 +7,7 @@ interrupt 09) whose target class says what kind each is (``CLASS_MSG`` = 1
 for MSG, ``CLASS_SMSG`` = 4 for SMSG) and whose text starts with the
 sender's 8-byte userid; ``split()`` takes one apart.  ``msg()`` (also ``shmcp.msg``) is CP's MSG
 command; ``shmcp.smsg`` takes the same path when the target has one (CP's
-``SET SMSG IUCV``), else VMCF's.  See docs/decisions.md.
+``SET SMSG IUCV``), else VMCF's.  See docs/design.md, "*MSG", and docs/decisions.md.
 """
 from __future__ import annotations
 

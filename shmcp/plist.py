@@ -1,10 +1,11 @@
-"""IUCV parameter lists: PathPlist, MsgPlist, CompPlist (SASC.md section 3).
+"""IUCV parameter lists: PathPlist, MsgPlist, CompPlist (SAS/C's structures).
 
 Three views of the same 40-byte IPARML: ``bytes(p)`` is the big-endian image
-at the offsets of IUCV.md section 3 (read from the core), ``Cls.from_bytes``
-reads one back, and any class can be passed to any IUCV function.  ``bf1`` /
-``bf2`` hold Python buffers (data out: bytes-like; data in: a writable
-buffer); their address fields are not meaningful in a Python process.
+at IBM's offsets (read from the core), ``Cls.from_bytes`` reads one back,
+and any class can be passed to any IUCV function.  ``bf1`` / ``bf2`` hold
+Python buffers (data out: bytes-like; data in: a writable buffer); their
+address fields are not meaningful in a Python process.  docs/reference.md,
+"4. IUCV, faithful", gives the fields and offsets.
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class _Bytes:
 
 
 class _Userid(_Bytes):
-    """A userid field: folded to upper case like every userid (API.md §1)."""
+    """A userid field: folded to upper case like every userid."""
 
     def __set__(self, obj: Any, value: Any) -> None:
         if isinstance(value, str):

@@ -1,12 +1,12 @@
-"""The SAS/C interface to IUCV (SASC.md): iucvset ... iucvclr, one to one.
+"""The SAS/C interface to IUCV: iucvset ... iucvclr, one to one.
 
 Programs register names with ``iucvset``; as CMS does, a pending connection
 is routed to the program whose name equals the first 8 bytes of the
 originator's IPUSER (``pgm``), and one for no registered name is severed
 with IPUSER = 16 x X'FF'.  The direct functions (iucvsend ...) return the
-condition code; the CMS ones return SAS/C's codes (section 2.8): negative
-for a library precondition, a CMS reason code, or 1 with IPRCODE in the
-plist (iucvclr: 1000 + IPRCODE).
+condition code; the CMS ones return SAS/C's codes: negative for a library
+precondition, a CMS reason code, or 1 with IPRCODE in the plist (iucvclr:
+1000 + IPRCODE); docs/reference.md, "6. The SAS/C interface", lists them.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .machine import current
 from .plist import CompPlist, Iparml, MsgPlist, PathPlist
 from .signals import SIGIUCV, handler_established, siginfo, sigblock, sigmask, sigpause, sigsetmask
 
-# SAS/C's own preconditions, and CMS HNDIUCV/CMSIUCV reason codes (SASC.md 2.8)
+# SAS/C's own preconditions, and CMS HNDIUCV/CMSIUCV reason codes
 NO_HANDLER = -1
 DUPLICATE_NAME = -2
 CMS_NAME_ALREADY_SET = 4
@@ -199,7 +199,7 @@ def iucvresm(plist: PathPlist) -> int:
 
 
 def _route(vm: Any, image: bytes) -> bool:
-    """CMS's routing of a pending connection (IUCV.md section 14): to the
+    """CMS's routing of a pending connection: to the
     program named by the originator's ``pgm``; none -> severed with X'FF's.
     Returns whether the interrupt is presented."""
     _current_names()

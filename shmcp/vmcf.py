@@ -14,10 +14,11 @@ which travels as the 4-byte field (user data on SEND/SENDX, control
 information on IDENTIFY); an int stands for no storage, so with a nonzero
 length it is RC 1.  A read-only buffer where CP would store is RC 6.
 
-Every constant of VMCF.md is a module attribute, read from the C core:
+Every VMCF constant is a module attribute, read from the C core:
 subfunctions ``VMCPAUTH`` ... ``VMCPRJCT``, flag bits ``VMCPAUTS``,
 ``VMCPPRTY``, ``VMCPSMSG``, status bits ``VMCMRESP``, ``VMCMRJCT``,
-``VMCMPRTY``, return and data transfer error codes ``RC_...``.
+``VMCMPRTY``, return and data transfer error codes ``RC_...``
+(docs/reference.md, "5. VMCF, faithful", lists them).
 """
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ def _byte_field(attr: str, name: str, doc: str) -> property:
 
 
 class Vmcparm(_Block):
-    """VMCPARM, DIAGNOSE X'68''s 40-byte parameter list (VMCF.md section 2):
+    """VMCPARM, DIAGNOSE X'68''s 40-byte parameter list:
     ``flg1`` (VMCPAUTS, VMCPPRTY, VMCPSMSG), ``flg2``, ``func``, ``mid``,
     ``user``, ``vada``/``lena``, ``vadb``/``lenb``, ``use``."""
 
@@ -239,7 +240,7 @@ class Vmcparm(_Block):
 
 
 class Vmcmhdr(_Block):
-    """VMCMHDR, the external interrupt message header (VMCF.md section 5):
+    """VMCMHDR, the external interrupt message header:
     ``stat`` (VMCMRESP, VMCMRJCT, VMCMPRTY), ``eflg`` (data transfer error
     code), ``func``, ``mid``, ``user``, ``vada``, ``lena``, ``vadb``,
     ``lenb``, ``use``; ``buf`` holds the SENDX or SMSG data after it."""

@@ -1,10 +1,11 @@
-"""A pure-Python reference model of IUCV, written from docs/spec IUCV.md and
-the "IUCV (issue 3)" table of docs/decisions.md, independently of shmcp.
+"""A pure-Python reference model of IUCV, written from IBM's description of
+IUCV (docs/reference.md, "4. IUCV, faithful") and the "IUCV (issue 3)"
+table of docs/decisions.md, independently of shmcp.
 
 It knows nothing of shared memory or processes: a ``CP`` holds virtual
 machines, their path tables and message queues, and one method per IUCV
 function.  Each method takes the plist as a dict of IPARML fields (the names
-of API.md: pathid, flags1, rcode, msglim, fcncd, vmid, user, msgid, trgcls,
+of shmcp.plist: pathid, flags1, rcode, msglim, fcncd, vmid, user, msgid, trgcls,
 data, bf1len, srccls, msgtag, bf2len, audit) and returns a ``Result``: the
 condition code, the output fields, and what was moved into a receive buffer.
 Interrupts are queued per VM as ``Pending`` records and presented by
@@ -23,7 +24,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-# --- constants (IUCV.md section 3) ---------------------------------------
+# --- constants (IBM's values; docs/reference.md, "4. IUCV, faithful") ---
 
 IPRMDATA = 0x80
 IPALL = 0x80
@@ -50,13 +51,13 @@ MESSAGE_BIT = {6: IPRPYP, 7: IPRPYN, 8: IPSNDP, 9: IPSNDN}
 PENDING_CONNECTION, CONNECTION_COMPLETE, PATH_SEVERED, PATH_QUIESCED, PATH_RESUMED = 1, 2, 3, 4, 5
 PRIORITY_COMPLETE, NONPRIORITY_COMPLETE, PRIORITY_PENDING, NONPRIORITY_PENDING = 6, 7, 8, 9
 
-# the default directory (API.md section 6)
+# the embedded default directory (docs/reference.md, "8. The directory")
 MAXCONN = 64
 DIR_MSGLIMIT = 255
 DEFAULT_MSGLIM = 10
 BUFFER_SIZE = 40
 
-# Choices the model makes where IUCV.md and decisions.md are silent.
+# Choices the model makes where IBM's description and decisions.md are silent.
 # (Compared only when expect_image(strict=True).)
 UNSETTLED = {
     "connect.msglim": "CONNECT output IPMSGLIM: the effective request (0 -> 10)",
@@ -801,7 +802,7 @@ class CP:
                      need_cls: bool) -> Result | Message:
         """Selection for TEST COMPLETION / PURGE among ``pool`` (the source's).
         A message id needs the path id, and for TEST COMPLETION the source
-        class too (IUCV.md 4.12, 4.13)."""
+        class too (IBM's rule; docs/decisions.md, row "Program checks")."""
         flags = p.get("flags1", 0)
         if flags & UNDEFINED_MSG_FLAGS:
             raise ProgramCheck("specification")

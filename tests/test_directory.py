@@ -1,4 +1,5 @@
-"""The directory (API.md §6): authorisation, maxconn, msglimit, priority, errors."""
+"""The directory (docs/reference.md, "8. The directory"): authorisation,
+maxconn, msglimit, priority, errors."""
 from __future__ import annotations
 
 import pytest

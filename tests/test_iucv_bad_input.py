@@ -1,5 +1,5 @@
 """Bad input to IUCV: a ValueError / TypeError naming the field, or the
-spec's program check (IUCV.md section 2, docs/decisions.md), and the
+program check IBM specifies (docs/decisions.md, row "Program checks"), and the
 system left as it was."""
 from __future__ import annotations
 

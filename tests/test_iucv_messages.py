@@ -1,5 +1,6 @@
-"""IUCV messages (IUCV.md sections 4.7-4.13, 4.16, 7.5-7.6, 8.2-8.3, 9-10)
-between real processes: the test process is VM A, a child is B."""
+"""IUCV messages (SEND ... TEST MESSAGE, the message interrupts, message
+states and limits, ordering, parameter-list data) between real processes:
+the test process is VM A, a child is B."""
 from __future__ import annotations
 
 import pytest
@@ -625,7 +626,7 @@ def test_a_send_the_full_interrupt_queue_refuses_leaves_the_message_limit_as_it_
 @pytest.mark.parametrize("enabled", [False, True], ids=["interrupts-disabled", "never-waited"])
 def test_taking_messages_without_their_interrupts_never_fills_the_queue(system, enabled):
     """RECEIVE and TEST COMPLETION withdraw the interrupts of what they take
-    (IUCV.md 4.9, 4.11); withdrawn ones must not pile up in the queue until
+    (docs/design.md, "IUCV"); withdrawn ones must not pile up in the queue until
     SEND is refused.  The queue holds 128 of them here."""
     shmcp.ipl(system, queue_size=256)
     with shmcp.logon("A") as vm:

@@ -1,5 +1,5 @@
 """The IUCV reference model (tests/iucv_model.py) alone, against the worked
-rules of IUCV.md and docs/decisions.md.  No shmcp: these run before the
+rules of IBM's IUCV and docs/decisions.md.  No shmcp: these run before the
 facility exists and pin down what the stateful test compares."""
 from __future__ import annotations
 

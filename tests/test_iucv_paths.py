@@ -1,5 +1,6 @@
-"""IUCV paths (IUCV.md sections 4.1-4.6, 4.14-4.15, 7.2-7.4, 8.1, 11),
-between real processes: the test process is VM A, children are B and C."""
+"""IUCV paths (DECLARE BUFFER ... SEVER, the path interrupts 01-05, path
+states, termination), between real processes: the test process is VM A,
+children are B and C."""
 from __future__ import annotations
 
 import os
@@ -150,7 +151,7 @@ def test_connect_to_oneself(local):
     assert only(local.drain(), 9)["pathid"] == pend["pathid"]
 
 
-# -- interrupt layouts (IUCV.md 7.2, 7.3) ---------------------------------------------
+# -- interrupt layouts (types 01, 02: docs/reference.md, "4. IUCV, faithful") --------
 
 def test_pending_connection_interrupt_layout(local, spawn):
     b = spawn("B")

@@ -7,7 +7,7 @@ plist image, interrupt (type and image, in order) and data byte.
 Message ids are compared relative: the model counts from 1, the real ids are
 mapped to the model's in order of appearance and must be strictly increasing.
 Interrupt order is compared within each class (priority: 06, 08; the rest):
-IUCV.md section 9 lets priority interrupts overtake non-priority ones.
+IBM's IUCV lets priority interrupts overtake non-priority ones.
 Fields the specs leave open (iucv_model.UNSETTLED) are not compared unless
 SHMCP_MODEL_STRICT=1.
 

@@ -1,4 +1,4 @@
-"""The *MSG CP system service (IUCV.md section 13, VMCF.md section 11):
+"""The *MSG CP system service (docs/design.md, "*MSG"):
 CONNECT to *MSG, MSG (class 1) and SMSG (class 4) as one-way IUCV messages
 whose text starts with the sender's userid, `shmcp msg`; between real
 processes: the test process is VM A, children are B and C."""

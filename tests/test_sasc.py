@@ -1,6 +1,6 @@
-"""The SAS/C layer (SASC.md, API.md section 5): return conventions, CMS
-routing of pending connections by program name, iucvsevr ONE/ALL, iucvclr,
-and the 11-step SENDER/RECEIVER example end to end."""
+"""The SAS/C layer (docs/reference.md, "6. The SAS/C interface"): return
+conventions, CMS routing of pending connections by program name, iucvsevr
+ONE/ALL, iucvclr, and the 11-step SENDER/RECEIVER example end to end."""
 from __future__ import annotations
 
 import os
@@ -60,7 +60,7 @@ def accept_routed(a, b, pgm, name=None):
     return got["fields"]["pathid"], pend["pathid"]
 
 
-# -- return conventions (SASC.md 2.8) ------------------------------------------------
+# -- return conventions ---------------------------------------------------------------
 
 def test_iucvset_returns(spawn):
     nohandler = spawn("N", "--no-dclbfr")
@@ -215,7 +215,7 @@ def test_sasc_demo_runs_steps_1_to_11_in_order():
     for who in ("SENDER", "RECEIVER"):  # each program reaches its steps in order
         own = [n for (w, n) in sorted(first, key=first.get) if w == who]
         assert own == sorted(own), (who, own)
-    # SASC.md section 5's global order; steps 4 (receiver) and 5 (sender)
+    # the SAS/C guide's global order of the steps; 4 (receiver) and 5 (sender)
     # are concurrent, so only the causal chain and 3 < 5 < 7 are fixed
     chain = [("RECEIVER", 1), ("RECEIVER", 2), ("SENDER", 1), ("SENDER", 3),
              ("RECEIVER", 4), ("RECEIVER", 6), ("SENDER", 7), ("RECEIVER", 8),

@@ -240,7 +240,7 @@ def test_vmcf_reply_survives_the_sink_ending(abc, system, how):
 
 @pytest.mark.parametrize("how", HOW)
 def test_vmcf_source_ending_purges_its_messages_once(abc, system, how):
-    """VMCF.md: a source's LOGOFF purges its outstanding sends without
+    """A source's LOGOFF purges its outstanding sends without
     interrupts; their staged data is freed once, and what others staged
     meanwhile is untouched."""
     a, b, c = abc

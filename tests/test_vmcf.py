@@ -1,5 +1,5 @@
 """VMCF between real processes: every return code and data transfer error
-code VMCF.md tags [doc], the protocols, SMSG, bad input."""
+code IBM's manuals document, the protocols, SMSG, bad input."""
 from __future__ import annotations
 
 import contextlib

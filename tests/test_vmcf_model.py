@@ -1,6 +1,7 @@
 """Random VMCF sequences among 3 VMs (3 child processes) against a pure-Python
-model of VMCF.md: every return code, interrupt header, data byte and REPLY
-buffer is compared.  `make stress` runs many more examples."""
+model of VMCF (docs/reference.md, "5. VMCF, faithful"): every return code,
+interrupt header, data byte and REPLY buffer is compared.  `make stress`
+runs many more examples."""
 from __future__ import annotations
 
 import os
@@ -54,7 +55,7 @@ class VMState:
 
 
 class Model:
-    """VMCF.md as implemented: see docs/decisions.md for the [plausible] points."""
+    """VMCF as implemented: docs/decisions.md, "VMCF (issue 4)", has the choices."""
 
     def __init__(self) -> None:
         self.vm = {n: VMState() for n in NAMES}

@@ -180,14 +180,14 @@ void shmcp_watchdog_stop(shmcp_sys *sys);
 /* --- the operator's view: snapshot.c, trace.c --------------------------- */
 #define SHMCP_E_BUSY -26              /* the control lock stayed held past a timeout */
 
-/* Path end states, as a snapshot shows them (IUCV.md section 8.1). */
+/* Path end states (IUCV's path states, per end), as a snapshot shows them. */
 #define SHMCP_PATH_OUT_PENDING 1      /* originator: CONNECT done, not accepted */
 #define SHMCP_PATH_IN_PENDING 2       /* target: pending connection */
 #define SHMCP_PATH_ACTIVE 3
 #define SHMCP_PATH_SEVERED 4          /* the partner severed; this end must too */
 #define SHMCP_PARTNER_CP -1           /* partner_slot of a path to *MSG */
 
-/* IUCV message queues (IUCV.md section 1.1), as a snapshot shows them. */
+/* IUCV's three message queues, as a snapshot shows them. */
 #define SHMCP_QUEUE_SEND 1            /* the target's: sent, not yet received */
 #define SHMCP_QUEUE_RECEIVE 2         /* the target's: received, awaiting REPLY */
 #define SHMCP_QUEUE_REPLY 3           /* the source's: complete, awaiting its 06/07 */

@@ -17,7 +17,7 @@
 #define SHMCP_MAX_MSGS_DEFAULT 32768
 #define SHMCP_MAX_MSGS_LIMIT 16777216
 
-/* The 40-byte IPARML, big-endian, at the offsets of IUCV.md section 3. */
+/* The 40-byte IPARML, big-endian, at IBM's offsets (docs/reference.md). */
 #define SHMCP_IP_PATHID 0      /* 2 */
 #define SHMCP_IP_MASK 0        /* 1: SET MASK / SET CONTROL MASK */
 #define SHMCP_IP_FLAGS1 2      /* 1 */
@@ -80,7 +80,7 @@
 #define SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING 8
 #define SHMCP_IPTYPE_NONPRIORITY_MESSAGE_PENDING 9
 
-/* IPRCODEs (IUCV.md section 6) */
+/* IPRCODEs (what each means: docs/reference.md, "4. IUCV, faithful") */
 #define SHMCP_IPRC_INVALID_PATHID 1
 #define SHMCP_IPRC_QUIESCED 2
 #define SHMCP_IPRC_MSGLIM_EXCEEDED 3
@@ -157,7 +157,7 @@ int shmcp_iucv_present(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t
 int shmcp_iucv_take_reply(shmcp_sys *sys, int32_t slot, uint32_t gen, const uint8_t *rec);
 int shmcp_iucv_maxconn(shmcp_sys *sys, int32_t slot, uint32_t gen);
 int shmcp_iucv_waiting(shmcp_sys *sys, int32_t slot, uint32_t gen);
-/* The *MSG CP system service (IUCV.md section 13; msg.c).
+/* The *MSG CP system service (docs/design.md, "*MSG"; msg.c).
  * A VM CONNECTs to *MSG; CP then sends it one-way IUCV messages whose
  * target class says what kind of message it is and whose text starts
  * with the sender's 8-byte userid. */

@@ -1,6 +1,7 @@
 /*
  * shmcp_vmcf.h - the public interface of VMCF (csrc/vmcf/): DIAGNOSE X'68'
- * and external interrupt X'4001' (VMCF.md).  Read by cffi after shmcp.h
+ * and external interrupt X'4001' (docs/reference.md, "5. VMCF, faithful").
+ * Read by cffi after shmcp.h
  * (see there).
  */
 #ifndef SHMCP_API_VMCF_H
@@ -12,7 +13,7 @@
 
 #define SHMCP_VMCF_PARM_LEN 40        /* VMCPARM */
 #define SHMCP_VMCF_HDR_LEN 40         /* VMCMHDR, data follows at +40 */
-/* VMCPARM's fields, big-endian, at the offsets of VMCF.md section 2 */
+/* VMCPARM's fields, big-endian, at the offsets IBM gives them */
 #define SHMCP_VMCF_PARM_FLG1 0        /* 1: VMCPFLG1 */
 #define SHMCP_VMCF_PARM_FLG2 1        /* 1: VMCPFLG2, reserved */
 #define SHMCP_VMCF_PARM_FUNC 2        /* 2: VMCPFUNC */

@@ -4,14 +4,14 @@
  * RETRIEVE BUFFER, SET MASK, SET CONTROL MASK), plus shmcp_iucv_call, the
  * one entry point for the IUCV instruction, and IUCV's facility entry.
  * Message functions are in iucv_msg.c, the region's tables in region.c.
- * See IUCV.md and docs/decisions.md.
+ * See docs/design.md, "IUCV", and docs/decisions.md, "IUCV (issue 3)".
  */
 #include <signal.h>
 #include <string.h>
 
 #include "iucv.h"
 
-/* The options CONNECT and ACCEPT take (IUCV.md 3.1); any other bit is a
+/* The IPFLAGS1 options IBM gives CONNECT and ACCEPT; any other bit is a
  * specification exception. */
 #define PATH_OPTIONS (SHMCP_IPRMDATA | SHMCP_IPQUSCE | SHMCP_IPPRTY)
 

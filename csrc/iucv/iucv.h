@@ -19,7 +19,7 @@
 #include "../core/image.h"
 #include "../include/shmcp_iucv.h"
 
-/* path end states (IUCV.md section 8.1) */
+/* path end states, one per end (shmcp.h's SHMCP_PATH_* show them) */
 #define END_NONE 0
 #define END_OUT_PENDING 1     /* originator, CONNECT done, not accepted */
 #define END_IN_PENDING 2      /* target, pending connection */

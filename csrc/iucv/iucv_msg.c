@@ -1,6 +1,6 @@
 /*
- * iucv_msg.c - IUCV messages: MSGBLOKs on the three queues of IUCV.md
- * section 1.1 (the target's send and receive queues, the source's reply
+ * iucv_msg.c - IUCV messages: MSGBLOKs on IUCV's three queues
+ * (the target's send and receive queues, the source's reply
  * queue) and the functions that move them: SEND, RECEIVE, REPLY, REJECT,
  * PURGE, DESCRIBE, TEST COMPLETION, TEST MESSAGE.  Data is staged in the
  * pool at SEND and REPLY (docs/decisions.md).  Lock held throughout.
@@ -133,7 +133,7 @@ static void q_remove(struct shmcp_iucv *t, struct shmcp_msgblok *m)
 }
 
 /* Queue @m on queue @q of VM @slot: priority ones after the last priority
- * one, the rest at the end (IUCV.md section 9). */
+ * one, the rest at the end (IBM's order: priority first, FIFO in each). */
 static void q_insert(struct shmcp_iucv *t, int32_t slot, int q, struct shmcp_msgblok *m)
 {
 	/* release: what SEND wrote first (the message id) is there for a

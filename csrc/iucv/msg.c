@@ -1,5 +1,5 @@
 /*
- * msg.c - the *MSG CP system service (IUCV.md section 13): CP's side of
+ * msg.c - the *MSG CP system service (docs/design.md, "*MSG"): CP's side of
  * MSG and of SMSG routed through IUCV.  A VM CONNECTs to *MSG (iucv.c,
  * connect_msg); shmcp_msg_deliver sends it a one-way IUCV message whose
  * target class is the message class and whose text starts with the

@@ -553,7 +553,7 @@ static PyMethodDef vmcfcall_methods[] = {
 	{"diag68", (PyCFunction)vmcf_diag68, METH_O,
 	 "diag68(parm)\n--\n\n"
 	 "DIAGNOSE X'68': perform the subfunction ``parm.func`` for this VM and\n"
-	 "return the return code (VMCF.md section 4).  Data areas are checked\n"
+	 "return the return code (``vmcf.RC_*``).  Data areas are checked\n"
 	 "first (RC 1, RC 6: nothing changes).  Raises NotLoggedOn if this process\n"
 	 "is no VM, QueueFull / StorageExhausted when CP's storage is full\n"
 	 "(nothing changed)."},

@@ -1,6 +1,6 @@
 /*
  * vmcf.c - the Virtual Machine Communication Facility: DIAGNOSE X'68' and
- * its external interrupts (VMCF.md), plus CP's side of SMSG.
+ * its external interrupts (docs/design.md, "VMCF"), plus CP's side of SMSG.
  *
  * The VMCF region of the segment holds, per VM slot, an authorization
  * block and a table of the SHMCP_VMCF_MSG_LIMIT messages it may have
@@ -49,7 +49,7 @@
  * most MAXMSG RESPONSEs, one per message entry. */
 _Static_assert(SHMCP_QUEUE_RESERVE >= SHMCP_VMCF_MSG_LIMIT, "room for every RESPONSE owed");
 
-/* message states (VMCF.md section 9) */
+/* message states, as IBM's VMCF moves a message from SEND to its RESPONSE */
 enum { M_FREE = 0, M_QUEUED, M_NOTIFIED, M_RECEIVED, M_DONE };
 /* record tags */
 enum { T_SEND = 1, T_RESP = 2, T_SMSG = 3 };
@@ -778,7 +778,7 @@ int shmcp_vmcf_diag68(shmcp_sys *sys, int32_t slot, uint32_t gen,
 			break;
 		case SHMCP_VMCPUAUT:
 			unauthorize(sys, slot, &bells);
-			/* its pending interrupts are purged (VMCF.md section 8):
+			/* its pending interrupts are purged (IBM's UNAUTHORIZE does):
 			 * presentation would drop them, and their slots are free
 			 * again, so they never fill the queue a RESPONSE needs */
 			shmcp_queue_purge(sys, slot, SHMCP_VMCF, tagged);
