@@ -37,7 +37,7 @@ def _two_messages(client):
     """SRV's two messages from the client: the first RECEIVEd (its data
     read), the second only announced (a message_pending event's)."""
     vm = shmcp.logon("srv")
-    vm.accept(timeout=30)
+    path = vm.accept(timeout=30)
     assert line(client) == "SENT"
     events = vm.events(timeout=30)
     first = second = None
@@ -49,7 +49,7 @@ def _two_messages(client):
             else:
                 second = event.message
                 break
-    return vm, first, second
+    return vm, path, first, second
 
 
 def _srv2_still_answers(client):
@@ -66,7 +66,7 @@ def _srv2_still_answers(client):
 def test_a_message_kept_after_logoff_is_not_answered_as_the_next_vm(client):
     """Before: reply ran as SRV2 (ProgramCheck "IUCV REPLY by SRV2") and
     marked the message answered; reject the same."""
-    vm, first, second = _two_messages(client)
+    vm, _, first, second = _two_messages(client)
     vm.logoff()
     with shmcp.logon("srv2"):
         for msg in (first, second):
@@ -80,12 +80,14 @@ def test_a_message_kept_after_logoff_is_not_answered_as_the_next_vm(client):
 def test_data_of_a_message_kept_after_logoff_is_what_it_was_or_gone(client):
     """Data RECEIVEd before LOGOFF stays; data nobody RECEIVEd is gone
     with the VM (b"", as for a message purged or its path severed),
-    never RECEIVEd as the VM logged on next.  Before: the RECEIVE ran as
-    SRV2."""
-    vm, first, second = _two_messages(client)
+    never RECEIVEd as the VM logged on next, and a receive on the kept
+    path finds nothing left.  Before: the RECEIVE ran as SRV2."""
+    vm, path, first, second = _two_messages(client)
     vm.logoff()
     with shmcp.logon("srv2"):
         assert first.data == b"one"
+        with pytest.raises(shmcp.PathSevered, match="SRV logged off"):
+            path.receive(timeout=0)  # the second is gone: nothing left on it
         assert second.data == b""
         with pytest.raises(shmcp.PathSevered, match="SRV logged off"):
             second.reply(b"x")
