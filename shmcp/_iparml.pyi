@@ -99,6 +99,7 @@ class MessageCore:
     _data: bytes | None
     path: Any
     _router: Any
+    _vm: Any
     _answered: bool
     taken: bool
     _in_path: bool

@@ -125,7 +125,9 @@ def decode(r: Any) -> TraceRecord:
 class Tracer:
     """A tracer attached to ``system`` (at most SHMCP_TRACERS_MAX at once).
     A context manager; ``close()`` detaches (a tracer process that dies
-    without it is forgotten at the next attach or detach)."""
+    without it is not counted by a snapshot, and is forgotten by the next
+    reap of dead VMs -- within WATCHDOG_MS while a VM is logged on -- or
+    the next attach or detach)."""
 
     def __init__(self, system: "System", batch: int = 256) -> None:
         if not isinstance(batch, int) or batch < 1:

@@ -129,9 +129,35 @@ def test_a_killed_tracer_is_forgotten_at_the_next_attach(system):
     tracer.proc.kill()
     tracer.proc.wait()
     with System.attach(system) as s:
-        assert s.snapshot().counters.tracers == 1
+        assert s.snapshot().counters.tracers == 0  # the snapshot counts the living
         with Tracer(s):
             assert s.snapshot().counters.tracers == 1  # the dead one's place reused
         assert s.snapshot().counters.tracers == 0
         with pytest.raises(ValueError, match="batch"):
             Tracer(s, batch=0)
+
+
+def test_a_trace_killed_with_sigkill_stops_costing(system):
+    """Before: the dead tracer stayed counted (`tracers: 1`) and every
+    interrupt went on writing the ring until the next tracer came or
+    went.  Now the snapshot counts it out at once, and the reap of dead
+    VMs (each VM's watchdog, every WATCHDOG_MS) forgets it."""
+    import time
+    shmcp.ipl(system)
+    tracer = TraceCommand()
+    with shmcp.logon("a") as vm, System.attach(system) as s:
+        post_to_self(vm, 3, 0)
+        assert s.snapshot().counters.traced == 3 and s.snapshot().counters.tracers == 1
+        tracer.proc.send_signal(signal.SIGKILL)
+        tracer.proc.communicate()
+        assert s.snapshot().counters.tracers == 0
+        give_up = time.monotonic() + 60  # ends a hung test; times nothing
+        while True:
+            traced = s.snapshot().counters.traced
+            post_to_self(vm, 1, 0)
+            if s.snapshot().counters.traced == traced:
+                break
+            assert time.monotonic() < give_up, "posting still writes the trace ring"
+            time.sleep(0.05)
+        post_to_self(vm, 10, 0)
+        assert s.snapshot().counters.traced == traced  # not written again

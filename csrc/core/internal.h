@@ -281,6 +281,11 @@ int shmcp_spin_allowed(shmcp_sys *sys);
 /* segment.c: the control lock, waiting at most @timeout_ns (SHMCP_E_BUSY) */
 int shmcp_lock_within(shmcp_sys *sys, int64_t timeout_ns);
 
+/* trace.c: the tracers alive (lock held; nothing changed), and the dead
+ * ones forgotten (takes the lock if one is found: 0 or SHMCP_E_LOCK) */
+uint32_t shmcp_trace_live(shmcp_sys *sys);
+int shmcp_trace_reap(shmcp_sys *sys);
+
 /* trace.c: note one interrupt just queued (lock held, trace_on set) */
 void shmcp_trace_note(shmcp_sys *sys, int32_t slot, int f, int priority,
 		      const uint8_t *data, uint32_t ext_len);

@@ -125,7 +125,7 @@ int shmcp_snapshot(shmcp_sys *sys, struct shmcp_snapshot *s, int64_t timeout_ns)
 	s->lock_repairs = atomic_load(&sys->hdr->lock_repairs);
 	s->lock_taken = atomic_load(&sys->hdr->lock_taken);
 	s->trace_records = atomic_load(&shmcp_trace_of(sys)->head);
-	s->tracers = atomic_load(&sys->hdr->trace_on);
+	s->tracers = shmcp_trace_live(sys);  /* a killed one is not counted */
 	s->down = shmcp_is_down(sys);
 	shmcp_unlock(sys);
 	return rc;

@@ -70,6 +70,13 @@ void shmcp_trace_note(shmcp_sys *sys, int32_t slot, int f, int priority,
 	atomic_store_explicit(&tr->head, n, memory_order_release);
 }
 
+/* Whether tracer @t is attached and its process lives (pid and /proc
+ * start time: a VM's process is known the same way). */
+static int tracer_live(const struct shmcp_tracer *t)
+{
+	return t->pid && shmcp_proc_alive(t->pid, t->starttime);
+}
+
 /* Forget tracers whose process is gone (killed without detaching); set
  * trace_on to how many remain.  Lock held. */
 static void tracers_count(shmcp_sys *sys)
@@ -78,11 +85,52 @@ static void tracers_count(shmcp_sys *sys)
 	uint32_t n = 0;
 	for (int i = 0; i < SHMCP_TRACERS_MAX; i++) {
 		struct shmcp_tracer *t = &tr->tracer[i];
-		if (t->pid && !shmcp_proc_alive(t->pid, t->starttime))
+		if (t->pid && !tracer_live(t))
 			t->pid = 0;
 		n += t->pid != 0;
 	}
 	atomic_store(&sys->hdr->trace_on, n);
+}
+
+/**
+ * shmcp_trace_live - how many tracers are attached and alive, the dead
+ * ones not forgotten (a snapshot changes nothing).  Lock held.
+ */
+uint32_t shmcp_trace_live(shmcp_sys *sys)
+{
+	if (!atomic_load(&sys->hdr->trace_on))
+		return 0;
+	struct shmcp_trace *tr = shmcp_trace_of(sys);
+	uint32_t n = 0;
+	for (int i = 0; i < SHMCP_TRACERS_MAX; i++)
+		n += tracer_live(&tr->tracer[i]) != 0;
+	return n;
+}
+
+/**
+ * shmcp_trace_reap - forget the tracers whose process died without
+ * detaching, so posting stops writing the ring for nobody: the dead VMs'
+ * reap (shmcp_reap, the watchdog's timed one too) runs it.  While nobody
+ * traces, one load; else it looks without the lock and takes it only for
+ * a tracer found dead (tracers_count looks again under it).  Returns 0 or
+ * SHMCP_E_LOCK.
+ */
+int shmcp_trace_reap(shmcp_sys *sys)
+{
+	if (!atomic_load(&sys->hdr->trace_on))
+		return 0;
+	struct shmcp_trace *tr = shmcp_trace_of(sys);
+	int dead = 0;
+	for (int i = 0; i < SHMCP_TRACERS_MAX && !dead; i++)
+		dead = tr->tracer[i].pid && !tracer_live(&tr->tracer[i]);
+	if (!dead)
+		return 0;
+	int rc = shmcp_lock(sys);
+	if (rc)
+		return rc;
+	tracers_count(sys);
+	shmcp_unlock(sys);
+	return 0;
 }
 
 /**

@@ -236,6 +236,7 @@ int shmcp_vm_alive(shmcp_sys *sys, int32_t slot, uint32_t gen)
  * shmcp_reap - LOGOFF of every VM whose process died.  Scans without the
  * lock and takes it only for a VM found dead (re-checked under it, so the
  * hook runs exactly once however many processes reap at the same time).
+ * A tracer whose process died is forgotten too (shmcp_trace_reap).
  * Returns how many VMs were logged off, or SHMCP_E_LOCK.
  */
 int shmcp_reap(shmcp_sys *sys)
@@ -258,7 +259,8 @@ int shmcp_reap(shmcp_sys *sys)
 		shmcp_bells_ring(sys, &bells);
 		shmcp_pidfd_forget(sys, (int32_t)i);
 	}
-	return n;
+	int rc = shmcp_trace_reap(sys);  /* a killed tracer, found the same way */
+	return rc < 0 ? rc : n;
 }
 
 /**

@@ -39,6 +39,7 @@ PyObject *message_new(PyTypeObject *type, PyObject *plist, int flags, PyObject *
 	m->plist = Py_NewRef(plist);
 	m->path = Py_NewRef(path);
 	m->router = Py_NewRef(router);
+	m->vm = (Machine *)Py_XNewRef((PyObject *)current_vm);
 	m->flags = flags;
 	m->answered = (flags & SHMCP_IPNORPY) != 0;
 	return (PyObject *)m;
@@ -55,6 +56,7 @@ PyObject *message_of_image(PyTypeObject *type, const uint8_t *image)
 	if (!m)
 		return NULL;
 	memcpy(m->image, image, IMAGE_LEN);
+	m->vm = (Machine *)Py_XNewRef((PyObject *)current_vm);
 	m->flags = image[SHMCP_IP_FLAGS1];
 	m->answered = (m->flags & SHMCP_IPNORPY) != 0;
 	return (PyObject *)m;  /* path and router: NULL until filed */
@@ -80,6 +82,7 @@ static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
 	Py_XSETREF(self->router, Py_NewRef(router));
 	Py_CLEAR(self->data);
 	Py_CLEAR(self->error_vm);
+	Py_XSETREF(self->vm, (Machine *)Py_XNewRef((PyObject *)current_vm));
 	self->error_cc = 0;
 	self->flags = flags;
 	self->answered = (flags & SHMCP_IPNORPY) != 0;
@@ -94,6 +97,7 @@ static int Message_traverse(MessageObject *self, visitproc visit, void *arg)
 	Py_VISIT(self->error_vm);
 	Py_VISIT(self->path);
 	Py_VISIT(self->router);
+	Py_VISIT(self->vm);
 	return 0;
 }
 
@@ -104,6 +108,7 @@ static int Message_clear(MessageObject *self)
 	Py_CLEAR(self->error_vm);
 	Py_CLEAR(self->path);
 	Py_CLEAR(self->router);
+	Py_CLEAR(self->vm);
 	return 0;
 }
 
@@ -115,12 +120,18 @@ static void Message_dealloc(MessageObject *self)
 }
 
 /* RECEIVE @m's data if nobody has: 1, 0 if the message is gone (purged by
- * its sender, its path severed and freed), -1 with an exception -- the
+ * its sender, its path severed and freed, its VM logged off), -1 with an exception -- the
  * one its RECEIVE ahead met, if it met one (receive.c). */
 int fetch(MessageObject *m)
 {
 	if (m->data && m->data != Py_None)
 		return 1;
+	if (m->vm && !m->vm->logged_on) {  /* gone with its VM: never RECEIVEd as the next one */
+		Py_CLEAR(m->error_vm);
+		Py_XSETREF(m->data, PyBytes_FromStringAndSize(NULL, 0));
+		m->answered = 1;
+		return m->data ? 0 : -1;
+	}
 	if (m->error_vm) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
 		PyObject *vm = m->error_vm;
 		m->error_vm = NULL;
@@ -226,6 +237,8 @@ static PyMemberDef Message_members[] = {
 	{"_data", T_OBJECT, offsetof(MessageObject, data), 0, "the data once RECEIVEd, else None"},
 	{"path", T_OBJECT, offsetof(MessageObject, path), READONLY, "the Path it came on (or None)"},
 	{"_router", T_OBJECT, offsetof(MessageObject, router), READONLY, "its VM's router"},
+	{"_vm", T_OBJECT, offsetof(MessageObject, vm), READONLY,
+	 "the VM it came to (None if unknown): once logged off, the message is gone"},
 	{"_answered", T_BOOL, offsetof(MessageObject, answered), 0,
 	 "replied, rejected, one-way or gone"},
 	{"taken", T_BOOL, offsetof(MessageObject, taken), 0,
@@ -270,6 +283,7 @@ static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ss
 {
 	PyObject *data = nargs == 1 && !kwnames ? args[0] : NULL;
 	if (!data || self->answered || !self->data || self->data == Py_None ||
+	    !self->vm || !self->vm->logged_on ||  /* its VM's gone: the slow path says so */
 	    !(PyBytes_CheckExact(data) || PyByteArray_CheckExact(data)))
 		return reply_slow(self, args, nargs, kwnames);
 	Py_ssize_t size = PyBytes_CheckExact(data) ? PyBytes_GET_SIZE(data) : PyByteArray_GET_SIZE(data);

@@ -22,6 +22,10 @@ typedef struct {
 	int error_cc;
 	PyObject *path;    /* its Path, or None */
 	PyObject *router;  /* its VM's Router */
+	/* the VM it came to (current when it was made; NULL if none was):
+	 * once that VM logged off the message is gone with it, and nothing
+	 * is done for it as the VM this process logged on as next */
+	Machine *vm;
 	int flags;         /* the interrupt's IPFLAGS1 (_flags) */
 	char answered;     /* replied, rejected, one-way or gone (_answered) */
 	char taken;        /* by a receive (it sits in two inboxes) */

@@ -2,11 +2,13 @@
  * test_trace.c - the trace ring and the snapshot under AddressSanitizer and
  * UBSan: nothing is written while nobody traces; a reader thread racing a
  * producer gets whole records, in order, and accounts for every one it
- * missed; a snapshot sees the queued records and consumes none; the
- * bounded lock wait gives up on a held lock.
+ * missed; a snapshot sees the queued records and consumes none; a tracer
+ * killed without detaching is counted out and forgotten; the bounded lock
+ * wait gives up on a held lock.
  */
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "fixture.h"
 
@@ -102,6 +104,31 @@ int main(void)
 	CHECK(shmcp_snapshot(sys, &small, -1) == 0 && small.nvm == 2);  /* counted past the cap */
 	struct shmcp_snapshot bad = { .vm = NULL, .vm_cap = 1 };
 	CHECK(shmcp_snapshot(sys, &bad, -1) == SHMCP_E_BADARG);
+
+	/* a tracer killed without detaching: the snapshot counts it out at
+	 * once (changing nothing), the reap of dead VMs forgets it, and
+	 * posting stops writing the ring */
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	uint64_t c2;
+	int dead = shmcp_trace_attach(sys, child, shmcp_proc_starttime(child), &c2);
+	CHECK(dead >= 0 && sys->hdr->trace_on == 1);
+	CHECK(shmcp_snapshot(sys, &s, -1) == 0 && s.tracers == 1);
+	CHECK(shmcp_reap(sys) == 0 && sys->hdr->trace_on == 1);  /* alive: kept */
+	kill(child, SIGKILL);
+	CHECK(waitpid(child, NULL, 0) == child);
+	CHECK(shmcp_snapshot(sys, &s, -1) == 0 && s.tracers == 0 && sys->hdr->trace_on == 1);
+	CHECK(shmcp_reap(sys) == 0 && sys->hdr->trace_on == 0);
+	uint64_t head = atomic_load(&shmcp_trace_of(sys)->head);
+	CHECK(shmcp_pop(sys, b, 1, &out) == 1);
+	CHECK(shmcp_post(sys, b, gb, SHMCP_IUCV, 0, 0, rec, NULL, 0) == 0);
+	CHECK(shmcp_pop(sys, b, 1, &out) == 1);
+	CHECK(atomic_load(&shmcp_trace_of(sys)->head) == head);
+	CHECK(shmcp_trace_detach(sys, dead) == 0 && sys->hdr->trace_on == 0);
 
 	/* a held lock: the bounded wait gives up, the holder is named */
 	CHECK(shmcp_lock_holder(sys) == 0);

@@ -48,8 +48,8 @@ def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = _types(args.type or [])
     shown = 0
-    # the tracer detached: one that died attached would keep every VM's
-    # interrupts paying for the trace until the next tracer came or went
+    # the tracer detached at once: one that died attached keeps every VM's
+    # interrupts paying for the trace until the next reap of dead VMs
     end_as_ctrl_c()
     try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
         with System.attach(args.system) as s, Tracer(s) as tracer:

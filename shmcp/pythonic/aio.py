@@ -614,6 +614,8 @@ class AsyncPending:
             fut = pump.loop.create_future()
             self.add_done_callback(lambda _p: pump.notify(fut))
             await pump.wait_for(fut, deadline)
+        elif "_outcome" not in globals():  # (done before any pump_of)
+            _bind_late()
         return _outcome(self._got, self._answer)
 
 

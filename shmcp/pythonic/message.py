@@ -56,6 +56,10 @@ class Message(MessageCore):
     def _answerable(self, what: str) -> None:
         """Raise unless the message can be answered (RECEIVE it first if
         nobody has, e.g. a message_pending event's)."""
+        vm = self._vm
+        if vm is not None and not vm.logged_on:  # LOGOFF severed its path in CP
+            raise PathSevered(f"{what}: message {self.msgid}'s path ended when "
+                              f"{vm.userid} logged off")
         if self._data is None:
             self.data  # noqa: B018
         if self._answered:
@@ -67,8 +71,7 @@ class Message(MessageCore):
     def _reply_slow(self, data: Any = b"", *, priority: bool = False) -> None:
         """reply() but its common case (MessageCore.reply, in C: bytes or a
         bytearray for a message taken and not answered yet)."""
-        if self._answered or self._data is None:
-            self._answerable("reply")
+        self._answerable("reply")
         if type(data) is not bytes and type(data) is not bytearray:
             try:
                 data = memoryview(data)

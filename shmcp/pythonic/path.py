@@ -62,13 +62,28 @@ def outcome(got: Any, answer: bytearray) -> bytes:
         if audit & _IPADRJCT:
             raise MessageRejected(f"message {got.msgid} was rejected by its target")
         if audit & _IPADSVRD:
-            raise PathSevered(f"message {got.msgid}: the path was severed before it was answered")
+            raise PathSevered(getattr(got, "reason", None) or
+                              f"message {got.msgid}: the path was severed before it was answered")
         if audit & _IPADRPLE:
             raise ReplyTruncated(bytes(answer), got.bf2len)
         raise IUCVError(None, f"message {got.msgid} completed with audit trail {audit:#06x}")
     if got.flags1 & _IPRMDATA:
         return got.data  # a parameter-list reply (from a faithful-layer partner)
     return bytes(answer[:len(answer) - got.bf2len])  # (half a memoryview's cost)
+
+
+class EndedAtLogoff:
+    """The completion a two-way message still in flight gets when its VM
+    logs off (LOGOFF severs its path; no completion can come to the VM
+    this process logs on as next): ``outcome`` raises PathSevered saying
+    so."""
+
+    __slots__ = ("msgid", "reason")
+    audit = _IPADSVRD
+
+    def __init__(self, msgid: int, userid: str) -> None:
+        self.msgid = msgid
+        self.reason = f"message {msgid}: its path ended when {userid} logged off"
 
 
 class Pending(AsyncPending):

@@ -78,8 +78,14 @@ class PythonicVM(AsyncVM):
             with router.mutex:
                 for path in (*router.paths.values(), *router.connecting.values()):
                     path._state = "severed"
+                    path._sever_owed = False  # (the next VM's SEVER would be another path's)
                 router.paths.clear()
                 router.connecting.clear()
+                # its messages in flight: no completion can come now
+                from .path import EndedAtLogoff
+                for msgid, pending in router.pending.items():
+                    pending._complete(EndedAtLogoff(msgid, self.userid))  # type: ignore[attr-defined]
+                router.pending.clear()
 
     def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                 msglim: int | None = None, priority: bool = False, timeout: float | None = None,
