@@ -93,6 +93,7 @@ static void ring_advance(shmcp_sys *sys, int32_t slot, int f, int cls, struct sh
 	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
 	uint64_t pos = atomic_load_explicit(&r->head, RLX);
 	atomic_store_explicit(&r->head, pos + 1, RLX);
+	shmcp_fault("queue.take");  /* tests: a record taken, its slot not freed */
 	seq_set(s, pos & (sys->qsize - 1), pos + sys->qsize);
 }
 
@@ -485,10 +486,26 @@ void shmcp_ring_repair(shmcp_sys *sys)
 			}
 }
 
+/* Mark every slot of an empty ring free for its next position.  A
+ * consumer killed inside ring_advance moved the head past a slot it never
+ * freed; a lap later producers would stop at that slot (its sequence
+ * says untaken), for every later logon of the VM's slot. */
+static void ring_free_all(shmcp_sys *sys, int32_t slot, int f, int cls)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
+	uint64_t mask = sys->qsize - 1, t = atomic_load_explicit(&r->tail, RLX);
+	if (atomic_load_explicit(&r->head, RLX) != t)
+		return;  /* not empty: a record nobody published (corrupt) */
+	for (uint64_t p = t; p != t + sys->qsize; p++)
+		seq_set(&slots[p & mask], p & mask, p);
+}
+
 /**
  * shmcp_queue_drain - with the lock held, discard every record queued for
  * VM @slot and free their trailing data: the slot is being logged off and
- * its process no longer consumes.
+ * its process no longer consumes.  The emptied rings are whole again for
+ * the slot's next logon (ring_free_all).
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
@@ -496,9 +513,11 @@ void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 	struct shmcp_record rec;
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)
-		for (int cls = 0; cls < 2; cls++)
+		for (int cls = 0; cls < 2; cls++) {
 			while (ring_take(sys, slot, f, cls, &rec, &kind))
 				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
 					shmcp_pool_free(&sys->pool, rec.ext_off,
 							SHMCP_POOL_OWNER_VM(slot));
+			ring_free_all(sys, slot, f, cls);
+		}
 }
