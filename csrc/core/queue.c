@@ -486,26 +486,27 @@ void shmcp_ring_repair(shmcp_sys *sys)
 			}
 }
 
-/* Mark every slot of an empty ring free for its next position.  A
- * consumer killed inside ring_advance moved the head past a slot it never
- * freed; a lap later producers would stop at that slot (its sequence
- * says untaken), for every later logon of the VM's slot. */
-static void ring_free_all(shmcp_sys *sys, int32_t slot, int f, int cls)
+/* Free the slot just behind the head if its record was taken but the slot
+ * never freed: a consumer killed inside ring_advance, between the head's
+ * store and the slot's.  A lap later producers would stop at that slot
+ * (its sequence says untaken), for every later logon of the VM's slot.
+ * Only that slot can be so: the consumer is gone and the lock held; a
+ * LOGOFF killed in its own takes runs again in the lock's repair. */
+static void ring_free_behind(shmcp_sys *sys, int32_t slot, int f, int cls)
 {
 	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
-	struct shmcp_slot *slots = shmcp_ring_slots(sys, slot, f, cls);
-	uint64_t mask = sys->qsize - 1, t = atomic_load_explicit(&r->tail, RLX);
-	if (atomic_load_explicit(&r->head, RLX) != t)
-		return;  /* not empty: a record nobody published (corrupt) */
-	for (uint64_t p = t; p != t + sys->qsize; p++)
-		seq_set(&slots[p & mask], p & mask, p);
+	uint64_t h = atomic_load_explicit(&r->head, RLX), i = (h - 1) & (sys->qsize - 1);
+	struct shmcp_slot *s = &shmcp_ring_slots(sys, slot, f, cls)[i];
+	if (h && seq_get(s, i, ACQ) == h)  /* published at h - 1, not freed */
+		seq_set(s, i, h - 1 + sys->qsize);
 }
 
 /**
  * shmcp_queue_drain - with the lock held, discard every record queued for
  * VM @slot and free their trailing data: the slot is being logged off and
- * its process no longer consumes.  The emptied rings are whole again for
- * the slot's next logon (ring_free_all).
+ * its process no longer consumes.  A slot a dead consumer left taken but
+ * not freed is freed first (ring_free_behind): the rings are whole for
+ * the slot's next logon.
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
@@ -514,10 +515,10 @@ void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)
 		for (int cls = 0; cls < 2; cls++) {
+			ring_free_behind(sys, slot, f, cls);
 			while (ring_take(sys, slot, f, cls, &rec, &kind))
 				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
 					shmcp_pool_free(&sys->pool, rec.ext_off,
 							SHMCP_POOL_OWNER_VM(slot));
-			ring_free_all(sys, slot, f, cls);
 		}
 }
