@@ -269,3 +269,22 @@ def test_lists_holding_only_bytes_are_left_to_reference_counting():
         __slots__ = ()
 
     assert gc.is_tracked(Own())
+
+
+def test_the_base_asked_to_set_itself_up_as_a_subclass_still_drops_its_lists():
+    """Image.__init_subclass__() called on Image itself (a static type,
+    whose lists hold no reference to it) must not give it the heap
+    classes' dealloc, which releases a type reference with each list: its
+    count would run down and the type be freed under the module (a
+    segfault).  In a child process: the failure kills the interpreter."""
+    import subprocess
+    code = ("import sys\n"
+            "from shmcp._iparml import Image\n"
+            "Image.__init_subclass__()\n"
+            "before = sys.getrefcount(Image)\n"
+            "for i in range(1000):\n"
+            "    Image()\n"
+            "print(before - sys.getrefcount(Image))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (0, "0\n"), done.stderr

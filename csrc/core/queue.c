@@ -93,6 +93,7 @@ static void ring_advance(shmcp_sys *sys, int32_t slot, int f, int cls, struct sh
 	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
 	uint64_t pos = atomic_load_explicit(&r->head, RLX);
 	atomic_store_explicit(&r->head, pos + 1, RLX);
+	shmcp_fault("queue.take");  /* tests: a record taken, its slot not freed */
 	seq_set(s, pos & (sys->qsize - 1), pos + sys->qsize);
 }
 
@@ -485,10 +486,27 @@ void shmcp_ring_repair(shmcp_sys *sys)
 			}
 }
 
+/* Free the slot just behind the head if its record was taken but the slot
+ * never freed: a consumer killed inside ring_advance, between the head's
+ * store and the slot's.  A lap later producers would stop at that slot
+ * (its sequence says untaken), for every later logon of the VM's slot.
+ * Only that slot can be so: the consumer is gone and the lock held; a
+ * LOGOFF killed in its own takes runs again in the lock's repair. */
+static void ring_free_behind(shmcp_sys *sys, int32_t slot, int f, int cls)
+{
+	struct shmcp_ring *r = &sys->vms[slot].fq[f].ring[cls];
+	uint64_t h = atomic_load_explicit(&r->head, RLX), i = (h - 1) & (sys->qsize - 1);
+	struct shmcp_slot *s = &shmcp_ring_slots(sys, slot, f, cls)[i];
+	if (h && seq_get(s, i, ACQ) == h)  /* published at h - 1, not freed */
+		seq_set(s, i, h - 1 + sys->qsize);
+}
+
 /**
  * shmcp_queue_drain - with the lock held, discard every record queued for
  * VM @slot and free their trailing data: the slot is being logged off and
- * its process no longer consumes.
+ * its process no longer consumes.  A slot a dead consumer left taken but
+ * not freed is freed first (ring_free_behind): the rings are whole for
+ * the slot's next logon.
  */
 void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 {
@@ -496,9 +514,11 @@ void shmcp_queue_drain(shmcp_sys *sys, int32_t slot)
 	struct shmcp_record rec;
 	uint8_t kind;
 	for (int f = 0; f < SHMCP_NFAC; f++)
-		for (int cls = 0; cls < 2; cls++)
+		for (int cls = 0; cls < 2; cls++) {
+			ring_free_behind(sys, slot, f, cls);
 			while (ring_take(sys, slot, f, cls, &rec, &kind))
 				if (kind == SHMCP_REC_INTERRUPT && rec.ext_len)
 					shmcp_pool_free(&sys->pool, rec.ext_off,
 							SHMCP_POOL_OWNER_VM(slot));
+		}
 }

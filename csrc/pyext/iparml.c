@@ -389,7 +389,11 @@ static PyObject *Image_init_subclass(PyObject *cls, PyObject *args, PyObject *kw
 		return NULL;
 	}
 	((PyTypeObject *)cls)->tp_vectorcall = Image_vectorcall;
-	if (reusable((PyTypeObject *)cls))
+	/* only a heap class: its lists hold a reference to it, which that
+	 * dealloc releases (Image itself, called as Image.__init_subclass__(),
+	 * is static: its count would run down) */
+	if (PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HEAPTYPE) &&
+	    reusable((PyTypeObject *)cls))
 		((PyTypeObject *)cls)->tp_dealloc = image_heap_dealloc;
 	Py_RETURN_NONE;
 }
