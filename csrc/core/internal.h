@@ -161,6 +161,9 @@ struct shmcp_sys {
 	 * spin flag, not a mutex: its release is a plain store, and a mutex's
 	 * locked release after the ring's stores cost ~0.2 us per message */
 	atomic_int consuming;
+	/* set by shmcp_leave: this process is letting go of the handle, so
+	 * every wait on it ends (SHMCP_WAIT_DOWN) and none sleeps again */
+	atomic_int leaving;
 	/* watchdog thread */
 	pthread_t watchdog;
 	int watchdog_on;
@@ -273,6 +276,8 @@ int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
+/* leave.c: wake every futex sleeper of VM @slot (they look again) */
+void shmcp_wake_sleepers(shmcp_sys *sys, int32_t slot);
 void shmcp_watch_ring(shmcp_sys *sys);
 void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
 int shmcp_running_at_least(shmcp_sys *sys, int n);
