@@ -179,11 +179,17 @@ def test_sigpause_in_the_main_thread_ends_when_another_thread_logs_off(system):
     assert report == {"got": "NotLoggedOn", "hung": False}
 
 
+ASYNC_CALLS = [("path.asend(b'x', timeout=600)", "PathSevered"),
+               ("path.areceive(timeout=600)", "PathSevered"),
+               ("vm.areceive(timeout=600)", "NotLoggedOn")]
+
+
 @pytest.mark.parametrize("delay", DELAYS)
-def test_asend_in_a_loop_thread_is_severed(server, delay):
-    call = "asyncio.run(path.asend(b'x', timeout=600))"
-    report = run_client(call, setup="import asyncio\n" + CONNECT, delay=delay)
-    assert kinds(report) <= {"PathSevered", "NotLoggedOn"}, report
+@pytest.mark.parametrize("call,error", ASYNC_CALLS)
+def test_coroutines_in_a_loop_thread_end(server, delay, call, error):
+    report = run_client(f"asyncio.run({call})", setup="import asyncio\n" + CONNECT,
+                        delay=delay)
+    assert kinds(report) == {error}, report
 
 
 def test_force_ends_every_waiting_thread(system):
