@@ -345,7 +345,7 @@ class VirtualMachine(_native.Machine):
     def sleep(self, fmask: int, timeout_ns: int) -> int:
         """One core wait that takes nothing; returns READY / TIMEOUT / INTR,
         raises if the VM ended."""
-        rc = self.sleep_core(fmask, timeout_ns)  # (counted: LOGOFF waits for it to end)
+        rc = self._sleep_core(fmask, timeout_ns)  # (counted: LOGOFF waits for it to end)
         if rc == lib.SHMCP_WAIT_DOWN or rc == lib.SHMCP_E_NOTLOGGED and not self.logged_on:
             raise self.lost(rc)
         return check(rc, f"{self.userid}: wait")

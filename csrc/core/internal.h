@@ -276,8 +276,6 @@ int shmcp_storage_held(void *ctx, uint64_t off, uint16_t owner);
 /* doorbell.c */
 void shmcp_ring_bell(shmcp_sys *sys, int32_t slot, uint32_t gen, int f);
 void shmcp_pidfd_forget(shmcp_sys *sys, int32_t slot);
-/* leave.c: wake every futex sleeper of VM @slot (they look again) */
-void shmcp_wake_sleepers(shmcp_sys *sys, int32_t slot);
 void shmcp_watch_ring(shmcp_sys *sys);
 void shmcp_running_set(shmcp_sys *sys, int32_t slot, int on);
 int shmcp_running_at_least(shmcp_sys *sys, int n);

@@ -17,16 +17,13 @@
 
 #include "facility.h"
 
-/**
- * shmcp_wake_sleepers - wake every thread asleep on VM @slot's futex
- * doorbell, if any counts itself there: each looks again (and sees its
- * VM ended, or the handle let go).  Takes no lock.
- */
-void shmcp_wake_sleepers(shmcp_sys *sys, int32_t slot)
+/* Wake every thread asleep on VM @slot's futex doorbell, if any counts
+ * itself there: each looks again (and sees the handle let go). */
+static void wake_sleepers(shmcp_sys *sys, int32_t slot)
 {
 	struct shmcp_vm *vm = &sys->vms[slot];
-	/* after the caller's store (state, leaving): a sleeper whose look
-	 * missed it counted itself in want before that look */
+	/* after the caller's store of leaving: a sleeper whose look missed
+	 * it counted itself in want before that look */
 	atomic_thread_fence(memory_order_seq_cst);
 	uint32_t sleepers = 0;
 	for (int f = 0; f < SHMCP_NFAC; f++)
@@ -50,7 +47,7 @@ int shmcp_leave(shmcp_sys *sys, int32_t slot, uint32_t gen)
 	if (!shmcp_slot_ok(sys, slot))
 		return SHMCP_E_BADARG;
 	atomic_store(&sys->leaving, 1);
-	shmcp_wake_sleepers(sys, slot);
+	wake_sleepers(sys, slot);
 	struct shmcp_vm *vm = &sys->vms[slot];
 	pid_t pid = getpid();
 	if ((pid_t)syscall(SYS_gettid) == pid || __atomic_load_n(&vm->gen, __ATOMIC_SEQ_CST) != gen)

@@ -107,9 +107,6 @@ static void logoff_locked(shmcp_sys *sys, int32_t slot, struct shmcp_bells *bell
 	shmcp_fault("logoff");
 	shmcp_logoff_hook(sys, slot, bells);
 	atomic_store(&vm->state, SHMCP_VM_FREE);
-	/* its own threads asleep in a wait (FORCE, or LOGOFF by another of
-	 * its threads) see it ended now, not at their sleep slice's end */
-	shmcp_wake_sleepers(sys, slot);
 }
 
 static int find_locked(shmcp_sys *sys, const char *userid)

@@ -604,12 +604,12 @@ static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)
 					 &call_o, &PyLong_Type, &next_o, &PyLong_Type, &wait_o,
 					 &PyLong_Type, &leave_o))
 		return NULL;
-	if (!call_o || !next_o || !wait_o || !leave_o) {
-		PyErr_SetString(PyExc_TypeError, "bind_core() needs iucv_call=, next=, wait= and leave=");
-		return NULL;
-	}
 	if (core_call) {
 		PyErr_SetString(PyExc_RuntimeError, "bind_core(): already bound");
+		return NULL;
+	}
+	if (!call_o || !next_o || !wait_o || !leave_o) {
+		PyErr_SetString(PyExc_TypeError, "bind_core() needs iucv_call=, next=, wait= and leave=");
 		return NULL;
 	}
 	void *call = core_address("bind_core", call_o);

@@ -92,11 +92,11 @@ static PyObject *Machine_leave(Machine *self, PyObject *unused)
 
 static int wait_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, int64_t v[3]);
 
-/* sleep_core(fmask, timeout_ns): one core wait that takes nothing. */
+/* _sleep_core(fmask, timeout_ns): one core wait that takes nothing. */
 static PyObject *Machine_sleep_core(Machine *self, PyObject *const *args, Py_ssize_t nargs)
 {
 	int64_t v[3];
-	if (wait_args("sleep_core", args, nargs, v) < 0)
+	if (wait_args("_sleep_core", args, nargs, v) < 0)
 		return NULL;
 	return core_sleep(self, (uint32_t)v[0], v[1]);
 }
@@ -281,8 +281,8 @@ static PyMethodDef Machine_methods[] = {
 	{"_leave", (PyCFunction)Machine_leave, METH_NOARGS,
 	 "_leave(): logged off here, the waits of this VM inside the core ended; True if it "
 	 "was logged on.  The segment may be unmapped after it."},
-	{"sleep_core", (PyCFunction)(void (*)(void))Machine_sleep_core, METH_FASTCALL,
-	 "sleep_core(fmask, timeout_ns): one core wait (shmcp_wait) that takes nothing: its "
+	{"_sleep_core", (PyCFunction)(void (*)(void))Machine_sleep_core, METH_FASTCALL,
+	 "_sleep_core(fmask, timeout_ns): one core wait (shmcp_wait) that takes nothing: its "
 	 "outcome, SHMCP_WAIT_* or a core error."},
 	{"take", (PyCFunction)(void (*)(void))Machine_take, METH_FASTCALL,
 	 "take(fmask, timeout_ns, present=-1): one core wait (shmcp_next): the record it took "

@@ -3,7 +3,7 @@
  * the system (leave.c), run by `make csrc-test` (address and undefined
  * behaviour sanitizers).  A thread asleep in shmcp_wait returns
  * SHMCP_WAIT_DOWN when another thread calls shmcp_leave (on the futex, or
- * as the main thread in sigtimedwait) or LOGOFF ends its VM; after
+ * as the main thread in sigtimedwait); after
  * shmcp_leave no wait sleeps; the handle is detached once they are all
  * out.  The waits' own limit (30 s) is there only to fail rather than
  * hang: an outcome of SHMCP_WAIT_TIMEOUT is the failure.
@@ -42,6 +42,26 @@ static void until_asleep(shmcp_sys *sys, int32_t slot, uint32_t n)
 	CHECK(!"the waiters fell asleep");
 }
 
+/* @n threads in a long wait of VM @slot, until all sleep on its futex. */
+static void asleep_in_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int n,
+			   struct waiter *w, pthread_t *t)
+{
+	for (int i = 0; i < n; i++) {
+		w[i] = (struct waiter){ sys, slot, gen, 0 };
+		CHECK(pthread_create(&t[i], NULL, wait_long, &w[i]) == 0);
+	}
+	until_asleep(sys, slot, (uint32_t)n);
+}
+
+/* Each of the @n waiters ended, with SHMCP_WAIT_DOWN. */
+static void all_down(int n, struct waiter *w, pthread_t *t)
+{
+	for (int i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		CHECK(w[i].rc == SHMCP_WAIT_DOWN);
+	}
+}
+
 /* Three threads asleep on A's futex: shmcp_leave ends every wait, a new
  * wait does not sleep, and the handle is detached after the joins. */
 static void test_leave_wakes_the_futex_sleepers(void)
@@ -51,43 +71,13 @@ static void test_leave_wakes_the_futex_sleepers(void)
 	shmcp_sys *sys = system_with_a_and_b("leave1", &a, &ga, &b, &gb);
 	struct waiter w[3];
 	pthread_t t[3];
-	for (int i = 0; i < 3; i++) {
-		w[i] = (struct waiter){ sys, a, ga, 0 };
-		CHECK(pthread_create(&t[i], NULL, wait_long, &w[i]) == 0);
-	}
-	until_asleep(sys, a, 3);
+	asleep_in_wait(sys, a, ga, 3, w, t);
 	CHECK(shmcp_leave(sys, a, ga) == 0);
-	for (int i = 0; i < 3; i++) {
-		pthread_join(t[i], NULL);
-		CHECK(w[i].rc == SHMCP_WAIT_DOWN);
-	}
+	all_down(3, w, t);
 	/* from now on no wait on the handle sleeps, B's included */
 	CHECK(shmcp_wait(sys, b, gb, 1 << SHMCP_IUCV, LONG_NS, 0) == SHMCP_WAIT_DOWN);
 	CHECK(shmcp_leave(sys, -1, 0) == SHMCP_E_BADARG);
 	CHECK(shmcp_logoff(sys, a, ga) == 0);
-	CHECK(shmcp_logoff(sys, b, gb) == 0);
-	shmcp_detach(sys);
-}
-
-/* LOGOFF by another thread (FORCE would do the same from another
- * process) wakes the VM's sleepers at once: they see it ended. */
-static void test_logoff_wakes_its_own_sleepers(void)
-{
-	int32_t a, b;
-	uint32_t ga, gb;
-	shmcp_sys *sys = system_with_a_and_b("leave2", &a, &ga, &b, &gb);
-	struct waiter w[2];
-	pthread_t t[2];
-	for (int i = 0; i < 2; i++) {
-		w[i] = (struct waiter){ sys, a, ga, 0 };
-		CHECK(pthread_create(&t[i], NULL, wait_long, &w[i]) == 0);
-	}
-	until_asleep(sys, a, 2);
-	CHECK(shmcp_logoff(sys, a, ga) == 0);
-	for (int i = 0; i < 2; i++) {
-		pthread_join(t[i], NULL);
-		CHECK(w[i].rc == SHMCP_WAIT_DOWN);
-	}
 	CHECK(shmcp_logoff(sys, b, gb) == 0);
 	shmcp_detach(sys);
 }
@@ -132,7 +122,6 @@ int main(void)
 {
 	shmcp_wait_slices(60LL * 1000000000LL, 0);  /* a slice's end never ends a wait here */
 	test_leave_wakes_the_futex_sleepers();
-	test_logoff_wakes_its_own_sleepers();
 	test_leave_rings_the_main_thread();
 	return report("test_leave");
 }
