@@ -13,7 +13,7 @@
  * as (machine.c).  Anything else (no VM, a memoryview, a short buffer, an
  * IUCV state not made yet) they hand, before doing anything, to the Python
  * path shmcp/iucv.py binds (bind_iucv), which makes every check and message
- * of its own.  The core's two calls reach them once, from shmcp/_native.py
+ * of its own.  The core's calls reach them once, from shmcp/_native.py
  * (bind_core).
  *
  * SEND, RECEIVE and REPLY keep the GIL through the core's call (under a
@@ -44,6 +44,10 @@ static iucv_call_fn *core_call;  /* shmcp_iucv_call in the cffi module */
 static next_fn *core_next;       /* shmcp_next */
 static wait_fn *core_wait_only;  /* shmcp_wait */
 static leave_fn *core_let_go;    /* shmcp_leave */
+static PyObject *by_type;        /* the parameter-list class per IPTYPE (a tuple) */
+static PyObject *failed;         /* iucv.py's failed(vm, func, rc): raises the core's error */
+static PyObject *python_path[3]; /* iucv.py's send, receive, reply in Python: (plist) -> cc */
+static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 /* A thread goes into (enter, the GIL held) or comes out of (leave, the
  * GIL let go) a core wait of @vm: core_leave waits for the count to be 0. */
@@ -55,10 +59,6 @@ static inline void inside_leave(Machine *vm)
 {
 	__atomic_sub_fetch(&vm->inside, 1, __ATOMIC_RELEASE);
 }
-static PyObject *by_type;        /* the parameter-list class per IPTYPE (a tuple) */
-static PyObject *failed;         /* iucv.py's failed(vm, func, rc): raises the core's error */
-static PyObject *python_path[3]; /* iucv.py's send, receive, reply in Python: (plist) -> cc */
-static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
 
 static uint32_t word(const uint8_t *image, int off)
 {
