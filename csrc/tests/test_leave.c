@@ -82,15 +82,10 @@ static void test_leave_wakes_the_futex_sleepers(void)
 	shmcp_detach(sys);
 }
 
-struct leaver {
-	shmcp_sys *sys;
-	int32_t slot;
-	uint32_t gen;
-};
-
+/* (a struct waiter: the VM to let go of once its main thread sleeps) */
 static void *leave_once_asleep(void *arg)
 {
-	struct leaver *l = arg;
+	struct waiter *l = arg;
 	for (int i = 0; i < 100000; i++) {
 		if (atomic_load(&l->sys->vms[l->slot].fq[SHMCP_IUCV].want) & SHMCP_WANT_SLEEPING)
 			break;
@@ -108,7 +103,7 @@ static void test_leave_rings_the_main_thread(void)
 	uint32_t ga, gb;
 	shmcp_sys *sys = system_with_a_and_b("leave3", &a, &ga, &b, &gb);
 	CHECK(shmcp_set_async(sys, a, SHMCP_IUCV, 1) == 0);  /* as a handler does */
-	struct leaver l = { sys, a, ga };
+	struct waiter l = { sys, a, ga, 0 };
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, leave_once_asleep, &l) == 0);
 	CHECK(shmcp_wait(sys, a, ga, 1 << SHMCP_IUCV, LONG_NS, 0) == SHMCP_WAIT_DOWN);
