@@ -49,7 +49,9 @@ if _iparml.IMAGE_LEN != lib.SHMCP_RECORD_LEN:  # two builds of different layouts
                       f"the core's {lib.SHMCP_RECORD_LEN}")
 
 _iparml.bind_core(iucv_call=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_call"))),
-                  next=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))))
+                  next=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_next"))),
+                  wait=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_wait"))),
+                  leave=int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_leave"))))
 _iparml.bind_receive_many(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iucv_receive_many"))))
 
 # A wait in the main thread comes back to Python when one of its sleep

@@ -162,11 +162,18 @@ class VirtualMachine(_native.Machine):
             return
         for hook in before_logoff:  # e.g. a layer's thread leaves the core's wait
             hook(self)
-        lib.shmcp_logoff(self.attached.handle, self.slot, self.gen)  # stale: already off
+        handle = self.attached.handle
+        # off in this process first: the process's other threads in a wait
+        # of this VM come out of the core (NotLoggedOn), and none starts a
+        # call, before CP's LOGOFF and the unmapping.  False: another
+        # thread logged it off meanwhile
+        if not self._leave():
+            return
+        lib.shmcp_logoff(handle, self.slot, self.gen)  # stale: already off
         self._forget()
 
     def _forget(self) -> None:
-        self._logged_off()
+        self._leave()  # (no thread is inside the core's wait after it)
         self.attached.detach()
         if _native.current() is self:
             _native.set_current(None)
@@ -174,6 +181,8 @@ class VirtualMachine(_native.Machine):
     def lost(self, rc: int) -> NotLoggedOn | SystemDown:
         """The exception for a core call that says this VM ended (forced off,
         or the system went down); the VM is forgotten in this process."""
+        if not self.logged_on:  # another of its threads logged it off
+            return NotLoggedOn(f"{self.userid} was logged off on system {self.system}")
         down = lib.shmcp_is_down(self.attached.handle)
         self._forget()
         if down:
@@ -336,8 +345,8 @@ class VirtualMachine(_native.Machine):
     def sleep(self, fmask: int, timeout_ns: int) -> int:
         """One core wait that takes nothing; returns READY / TIMEOUT / INTR,
         raises if the VM ended."""
-        rc = lib.shmcp_wait(self.handle, self.slot, self.gen, fmask, timeout_ns, self.spin_ns)
-        if rc == lib.SHMCP_WAIT_DOWN:
+        rc = self._sleep_core(fmask, timeout_ns)  # (counted: LOGOFF waits for it to end)
+        if rc == lib.SHMCP_WAIT_DOWN or rc == lib.SHMCP_E_NOTLOGGED and not self.logged_on:
             raise self.lost(rc)
         return check(rc, f"{self.userid}: wait")
 

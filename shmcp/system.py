@@ -136,9 +136,9 @@ class System:
 
     def detach(self) -> None:
         """Unmap the system from this process (idempotent)."""
-        if self._h is not None and self._pid == os.getpid():
-            lib.shmcp_detach(self._h)
-        self._h = None
+        handle, self._h = self._h, None  # taken at once: two threads may detach
+        if handle is not None and self._pid == os.getpid():
+            lib.shmcp_detach(handle)
 
     @property
     def down(self) -> bool:

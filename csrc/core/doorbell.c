@@ -344,7 +344,8 @@ static int look(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, int64_t d
 	struct shmcp_vm *vm = &sys->vms[slot];
 	if (shmcp_pending(sys, slot, fmask) > 0)
 		return SHMCP_WAIT_READY;
-	if (shmcp_is_down(sys) || atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen)
+	if (shmcp_is_down(sys) || atomic_load(&vm->state) != SHMCP_VM_ACTIVE || vm->gen != gen ||
+	    atomic_load(&sys->leaving))  /* shmcp_leave: the handle is being let go */
 		return SHMCP_WAIT_DOWN;
 	int64_t now = shmcp_now_ns();
 	if (now >= deadline)

@@ -161,6 +161,9 @@ struct shmcp_sys {
 	 * spin flag, not a mutex: its release is a plain store, and a mutex's
 	 * locked release after the ring's stores cost ~0.2 us per message */
 	atomic_int consuming;
+	/* set by shmcp_leave: this process is letting go of the handle, so
+	 * every wait on it ends (SHMCP_WAIT_DOWN) and none sleeps again */
+	atomic_int leaving;
 	/* watchdog thread */
 	pthread_t watchdog;
 	int watchdog_on;

@@ -165,6 +165,9 @@ int shmcp_wait(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask,
 int shmcp_signal_of(int facility);
 void shmcp_wait_slices(int64_t slice_ns, int main_returns);
 
+/* leave.c */
+int shmcp_leave(shmcp_sys *sys, int32_t slot, uint32_t gen);
+
 /* present.c */
 int shmcp_next(shmcp_sys *sys, int32_t slot, uint32_t gen, int fmask, uint32_t present_types,
 	       int64_t timeout_ns, int64_t spin_ns, struct shmcp_record *out);

@@ -13,7 +13,7 @@
  * as (machine.c).  Anything else (no VM, a memoryview, a short buffer, an
  * IUCV state not made yet) they hand, before doing anything, to the Python
  * path shmcp/iucv.py binds (bind_iucv), which makes every check and message
- * of its own.  The core's two calls reach them once, from shmcp/_native.py
+ * of its own.  The core's calls reach them once, from shmcp/_native.py
  * (bind_core).
  *
  * SEND, RECEIVE and REPLY keep the GIL through the core's call (under a
@@ -24,6 +24,9 @@
  * memoryview in the IUCV state's answers, by message id) until then, as the
  * Python path keeps its cffi view.
  */
+#include <sched.h>
+#include <time.h>
+
 #include "machine.h"
 #include "vmcfcall.h"
 #include "message.h"
@@ -34,13 +37,28 @@
 typedef __typeof__(shmcp_iucv_call) iucv_call_fn;
 
 typedef __typeof__(shmcp_next) next_fn;
+typedef __typeof__(shmcp_wait) wait_fn;
+typedef __typeof__(shmcp_leave) leave_fn;
 
 static iucv_call_fn *core_call;  /* shmcp_iucv_call in the cffi module */
 static next_fn *core_next;       /* shmcp_next */
+static wait_fn *core_wait_only;  /* shmcp_wait */
+static leave_fn *core_let_go;    /* shmcp_leave */
 static PyObject *by_type;        /* the parameter-list class per IPTYPE (a tuple) */
 static PyObject *failed;         /* iucv.py's failed(vm, func, rc): raises the core's error */
 static PyObject *python_path[3]; /* iucv.py's send, receive, reply in Python: (plist) -> cc */
 static PyObject *image_slice;    /* [:SHMCP_IUCV_BUFFER_SIZE] */
+
+/* A thread goes into (enter, the GIL held) or comes out of (leave, the
+ * GIL let go) a core wait of @vm: core_leave waits for the count to be 0. */
+static inline void inside_enter(Machine *vm)
+{
+	__atomic_add_fetch(&vm->inside, 1, __ATOMIC_RELAXED);
+}
+static inline void inside_leave(Machine *vm)
+{
+	__atomic_sub_fetch(&vm->inside, 1, __ATOMIC_RELEASE);
+}
 
 static uint32_t word(const uint8_t *image, int off)
 {
@@ -255,6 +273,51 @@ int note_presented(Machine *vm, const uint8_t *image)
 
 static PyObject *shown_of(Machine *vm, int rc, const struct shmcp_record *rec, int show);
 
+PyObject *core_sleep(Machine *vm, uint32_t fmask, int64_t timeout_ns)
+{
+	if (!core_wait_only) {
+		PyErr_SetString(PyExc_RuntimeError, "shmcp._iparml is not bound to the core (bind_core)");
+		return NULL;
+	}
+	if (!vm->logged_on)
+		return PyLong_FromLong(SHMCP_E_NOTLOGGED);
+	shmcp_sys *h = vm->h;
+	int32_t slot = vm->slot;
+	uint32_t gen = vm->gen;
+	int64_t spin_ns = vm->spin_ns;
+	int rc;
+	inside_enter(vm);
+	Py_BEGIN_ALLOW_THREADS
+	rc = core_wait_only(h, slot, gen, (int)fmask, timeout_ns, spin_ns);
+	inside_leave(vm);
+	Py_END_ALLOW_THREADS
+	return PyLong_FromLong(rc);
+}
+
+int core_leave(Machine *vm)
+{
+	if (!vm->logged_on)
+		return 0;
+	vm->logged_on = 0;  /* with the GIL: no thread counts itself in from here */
+	if (!__atomic_load_n(&vm->inside, __ATOMIC_ACQUIRE))
+		return 1;
+	/* the ones inside come out without the GIL; this keeps it, so no
+	 * other thread can start a call on the mapping meanwhile.  A main
+	 * thread in sigtimedwait is rung by a signal; each ring is repeated
+	 * in case a thread was between its count and its first look */
+	for (unsigned n = 0; __atomic_load_n(&vm->inside, __ATOMIC_ACQUIRE); n++) {
+		if (n % 2000 == 0)  /* ~every 0.1-0.2 s */
+			core_let_go(vm->h, vm->slot, vm->gen);
+		if (n < 100) {
+			sched_yield();
+		} else {
+			struct timespec ts = {0, 50000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	return 1;
+}
+
 PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show)
 {
 	if (!core_next) {
@@ -277,8 +340,10 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	 * more than the take.  Only a wait that may sleep lets it go. */
 	int rc = core_next(h, slot, gen, (int)fmask, types, 0, 0, &rec);
 	if (rc == SHMCP_WAIT_TIMEOUT && timeout_ns) {
+		inside_enter(vm);
 		Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
 		rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
+		inside_leave(vm);
 		Py_END_ALLOW_THREADS
 	}
 	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
@@ -410,9 +475,14 @@ PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		uint32_t fmask = unhandled_facilities, types = vm->present_types;
 		int rc;
 		if (i == 0 && timeout_ns) {
+			int64_t spin_ns = vm->spin_ns;
+			inside_enter(vm);
 			Py_BEGIN_ALLOW_THREADS  /* it may sleep */
-			rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, vm->spin_ns, &rec);
+			rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
+			inside_leave(vm);
 			Py_END_ALLOW_THREADS
+		} else if (!vm->logged_on) {  /* LOGOFF by another thread meanwhile */
+			break;
 		} else {  /* neither sleeps nor spins: the GIL stays, as in SEND */
 			rc = core_next(h, slot, gen, (int)fmask, types, 0, 0, &rec);
 		}
@@ -522,30 +592,36 @@ PyObject *receive_failed(Machine *vm, int cc)
 	return outcome((PyObject *)vm, SHMCP_IUCV_RECEIVE, cc);
 }
 
-/* bind_core(*, iucv_call, next): the addresses of the core's shmcp_iucv_call
- * and shmcp_next (from the cffi module), once. */
+/* bind_core(*, iucv_call, next, wait, leave): the addresses of the core's
+ * shmcp_iucv_call, shmcp_next, shmcp_wait and shmcp_leave (from the cffi
+ * module), once. */
 static PyObject *bind_core(PyObject *mod, PyObject *args, PyObject *kw)
 {
 	(void)mod;
-	static char *kwlist[] = {"iucv_call", "next", NULL};
-	PyObject *call_o = NULL, *next_o = NULL;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O!O!:bind_core", kwlist, &PyLong_Type, &call_o,
-					 &PyLong_Type, &next_o))
+	static char *kwlist[] = {"iucv_call", "next", "wait", "leave", NULL};
+	PyObject *call_o = NULL, *next_o = NULL, *wait_o = NULL, *leave_o = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|$O!O!O!O!:bind_core", kwlist, &PyLong_Type,
+					 &call_o, &PyLong_Type, &next_o, &PyLong_Type, &wait_o,
+					 &PyLong_Type, &leave_o))
 		return NULL;
-	if (!call_o || !next_o) {
-		PyErr_SetString(PyExc_TypeError, "bind_core() needs iucv_call= and next=");
-		return NULL;
-	}
 	if (core_call) {
 		PyErr_SetString(PyExc_RuntimeError, "bind_core(): already bound");
 		return NULL;
 	}
+	if (!call_o || !next_o || !wait_o || !leave_o) {
+		PyErr_SetString(PyExc_TypeError, "bind_core() needs iucv_call=, next=, wait= and leave=");
+		return NULL;
+	}
 	void *call = core_address("bind_core", call_o);
 	void *next = call ? core_address("bind_core", next_o) : NULL;
-	if (!next)
+	void *wait = next ? core_address("bind_core", wait_o) : NULL;
+	void *leave = wait ? core_address("bind_core", leave_o) : NULL;
+	if (!leave)
 		return NULL;
 	core_call = (iucv_call_fn *)call;
 	core_next = (next_fn *)next;
+	core_wait_only = (wait_fn *)wait;
+	core_let_go = (leave_fn *)leave;
 	Py_RETURN_NONE;
 }
 
@@ -592,7 +668,7 @@ static PyObject *bind_iucv(PyObject *mod, PyObject *args, PyObject *kw)
 
 PyMethodDef iucvcall_methods[] = {
 	{"bind_core", (PyCFunction)(void (*)(void))bind_core, METH_VARARGS | METH_KEYWORDS,
-	 "bind_core(*, iucv_call, next): the core's two calls (their addresses), once."},
+	 "bind_core(*, iucv_call, next, wait, leave): the core's calls (their addresses), once."},
 	{"bind_iucv", (PyCFunction)(void (*)(void))bind_iucv, METH_VARARGS | METH_KEYWORDS,
 	 "bind_iucv(*, classes, failed, send, receive, reply): the parameter-list class per "
 	 "interrupt type, what raises a core error, the Python path of the three calls; once."},

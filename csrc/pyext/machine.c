@@ -82,6 +82,25 @@ static PyObject *Machine_logged_off(Machine *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* _leave(): before the segment is unmapped (core_leave): True if this
+ * call logged the VM off here, False if it was not logged on. */
+static PyObject *Machine_leave(Machine *self, PyObject *unused)
+{
+	(void)unused;
+	return PyBool_FromLong(core_leave(self));
+}
+
+static int wait_args(const char *fn, PyObject *const *args, Py_ssize_t nargs, int64_t v[3]);
+
+/* _sleep_core(fmask, timeout_ns): one core wait that takes nothing. */
+static PyObject *Machine_sleep_core(Machine *self, PyObject *const *args, Py_ssize_t nargs)
+{
+	int64_t v[3];
+	if (wait_args("_sleep_core", args, nargs, v) < 0)
+		return NULL;
+	return core_sleep(self, (uint32_t)v[0], v[1]);
+}
+
 static PyObject *Machine_get_logged_on(Machine *self, void *unused)
 {
 	(void)unused;
@@ -259,6 +278,12 @@ static PyMethodDef Machine_methods[] = {
 	 "_logged_on(handle, slot, gen, spin_ns): the core's ids of this VM."},
 	{"_logged_off", (PyCFunction)Machine_logged_off, METH_NOARGS,
 	 "The core's ids are no longer valid."},
+	{"_leave", (PyCFunction)Machine_leave, METH_NOARGS,
+	 "_leave(): logged off here, the waits of this VM inside the core ended; True if it "
+	 "was logged on.  The segment may be unmapped after it."},
+	{"_sleep_core", (PyCFunction)(void (*)(void))Machine_sleep_core, METH_FASTCALL,
+	 "_sleep_core(fmask, timeout_ns): one core wait (shmcp_wait) that takes nothing: its "
+	 "outcome, SHMCP_WAIT_* or a core error."},
 	{"take", (PyCFunction)(void (*)(void))Machine_take, METH_FASTCALL,
 	 "take(fmask, timeout_ns, present=-1): one core wait (shmcp_next): the record it took "
 	 "(a struct shmcp_record's bytes), or its outcome, SHMCP_WAIT_* or a core error "

@@ -29,6 +29,11 @@ typedef struct {
 	 * SEND records nothing for them */
 	PyObject *sending;
 	PyObject *answered;
+	/* this process's threads in a core wait of this VM with the GIL let
+	 * go: counted before the GIL goes, uncounted (atomically, without
+	 * the GIL) as the core returns.  The segment is unmapped only once
+	 * it is 0 (core_leave) */
+	int inside;
 } Machine;
 
 extern PyTypeObject MachineType;
@@ -48,6 +53,16 @@ extern uint32_t unhandled_facilities;
  * its own: threads may wait at once); no record: the wait's outcome
  * (SHMCP_WAIT_*, a negative core error) as an int. */
 PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeout_ns, int show);
+
+/* iucvcall.c: one core wait that takes nothing (shmcp_wait), the GIL let
+ * go: its outcome (SHMCP_WAIT_*, a negative core error) as an int. */
+PyObject *core_sleep(Machine *vm, uint32_t fmask, int64_t timeout_ns);
+
+/* iucvcall.c: before the system's segment is unmapped: @vm counts as
+ * logged off (no core wait starts), every wait of it inside the core ends
+ * (SHMCP_WAIT_DOWN), and this returns once none is inside, the GIL held
+ * throughout.  1 if @vm was logged on, 0 if it was not (nothing done). */
+int core_leave(Machine *vm);
 
 /* iucvcall.c: IUCV's work in the VM's process for a message interrupt the
  * core presented (its answer area dropped, the declared buffer filled). */

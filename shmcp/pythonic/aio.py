@@ -29,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NoReturn
 
-from ..errors import MessageLimitExceeded, PathQuiesced, PathSevered
+from ..errors import MessageLimitExceeded, NotLoggedOn, PathQuiesced, PathSevered
 from .timeouts import CONNECT_POLL, deadline_of
 
 if TYPE_CHECKING:
@@ -165,8 +165,8 @@ class LoopPump:
         finally:
             self.outstanding -= 1
             self.awaited.discard(fut)
-        if self.failure is not None:
-            raise self.failure
+        if fut.result() is _ENDED:  # (a completion that came first is the caller's)
+            raise self.failure  # type: ignore[misc]
 
     async def until(self, pred: Callable[[], Any], deadline: float | None,
                     pumped: bool = False) -> Any:
@@ -194,6 +194,10 @@ class LoopPump:
                 await self.wait_for(fut, deadline, pumped)
             except TimeoutError:
                 pass  # pred is asked once more, then the deadline raises
+            except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
+                if self.router.vm.logged_on or not (got := pred()):
+                    raise
+                return got
             pumped = False
 
     def take_now(self, take: Callable[[], Any], there: Callable[[], Any],
@@ -328,9 +332,12 @@ class LoopPump:
                     return
 
     def _fail(self, exc: BaseException) -> None:
+        """The VM ended (``exc`` says how): every coroutine waiting on the
+        router raises it."""
         self.failure = exc
         for fut in list(self.awaited):
-            _set_if_pending(fut)
+            if not fut.done():
+                fut.set_result(_ENDED)
 
     def _fail_threadsafe(self, exc: BaseException) -> None:
         try:
@@ -346,6 +353,10 @@ class LoopPump:
             self.router.watchers.remove(self._dispatched)
         except ValueError:
             pass
+
+
+# what _fail wakes a future with (any other wake is a completion or a dispatch)
+_ENDED = object()
 
 
 def _set_if_pending(fut: asyncio.Future) -> None:
@@ -494,6 +505,7 @@ class AsyncPath:
                    msgtag: int, reply_size: int | None, deadline: float | None,
                    block: bool) -> tuple[int, bytearray | None]: ...
         def _purge(self, msgid: int, srccls: int) -> None: ...
+        def _ended_by_logoff(self, what: str) -> NoReturn: ...
         def receive(self, timeout: float | None = None) -> Message: ...
 
     async def asend(self, data: Any, *, one_way: bool = False, priority: bool = False,
@@ -520,8 +532,11 @@ class AsyncPath:
         if answer is None:
             return None
         completed = router.completed
-        got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
-                            deadline)
+        try:
+            got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
+                                deadline)
+        except NotLoggedOn:
+            self._ended_by_logoff("send")
         pumped = got is None
         if got is None:
             with router.mutex:
@@ -531,10 +546,12 @@ class AsyncPath:
         if got is None:
             try:
                 await pump.wait_for(reply.fut, deadline, pumped)
-            except BaseException:  # TimeoutError, CancelledError, the VM ended
+            except BaseException as exc:  # TimeoutError, CancelledError, the VM ended
                 with router.mutex:
                     router.pending.pop(msgid, None)
                 if reply.got is None:
+                    if isinstance(exc, NotLoggedOn):  # nothing to purge: LOGOFF ended it
+                        self._ended_by_logoff("send")
                     self._purge(msgid, srccls)
                 raise
             got = reply.got

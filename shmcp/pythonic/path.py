@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import collections
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from .. import iucv
 from .._native import lib
 from .._native import answer_of as _answer_of
 from .._native import send_method as _send_method
 from .._native import send_two_way as _send_two_way
-from ..errors import IUCVError, MessageRejected, PathSevered, ReplyTruncated
+from ..errors import IUCVError, MessageRejected, NotLoggedOn, PathSevered, ReplyTruncated
 from ..plist import MsgPlist, PathPlist
 from .aio import AsyncPath, AsyncPending
 from .router import raise_for
@@ -220,6 +220,15 @@ class Path(AsyncPath):
                 p.trgcls = p.srccls = p.msgtag = 0
             plists.append(p)
 
+    def _ended_by_logoff(self, what: str) -> NoReturn:
+        """In a wait of ``what`` on this path, NotLoggedOn: LOGOFF (by
+        another thread, or FORCE) ended the VM, and with it the path:
+        PathSevered says so.  Re-raises it while the VM is logged on."""
+        if self._router.vm.logged_on:
+            raise
+        self._not_active(what)
+        raise AssertionError("unreachable: _not_active raises")
+
     def _not_active(self, what: str) -> None:
         vm = self._router.vm
         if not vm.logged_on and not self._partner_severed:
@@ -251,6 +260,8 @@ class Path(AsyncPath):
         except TimeoutError:
             self._purge(msgid, srccls)
             raise
+        except NotLoggedOn:
+            self._ended_by_logoff("send")
         try:
             return outcome(got, answer)
         finally:  # only once read: another thread may take it at once
@@ -270,7 +281,10 @@ class Path(AsyncPath):
         if msgid.__class__ is not int or msgid < 0:  # refused, or no VM in C
             spares.append(answer)
             return None
-        got = self._router.wait_reply(msgid)
+        try:
+            got = self._router.wait_reply(msgid)
+        except NotLoggedOn:
+            self._ended_by_logoff("send")
         try:
             reply = _answer_of(got, answer)  # the plain reply, in C
             return outcome(got, answer) if reply is None else reply

@@ -33,7 +33,7 @@ from .._native import wait_message as _wait_message
 from .._native import wait_reply as _wait_reply
 from .._native import take_message as _take_message
 from .. import signals
-from ..errors import ShmcpError
+from ..errors import NotLoggedOn, ShmcpError
 from ..interrupt import IUCV
 from ..plist import Iparml, MsgPlist, PathPlist
 from .events import Event
@@ -129,7 +129,12 @@ class Router:
                     finally:
                         self.sleepers -= 1
                     continue
-                batch = _pump(self, deadline)
+                try:
+                    batch = _pump(self, deadline)
+                except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
+                    if self.vm.logged_on or not (got := pred()):
+                        raise
+                    return got
                 self._file(batch)
         finally:
             mutex.release()

@@ -86,6 +86,10 @@ class PythonicVM(AsyncVM):
                 for msgid, pending in router.pending.items():
                     pending._complete(EndedAtLogoff(msgid, self.userid))  # type: ignore[attr-defined]
                 router.pending.clear()
+                # its coroutines waiting on the router (in its loop's thread)
+                if router.loop_pump is not None:
+                    who = self.userid  # type: ignore[attr-defined]
+                    router.loop_pump._fail_threadsafe(NotLoggedOn(f"{who} was logged off"))
 
     def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                 msglim: int | None = None, priority: bool = False, timeout: float | None = None,
