@@ -404,6 +404,19 @@ def _flags(priority: bool) -> int:
     return lib.SHMCP_VMCPPRTY if priority else 0
 
 
+def _parm(named: dict[str, str], **fields: Any) -> Vmcparm:
+    """The helpers' VMCPARM: a bad value raises naming the helper's own
+    argument, ``named`` mapping a field to it (``data (vada) must be ...``)."""
+    try:
+        return Vmcparm(**fields)
+    except (TypeError, ValueError) as e:
+        text = str(e)
+        for field, arg in named.items():
+            if text.startswith(field + " "):
+                raise type(e)(f"{arg} ({field}){text[len(field):]}") from None
+        raise
+
+
 def authorize(buffer: Any, *, lena: int | None = None, specific: str | bytes | None = None,
               priority: bool = False, smsg: bool = False) -> int:
     """AUTHORIZE: enable VMCF with ``buffer`` (writable, >= 40 bytes; 169 for
@@ -411,7 +424,8 @@ def authorize(buffer: Any, *, lena: int | None = None, specific: str | bytes | N
     ``priority``: accept priority messages; ``smsg``: accept special messages."""
     flg1 = (lib.SHMCP_VMCPAUTS if specific is not None else 0) | _flags(priority) | \
         (lib.SHMCP_VMCPSMSG if smsg else 0)
-    return diag68(Vmcparm(flg1=flg1, func=lib.SHMCP_VMCPAUTH, user=specific, vada=buffer, lena=lena))
+    return diag68(_parm({"vada": "buffer"},
+                        flg1=flg1, func=lib.SHMCP_VMCPAUTH, user=specific, vada=buffer, lena=lena))
 
 
 def unauthorize() -> int:
@@ -422,8 +436,9 @@ def unauthorize() -> int:
 def send(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
          use: Any = None, priority: bool = False, vadb: int = 0, lenb: int = 0) -> int:
     """SEND ``data`` to ``user`` as message ``mid``; the sink RECEIVEs or REJECTs."""
-    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSEND, mid=mid, user=user,
-                          vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
+    return diag68(_parm({"vada": "data"},
+                        flg1=_flags(priority), func=lib.SHMCP_VMCPSEND, mid=mid, user=user,
+                        vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
 
 
 def send_recv(user: str | bytes, mid: int, data: Any = b"", reply_buffer: Any = None, *,
@@ -431,22 +446,25 @@ def send_recv(user: str | bytes, mid: int, data: Any = b"", reply_buffer: Any = 
               priority: bool = False) -> int:
     """SEND/RECV: send ``data``; the reply lands in ``reply_buffer`` (writable)
     before the RESPONSE interrupt is presented."""
-    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSENR, mid=mid, user=user,
-                          vada=data, lena=lena, vadb=reply_buffer, lenb=lenb, use=use))
+    return diag68(_parm({"vada": "data", "vadb": "reply_buffer"},
+                        flg1=_flags(priority), func=lib.SHMCP_VMCPSENR, mid=mid, user=user,
+                        vada=data, lena=lena, vadb=reply_buffer, lenb=lenb, use=use))
 
 
 def sendx(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
           use: Any = None, priority: bool = False, vadb: int = 0, lenb: int = 0) -> int:
     """SENDX: ``data`` arrives inside the sink's interrupt buffer; no RECEIVE."""
-    return diag68(Vmcparm(flg1=_flags(priority), func=lib.SHMCP_VMCPSENX, mid=mid, user=user,
-                          vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
+    return diag68(_parm({"vada": "data"},
+                        flg1=_flags(priority), func=lib.SHMCP_VMCPSENX, mid=mid, user=user,
+                        vada=data, lena=lena, vadb=vadb, lenb=lenb, use=use))
 
 
 def receive(user: str | bytes, mid: int, buffer: Any, *, lena: int | None = None,
             use: Any = None) -> int:
     """RECEIVE message ``mid`` from source ``user`` into ``buffer`` (writable)."""
-    return diag68(Vmcparm(func=lib.SHMCP_VMCPRECV, mid=mid, user=user, vada=buffer, lena=lena,
-                          use=use))
+    return diag68(_parm({"vada": "buffer"},
+                        func=lib.SHMCP_VMCPRECV, mid=mid, user=user, vada=buffer, lena=lena,
+                        use=use))
 
 
 def cancel(user: str | bytes, mid: int) -> int:
@@ -457,8 +475,9 @@ def cancel(user: str | bytes, mid: int) -> int:
 def reply(user: str | bytes, mid: int, data: Any = b"", *, lena: int | None = None,
           use: Any = None) -> int:
     """REPLY ``data`` to the SEND/RECV ``mid`` from source ``user``."""
-    return diag68(Vmcparm(func=lib.SHMCP_VMCPREPL, mid=mid, user=user, vada=data, lena=lena,
-                          use=use))
+    return diag68(_parm({"vada": "data"},
+                        func=lib.SHMCP_VMCPREPL, mid=mid, user=user, vada=data, lena=lena,
+                        use=use))
 
 
 def quiesce() -> int:

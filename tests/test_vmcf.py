@@ -474,6 +474,20 @@ def test_bad_python_input_is_a_clear_error(system):
         vmcf.Vmcparm(user="NINECHARS")
     with pytest.raises(TypeError, match="vada must be a buffer"):
         vmcf.Vmcparm(vada="text")
+    # the helpers name their own arguments, with the field behind each
+    with pytest.raises(TypeError, match=r"^data \(vada\) must be a buffer"):
+        vmcf.send_recv("B", 1, "text")
+    with pytest.raises(TypeError, match=r"^reply_buffer \(vadb\) must be a buffer"):
+        vmcf.send_recv("B", 1, b"x", "text")
+    with pytest.raises(TypeError, match=r"^buffer \(vada\) must be a buffer"):
+        vmcf.receive("B", 1, 2.5)
+    for helper in (vmcf.send, vmcf.sendx, vmcf.reply):
+        with pytest.raises(TypeError, match=r"^data \(vada\) must be a buffer"):
+            helper("B", 1, "text")
+    with pytest.raises(TypeError, match=r"^buffer \(vada\) must be a buffer"):
+        vmcf.authorize("text")
+    with pytest.raises(ValueError, match="^mid"):
+        vmcf.send("B", -1, b"x")
     with pytest.raises(ValueError, match="mid"):
         vmcf.Vmcparm(mid=-1)
     with pytest.raises(TypeError, match="no field"):
