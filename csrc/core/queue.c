@@ -122,8 +122,6 @@ static uint64_t ring_count(shmcp_sys *sys, int32_t slot, int f, int cls)
 	return t - h > sys->qsize ? sys->qsize : t - h;
 }
 
-/* shmcp_queue_locked's, with @word in the record when it has no
- * trailing data. */
 /* Whether ring @cls of facility @f of VM @slot has @reserve slots or
  * fewer free (lock held).  By the head producers saw last while that
  * leaves room: the consumer's head only grows, so tail - head_seen is
@@ -145,6 +143,8 @@ static int room_short(shmcp_sys *sys, int32_t slot, int f, int cls, uint64_t res
 	return n + reserve >= sys->qsize;
 }
 
+/* shmcp_queue_locked's, with @word in the record when it has no
+ * trailing data. */
 static int queue_one(shmcp_sys *sys, int32_t slot, int f, int priority, int must,
 		     const uint8_t *data, const uint8_t *ext, uint32_t ext_len, uint64_t word,
 		     struct shmcp_bells *bells)

@@ -60,6 +60,24 @@ static inline void inside_leave(Machine *vm)
 	__atomic_sub_fetch(&vm->inside, 1, __ATOMIC_RELEASE);
 }
 
+/* shmcp_next for @vm that may sleep: the GIL let go meanwhile (the
+ * process's other threads run), the thread counted inside (core_leave). */
+static int next_released(Machine *vm, uint32_t fmask, uint32_t types, int64_t timeout_ns,
+			 struct shmcp_record *rec)
+{
+	shmcp_sys *h = vm->h;
+	int32_t slot = vm->slot;
+	uint32_t gen = vm->gen;
+	int64_t spin_ns = vm->spin_ns;
+	int rc;
+	inside_enter(vm);
+	Py_BEGIN_ALLOW_THREADS
+	rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, rec);
+	inside_leave(vm);
+	Py_END_ALLOW_THREADS
+	return rc;
+}
+
 static uint32_t word(const uint8_t *image, int off)
 {
 	return (uint32_t)be_get(image + off, 4);
@@ -329,7 +347,6 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	shmcp_sys *h = vm->h;
 	int32_t slot = vm->slot;
 	uint32_t gen = vm->gen;
-	int64_t spin_ns = vm->spin_ns;
 	uint32_t types = present < 0 ? vm->present_types : (uint32_t)present;  /* SET MASK changes it */
 	if (show)  /* VMCF's tag-only interrupts too: shown in Python, presented here */
 		types |= SHMCP_VMCF_PRESENT_BIT;
@@ -340,11 +357,7 @@ PyObject *core_wait(Machine *vm, uint32_t fmask, int64_t present, int64_t timeou
 	 * more than the take.  Only a wait that may sleep lets it go. */
 	int rc = core_next(h, slot, gen, (int)fmask, types, 0, 0, &rec);
 	if (rc == SHMCP_WAIT_TIMEOUT && timeout_ns) {
-		inside_enter(vm);
-		Py_BEGIN_ALLOW_THREADS  /* it may sleep: the process's other threads run */
-		rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
-		inside_leave(vm);
-		Py_END_ALLOW_THREADS
+		rc = next_released(vm, fmask, types, timeout_ns, &rec);  /* it may sleep */
 	}
 	if (rc != SHMCP_WAIT_READY && rc != SHMCP_WAIT_PRESENTED)
 		return PyLong_FromLong(rc);
@@ -475,12 +488,7 @@ PyObject *take_batch(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		uint32_t fmask = unhandled_facilities, types = vm->present_types;
 		int rc;
 		if (i == 0 && timeout_ns) {
-			int64_t spin_ns = vm->spin_ns;
-			inside_enter(vm);
-			Py_BEGIN_ALLOW_THREADS  /* it may sleep */
-			rc = core_next(h, slot, gen, (int)fmask, types, timeout_ns, spin_ns, &rec);
-			inside_leave(vm);
-			Py_END_ALLOW_THREADS
+			rc = next_released(vm, fmask, types, timeout_ns, &rec);  /* it may sleep */
 		} else if (!vm->logged_on) {  /* LOGOFF by another thread meanwhile */
 			break;
 		} else {  /* neither sleeps nor spins: the GIL stays, as in SEND */

@@ -81,7 +81,6 @@ static int Message_init(MessageObject *self, PyObject *args, PyObject *kw)
 	Py_XSETREF(self->path, Py_NewRef(path));
 	Py_XSETREF(self->router, Py_NewRef(router));
 	Py_CLEAR(self->data);
-	Py_CLEAR(self->error_vm);
 	Py_XSETREF(self->vm, (Machine *)Py_XNewRef((PyObject *)current_vm));
 	self->error_cc = 0;
 	self->flags = flags;
@@ -94,7 +93,6 @@ static int Message_traverse(MessageObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(self->plist);
 	Py_VISIT(self->data);
-	Py_VISIT(self->error_vm);
 	Py_VISIT(self->path);
 	Py_VISIT(self->router);
 	Py_VISIT(self->vm);
@@ -105,7 +103,6 @@ static int Message_clear(MessageObject *self)
 {
 	Py_CLEAR(self->plist);
 	Py_CLEAR(self->data);
-	Py_CLEAR(self->error_vm);
 	Py_CLEAR(self->path);
 	Py_CLEAR(self->router);
 	Py_CLEAR(self->vm);
@@ -127,16 +124,15 @@ int fetch(MessageObject *m)
 	if (m->data && m->data != Py_None)
 		return 1;
 	if (m->vm && !m->vm->logged_on) {  /* gone with its VM: never RECEIVEd as the next one */
-		Py_CLEAR(m->error_vm);
+		m->error_cc = 0;
 		Py_XSETREF(m->data, PyBytes_FromStringAndSize(NULL, 0));
 		m->answered = 1;
 		return m->data ? 0 : -1;
 	}
-	if (m->error_vm) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
-		PyObject *vm = m->error_vm;
-		m->error_vm = NULL;
-		Py_XDECREF(receive_failed((Machine *)vm, m->error_cc));  /* (NULL: it always raises) */
-		Py_DECREF(vm);
+	if (m->error_cc) {  /* raised once: a second look RECEIVEs, as after a RECEIVE's error */
+		int cc = m->error_cc;
+		m->error_cc = 0;
+		Py_XDECREF(receive_failed(m->vm, cc));  /* (NULL: it always raises) */
 		return -1;
 	}
 	PyObject *got = m->plist ? receive_data(NULL, m->plist) : receive_image(m->image);

@@ -14,11 +14,10 @@ typedef struct {
 	 * image when first asked for; once made, its image is the message's */
 	PyObject *plist;
 	PyObject *data;    /* bytes once RECEIVEd (_data); NULL or None before */
-	/* the core's error its RECEIVE ahead met (a corrupt segment) and the
-	 * VM that met it: the take raises it, once, as its own RECEIVE would
-	 * have.  Kept as a code, not an exception, so that nothing runs Python
-	 * (and no Ctrl-C can be caught) until the take; NULL: none */
-	PyObject *error_vm;
+	/* the core's error its RECEIVE ahead (by its vm) met, a corrupt
+	 * segment: the take raises it, once, as its own RECEIVE would have.
+	 * Kept as a code, not an exception, so that nothing runs Python (and
+	 * no Ctrl-C can be caught) until the take; 0: none */
 	int error_cc;
 	PyObject *path;    /* its Path, or None */
 	PyObject *router;  /* its VM's Router */

@@ -26,25 +26,17 @@ static receive_many_fn *core_receive_many;  /* bind_receive_many's */
  * the take's, as is what follows the batch's first AHEAD_TOTAL bytes */
 #define AHEAD_TOTAL (64 * 4096)
 
-/* A batch item receive_ahead may RECEIVE: a one-way Message take_batch made
- * (not filed yet) whose data nobody took, in a buffer (not IPRMDATA) of at
+/* A batch item receive_ahead may RECEIVE for @vm: a one-way Message
+ * take_batch made for it (not filed yet) whose data nobody took, in a buffer (not IPRMDATA) of at
  * most AHEAD_BYTES. */
-static int ahead_item(PyObject *o)
+static int ahead_item(PyObject *o, Machine *vm)
 {
 	if (Py_TYPE(o) != message_type)
 		return 0;
 	MessageObject *m = (MessageObject *)o;
-	return !m->router && !m->plist && !m->data &&
+	return m->vm == vm && !m->router && !m->plist && !m->data &&
 	       (m->flags & (SHMCP_IPNORPY | SHMCP_IPRMDATA)) == SHMCP_IPNORPY &&
 	       be_get(m->image + SHMCP_IP_BFLN1F, 4) <= AHEAD_BYTES;
-}
-
-/* Message @m's RECEIVE ahead met the core's error @cc: kept for the take
- * that reaches it (fetch), which raises what a RECEIVE of its own raises. */
-static void keep_error(MessageObject *m, Machine *vm, int cc)
-{
-	Py_XSETREF(m->error_vm, Py_NewRef((PyObject *)vm));
-	m->error_cc = cc;
 }
 
 /* The @n messages @ms (ahead_item's, at most AHEAD_MSGS) RECEIVEd in one
@@ -78,7 +70,7 @@ static int receive_run(MessageObject *const *ms, int n, Machine *vm)
 			continue;
 		}
 		if (k < tried && ccs[k] < 0)
-			keep_error(ms[k], vm, ccs[k]);
+			ms[k]->error_cc = ccs[k];  /* for its take (fetch) to raise */
 		Py_DECREF(datas[k]);
 	}
 	return failed;
@@ -104,7 +96,7 @@ void receive_ahead(PyObject *batch)
 	uint64_t bytes = 0, total = 0;
 	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
 		PyObject *o = PyList_GET_ITEM(batch, i);
-		if (!ahead_item(o))
+		if (!ahead_item(o, vm))
 			continue;
 		MessageObject *m = (MessageObject *)o;
 		uint32_t size = (uint32_t)be_get(m->image + SHMCP_IP_BFLN1F, 4);

@@ -432,6 +432,26 @@ class Router:
             if thread is not threading.current_thread():
                 thread.join(1.0)
 
+    def end_at_logoff(self, userid: str) -> None:
+        """Before LOGOFF of ``userid``: stop(), and end with it everything
+        the router holds for the VM (LOGOFF severs its paths in CP): its
+        Paths are severed, its messages in flight complete with
+        PathSevered, its coroutines raise NotLoggedOn.  Nothing is left to
+        act for the VM this process logs on as next."""
+        self.stop()
+        from .path import EndedAtLogoff
+        with self.mutex:
+            for path in (*self.paths.values(), *self.connecting.values()):
+                path._state = "severed"
+                path._sever_owed = False  # (the next VM's SEVER would be another path's)
+            self.paths.clear()
+            self.connecting.clear()
+            for msgid, pending in self.pending.items():  # no completion can come now
+                pending._complete(EndedAtLogoff(msgid, userid))
+            self.pending.clear()
+            if self.loop_pump is not None:  # (in its loop's thread)
+                self.loop_pump._fail_threadsafe(NotLoggedOn(f"{userid} was logged off"))
+
 
 def raise_for(rc: int, what: str, partner: str = "") -> None:
     """The Pythonic exception for IPRCODE ``rc`` of ``what`` (one funnel)."""

@@ -72,24 +72,8 @@ class PythonicVM(AsyncVM):
         VM is severed with it (LOGOFF severs them in CP): a Path kept
         after LOGOFF raises PathSevered instead of acting for whatever VM
         this process logs on as next."""
-        router = self._router
-        if router is not None:
-            router.stop()
-            with router.mutex:
-                for path in (*router.paths.values(), *router.connecting.values()):
-                    path._state = "severed"
-                    path._sever_owed = False  # (the next VM's SEVER would be another path's)
-                router.paths.clear()
-                router.connecting.clear()
-                # its messages in flight: no completion can come now
-                from .path import EndedAtLogoff
-                for msgid, pending in router.pending.items():
-                    pending._complete(EndedAtLogoff(msgid, self.userid))  # type: ignore[attr-defined]
-                router.pending.clear()
-                # its coroutines waiting on the router (in its loop's thread)
-                if router.loop_pump is not None:
-                    who = self.userid  # type: ignore[attr-defined]
-                    router.loop_pump._fail_threadsafe(NotLoggedOn(f"{who} was logged off"))
+        if self._router is not None:
+            self._router.end_at_logoff(self.userid)  # type: ignore[attr-defined]
 
     def connect(self, userid: str | bytes, *, pgm: Any = None, user: Any = b"",
                 msglim: int | None = None, priority: bool = False, timeout: float | None = None,
