@@ -195,7 +195,9 @@ class LoopPump:
             except TimeoutError:
                 pass  # pred is asked once more, then the deadline raises
             except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
-                if self.router.vm.logged_on or not (got := pred()):
+                # (not judged by vm.logged_on: the layer fails the pump in
+                # LOGOFF's hook, before the VM counts as logged off)
+                if not (got := pred()):
                     raise
                 return got
             pumped = False

@@ -224,7 +224,7 @@ class Path(AsyncPath):
         """In a wait of ``what`` on this path, NotLoggedOn: LOGOFF (by
         another thread, or FORCE) ended the VM, and with it the path:
         PathSevered says so.  Re-raises it while the VM is logged on."""
-        if self._router.vm.logged_on:
+        if self._router.vm.logged_on and self._state != "severed":  # (LOGOFF's hook severs first)
             raise
         self._not_active(what)
         raise AssertionError("unreachable: _not_active raises")
