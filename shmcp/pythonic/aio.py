@@ -588,7 +588,10 @@ class AsyncPath:
         pump = pump_of(router)
         deadline = None if timeout is None else deadline_of(timeout)
         if self._state != "severed":  # (severed: receive says so at once)
-            msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
+            try:
+                msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
+            except NotLoggedOn:  # LOGOFF by another thread: it ended the path
+                self._ended_by_logoff("receive")
             if msg is not None:
                 return msg
         receive = self.receive
