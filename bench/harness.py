@@ -5,6 +5,9 @@
 Each measurement runs in its own worker process (bench/worker.py) with a
 time limit; repeats are interleaved (repeat 1 of every transport, then
 repeat 2 ...) so the noise of a shared machine falls on all of them alike.
+With the stream workload and --pin none, the 64 B stream also runs with the
+two ends on two cores and on one (--placements), so that two rows' ratio
+can be read under one placement.
 Raw outcomes go to OUT/results.json, the report to OUT/results.md and the
 plot to OUT/latency.png (bench/report.py)."""
 from __future__ import annotations
@@ -30,13 +33,13 @@ PRESETS = {
     #            repeats  rtt n  warmup  sizes                  stream sizes  window  fan-in clients, window  idle VMs
     "full":  dict(repeats=3, n=20000, warmup=2000, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
                   window=1.0, clients=8, fanin_window=2.0, idle=[0, 8, 32], paths=[10, 100], max_s=30.0,
-                  big_sizes=[1048576]),
+                  big_sizes=[1048576], placements=["split", "same"]),
     "quick": dict(repeats=3, n=5000, warmup=500, sizes=[8, 64, 4096, 65536], stream_sizes=[64, 4096],
                   window=0.3, clients=8, fanin_window=0.5, idle=[0, 8, 32], paths=[10, 100], max_s=10.0,
-                  big_sizes=[1048576]),
+                  big_sizes=[1048576], placements=["split", "same"]),
     "tiny":  dict(repeats=1, n=300, warmup=30, sizes=[64], stream_sizes=[64],
                   window=0.1, clients=2, fanin_window=0.1, idle=[0, 2], paths=[10], max_s=5.0,
-                  big_sizes=[]),
+                  big_sizes=[], placements=[]),
 }
 # Round trips of a large message take ~100x a small one's: they run
 # BIG_FEWER times fewer (round trip and warm-up), and only on the transports
@@ -46,6 +49,26 @@ BIG_FEWER = 20
 
 
 WORKLOADS = ("rtt", "stream", "fanin", "scale", "paths")
+# With the stream workload, the 64 B stream once more under each fixed
+# placement (a two-process run lands on two cores or on one, repeat by
+# repeat, and a transport's rate differs between them): the "placement"
+# workload, run as a stream, its rows apart from the scheduler's.
+PLACEMENT, PLACEMENT_SIZE = report.PLACED, report.PLACED_SIZE
+PLACEMENTS = tuple(report.PLACES)   # split, same: as --pin takes them
+
+
+def runs_as(workload: str) -> str:
+    """The workload a job runs: a placement job is a stream."""
+    return "stream" if workload == PLACEMENT else workload
+
+
+def placements(args: argparse.Namespace) -> list[str]:
+    """The fixed placements the stream is measured under besides the
+    scheduler's: none unless the stream runs and --pin is left at none
+    (with everything pinned, the rows would repeat the stream's)."""
+    if "stream" not in (args.workloads or WORKLOADS) or args.pin != "none":
+        return []
+    return list(args.placements)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -81,6 +104,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--pin", choices=("none", "split", "same"), default="none",
                     help="round trips and streams: split = the two processes on CPUs 0 and 1, "
                          "same = both on CPU 0; none (default) = the scheduler's choice")
+    ap.add_argument("--placements", type=keys(PLACEMENTS, "placement", empty_ok=True),
+                    help="with --pin none: the 64 B stream also under these fixed placements, "
+                         "e.g. split,same (empty: none)")
     ap.add_argument("--report-only", action="store_true",
                     help="only re-write results.md and latency.png from OUT/results.json")
     ap.add_argument("--floors", help="a built bench/floors.c (default: build it now with $CC)")
@@ -156,6 +182,9 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
                                [(s, big) for s in args.big_sizes]:
                 out += [dict(key=t.key, workload="stream", size=size, window=args.window,
                              max_msgs=50_000_000, pin=args.pin) for t in among]
+            for pin in placements(args):
+                out += [dict(key=t.key, workload=PLACEMENT, size=PLACEMENT_SIZE, window=args.window,
+                             max_msgs=50_000_000, pin=pin) for t in transports if "stream" in t.workloads]
         elif w == "fanin":
             out += [dict(key=t.key, workload="fanin", size=64, clients=args.clients,
                          window=args.fanin_window, n=10_000_000) for t in transports]
@@ -174,9 +203,10 @@ def jobs(args: argparse.Namespace, transports: list) -> list[dict]:
 
 def run_job(job: dict, timeout: float) -> dict:
     t = BY_KEY[job["key"]]
-    full = dict(job, module=t.module, opts=dict(t.opts, idle_vms=job.get("idle_vms", 0),
-                                                open_paths=job.get("open_paths", 1),
-                                                workload=job["workload"]))
+    workload = runs_as(job["workload"])
+    full = dict(job, module=t.module, workload=workload,
+                opts=dict(t.opts, idle_vms=job.get("idle_vms", 0), open_paths=job.get("open_paths", 1),
+                          workload=workload))
     cmd = [sys.executable, "-m", "bench.worker", json.dumps(full)]
     # its own process group: a worker past its time is killed with the
     # processes it started, and the systems it IPLed are shut down
@@ -227,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         todo = []
         for job in jobs(args, chosen):
             t = BY_KEY[job["key"]]
-            why = blocked.get(t.key) or unsupported(t, job["workload"], job["size"])
+            why = blocked.get(t.key) or unsupported(t, runs_as(job["workload"]), job["size"])
             if why:  # reported once, never run
                 results.append(dict(job, rep=0, status="not run", error=why))
             else:
@@ -246,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
                 entry = dict(job, rep=rep, **res)
                 entry.pop("binary", None)
                 results.append(entry)
-                print(f"[{done}/{total}] {job['workload']:<6} {job['size']:>6} B "
+                what = job["pin"] if job["workload"] == PLACEMENT else job["workload"]
+                print(f"[{done}/{total}] {what:<6} {job['size']:>6} B "
                       f"{BY_KEY[job['key']].label:<52} {_brief(entry)} ({time.time() - t0:.1f} s)",
                       flush=True)
     finally:
@@ -255,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     facts["duration_s"] = round(time.time() - started, 1)
     facts["preset"] = args.preset
     facts["config"] = dict({k: getattr(args, k) for k in PRESETS["full"]}, pin=args.pin,
-                           big_fewer=BIG_FEWER)
+                           big_fewer=BIG_FEWER, placements=placements(args))
     facts["leftovers"] = leftovers
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"machine": facts, "results": results}, f, indent=1)

@@ -90,12 +90,13 @@ def counts(least: int, most: int | None = None, empty_ok: bool = False) -> Calla
     return check
 
 
-def keys(known: Iterable[str], what: str) -> Callable[[str], list[str]]:
-    """A comma-separated list of distinct names from ``known``."""
+def keys(known: Iterable[str], what: str, empty_ok: bool = False) -> Callable[[str], list[str]]:
+    """A comma-separated list of distinct names from ``known`` (empty only
+    if ``empty_ok``)."""
     names = list(known)
 
     def check(text: str) -> list[str]:
-        items = _items(text, False)
+        items = _items(text, empty_ok)
         for item in items:
             if item not in names:
                 raise _bad(text, f"unknown {what} {item!r}; known: {', '.join(names)}")

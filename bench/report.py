@@ -11,14 +11,20 @@ BASE = "pipe"  # every ratio is to os.pipe measured in the same run
 CORE, NOSPIN = "core", "core-nospin"
 IUCV, IUCV_NOSPIN, IUCV_SIGPAUSE = "iucv-wait", "iucv-nospin", "iucv-sigpause"
 IUCV_FROM_C = "c-iucv"  # the same one-way stream through the core alone
+# the harness's "placement" workload: the 64 B stream with the two ends
+# pinned, each placement its own cell
+PLACED, PLACED_SIZE = "placement", 64
+PLACES = {"split": "two cores (split)", "same": "one core (same)"}
 
 
 def _group(results: list[dict]) -> dict:
     """(key, workload, size, idle) -> {"ok": [metrics...], "errors": [...], "not_run": why}.
-    For the "paths" workload the fourth element is the number of open paths."""
+    For the "paths" workload the fourth element is the number of open paths,
+    for "placement" the pinning ("split", "same")."""
     g: dict = defaultdict(lambda: {"ok": [], "errors": [], "not_run": None})
     for r in results:
-        fourth = r.get("open_paths", 1) if r["workload"] == "paths" else r.get("idle_vms", 0)
+        fourth = {"paths": r.get("open_paths", 1), PLACED: r.get("pin")}.get(r["workload"],
+                                                                             r.get("idle_vms", 0))
         cell = g[(r["key"], r["workload"], r["size"], fourth)]
         if r["status"] == "ok":
             cell["ok"].append(r["metrics"])
@@ -104,6 +110,36 @@ def _stream_table(g: dict, size: int) -> list[str]:
         rng = f"{min(vals):,.0f}–{max(vals):,.0f}" if len(vals) > 1 else ""
         rows.append(f"| {BY_KEY[key].label} | {_f(mps, '{:,.0f}')} | {_f(_med(cell, 'mb_per_s'))} | {rng} "
                     f"| {len(cell['ok'])} | {_ratio(mps, base)} | {_order_note(cell)} | {_note(cell)} |")
+    return rows
+
+
+def _placement_table(g: dict) -> list[str]:
+    """The 64 B stream per fixed placement, each ratio to os.pipe in that
+    placement, beside the unpinned row's ratio."""
+    pins = [p for p in PLACES if any(k[1] == PLACED and k[3] == p for k in g)]
+    base = {p: _med(g.get((BASE, PLACED, PLACED_SIZE, p), {"ok": []}), "msgs_per_s") for p in pins}
+    free_base = _med(g.get((BASE, "stream", PLACED_SIZE, 0), {"ok": []}), "msgs_per_s")
+    head = "".join(f" {PLACES[p]}: msgs/s | ÷ os.pipe ({p}) |" for p in pins)
+    rows = [f"| transport |{head} scheduler's choice: ÷ os.pipe | runs ({' / '.join(pins)}) | sequence check | note |",
+            "|---|" + "---:|---:|" * len(pins) + "---:|---:|---|---|"]
+    for key in _keys(g, PLACED):
+        cols, runs, notes, ok = [], [], [], []
+        for p in pins:
+            cell = g.get((key, PLACED, PLACED_SIZE, p))
+            if cell is None:
+                cols += ["–", "–"]
+                runs.append("0")
+                notes.append(f"{p}: not measured in this run")
+                continue
+            mps = _med(cell, "msgs_per_s")
+            cols += [_f(mps, "{:,.0f}"), _ratio(mps, base[p])]
+            runs.append(str(len(cell["ok"])))
+            ok += cell["ok"]
+            if _note(cell):
+                notes.append(f"{p}: {_note(cell)}")
+        free = g.get((key, "stream", PLACED_SIZE, 0), {"ok": []})
+        rows.append(f"| {BY_KEY[key].label} | {' | '.join(cols)} | {_ratio(_med(free, 'msgs_per_s'), free_base)} "
+                    f"| {' / '.join(runs)} | {_order_note({'ok': ok})} | {'; '.join(notes)} |")
     return rows
 
 
@@ -233,7 +269,7 @@ def _targets(g: dict) -> list[str]:
     for (key, workload, _size, _idle), cell in g.items():
         if BY_KEY[key].kind != "shmcp":
             continue
-        if workload == "stream":
+        if workload in ("stream", PLACED):
             runs += len(cell["ok"])
             bad += sum(m["lost"] + m["reordered"] for m in cell["ok"])
         else:
@@ -261,7 +297,8 @@ def _machine(facts: dict) -> list[str]:
         f"open IUCV paths {[1] + list(cfg.get('paths') or [])}; "
         f"large messages {cfg.get('big_sizes') or 'none'} (round trip and stream, "
         f"{cfg['n'] // cfg.get('big_fewer', 1)} round trips); "
-        f"CPU pinning: {cfg.get('pin', 'none')} (none: the scheduler places the processes)",
+        f"CPU pinning: {cfg.get('pin', 'none')} (none: the scheduler places the processes); "
+        f"the {PLACED_SIZE} B stream also under fixed placements: {', '.join(cfg.get('placements') or []) or 'none'}",
     ]
     left = facts.get("leftovers") or []
     lines.append("* left in /dev/shm, /dev/mqueue after the run: " + ("; ".join(left) if left else "nothing"))
@@ -294,6 +331,14 @@ def write(out: str, facts: dict, results: list[dict]) -> None:
                "SEND/RECV → RECEIVE → REPLY; every echoed reply is compared with its request.", ""]
         for size in ssizes:
             md += [f"### {size} B", "", *_stream_table(g, size), ""]
+    if any(k[1] == PLACED for k in g):
+        md += [f"## One-way streaming by placement, {PLACED_SIZE} B", "",
+               "The scheduler puts a run's two processes on two cores or on one, repeat by repeat, and a "
+               "transport's rate differs a lot between the two, so a ratio of two rows is like for like "
+               "only when both ran under one placement.  Here the stream runs again with the receiver on "
+               "CPU 0 and the sender on CPU 1 (split) or both on CPU 0 (same), each ratio to os.pipe in "
+               "that placement; the last ratio is the unpinned row's above.", "",
+               *_placement_table(g), ""]
     if any(k[1] == "fanin" for k in g):
         clients = next((m["clients"] for k, c in g.items() if k[1] == "fanin" for m in c["ok"]), "?")
         md += [f"## Fan-in: {clients} clients → 1 server, 64 B", "", *_fanin_table(g), ""]

@@ -103,6 +103,102 @@ def test_the_full_and_quick_runs_include_large_messages():
     assert not [j for j in harness.jobs(harness.parse(["--tiny"]), TRANSPORTS) if j["size"] > 65536]
 
 
+def test_the_full_and_quick_runs_measure_the_64_byte_stream_by_placement():
+    """Each transport that streams runs the 64 B stream once more with its
+    ends on two cores and on one, apart from the unpinned stream; the tiny
+    preset, a run pinned throughout and a run without the stream do not."""
+    from bench import harness
+    from bench.registry import TRANSPORTS
+    streaming = {t.key for t in TRANSPORTS if "stream" in t.workloads}
+    assert {"iucv-wait", "vmcf", "shmcp-path", "pipe", "c-iucv"} <= streaming
+    for preset in ("full", "quick"):
+        args = harness.parse([f"--{preset}"] if preset != "full" else [])
+        jobs = harness.jobs(args, TRANSPORTS)
+        placed = [j for j in jobs if j["workload"] == "placement"]
+        assert sorted((j["key"], j["pin"]) for j in placed) == \
+            sorted((k, p) for k in streaming for p in ("split", "same"))
+        assert {j["size"] for j in placed} == {64}
+        assert {j["pin"] for j in jobs if j["workload"] == "stream"} == {"none"}
+        assert harness.runs_as("placement") == "stream"
+    for argv in (["--tiny"], ["--quick", "--pin", "split"], ["--quick", "--workloads", "rtt,fanin"],
+                 ["--quick", "--placements", ""]):
+        assert not [j for j in harness.jobs(harness.parse(argv), TRANSPORTS)
+                    if j["workload"] == "placement"], argv
+    only_same = harness.jobs(harness.parse(["--quick", "--placements", "same"]), TRANSPORTS)
+    assert {j["pin"] for j in only_same if j["workload"] == "placement"} == {"same"}
+
+
+def _stream(mps: float) -> dict:
+    return {"status": "ok", "metrics": {"msgs_per_s": mps, "mb_per_s": mps * 64 / 1e6, "sent": 10,
+                                        "received": 10, "lost": 0, "reordered": 0, "secs": 1.0}}
+
+
+def test_the_report_reads_each_placement_against_os_pipe_in_that_placement(tmp_path):
+    """results.md's placement table: every ratio is to os.pipe measured in
+    the same placement; a transport without a result shows "–" and why."""
+    from bench import report
+    cells = [  # (key, workload, pin, msgs/s per repeat, or an outcome)
+        ("pipe", "placement", "split", [900.0, 1100.0]), ("pipe", "placement", "same", [500.0, 500.0]),
+        ("shmcp-path", "placement", "split", [2000.0, 2000.0]),
+        ("shmcp-path", "placement", "same", [750.0, 750.0]),
+        ("iucv-wait", "placement", "split", [1010.0]),
+        ("iucv-wait", "placement", "same", {"status": "failed", "error": "worker exited 1: boom"}),
+        ("pipe", "stream", "none", [800.0]), ("shmcp-path", "stream", "none", [1200.0]),
+        ("iucv-wait", "stream", "none", [400.0]),
+    ]
+    results = []
+    for key, workload, pin, runs in cells:
+        outcomes = [_stream(x) for x in runs] if isinstance(runs, list) else [runs]
+        results += [dict(out, key=key, workload=workload, size=64, pin=pin, rep=rep, window=0.1)
+                    for rep, out in enumerate(outcomes)]
+    facts = {"date": "2026-12-07", "commit": "abc", "preset": "quick", "duration_s": 1.0, "cores": 2,
+             "cores_usable": 2, "cpu": "cpu", "kernel": "k", "python": "3", "cc": "cc", "packages": {},
+             "loadavg_start": [0.0, 0.0, 0.0], "leftovers": [],
+             "config": {"repeats": 2, "n": 10, "warmup": 1, "sizes": [64], "window": 0.1,
+                        "stream_sizes": [64], "clients": 2, "fanin_window": 0.1, "idle": [0],
+                        "paths": [], "big_sizes": [], "pin": "none", "placements": ["split", "same"]}}
+    report.write(str(tmp_path), facts, results)
+    md = (tmp_path / "results.md").read_text()
+    assert "the 64 B stream also under fixed placements: split, same" in md
+    section = md.split("## One-way streaming by placement, 64 B", 1)[1].split("\n## ", 1)[0]
+    assert md.index("## One-way streaming\n") < md.index("## One-way streaming by placement")
+    rows = {ln.split(" | ")[0].lstrip("| "): ln for ln in section.splitlines() if ln.startswith("| ")}
+    assert "two cores (split): msgs/s | ÷ os.pipe (split) | one core (same): msgs/s" in section
+    assert rows["os.pipe"].startswith("| os.pipe | 1,000 | 1.00× | 500 | 1.00× | 1.00× | 2 / 2 |")
+    assert rows["shmcp Pythonic layer: path.send / vm.receive"].startswith(
+        "| shmcp Pythonic layer: path.send / vm.receive | 2,000 | 2.00× | 750 | 1.50× | 1.50× | 2 / 2 |")
+    iucv = rows["shmcp IUCV: handler-free wait"]
+    assert iucv.startswith("| shmcp IUCV: handler-free wait | 1,010 | 1.01× | – | – | 0.50× | 1 / 0 |")
+    assert "same: FAILED 1 of 1 runs: worker exited 1: boom" in iucv
+    # the unpinned stream's table is the unpinned runs' alone
+    stream = md.split("## One-way streaming\n", 1)[1].split("## One-way streaming by placement", 1)[0]
+    assert "| os.pipe | 800 |" in stream and "1,000" not in stream
+
+
+def test_the_placement_rows_run_and_report_again_from_results_json(tmp_path):
+    """A real run of the placement jobs (Python transports and the C floor):
+    each pinned stream whole and in order, its table in results.md, and
+    --report-only writes it again from results.json."""
+    cmd = [sys.executable, "-m", "bench", "--tiny", "--out", str(tmp_path), "--only",
+           "iucv-wait,c-iucv,pipe", "--workloads", "stream", "--placements", "split,same"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    raw = json.loads((tmp_path / "results.json").read_text())
+    assert raw["machine"]["config"]["placements"] == ["split", "same"]
+    placed = {(r["key"], r["pin"]): r for r in raw["results"] if r["workload"] == "placement"}
+    assert set(placed) == {(k, p) for k in ("iucv-wait", "c-iucv", "pipe") for p in ("split", "same")}
+    for r in placed.values():
+        assert r["status"] == "ok", r
+        m = r["metrics"]
+        assert m["lost"] == 0 and m["reordered"] == 0 and m["received"] == m["sent"] > 0
+    md = (tmp_path / "results.md").read_text()
+    assert "## One-way streaming by placement, 64 B" in md
+    (tmp_path / "results.md").unlink()
+    out = subprocess.run(cmd + ["--report-only"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "results.md").read_text() == md
+
+
 def test_a_large_message_goes_and_comes_back_whole(tmp_path):
     """1 MiB IUCV messages: every round trip's echo intact, the stream (a
     message limit that keeps the staged messages within the pool) lossless

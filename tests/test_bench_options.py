@@ -55,6 +55,9 @@ BAD = [
     ("--paths", "10,100000", "100000: must be at most"),
     ("--max-s", "0", "above 0"),
     ("--pin", "both", "invalid choice"),
+    ("--placements", "both", "unknown placement 'both'"),
+    ("--placements", "split,split", "split is given twice"),
+    ("--placements", "split,", "an empty item"),
     ("--floors", "/nonexistent/floors", "not an executable file"),
 ]
 
@@ -107,7 +110,10 @@ def test_good_values_parse(tmp_path):
     assert (args.window, args.max_s, args.idle, args.paths) == (0.5, 2.5, [0, 8], [1, 10])
     from bench.registry import BY_KEY
     jobs = harness.jobs(args, [BY_KEY[k] for k in args.only])
-    assert {(j["workload"], j["size"]) for j in jobs} == {("rtt", 64), ("stream", 64), ("stream", 4096)}
+    assert {(j["workload"], j["size"]) for j in jobs} == {("rtt", 64), ("stream", 64), ("stream", 4096),
+                                                          ("placement", 64)}
+    assert harness.parse(["--quick", "--placements", "same,split"]).placements == ["same", "split"]
+    assert harness.parse(["--quick", "--placements", ""]).placements == []
 
 
 def test_the_command_refuses_before_running_anything(tmp_path):
