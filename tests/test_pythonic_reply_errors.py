@@ -116,3 +116,25 @@ def test_a_reply_that_raised_leaves_the_message_answerable(small_server, failing
         else:
             with pytest.raises(outcome):
                 pending.result(timeout=30)
+
+
+@pytest.mark.parametrize("one_way", [True, False], ids=["one-way", "two-way"])
+def test_repr_of_an_events_message_leaves_it_in_its_inbox(server, one_way):
+    """repr() of a message_pending event's message shows its length from
+    the interrupt and takes nothing: vm.receive() still returns it, with
+    its data."""
+    with shmcp.logon("client") as vm:
+        path = vm.connect("server", timeout=30)
+        pending = None
+        if one_way:
+            path.send(b"hello", one_way=True)
+        else:
+            pending = path.send_nowait(b"hello")
+        said = ask(server, "repr(next(e for e in events if e.name == 'message_pending').message)")
+        kind = "one-way" if one_way else "two-way"
+        assert said == f"OK '<Message 1 {kind} trgcls=0 5 bytes, not received>'"
+        assert ask(server, "(msg := vm.receive(timeout=10)).data") == "OK b'hello'"
+        assert ask(server, "repr(msg)") == f"OK '<Message 1 {kind} trgcls=0 5 bytes>'"
+        if pending is not None:
+            assert ask(server, "msg.reply(b'seen')") == "OK None"
+            assert pending.result(timeout=30) == b"seen"

@@ -126,8 +126,18 @@ class Message(MessageCore):
         raise IUCVError(rc, f"{what} of message {self.msgid}: IUCV return code {rc}")
 
     def __repr__(self) -> str:
+        """What is known without taking the message: a message nobody
+        RECEIVEd shows the length its pending interrupt gave, and stays in
+        its inbox."""
         kind = "one-way" if self.one_way else "two-way"
-        return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {len(self.data)} bytes>"
+        data = self._data
+        if data is not None:
+            size = f"{len(data)} bytes"
+        elif self._flags & _IPRMDATA:
+            size = "8 bytes in the parameter list, not received"
+        else:
+            size = f"{self._p.bf1len} bytes, not received"
+        return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {size}>"
 
 
 bind_message(Message, MsgPlist, CompPlist)  # the class the router's C filing makes
