@@ -145,7 +145,8 @@ int fetch(MessageObject *m)
 	if (PyLong_CheckExact(got)) {  /* its condition code: gone */
 		Py_DECREF(got);
 		Py_XSETREF(m->data, PyBytes_FromStringAndSize(NULL, 0));
-		m->answered = 1;
+		/* not answered: a reply or reject asks the core, which says why
+		 * (purged by its sender, its path severed) */
 		return m->data ? 0 : -1;
 	}
 	if (!PyBytes_Check(got)) {
@@ -297,16 +298,19 @@ static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ss
 	Py_XSETREF(p->bf2, Py_NewRef(data));
 	be_put(image + SHMCP_IP_BFLN2F, 4, (uint64_t)size);
 	image[SHMCP_IP_FLAGS1] = 0;
-	self->answered = 1;
-	PyObject *cc = iucv_reply(plist);
-	int rc = cc ? PyObject_IsTrue(cc) : -1;
-	Py_XDECREF(cc);
+	self->answered = 1;  /* meanwhile another thread's answer is ValueError */
+	PyObject *got = iucv_reply(plist);
+	long cc = got ? PyLong_AsLong(got) : -1;
+	Py_XDECREF(got);
 	PyObject *res = NULL;
-	if (rc == 0 || (rc > 0 && image[SHMCP_IP_RCODE] == 5))  /* 5: the sender's error */
+	if (cc == 0 || (cc > 0 && image[SHMCP_IP_RCODE] == 5)) {  /* 5: the sender's error */
 		res = Py_NewRef(Py_None);
-	else if (rc > 0)
-		res = PyObject_CallMethod((PyObject *)self, "_failed", "is",
-					  (int)image[SHMCP_IP_RCODE], "reply");
+	} else {  /* not answered (no storage, purged, ...): a retry asks the core again */
+		self->answered = 0;
+		if (cc > 0)
+			res = PyObject_CallMethod((PyObject *)self, "_failed", "lis", cc,
+						  (int)image[SHMCP_IP_RCODE], "reply");
+	}
 	Py_DECREF(plist);
 	return res;
 }

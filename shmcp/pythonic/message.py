@@ -12,7 +12,22 @@ from ..plist import CompPlist, MsgPlist
 _IPPRTY, _IPNORPY, _IPRMDATA = lib.SHMCP_IPPRTY, lib.SHMCP_IPNORPY, lib.SHMCP_IPRMDATA
 _SELECT = lib.SHMCP_IPFGPID | lib.SHMCP_IPFGMID | lib.SHMCP_IPFGMCL
 _reply = iucv.reply
+_reject = iucv.reject
 _receive = iucv.receive
+
+
+def _reply_buffer(data: Any) -> memoryview:
+    """``data`` (a reply) as a buffer REPLY can take: TypeError naming what
+    is wrong unless it is a C-contiguous bytes-like object."""
+    try:
+        view = memoryview(data)
+    except TypeError:
+        raise TypeError(f"reply data must be a C-contiguous bytes-like object, "
+                        f"not {type(data).__name__}") from None
+    if not view.c_contiguous:
+        raise TypeError(f"reply data must be a C-contiguous bytes-like object, "
+                        f"not a non-contiguous {type(data).__name__} (copy it with bytes())")
+    return view
 
 
 class Message(MessageCore):
@@ -73,35 +88,56 @@ class Message(MessageCore):
         bytearray for a message taken and not answered yet)."""
         self._answerable("reply")
         if type(data) is not bytes and type(data) is not bytearray:
-            try:
-                data = memoryview(data)
-            except TypeError:
-                raise TypeError(f"reply data must be a bytes-like object, "
-                                f"not {type(data).__name__}") from None
+            data = _reply_buffer(data)
         p = self._p
         p.bf2 = data
         p.flags1 = _IPPRTY if priority else 0
-        self._answered = True
-        if _reply(p) and p.rcode != 5:  # 5: longer than the answer area (the sender's error)
-            self._failed(p.rcode, "reply")
+        self._answer(_reply, p, "reply")
 
     def reject(self) -> None:
         """REJECT: the sender's send raises MessageRejected."""
         self._answerable("reject")
         p = self._p
         p.flags1 = 0
-        self._answered = True
-        if iucv.reject(p):
-            self._failed(p.rcode, "reject")
+        self._answer(_reject, p, "reject")
 
-    def _failed(self, rc: int, what: str) -> None:
+    def _answer(self, call: Any, p: MsgPlist, what: str) -> None:
+        """REPLY or REJECT (``call``) with ``p``: the message is answered
+        once the core took the answer, and stays answerable if the call
+        raised or the core refused it (a retry asks the core again)."""
+        self._answered = True  # meanwhile another thread's answer is ValueError
+        try:
+            cc = call(p)
+        except Exception:  # before the core answered: no storage, a program check
+            self._answered = False
+            raise
+        if cc and not (call is _reply and p.rcode == 5):  # 5: longer than the answer area (the sender's error)
+            self._answered = False
+            self._failed(cc, p.rcode, what)
+
+    def _failed(self, cc: int, rc: int, what: str) -> None:
+        """Raise for a REPLY or REJECT that ended with condition code
+        ``cc`` (IPRCODE ``rc`` with CC 1); MessageCore.reply's too."""
+        if cc == 2:  # no such message: the sender purged it (its send timed out)
+            raise PathSevered(f"{what}: message {self.msgid} was purged by its sender "
+                              f"(its send timed out or was withdrawn)", 9)
         if rc in (1, 9):
             raise PathSevered(f"{what}: message {self.msgid}'s path is severed", rc)
         raise IUCVError(rc, f"{what} of message {self.msgid}: IUCV return code {rc}")
 
     def __repr__(self) -> str:
+        """What is known without taking the message: a message nobody
+        RECEIVEd shows the length its pending interrupt gave, and stays in
+        its inbox."""
         kind = "one-way" if self.one_way else "two-way"
-        return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {len(self.data)} bytes>"
+        data = self._data
+        if data is not None:
+            size = f"{len(data)} bytes"
+        elif self._flags & _IPRMDATA:
+            size = "8 bytes in the parameter list, not received"
+        else:
+            size = f"{self._p.bf1len} bytes, not received"
+        return f"<Message {self.msgid} {kind} trgcls={self.trgcls} {size}>"
 
 
 bind_message(Message, MsgPlist, CompPlist)  # the class the router's C filing makes
