@@ -155,8 +155,10 @@ def check(rc: int, context: str) -> int:
 
 class PathSevered(IUCVError):
     """The path is severed: its partner severed it or logged off (or this
-    end did).  Raised by send, receive and result on that path; ``rc`` is
-    the IPRCODE of the call that found it (1, invalid path) or None."""
+    end did).  Raised by send, receive and result on that path, and by a
+    message's reply or reject once its sender purged it; ``rc`` is the
+    IPRCODE of the call that found it (1, invalid path; 9, the message was
+    purged) or None."""
 
     def __init__(self, message: str = "the path is severed", rc: int | None = None) -> None:
         super().__init__(rc, message)
