@@ -400,8 +400,14 @@ class VirtualMachine(_native.Machine):
     def events(self, timeout: float | None = None) -> Iterator[Any]:
         """Iterate over external interrupts; stops when none came for ``timeout``
         seconds (None: never stops).  Once the Pythonic layer is in use on
-        this VM, they are its Events (docs/pythonic.md)."""
+        this VM, they are its Events (docs/pythonic.md), recorded from this
+        call on."""
         if self.events_source is not None:
+            return self.events_source(timeout)
+        return self._interrupts(timeout)
+
+    def _interrupts(self, timeout: float | None) -> Iterator[Any]:
+        if self.events_source is not None:  # the layer came into use since the call
             yield from self.events_source(timeout)
             return
         while True:

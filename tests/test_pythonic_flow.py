@@ -242,6 +242,28 @@ def test_events_of_a_server(system):
         finish(server)
 
 
+def test_events_are_recorded_from_the_call_not_the_first_next(system):
+    """With the layer in use, vm.events() records from the call itself: a
+    message that comes before the program first iterates is still an
+    event (the generator used to start recording at its first next())."""
+    with shmcp.logon("server") as vm:
+        vm.accept_all()
+        events = vm.events(timeout=10)
+        sender = child("""
+            import shmcp
+            with shmcp.logon("client") as vm:
+                with vm.connect("server", timeout=30) as path:
+                    path.send(b"early", one_way=True)
+            print("SENT", flush=True)
+            """)
+        try:
+            assert line(sender) == "SENT"
+            pending = next(ev for ev in events if ev.name == "message_pending")
+            assert pending.message.data == b"early"
+        finally:
+            finish(sender)
+
+
 def test_receive_timeouts(system):
     with shmcp.logon("alone") as vm:
         with pytest.raises(TimeoutError):

@@ -213,21 +213,28 @@ class PythonicVM(AsyncVM):
                 return
 
     def _pythonic_events(self, timeout: float | None) -> Iterator[Event]:
-        """vm.events() once the Pythonic layer is in use: Events, from the
-        first call on."""
+        """vm.events() once the Pythonic layer is in use: Events, recorded
+        from the first call on -- the call itself, not the first next(), so
+        that what comes between the two is not missed."""
         router = self._layer()
         if router.events is None:
             with router.mutex:
                 if router.events is None:
                     router.events = collections.deque()
-        events = router.events
         deadline_of(timeout)  # checks it
-        while True:
-            try:
-                yield router.wait_until(lambda: events.popleft() if events else None,
-                                        deadline_of(timeout))
-            except TimeoutError:
-                return
+        return _recorded_events(router, router.events, timeout)
+
+
+def _recorded_events(router: Router, events: collections.deque, timeout: float | None
+                     ) -> Iterator[Event]:
+    """The Events the router records, as they come; stops when none came
+    for ``timeout`` seconds (None: never)."""
+    while True:
+        try:
+            yield router.wait_until(lambda: events.popleft() if events else None,
+                                    deadline_of(timeout))
+        except TimeoutError:
+            return
 
 
 def _attach() -> None:
