@@ -7,24 +7,12 @@ child process, which says what each call got as JSON on its last line;
 the timeouts are only there to end a hung case."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
-from script_child import ROOT, child, finish, line, serving
-
-# a partner that accepts every path and answers nothing
-SILENT = """
-    import shmcp
-    vm = shmcp.logon("holder")
-    vm.accept_all()
-    print("READY", flush=True)
-    input()
-    """
+from script_child import child, serving
+from test_logoff_threads import SILENT_SERVER, report_once_ended, run_script
 
 # a partner that accepts every path and takes every message, answering none
 SINK = """
@@ -37,20 +25,11 @@ SINK = """
     """
 
 
-def run_script(code: str) -> dict:
-    """``code`` (dedented) in a child that must end by itself with status
-    0: the JSON of its last line."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=180, env=dict(os.environ, PYTHONPATH=ROOT))
-    assert proc.returncode == 0, f"child ended with {proc.returncode}:\n{proc.stderr}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 # coroutines of a VM that another process ends: each says what it got
 ENDED_FROM_OUTSIDE = """
     import asyncio, json, shmcp
     vm = shmcp.logon("cli")
-    path = vm.connect("holder", timeout=30)
+    path = vm.connect("srv", timeout=30)
 
     async def outcome(coro):
         try:
@@ -77,17 +56,8 @@ ENDERS = {"force": [sys.executable, "-m", "shmcp", "force", "cli"],
 
 @pytest.mark.parametrize("how", sorted(ENDERS))
 def test_coroutines_end_when_another_process_ends_the_vm(system, how):
-    with serving(SILENT):
-        proc = child(ENDED_FROM_OUTSIDE)
-        try:
-            assert line(proc) == "WAITING"
-            ended = subprocess.run(ENDERS[how], capture_output=True, text=True, timeout=60,
-                                   env=dict(os.environ, PYTHONPATH=ROOT))
-            assert ended.returncode == 0, ended.stderr
-            got = json.loads(line(proc, 90))
-            assert proc.wait(60) == 0
-        finally:
-            finish(proc)
+    with serving(SILENT_SERVER):
+        got = report_once_ended(child(ENDED_FROM_OUTSIDE), ENDERS[how])
     vm_ends = {"NotLoggedOn"} if how == "force" else {"NotLoggedOn", "SystemDown"}
     assert got["path.areceive"] == "PathSevered", got
     assert {got["vm.areceive"], got["vm.aaccept"]} <= vm_ends, got
