@@ -212,14 +212,20 @@ def test_force_ends_every_waiting_thread(system):
         print(json.dumps({"got": got, "hung": sum(t.is_alive() for t in threads),
                           "logged_on": vm.logged_on}), flush=True)
         """)
+    report = report_once_ended(proc, [sys.executable, "-m", "shmcp", "force", "cli"])
+    assert report == {"got": ["NotLoggedOn", "NotLoggedOn"], "hung": 0, "logged_on": False}
+
+
+def report_once_ended(proc, command: list[str]):
+    """The JSON ``proc`` (a child) prints once ``command``, run when the
+    child said WAITING, ended its VM from another process."""
     try:
         assert line(proc) == "WAITING"
-        forced = subprocess.run([sys.executable, "-m", "shmcp", "force", "cli"],
-                                capture_output=True, text=True, timeout=60,
-                                env=dict(os.environ, PYTHONPATH=ROOT))
-        assert forced.returncode == 0, forced.stderr
+        ended = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, PYTHONPATH=ROOT))
+        assert ended.returncode == 0, ended.stderr
         report = json.loads(line(proc, 90))
         assert proc.wait(60) == 0
     finally:
         finish(proc)
-    assert report == {"got": ["NotLoggedOn", "NotLoggedOn"], "hung": 0, "logged_on": False}
+    return report

@@ -88,6 +88,28 @@ static int unwatched(PyObject *router)
 	return res;
 }
 
+/* Each of @router's watchers called (router mutex held): one-way
+ * completions taken unwatched, counted on their paths without a dispatch,
+ * when a watcher came during the wait (an asyncio loop's first use: a
+ * coroutine waiting for room under the message limit).  0, or -1 with an
+ * exception. */
+static int wake_watchers(PyObject *router)
+{
+	PyObject *watchers = PyObject_GetAttr(router, s_watchers);
+	PyObject *now = watchers ? PySequence_List(watchers) : NULL;  /* (a watcher may change it) */
+	Py_XDECREF(watchers);
+	if (!now)
+		return -1;
+	int rc = 0;
+	for (Py_ssize_t i = 0; !rc && i < PyList_GET_SIZE(now); i++) {
+		PyObject *r = PyObject_CallNoArgs(PyList_GET_ITEM(now, i));
+		rc = r ? 0 : -1;
+		Py_XDECREF(r);
+	}
+	Py_DECREF(now);
+	return rc;
+}
+
 /* The batch the core wait takes with @router's mutex let go: take_batch's
  * (one-way completions counted in @counts, router.counts), what it leaves
  * to wait()'s Python path finished by router._take_rest. */
@@ -163,6 +185,10 @@ static PyObject *pump(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 		if (!paths || count_completions(counts, paths) < 0)
 			Py_CLEAR(batch);
 		Py_XDECREF(paths);
+		/* watched now, not when the wait began: the watchers see them */
+		int now = batch && fast > 0 ? unwatched(router) : 1;
+		if (now < 0 || (!now && wake_watchers(router) < 0))
+			Py_CLEAR(batch);
 	}
 	Py_DECREF(counts);
 	return batch;

@@ -31,7 +31,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NoReturn
 
-from ..errors import MessageLimitExceeded, NotLoggedOn, PathQuiesced, PathSevered
+from ..errors import MessageLimitExceeded, NotLoggedOn, PathQuiesced, PathSevered, SystemDown
 from .timeouts import CONNECT_POLL, deadline_of
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ SLEEPER_WAIT = 0.02
 TAKE_NOW_PUMPS = 4
 _monotonic = time.monotonic
 _running_loop = asyncio.get_running_loop
+# what a wait raises once its VM ended (LOGOFF, FORCE, the system shut down)
+VM_ENDED = (NotLoggedOn, SystemDown)
 
 
 # bound by _bind_late on the first pump_of (path.py imports this module)
@@ -97,8 +99,8 @@ class LoopPump:
         self.wake_queued = False   # a _wake is on its way from another thread
         self.handoff = threading.Event()  # the sleeper thread pumps while set
         self.sleeper: threading.Thread | None = None
-        self.closed = False
-        self.failure: BaseException | None = None
+        self.closed = False        # detached: its loop closed
+        self.ended: BaseException | None = None  # the VM ended: every wait raises it
         # BaseEventLoop's queue of ready callbacks, timers and selector
         # (private; a loop without them gets the plain SPIN window): the hot
         # phase only waits when nothing is ready, and waits longer when
@@ -113,14 +115,17 @@ class LoopPump:
 
     def _dispatched(self) -> None:
         """The router's watcher (mutex held, any thread)."""
-        if threading.get_ident() == self.thread_id:
+        if self.loop.is_closed():  # nobody waits on it any more
+            self.close()
+        elif threading.get_ident() == self.thread_id:
             self._wake()
         elif not self.wake_queued:
             self.wake_queued = True
             try:
                 self.loop.call_soon_threadsafe(self._wake)
-            except RuntimeError:  # the loop is closed: nobody waits on it
+            except RuntimeError:  # closed meanwhile
                 self.wake_queued = False
+                self.close()
 
     def _wake(self) -> None:
         self.wake_queued = False
@@ -131,6 +136,8 @@ class LoopPump:
 
     def notify(self, fut: asyncio.Future) -> None:
         """Wake one future (from any thread): a Pending's completion."""
+        if self.loop.is_closed():
+            return
         if threading.get_ident() == self.thread_id:
             if not fut.done():
                 fut.set_result(None)
@@ -150,7 +157,8 @@ class LoopPump:
         self.awaited.add(fut)
         try:
             if not pumped and not self.scheduled and not self._ready:
-                self._pump(False, deadline)  # the loop has nothing else to do: pump now, in this step
+                # the loop has nothing else to do: pump now, in this step
+                self._pump(False, deadline, own=True)
             if not fut.done():
                 self._kick()
                 timer = None
@@ -165,8 +173,11 @@ class LoopPump:
         finally:
             self.outstanding -= 1
             self.awaited.discard(fut)
-        if fut.result() is _ENDED:  # (a completion that came first is the caller's)
-            raise self.failure  # type: ignore[misc]
+        got = fut.result()  # (a completion that came first is the caller's)
+        if got is _ENDED:
+            raise self.ended  # type: ignore[misc]
+        if got.__class__ is _Interrupted:
+            raise got.exc
 
     async def until(self, pred: Callable[[], Any], deadline: float | None,
                     pumped: bool = False) -> Any:
@@ -194,10 +205,14 @@ class LoopPump:
                 await self.wait_for(fut, deadline, pumped)
             except TimeoutError:
                 pass  # pred is asked once more, then the deadline raises
-            except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
+            except VM_ENDED as ended:  # what LOGOFF filed (a path severed) may answer
                 # (not judged by vm.logged_on: the layer fails the pump in
                 # LOGOFF's hook, before the VM counts as logged off)
-                if not (got := pred()):
+                try:
+                    got = pred()
+                except VM_ENDED:  # (the VM's own call: the first word on its end)
+                    raise ended from None
+                if not got:
                     raise
                 return got
             pumped = False
@@ -222,7 +237,7 @@ class LoopPump:
         self.outstanding += 1
         try:
             for _ in range(TAKE_NOW_PUMPS):
-                if not self._pump(False, deadline):
+                if not self._pump(False, deadline, own=True):
                     break  # the window passed, or a thread pumps
                 with mutex:
                     got = take()
@@ -230,8 +245,8 @@ class LoopPump:
                     return got
         finally:
             self.outstanding -= 1
-        if self.failure is not None:
-            raise self.failure
+        if self.ended is not None:
+            raise self.ended
         return None
 
     # -- pumping --------------------------------------------------------------
@@ -256,12 +271,16 @@ class LoopPump:
         elif got is not None:
             self._sleep()
 
-    def _pump(self, busy: bool, deadline: float | None = None) -> bool | None:
+    def _pump(self, busy: bool, deadline: float | None = None,
+              own: bool = False) -> bool | None:
         """One pump from the loop thread: a poll if ``busy`` (other
         callbacks are ready), else a core wait of up to the window (see
         SPIN, ALONE; no later than ``deadline``).  Whether an interrupt
         came; None if there was nothing to do or a thread pumps (the
-        sleeper then follows it)."""
+        sleeper then follows it).  ``own``: a coroutine's own step pumps,
+        and an exception of the wait (a signal handler's) is raised to it,
+        as a blocking call's wait raises it; from ``_drive`` it goes to
+        every coroutine waiting then, once."""
         if not self.outstanding or self.closed:
             return None
         router = self.router
@@ -277,8 +296,14 @@ class LoopPump:
             if deadline is not None:
                 window = max(0.0, min(window, deadline - _monotonic()))
             return router.pump_once(_monotonic() + window)
-        except Exception as exc:  # the VM ended (logoff, system down): every waiter learns it
-            self._fail(exc)
+        except Exception as exc:
+            if not router.vm.logged_on:  # the VM ended: every waiter learns it, for good
+                self._vm_ended(exc)
+                return None
+            if own:
+                self._kick()  # (the others' pumping goes on)
+                raise
+            self._interrupt(exc)
             return None
 
     def _window(self) -> float:
@@ -292,7 +317,7 @@ class LoopPump:
 
     def _sleep(self) -> None:
         """The cold phase: the sleeper thread waits in the core."""
-        if self.sleeper is None:
+        if self.sleeper is None or not self.sleeper.is_alive():
             self.sleeper = threading.Thread(target=self._sleeper, name="shmcp-asyncio",
                                             daemon=True)
             self.router.helpers.append(self.sleeper)
@@ -303,7 +328,9 @@ class LoopPump:
         router, handoff, stopped = self.router, self.handoff, self.router.stopped
         while not stopped.is_set() and not self.closed:
             if not handoff.wait(SLEEPER_WAIT):
-                if self.loop.is_closed():
+                if self.loop.is_closed():  # (asyncio.run returned): the pump detaches
+                    with router.mutex:
+                        self.close()
                     return
                 continue
             if not self.outstanding:
@@ -321,10 +348,12 @@ class LoopPump:
                 router.fg_waits += 1
             try:
                 got = router.pump_once(_monotonic() + SLEEPER_WAIT)
-            except Exception as exc:
-                if not router.vm.logged_on:
-                    return
-                self._fail_threadsafe(exc)
+            except Exception as exc:  # the VM ended (FORCE, shutdown, LOGOFF), or worse
+                ending = self._vm_ended if not router.vm.logged_on else self._interrupt
+                try:
+                    self.loop.call_soon_threadsafe(ending, exc)
+                except RuntimeError:  # the loop is closed: nobody waits on it
+                    pass
                 return
             if got:  # back to the loop's hot phase
                 handoff.clear()
@@ -333,13 +362,36 @@ class LoopPump:
                 except RuntimeError:
                     return
 
+    def _vm_ended(self, exc: BaseException) -> None:
+        """On the loop thread: the VM ended under the pump (``exc`` says
+        how).  Unless LOGOFF's hook ran (an in-process logoff), the router
+        ends what it holds as at LOGOFF (FORCE, or a shutdown by another
+        process: its paths severed, messages in flight complete with
+        PathSevered), then every coroutine waiting raises ``exc``."""
+        if self.ended is None:
+            self.ended = exc  # (the first word: end_at_logoff's own is later)
+        router = self.router
+        if not router.stopped.is_set():
+            router.end_at_logoff(router.vm.userid)
+        self._fail(exc)
+
     def _fail(self, exc: BaseException) -> None:
-        """The VM ended (``exc`` says how): every coroutine waiting on the
-        router raises it."""
-        self.failure = exc
+        """The VM ended (``exc`` says how, unless an earlier word did):
+        every coroutine waiting on the router raises it, and every later
+        wait."""
+        if self.ended is None:
+            self.ended = exc
         for fut in list(self.awaited):
             if not fut.done():
                 fut.set_result(_ENDED)
+
+    def _interrupt(self, exc: BaseException) -> None:
+        """An exception of the pump's wait that did not end the VM (a
+        signal handler's): each coroutine waiting now raises it, once."""
+        got = _Interrupted(exc)
+        for fut in list(self.awaited):
+            if not fut.done():
+                fut.set_result(got)
 
     def _fail_threadsafe(self, exc: BaseException) -> None:
         try:
@@ -348,17 +400,52 @@ class LoopPump:
             pass
 
     def close(self) -> None:
-        """Detach from the router (its loop is gone or replaced)."""
+        """Detach from the router (mutex held): the loop closed, and
+        nothing touches it again; the blocking calls' batching is back."""
         self.closed = True
         self.handoff.set()
-        try:
-            self.router.watchers.remove(self._dispatched)
-        except ValueError:
-            pass
+        router = self.router
+        # a new list: dispatch may be walking the old one (this is its watcher)
+        router.watchers = [w for w in router.watchers if w != self._dispatched]
+        pumps = router.loop_pump
+        if pumps is not None:
+            pumps.drop(self)
+
+
+class LoopPumps:
+    """The loop pumps of one router (``router.loop_pump``): one per event
+    loop that uses the VM, each woken by every dispatch; LOGOFF's hook
+    fails them all."""
+
+    __slots__ = ("by_loop", "last")
+
+    def __init__(self) -> None:
+        self.by_loop: dict[asyncio.AbstractEventLoop, LoopPump] = {}
+        self.last: LoopPump | None = None  # pump_of's first guess
+
+    def drop(self, pump: LoopPump) -> None:
+        """Forget ``pump`` (mutex held)."""
+        if self.by_loop.get(pump.loop) is pump:
+            del self.by_loop[pump.loop]
+        if self.last is pump:
+            self.last = None
+
+    def _fail_threadsafe(self, exc: BaseException) -> None:
+        for pump in list(self.by_loop.values()):
+            pump._fail_threadsafe(exc)
 
 
 # what _fail wakes a future with (any other wake is a completion or a dispatch)
 _ENDED = object()
+
+
+class _Interrupted:
+    """What _interrupt wakes a future with: the exception to raise."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
 
 
 def _set_if_pending(fut: asyncio.Future) -> None:
@@ -390,14 +477,23 @@ class AsyncReply:
 def pump_of(router: "Router") -> LoopPump:
     """The router's pump for the running loop (made on first use)."""
     loop = _running_loop()
-    pump = router.loop_pump
-    if pump is None or pump.loop is not loop:
-        if "_outcome" not in globals():
-            _bind_late()
-        with router.mutex:
-            if pump is not None:
-                pump.close()
-            pump = router.loop_pump = LoopPump(router, loop)
+    pumps = router.loop_pump
+    pump = None if pumps is None else pumps.last
+    if pump is not None and pump.loop is loop:
+        return pump
+    if "_outcome" not in globals():
+        _bind_late()
+    with router.mutex:
+        pumps = router.loop_pump
+        if pumps is None:
+            pumps = router.loop_pump = LoopPumps()
+        pump = pumps.by_loop.get(loop)
+        if pump is None:
+            for other in list(pumps.by_loop.values()):
+                if other.loop.is_closed():  # (no dispatch found it closed yet)
+                    other.close()
+            pump = pumps.by_loop[loop] = LoopPump(router, loop)
+        pumps.last = pump
     return pump
 
 
@@ -537,8 +633,11 @@ class AsyncPath:
         try:
             got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
                                 deadline)
-        except NotLoggedOn:
+        except VM_ENDED:
             self._ended_by_logoff("send")
+        except BaseException:  # (a signal handler's, in the wait): withdrawn, as on timeout
+            self._purge(msgid, srccls)
+            raise
         pumped = got is None
         if got is None:
             with router.mutex:
@@ -552,7 +651,7 @@ class AsyncPath:
                 with router.mutex:
                     router.pending.pop(msgid, None)
                 if reply.got is None:
-                    if isinstance(exc, NotLoggedOn):  # nothing to purge: LOGOFF ended it
+                    if isinstance(exc, VM_ENDED):  # nothing to purge: LOGOFF ended it
                         self._ended_by_logoff("send")
                     self._purge(msgid, srccls)
                 raise
@@ -590,7 +689,7 @@ class AsyncPath:
         if self._state != "severed":  # (severed: receive says so at once)
             try:
                 msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
-            except NotLoggedOn:  # LOGOFF by another thread: it ended the path
+            except VM_ENDED:  # LOGOFF by another thread (or FORCE): it ended the path
                 self._ended_by_logoff("receive")
             if msg is not None:
                 return msg

@@ -41,7 +41,7 @@ from .message import Message
 
 if TYPE_CHECKING:
     from ..machine import VirtualMachine
-    from .aio import AsyncReply, LoopPump
+    from .aio import AsyncReply, LoopPumps
     from .path import Path, Pending
 
 _PENDING_CONNECTION = lib.SHMCP_IPTYPE_PENDING_CONNECTION
@@ -94,7 +94,7 @@ class Router:
         self.accept_policy: tuple[int | None, bool] | None = None
         self.acceptor: threading.Thread | None = None
         self.helpers: list[threading.Thread] = []  # asyncio's sleeper threads (aio.py)
-        self.loop_pump: "LoopPump | None" = None   # aio.py's, for the running loop
+        self.loop_pump: "LoopPumps | None" = None  # aio.py's, one pump per event loop
         self.stopped = threading.Event()
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
 
