@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
+import pytest
 from iucv_rpc import connect_pair, local, spawn  # noqa: F401
+from vms import Child, eventually, stop_inside_the_lock
 
 import shmcp
 
@@ -37,3 +40,82 @@ def test_a_severed_path_keeps_its_partner_after_the_slot_is_taken(local, spawn, 
     assert any(line.split()[:4] == ["A", str(pab), "B", "severed"]
                for line in frame.splitlines()), frame
     assert c.userid == "C"
+
+
+def frozen_line(command: str, kid: Child) -> str:
+    return (f"shmcp {command}: the control lock is held by PID {kid.pid} (SPIN), which is "
+            f"stopped: the system waits until it continues (kill -CONT {kid.pid}) or ends\n")
+
+
+def threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+@pytest.fixture
+def frozen(system):
+    """SPIN, a child VM stopped while it holds the control lock."""
+    kid = Child("lockspin", "SPIN")
+    try:
+        kid.expect("READY")
+        stop_inside_the_lock(kid, system)
+        yield kid
+    finally:
+        if kid.proc.poll() is None:
+            os.kill(kid.pid, signal.SIGCONT)
+        kid.kill()
+
+
+def interrupted(args: tuple[str, ...], sig: int) -> subprocess.CompletedProcess:
+    """``shmcp ARGS`` sent ``sig`` once it waits for the control lock in
+    its second thread (lockwait); what it did then."""
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: threads(proc.pid) >= 2, what="the command's wait for the lock")
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+    return subprocess.CompletedProcess(args, proc.returncode, out, err)
+
+
+LOCKING = [("force", "SPIN"), ("smsg", "SPIN", "hello"), ("msg", "SPIN", "hello"), ("trace",)]
+
+
+@pytest.mark.parametrize("args", LOCKING, ids=[a[0] for a in LOCKING])
+def test_a_frozen_system_is_named_not_waited_for(frozen, args):
+    done = shmcp_cmd(*args, "--wait", "0.2")
+    assert (done.returncode, done.stderr) == (1, frozen_line(args[0], frozen))
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("args", LOCKING, ids=[a[0] for a in LOCKING])
+def test_ctrl_c_ends_a_wait_for_a_frozen_lock(frozen, args):
+    done = interrupted((*args, "--wait", "600"), signal.SIGINT)
+    assert (done.returncode, done.stderr) == (1, frozen_line(args[0], frozen))
+
+
+def test_sigterm_ends_a_trace_waiting_for_a_frozen_lock(frozen):
+    done = interrupted(("trace", "--wait", "600"), signal.SIGTERM)
+    assert (done.returncode, done.stderr) == (1, frozen_line("trace", frozen))
+
+
+def test_a_trace_whose_detach_meets_a_frozen_lock_names_the_holder(system):
+    kid = Child("lockspin", "SPIN")
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "trace", "--wait", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        kid.expect("READY")
+        assert proc.stderr.readline().startswith("tracing external interrupts")
+        stop_inside_the_lock(kid, system)
+        proc.send_signal(signal.SIGINT)  # the trace ends; its detach waits for the lock
+        out, err = proc.communicate(timeout=60)  # a hang guard only
+        assert (proc.returncode, err) == (1, frozen_line("trace", kid))
+    finally:
+        proc.kill()
+        proc.wait()
+        if kid.proc.poll() is None:
+            os.kill(kid.pid, signal.SIGCONT)
+        kid.kill()

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ShmcpError, ValueError, TypeError) as exc:
         print(f"shmcp {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the shell's convention, quietly
+        return 130
 
 
 if __name__ == "__main__":

@@ -35,3 +35,10 @@ def count(text: str) -> int:
 def seconds(text: str) -> float:
     """A time in seconds, 0 or more."""
     return float(_at_least(text, float, "a number of seconds", 0, " seconds"))
+
+
+def add_wait(parser: argparse.ArgumentParser) -> None:
+    """``--wait SECONDS``: how long a command waits for the control lock
+    while another process holds it, before it names the holder."""
+    parser.add_argument("--wait", type=seconds, default=2.0, metavar="SECONDS",
+                        help="how long to wait for the control lock (default 2)")

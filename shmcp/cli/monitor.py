@@ -25,7 +25,8 @@ from rich.text import Text
 from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
 from . import arguments
-from .query import holder_text, size
+from .lockwait import holder_text
+from .query import size
 from .trace import end_as_ctrl_c
 
 
@@ -184,6 +185,5 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="print one frame (rates over --interval) and exit")
     p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
-    p.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
-                   help="how long to wait for the control lock (default 2)")
+    arguments.add_wait(p)
     p.set_defaults(run=_monitor)

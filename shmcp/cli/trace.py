@@ -9,9 +9,9 @@ import signal
 import sys
 
 from ..machine import userid_bytes
-from ..system import System
 from ..trace import TraceRecord, Tracer, type_names
 from . import arguments
+from .lockwait import attached, bounded
 
 
 def _matches(rec: TraceRecord, users: set[str], types: set[str]) -> bool:
@@ -52,27 +52,35 @@ def _trace(args: argparse.Namespace) -> int:
     # interrupts paying for the trace until the next reap of dead VMs
     end_as_ctrl_c()
     try:  # Ctrl-C ends it wherever it lands, the tracer detached on the way out
-        with System.attach(args.system) as s, Tracer(s) as tracer:
-            print(f"tracing external interrupts on {s.name}"
-                  f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
-                  file=sys.stderr, flush=True)
-            for rec in tracer.records(poll=args.poll):
-                if isinstance(rec, int):
-                    print(json.dumps({"missed": rec}) if args.json else
-                          f"*** {rec} interrupts missed: the tracer fell behind", flush=True)
-                    continue
-                if not _matches(rec, users, types):
-                    continue
-                print(json.dumps(rec.to_json()) if args.json else rec.line(), flush=True)
-                shown += 1
-                if args.count and shown >= args.count:
-                    break
-            else:
-                print(f"system {s.name} was shut down", file=sys.stderr)
-    except KeyboardInterrupt:
+        with attached(args.system) as s:
+            # attach and detach take the control lock: a frozen system must
+            # not hang the trace (lockwait)
+            tracer = bounded(s, args.wait, lambda: Tracer(s))
+            try:
+                print(f"tracing external interrupts on {s.name}"
+                      f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
+                      file=sys.stderr, flush=True)
+                for rec in tracer.records(poll=args.poll):
+                    if isinstance(rec, int):
+                        print(json.dumps({"missed": rec}) if args.json else
+                              f"*** {rec} interrupts missed: the tracer fell behind", flush=True)
+                        continue
+                    if not _matches(rec, users, types):
+                        continue
+                    print(json.dumps(rec.to_json()) if args.json else rec.line(), flush=True)
+                    shown += 1
+                    if args.count and shown >= args.count:
+                        break
+                else:
+                    print(f"system {s.name} was shut down", file=sys.stderr)
+            except KeyboardInterrupt:
+                pass
+            except BrokenPipeError:  # `shmcp trace | head`
+                sys.stderr.close()
+            finally:
+                bounded(s, args.wait, tracer.close)
+    except KeyboardInterrupt:  # while the attach or detach took the lock
         pass
-    except BrokenPipeError:  # `shmcp trace | head`
-        sys.stderr.close()
     return 0
 
 
@@ -92,4 +100,5 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("--count", type=arguments.count, metavar="N", help="stop after N interrupts")
     p.add_argument("--poll", type=arguments.seconds, default=0.05, metavar="SECONDS",
                    help="how often to look for new interrupts while none come (default 0.05)")
+    arguments.add_wait(p)
     p.set_defaults(run=_trace)
