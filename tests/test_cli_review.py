@@ -119,3 +119,39 @@ def test_a_trace_whose_detach_meets_a_frozen_lock_names_the_holder(system):
         if kid.proc.poll() is None:
             os.kill(kid.pid, signal.SIGCONT)
         kid.kill()
+
+
+def into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
+    """``shmcp ARGS`` writing into a pipe whose reader is gone (``| head``)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        return subprocess.run([sys.executable, "-m", "shmcp", *args], stdout=w,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(w)
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "names"), ("query", "iucv"), ("query", "iucv", "a"), ("query", "vmcf"),
+    ("query", "storage"), ("query", "names", "--json"), ("query", "iucv", "--json"),
+    ("query", "storage", "--json"), ("monitor", "--once", "--interval", "0.01"),
+    ("trace", "--count", "1")])
+def test_a_reader_gone_ends_a_command_quietly(local, args):
+    if args[0] == "trace":  # something to trace once the tracer is attached
+        proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        proc.stdout.close()  # the reader goes before the first record
+        try:
+            assert proc.stderr.readline().startswith("tracing external interrupts")
+            local.vm.queue_interrupt("A", bytes(40))  # one to trace
+            assert local.vm.wait(0) is not None
+            err = proc.stderr.read()
+            assert proc.wait(timeout=60) == 0  # a hang guard only
+        finally:
+            proc.kill()
+            proc.wait()
+        assert err == ""
+        return
+    done = into_closed_pipe(*args)
+    assert (done.returncode, done.stderr) == (0, "")

@@ -16,6 +16,7 @@ Command words are case-insensitive, as CP's are (``QUERY NAMES``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import _native  # noqa: F401  (fails loudly on a stale build)
@@ -60,7 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.system is None:
         args.system = args.top_system
     try:
-        return args.run(args)
+        rc = args.run(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone is a BrokenPipeError
+        return rc
+    except BrokenPipeError:  # `shmcp query iucv | head -1`: the reader had enough
+        # nothing more reaches it, not even the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ShmcpError, ValueError, TypeError) as exc:
         print(f"shmcp {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -145,10 +145,19 @@ def _view(s: System, snap: Snapshot | str, before: Snapshot | None, console: Con
     return frame(snap, before, height, console.size.width, live)
 
 
+class _Console(Console):
+    """rich's Console, a reader gone left to the command line's quiet end
+    (rich's own exits 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _monitor(args: argparse.Namespace) -> int:
     if args.interval <= 0:
         raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
-    console = Console()
+    console = _Console()
     end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
         with System.attach(args.system) as s:

@@ -75,9 +75,7 @@ def _trace(args: argparse.Namespace) -> int:
                     print(f"system {s.name} was shut down", file=sys.stderr)
             except KeyboardInterrupt:
                 pass
-            except BrokenPipeError:  # `shmcp trace | head`
-                sys.stderr.close()
-            finally:
+            finally:  # also when the reader went (`shmcp trace | head`: main's quiet end)
                 bounded(s, args.wait, tracer.close)
     except KeyboardInterrupt:  # while the attach or detach took the lock
         pass
