@@ -155,3 +155,19 @@ def test_a_reader_gone_ends_a_command_quietly(local, args):
         return
     done = into_closed_pipe(*args)
     assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("args, wrong", [
+    (["monitor", "--interval", "inf"], "argument --interval: must be more than 0 seconds and "
+     "finite, not inf"),
+    (["monitor", "--interval", "nan"], "argument --interval: must be more than 0 seconds"),
+    (["monitor", "--once", "--interval", "0"], "argument --interval: must be more than 0"),
+    (["monitor", "--interval", "-1"], "argument --interval: must be more than 0 seconds"),
+    (["monitor", "--interval", "soon"], "argument --interval: 'soon' is not a number"),
+    (["query", "names", "--wait", "inf"], "argument --wait: must be finite, not inf"),
+    (["force", "x", "--wait", "nan"], "argument --wait: must be 0 seconds or more, not nan"),
+])
+def test_malformed_times_are_usage_errors_before_any_system(system, args, wrong):
+    done = shmcp_cmd(*args)  # no system is up: a usage error comes first
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert wrong in done.stderr and "usage:" in done.stderr

@@ -155,8 +155,6 @@ class _Console(Console):
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
     console = _Console()
     end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
@@ -192,7 +190,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                        "queue depths) and storage.  q or Ctrl-C quits.")
     p.add_argument("--once", action="store_true",
                    help="print one frame (rates over --interval) and exit")
-    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--interval", type=arguments.interval, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
     arguments.add_wait(p)
     p.set_defaults(run=_monitor)
