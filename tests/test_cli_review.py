@@ -171,3 +171,16 @@ def test_malformed_times_are_usage_errors_before_any_system(system, args, wrong)
     done = shmcp_cmd(*args)  # no system is up: a usage error comes first
     assert done.returncode == 2, done.stdout + done.stderr
     assert wrong in done.stderr and "usage:" in done.stderr
+
+
+def test_query_iucv_of_a_dead_vm_not_yet_logged_off_says_not_logged_on(spawn, system):
+    b = spawn("B")  # the only VM: no watchdog of another reaps it
+    b.proc.kill()
+    b.proc.wait()
+    with shmcp.System.attach(system) as s:
+        assert s.snapshot().vm("B").process == "gone"  # still in CP's table
+    assert json.loads(shmcp_cmd("query", "names", "--json").stdout)["vms"] == []
+    done = shmcp_cmd("query", "iucv", "b")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"shmcp query: B is not logged on to {system}\n"
+    assert shmcp_cmd("query", "iucv", "b", "--json").returncode == 1

@@ -90,7 +90,7 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
     vms = _live(snap)
     if args.userid:
         vm = snap.vm(args.userid)
-        if vm is None:
+        if vm not in vms:  # also one dead that CP has not logged off yet
             print(f"shmcp query: {args.userid.upper()} is not logged on to {s.name}",
                   file=sys.stderr)
             return 1
