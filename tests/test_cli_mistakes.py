@@ -41,6 +41,7 @@ def test_system_before_the_command_is_taken(system):
     (["trace", "--poll", "-1"], "argument --poll: must be 0 seconds or more"),
     (["query", "names", "--wait", "-1"], "argument --wait: must be 0 seconds or more"),
     (["monitor", "--once", "--wait", "nan"], "argument --wait: must be 0 seconds or more"),
+    (["trace", "--type", "iucv", "--type", "bogus"], "argument --type: 'bogus' is not a type"),
 ])
 def test_bad_arguments_are_usage_errors_before_any_system(system, args, wrong):
     """Before: the system's absence was reported instead; a bad userid

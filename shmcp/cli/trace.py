@@ -22,17 +22,15 @@ def _matches(rec: TraceRecord, users: set[str], types: set[str]) -> bool:
     return True
 
 
-def _types(given: list[str]) -> set[str]:
-    names = set(type_names())
-    out = set()
-    for t in given:
-        t = t.lower()
-        if t not in names and t not in ("iucv", "vmcf") and \
-                not (len(t) == 2 and all(c in "0123456789abcdef" for c in t)):
-            raise ValueError(f"--type {t!r} is not a type; known: iucv, vmcf, a two-digit "
-                             f"hex code, or {', '.join(sorted(names))}")
-        out.add(t)
-    return out
+def interrupt_type(text: str) -> str:
+    """A --type: iucv, vmcf, a two-digit hex code or a type name (any case)."""
+    t = text.lower()
+    names = type_names()
+    if t not in names and t not in ("iucv", "vmcf") and \
+            not (len(t) == 2 and all(c in "0123456789abcdef" for c in t)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a type; known: iucv, vmcf, a "
+                                         f"two-digit hex code, or {', '.join(sorted(names))}")
+    return t
 
 
 def end_as_ctrl_c() -> None:
@@ -46,7 +44,7 @@ def end_as_ctrl_c() -> None:
 
 def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
-    types = _types(args.type or [])
+    types = set(args.type or [])
     shown = 0
     # the tracer detached at once: one that died attached keeps every VM's
     # interrupts paying for the trace until the next reap of dead VMs
@@ -90,7 +88,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         "tracer falls behind, a line says how many it missed; no VM ever waits for it.")
     p.add_argument("userids", nargs="*", metavar="USERID", type=arguments.userid,
                    help="only interrupts to or from these virtual machines")
-    p.add_argument("--type", action="append", metavar="TYPE",
+    p.add_argument("--type", action="append", metavar="TYPE", type=interrupt_type,
                    help="only this type (repeatable): iucv, vmcf, a code such as 09, or a "
                    "name such as nonpriority-message-pending or send-response")
     p.add_argument("--json", action="store_true",
