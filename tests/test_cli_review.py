@@ -184,3 +184,41 @@ def test_query_iucv_of_a_dead_vm_not_yet_logged_off_says_not_logged_on(spawn, sy
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == f"shmcp query: B is not logged on to {system}\n"
     assert shmcp_cmd("query", "iucv", "b", "--json").returncode == 1
+
+
+def test_a_trace_whose_reader_went_ends_without_a_record(system):
+    """`shmcp trace | head -1`: it ended only at the next record (never in a
+    quiet system) and still held its tracer."""
+    shmcp.ipl(system)
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "trace"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr.readline().startswith("tracing external interrupts")
+        proc.stdout.close()  # head has had its line
+        assert proc.wait(timeout=60) == 0  # a hang guard only
+        assert proc.stderr.read() == ""
+    finally:
+        proc.kill()
+        proc.wait()
+    with shmcp.System.attach(system) as s:
+        assert s.snapshot().counters.tracers == 0
+
+
+def maps_system(pid: int, system: str) -> bool:
+    with open(f"/proc/{pid}/maps") as f:
+        return f"/dev/shm/shmcp.{system}" in f.read()
+
+
+def test_a_monitor_says_when_the_system_was_shut_down(system):
+    shmcp.ipl(system)
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "monitor", "--interval", "0.05"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: maps_system(proc.pid, system), what="the monitor's attach")
+        assert shmcp.shutdown(system)
+        out, err = proc.communicate(timeout=60)  # a hang guard only
+        assert (proc.returncode, err) == (0, f"system {system} was shut down\n")
+    finally:
+        proc.kill()
+        proc.wait()

@@ -176,6 +176,8 @@ def _monitor(args: argparse.Namespace) -> int:
                     before = snap
                     if not isinstance(snap, str) and snap.down:
                         break
+            if not isinstance(before, str) and before.down:  # said after the screen is gone
+                print(f"system {s.name} was shut down", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     return 0

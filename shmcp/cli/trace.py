@@ -4,9 +4,12 @@ Ctrl-C (or ``--count`` records, or the system's shutdown)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import select
 import signal
 import sys
+from typing import Iterator
 
 from ..machine import userid_bytes
 from ..trace import TraceRecord, Tracer, type_names
@@ -42,6 +45,25 @@ def end_as_ctrl_c() -> None:
         signal.signal(sig, stop)
 
 
+def _stream(tracer: Tracer, poll: float) -> Iterator[TraceRecord | int]:
+    """What ``tracer.records(poll)`` gives, but its waits while none come
+    also watch standard output: a reader gone (``shmcp trace | head -1``)
+    ends the trace at once, as BrokenPipeError, not at the next record."""
+    idle = select.poll()
+    idle.register(sys.stdout.fileno(), 0)  # woken only by POLLERR, POLLHUP
+    ms = max(1, round(poll * 1000))  # a floor: never a busy loop
+    while True:
+        recs, missed = tracer.read()
+        if missed:
+            yield missed
+        yield from recs
+        if not recs:
+            if tracer.system.down:
+                return
+            if idle.poll(ms):
+                raise BrokenPipeError(errno.EPIPE, "the trace's reader went")
+
+
 def _trace(args: argparse.Namespace) -> int:
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = set(args.type or [])
@@ -58,7 +80,7 @@ def _trace(args: argparse.Namespace) -> int:
                 print(f"tracing external interrupts on {s.name}"
                       f"{' for ' + ' '.join(sorted(users)) if users else ''}; Ctrl-C ends",
                       file=sys.stderr, flush=True)
-                for rec in tracer.records(poll=args.poll):
+                for rec in _stream(tracer, args.poll):
                     if isinstance(rec, int):
                         print(json.dumps({"missed": rec}) if args.json else
                               f"*** {rec} interrupts missed: the tracer fell behind", flush=True)
@@ -94,7 +116,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.add_argument("--json", action="store_true",
                    help="one JSON object a line (fields as in the README)")
     p.add_argument("--count", type=arguments.count, metavar="N", help="stop after N interrupts")
-    p.add_argument("--poll", type=arguments.seconds, default=0.05, metavar="SECONDS",
-                   help="how often to look for new interrupts while none come (default 0.05)")
+    p.add_argument("--poll", type=arguments.interval, default=0.05, metavar="SECONDS",
+                   help="how often to look for new interrupts while none come (default "
+                   "0.05, more than 0; 1 ms at least)")
     arguments.add_wait(p)
     p.set_defaults(run=_trace)
