@@ -6,10 +6,12 @@
     shmcp smsg USERID TEXT... [--from USERID]
     shmcp msg USERID TEXT... [--from USERID]
     shmcp query names|iucv [USERID]|vmcf|storage [--json]
-    shmcp trace [USERID...] [--type TYPE ...] [--json] [--count N]
+    shmcp trace [USERID...] [--type TYPE ...] [--json] [--count N] [--poll SECONDS]
     shmcp monitor [--once] [--interval SECONDS]
 
-Every command takes ``--system``.  Each is a thin view: the queries and
+Every command takes ``--system``; those that take the control lock
+(force, smsg, msg, query, trace, monitor) ``--wait SECONDS``, past which a
+process stopped inside the lock is named instead of waited for.  Each is a thin view: the queries and
 the monitor show ``System.snapshot()``, the trace shows a ``Tracer``.
 Command words are case-insensitive, as CP's are (``QUERY NAMES``).
 """
