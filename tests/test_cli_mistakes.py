@@ -38,9 +38,11 @@ def test_system_before_the_command_is_taken(system):
     (["trace", "x-y"], "argument USERID: userid 'x-y' has characters '-'"),
     (["trace", "--count", "0"], "argument --count: must be 1 or more, not 0"),
     (["trace", "--count", "-1"], "argument --count: must be 1 or more, not -1"),
-    (["trace", "--poll", "-1"], "argument --poll: must be 0 seconds or more"),
+    (["trace", "--poll", "-1"], "argument --poll: must be more than 0 seconds"),
+    (["trace", "--poll", "0"], "argument --poll: must be more than 0 seconds"),
     (["query", "names", "--wait", "-1"], "argument --wait: must be 0 seconds or more"),
     (["monitor", "--once", "--wait", "nan"], "argument --wait: must be 0 seconds or more"),
+    (["trace", "--type", "iucv", "--type", "bogus"], "argument --type: 'bogus' is not a type"),
 ])
 def test_bad_arguments_are_usage_errors_before_any_system(system, args, wrong):
     """Before: the system's absence was reported instead; a bad userid

@@ -83,7 +83,7 @@ def test_trace_ends_on_ctrl_c_and_rejects_an_unknown_type(system):
     assert tracer.lines() == []
     bad = subprocess.run([sys.executable, "-m", "shmcp", "trace", "--type", "bogus"],
                          capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "--type 'bogus' is not a type" in bad.stderr
+    assert bad.returncode == 2 and "argument --type: 'bogus' is not a type" in bad.stderr
     with System.attach(system) as s:
         assert s.snapshot().counters.tracers == 0  # it detached
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 /* Layout of the system segment; bump on any change of the layout. */
-#define SHMCP_LAYOUT_VERSION 16  /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell; 10: answer seal; 11: watch bell; 12: futex doorbell counts armings; 13: a MSGBLOK shown holds its message id; 14: a facility word in a record; 15: a VMCF message names its sink's userid; 16: producers keep a head seen */
+#define SHMCP_LAYOUT_VERSION 17  /* 2: IUCV and VMCF regions; 3: answer areas; 4: running VMs; 5: IUCV lines apart; 6: lock_taken; 7: pool tags name holders; 8: trace ring; 9: thread doorbell; 10: answer seal; 11: watch bell; 12: futex doorbell counts armings; 13: a MSGBLOK shown holds its message id; 14: a facility word in a record; 15: a VMCF message names its sink's userid; 16: producers keep a head seen; 17: a path keeps its ends' userids */
 #define SHMCP_USERID_LEN 8
 #define SHMCP_SYSNAME_MAX 48
 #define SHMCP_RECORD_LEN 40          /* an IPARML / VMCMHDR image */

@@ -426,6 +426,8 @@ static int do_connect(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_
 	p->e[1] = (struct shmcp_path_end){ .slot = target, .gen = tgen, .pathid = (uint16_t)idb,
 					   .state = END_IN_PENDING, .dir_msglimit = db->msglimit,
 					   .dir_priority = !!(db->flags & SHMCP_DIR_PRIORITY) };
+	memcpy(p->userid[0], me, sizeof p->userid[0]);
+	memcpy(p->userid[1], sys->vms[target].userid, sizeof p->userid[1]);
 	int rc = control(sys, p, 1, SHMCP_IPTYPE_PENDING_CONNECTION, flags,
 			 effective_limit(msglim, da->msglimit), (const uint8_t *)me,
 			 pl + SHMCP_IP_USER, bells);

@@ -92,6 +92,10 @@ struct shmcp_path {
 	 * every SEND and completion, so on a line of its own -- the rest of
 	 * the path is read by the target's every RECEIVE */
 	_Alignas(SHMCP_CACHELINE) uint16_t outstanding[2];
+	/* each end's userid at CONNECT, for the operator's view: a partner
+	 * gone keeps its name after its slot is someone else's (read there
+	 * only, written once: no cost to the line's writers) */
+	char userid[2][8];
 };
 
 struct shmcp_msgblok {

@@ -39,8 +39,8 @@ static void copy_paths(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_snapsh
 			r->partner_slot = o->slot;
 			if (o->slot == CP_SLOT)
 				memcpy(r->partner, MSG_SERVICE, sizeof r->partner);
-			else if (shmcp_slot_ok(sys, o->slot))
-				memcpy(r->partner, sys->vms[o->slot].userid, sizeof r->partner);
+			else  /* as at CONNECT: the slot may be another VM's now */
+				memcpy(r->partner, p->userid[1 - end], sizeof r->partner);
 			r->partner_pathid = o->state == END_NONE ? UINT32_MAX : o->pathid;
 			r->msglim = p->msglim;
 			r->outstanding = p->outstanding[end];
@@ -131,6 +131,6 @@ int32_t shmcp_iucv_origin(shmcp_sys *sys, int32_t slot, const uint8_t *rec, char
 	}
 	if (!shmcp_slot_ok(sys, other))
 		return SHMCP_FROM_NONE;
-	memcpy(from, sys->vms[other].userid, 8);
+	memcpy(from, p->userid[1 - end], 8);  /* as at CONNECT, as the view shows it */
 	return other;
 }

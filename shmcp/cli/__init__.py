@@ -6,16 +6,19 @@
     shmcp smsg USERID TEXT... [--from USERID]
     shmcp msg USERID TEXT... [--from USERID]
     shmcp query names|iucv [USERID]|vmcf|storage [--json]
-    shmcp trace [USERID...] [--type TYPE ...] [--json] [--count N]
+    shmcp trace [USERID...] [--type TYPE ...] [--json] [--count N] [--poll SECONDS]
     shmcp monitor [--once] [--interval SECONDS]
 
-Every command takes ``--system``.  Each is a thin view: the queries and
+Every command takes ``--system``; those that take the control lock
+(force, smsg, msg, query, trace, monitor) ``--wait SECONDS``, past which a
+process stopped inside the lock is named instead of waited for.  Each is a thin view: the queries and
 the monitor show ``System.snapshot()``, the trace shows a ``Tracer``.
 Command words are case-insensitive, as CP's are (``QUERY NAMES``).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import _native  # noqa: F401  (fails loudly on a stale build)
@@ -60,10 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.system is None:
         args.system = args.top_system
     try:
-        return args.run(args)
+        rc = args.run(args)
+        sys.stdout.flush()  # here, not at exit: a reader gone is a BrokenPipeError
+        return rc
+    except BrokenPipeError:  # `shmcp query iucv | head -1`: the reader had enough
+        # nothing more reaches it, not even the flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ShmcpError, ValueError, TypeError) as exc:
         print(f"shmcp {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the shell's convention, quietly
+        return 130
 
 
 if __name__ == "__main__":

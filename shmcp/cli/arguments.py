@@ -3,6 +3,7 @@ naming the argument, before any system is looked at."""
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from ..machine import userid_bytes
@@ -17,13 +18,19 @@ def userid(text: str) -> str:
     return text
 
 
-def _at_least(text: str, kind: type, noun: str, least: float, unit: str) -> Any:
+def _number(text: str, kind: type, noun: str) -> Any:
     try:
-        value = kind(text)
+        return kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+
+
+def _at_least(text: str, kind: type, noun: str, least: float, unit: str) -> Any:
+    value = _number(text, kind, noun)
     if not value >= least:  # (NaN too)
         raise argparse.ArgumentTypeError(f"must be {least}{unit} or more, not {text}")
+    if value == math.inf:
+        raise argparse.ArgumentTypeError(f"must be finite, not {text}")
     return value
 
 
@@ -33,5 +40,20 @@ def count(text: str) -> int:
 
 
 def seconds(text: str) -> float:
-    """A time in seconds, 0 or more."""
+    """A time in seconds, 0 or more (finite)."""
     return float(_at_least(text, float, "a number of seconds", 0, " seconds"))
+
+
+def interval(text: str) -> float:
+    """A time in seconds, more than 0 (finite): a period to repeat at."""
+    value = float(_number(text, float, "a number of seconds"))
+    if not 0 < value < math.inf:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds and finite, not {text}")
+    return value
+
+
+def add_wait(parser: argparse.ArgumentParser) -> None:
+    """``--wait SECONDS``: how long a command waits for the control lock
+    while another process holds it, before it names the holder."""
+    parser.add_argument("--wait", type=seconds, default=2.0, metavar="SECONDS",
+                        help="how long to wait for the control lock (default 2)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable
 
 from .._native import ffi, lib
 from ..errors import SystemNotUp
@@ -10,6 +11,7 @@ from ..machine import userid_bytes
 from ..session import shutdown
 from ..system import System, ipl, system_name
 from . import arguments
+from .lockwait import attached, bounded
 
 
 def _stale(name: str) -> str | None:
@@ -50,14 +52,14 @@ def _shutdown(args: argparse.Namespace) -> int:
 
 def _force(args: argparse.Namespace) -> int:
     uid = userid_bytes(args.userid)
-    with System.attach(args.system) as sysobj:
+    with attached(args.system) as sysobj:
         slot = ffi.new("int32_t *")
         gen = ffi.new("uint32_t *")
         if lib.shmcp_find(sysobj.handle, uid, slot, gen) < 0:
             print(f"shmcp force: {uid.decode().rstrip()} is not logged on to {sysobj.name}",
                   file=sys.stderr)
             return 1
-        lib.shmcp_logoff(sysobj.handle, slot[0], gen[0])
+        bounded(sysobj, args.wait, lambda: lib.shmcp_logoff(sysobj.handle, slot[0], gen[0]))
     print(f"{uid.decode().rstrip()} logged off (forced)")
     return 0
 
@@ -65,14 +67,19 @@ def _force(args: argparse.Namespace) -> int:
 def _smsg(args: argparse.Namespace) -> int:
     from ..vmcf import smsg
 
-    smsg(args.userid, " ".join(args.text), system=args.system, issuer=args.issuer)
-    return 0
+    return _send(args, smsg)
 
 
 def _msg(args: argparse.Namespace) -> int:
     from ..msgservice import msg
 
-    msg(args.userid, " ".join(args.text), system=args.system, issuer=args.issuer)
+    return _send(args, msg)
+
+
+def _send(args: argparse.Namespace, send: Callable[..., None]) -> int:
+    with attached(args.system) as s:
+        bounded(s, args.wait, lambda: send(args.userid, " ".join(args.text), system=s.name,
+                                           issuer=args.issuer))
     return 0
 
 
@@ -94,16 +101,19 @@ def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> N
     sub.add_parser("shutdown", help="shut a system down").set_defaults(run=_shutdown)
     p = sub.add_parser("force", help="LOGOFF a virtual machine")
     p.add_argument("userid", type=arguments.userid)
+    arguments.add_wait(p)
     p.set_defaults(run=_force)
     p = sub.add_parser("smsg", help="send a special message (SMSG) to a virtual machine")
     p.add_argument("userid", type=arguments.userid)
     p.add_argument("text", nargs="+")
     p.add_argument("--from", dest="issuer", type=arguments.userid,
                    help="issuer userid (default OPERATOR)")
+    arguments.add_wait(p)
     p.set_defaults(run=_smsg)
     p = sub.add_parser("msg", help="send a message (MSG) to a virtual machine's *MSG path")
     p.add_argument("userid", type=arguments.userid)
     p.add_argument("text", nargs="+")
     p.add_argument("--from", dest="issuer", type=arguments.userid,
                    help="issuer userid (default OPERATOR)")
+    arguments.add_wait(p)
     p.set_defaults(run=_msg)

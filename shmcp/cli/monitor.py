@@ -25,7 +25,8 @@ from rich.text import Text
 from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
 from . import arguments
-from .query import holder_text, size
+from .lockwait import holder_text
+from .query import size
 from .trace import end_as_ctrl_c
 
 
@@ -144,10 +145,17 @@ def _view(s: System, snap: Snapshot | str, before: Snapshot | None, console: Con
     return frame(snap, before, height, console.size.width, live)
 
 
+class _Console(Console):
+    """rich's Console, a reader gone left to the command line's quiet end
+    (rich's own exits 1)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _monitor(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise ValueError(f"--interval must be > 0 seconds, not {args.interval}")
-    console = Console()
+    console = _Console()
     end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
         with System.attach(args.system) as s:
@@ -168,6 +176,8 @@ def _monitor(args: argparse.Namespace) -> int:
                     before = snap
                     if not isinstance(snap, str) and snap.down:
                         break
+            if not isinstance(before, str) and before.down:  # said after the screen is gone
+                print(f"system {s.name} was shut down", file=sys.stderr)
     except KeyboardInterrupt:
         pass
     return 0
@@ -182,8 +192,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                        "queue depths) and storage.  q or Ctrl-C quits.")
     p.add_argument("--once", action="store_true",
                    help="print one frame (rates over --interval) and exit")
-    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--interval", type=arguments.interval, default=1.0, metavar="SECONDS",
                    help="time between frames (default 1)")
-    p.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
-                   help="how long to wait for the control lock (default 2)")
+    arguments.add_wait(p)
     p.set_defaults(run=_monitor)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 from ..snapshot import ControlLockHeld, LockHolder, Snapshot, lock_holder, process_state
 from ..system import System
 from . import arguments
+from .lockwait import holder_text
 
 QUERIES = {
     "names": "the virtual machines logged on: PID, process state, facilities, queued interrupts",
@@ -30,15 +31,6 @@ def size(n: int) -> str:
         if value < 1024 or unit == "GiB":
             break
     return f"{value:.3g} {unit}"
-
-
-def holder_text(h: LockHolder) -> str:
-    who = f"PID {h.pid}" + (f" ({h.userid})" if h.userid else "") + \
-        (f" thread {h.tid}" if h.tid != h.pid else "")
-    if h.process in ("stopped", "traced"):
-        return (f"the control lock is held by {who}, which is {h.process}: the system waits "
-                f"until it continues (kill -CONT {h.pid}) or ends")
-    return f"the control lock is held by {who} ({h.process})"
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: Callable[[], None]) -> int:
@@ -98,7 +90,7 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
     vms = _live(snap)
     if args.userid:
         vm = snap.vm(args.userid)
-        if vm is None:
+        if vm not in vms:  # also one dead that CP has not logged off yet
             print(f"shmcp query: {args.userid.upper()} is not logged on to {s.name}",
                   file=sys.stderr)
             return 1
@@ -205,7 +197,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
             q.add_argument("userid", nargs="?", type=arguments.userid, help="only this virtual machine")
         q.add_argument("--json", action="store_true",
                        help="one JSON object (field names as in the README)")
-        q.add_argument("--wait", type=arguments.seconds, default=2.0, metavar="SECONDS",
-                       help="how long to wait for the control lock (default 2)")
+        arguments.add_wait(q)
         q.set_defaults(run=_query)
         p.queries[what] = q  # type: ignore[attr-defined]
