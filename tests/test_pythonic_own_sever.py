@@ -12,16 +12,7 @@ import pytest
 import shmcp
 from script_child import line, serving, tell
 from shmcp.testing import eventually
-from test_logoff_threads import DELAYS, kinds, run_client
-
-# A partner that accepts every path and never takes a message.
-SILENT = """
-    import shmcp
-    vm = shmcp.logon("server")
-    vm.accept_all()
-    print("READY", flush=True)
-    input()
-    """
+from test_logoff_threads import DELAYS, SILENT_SERVER, kinds, run_client
 
 # A partner that, told so, sends on its one path two one-way messages and a
 # two-way one, says SENT, and says what its two-way send got once the line
@@ -55,7 +46,7 @@ WITHIN = 60.0
 
 @pytest.fixture
 def silent(system):
-    with serving(SILENT) as proc:
+    with serving(SILENT_SERVER) as proc:  # SRV: takes nothing
         yield proc
 
 
@@ -101,7 +92,7 @@ def test_a_pending_kept_past_with_path_is_severed(silent):
     """Before: result() waited for a completion the SEVER destroyed
     (TimeoutError only at its timeout)."""
     with shmcp.logon("client") as vm:
-        with vm.connect("server", timeout=30) as path:
+        with vm.connect("srv", timeout=30) as path:
             pending = path.send_nowait(b"never answered")
         with pytest.raises(shmcp.PathSevered, match="severed by this end"):
             pending.result(timeout=WITHIN)
@@ -121,7 +112,7 @@ def test_a_pumping_waiter_in_another_thread_is_severed(silent, call):
     """The waiting thread is in the core's wait; nothing comes to the VM.
     Before: it stayed there until LOGOFF or some unrelated interrupt."""
     with shmcp.logon("client") as vm:
-        path = vm.connect("server", timeout=30, msglim=2)
+        path = vm.connect("srv", timeout=30, msglim=2)
         (got,) = sever_while_waiting(vm, path, lambda: call(path))
         severed_here(got)
 
@@ -130,7 +121,7 @@ def test_waiters_pumping_and_sleeping_behind_it_are_all_severed(silent):
     """Three threads on one path: one pumps, two sleep on the router's
     condition; the SEVER ends all three."""
     with shmcp.logon("client") as vm:
-        path = vm.connect("server", timeout=30, msglim=2)
+        path = vm.connect("srv", timeout=30, msglim=2)
         pending = path.send_nowait(b"first")
         gots = sever_while_waiting(vm, path, lambda: path.send(b"second"),
                                    lambda: pending.result(), lambda: path.receive(),
@@ -144,7 +135,7 @@ def test_a_send_waiting_at_the_limit_is_severed(silent, one_way):
     """The path's one message in flight fills it (msglim 1): the next send
     waits for a completion that never comes (one-way: wait_room in C)."""
     with shmcp.logon("client") as vm:
-        path = vm.connect("server", timeout=30, msglim=1)
+        path = vm.connect("srv", timeout=30, msglim=1)
         path.send(b"fill", one_way=True)
         (got,) = sever_while_waiting(vm, path, lambda: path.send(b"more", one_way=one_way))
         severed_here(got)
@@ -153,7 +144,7 @@ def test_a_send_waiting_at_the_limit_is_severed(silent, one_way):
 # -- 5: LOGOFF by another thread while a send waits at the limit -----------------------------
 
 # the client's path, its one message in flight filling it
-FILLED = ("path = vm.connect('server', wait=True, timeout=30, msglim=1); "
+FILLED = ("path = vm.connect('srv', wait=True, timeout=30, msglim=1); "
           "path.send(b'fill', one_way=True)")
 
 
@@ -170,7 +161,7 @@ def test_a_send_waiting_at_the_limit_is_severed_by_logoff(silent, call, delay):
     again after the wait ended)."""
     report = run_client(call, setup=FILLED, n=2, delay=delay)
     assert kinds(report) == {"PathSevered"}, report
-    assert all("SERVER ended when CLI logged off" in text for _, text in report["got"]), report
+    assert all("SRV ended when CLI logged off" in text for _, text in report["got"]), report
 
 
 # -- 6: what was announced: kept when the partner severs, given up when this end does ------
@@ -227,10 +218,10 @@ def test_a_send_after_the_partner_died_says_the_partner_severed(silent, one_way)
     """kill -9 of the partner, its LOGOFF done, its 03 not filed yet (this
     VM has not waited since): SEND's rc 1.  Before: "severed by this end"."""
     with shmcp.logon("client") as vm:
-        path = vm.connect("server", timeout=30)
+        path = vm.connect("srv", timeout=30)
         silent.kill()
         silent.wait()
-        eventually(lambda: vm.attached.snapshot().vm("SERVER") is None,
+        eventually(lambda: vm.attached.snapshot().vm("SRV") is None,
                    what="the killed server logged off")
         with pytest.raises(shmcp.PathSevered) as err:
             path.send(b"x", one_way=one_way)
@@ -249,7 +240,7 @@ def test_a_send_after_the_partner_died_says_the_partner_severed(silent, one_way)
 def test_non_contiguous_data_is_a_type_error(silent, call):
     """Before: BufferError: memoryview: underlying buffer is not C-contiguous."""
     with shmcp.logon("client") as vm:
-        with vm.connect("server", timeout=30) as path:
+        with vm.connect("srv", timeout=30) as path:
             with pytest.raises(TypeError, match="C-contiguous bytes-like object"):
                 call(path, memoryview(b"abcdef")[::2])
             path.send(memoryview(b"abcdef")[1:], one_way=True)  # contiguous: sent
