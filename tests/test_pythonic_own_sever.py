@@ -4,6 +4,7 @@ it; what was announced on it stays receivable only when the partner
 severed.  The test process is the client VM, a child the server."""
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -139,6 +140,21 @@ def test_a_send_waiting_at_the_limit_is_severed(silent, one_way):
         path.send(b"fill", one_way=True)
         (got,) = sever_while_waiting(vm, path, lambda: path.send(b"more", one_way=one_way))
         severed_here(got)
+
+
+def test_an_areceive_waiting_in_the_loop_is_severed(silent):
+    """The coroutine waits for the router's watchers; the SEVER calls them.
+    Before: areceive waited until its timeout."""
+    with shmcp.logon("client") as vm:
+        path = vm.connect("srv", timeout=30)
+
+        async def main():
+            receiving = asyncio.ensure_future(path.areceive())
+            await asyncio.sleep(0.1)  # (it waits, or sees the SEVER at once: either way)
+            path.sever()
+            await asyncio.wait_for(receiving, WITHIN)
+        with pytest.raises(shmcp.PathSevered, match="severed by this end"):
+            asyncio.run(main())
 
 
 # -- 5: LOGOFF by another thread while a send waits at the limit -----------------------------

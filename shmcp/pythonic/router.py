@@ -253,19 +253,23 @@ class Router:
         return got is not None
 
     def end_waits(self, path: "Path", why: str) -> None:
-        """This end severed ``path`` (mutex held): its send_nowait
-        messages in flight complete with PathSevered (``why``), and every
-        thread waiting on the VM looks again at what it waits for -- the
-        sleepers on ``cond`` and the pumper, woken from the core's wait by
-        a record the VM queues to itself (the SEVER brings it nothing)."""
-        from .path import Ended, Pending
+        """This end severed ``path`` (mutex held): its messages in flight
+        that wait in ``pending`` (a Pending, or any waiter that names its
+        ``_path``) complete with PathSevered (``why``), and every waiter
+        looks again at what it waits for -- the sleepers on ``cond``, the
+        watchers (asyncio's coroutines), and the pumper, woken from the
+        core's wait by a record the VM queues to itself (the SEVER brings
+        it nothing)."""
+        from .path import Ended
         for msgid, pend in list(self.pending.items()):
-            if isinstance(pend, Pending) and pend._path is path:
+            if getattr(pend, "_path", None) is path:
                 del self.pending[msgid]
                 self.forget_answer(msgid)
                 pend._complete(Ended(msgid, f"message {msgid}: {why}"))
         if self.sleepers:
             self.cond.notify_all()
+        for watcher in self.watchers:
+            watcher()
         if self.pumping:
             self._nudge()
 
