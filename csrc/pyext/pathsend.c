@@ -157,10 +157,10 @@ static PyObject *round_trip(PyObject *self, PyObject *data)
 	}
 	if (!(router = PyObject_GetAttr(self, s_router)))
 		goto done;
-	got = pumper_wait(router, FOR_REPLY, msgid, Py_None);
-	if (got == Py_None) {  /* another thread pumps: follow it */
+	got = pumper_wait(router, FOR_REPLY, msgid, Py_None, self);
+	if (got == Py_None) {  /* another thread pumps (or this end severed): follow it */
 		Py_DECREF(got);
-		got = PyObject_CallMethodOneArg(router, s_wait_reply, msgid);
+		got = PyObject_CallMethodObjArgs(router, s_wait_reply, msgid, self, NULL);
 	}
 	if (got) {
 		settled = 1;

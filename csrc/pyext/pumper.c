@@ -9,7 +9,8 @@
 #include <time.h>
 
 static PyObject *s_pumping, *s_events, *s_watchers, *s_vm, *s_counts, *s_sleepers, *s_cond,
-	*s_notify_all, *s_take_rest, *s_paths, *s_completed, *s_fg_waits, *s_file, *one;
+	*s_notify_all, *s_take_rest, *s_paths, *s_completed, *s_fg_waits, *s_file, *s_severed_here,
+	*one;
 
 PyObject *lock_acquire, *lock_release, *lock_locked;
 
@@ -229,11 +230,26 @@ static PyObject *own_completion(PyObject *paths, PyObject *batch, PyObject *msgi
 	return rc < 0 ? NULL : Py_NewRef(got);
 }
 
+/* Whether this end severed @path (its _severed_here; NULL: no path): 1,
+ * 0, or -1 with an exception. */
+static int severed_here(PyObject *path)
+{
+	if (!path)
+		return 0;
+	PyObject *flag = PyObject_GetAttr(path, s_severed_here);
+	int yes = flag ? PyObject_IsTrue(flag) : -1;
+	Py_XDECREF(flag);
+	return yes;
+}
+
 /* As the pumper, @router's mutex taken here: the next message (FOR_MESSAGE,
  * up to the monotonic @deadline or None: TimeoutError) or the completion
- * of message @msgid (FOR_REPLY), pumping meanwhile; None once another
- * thread pumps (the caller then waits as a follower, wait_until). */
-PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline)
+ * of message @msgid on @path (FOR_REPLY), pumping meanwhile; None once
+ * another thread pumps, or once this end severed @path (no completion
+ * comes then): the caller then waits in Python (wait_until), which says
+ * so. */
+PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline,
+		      PyObject *path)
 {
 	PyObject *box = PyObject_GetAttr(router, mode == FOR_MESSAGE ? s_vm_inbox : s_completed);
 	PyObject *mutex = box ? PyObject_GetAttr(router, s_mutex) : NULL;
@@ -275,6 +291,11 @@ PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *dea
 			}
 			if (PyErr_Occurred())
 				break;
+			int gone = severed_here(path);  /* its SEVER woke this wait */
+			if (gone) {
+				res = gone > 0 ? Py_NewRef(Py_None) : NULL;
+				break;
+			}
 		}
 		PyObject *pargs[2] = {router, deadline};
 		PyObject *batch = pump(NULL, pargs, 2);
@@ -319,18 +340,18 @@ static PyObject *wait_message(PyObject *mod, PyObject *const *args, Py_ssize_t n
 		PyErr_SetString(PyExc_TypeError, "wait_message(router, deadline)");
 		return NULL;
 	}
-	return pumper_wait(args[0], FOR_MESSAGE, NULL, args[1]);
+	return pumper_wait(args[0], FOR_MESSAGE, NULL, args[1], NULL);
 }
 
-/* wait_reply(router, msgid): pumper_wait FOR_REPLY. */
+/* wait_reply(router, msgid, path): pumper_wait FOR_REPLY. */
 static PyObject *wait_reply(PyObject *mod, PyObject *const *args, Py_ssize_t nargs)
 {
 	(void)mod;
-	if (nargs != 2 || !PyLong_CheckExact(args[1])) {
-		PyErr_SetString(PyExc_TypeError, "wait_reply(router, msgid: int)");
+	if (nargs != 3 || !PyLong_CheckExact(args[1])) {
+		PyErr_SetString(PyExc_TypeError, "wait_reply(router, msgid: int, path)");
 		return NULL;
 	}
-	return pumper_wait(args[0], FOR_REPLY, args[1], Py_None);
+	return pumper_wait(args[0], FOR_REPLY, args[1], Py_None, args[2]);
 }
 
 static PyMethodDef pumper_methods[] = {
@@ -338,8 +359,8 @@ static PyMethodDef pumper_methods[] = {
 	 "wait_message(router, deadline): as the pumper, the next message (router mutex taken "
 	 "here); None once another thread pumps."},
 	{"wait_reply", (PyCFunction)(void (*)(void))wait_reply, METH_FASTCALL,
-	 "wait_reply(router, msgid): as the pumper, message msgid's completion; None once "
-	 "another thread pumps."},
+	 "wait_reply(router, msgid, path): as the pumper, message msgid's completion; None once "
+	 "another thread pumps, or this end severed path."},
 	{"pump", (PyCFunction)(void (*)(void))pump, METH_FASTCALL,
 	 "pump(router, deadline): the pumper's core wait with the router's mutex let go; what "
 	 "is left to dispatch, in order (router.py)."},
@@ -353,6 +374,7 @@ int pumper_add(PyObject *m)
 		{&s_vm, "vm"}, {&s_counts, "counts"}, {&s_sleepers, "sleepers"}, {&s_cond, "cond"},
 		{&s_notify_all, "notify_all"}, {&s_take_rest, "_take_rest"}, {&s_paths, "paths"},
 		{&s_completed, "completed"}, {&s_fg_waits, "fg_waits"}, {&s_file, "_file"},
+		{&s_severed_here, "_severed_here"},
 	};
 	static const struct interned lock_methods[] = {
 		{&lock_acquire, "acquire"}, {&lock_release, "release"}, {&lock_locked, "locked"},

@@ -78,10 +78,12 @@ PyObject *take_ready(PyObject *inbox, PyObject *mutex);
  * a core error is kept for the take, MessageObject.error_cc) */
 void receive_ahead(PyObject *batch);
 
-/* pumper.c: as the pumper, the next message or a message's completion;
- * None once another thread pumps */
+/* pumper.c: as the pumper, the next message or a message's completion (on
+ * @path, or NULL); None once another thread pumps, or @path was severed
+ * by this end */
 enum { FOR_MESSAGE, FOR_REPLY };
-PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline);
+PyObject *pumper_wait(PyObject *router, int mode, PyObject *msgid, PyObject *deadline,
+		      PyObject *path);
 
 /* pumper.c: _thread.lock's acquire, release and locked, called with the
  * lock first */

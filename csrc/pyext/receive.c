@@ -145,7 +145,7 @@ static PyObject *vm_receive(PyObject *self, PyObject *const *args, Py_ssize_t na
 		goto done;
 	Py_ssize_t queued = PyObject_Size(inbox);
 	if (!queued) {  /* the wait PythonicVM.receive would make */
-		msg = pumper_wait(router, FOR_MESSAGE, NULL, Py_None);
+		msg = pumper_wait(router, FOR_MESSAGE, NULL, Py_None, NULL);
 		if (msg == Py_None) {  /* another thread pumps: follow it */
 			Py_DECREF(msg);
 			msg = PyObject_CallMethodOneArg(router, s_wait_message, Py_None);

@@ -30,11 +30,16 @@ _send = iucv.send
 
 def _data(data: Any) -> Any:
     """``data`` as SEND takes it: bytes and bytearray as they are, any
-    other bytes-like object through a memoryview."""
+    other bytes-like object through a memoryview (one in one piece: SEND
+    takes the message's bytes from one address)."""
     try:
-        return memoryview(data)
+        view = memoryview(data)
     except TypeError:
         raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+    if not view.c_contiguous:
+        raise TypeError(f"data must be a C-contiguous bytes-like object, not a non-contiguous "
+                        f"{type(data).__name__}")
+    return view
 
 
 def _reply_size(size: Any) -> int:
@@ -72,18 +77,19 @@ def outcome(got: Any, answer: bytearray) -> bytes:
     return bytes(answer[:len(answer) - got.bf2len])  # (half a memoryview's cost)
 
 
-class EndedAtLogoff:
-    """The completion a two-way message still in flight gets when its VM
-    logs off (LOGOFF severs its path; no completion can come to the VM
-    this process logs on as next): ``outcome`` raises PathSevered saying
-    so."""
+class Ended:
+    """The completion a two-way message still in flight gets when no
+    completion can come for it any more -- its VM logs off (LOGOFF severs
+    its path; nothing comes to the VM this process logs on as next), or
+    this end severs its path (its SEVER destroys the message on this
+    side): ``outcome`` raises PathSevered with ``reason``."""
 
     __slots__ = ("msgid", "reason")
     audit = _IPADSVRD
 
-    def __init__(self, msgid: int, userid: str) -> None:
+    def __init__(self, msgid: int, reason: str) -> None:
         self.msgid = msgid
-        self.reason = f"message {msgid}: its path ended when {userid} logged off"
+        self.reason = reason
 
 
 class Pending(AsyncPending):
@@ -150,6 +156,9 @@ class Path(AsyncPath):
         self._quiesced = False
         self._state = state  # connecting, active, severed
         self._partner_severed = False
+        # the program severed this end: no completion comes for its messages
+        # in flight (its SEVER destroyed them here); every wait for one ends
+        self._severed_here = False
         self._sever_owed = False  # severed by the partner, ours waits for the inbox
         # its messages not taken yet, once the program receives from the path
         # itself (_receive_here); until then they are only in the VM's inbox
@@ -205,16 +214,22 @@ class Path(AsyncPath):
                 if not _send(p):
                     return p.msgid, answer
                 rc = p.rcode
+                if self._state != "active":
+                    self._not_active("send")
+                if rc == 1:  # the partner's end is gone; its 03 is not filed yet
+                    self._not_active("send", by_partner=True)
                 if rc == 3 and block:  # at the limit: wait for a completion
                     router.wait_until(lambda: self._completions != completions or
                                       self._state != "active", deadline)
                 elif rc == 2 and block:  # quiesced: wait for the RESUME
                     router.wait_until(lambda: self._resumes != resumes or
                                       self._state != "active", deadline)
-                elif rc == 1 or self._state != "active":
-                    self._not_active("send")
                 else:
                     raise_for(rc, "send", self.partner)
+                if self._state != "active":  # the wait ended with the path
+                    self._not_active("send")
+        except NotLoggedOn:  # LOGOFF by another thread ended the path
+            self._ended_by_logoff("send")
         finally:
             if classed:
                 p.trgcls = p.srccls = p.msgtag = 0
@@ -229,13 +244,31 @@ class Path(AsyncPath):
         self._not_active(what)
         raise AssertionError("unreachable: _not_active raises")
 
-    def _not_active(self, what: str) -> None:
-        vm = self._router.vm
-        if not vm.logged_on and not self._partner_severed:
-            raise PathSevered(f"{what}: path {self.pathid} to {self.partner} ended when "
-                              f"{vm.userid} logged off")
-        who = "its partner" if self._partner_severed else "this end"
-        raise PathSevered(f"{what}: path {self.pathid} to {self.partner} was severed by {who}")
+    def _not_active(self, what: str, by_partner: bool = False) -> NoReturn:
+        """PathSevered for ``what`` on this path, saying who ended it
+        (``by_partner``: IUCV says the partner's end is gone, before its
+        path-severed interrupt is filed)."""
+        raise PathSevered(f"{what}: path {self.pathid} to {self.partner} "
+                          f"{self._end(by_partner)}")
+
+    def _end(self, by_partner: bool = False) -> str:
+        """How the path ended: severed by its partner (or its partner's
+        LOGOFF or death), by this end, or by this VM's LOGOFF."""
+        if by_partner or self._partner_severed:
+            return "was severed by its partner"
+        if self._severed_here:
+            return "was severed by this end"
+        return f"ended when {self._router.vm.userid} logged off"
+
+    def _reply_of(self, msgid: int) -> Any:
+        """Message ``msgid``'s completion if it came (router mutex held),
+        else None; PathSevered once this end severed the path: none comes
+        then."""
+        got = self._router.completed.pop(msgid, None)
+        if got is None and self._severed_here:
+            self._router.forget_answer(msgid)
+            self._not_active("send")
+        return got
 
     def send(self, data: Any, *, one_way: bool = False, priority: bool = False, trgcls: int = 0,
              srccls: int = 0, msgtag: int = 0, reply_size: int | None = None,
@@ -254,9 +287,8 @@ class Path(AsyncPath):
         if answer is None:
             return None
         router = self._router
-        completed = router.completed
         try:
-            got = router.wait_until(lambda: completed.pop(msgid, None), deadline)
+            got = router.wait_until(lambda: self._reply_of(msgid), deadline)
         except TimeoutError:
             self._purge(msgid, srccls)
             raise
@@ -282,7 +314,7 @@ class Path(AsyncPath):
             spares.append(answer)
             return None
         try:
-            got = self._router.wait_reply(msgid)
+            got = self._router.wait_reply(msgid, self)
         except NotLoggedOn:
             self._ended_by_logoff("send")
         try:
@@ -379,30 +411,31 @@ class Path(AsyncPath):
 
     def sever(self, user: bytes | str = b"") -> None:
         """SEVER the path (``user``: up to 16 bytes, or ASCII characters,
-        shown to the partner, as connect's ``user``).  Idempotent; messages
-        still unread on it stay receivable."""
+        shown to the partner, as connect's ``user``).  Idempotent.  What
+        this end has not received is given up (its SEVER destroys it: a
+        two-way message's sender gets PathSevered); every call waiting on
+        the path -- a send, a receive, a Pending's result, in any thread --
+        raises PathSevered.  (A path its partner severed keeps what was
+        announced on it receivable until this end severs.)"""
         from .vm import user_bytes
         user = user_bytes(user, "user", 16)
         router = self._router
         with router.mutex:
-            if self._sever_owed:  # the program gives up what is left on it
-                self._sever_owed = False
-                for msg in self._inbox if self._receiving else router.inbox:
-                    if msg.path is self:
-                        msg.taken = True
-                if router.vm.logged_on:
-                    iucv.sever(PathPlist(pathid=self.pathid))
-            if self._state == "severed":
-                return
+            if self._state == "severed" and not self._sever_owed:
+                return  # (severed here, by the partner and settled, or by LOGOFF)
+            self._sever_owed = False
             self._state = "severed"
+            self._severed_here = True
             router.paths.pop(self.pathid, None)
             router.connecting.pop(self.pathid, None)
-            plist = PathPlist(pathid=self.pathid)
-            plist.ipuser = bytes(user)
+            for msg in self._inbox if self._receiving else router.inbox:
+                if msg.path is self:  # (read ahead or not: the program gives it up)
+                    msg.taken = True
             if router.vm.logged_on:
+                plist = PathPlist(pathid=self.pathid)
+                plist.ipuser = bytes(user)
                 iucv.sever(plist)
-            if router.sleepers:
-                router.cond.notify_all()
+            router.end_waits(self, f"path {self.pathid} to {self.partner} {self._end()}")
 
     def __enter__(self) -> "Path":
         return self

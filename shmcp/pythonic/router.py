@@ -119,7 +119,7 @@ class Router:
                 if self.pumping:
                     acceptor = self.acceptor_pumping
                     if acceptor:
-                        self._nudge_acceptor()
+                        self._nudge()
                     self.sleepers += 1
                     try:
                         # the first look waits out accept_all's nudged pass
@@ -139,9 +139,10 @@ class Router:
         finally:
             mutex.release()
 
-    def _nudge_acceptor(self) -> None:
-        """Wake accept_all's thread from its core wait (mutex held): that
-        wait would last 20 ms."""
+    def _nudge(self) -> None:
+        """Wake the pumper from its core wait (mutex held): accept_all's
+        thread (that wait would last 20 ms), or a program thread whose
+        wait ended without an interrupt (end_waits)."""
         if not self.nudged:
             self.nudged = True
             try:
@@ -158,7 +159,7 @@ class Router:
             if not self.acceptor_pumping:
                 return
             self.fg_waits += 1  # the program waits: the acceptor keeps out next
-            self._nudge_acceptor()
+            self._nudge()
             self.sleepers += 1
             try:
                 while self.acceptor_pumping:
@@ -176,16 +177,15 @@ class Router:
             return
         _file_messages(batch, self.inbox, self.paths, self, MsgPlist, False)  # inbox.c
 
-    def wait_reply(self, msgid: int) -> Any:
-        """wait_until(lambda: completed.pop(msgid, None), None), spelled
-        out for a round trip (in C, pumper.c): a pumper that takes the
-        completion it waits for keeps it without dispatching it, unless
+    def wait_reply(self, msgid: int, path: "Path") -> Any:
+        """wait_until(lambda: path._reply_of(msgid), None), spelled out
+        for a round trip on ``path`` (in C, pumper.c): a pumper that takes
+        the completion it waits for keeps it without dispatching it, unless
         events or watchers want to see it."""
-        got = _wait_reply(self, msgid)  # None: another thread pumps
+        got = _wait_reply(self, msgid, path)  # None: another thread pumps, or path severed here
         if got is not None:
             return got
-        completed = self.completed
-        return self.wait_until(lambda: completed.pop(msgid, None), None)  # a follower
+        return self.wait_until(lambda: path._reply_of(msgid), None)  # a follower
 
     def wait_room(self, path: "Path", completions: int) -> None:
         """wait_until(lambda: path._completions != completions or
@@ -193,18 +193,18 @@ class Router:
         its path's message limit: the next completion on it (or its end)."""
         mutex = self.mutex
         self.fg_waits += 1  # the acceptor keeps out of the way
-        mutex.acquire()
         try:
-            while not self.pumping:
-                if path._completions != completions or path._state != "active":
-                    return
-                batch = _pump(self, None)
-                if batch:
-                    self._file(batch)
-        finally:
-            mutex.release()
-        self.wait_until(lambda: path._completions != completions or  # a follower
-                        path._state != "active", None)
+            with mutex:
+                while not self.pumping:
+                    if path._completions != completions or path._state != "active":
+                        return
+                    batch = _pump(self, None)
+                    if batch:
+                        self._file(batch)
+            self.wait_until(lambda: path._completions != completions or  # a follower
+                            path._state != "active", None)
+        except NotLoggedOn:  # LOGOFF by another thread ended the path
+            path._ended_by_logoff("send")
 
     def wait_message(self, deadline: float | None) -> Message:
         """wait_until(lambda: take(inbox), deadline), spelled out for
@@ -251,6 +251,35 @@ class Router:
             if got is not None:
                 self.dispatch(got)
         return got is not None
+
+    def end_waits(self, path: "Path", why: str) -> None:
+        """This end severed ``path`` (mutex held): its messages in flight
+        that wait in ``pending`` (a Pending, or any waiter that names its
+        ``_path``) complete with PathSevered (``why``), and every waiter
+        looks again at what it waits for -- the sleepers on ``cond``, the
+        watchers (asyncio's coroutines), and the pumper, woken from the
+        core's wait by a record the VM queues to itself (the SEVER brings
+        it nothing)."""
+        from .path import Ended
+        for msgid, pend in list(self.pending.items()):
+            if getattr(pend, "_path", None) is path:
+                del self.pending[msgid]
+                self.forget_answer(msgid)
+                pend._complete(Ended(msgid, f"message {msgid}: {why}"))
+        if self.sleepers:
+            self.cond.notify_all()
+        for watcher in self.watchers:
+            watcher()
+        if self.pumping:
+            self._nudge()
+
+    def forget_answer(self, msgid: int) -> None:
+        """Let go of message ``msgid``'s answer area (kept exported for
+        the reply until its completion): this end's SEVER destroyed the
+        message, so nothing is written there any more."""
+        answers = self.vm.iucv_answers
+        if answers:
+            answers.pop(msgid, None)
 
     def _stop_pumping(self) -> None:
         """The pumper's wait is over (mutex held): the sleepers may pump
@@ -439,7 +468,7 @@ class Router:
         PathSevered, its coroutines raise NotLoggedOn.  Nothing is left to
         act for the VM this process logs on as next."""
         self.stop()
-        from .path import EndedAtLogoff
+        from .path import Ended
         with self.mutex:
             for path in (*self.paths.values(), *self.connecting.values()):
                 path._state = "severed"
@@ -447,7 +476,8 @@ class Router:
             self.paths.clear()
             self.connecting.clear()
             for msgid, pending in self.pending.items():  # no completion can come now
-                pending._complete(EndedAtLogoff(msgid, userid))
+                pending._complete(Ended(msgid, f"message {msgid}: its path ended when "
+                                               f"{userid} logged off"))
             self.pending.clear()
             if self.loop_pump is not None:  # (in its loop's thread)
                 self.loop_pump._fail_threadsafe(NotLoggedOn(f"{userid} was logged off"))
