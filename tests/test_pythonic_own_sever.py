@@ -157,6 +157,25 @@ def test_an_areceive_waiting_in_the_loop_is_severed(silent):
             asyncio.run(main())
 
 
+@pytest.mark.parametrize("pause", [0.0, 0.1], ids=["at-once", "waiting"])
+def test_an_asend_awaiting_its_reply_is_severed(silent, pause):
+    """An asend whose message is in flight when this end severs the path:
+    its AsyncReply names the path, so the SEVER completes it, and one that
+    had not yet registered sees the sever in its first look.  Before: it
+    waited until its timeout."""
+    with shmcp.logon("client") as vm:
+        path = vm.connect("srv", timeout=30)
+
+        async def main():
+            sending = asyncio.ensure_future(path.asend(b"q"))
+            await asyncio.sleep(pause)  # (queued and waiting, or not yet run)
+            path.sever()
+            await asyncio.wait_for(sending, WITHIN)
+        with pytest.raises(shmcp.PathSevered, match="severed by this end"):
+            asyncio.run(main())
+        assert not vm._router.pending and not vm.iucv_answers
+
+
 # -- 5: LOGOFF by another thread while a send waits at the limit -----------------------------
 
 # the client's path, its one message in flight filling it

@@ -462,12 +462,13 @@ class AsyncReply:
     """What waits in ``router.pending`` for an asend's completion (the
     router calls ``_complete``, mutex held, in the dispatching thread)."""
 
-    __slots__ = ("pump", "fut", "got")
+    __slots__ = ("pump", "fut", "got", "_path")
 
-    def __init__(self, pump: LoopPump) -> None:
+    def __init__(self, pump: LoopPump, path: "Path") -> None:
         self.pump = pump
         self.fut = pump.loop.create_future()
         self.got: Any = None
+        self._path = path  # this end's SEVER completes it (Router.end_waits)
 
     def _complete(self, got: Any) -> None:
         self.got = got
@@ -631,8 +632,10 @@ class AsyncPath:
             return None
         completed = router.completed
         try:
-            got = pump.take_now(lambda: completed.pop(msgid, None), lambda: msgid in completed,
-                                deadline)
+            got = pump.take_now(lambda: self._reply_of(msgid),
+                                lambda: msgid in completed or self._severed_here, deadline)
+        except PathSevered:  # this end severed the path meanwhile: nothing to purge
+            raise
         except VM_ENDED:
             self._ended_by_logoff("send")
         except BaseException:  # (a signal handler's, in the wait): withdrawn, as on timeout
@@ -641,9 +644,9 @@ class AsyncPath:
         pumped = got is None
         if got is None:
             with router.mutex:
-                got = completed.pop(msgid, None)
+                got = self._reply_of(msgid)  # (PathSevered if this end severed it)
                 if got is None:
-                    reply = router.pending[msgid] = AsyncReply(pump)
+                    reply = router.pending[msgid] = AsyncReply(pump, self)
         if got is None:
             try:
                 await pump.wait_for(reply.fut, deadline, pumped)
