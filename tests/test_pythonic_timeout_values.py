@@ -58,21 +58,6 @@ def _nothing(vm: Any, path: Any) -> None:
     return None
 
 
-def _a_new_path(p: Any) -> None:
-    assert p.partner == "SERVER" and not p.severed
-    p.sever()
-
-
-def _accepted(p: Any) -> None:
-    assert p.receive(timeout=30).data == b"on my path"  # (the server's send done)
-    _a_new_path(p)
-
-
-async def _aaccepted(p: Any) -> None:
-    assert (await p.areceive(timeout=30)).data == b"on my path"
-    _a_new_path(p)
-
-
 def _written(msg: Any) -> None:
     assert msg.data == b"written"
 
@@ -89,85 +74,82 @@ def _none(got: Any) -> None:
     assert got is None
 
 
-async def _events_then_write(vm: Any, path: Any) -> None:
-    """The messages and events so far taken (the server's one-way
-    b"written" holds its path's limit until received), events kept from
-    now on; then a message from the server."""
-    list(vm.messages(timeout=0))
-    list(vm.events(timeout=0))
-    assert path.send(b"write") == b"wrote"
-
-
-async def _aevents_then_write(vm: Any, path: Any) -> None:
-    """_events_then_write's twin."""
-    async for _ in vm.amessages(timeout=0):
-        pass
-    async for _ in vm.aevents(timeout=0):
-        pass
-    assert await path.asend(b"write") == b"wrote"
-
-
-async def _anext(it: Any) -> Any:
-    return await it.__anext__()
-
-
-async def _aresult(pending: Any, timeout: Any) -> Any:
-    return await pending.aresult(timeout=timeout)
-
-
-ENTRIES = {
-    "connect": Entry(_nothing, lambda vm, path, ctx, t: vm.connect("server", timeout=t),
-                     _a_new_path),
-    "connect wait=True": Entry(
-        _nothing, lambda vm, path, ctx, t: vm.connect("server", timeout=t, wait=True),
-        _a_new_path),
-    "accept": Entry(lambda vm, path: path.send(b"call me", one_way=True),
-                    lambda vm, path, ctx, t: vm.accept(timeout=t), _accepted),
-    "send": Entry(_nothing, lambda vm, path, ctx, t: path.send(b"hi", timeout=t), _hi),
-    "send one_way": Entry(
-        _nothing, lambda vm, path, ctx, t: path.send(b"hi", one_way=True, timeout=t), _none),
-    "send_nowait": Entry(
-        _nothing, lambda vm, path, ctx, t: path.send_nowait(b"hi", timeout=t).result(30), _hi),
-    "result": Entry(lambda vm, path: path.send_nowait(b"hi"),
-                    lambda vm, path, pending, t: pending.result(timeout=t), _hi),
-    "path.receive": Entry(lambda vm, path: path.send(b"write"),
-                          lambda vm, path, ctx, t: path.receive(timeout=t), _written),
-    "vm.receive": Entry(lambda vm, path: path.send(b"write"),
-                        lambda vm, path, ctx, t: vm.receive(timeout=t), _written),
-    "vm.messages": Entry(lambda vm, path: path.send(b"write"),
-                         lambda vm, path, ctx, t: next(vm.messages(timeout=t)), _written),
-    "vm.events": Entry(_events_then_write,
-                       lambda vm, path, ctx, t: next(vm.events(timeout=t)), _an_event),
-    # the coroutine twins
-    "aconnect": Entry(_nothing, lambda vm, path, ctx, t: vm.aconnect("server", timeout=t),
-                      _a_new_path),
-    "aconnect wait=True": Entry(
-        _nothing, lambda vm, path, ctx, t: vm.aconnect("server", timeout=t, wait=True),
-        _a_new_path),
-    "aaccept": Entry(lambda vm, path: path.asend(b"call me", one_way=True),
-                     lambda vm, path, ctx, t: vm.aaccept(timeout=t), _aaccepted),
-    "asend": Entry(_nothing, lambda vm, path, ctx, t: path.asend(b"hi", timeout=t), _hi),
-    "asend one_way": Entry(
-        _nothing, lambda vm, path, ctx, t: path.asend(b"hi", one_way=True, timeout=t), _none),
-    "send_nowait, aresult": Entry(
-        _nothing, lambda vm, path, ctx, t: _aresult(path.send_nowait(b"hi", timeout=t), 30),
-        _hi),
-    "aresult": Entry(lambda vm, path: path.send_nowait(b"hi"),
-                     lambda vm, path, pending, t: pending.aresult(timeout=t), _hi),
-    "path.areceive": Entry(lambda vm, path: path.asend(b"write"),
-                           lambda vm, path, ctx, t: path.areceive(timeout=t), _written),
-    "vm.areceive": Entry(lambda vm, path: path.asend(b"write"),
-                         lambda vm, path, ctx, t: vm.areceive(timeout=t), _written),
-    "vm.amessages": Entry(lambda vm, path: path.asend(b"write"),
-                          lambda vm, path, ctx, t: _anext(vm.amessages(timeout=t)), _written),
-    "vm.aevents": Entry(_aevents_then_write,
-                        lambda vm, path, ctx, t: _anext(vm.aevents(timeout=t)), _an_event),
-}
-
-
 async def _done(got: Any) -> Any:
     """``got``, awaited if it is an awaitable (a coroutine twin's)."""
     return await got if inspect.isawaitable(got) else got
+
+
+async def _first(it: Any) -> Any:
+    """The first item of an iterator or an async iterator."""
+    return await it.__anext__() if hasattr(it, "__anext__") else next(it)
+
+
+async def _drain(it: Any) -> None:
+    """Every item of an iterator or an async iterator, dropped."""
+    if hasattr(it, "__aiter__"):
+        async for _ in it:
+            pass
+    else:
+        list(it)
+
+
+def _entries(a: str) -> dict[str, Entry]:
+    """The calls that take a timeout (``a=""``), or their coroutine twins
+    (``a="a"``), by name."""
+    def twin(obj: Any, name: str) -> Any:
+        return getattr(obj, a + name)
+
+    def a_new_path(p: Any) -> None:
+        assert p.partner == "SERVER" and not p.severed
+        p.sever()
+
+    async def accepted(p: Any) -> None:
+        assert (await _done(twin(p, "receive")(timeout=30))).data == b"on my path"
+        a_new_path(p)
+
+    def write(vm: Any, path: Any) -> Any:  # a message from the server
+        return twin(path, "send")(b"write")
+
+    async def events_then_write(vm: Any, path: Any) -> None:
+        # the messages so far taken (the server's one-way b"written" holds
+        # its path's limit until received), the events too, events kept from
+        # now on; then a message from the server
+        await _drain(twin(vm, "messages")(timeout=0))
+        await _drain(twin(vm, "events")(timeout=0))
+        assert await _done(write(vm, path)) == b"wrote"
+
+    return {
+        a + "connect": Entry(
+            _nothing, lambda vm, path, ctx, t: twin(vm, "connect")("server", timeout=t),
+            a_new_path),
+        a + "connect wait=True": Entry(
+            _nothing, lambda vm, path, ctx, t: twin(vm, "connect")("server", timeout=t, wait=True),
+            a_new_path),
+        a + "accept": Entry(lambda vm, path: twin(path, "send")(b"call me", one_way=True),
+                            lambda vm, path, ctx, t: twin(vm, "accept")(timeout=t), accepted),
+        a + "send": Entry(_nothing, lambda vm, path, ctx, t: twin(path, "send")(b"hi", timeout=t),
+                          _hi),
+        a + "send one_way": Entry(
+            _nothing, lambda vm, path, ctx, t: twin(path, "send")(b"hi", one_way=True, timeout=t),
+            _none),
+        "send_nowait, " + a + "result": Entry(
+            _nothing,
+            lambda vm, path, ctx, t: twin(path.send_nowait(b"hi", timeout=t), "result")(30), _hi),
+        a + "result": Entry(lambda vm, path: path.send_nowait(b"hi"),
+                            lambda vm, path, pending, t: twin(pending, "result")(timeout=t), _hi),
+        "path." + a + "receive": Entry(
+            write, lambda vm, path, ctx, t: twin(path, "receive")(timeout=t), _written),
+        "vm." + a + "receive": Entry(
+            write, lambda vm, path, ctx, t: twin(vm, "receive")(timeout=t), _written),
+        "vm." + a + "messages": Entry(
+            write, lambda vm, path, ctx, t: _first(twin(vm, "messages")(timeout=t)), _written),
+        "vm." + a + "events": Entry(
+            events_then_write, lambda vm, path, ctx, t: _first(twin(vm, "events")(timeout=t)),
+            _an_event),
+    }
+
+
+ENTRIES = _entries("") | _entries("a")
 
 
 def _to_server(tracer: Tracer) -> list[str]:
