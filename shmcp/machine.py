@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import atexit
 import collections
-import math
 import os
 import re
 import struct
@@ -96,12 +95,19 @@ def _bytes_like(value: Any, name: str) -> bytes:
         raise TypeError(f"{name} must be a bytes-like object, not {type(value).__name__}") from None
 
 
+# A timeout longer than this many seconds (about 31.7 years; math.inf too)
+# waits with no limit, as None does: no clock reaches it, and the core's
+# wait counts nanoseconds in 64 bits (docs/decisions.md)
+LONGEST_TIMEOUT = 1e9
+
+
 def _timeout_ns(timeout: float | None) -> int:
+    """``timeout`` seconds as the core's wait takes them: ns, -1 for none."""
     if timeout is None:
         return -1
-    if not isinstance(timeout, (int, float)) or math.isnan(timeout) or timeout < 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
         raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-    return int(timeout * 1e9)
+    return -1 if timeout > LONGEST_TIMEOUT else int(timeout * 1e9)
 
 
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT

@@ -6,6 +6,7 @@
  * another pumping gets None and follows it in Python (router.wait_until).
  */
 #include "pythonic.h"
+#include <math.h>
 #include <time.h>
 
 static PyObject *s_pumping, *s_events, *s_watchers, *s_vm, *s_counts, *s_sleepers, *s_cond,
@@ -61,8 +62,13 @@ static int count_completions(PyObject *counts, PyObject *paths)
 
 /* -- The pumper's core wait (router.py's pump) --------------------------- */
 
-/* The core wait's timeout in ns for the monotonic @deadline (None: -1,
- * none; -2 with an exception if @deadline is not a number). */
+/* Seconds left beyond which a wait has no limit (machine.py's
+ * LONGEST_TIMEOUT): their ns would not fit the core's int64_t. */
+#define LONGEST_WAIT 1e9
+
+/* The core wait's timeout in ns for the monotonic @deadline (None, or
+ * more than LONGEST_WAIT away: -1, none; -2 with an exception if
+ * @deadline is not a number, or NaN). */
 static int64_t timeout_of(PyObject *deadline)
 {
 	if (deadline == Py_None)
@@ -70,9 +76,15 @@ static int64_t timeout_of(PyObject *deadline)
 	double at = PyFloat_AsDouble(deadline);
 	if (at == -1.0 && PyErr_Occurred())
 		return -2;
+	if (isnan(at)) {
+		PyErr_SetString(PyExc_ValueError, "the wait's deadline is NaN");
+		return -2;
+	}
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);  /* time.monotonic()'s clock */
 	double left = at - ((double)ts.tv_sec + ts.tv_nsec * 1e-9);
+	if (left > LONGEST_WAIT)  /* (+inf too) */
+		return -1;
 	return left > 0 ? (int64_t)(left * 1e9) : 0;
 }
 

@@ -32,7 +32,7 @@ import time
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, NoReturn
 
 from ..errors import MessageLimitExceeded, NotLoggedOn, PathQuiesced, PathSevered, SystemDown
-from .timeouts import CONNECT_POLL, deadline_of
+from .timeouts import deadline_of, poll_pause
 
 if TYPE_CHECKING:
     import collections
@@ -523,14 +523,13 @@ class AsyncVM:
                        msglim: int | None = None, priority: bool = False,
                        timeout: float | None = None, wait: bool = False) -> "Path":
         """``connect``'s twin: the Path once the target accepted."""
-        router = self._layer()
         deadline = deadline_of(timeout)
+        router = self._layer()
         plist, uid, partner = self._connect_request(
             userid, pgm, user, msglim, priority)
         while (path := self._connect_attempt(router, plist, uid, priority,
                                              wait, deadline, partner)) is None:
-            left = CONNECT_POLL if deadline is None else deadline - _monotonic()
-            await asyncio.sleep(min(CONNECT_POLL, left))
+            await asyncio.sleep(poll_pause(deadline))
         pump = pump_of(router)
         try:
             await pump.until(lambda: path._state != "connecting", deadline)
@@ -550,9 +549,9 @@ class AsyncVM:
 
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message of any path."""
+        deadline = None if timeout is None else deadline_of(timeout)
         router = self._layer()
         pump = pump_of(router)
-        deadline = None if timeout is None else deadline_of(timeout)
         inbox = router.inbox
         msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)
         if msg is not None:
@@ -573,8 +572,8 @@ class AsyncVM:
     async def aevents(self, timeout: float | None = None) -> AsyncIterator["Event"]:
         """``events``' twin (the Pythonic layer's Events): ends when none
         came for ``timeout`` seconds."""
-        router = self._layer()
         deadline_of(timeout)  # checks it
+        router = self._layer()
         pump = pump_of(router)
         events = self._pythonic_events
         while True:
@@ -617,9 +616,9 @@ class AsyncPath:
         the target, which never sees it or can no longer answer it); one
         answered just as the caller gave up is complete, its reply
         dropped."""
+        deadline = None if timeout is None else deadline_of(timeout)
         router = self._router
         pump = pump_of(router)  # (binds _outcome on first use)
-        deadline = None if timeout is None else deadline_of(timeout)
         try:
             msgid, answer = self._queue(data, one_way, priority, trgcls,
                                         srccls, msgtag, reply_size, None, False)
@@ -686,9 +685,9 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
+        deadline = None if timeout is None else deadline_of(timeout)
         router, inbox = self._router, self._receive_here()
         pump = pump_of(router)
-        deadline = None if timeout is None else deadline_of(timeout)
         if self._state != "severed":  # (severed: receive says so at once)
             try:
                 msg = pump.take_now(lambda: router.take(inbox), lambda: inbox, deadline)

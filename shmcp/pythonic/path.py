@@ -130,10 +130,11 @@ class Pending(AsyncPending):
     def result(self, timeout: float | None = None) -> bytes | None:
         """The reply (None for a one-way message), waiting up to
         ``timeout`` seconds (TimeoutError: the message stays in flight)."""
+        deadline = deadline_of(timeout)
         if self._answer is None:
             return None
         if not self._done:
-            self._path._router.wait_until(lambda: self._done, deadline_of(timeout))
+            self._path._router.wait_until(lambda: self._done, deadline)
         return outcome(self._got, self._answer)
 
     def __repr__(self) -> str:
@@ -359,6 +360,7 @@ class Path(AsyncPath):
         """The next message on this path, waiting up to ``timeout``
         seconds (TimeoutError); PathSevered once the path is severed and
         nothing is left on it."""
+        deadline = deadline_of(timeout)
         inbox, router = self._receive_here(), self._router
 
         def take() -> "Message | None":
@@ -366,7 +368,7 @@ class Path(AsyncPath):
             if msg is None and self._state == "severed":
                 self._not_active("receive")
             return msg
-        return router.wait_until(take, deadline_of(timeout))
+        return router.wait_until(take, deadline)
 
     def _receive_here(self) -> "collections.deque[Message]":
         """The path's own inbox, made on the first receive from the path:

@@ -3,17 +3,33 @@ from __future__ import annotations
 
 from time import monotonic
 
+from ..machine import LONGEST_TIMEOUT
+
 # connect(wait=True): how often to try a target not there yet
 CONNECT_POLL = 0.01
 
 
 def deadline_of(timeout: float | None) -> float | None:
-    """The monotonic deadline of ``timeout`` seconds (None: none); a bad
-    timeout is a TypeError / ValueError saying so."""
+    """The monotonic deadline of ``timeout`` seconds; None for none (None,
+    or a timeout longer than LONGEST_TIMEOUT, math.inf too).  A bad
+    timeout is a TypeError / ValueError saying so, raised before the
+    caller does anything."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
         raise TypeError(f"timeout must be None or a number of seconds, not {type(timeout).__name__}")
     if not timeout >= 0:  # also NaN
         raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
+    if timeout > LONGEST_TIMEOUT:
+        return None
     return monotonic() + timeout
+
+
+def poll_pause(deadline: float | None) -> float:
+    """How long connect(wait=True) sleeps before its next try: CONNECT_POLL,
+    or what is left before ``deadline`` if less -- never below 0 (the
+    deadline may pass after the try looked at it: the next try raises
+    TimeoutError)."""
+    if deadline is None:
+        return CONNECT_POLL
+    return max(0.0, min(CONNECT_POLL, deadline - monotonic()))

@@ -11,7 +11,7 @@ from .._native import take_message as _take_message
 from ..errors import ConnectionRefused, NotLoggedOn
 from ..plist import PathPlist
 from .aio import AsyncVM
-from .timeouts import CONNECT_POLL, deadline_of
+from .timeouts import deadline_of, poll_pause
 
 if TYPE_CHECKING:  # the rest of the layer needs shmcp.iucv, which needs machine.py
     from .events import Event
@@ -86,13 +86,12 @@ class PythonicVM(AsyncVM):
         the target to log on and declare, up to ``timeout``, instead of
         raising NotLoggedOn / ConnectionRefused (rc 12) at once.  Raises
         NotAuthorized, ConnectionRefused, TimeoutError."""
+        deadline = deadline_of(timeout)  # (checked before anything is done)
         router = self._layer()
-        deadline = deadline_of(timeout)
         plist, uid, partner = self._connect_request(userid, pgm, user, msglim, priority)
         while (path := self._connect_attempt(router, plist, uid, priority, wait, deadline,
                                              partner)) is None:
-            left = None if deadline is None else deadline - time.monotonic()
-            time.sleep(CONNECT_POLL if left is None else min(CONNECT_POLL, left))
+            time.sleep(poll_pause(deadline))
         try:
             router.wait_until(lambda: path._state != "connecting", deadline)
         except TimeoutError:
@@ -149,8 +148,8 @@ class PythonicVM(AsyncVM):
                priority: bool = False) -> Path:
         """ACCEPT the next pending connection (waiting up to ``timeout``);
         ``msglim=None`` keeps the connector's."""
-        router = self._layer()
         deadline = deadline_of(timeout)
+        router = self._layer()
         lim = None if msglim is None else _msglim(msglim, 0)
         connections = router.connections
 
@@ -188,9 +187,9 @@ class PythonicVM(AsyncVM):
     def receive(self, timeout: float | None = None) -> Message:
         """The next message of any path (waiting up to ``timeout``:
         TimeoutError); never raises for one severed path."""
+        deadline = None if timeout is None else deadline_of(timeout)
         router = self._router or self._layer()
         inbox = router.inbox
-        deadline = None if timeout is None else deadline_of(timeout)
         if inbox:  # taken already (a batch): no wait
             router.fg_waits += 1  # the acceptor keeps out of the way
             mutex = router.mutex
@@ -216,12 +215,12 @@ class PythonicVM(AsyncVM):
         """vm.events() once the Pythonic layer is in use: Events, recorded
         from the first call on -- the call itself, not the first next(), so
         that what comes between the two is not missed."""
+        deadline_of(timeout)  # checks it before events are kept
         router = self._layer()
         if router.events is None:
             with router.mutex:
                 if router.events is None:
                     router.events = collections.deque()
-        deadline_of(timeout)  # checks it
         return _recorded_events(router, router.events, timeout)
 
 
