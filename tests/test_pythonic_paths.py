@@ -205,6 +205,13 @@ def test_bad_arguments(server):
             path.send("text")
         with pytest.raises(ValueError, match="trgcls"):
             path.send(b"x", trgcls=-1)
+        for falsy in (None, False, 0.0, ""):  # (not taken for 0)
+            with pytest.raises(TypeError, match="trgcls"):
+                path.send(b"x", trgcls=falsy)
+            with pytest.raises(TypeError, match="srccls"):
+                path.send_nowait(b"x", srccls=falsy)
+            with pytest.raises(TypeError, match="msgtag"):
+                path.send(b"x", one_way=True, msgtag=falsy)
         with pytest.raises(TypeError, match="reply_size"):
             path.send(b"x", reply_size=1.5)
         with pytest.raises(TypeError, match="timeout"):

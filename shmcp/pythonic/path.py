@@ -191,7 +191,9 @@ class Path(AsyncPath):
             self._not_active("send")
         if type(data) is not bytes and type(data) is not bytearray:
             data = _data(data)
-        classed = trgcls or srccls or msgtag
+        # (a class that is not a plain int -- None, False, 0.0 -- is checked too)
+        classed = trgcls or srccls or msgtag or not (
+            type(trgcls) is type(srccls) is type(msgtag) is int)
         if classed:
             classes = _class("trgcls", trgcls), _class("srccls", srccls), _class("msgtag", msgtag)
         plists = self._plists
