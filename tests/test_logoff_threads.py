@@ -19,7 +19,7 @@ import textwrap
 
 import pytest
 
-from script_child import child, finish, line
+from script_child import child, finish, line, serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -214,6 +214,34 @@ def test_force_ends_every_waiting_thread(system):
         """)
     report = report_once_ended(proc, [sys.executable, "-m", "shmcp", "force", "cli"])
     assert report == {"got": ["NotLoggedOn", "NotLoggedOn"], "hung": 0, "logged_on": False}
+
+
+def test_force_ends_a_paths_blocking_receive_as_path_severed(system):
+    """FORCE from another process, while threads block in path.receive:
+    the path ended with the VM, so PathSevered, as at LOGOFF by another
+    thread (before: NotLoggedOn, LOGOFF's hook never having run)."""
+    with serving(SILENT_SERVER):
+        proc = child("""
+            import json, threading, shmcp
+            vm = shmcp.logon("cli")
+            path = vm.connect("srv", timeout=30)
+            got = []
+            def blocked():
+                try:
+                    path.receive(timeout=600)
+                    got.append("returned")
+                except BaseException as exc:
+                    got.append(type(exc).__name__)
+            threads = [threading.Thread(target=blocked) for _ in range(2)]
+            for t in threads:
+                t.start()
+            print("WAITING", flush=True)
+            for t in threads:
+                t.join(60)
+            print(json.dumps({"got": got, "hung": sum(t.is_alive() for t in threads)}), flush=True)
+            """)
+        report = report_once_ended(proc, [sys.executable, "-m", "shmcp", "force", "cli"])
+    assert report == {"got": ["PathSevered", "PathSevered"], "hung": 0}
 
 
 def report_once_ended(proc, command: list[str]):

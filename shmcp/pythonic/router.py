@@ -132,7 +132,17 @@ class Router:
                 try:
                     batch = _pump(self, deadline)
                 except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
-                    if self.vm.logged_on or not (got := pred()):
+                    if self.vm.logged_on:
+                        raise
+                    if not self.stopped.is_set():
+                        # FORCE, or a shutdown by another process: LOGOFF's
+                        # hook never ran here; end the router's state as it would
+                        mutex.release()
+                        try:
+                            self.end_at_logoff(self.vm.userid)
+                        finally:
+                            mutex.acquire()
+                    if not (got := pred()):
                         raise
                     return got
                 self._file(batch)
@@ -240,16 +250,14 @@ class Router:
         here, under the same lock round as the dispatch).  True if an
         interrupt came."""
         self.acceptor_pumping = acceptor
+        got = None
         try:
             got = self.vm.wait(None if deadline is None else max(0.0, deadline - _monotonic()))
-        except BaseException:  # (Ctrl-C in the wait, or the VM ended)
+        finally:  # (also after Ctrl-C or the VM's end: an interrupt taken is filed)
             with self.mutex:
                 self._stop_pumping()
-            raise
-        with self.mutex:
-            self._stop_pumping()
-            if got is not None:
-                self.dispatch(got)
+                if got is not None:
+                    self.dispatch(got)
         return got is not None
 
     def end_waits(self, path: "Path", why: str) -> None:
