@@ -60,6 +60,21 @@ _iparml.bind_receive_many(int(ffi.cast("uintptr_t", ffi.addressof(lib, "shmcp_iu
 # slice (500 ms; tests shorten or lengthen it).
 lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 1_000_000), 1)
 
+# A timeout longer than this many seconds (about 31.7 years; math.inf too)
+# waits with no limit, as None does: no clock reaches it, and the core's
+# wait counts nanoseconds in 64 bits (docs/decisions.md)
+LONGEST_TIMEOUT = 1e9
+
+
+def timeout_ns(timeout: float | None) -> int:
+    """``timeout`` seconds as the core's waits take them: ns, -1 for none."""
+    if timeout is None:
+        return -1
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
+    return -1 if timeout > LONGEST_TIMEOUT else int(timeout * 1e9)
+
+
 # the extension's names, for the modules above (csrc/pyext/ has each one)
 from ._iparml import Buffer, Field, Image  # noqa: E402  (iparml.c)
 from ._iparml import Machine, current, set_current, set_unhandled, unhandled  # noqa: E402  (machine.c)
@@ -78,7 +93,7 @@ from ._iparml import bind_vmcf, vmcf_field, vmcf_state  # noqa: E402  (vmcfcall.
 from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 from ._iparml import VmcfReplies  # noqa: E402  (vmcfreply.c)
 
-__all__ = ["ffi", "lib", "Image", "Field", "Buffer", "Machine", "current",
+__all__ = ["ffi", "lib", "LONGEST_TIMEOUT", "timeout_ns", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
            "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data",
            "MessageCore", "bind_message", "file_messages", "take_message",

@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import _native
-from ._native import ffi, lib
+from ._native import ffi, lib, timeout_ns
 from .errors import NotLoggedOn, ShmcpError, SystemDown, check, core_error
 from .interrupt import FACILITIES, IUCV, VMCF, Interrupt, facility_of, view
 from .system import System
@@ -95,19 +95,6 @@ def _bytes_like(value: Any, name: str) -> bytes:
         raise TypeError(f"{name} must be a bytes-like object, not {type(value).__name__}") from None
 
 
-# A timeout longer than this many seconds (about 31.7 years; math.inf too)
-# waits with no limit, as None does: no clock reaches it, and the core's
-# wait counts nanoseconds in 64 bits (docs/decisions.md)
-LONGEST_TIMEOUT = 1e9
-
-
-def _timeout_ns(timeout: float | None) -> int:
-    """``timeout`` seconds as the core's wait takes them: ns, -1 for none."""
-    if timeout is None:
-        return -1
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-    return -1 if timeout > LONGEST_TIMEOUT else int(timeout * 1e9)
 
 
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
@@ -374,7 +361,7 @@ class VirtualMachine(_native.Machine):
         if not fmask:
             raise ShmcpError("SIGIUCV and SIGVMCF both have handlers: interrupts go to them, "
                              "not to wait(); use sigpause()")
-        left = -1 if timeout is None else _timeout_ns(timeout)
+        left = timeout_ns(timeout)
         deadline = None if left < 0 else time.monotonic_ns() + left
         while True:
             if got is None:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._native import ffi, lib
+from ._native import ffi, lib, timeout_ns
 from .errors import ShmcpError, check
 
 if TYPE_CHECKING:
@@ -277,12 +277,10 @@ def take(system: "System", timeout: float | None = None) -> Snapshot:
     """Copy ``system``'s tables (see the module's docstring).  ``timeout``:
     seconds to wait for the control lock (None: as long as it takes); past
     it, ControlLockHeld names the holder."""
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
-        raise ValueError(f"timeout must be a number of seconds >= 0 or None, not {timeout!r}")
-    timeout_ns = -1 if timeout is None else int(timeout * 1e9)
+    wait_ns = timeout_ns(timeout)  # (math.inf, or past LONGEST_TIMEOUT: no limit)
     bufs = _Buffers(system)
     for _ in range(8):
-        rc = lib.shmcp_snapshot(system.handle, bufs.s, timeout_ns)
+        rc = lib.shmcp_snapshot(system.handle, bufs.s, wait_ns)
         if rc == lib.SHMCP_E_BUSY:
             holder = lock_holder(system)
             who = "" if holder is None else (

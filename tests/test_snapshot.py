@@ -2,6 +2,7 @@
 scenario of real processes (this process is VM A, children B and C)."""
 from __future__ import annotations
 
+import math
 import os
 import signal
 
@@ -135,3 +136,8 @@ def test_snapshot_rejects_a_bad_timeout(system):
             s.snapshot(timeout=-1)
         with pytest.raises(ValueError, match="timeout"):
             s.snapshot(timeout="soon")  # type: ignore[arg-type]
+        for bad in (math.nan, True, -math.inf):
+            with pytest.raises(ValueError, match="timeout"):
+                s.snapshot(timeout=bad)
+        for endless in (math.inf, 1e300):  # no limit, as None (was OverflowError)
+            assert s.snapshot(timeout=endless).vm("A") is not None

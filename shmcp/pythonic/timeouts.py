@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from time import monotonic
 
-from ..machine import LONGEST_TIMEOUT
+from .._native import LONGEST_TIMEOUT
 
 # connect(wait=True): how often to try a target not there yet
 CONNECT_POLL = 0.01
