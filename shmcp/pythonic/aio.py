@@ -464,7 +464,7 @@ class AsyncReply:
 
     __slots__ = ("pump", "fut", "got", "_path")
 
-    def __init__(self, pump: LoopPump, path: "Path") -> None:
+    def __init__(self, pump: LoopPump, path: "AsyncPath") -> None:
         self.pump = pump
         self.fut = pump.loop.create_future()
         self.got: Any = None
@@ -594,9 +594,12 @@ class AsyncPath:
         _state: str
         _completions: int
         _resumes: int
+        _severed_here: bool
         _inbox: collections.deque[Message]
 
         def _receive_here(self) -> collections.deque[Message]: ...
+
+        def _reply_of(self, msgid: int) -> Any: ...
         _spares: list[bytearray]
 
         def _queue(self, data: Any, one_way: bool, priority: bool, trgcls: int, srccls: int,
