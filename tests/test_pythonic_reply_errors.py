@@ -138,3 +138,61 @@ def test_repr_of_an_events_message_leaves_it_in_its_inbox(server, one_way):
         if pending is not None:
             assert ask(server, "msg.reply(b'seen')") == "OK None"
             assert pending.result(timeout=30) == b"seen"
+
+
+def test_two_threads_answering_one_message_one_answer_wins(system):
+    """A reply in Python (a memoryview) held after its claim while a
+    second thread replies in C: the second is ValueError, the first's
+    answer is the one the sender gets, and the message stays answered.
+    (Before, the check and the mark were apart: both went to the core,
+    the loser failed and marked the answered message unanswered.)"""
+    import sys
+    import threading
+
+    from shmcp.pythonic import message as message_module
+
+    with shmcp.logon("server") as vm:
+        vm.accept_all()
+        with serving("""
+            import shmcp
+            with shmcp.logon("client") as vm:
+                with vm.connect("server", timeout=30, wait=True) as path:
+                    print("READY", flush=True)
+                    print(path.send(b"q", timeout=60).decode(), flush=True)
+                    input()
+            """) as client:
+            msg = vm.receive(timeout=30)
+            held, go = threading.Event(), threading.Event()
+            buffer_code = message_module._reply_buffer.__code__
+
+            def hold_in_reply_buffer(frame, event, arg):
+                if event == "call" and frame.f_code is buffer_code:
+                    held.set()
+                    go.wait(60)
+                return None
+
+            got: dict = {}
+
+            def first():
+                threading.settrace(hold_in_reply_buffer)
+                sys.settrace(hold_in_reply_buffer)
+                try:
+                    msg.reply(memoryview(b"from-first"))
+                    got["first"] = "replied"
+                except Exception as exc:
+                    got["first"] = repr(exc)
+                finally:
+                    sys.settrace(None)
+
+            thread = threading.Thread(target=first)
+            thread.start()
+            assert held.wait(60)
+            with pytest.raises(ValueError, match="already answered"):
+                msg.reply(b"from-second")  # MessageCore.reply, in C
+            go.set()
+            thread.join(60)
+            assert got == {"first": "replied"}
+            assert line(client) == "from-first"
+            with pytest.raises(ValueError, match="already answered"):
+                msg.reply(b"again")
+            tell(client, "")

@@ -315,12 +315,26 @@ static PyObject *Message_reply(MessageObject *self, PyObject *const *args, Py_ss
 	return res;
 }
 
+/* _claim(): True if the message was not answered and now counts as
+ * answered -- the check and the mark in one step under the GIL, as
+ * reply's own here, so two threads never both answer; False if it was. */
+static PyObject *Message_claim(MessageObject *self, PyObject *unused)
+{
+	(void)unused;
+	if (self->answered)
+		Py_RETURN_FALSE;
+	self->answered = 1;
+	Py_RETURN_TRUE;
+}
+
 static PyMethodDef Message_methods[] = {
 	{"reply", (PyCFunction)(void (*)(void))Message_reply, METH_FASTCALL | METH_KEYWORDS,
 	 "reply($self, data=b'', *, priority=False)\n--\n\n"
 	 "REPLY with ``data`` (any bytes-like object).  A reply longer than\n"
 	 "the sender's answer area is cut there and raises ReplyTruncated at\n"
 	 "the sender, not here.  PathSevered if the path is gone."},
+	{"_claim", (PyCFunction)Message_claim, METH_NOARGS,
+	 "Mark the message answered if it was not: True, else False (one step)."},
 	{"_fetch", (PyCFunction)Message_fetch, METH_NOARGS,
 	 "RECEIVE the data (router lock held); False if the message is gone."},
 	{NULL, NULL, 0, NULL},

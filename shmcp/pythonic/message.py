@@ -68,16 +68,18 @@ class Message(MessageCore):
         p.bf1 = buf
         return _receive(p) or bytes(buf)
 
-    def _answerable(self, what: str) -> None:
+    def _claim_answer(self, what: str) -> None:
         """Raise unless the message can be answered (RECEIVE it first if
-        nobody has, e.g. a message_pending event's)."""
+        nobody has, e.g. a message_pending event's); then it counts as
+        answered -- another thread's answer meanwhile is ValueError --
+        until _answer (or the caller, if it raises first) says otherwise."""
         vm = self._vm
         if vm is not None and not vm.logged_on:  # LOGOFF severed its path in CP
             raise PathSevered(f"{what}: message {self.msgid}'s path ended when "
                               f"{vm.userid} logged off")
         if self._data is None:
             self.data  # noqa: B018
-        if self._answered:
+        if not self._claim():  # (the check and the mark in one step, as reply's in C)
             if self.one_way:
                 raise ValueError(f"{what}: message {self.msgid} is one-way; "
                                  f"there is nothing to answer")
@@ -86,17 +88,21 @@ class Message(MessageCore):
     def _reply_slow(self, data: Any = b"", *, priority: bool = False) -> None:
         """reply() but its common case (MessageCore.reply, in C: bytes or a
         bytearray for a message taken and not answered yet)."""
-        self._answerable("reply")
-        if type(data) is not bytes and type(data) is not bytearray:
-            data = _reply_buffer(data)
-        p = self._p
-        p.bf2 = data
-        p.flags1 = _IPPRTY if priority else 0
+        self._claim_answer("reply")
+        try:
+            if type(data) is not bytes and type(data) is not bytearray:
+                data = _reply_buffer(data)
+            p = self._p
+            p.bf2 = data
+            p.flags1 = _IPPRTY if priority else 0
+        except BaseException:  # nothing reached the core: still answerable
+            self._answered = False
+            raise
         self._answer(_reply, p, "reply")
 
     def reject(self) -> None:
         """REJECT: the sender's send raises MessageRejected."""
-        self._answerable("reject")
+        self._claim_answer("reject")
         p = self._p
         p.flags1 = 0
         self._answer(_reject, p, "reject")
@@ -104,8 +110,8 @@ class Message(MessageCore):
     def _answer(self, call: Any, p: MsgPlist, what: str) -> None:
         """REPLY or REJECT (``call``) with ``p``: the message is answered
         once the core took the answer, and stays answerable if the call
-        raised or the core refused it (a retry asks the core again)."""
-        self._answered = True  # meanwhile another thread's answer is ValueError
+        raised or the core refused it (a retry asks the core again).
+        Claimed by the caller (_claim_answer)."""
         try:
             cc = call(p)
         except Exception:  # before the core answered: no storage, a program check
