@@ -279,3 +279,45 @@ def test_non_contiguous_data_is_a_type_error(silent, call):
             with pytest.raises(TypeError, match="C-contiguous bytes-like object"):
                 call(path, memoryview(b"abcdef")[::2])
             path.send(memoryview(b"abcdef")[1:], one_way=True)  # contiguous: sent
+
+
+def test_a_send_nowait_racing_the_sever_is_severed(silent):
+    """send_nowait held between its SEND and filing its Pending (a trace
+    hook) while another thread severs the path: the sever cannot see the
+    Pending, so send_nowait must see the sever.  Before: result() waited
+    for ever (the merged-code review's probe)."""
+    import sys
+    import threading
+
+    from shmcp.pythonic.path import Pending
+
+    init_code = Pending.__init__.__code__
+    held, go = threading.Event(), threading.Event()
+
+    def hold_before_filing(frame, event, arg):
+        if event == "call" and frame.f_code is init_code:
+            held.set()
+            go.wait(WITHIN)
+        return None
+
+    with shmcp.logon("client") as vm:
+        path = vm.connect("srv", timeout=30)
+        got: list = []
+
+        def send():
+            sys.settrace(hold_before_filing)
+            try:
+                got.append(path.send_nowait(b"q"))
+            finally:
+                sys.settrace(None)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        assert held.wait(WITHIN)
+        path.sever()
+        go.set()
+        thread.join(WITHIN)
+        (pending,) = got
+        with pytest.raises(shmcp.PathSevered, match="severed by this end"):
+            pending.result(timeout=WITHIN)
+        assert not vm._router.pending and not vm.iucv_answers

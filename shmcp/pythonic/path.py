@@ -352,6 +352,10 @@ class Path(AsyncPath):
                 got = router.completed.pop(msgid, None)
                 if got is not None:
                     pending._complete(got)
+                elif self._severed_here:  # severed since the SEND: no completion comes
+                    router.forget_answer(msgid)
+                    pending._complete(Ended(msgid, f"message {msgid}: path {self.pathid} "
+                                                   f"to {self.partner} {self._end()}"))
                 else:
                     router.pending[msgid] = pending
         return pending
