@@ -216,19 +216,33 @@ def test_force_ends_every_waiting_thread(system):
     assert report == {"got": ["NotLoggedOn", "NotLoggedOn"], "hung": 0, "logged_on": False}
 
 
-def test_force_ends_a_paths_blocking_receive_as_path_severed(system):
-    """FORCE from another process, while threads block in path.receive:
-    the path ended with the VM, so PathSevered, as at LOGOFF by another
-    thread (before: NotLoggedOn, LOGOFF's hook never having run)."""
+ENDED_ELSEWHERE = {"force": [sys.executable, "-m", "shmcp", "force", "cli"],
+                   "shutdown": [sys.executable, "-c", "import shmcp; shmcp.shutdown()"]}
+
+
+@pytest.mark.parametrize("accept_all", [False, True], ids=["plain", "accept_all"])
+@pytest.mark.parametrize("how", sorted(ENDED_ELSEWHERE))
+@pytest.mark.parametrize("call", ["path.receive(timeout=600)",
+                                  "path.send_nowait(b'q').result(timeout=600)"])
+def test_another_process_ending_the_vm_severs_a_paths_blocking_waits(system, how, accept_all,
+                                                                     call):
+    """FORCE, or a shutdown from another process, while two threads block
+    on a path: the path ended with the VM, so PathSevered in both, as at
+    LOGOFF by another thread.  Before: NotLoggedOn (LOGOFF's hook never
+    ran), then, with accept_all's thread to join, NotLoggedOn in the
+    thread that found the other one ending the router, and SystemDown
+    after a shutdown."""
     with serving(SILENT_SERVER):
-        proc = child("""
+        proc = child(f"""
             import json, threading, shmcp
             vm = shmcp.logon("cli")
+            if {accept_all}:
+                vm.accept_all()
             path = vm.connect("srv", timeout=30)
             got = []
             def blocked():
                 try:
-                    path.receive(timeout=600)
+                    {call}
                     got.append("returned")
                 except BaseException as exc:
                     got.append(type(exc).__name__)
@@ -238,9 +252,10 @@ def test_force_ends_a_paths_blocking_receive_as_path_severed(system):
             print("WAITING", flush=True)
             for t in threads:
                 t.join(60)
-            print(json.dumps({"got": got, "hung": sum(t.is_alive() for t in threads)}), flush=True)
+            print(json.dumps({{"got": got, "hung": sum(t.is_alive() for t in threads)}}),
+                  flush=True)
             """)
-        report = report_once_ended(proc, [sys.executable, "-m", "shmcp", "force", "cli"])
+        report = report_once_ended(proc, ENDED_ELSEWHERE[how])
     assert report == {"got": ["PathSevered", "PathSevered"], "hung": 0}
 
 

@@ -33,7 +33,7 @@ from .._native import wait_message as _wait_message
 from .._native import wait_reply as _wait_reply
 from .._native import take_message as _take_message
 from .. import signals
-from ..errors import NotLoggedOn, ShmcpError
+from ..errors import NotLoggedOn, ShmcpError, SystemDown
 from ..interrupt import IUCV
 from ..plist import Iparml, MsgPlist, PathPlist
 from .events import Event
@@ -57,6 +57,9 @@ _IPNORPY, _IPPRTY = lib.SHMCP_IPNORPY, lib.SHMCP_IPPRTY
 # a VM left idle this long by its program is pumped by the acceptor thread
 # of accept_all (the listen backlog), which otherwise keeps out of the way
 IDLE_BEFORE_ACCEPTOR = 0.02
+# How long a thread that finds another ending the router (end_at_logoff,
+# which joins the acceptor and the helpers) waits for it: their joins' bound
+ENDING_WAIT = 2 * IDLE_BEFORE_ACCEPTOR + 5.0
 # what a program thread queues to its own VM to end the acceptor's wait
 NUDGE = bytes(40)
 
@@ -96,6 +99,7 @@ class Router:
         self.helpers: list[threading.Thread] = []  # asyncio's sleeper threads (aio.py)
         self.loop_pump: "LoopPumps | None" = None  # aio.py's, one pump per event loop
         self.stopped = threading.Event()
+        self.ended = threading.Event()  # end_at_logoff has ended the router's state
         self.watchers: list[Callable[[], None]] = []  # called (mutex held) after each dispatch
 
     # -- waiting ------------------------------------------------------------
@@ -131,15 +135,19 @@ class Router:
                     continue
                 try:
                     batch = _pump(self, deadline)
-                except NotLoggedOn:  # LOGOFF: what it filed (a path severed) may answer
+                except (NotLoggedOn, SystemDown):  # LOGOFF: what it filed (a path severed) may answer
                     if self.vm.logged_on:
                         raise
-                    if not self.stopped.is_set():
+                    if not self.ended.is_set():
                         # FORCE, or a shutdown by another process: LOGOFF's
-                        # hook never ran here; end the router's state as it would
+                        # hook never ran here; end the router's state as it
+                        # would, or wait for the thread already ending it
                         mutex.release()
                         try:
-                            self.end_at_logoff(self.vm.userid)
+                            if self.stopped.is_set():
+                                self.ended.wait(ENDING_WAIT)
+                            else:
+                                self.end_at_logoff(self.vm.userid)
                         finally:
                             mutex.acquire()
                     if not (got := pred()):
@@ -489,6 +497,7 @@ class Router:
             self.pending.clear()
             if self.loop_pump is not None:  # (in its loop's thread)
                 self.loop_pump._fail_threadsafe(NotLoggedOn(f"{userid} was logged off"))
+        self.ended.set()
 
 
 def raise_for(rc: int, what: str, partner: str = "") -> None:
