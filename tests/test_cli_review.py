@@ -97,6 +97,36 @@ def test_ctrl_c_ends_a_wait_for_a_frozen_lock(frozen, args):
     assert (done.returncode, done.stderr) == (1, frozen_line(args[0], frozen))
 
 
+SNAPSHOTS = [("query", "names"), ("query", "iucv"), ("query", "iucv", "--json"),
+             ("query", "vmcf"), ("query", "storage", "--json"), ("monitor", "--once")]
+
+
+@pytest.mark.parametrize("args", SNAPSHOTS, ids=" ".join)
+def test_ctrl_c_ends_a_snapshot_waiting_for_a_frozen_lock(frozen, args):
+    done = interrupted((*args, "--wait", "600"), signal.SIGINT)
+    assert (done.returncode, done.stderr, done.stdout) == (1, frozen_line(args[0], frozen), "")
+
+
+@pytest.mark.parametrize("args", SNAPSHOTS[1:], ids=" ".join)
+def test_a_query_past_its_wait_names_the_holder_as_every_command_does(frozen, args):
+    done = shmcp_cmd(*args, "--wait", "0.2")
+    if args[0] == "monitor":  # the frame says it, the monitor goes on
+        assert done.returncode == 0
+        assert frozen_line(args[0], frozen).split(": ", 1)[1].rstrip() in \
+            " ".join(done.stdout.split()), done.stdout
+    else:
+        assert (done.returncode, done.stderr, done.stdout) == \
+            (1, frozen_line(args[0], frozen), "")
+
+
+def test_query_names_past_its_wait_lists_what_it_can_read(frozen):
+    done = shmcp_cmd("query", "names", "--wait", "0.2")
+    lines = done.stdout.splitlines()
+    assert (done.returncode, lines[0] + "\n") == (0, frozen_line("query", frozen).split(
+        ": ", 1)[1])
+    assert any(line.split()[:3] == ["SPIN", str(frozen.pid), "stopped"] for line in lines)
+
+
 def test_sigterm_ends_a_trace_waiting_for_a_frozen_lock(frozen):
     done = interrupted(("trace", "--wait", "600"), signal.SIGTERM)
     assert (done.returncode, done.stderr) == (1, frozen_line("trace", frozen))
