@@ -252,3 +252,36 @@ def test_a_monitor_says_when_the_system_was_shut_down(system):
     finally:
         proc.kill()
         proc.wait()
+
+
+def with_stdout_closed(*args: str) -> subprocess.CompletedProcess:
+    """``shmcp ARGS >&-``: run with file descriptor 1 closed."""
+    return subprocess.run([sys.executable, "-m", "shmcp", *args], stderr=subprocess.PIPE,
+                          text=True, timeout=60, preexec_fn=lambda: os.close(1))
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "names"), ("query", "iucv", "--json"), ("query", "storage", "--json"),
+    ("monitor", "--once", "--interval", "0.01")])
+def test_a_command_without_standard_output_still_does_its_work(local, args):
+    done = with_stdout_closed(*args)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_ipl_and_shutdown_without_standard_output(system):
+    done = with_stdout_closed("ipl")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shmcp_cmd("query", "names").returncode == 0  # the system is up
+    assert (with_stdout_closed("shutdown").returncode, shmcp_cmd("query", "names").returncode) \
+        == (0, 1)
+
+
+def test_query_iucv_without_standard_output_keeps_its_status(local, system):
+    done = with_stdout_closed("query", "iucv", "NOBODY")
+    assert (done.returncode, done.stderr) == (1, f"shmcp query: NOBODY is not logged on to "
+                                              f"{system}\n")
+
+
+def test_a_trace_without_standard_output_ends_at_once(local):
+    done = with_stdout_closed("trace")  # as a reader gone: nobody can read it
+    assert (done.returncode, done.stderr) == (0, "")
