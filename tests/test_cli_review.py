@@ -196,6 +196,12 @@ def test_a_reader_gone_ends_a_command_quietly(local, args):
     (["monitor", "--interval", "soon"], "argument --interval: 'soon' is not a number"),
     (["query", "names", "--wait", "inf"], "argument --wait: must be finite, not inf"),
     (["force", "x", "--wait", "nan"], "argument --wait: must be 0 seconds or more, not nan"),
+    (["trace", "--poll", "1e7", "--count", "1"], "argument --poll: must be at most 86400 "
+     "seconds (a day), not 1e7"),
+    (["monitor", "--once", "--interval", "1e300"], "argument --interval: must be at most "
+     "86400 seconds (a day), not 1e300"),
+    (["query", "names", "--wait", "1e10"], "argument --wait: must be at most 86400 seconds"),
+    (["force", "x", "--wait", "86400.5"], "argument --wait: must be at most 86400 seconds"),
 ])
 def test_malformed_times_are_usage_errors_before_any_system(system, args, wrong):
     done = shmcp_cmd(*args)  # no system is up: a usage error comes first
@@ -285,3 +291,41 @@ def test_query_iucv_without_standard_output_keeps_its_status(local, system):
 def test_a_trace_without_standard_output_ends_at_once(local):
     done = with_stdout_closed("trace")  # as a reader gone: nobody can read it
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_longest_times_are_taken(local):
+    done = shmcp_cmd("query", "storage", "--wait", "86400")
+    assert done.returncode == 0 and done.stdout.startswith("storage "), done.stderr
+    # a trace waiting 86400 s between looks: its reader's going ends it
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "trace", "--poll", "86400",
+                             "--count", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stderr.readline().startswith("tracing external interrupts")
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err == ""
+
+
+def asleep(pid: int) -> bool:
+    """``pid``'s main thread is in clock_nanosleep (x86-64: 230; aarch64: 115)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0] in ("230", "115")
+
+
+def test_a_monitor_sleeping_a_day_ends_on_ctrl_c(local, system):
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "monitor", "--once", "--interval",
+                             "86400"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: maps_system(proc.pid, system), what="the monitor's attach")
+        eventually(lambda: asleep(proc.pid), what="its sleep between the two snapshots")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, out, err) == (0, "", "")
