@@ -162,6 +162,22 @@ def into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
         os.close(w)
 
 
+def trace_whose_reader_went(args: tuple[str, ...], meanwhile=lambda: None) -> tuple[int, str]:
+    """``shmcp ARGS`` (a trace) whose reader goes before the first record;
+    ``meanwhile()`` once it traces.  Its status and standard error."""
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    try:
+        assert proc.stderr.readline().startswith("tracing external interrupts")
+        meanwhile()
+        err = proc.stderr.read()
+        return proc.wait(timeout=60), err  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.parametrize("args", [
     ("query", "names"), ("query", "iucv"), ("query", "iucv", "a"), ("query", "vmcf"),
     ("query", "storage"), ("query", "names", "--json"), ("query", "iucv", "--json"),
@@ -169,19 +185,10 @@ def into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
     ("trace", "--count", "1")])
 def test_a_reader_gone_ends_a_command_quietly(local, args):
     if args[0] == "trace":  # something to trace once the tracer is attached
-        proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        proc.stdout.close()  # the reader goes before the first record
-        try:
-            assert proc.stderr.readline().startswith("tracing external interrupts")
-            local.vm.queue_interrupt("A", bytes(40))  # one to trace
+        def one_to_trace() -> None:
+            local.vm.queue_interrupt("A", bytes(40))
             assert local.vm.wait(0) is not None
-            err = proc.stderr.read()
-            assert proc.wait(timeout=60) == 0  # a hang guard only
-        finally:
-            proc.kill()
-            proc.wait()
-        assert err == ""
+        assert trace_whose_reader_went(args, one_to_trace) == (0, "")
         return
     done = into_closed_pipe(*args)
     assert (done.returncode, done.stderr) == (0, "")
@@ -297,18 +304,7 @@ def test_the_longest_times_are_taken(local):
     done = shmcp_cmd("query", "storage", "--wait", "86400")
     assert done.returncode == 0 and done.stdout.startswith("storage "), done.stderr
     # a trace waiting 86400 s between looks: its reader's going ends it
-    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "trace", "--poll", "86400",
-                             "--count", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stderr.readline().startswith("tracing external interrupts")
-        proc.stdout.close()
-        err = proc.stderr.read()
-        assert proc.wait(timeout=60) == 0  # a hang guard only
-    finally:
-        proc.kill()
-        proc.wait()
-    assert err == ""
+    assert trace_whose_reader_went(("trace", "--poll", "86400", "--count", "1")) == (0, "")
 
 
 def asleep(pid: int) -> bool:

@@ -99,7 +99,7 @@ def bounded(s: System, wait: float, call: Callable[[], T]) -> T:
             raise _held(holder, HeldAtCtrlC) from None
         raise
     finally:
-        if thread.is_alive():
+        if not box:  # not finished (is_alive is False until start() saw it run)
             _left_inside.append(s)
     if "error" in box:
         raise box["error"]
