@@ -97,6 +97,36 @@ def test_ctrl_c_ends_a_wait_for_a_frozen_lock(frozen, args):
     assert (done.returncode, done.stderr) == (1, frozen_line(args[0], frozen))
 
 
+SNAPSHOTS = [("query", "names"), ("query", "iucv"), ("query", "iucv", "--json"),
+             ("query", "vmcf"), ("query", "storage", "--json"), ("monitor", "--once")]
+
+
+@pytest.mark.parametrize("args", SNAPSHOTS, ids=" ".join)
+def test_ctrl_c_ends_a_snapshot_waiting_for_a_frozen_lock(frozen, args):
+    done = interrupted((*args, "--wait", "600"), signal.SIGINT)
+    assert (done.returncode, done.stderr, done.stdout) == (1, frozen_line(args[0], frozen), "")
+
+
+@pytest.mark.parametrize("args", SNAPSHOTS[1:], ids=" ".join)
+def test_a_query_past_its_wait_names_the_holder_as_every_command_does(frozen, args):
+    done = shmcp_cmd(*args, "--wait", "0.2")
+    if args[0] == "monitor":  # the frame says it, the monitor goes on
+        assert done.returncode == 0
+        assert frozen_line(args[0], frozen).split(": ", 1)[1].rstrip() in \
+            " ".join(done.stdout.split()), done.stdout
+    else:
+        assert (done.returncode, done.stderr, done.stdout) == \
+            (1, frozen_line(args[0], frozen), "")
+
+
+def test_query_names_past_its_wait_lists_what_it_can_read(frozen):
+    done = shmcp_cmd("query", "names", "--wait", "0.2")
+    lines = done.stdout.splitlines()
+    assert (done.returncode, lines[0] + "\n") == (0, frozen_line("query", frozen).split(
+        ": ", 1)[1])
+    assert any(line.split()[:3] == ["SPIN", str(frozen.pid), "stopped"] for line in lines)
+
+
 def test_sigterm_ends_a_trace_waiting_for_a_frozen_lock(frozen):
     done = interrupted(("trace", "--wait", "600"), signal.SIGTERM)
     assert (done.returncode, done.stderr) == (1, frozen_line("trace", frozen))
@@ -132,6 +162,22 @@ def into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
         os.close(w)
 
 
+def trace_whose_reader_went(args: tuple[str, ...], meanwhile=lambda: None) -> tuple[int, str]:
+    """``shmcp ARGS`` (a trace) whose reader goes before the first record;
+    ``meanwhile()`` once it traces.  Its status and standard error."""
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    try:
+        assert proc.stderr.readline().startswith("tracing external interrupts")
+        meanwhile()
+        err = proc.stderr.read()
+        return proc.wait(timeout=60), err  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.parametrize("args", [
     ("query", "names"), ("query", "iucv"), ("query", "iucv", "a"), ("query", "vmcf"),
     ("query", "storage"), ("query", "names", "--json"), ("query", "iucv", "--json"),
@@ -139,19 +185,10 @@ def into_closed_pipe(*args: str) -> subprocess.CompletedProcess:
     ("trace", "--count", "1")])
 def test_a_reader_gone_ends_a_command_quietly(local, args):
     if args[0] == "trace":  # something to trace once the tracer is attached
-        proc = subprocess.Popen([sys.executable, "-m", "shmcp", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        proc.stdout.close()  # the reader goes before the first record
-        try:
-            assert proc.stderr.readline().startswith("tracing external interrupts")
-            local.vm.queue_interrupt("A", bytes(40))  # one to trace
+        def one_to_trace() -> None:
+            local.vm.queue_interrupt("A", bytes(40))
             assert local.vm.wait(0) is not None
-            err = proc.stderr.read()
-            assert proc.wait(timeout=60) == 0  # a hang guard only
-        finally:
-            proc.kill()
-            proc.wait()
-        assert err == ""
+        assert trace_whose_reader_went(args, one_to_trace) == (0, "")
         return
     done = into_closed_pipe(*args)
     assert (done.returncode, done.stderr) == (0, "")
@@ -166,6 +203,12 @@ def test_a_reader_gone_ends_a_command_quietly(local, args):
     (["monitor", "--interval", "soon"], "argument --interval: 'soon' is not a number"),
     (["query", "names", "--wait", "inf"], "argument --wait: must be finite, not inf"),
     (["force", "x", "--wait", "nan"], "argument --wait: must be 0 seconds or more, not nan"),
+    (["trace", "--poll", "1e7", "--count", "1"], "argument --poll: must be at most 86400 "
+     "seconds (a day), not 1e7"),
+    (["monitor", "--once", "--interval", "1e300"], "argument --interval: must be at most "
+     "86400 seconds (a day), not 1e300"),
+    (["query", "names", "--wait", "1e10"], "argument --wait: must be at most 86400 seconds"),
+    (["force", "x", "--wait", "86400.5"], "argument --wait: must be at most 86400 seconds"),
 ])
 def test_malformed_times_are_usage_errors_before_any_system(system, args, wrong):
     done = shmcp_cmd(*args)  # no system is up: a usage error comes first
@@ -222,3 +265,63 @@ def test_a_monitor_says_when_the_system_was_shut_down(system):
     finally:
         proc.kill()
         proc.wait()
+
+
+def with_stdout_closed(*args: str) -> subprocess.CompletedProcess:
+    """``shmcp ARGS >&-``: run with file descriptor 1 closed."""
+    return subprocess.run([sys.executable, "-m", "shmcp", *args], stderr=subprocess.PIPE,
+                          text=True, timeout=60, preexec_fn=lambda: os.close(1))
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "names"), ("query", "iucv", "--json"), ("query", "storage", "--json"),
+    ("monitor", "--once", "--interval", "0.01")])
+def test_a_command_without_standard_output_still_does_its_work(local, args):
+    done = with_stdout_closed(*args)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_ipl_and_shutdown_without_standard_output(system):
+    done = with_stdout_closed("ipl")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert shmcp_cmd("query", "names").returncode == 0  # the system is up
+    assert (with_stdout_closed("shutdown").returncode, shmcp_cmd("query", "names").returncode) \
+        == (0, 1)
+
+
+def test_query_iucv_without_standard_output_keeps_its_status(local, system):
+    done = with_stdout_closed("query", "iucv", "NOBODY")
+    assert (done.returncode, done.stderr) == (1, f"shmcp query: NOBODY is not logged on to "
+                                              f"{system}\n")
+
+
+def test_a_trace_without_standard_output_ends_at_once(local):
+    done = with_stdout_closed("trace")  # as a reader gone: nobody can read it
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_the_longest_times_are_taken(local):
+    done = shmcp_cmd("query", "storage", "--wait", "86400")
+    assert done.returncode == 0 and done.stdout.startswith("storage "), done.stderr
+    # a trace waiting 86400 s between looks: its reader's going ends it
+    assert trace_whose_reader_went(("trace", "--poll", "86400", "--count", "1")) == (0, "")
+
+
+def asleep(pid: int) -> bool:
+    """``pid``'s main thread is in clock_nanosleep (x86-64: 230; aarch64: 115)."""
+    with open(f"/proc/{pid}/syscall") as f:
+        return f.read().split()[0] in ("230", "115")
+
+
+def test_a_monitor_sleeping_a_day_ends_on_ctrl_c(local, system):
+    proc = subprocess.Popen([sys.executable, "-m", "shmcp", "monitor", "--once", "--interval",
+                             "86400"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        eventually(lambda: maps_system(proc.pid, system), what="the monitor's attach")
+        eventually(lambda: asleep(proc.pid), what="its sleep between the two snapshots")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # a hang guard only
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, out, err) == (0, "", "")

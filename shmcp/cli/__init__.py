@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         args.system = args.top_system
     try:
         rc = args.run(args)
-        sys.stdout.flush()  # here, not at exit: a reader gone is a BrokenPipeError
+        if sys.stdout is not None:  # (None: run with standard output closed, `>&-`)
+            sys.stdout.flush()  # here, not at exit: a reader gone is a BrokenPipeError
         return rc
     except BrokenPipeError:  # `shmcp query iucv | head -1`: the reader had enough
         # nothing more reaches it, not even the flush at exit

@@ -8,6 +8,10 @@ from typing import Any
 
 from ..machine import userid_bytes
 
+# the longest --wait, --poll or --interval: a day (past it the sleeps and
+# poll(2)'s milliseconds overflow; nobody waits longer at a terminal)
+LONGEST_SECONDS = 86400
+
 
 def userid(text: str) -> str:
     """A userid as logon takes it (1-8 of A-Z 0-9 @ # $, any case)."""
@@ -39,17 +43,26 @@ def count(text: str) -> int:
     return int(_at_least(text, int, "a whole number", 1, ""))
 
 
+def _within_a_day(value: float, text: str) -> float:
+    if value > LONGEST_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be at most {LONGEST_SECONDS} seconds (a day), not {text}")
+    return value
+
+
 def seconds(text: str) -> float:
-    """A time in seconds, 0 or more (finite)."""
-    return float(_at_least(text, float, "a number of seconds", 0, " seconds"))
+    """A time in seconds, 0 to LONGEST_SECONDS."""
+    return _within_a_day(float(_at_least(text, float, "a number of seconds", 0, " seconds")),
+                         text)
 
 
 def interval(text: str) -> float:
-    """A time in seconds, more than 0 (finite): a period to repeat at."""
+    """A time in seconds, more than 0 and at most LONGEST_SECONDS: a period
+    to repeat at."""
     value = float(_number(text, float, "a number of seconds"))
     if not 0 < value < math.inf:  # (NaN too)
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds and finite, not {text}")
-    return value
+    return _within_a_day(value, text)
 
 
 def add_wait(parser: argparse.ArgumentParser) -> None:

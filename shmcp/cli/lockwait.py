@@ -59,15 +59,20 @@ def _other_holder(s: System) -> LockHolder | None:
     return h if h is not None and h.pid != os.getpid() else None
 
 
-def _held(h: LockHolder) -> ControlLockHeld:
-    return ControlLockHeld(holder_text(h), h)
+class HeldAtCtrlC(ControlLockHeld):
+    """ControlLockHeld raised by ``bounded`` on Ctrl-C (not past its wait):
+    the command ends, it does not show what it can read without the lock."""
+
+
+def _held(h: LockHolder, kind: type[ControlLockHeld] = ControlLockHeld) -> ControlLockHeld:
+    return kind(holder_text(h), h)
 
 
 def bounded(s: System, wait: float, call: Callable[[], T]) -> T:
     """``call()``, a core call that takes ``s``'s control lock, waited for
     as long as it runs, but at most ``wait`` seconds while another process
-    holds the lock: then, or on Ctrl-C while another process holds it,
-    ControlLockHeld naming the holder.  A Ctrl-C while nobody else holds
+    holds the lock: then ControlLockHeld naming the holder, or on Ctrl-C
+    while another process holds it HeldAtCtrlC.  A Ctrl-C while nobody else holds
     it is KeyboardInterrupt, as ever.  ``s`` comes from ``attached``."""
     box: dict[str, Any] = {}
 
@@ -91,10 +96,10 @@ def bounded(s: System, wait: float, call: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         holder = _other_holder(s)
         if holder is not None:
-            raise _held(holder) from None
+            raise _held(holder, HeldAtCtrlC) from None
         raise
     finally:
-        if thread.is_alive():
+        if not box:  # not finished (is_alive is False until start() saw it run)
             _left_inside.append(s)
     if "error" in box:
         raise box["error"]

@@ -25,7 +25,7 @@ from rich.text import Text
 from ..snapshot import ControlLockHeld, Snapshot
 from ..system import System
 from . import arguments
-from .lockwait import holder_text
+from .lockwait import HeldAtCtrlC, attached, bounded
 from .query import size
 from .trace import end_as_ctrl_c
 
@@ -131,10 +131,14 @@ def _quit_within(seconds: float, keys: bool) -> bool:
 
 
 def _shot(s: System, wait: float) -> Snapshot | str:
+    """A snapshot, or past ``wait`` who holds the lock (lockwait); on Ctrl-C
+    while another process holds it, HeldAtCtrlC ends the monitor."""
     try:
-        return s.snapshot(timeout=wait)
+        return bounded(s, wait, s.snapshot)
+    except HeldAtCtrlC:
+        raise
     except ControlLockHeld as exc:
-        return holder_text(exc.holder) if exc.holder else str(exc)
+        return str(exc)
 
 
 def _view(s: System, snap: Snapshot | str, before: Snapshot | None, console: Console,
@@ -158,7 +162,7 @@ def _monitor(args: argparse.Namespace) -> int:
     console = _Console()
     end_as_ctrl_c()  # the terminal's mode restored on kill too
     try:  # Ctrl-C quits wherever it lands; the terminal is restored on the way out
-        with System.attach(args.system) as s:
+        with attached(args.system) as s:
             before = _shot(s, args.wait)
             if args.once:
                 time.sleep(args.interval)  # rates need two looks

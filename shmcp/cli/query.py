@@ -11,7 +11,7 @@ from typing import Any, Callable
 from ..snapshot import ControlLockHeld, LockHolder, Snapshot, lock_holder, process_state
 from ..system import System
 from . import arguments
-from .lockwait import holder_text
+from .lockwait import HeldAtCtrlC, attached, bounded, holder_text
 
 QUERIES = {
     "names": "the virtual machines logged on: PID, process state, facilities, queued interrupts",
@@ -34,6 +34,8 @@ def size(n: int) -> str:
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: Callable[[], None]) -> int:
+    if sys.stdout is None:  # `>&-`: the query was done, nobody to show it to
+        return 0
     if args.json:
         json.dump(data, sys.stdout, indent=1)
         print()
@@ -47,10 +49,17 @@ def _live(snap: Snapshot) -> list:
     return [v for v in snap.vms if v.process != "gone"]
 
 
+def _snapshot(args: argparse.Namespace, s: System) -> Snapshot:
+    """``s.snapshot()``, a frozen lock named past --wait or on Ctrl-C (lockwait)."""
+    return bounded(s, args.wait, s.snapshot)
+
+
 def _names(args: argparse.Namespace, s: System) -> int:
     try:
-        snap = s.snapshot(timeout=args.wait)
-    except ControlLockHeld as exc:
+        snap = _snapshot(args, s)
+    except HeldAtCtrlC:
+        raise
+    except ControlLockHeld as exc:  # past --wait
         return _names_frozen(args, s, exc.holder)
     vms = _live(snap)
 
@@ -86,7 +95,7 @@ def _names_frozen(args: argparse.Namespace, s: System, holder: LockHolder | None
 
 
 def _iucv(args: argparse.Namespace, s: System) -> int:
-    snap = s.snapshot(timeout=args.wait)
+    snap = _snapshot(args, s)
     vms = _live(snap)
     if args.userid:
         vm = snap.vm(args.userid)
@@ -135,7 +144,7 @@ def _iucv(args: argparse.Namespace, s: System) -> int:
 
 
 def _vmcf(args: argparse.Namespace, s: System) -> int:
-    snap = s.snapshot(timeout=args.wait)
+    snap = _snapshot(args, s)
     live = {v.userid for v in _live(snap)}
     rows = [dataclasses.asdict(a) for a in snap.vmcf if a.userid in live]
     messages = [dataclasses.asdict(m) for m in snap.vmcf_messages]
@@ -162,7 +171,7 @@ def _vmcf(args: argparse.Namespace, s: System) -> int:
 
 
 def _storage(args: argparse.Namespace, s: System) -> int:
-    snap = s.snapshot(timeout=args.wait)
+    snap = _snapshot(args, s)
     st = snap.storage
 
     def text() -> None:
@@ -180,7 +189,7 @@ _RUN = {"names": _names, "iucv": _iucv, "vmcf": _vmcf, "storage": _storage}
 
 
 def _query(args: argparse.Namespace) -> int:
-    with System.attach(args.system) as s:
+    with attached(args.system) as s:
         return _RUN[args.what](args, s)
 
 

@@ -65,6 +65,8 @@ def _stream(tracer: Tracer, poll: float) -> Iterator[TraceRecord | int]:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    if sys.stdout is None:  # standard output closed (`>&-`): as a reader gone
+        return 0
     users = {userid_bytes(u).decode().rstrip() for u in args.userids}
     types = set(args.type or [])
     shown = 0
