@@ -192,14 +192,18 @@ def test_coroutines_in_a_loop_thread_end(server, delay, call, error):
     assert kinds(report) == {error}, report
 
 
-def test_force_ends_every_waiting_thread(system):
-    proc = child("""
+def blocked_in_two_threads(setup: str, call: str, report: str = "") -> str:
+    """A child's script: VM CLI, SETUP, then two threads each make CALL;
+    WAITING once they started; last, as JSON, what ended each ("got"),
+    how many still hang, and REPORT's fields (``, "name": expression``)."""
+    return f"""
         import json, threading, shmcp
         vm = shmcp.logon("cli")
+        {setup}
         got = []
         def blocked():
             try:
-                vm.wait(timeout=600)
+                {call}
                 got.append("returned")
             except BaseException as exc:
                 got.append(type(exc).__name__)
@@ -209,9 +213,14 @@ def test_force_ends_every_waiting_thread(system):
         print("WAITING", flush=True)
         for t in threads:
             t.join(60)
-        print(json.dumps({"got": got, "hung": sum(t.is_alive() for t in threads),
-                          "logged_on": vm.logged_on}), flush=True)
-        """)
+        print(json.dumps({{"got": got, "hung": sum(t.is_alive() for t in threads){report}}}),
+              flush=True)
+        """
+
+
+def test_force_ends_every_waiting_thread(system):
+    proc = child(blocked_in_two_threads("pass", "vm.wait(timeout=600)",
+                                        ', "logged_on": vm.logged_on'))
     report = report_once_ended(proc, [sys.executable, "-m", "shmcp", "force", "cli"])
     assert report == {"got": ["NotLoggedOn", "NotLoggedOn"], "hung": 0, "logged_on": False}
 
@@ -232,30 +241,10 @@ def test_another_process_ending_the_vm_severs_a_paths_blocking_waits(system, how
     ran), then, with accept_all's thread to join, NotLoggedOn in the
     thread that found the other one ending the router, and SystemDown
     after a shutdown."""
+    setup = f"vm.accept_all() if {accept_all} else None; path = vm.connect('srv', timeout=30)"
     with serving(SILENT_SERVER):
-        proc = child(f"""
-            import json, threading, shmcp
-            vm = shmcp.logon("cli")
-            if {accept_all}:
-                vm.accept_all()
-            path = vm.connect("srv", timeout=30)
-            got = []
-            def blocked():
-                try:
-                    {call}
-                    got.append("returned")
-                except BaseException as exc:
-                    got.append(type(exc).__name__)
-            threads = [threading.Thread(target=blocked) for _ in range(2)]
-            for t in threads:
-                t.start()
-            print("WAITING", flush=True)
-            for t in threads:
-                t.join(60)
-            print(json.dumps({{"got": got, "hung": sum(t.is_alive() for t in threads)}}),
-                  flush=True)
-            """)
-        report = report_once_ended(proc, ENDED_ELSEWHERE[how])
+        report = report_once_ended(child(blocked_in_two_threads(setup, call)),
+                                   ENDED_ELSEWHERE[how])
     assert report == {"got": ["PathSevered", "PathSevered"], "hung": 0}
 
 
