@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -167,10 +167,13 @@ class Tracer:
         self.missed += self._missed[0]
         return n
 
-    def records(self, poll: float = 0.05) -> Iterator[TraceRecord | int]:
+    def records(self, poll: float = 0.05,
+                idle: Callable[[float], object] = time.sleep) -> Iterator[TraceRecord | int]:
         """Records as they come, polling every ``poll`` seconds while there
-        are none; an int in the stream is a count of records missed just
-        before the next.  Ends when the system is shut down."""
+        are none (``idle(poll)`` waits between looks: a caller may watch
+        something else meanwhile); an int in the stream is a count of
+        records missed just before the next.  Ends when the system is shut
+        down."""
         while True:
             recs, missed = self.read()
             if missed:
@@ -179,7 +182,7 @@ class Tracer:
             if not recs:
                 if self.system.down:
                     return
-                time.sleep(poll)
+                idle(poll)
 
     def close(self) -> None:
         """Detach (idempotent)."""

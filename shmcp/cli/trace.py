@@ -49,19 +49,14 @@ def _stream(tracer: Tracer, poll: float) -> Iterator[TraceRecord | int]:
     """What ``tracer.records(poll)`` gives, but its waits while none come
     also watch standard output: a reader gone (``shmcp trace | head -1``)
     ends the trace at once, as BrokenPipeError, not at the next record."""
-    idle = select.poll()
-    idle.register(sys.stdout.fileno(), 0)  # woken only by POLLERR, POLLHUP
+    reader = select.poll()
+    reader.register(sys.stdout.fileno(), 0)  # woken only by POLLERR, POLLHUP
     ms = max(1, round(poll * 1000))  # a floor: never a busy loop
-    while True:
-        recs, missed = tracer.read()
-        if missed:
-            yield missed
-        yield from recs
-        if not recs:
-            if tracer.system.down:
-                return
-            if idle.poll(ms):
-                raise BrokenPipeError(errno.EPIPE, "the trace's reader went")
+
+    def idle(_: float) -> None:
+        if reader.poll(ms):
+            raise BrokenPipeError(errno.EPIPE, "the trace's reader went")
+    return tracer.records(poll, idle)
 
 
 def _trace(args: argparse.Namespace) -> int:

@@ -370,9 +370,7 @@ class LoopPump:
         PathSevered), then every coroutine waiting raises ``exc``."""
         if self.ended is None:
             self.ended = exc  # (the first word: end_at_logoff's own is later)
-        router = self.router
-        if not router.stopped.is_set():
-            router.end_at_logoff(router.vm.userid)
+        self.router.end_when_lost()
         self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:

@@ -263,6 +263,14 @@ class Path(AsyncPath):
             return "was severed by this end"
         return f"ended when {self._router.vm.userid} logged off"
 
+    def _lost(self, msgid: int) -> Ended:
+        """Message ``msgid``, in flight when this end severed the path: its
+        SEVER destroyed it, so no completion comes; what stands for one
+        (PathSevered), its answer area let go."""
+        self._router.forget_answer(msgid)
+        return Ended(msgid, f"message {msgid}: path {self.pathid} to {self.partner} "
+                            f"{self._end()}")
+
     def _reply_of(self, msgid: int) -> Any:
         """Message ``msgid``'s completion if it came (router mutex held),
         else None; PathSevered once this end severed the path: none comes
@@ -353,9 +361,7 @@ class Path(AsyncPath):
                 if got is not None:
                     pending._complete(got)
                 elif self._severed_here:  # severed since the SEND: no completion comes
-                    router.forget_answer(msgid)
-                    pending._complete(Ended(msgid, f"message {msgid}: path {self.pathid} "
-                                                   f"to {self.partner} {self._end()}"))
+                    pending._complete(self._lost(msgid))
                 else:
                     router.pending[msgid] = pending
         return pending
@@ -443,7 +449,7 @@ class Path(AsyncPath):
                 plist = PathPlist(pathid=self.pathid)
                 plist.ipuser = bytes(user)
                 iucv.sever(plist)
-            router.end_waits(self, f"path {self.pathid} to {self.partner} {self._end()}")
+            router.end_waits(self)
 
     def __enter__(self) -> "Path":
         return self

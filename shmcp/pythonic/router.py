@@ -139,15 +139,9 @@ class Router:
                     if self.vm.logged_on:
                         raise
                     if not self.ended.is_set():
-                        # FORCE, or a shutdown by another process: LOGOFF's
-                        # hook never ran here; end the router's state as it
-                        # would, or wait for the thread already ending it
                         mutex.release()
                         try:
-                            if self.stopped.is_set():
-                                self.ended.wait(ENDING_WAIT)
-                            else:
-                                self.end_at_logoff(self.vm.userid)
+                            self.end_when_lost()
                         finally:
                             mutex.acquire()
                     if not (got := pred()):
@@ -268,20 +262,18 @@ class Router:
                     self.dispatch(got)
         return got is not None
 
-    def end_waits(self, path: "Path", why: str) -> None:
+    def end_waits(self, path: "Path") -> None:
         """This end severed ``path`` (mutex held): its messages in flight
         that wait in ``pending`` (a Pending, or any waiter that names its
-        ``_path``) complete with PathSevered (``why``), and every waiter
+        ``_path``) complete with PathSevered (``path._lost``), and every waiter
         looks again at what it waits for -- the sleepers on ``cond``, the
         watchers (asyncio's coroutines), and the pumper, woken from the
         core's wait by a record the VM queues to itself (the SEVER brings
         it nothing)."""
-        from .path import Ended
         for msgid, pend in list(self.pending.items()):
             if getattr(pend, "_path", None) is path:
                 del self.pending[msgid]
-                self.forget_answer(msgid)
-                pend._complete(Ended(msgid, f"message {msgid}: {why}"))
+                pend._complete(path._lost(msgid))
         if self.sleepers:
             self.cond.notify_all()
         for watcher in self.watchers:
@@ -476,6 +468,18 @@ class Router:
         for thread in self.helpers:
             if thread is not threading.current_thread():
                 thread.join(1.0)
+
+    def end_when_lost(self) -> None:
+        """The VM ended without LOGOFF's hook (FORCE, or a shutdown by
+        another process; mutex not held): end the router's state as the
+        hook would, once -- a thread that finds another already ending it
+        waits for that."""
+        if self.ended.is_set():
+            return
+        if self.stopped.is_set():
+            self.ended.wait(ENDING_WAIT)
+        else:
+            self.end_at_logoff(self.vm.userid)
 
     def end_at_logoff(self, userid: str) -> None:
         """Before LOGOFF of ``userid``: stop(), and end with it everything
