@@ -7,7 +7,9 @@ time limit; repeats are interleaved (repeat 1 of every transport, then
 repeat 2 ...) so the noise of a shared machine falls on all of them alike.
 With the stream workload and --pin none, the 64 B stream also runs with the
 two ends on two cores and on one (--placements), so that two rows' ratio
-can be read under one placement.
+can be read under one placement.  Every job is framed by two probes of the
+cores' handoff latency (bench/handoff.c), which the host's placement of the
+virtual CPUs sets and every cross-core row follows (bench/handoff.py).
 Raw outcomes go to OUT/results.json, the report to OUT/results.md and the
 plot to OUT/latency.png (bench/report.py)."""
 from __future__ import annotations
@@ -142,11 +144,14 @@ FLOOR_SOURCES = {
     "floors": [str(HERE / "floors.c")],
     "core_stream": ["-DSHMCP_BUILD_VERSION=\"bench\"", *CORE_C,
                     str(HERE / "core_stream.c"), "-lpthread"],
+    # not a transport: the cores' handoff latency, probed around each job
+    "handoff": [str(HERE / "handoff.c"), "-lpthread"],
 }
 
 
 def build_floors(out_dir: str) -> dict[str, tuple[str | None, str]]:
-    """Compile each C floor program: its name -> (binary, "") or (None, why not)."""
+    """Compile each C program (the floors, the handoff probe): its name ->
+    (binary, "") or (None, why not)."""
     return {name: _build(out_dir, name, sources) for name, sources in FLOOR_SOURCES.items()}
 
 
@@ -272,9 +277,13 @@ def main(argv: list[str] | None = None) -> int:
                 limit = (job.get("max_s", 0) + job.get("window", 0) + job.get("fanin_window", 0)
                          + 120 + 2 * job.get("idle_vms", 0) + job.get("open_paths", 0) // 10)
                 t0 = time.time()
+                before = machine.handoff_ns(floors["handoff"][0])
                 res = run_job(job, limit)
                 entry = dict(job, rep=rep, **res)
                 entry.pop("binary", None)
+                # the host's placement of the CPUs, which every cross-core
+                # row follows, before and after (bench/NOTES.md)
+                entry["handoff_ns"] = [before, machine.handoff_ns(floors["handoff"][0])]
                 results.append(entry)
                 what = job["pin"] if job["workload"] == PLACEMENT else job["workload"]
                 print(f"[{done}/{total}] {what:<6} {job['size']:>6} B "

@@ -1,6 +1,7 @@
 """The machine a run happened on, and what it left in /dev/shm."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import signal
@@ -48,6 +49,18 @@ def facts() -> dict:
         "commit": _first_line(["git", "rev-parse", "--short", "HEAD"]),
         "packages": versions,
     }
+
+
+def handoff_ns(probe: str | None) -> float | None:
+    """The cores' handoff latency now, in ns (bench/handoff.c), or None
+    when there is no probe or it gave no figure (fewer than two CPUs)."""
+    if not probe:
+        return None
+    try:
+        out = subprocess.run([probe], capture_output=True, text=True, timeout=30)
+        return json.loads(out.stdout)["ns"]
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        return None
 
 
 def shm_entries() -> set[str]:

@@ -5,6 +5,7 @@ import os
 import statistics
 from collections import defaultdict
 
+from . import handoff
 from .registry import BY_KEY, TRANSPORTS
 
 BASE = "pipe"  # every ratio is to os.pipe measured in the same run
@@ -26,8 +27,8 @@ def _group(results: list[dict]) -> dict:
         fourth = {"paths": r.get("open_paths", 1), PLACED: r.get("pin")}.get(r["workload"],
                                                                              r.get("idle_vms", 0))
         cell = g[(r["key"], r["workload"], r["size"], fourth)]
-        if r["status"] == "ok":
-            cell["ok"].append(r["metrics"])
+        if r["status"] == "ok":  # with the cores' handoff around the job
+            cell["ok"].append(dict(r["metrics"], handoff_ns=r.get("handoff_ns")))
         elif r["status"] == "not run":
             cell["not_run"] = r["error"]
         else:
@@ -281,7 +282,7 @@ def _targets(g: dict) -> list[str]:
     return rows
 
 
-def _machine(facts: dict) -> list[str]:
+def _machine(facts: dict, results: list[dict]) -> list[str]:
     pk = ", ".join(f"{k} {v}" for k, v in facts["packages"].items())
     cfg = facts["config"]
     lines = [
@@ -300,6 +301,7 @@ def _machine(facts: dict) -> list[str]:
         f"CPU pinning: {cfg.get('pin', 'none')} (none: the scheduler places the processes); "
         f"the {PLACED_SIZE} B stream also under fixed placements: {', '.join(cfg.get('placements') or []) or 'none'}",
     ]
+    lines.append(handoff.machine_line(results))
     left = facts.get("leftovers") or []
     lines.append("* left in /dev/shm, /dev/mqueue after the run: " + ("; ".join(left) if left else "nothing"))
     return lines
@@ -312,7 +314,7 @@ def write(out: str, facts: dict, results: list[dict]) -> None:
           "Written by `make bench` (`python -m bench`). Every figure is a median over the repeats of this "
           "run; ratios are to os.pipe measured in the same run. Each measurement runs between separate "
           "processes (started with multiprocessing's spawn method). µs are microseconds per round trip.", "",
-          "## Machine", "", *_machine(facts), "",
+          "## Machine", "", *_machine(facts, results), "",
           "## Targets (issue 5)", "",
           "The targets are stated for IUCV and judged on its rows: the two-way SEND → RECEIVE → REPLY "
           "round trip with the handler-free `vm.wait()` and the default spin (`iucv-wait`), with the spin "
@@ -333,15 +335,29 @@ def write(out: str, facts: dict, results: list[dict]) -> None:
             md += [f"### {size} B", "", *_stream_table(g, size), ""]
     if any(k[1] == PLACED for k in g):
         md += [f"## One-way streaming by placement, {PLACED_SIZE} B", "",
-               "The scheduler puts a run's two processes on two cores or on one, repeat by repeat, and a "
-               "transport's rate differs a lot between the two, so a ratio of two rows is like for like "
-               "only when both ran under one placement.  Here the stream runs again with the receiver on "
+               "A transport's rate differs a lot between its two ends on two cores and on one, so a ratio "
+               "of two rows is like for like only when both ran under one placement.  Here the stream "
+               "runs again with the receiver on "
                "CPU 0 and the sender on CPU 1 (split) or both on CPU 0 (same), each ratio to os.pipe in "
                "that placement; the last ratio is the unpinned row's above.", "",
                *_placement_table(g), ""]
     if any(k[1] == "fanin" for k in g):
         clients = next((m["clients"] for k, c in g.items() if k[1] == "fanin" for m in c["ok"]), "?")
         md += [f"## Fan-in: {clients} clients → 1 server, 64 B", "", *_fanin_table(g), ""]
+    fastest = min(handoff.probes(results), default=None)
+    if fastest is not None and any(k[1] in ("stream", "fanin") for k in g):
+        md += ["## Streaming and fan-in by the cores' handoff", "",
+               "The host places this machine's CPUs, and where it puts them sets what a cache line "
+               "costs to pass between them (probed before and after each job; the Machine section "
+               "has the figures).  A run whose two probes both read over "
+               f"{handoff.SLOWER:g}× the run's fastest ran in the slow state; each ratio is to os.pipe's "
+               "runs in the same state.", ""]
+        for size in sorted({k[2] for k in g if k[1] == "stream"}):
+            md += [f"### One-way streaming, {size} B", "",
+                   *handoff.table(g, ("stream", size, 0), "msgs_per_s", "msgs/s", BASE, fastest), ""]
+        if any(k[1] == "fanin" for k in g):
+            md += ["### Fan-in", "", *handoff.table(g, ("fanin", 64, 0), "rt_per_s", "round trips/s", BASE,
+                                                     fastest), ""]
     if any(k[1] == "scale" for k in g):
         md += ["## Scaling: 64 B round trip with idle VMs and open paths", "",
                "Idle VMs are logged on (in addition to the two that talk) and do nothing (for IUCV they "

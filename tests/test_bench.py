@@ -44,6 +44,11 @@ def test_bench_tiny(tmp_path):
     for key in ("core", "iucv-wait", "vmcf"):
         assert by[(key, "rtt")]["metrics"]["corrupt"] == 0
         assert by[(key, "fanin")]["metrics"]["corrupt"] == 0
+    # every job is probed before and after: the cores' handoff, in ns
+    assert all(len(r["handoff_ns"]) == 2 for r in raw["results"] if r["status"] == "ok")
+    if {0, 1} <= os.sched_getaffinity(0):
+        assert all(0 < x < 1e6 for r in raw["results"] if r["status"] == "ok" for x in r["handoff_ns"])
+        assert "## Streaming and fan-in by the cores' handoff" in md
     # its workers' systems are named by their pids: other runs on the
     # machine may have systems up meanwhile
     mine = tuple(f"shmcp.bench-{r['pid']}-" for r in raw["results"] if "pid" in r)
@@ -133,6 +138,71 @@ def _stream(mps: float) -> dict:
                                         "received": 10, "lost": 0, "reordered": 0, "secs": 1.0}}
 
 
+def _facts() -> dict:
+    """A run's machine facts, as the harness writes them, for report tests."""
+    return {"date": "2026-12-07", "commit": "abc", "preset": "quick", "duration_s": 1.0, "cores": 2,
+            "cores_usable": 2, "cpu": "cpu", "kernel": "k", "python": "3", "cc": "cc", "packages": {},
+            "loadavg_start": [0.0, 0.0, 0.0], "leftovers": [],
+            "config": {"repeats": 2, "n": 10, "warmup": 1, "sizes": [64], "window": 0.1,
+                       "stream_sizes": [64], "clients": 2, "fanin_window": 0.1, "idle": [0],
+                       "paths": [], "big_sizes": [], "pin": "none", "placements": ["split", "same"]}}
+
+
+def test_the_report_reads_streams_and_fan_in_by_the_cores_handoff(tmp_path):
+    """A run whose two probes both read over twice the run's fastest ran in
+    the slow state; each ratio is to os.pipe's runs in the same state, and
+    a run whose probes disagree is counted, in neither column."""
+    from bench import report
+    runs = [  # key, workload, rate, the probes before and after
+        ("pipe", "stream", 1000.0, [30.0, 31.0]), ("pipe", "stream", 1200.0, [35.0, 40.0]),
+        ("pipe", "stream", 800.0, [170.0, 165.0]),
+        ("iucv-wait", "stream", 990.0, [30.0, 33.0]), ("iucv-wait", "stream", 600.0, [160.0, 180.0]),
+        ("iucv-wait", "stream", 1.0, [30.0, 170.0]),  # mixed: in no column
+        ("pipe", "fanin", 100.0, [30.0, 30.0]), ("iucv-wait", "fanin", 90.0, [31.0, 30.0]),
+    ]
+    results = []
+    for rep, (key, workload, rate, probes) in enumerate(runs):
+        metrics = ({"rt_per_s": rate, "p50": 1.0, "p99": 2.0, "clients": 2} if workload == "fanin"
+                   else _stream(rate)["metrics"])
+        results.append(dict(key=key, workload=workload, size=64, pin="none", rep=rep, status="ok",
+                            metrics=metrics, handoff_ns=probes))
+    report.write(str(tmp_path), _facts(), results)
+    md = (tmp_path / "results.md").read_text()
+    assert ("* the cores' handoff (a cache line between CPUs 0 and 1, probed before and after each job): "
+            "fastest 30 ns, median 32, slowest 180; 2 of 8 jobs ran with both probes over 2× the fastest") in md
+    section = md.split("## Streaming and fan-in by the cores' handoff", 1)[1].split("\n## ", 1)[0]
+    stream = section.split("### One-way streaming, 64 B", 1)[1].split("### Fan-in", 1)[0]
+    rows = {ln.split(" | ")[0].lstrip("| "): ln for ln in stream.splitlines() if ln.startswith("| ")}
+    assert rows["os.pipe"] == "| os.pipe | 1,100 | 1.00× | 800 | 1.00× | 2 / 1 / 0 |"
+    assert rows["shmcp IUCV: handler-free wait"] == "| shmcp IUCV: handler-free wait | 990 | 0.90× | 600 | 0.75× | 1 / 1 / 1 |"
+    fanin = section.split("### Fan-in", 1)[1]
+    assert "| shmcp IUCV: handler-free wait | 90 | 0.90× | – | – | 1 / 0 / 0 |" in fanin
+
+
+def test_a_run_without_the_probe_says_so_and_has_no_handoff_section(tmp_path):
+    from bench import report
+    results = [dict(key="pipe", workload="stream", size=64, pin="none", rep=0, **_stream(1000.0),
+                    handoff_ns=[None, None])]
+    report.write(str(tmp_path), _facts(), results)
+    md = (tmp_path / "results.md").read_text()
+    assert "probed before and after each job): not measured (fewer than two usable CPUs" in md
+    assert "by the cores' handoff" not in md
+
+
+def test_the_handoff_probe_gives_a_figure_or_says_why_not(tmp_path):
+    from bench import harness, machine
+    built = harness.build_floors(str(tmp_path))
+    probe, why = built["handoff"]
+    assert probe, why
+    ns = machine.handoff_ns(probe)
+    if len(os.sched_getaffinity(0)) >= 2 and {0, 1} <= os.sched_getaffinity(0):
+        assert ns is not None and 0 < ns < 1e6
+    out = subprocess.run([probe, "0"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "HANDOFFS_PER_BURST" in out.stderr
+    assert machine.handoff_ns(None) is None
+    assert machine.handoff_ns(str(tmp_path / "no-such-probe")) is None
+
+
 def test_the_report_reads_each_placement_against_os_pipe_in_that_placement(tmp_path):
     """results.md's placement table: every ratio is to os.pipe measured in
     the same placement; a transport without a result shows "–" and why."""
@@ -151,13 +221,7 @@ def test_the_report_reads_each_placement_against_os_pipe_in_that_placement(tmp_p
         outcomes = [_stream(x) for x in runs] if isinstance(runs, list) else [runs]
         results += [dict(out, key=key, workload=workload, size=64, pin=pin, rep=rep, window=0.1)
                     for rep, out in enumerate(outcomes)]
-    facts = {"date": "2026-12-07", "commit": "abc", "preset": "quick", "duration_s": 1.0, "cores": 2,
-             "cores_usable": 2, "cpu": "cpu", "kernel": "k", "python": "3", "cc": "cc", "packages": {},
-             "loadavg_start": [0.0, 0.0, 0.0], "leftovers": [],
-             "config": {"repeats": 2, "n": 10, "warmup": 1, "sizes": [64], "window": 0.1,
-                        "stream_sizes": [64], "clients": 2, "fanin_window": 0.1, "idle": [0],
-                        "paths": [], "big_sizes": [], "pin": "none", "placements": ["split", "same"]}}
-    report.write(str(tmp_path), facts, results)
+    report.write(str(tmp_path), _facts(), results)
     md = (tmp_path / "results.md").read_text()
     assert "the 64 B stream also under fixed placements: split, same" in md
     section = md.split("## One-way streaming by placement, 64 B", 1)[1].split("\n## ", 1)[0]
