@@ -570,8 +570,11 @@ int shmcp_iucv_call(shmcp_sys *sys, int32_t slot, uint32_t gen, int func, uint8_
 	shmcp_iucv_tables(sys, &t);
 	if (func == SHMCP_IUCV_RECEIVE)
 		shmcp_iucv_prefetch(sys, &t, slot, plist);
-	else if (func == SHMCP_IUCV_SEND && !(plist[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA))
-		shmcp_pool_prefetch_alloc(&sys->pool, ip32(plist, SHMCP_IP_BFLN1F));
+	else if (func == SHMCP_IUCV_SEND) {
+		if (!(plist[SHMCP_IP_FLAGS1] & SHMCP_IPRMDATA))
+			shmcp_pool_prefetch_alloc(&sys->pool, ip32(plist, SHMCP_IP_BFLN1F));
+		shmcp_iucv_prefetch_send(&t, slot, plist);
+	}
 	int rc = shmcp_lock(sys);
 	if (rc)
 		return rc;

@@ -191,6 +191,7 @@ int shmcp_iucv_holds(shmcp_sys *sys, uint16_t owner, uint64_t off);
 void shmcp_iucv_repair_messages(shmcp_sys *sys, struct shmcp_iucv *t,
 				struct shmcp_bells *bells);
 void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
+void shmcp_iucv_prefetch_send(struct shmcp_iucv *t, int32_t slot, const uint8_t *pl);
 
 /* Interrupt types 06-09: a message's, presented only while its message
  * is where the interrupt says. */

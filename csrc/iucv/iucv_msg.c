@@ -461,6 +461,13 @@ int shmcp_iucv_cp_send(shmcp_sys *sys, struct shmcp_iucv *t, struct shmcp_path *
 	return 0;
 }
 
+/* A queue's two ends, to be written: its head and tail lines. */
+static void prefetch_queue_ends(struct shmcp_qhead *h)
+{
+	shmcp_prefetch_write(&h->head, sizeof h->head);
+	shmcp_prefetch_write(&h->tail, sizeof h->tail);
+}
+
 /* Start bringing in @len bytes of message data at pool offset @off, which
  * its source wrote on another core, so that RECEIVE's copy under the lock
  * finds them here (a 4 KiB message's copy under the lock was most of the
@@ -497,6 +504,40 @@ void shmcp_iucv_prefetch(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, con
 		return;
 	prefetch_data(sys, __atomic_load_n(&m->data_off, __ATOMIC_RELAXED),
 		      __atomic_load_n(&m->data_len, __ATOMIC_RELAXED));
+	/* what RECEIVE writes that the source wrote last: the next message's
+	 * link back to this one, and -- a one-way message completes at once
+	 * -- the ends of the source's reply queue.  Not the source's interrupt
+	 * ring: the source polls its tail, and taking that line for writing
+	 * early only moved it once more (bench/NOTES.md) */
+	uint32_t next = __atomic_load_n(&m->next, __ATOMIC_RELAXED);
+	if (next && next <= t->nmsgs)
+		shmcp_prefetch_write(&t->msg[next - 1], sizeof t->msg[0]);
+	uint32_t path = __atomic_load_n(&m->path, __ATOMIC_RELAXED);
+	uint8_t src = __atomic_load_n(&m->src, __ATOMIC_RELAXED);
+	if (!(__atomic_load_n(&m->flags, __ATOMIC_RELAXED) & SHMCP_IPNORPY) || !path ||
+	    path > t->npaths || src > 1)
+		return;
+	int32_t source = __atomic_load_n(&t->path[path - 1].e[src].slot, __ATOMIC_RELAXED);
+	if (source < 0 || (uint32_t)source >= t->max_vms)
+		return;
+	prefetch_queue_ends(&t->vm[source].q[Q_REPLY]);
+}
+
+/**
+ * shmcp_iucv_prefetch_send - before SEND takes the lock: the ends of the
+ * target's send queue, which its RECEIVEs write (read without the lock:
+ * only ever addresses to prefetch).
+ */
+void shmcp_iucv_prefetch_send(struct shmcp_iucv *t, int32_t slot, const uint8_t *pl)
+{
+	int end;
+	struct shmcp_path *p = shmcp_iucv_path_of(t, slot, ip16(pl, SHMCP_IP_PATHID), &end);
+	if (!p)
+		return;
+	int32_t target = __atomic_load_n(&p->e[1 - end].slot, __ATOMIC_RELAXED);
+	if (target < 0 || (uint32_t)target >= t->max_vms)
+		return;
+	prefetch_queue_ends(&t->vm[target].q[Q_SEND]);
 }
 
 static int do_receive(shmcp_sys *sys, struct shmcp_iucv *t, int32_t slot, uint8_t *pl,
@@ -962,6 +1003,8 @@ static inline __attribute__((always_inline)) int present(shmcp_sys *sys, int32_t
 		shmcp_prefetch_write(&t.msg[idx1 - 1], sizeof t.msg[0]);
 	if (type >= SHMCP_IPTYPE_PRIORITY_MESSAGE_PENDING)
 		return present_pending(sys, &t, slot, gen, rec);
+	/* taking it unlinks it from the reply queue its partner appended to */
+	prefetch_queue_ends(&t.vm[slot].q[Q_REPLY]);
 	if (shmcp_lock(sys))
 		return 0;
 	int ok = take_completed(sys, &t, slot, gen, rec);
