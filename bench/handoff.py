@@ -36,15 +36,17 @@ def machine_line(results: list[dict]) -> str:
     if not ns:
         return what + "not measured (fewer than two usable CPUs, or no C compiler)"
     fastest = min(ns)
-    jobs = [r for r in results if len(r.get("handoff_ns") or ()) == 2]
+    jobs = [r for r in results if state(r, fastest) is not None]  # probed before and after
     slow = sum(state(r, fastest) == "slow" for r in jobs)
     return (what + f"fastest {fastest:.0f} ns, median {statistics.median(ns):.0f}, slowest {max(ns):.0f}; "
             f"{slow} of {len(jobs)} jobs ran with both probes over {SLOWER:g}× the fastest")
 
 
-def table(g: dict, cell_key, metric: str, unit: str, base: str, fastest: float | None) -> list[str]:
+def table(g: dict, cell_key, metric: str, unit: str, base: str, fastest: float | None,
+          latency: bool = False) -> list[str]:
     """One workload's rows (g's cells (key, *cell_key)) split by the state
-    of the cores' handoff, each ratio to @base's runs in the same state."""
+    of the cores' handoff, each ratio to @base's runs in the same state
+    (@latency: @metric is a time, the ratio @base's ÷ the row's)."""
     def by_state(key: str) -> dict[str, list[float]]:
         cell = g.get((key, *cell_key), {"ok": []})
         out: dict[str, list[float]] = {"fast": [], "slow": [], "mixed": []}
@@ -58,15 +60,20 @@ def table(g: dict, cell_key, metric: str, unit: str, base: str, fastest: float |
         return statistics.median(vals) if vals else None
 
     base_runs = by_state(base)
-    rows = [f"| transport | fast: {unit} | ÷ os.pipe (fast) | slow: {unit} | ÷ os.pipe (slow) "
+    ratio = "os.pipe ÷ {}" if latency else "÷ os.pipe ({})"
+    fmt = "{:,.1f}" if latency else "{:,.0f}"
+    rows = [f"| transport | fast: {unit} | {ratio.format('fast')} | slow: {unit} | {ratio.format('slow')} "
             "| runs fast / slow / mixed |", "|---|---:|---:|---:|---:|---|"]
     present = {k[0] for k in g if k[1:] == tuple(cell_key)}
     for key in [t.key for t in TRANSPORTS if t.key in present]:
         runs = by_state(key)
+        if not any(runs.values()):  # not run, or not this workload's
+            continue
         cols = []
         for s in STATES:
             x, b = med(runs[s]), med(base_runs[s])
-            cols += ["–" if x is None else f"{x:,.0f}", "–" if x is None or not b else f"{x / b:.2f}×"]
+            r = None if x is None or not b or not x else (b / x if latency else x / b)
+            cols += ["–" if x is None else fmt.format(x), "–" if r is None else f"{r:.2f}×"]
         rows.append(f"| {BY_KEY[key].label} | {' | '.join(cols)} | "
                     f"{len(runs['fast'])} / {len(runs['slow'])} / {len(runs['mixed'])} |")
     return rows

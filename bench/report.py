@@ -345,13 +345,16 @@ def write(out: str, facts: dict, results: list[dict]) -> None:
         clients = next((m["clients"] for k, c in g.items() if k[1] == "fanin" for m in c["ok"]), "?")
         md += [f"## Fan-in: {clients} clients → 1 server, 64 B", "", *_fanin_table(g), ""]
     fastest = min(handoff.probes(results), default=None)
-    if fastest is not None and any(k[1] in ("stream", "fanin") for k in g):
-        md += ["## Streaming and fan-in by the cores' handoff", "",
+    if fastest is not None and any(k[1] in ("rtt", "stream", "fanin") for k in g):
+        md += ["## Round trips, streaming and fan-in by the cores' handoff", "",
                "The host places this machine's CPUs, and where it puts them sets what a cache line "
                "costs to pass between them (probed before and after each job; the Machine section "
                "has the figures).  A run whose two probes both read over "
                f"{handoff.SLOWER:g}× the run's fastest ran in the slow state; each ratio is to os.pipe's "
                "runs in the same state.", ""]
+        for size in sorted({k[2] for k in g if k[1] == "rtt"}):
+            md += [f"### Round trip, {size} B", "",
+                   *handoff.table(g, ("rtt", size, 0), "p50", "p50 µs", BASE, fastest, latency=True), ""]
         for size in sorted({k[2] for k in g if k[1] == "stream"}):
             md += [f"### One-way streaming, {size} B", "",
                    *handoff.table(g, ("stream", size, 0), "msgs_per_s", "msgs/s", BASE, fastest), ""]

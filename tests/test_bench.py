@@ -48,7 +48,7 @@ def test_bench_tiny(tmp_path):
     assert all(len(r["handoff_ns"]) == 2 for r in raw["results"] if r["status"] == "ok")
     if {0, 1} <= os.sched_getaffinity(0):
         assert all(0 < x < 1e6 for r in raw["results"] if r["status"] == "ok" for x in r["handoff_ns"])
-        assert "## Streaming and fan-in by the cores' handoff" in md
+        assert "## Round trips, streaming and fan-in by the cores' handoff" in md
     # its workers' systems are named by their pids: other runs on the
     # machine may have systems up meanwhile
     mine = tuple(f"shmcp.bench-{r['pid']}-" for r in raw["results"] if "pid" in r)
@@ -159,22 +159,31 @@ def test_the_report_reads_streams_and_fan_in_by_the_cores_handoff(tmp_path):
         ("iucv-wait", "stream", 990.0, [30.0, 33.0]), ("iucv-wait", "stream", 600.0, [160.0, 180.0]),
         ("iucv-wait", "stream", 1.0, [30.0, 170.0]),  # mixed: in no column
         ("pipe", "fanin", 100.0, [30.0, 30.0]), ("iucv-wait", "fanin", 90.0, [31.0, 30.0]),
+        ("pipe", "rtt", 60.0, [30.0, 30.0]), ("pipe", "rtt", 80.0, [170.0, 170.0]),
+        ("iucv-wait", "rtt", 3.0, [30.0, 30.0]), ("iucv-wait", "rtt", 6.0, [170.0, 170.0]),
     ]
+    not_run = dict(key="py-signal", workload="stream", size=64, pin="none", rep=0, status="not run",
+                   error="round trips only")  # as the harness writes one: never run, never probed
     results = []
     for rep, (key, workload, rate, probes) in enumerate(runs):
-        metrics = ({"rt_per_s": rate, "p50": 1.0, "p99": 2.0, "clients": 2} if workload == "fanin"
-                   else _stream(rate)["metrics"])
+        metrics = {"fanin": {"rt_per_s": rate, "p50": 1.0, "p99": 2.0, "clients": 2},
+                   "rtt": {"p50": rate, "p99": rate, "p999": rate, "n": 10, "corrupt": 0},
+                   }.get(workload) or _stream(rate)["metrics"]
         results.append(dict(key=key, workload=workload, size=64, pin="none", rep=rep, status="ok",
                             metrics=metrics, handoff_ns=probes))
-    report.write(str(tmp_path), _facts(), results)
+    report.write(str(tmp_path), _facts(), results + [not_run])
     md = (tmp_path / "results.md").read_text()
     assert ("* the cores' handoff (a cache line between CPUs 0 and 1, probed before and after each job): "
-            "fastest 30 ns, median 32, slowest 180; 2 of 8 jobs ran with both probes over 2× the fastest") in md
-    section = md.split("## Streaming and fan-in by the cores' handoff", 1)[1].split("\n## ", 1)[0]
+            "fastest 30 ns, median 32, slowest 180; 4 of 12 jobs ran with both probes over 2× the fastest") in md
+    section = md.split("## Round trips, streaming and fan-in by the cores' handoff", 1)[1].split("\n## ", 1)[0]
     stream = section.split("### One-way streaming, 64 B", 1)[1].split("### Fan-in", 1)[0]
     rows = {ln.split(" | ")[0].lstrip("| "): ln for ln in stream.splitlines() if ln.startswith("| ")}
     assert rows["os.pipe"] == "| os.pipe | 1,100 | 1.00× | 800 | 1.00× | 2 / 1 / 0 |"
     assert rows["shmcp IUCV: handler-free wait"] == "| shmcp IUCV: handler-free wait | 990 | 0.90× | 600 | 0.75× | 1 / 1 / 1 |"
+    assert "Python kill + sigtimedwait" not in section  # no runs of that workload: no row
+    rtt = section.split("### Round trip, 64 B", 1)[1].split("###", 1)[0]
+    assert "| transport | fast: p50 µs | os.pipe ÷ fast | slow: p50 µs | os.pipe ÷ slow |" in rtt
+    assert "| shmcp IUCV: handler-free wait | 3.0 | 20.00× | 6.0 | 13.33× | 1 / 1 / 0 |" in rtt
     fanin = section.split("### Fan-in", 1)[1]
     assert "| shmcp IUCV: handler-free wait | 90 | 0.90× | – | – | 1 / 0 / 0 |" in fanin
 
