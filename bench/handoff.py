@@ -21,9 +21,10 @@ def probes(results: list[dict]) -> list[float]:
     return [x for r in results for x in (r.get("handoff_ns") or ()) if x is not None]
 
 
-def state(metrics: dict, fastest: float | None) -> str | None:
-    """"fast", "slow", "mixed", or None when the job was not probed."""
-    pair = metrics.get("handoff_ns") or ()
+def state(job: dict, fastest: float | None) -> str | None:
+    """A job's state by its probes (its result entry or its metrics, either
+    with "handoff_ns"): "fast", "slow", "mixed", or None if not probed."""
+    pair = job.get("handoff_ns") or ()
     if fastest is None or len(pair) != 2 or None in pair:
         return None
     slow = [x > SLOWER * fastest for x in pair]
