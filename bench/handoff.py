@@ -37,10 +37,10 @@ def machine_line(results: list[dict]) -> str:
     if not ns:
         return what + "not measured (fewer than two usable CPUs, or no C compiler)"
     fastest = min(ns)
-    jobs = [r for r in results if state(r, fastest) is not None]  # probed before and after
-    slow = sum(state(r, fastest) == "slow" for r in jobs)
+    states = [s for r in results if (s := state(r, fastest)) is not None]  # probed before and after
     return (what + f"fastest {fastest:.0f} ns, median {statistics.median(ns):.0f}, slowest {max(ns):.0f}; "
-            f"{slow} of {len(jobs)} jobs ran with both probes over {SLOWER:g}× the fastest")
+            f"{states.count('slow')} of {len(states)} jobs ran with both probes over {SLOWER:g}× "
+            "the fastest")
 
 
 def table(g: dict, cell_key, metric: str, unit: str, base: str, fastest: float | None,

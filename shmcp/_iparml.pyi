@@ -2,6 +2,7 @@
 from typing import Any, TypeVar
 
 IMAGE_LEN: int
+LONGEST_WAIT: float  # seconds past which a wait has no limit (pumper.c)
 _T = TypeVar("_T", bound="Image")
 
 class Image:

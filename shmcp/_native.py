@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from ._version import __version__
 
@@ -62,17 +63,32 @@ lib.shmcp_wait_slices(int(float(os.environ.get("SHMCP_WAIT_SLICE_MS", "500")) * 
 
 # A timeout longer than this many seconds (about 31.7 years; math.inf too)
 # waits with no limit, as None does: no clock reaches it, and the core's
-# wait counts nanoseconds in 64 bits (docs/decisions.md)
-LONGEST_TIMEOUT = 1e9
+# wait counts nanoseconds in 64 bits (docs/decisions.md).  The extension's
+# own waits (pumper.c) hold the same bound.
+LONGEST_TIMEOUT = _iparml.LONGEST_WAIT
 
 
-def timeout_ns(timeout: float | None) -> int:
-    """``timeout`` seconds as the core's waits take them: ns, -1 for none."""
+def checked_timeout(timeout: Any) -> float | None:
+    """``timeout`` seconds, checked before a call does anything: None for no
+    limit (None, or longer than LONGEST_TIMEOUT, math.inf too); TypeError
+    unless a number, ValueError if negative or NaN."""
     if timeout is None:
-        return -1
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be None or a number of seconds, not {type(timeout).__name__}")
+    if not timeout >= 0:  # also NaN
         raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-    return -1 if timeout > LONGEST_TIMEOUT else int(timeout * 1e9)
+    return None if timeout > LONGEST_TIMEOUT else timeout
+
+
+def timeout_ns(timeout: Any) -> int:
+    """``timeout`` seconds as the core's waits take them: ns, -1 for none.
+    Not a number is ValueError here, as the base layer's waits say it."""
+    try:
+        seconds = checked_timeout(timeout)
+    except TypeError:
+        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}") from None
+    return -1 if seconds is None else int(seconds * 1e9)
 
 
 # the extension's names, for the modules above (csrc/pyext/ has each one)
@@ -93,7 +109,7 @@ from ._iparml import bind_vmcf, vmcf_field, vmcf_state  # noqa: E402  (vmcfcall.
 from ._iparml import diag68 as vmcf_diag68  # noqa: E402
 from ._iparml import VmcfReplies  # noqa: E402  (vmcfreply.c)
 
-__all__ = ["ffi", "lib", "LONGEST_TIMEOUT", "timeout_ns", "Image", "Field", "Buffer", "Machine", "current",
+__all__ = ["ffi", "lib", "LONGEST_TIMEOUT", "checked_timeout", "timeout_ns", "Image", "Field", "Buffer", "Machine", "current",
            "set_current", "unhandled", "set_unhandled", "iucv_send", "iucv_receive",
            "iucv_reply", "iucv_presented", "bind_iucv", "take_batch", "receive_data",
            "MessageCore", "bind_message", "file_messages", "take_message",

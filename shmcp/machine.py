@@ -95,8 +95,6 @@ def _bytes_like(value: Any, name: str) -> bytes:
         raise TypeError(f"{name} must be a bytes-like object, not {type(value).__name__}") from None
 
 
-
-
 _TIMEOUT = lib.SHMCP_WAIT_TIMEOUT
 _SLICE = lib.SHMCP_WAIT_SLICE  # a main thread's sleep slice ended: Python's handlers ran
 # struct shmcp_record, as the C base's take() returns it: facility, priority,

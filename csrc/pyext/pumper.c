@@ -62,8 +62,9 @@ static int count_completions(PyObject *counts, PyObject *paths)
 
 /* -- The pumper's core wait (router.py's pump) --------------------------- */
 
-/* Seconds left beyond which a wait has no limit (machine.py's
- * LONGEST_TIMEOUT): their ns would not fit the core's int64_t. */
+/* Seconds left beyond which a wait has no limit (about 31.7 years; the
+ * module's LONGEST_WAIT, which _native.LONGEST_TIMEOUT is): their ns would
+ * not fit the core's int64_t. */
 #define LONGEST_WAIT 1e9
 
 /* The core wait's timeout in ns for the monotonic @deadline (None, or
@@ -396,6 +397,11 @@ int pumper_add(PyObject *m)
 			    sizeof lock_methods / sizeof *lock_methods) < 0)
 		return -1;
 	if (!(one = PyLong_FromLong(1)))
+		return -1;
+	PyObject *longest = PyFloat_FromDouble(LONGEST_WAIT);
+	int rc = longest ? PyModule_AddObjectRef(m, "LONGEST_WAIT", longest) : -1;
+	Py_XDECREF(longest);
+	if (rc < 0)
 		return -1;
 	return PyModule_AddFunctions(m, pumper_methods);
 }

@@ -367,9 +367,8 @@ class LoopPump:
         how).  Unless LOGOFF's hook ran (an in-process logoff), the router
         ends what it holds as at LOGOFF (FORCE, or a shutdown by another
         process: its paths severed, messages in flight complete with
-        PathSevered), then every coroutine waiting raises ``exc``."""
-        if self.ended is None:
-            self.ended = exc  # (the first word: end_at_logoff's own is later)
+        PathSevered), then every coroutine waiting raises ``exc`` (the
+        first word: end_at_logoff's own reaches _fail later, queued)."""
         self.router.end_when_lost()
         self._fail(exc)
 
@@ -547,7 +546,7 @@ class AsyncVM:
 
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message of any path."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         router = self._layer()
         pump = pump_of(router)
         inbox = router.inbox
@@ -617,7 +616,7 @@ class AsyncPath:
         the target, which never sees it or can no longer answer it); one
         answered just as the caller gave up is complete, its reply
         dropped."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         router = self._router
         pump = pump_of(router)  # (binds _outcome on first use)
         try:
@@ -686,7 +685,7 @@ class AsyncPath:
     async def areceive(self, timeout: float | None = None) -> "Message":
         """``receive``'s twin: the next message on this path; PathSevered
         once it is severed and empty."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         router, inbox = self._router, self._receive_here()
         pump = pump_of(router)
         if self._state != "severed":  # (severed: receive says so at once)

@@ -245,7 +245,6 @@ class Path(AsyncPath):
         if self._router.vm.logged_on and self._state != "severed":  # (LOGOFF's hook severs first)
             raise
         self._not_active(what)
-        raise AssertionError("unreachable: _not_active raises")
 
     def _not_active(self, what: str, by_partner: bool = False) -> NoReturn:
         """PathSevered for ``what`` on this path, saying who ended it
@@ -292,7 +291,7 @@ class Path(AsyncPath):
         ReplyTruncated (reply longer than ``reply_size``, default
         DEFAULT_REPLY_SIZE), PathSevered, TimeoutError (the message is
         then purged)."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         msgid, answer = self._queue(data, one_way, priority, trgcls, srccls, msgtag,
                                     reply_size, deadline, block)
         if answer is None:
@@ -348,7 +347,7 @@ class Path(AsyncPath):
         """Send as ``send`` does, but return a Pending as soon as the
         message is queued (waiting, like send, while the path is at its
         limit); up to ``msglim`` messages may be in flight."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         if reply_size is None and not one_way:
             reply_size = DEFAULT_REPLY_SIZE  # its own area: it outlives this call
         router = self._router

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from time import monotonic
 
-from .._native import LONGEST_TIMEOUT
+from .._native import checked_timeout
 
 # connect(wait=True): how often to try a target not there yet
 CONNECT_POLL = 0.01
@@ -12,17 +12,10 @@ CONNECT_POLL = 0.01
 def deadline_of(timeout: float | None) -> float | None:
     """The monotonic deadline of ``timeout`` seconds; None for none (None,
     or a timeout longer than LONGEST_TIMEOUT, math.inf too).  A bad
-    timeout is a TypeError / ValueError saying so, raised before the
-    caller does anything."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise TypeError(f"timeout must be None or a number of seconds, not {type(timeout).__name__}")
-    if not timeout >= 0:  # also NaN
-        raise ValueError(f"timeout must be None or a number >= 0, not {timeout!r}")
-    if timeout > LONGEST_TIMEOUT:
-        return None
-    return monotonic() + timeout
+    timeout is a TypeError / ValueError saying so (checked_timeout), raised
+    before the caller does anything."""
+    seconds = checked_timeout(timeout)
+    return None if seconds is None else monotonic() + seconds
 
 
 def poll_pause(deadline: float | None) -> float:

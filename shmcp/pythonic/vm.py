@@ -187,7 +187,7 @@ class PythonicVM(AsyncVM):
     def receive(self, timeout: float | None = None) -> Message:
         """The next message of any path (waiting up to ``timeout``:
         TimeoutError); never raises for one severed path."""
-        deadline = None if timeout is None else deadline_of(timeout)
+        deadline = deadline_of(timeout)
         router = self._router or self._layer()
         inbox = router.inbox
         if inbox:  # taken already (a batch): no wait
